@@ -1,0 +1,14 @@
+//! The vocabulary every idbridge crate shares.
+//!
+//! Nothing in here performs I/O or reads the wall clock on its own: time arrives
+//! through [`Clock`], randomness only when a secret is generated. That keeps the
+//! protocol crates built on top of it deterministic and testable alone.
+
+mod clock;
+mod redirect_uri;
+pub mod secret;
+mod slug;
+
+pub use clock::{Clock, ManualClock, SystemClock, truncate_to_micros};
+pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use slug::{InvalidSlug, TenantSlug};

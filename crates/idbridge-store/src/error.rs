@@ -1,0 +1,36 @@
+/// What can go wrong in storage, in terms the layers above can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule would be broken (a slug taken, a hash already stored).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database URL names no backend idbridge knows.
+    #[error("unsupported database URL scheme {0:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    /// A stored value could not be turned back into a domain value: a bug or a
+    /// hand-edited database.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database is unreachable, or said no for a reason that is not the caller's.
+    #[error("database error: {0}")]
+    Backend(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("a unique value is already taken")
+            }
+            _ => StoreError::Backend(err),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

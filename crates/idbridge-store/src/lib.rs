@@ -1,0 +1,121 @@
+//! idbridge's storage: the only crate that knows SQL.
+//!
+//! Callers see one narrow interface, [`Store`] (split by area into the `*Repo`
+//! traits), and never a connection, a transaction or a query. Each operation is one
+//! atomic unit: it either happens whole or not at all. Two implementations sit behind
+//! it, [`sqlite::SqliteStore`] (the embedded default) and
+//! [`postgres::PostgresStore`] (production, many idbridge processes at once); each has
+//! its own migrations under `migrations/{sqlite,postgres}`, embedded in the binary.
+//!
+//! Invariant: nothing that matters lives only in one process's memory. Anything two
+//! idbridge processes must agree on (a revoked token, a used code) is read from the
+//! database on every request.
+
+mod error;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+mod url;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use idbridge_core::TenantSlug;
+use idbridge_core::secret::SecretHash;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
+
+/// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: TenantRepo + ClientRepo + CredentialRepo + Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies the embedded migrations that are not applied yet. Safe to run from
+    /// several processes at once on PostgreSQL (serialised by an advisory lock).
+    async fn migrate(&self) -> Result<()>;
+
+    /// Cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Waits for in-flight queries and closes every connection.
+    async fn close(&self);
+}
+
+#[async_trait]
+pub trait TenantRepo {
+    /// Fails with [`StoreError::Conflict`] if the slug is taken.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
+    async fn list_tenants(&self, page: PageRequest) -> Result<Page<Tenant>>;
+    /// Applies `update` and sets `updated_at`; [`StoreError::NotFound`] if absent.
+    async fn update_tenant(
+        &self,
+        slug: &TenantSlug,
+        update: &TenantUpdate,
+        now: OffsetDateTime,
+    ) -> Result<Tenant>;
+    /// Deletes the tenant and everything that belongs to it.
+    async fn delete_tenant(&self, slug: &TenantSlug) -> Result<()>;
+}
+
+#[async_trait]
+pub trait ClientRepo {
+    /// `secret_hash` must be `Some` exactly when the client is confidential.
+    async fn create_client(&self, client: &OidcClient, secret_hash: Option<&SecretHash>)
+    -> Result<()>;
+    async fn client_by_id(&self, id: Uuid) -> Result<Option<OidcClient>>;
+    /// The stored digest of a confidential client's secret.
+    async fn client_secret_hash(&self, id: Uuid) -> Result<Option<SecretHash>>;
+    async fn list_clients(&self, page: PageRequest) -> Result<Page<OidcClient>>;
+    async fn delete_client(&self, id: Uuid) -> Result<()>;
+}
+
+#[async_trait]
+pub trait CredentialRepo {
+    async fn create_scim_token(&self, token: &ScimTokenRecord, hash: &SecretHash) -> Result<()>;
+    async fn list_scim_tokens(
+        &self,
+        tenant_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<ScimTokenRecord>>;
+    async fn count_active_scim_tokens(&self, tenant_id: Uuid) -> Result<u64>;
+    /// Marks the token revoked; it stops authenticating at once, on every process.
+    /// Revoking an already revoked token keeps its first `revoked_at`.
+    async fn revoke_scim_token(&self, tenant_id: Uuid, id: Uuid, now: OffsetDateTime)
+    -> Result<()>;
+    /// Indexed lookup of a non-revoked token by the digest of what was presented.
+    async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>>;
+    async fn touch_scim_token(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
+
+    async fn create_admin_key(&self, key: &AdminKeyRecord, hash: &SecretHash) -> Result<()>;
+    async fn list_admin_keys(&self, page: PageRequest) -> Result<Page<AdminKeyRecord>>;
+    async fn revoke_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
+    /// Indexed lookup of a non-revoked admin key by digest.
+    async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>>;
+    async fn touch_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
+}
+
+/// Connection pool settings that do not belong in the URL.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: std::time::Duration::from_secs(10) }
+    }
+}
+
+/// Opens the store a URL names (creating a SQLite file if missing). Does not migrate.
+pub async fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Arc<dyn Store>> {
+    Ok(match url.backend() {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, settings).await?),
+        Backend::Postgres => Arc::new(postgres::PostgresStore::connect(url, settings).await?),
+    })
+}

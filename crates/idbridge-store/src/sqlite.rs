@@ -1,0 +1,450 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Storage conventions: ids are 16-byte UUID blobs; timestamps are INTEGER
+//! microseconds since the Unix epoch (UTC), because SQLite has no timestamp type and
+//! text timestamps of varying precision do not order correctly in SQL.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use idbridge_core::secret::SecretHash;
+use idbridge_core::{RedirectUri, TenantSlug};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, DatabaseUrl,
+    OidcClient, Page, PageRequest, PoolSettings, Result, ScimTokenRecord, Store, StoreError,
+    Tenant, TenantRepo, TenantUpdate,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url.expose_secret())
+            .map_err(StoreError::Backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across application crashes in WAL mode; only a power
+            // loss may drop the last transactions, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    // i64 microseconds cover ±292,000 years; OffsetDateTime's range is smaller.
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(us: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
+}
+
+fn opt_from_micros(us: Option<i64>) -> Result<Option<OffsetDateTime>> {
+    us.map(from_micros).transpose()
+}
+
+fn uuid_of(row: &SqliteRow, column: &str) -> Result<Uuid> {
+    Ok(row.try_get::<Uuid, _>(column)?)
+}
+
+fn slug_of(row: &SqliteRow, column: &str) -> Result<TenantSlug> {
+    let raw: String = row.try_get(column)?;
+    TenantSlug::parse(&raw).map_err(|e| StoreError::Corrupt(format!("slug {raw:?}: {e}")))
+}
+
+fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
+    Ok(Tenant {
+        id: uuid_of(row, "id")?,
+        slug: slug_of(row, "slug")?,
+        name: row.try_get("name")?,
+        sso_required: row.try_get("sso_required")?,
+        jit_enabled: row.try_get("jit_enabled")?,
+        default_role: row.try_get("default_role")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+    })
+}
+
+fn client_from_row(row: &SqliteRow) -> Result<OidcClient> {
+    let uris: String = row.try_get("redirect_uris")?;
+    let redirect_uris: Vec<RedirectUri> = serde_json::from_str(&uris)
+        .map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
+    Ok(OidcClient {
+        id: uuid_of(row, "id")?,
+        name: row.try_get("name")?,
+        redirect_uris,
+        is_public: row.try_get("is_public")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+fn scim_token_from_row(row: &SqliteRow) -> Result<ScimTokenRecord> {
+    Ok(ScimTokenRecord {
+        id: uuid_of(row, "id")?,
+        tenant_id: uuid_of(row, "tenant_id")?,
+        description: row.try_get("description")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+        revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+    })
+}
+
+fn admin_key_from_row(row: &SqliteRow) -> Result<AdminKeyRecord> {
+    Ok(AdminKeyRecord {
+        id: uuid_of(row, "id")?,
+        name: row.try_get("name")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+        revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+    })
+}
+
+fn hash_of(row: &SqliteRow, column: &str) -> Result<SecretHash> {
+    let bytes: Vec<u8> = row.try_get(column)?;
+    SecretHash::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("{column} length")))
+}
+
+fn one_row_affected(result: sqlx::sqlite::SqliteQueryResult) -> Result<()> {
+    if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Rows after the cursor, one more than the page holds.
+fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
+    (page.after, i64::from(page.effective_limit()) + 1)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl TenantRepo for SqliteStore {
+    async fn create_tenant(&self, t: &Tenant) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, sso_required, jit_enabled, default_role, \
+             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(t.id)
+        .bind(t.slug.as_str())
+        .bind(&t.name)
+        .bind(t.sso_required)
+        .bind(t.jit_enabled)
+        .bind(&t.default_role)
+        .bind(micros(t.created_at))
+        .bind(micros(t.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("a tenant with this slug exists"),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
+        sqlx::query("SELECT * FROM tenants WHERE slug = ?1")
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(tenant_from_row)
+            .transpose()
+    }
+
+    async fn list_tenants(&self, page: PageRequest) -> Result<Page<Tenant>> {
+        let (after, limit) = overfetch(page);
+        let rows = sqlx::query(
+            "SELECT * FROM tenants WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(tenant_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |t| t.id))
+    }
+
+    async fn update_tenant(
+        &self,
+        slug: &TenantSlug,
+        update: &TenantUpdate,
+        now: OffsetDateTime,
+    ) -> Result<Tenant> {
+        let row = sqlx::query(
+            "UPDATE tenants SET \
+               name = COALESCE(?1, name), \
+               sso_required = COALESCE(?2, sso_required), \
+               jit_enabled = COALESCE(?3, jit_enabled), \
+               default_role = CASE WHEN ?4 THEN ?5 ELSE default_role END, \
+               updated_at = ?6 \
+             WHERE slug = ?7 RETURNING *",
+        )
+        .bind(&update.name)
+        .bind(update.sso_required)
+        .bind(update.jit_enabled)
+        .bind(update.default_role.is_some())
+        .bind(update.default_role.clone().flatten())
+        .bind(micros(now))
+        .bind(slug.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        tenant_from_row(&row)
+    }
+
+    async fn delete_tenant(&self, slug: &TenantSlug) -> Result<()> {
+        let result = sqlx::query("DELETE FROM tenants WHERE slug = ?1")
+            .bind(slug.as_str())
+            .execute(&self.pool)
+            .await?;
+        one_row_affected(result)
+    }
+}
+
+#[async_trait]
+impl ClientRepo for SqliteStore {
+    async fn create_client(&self, c: &OidcClient, secret_hash: Option<&SecretHash>) -> Result<()> {
+        let uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
+        sqlx::query(
+            "INSERT INTO oidc_clients (id, name, redirect_uris, is_public, secret_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(c.id)
+        .bind(&c.name)
+        .bind(uris)
+        .bind(c.is_public)
+        .bind(secret_hash.map(|h| h.as_bytes().to_vec()))
+        .bind(micros(c.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn client_by_id(&self, id: Uuid) -> Result<Option<OidcClient>> {
+        sqlx::query("SELECT * FROM oidc_clients WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    async fn client_secret_hash(&self, id: Uuid) -> Result<Option<SecretHash>> {
+        let row = sqlx::query("SELECT secret_hash FROM oidc_clients WHERE id = ?1 AND secret_hash IS NOT NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| hash_of(r, "secret_hash")).transpose()
+    }
+
+    async fn list_clients(&self, page: PageRequest) -> Result<Page<OidcClient>> {
+        let (after, limit) = overfetch(page);
+        let rows = sqlx::query(
+            "SELECT * FROM oidc_clients WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(client_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |c| c.id))
+    }
+
+    async fn delete_client(&self, id: Uuid) -> Result<()> {
+        let result = sqlx::query("DELETE FROM oidc_clients WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        one_row_affected(result)
+    }
+}
+
+#[async_trait]
+impl CredentialRepo for SqliteStore {
+    async fn create_scim_token(&self, t: &ScimTokenRecord, hash: &SecretHash) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO scim_tokens (id, tenant_id, token_hash, description, created_at, \
+             last_used_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(t.id)
+        .bind(t.tenant_id)
+        .bind(hash.as_bytes().as_slice())
+        .bind(&t.description)
+        .bind(micros(t.created_at))
+        .bind(t.last_used_at.map(micros))
+        .bind(t.revoked_at.map(micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_scim_tokens(
+        &self,
+        tenant_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<ScimTokenRecord>> {
+        let (after, limit) = overfetch(page);
+        let rows = sqlx::query(
+            "SELECT * FROM scim_tokens WHERE tenant_id = ?1 AND (?2 IS NULL OR id > ?2) \
+             ORDER BY id LIMIT ?3",
+        )
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(scim_token_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |t| t.id))
+    }
+
+    async fn count_active_scim_tokens(&self, tenant_id: Uuid) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM scim_tokens WHERE tenant_id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(tenant_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count.try_into().unwrap_or(0))
+    }
+
+    async fn revoke_scim_token(&self, tenant_id: Uuid, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, ?3) \
+             WHERE tenant_id = ?1 AND id = ?2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await?;
+        one_row_affected(result)
+    }
+
+    async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>> {
+        let row = sqlx::query(
+            "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
+             JOIN tenants t ON t.id = s.tenant_id \
+             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL",
+        )
+        .bind(hash.as_bytes().as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(ActiveScimToken {
+                token_id: uuid_of(&row, "id")?,
+                tenant_id: uuid_of(&row, "tenant_id")?,
+                tenant_slug: slug_of(&row, "slug")?,
+                last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_scim_token(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        sqlx::query("UPDATE scim_tokens SET last_used_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_admin_key(&self, k: &AdminKeyRecord, hash: &SecretHash) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO admin_api_keys (id, name, key_hash, created_at, last_used_at, revoked_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(k.id)
+        .bind(&k.name)
+        .bind(hash.as_bytes().as_slice())
+        .bind(micros(k.created_at))
+        .bind(k.last_used_at.map(micros))
+        .bind(k.revoked_at.map(micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_admin_keys(&self, page: PageRequest) -> Result<Page<AdminKeyRecord>> {
+        let (after, limit) = overfetch(page);
+        let rows = sqlx::query(
+            "SELECT * FROM admin_api_keys WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(admin_key_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |k| k.id))
+    }
+
+    async fn revoke_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE admin_api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await?;
+        one_row_affected(result)
+    }
+
+    async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>> {
+        sqlx::query("SELECT * FROM admin_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(admin_key_from_row)
+            .transpose()
+    }
+
+    async fn touch_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+        sqlx::query("UPDATE admin_api_keys SET last_used_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! The storage contract: every behaviour the rest of idbridge relies on, checked on
+//! SQLite and on PostgreSQL with the same test bodies.
+
+use std::sync::Arc;
+
+use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
+use idbridge_core::{RedirectUri, TenantSlug};
+use idbridge_store::{
+    AdminKeyRecord, DatabaseUrl, OidcClient, PageRequest, PoolSettings, ScimTokenRecord, Store,
+    StoreError, Tenant, TenantUpdate,
+};
+use idbridge_testkit::{TestDb, both_backends};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use uuid::Uuid;
+
+const T0: OffsetDateTime = datetime!(2026-11-01 09:30:00.123456 UTC);
+
+async fn open(db: &TestDb) -> Arc<dyn Store> {
+    let url = DatabaseUrl::parse(db.url()).expect("test URL");
+    let store = idbridge_store::connect(&url, &PoolSettings::default()).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+fn slug(s: &str) -> TenantSlug {
+    TenantSlug::parse(s).expect("valid slug")
+}
+
+fn tenant(s: &str) -> Tenant {
+    Tenant {
+        id: Uuid::now_v7(),
+        slug: slug(s),
+        name: format!("{s} Inc"),
+        sso_required: false,
+        jit_enabled: true,
+        default_role: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn scim_token_record(tenant_id: Uuid) -> ScimTokenRecord {
+    ScimTokenRecord {
+        id: Uuid::now_v7(),
+        tenant_id,
+        description: Some("Entra provisioning".into()),
+        created_at: T0,
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+both_backends! {
+    async fn migrations_are_idempotent(db: TestDb) {
+        let store = open(&db).await;
+        store.migrate().await.expect("second migrate is a no-op");
+        store.ping().await.expect("ping");
+    }
+
+    async fn tenant_round_trips_exactly(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("create");
+        assert_eq!(store.tenant_by_slug(&slug("acme")).await.expect("get"), Some(acme));
+        assert_eq!(store.tenant_by_slug(&slug("other")).await.expect("get"), None);
+    }
+
+    async fn duplicate_slug_is_a_conflict_and_writes_nothing(db: TestDb) {
+        let store = open(&db).await;
+        store.create_tenant(&tenant("acme")).await.expect("create");
+        let mut again = tenant("acme");
+        again.name = "Impostor".into();
+        let err = store.create_tenant(&again).await.expect_err("duplicate");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let kept = store.tenant_by_slug(&slug("acme")).await.expect("get").expect("exists");
+        assert_eq!(kept.name, "acme Inc");
+    }
+
+    async fn tenant_update_changes_only_given_fields(db: TestDb) {
+        let store = open(&db).await;
+        store.create_tenant(&tenant("acme")).await.expect("create");
+        let later = T0 + time::Duration::minutes(5);
+        let update = TenantUpdate {
+            sso_required: Some(true),
+            default_role: Some(Some("member".into())),
+            ..TenantUpdate::default()
+        };
+        let updated = store.update_tenant(&slug("acme"), &update, later).await.expect("update");
+        assert!(updated.sso_required);
+        assert!(updated.jit_enabled);
+        assert_eq!(updated.name, "acme Inc");
+        assert_eq!(updated.default_role.as_deref(), Some("member"));
+        assert_eq!(updated.updated_at, later);
+        assert_eq!(updated.created_at, T0);
+
+        let clear = TenantUpdate { default_role: Some(None), ..TenantUpdate::default() };
+        let cleared = store.update_tenant(&slug("acme"), &clear, later).await.expect("update");
+        assert_eq!(cleared.default_role, None);
+        assert!(cleared.sso_required);
+
+        let missing = store.update_tenant(&slug("nope"), &clear, later).await;
+        assert!(matches!(missing, Err(StoreError::NotFound)));
+    }
+
+    async fn tenants_page_in_creation_order(db: TestDb) {
+        let store = open(&db).await;
+        let mut created = Vec::new();
+        for i in 0..7 {
+            let t = tenant(&format!("t{i}"));
+            store.create_tenant(&t).await.expect("create");
+            created.push(t.slug);
+        }
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(3);
+        loop {
+            let got = store.list_tenants(page).await.expect("list");
+            assert!(got.items.len() <= 3);
+            seen.extend(got.items.into_iter().map(|t| t.slug));
+            match got.next_after {
+                Some(after) => page = PageRequest { limit: 3, after: Some(after) },
+                None => break,
+            }
+        }
+        assert_eq!(seen, created);
+    }
+
+    async fn exact_page_has_no_next_cursor(db: TestDb) {
+        let store = open(&db).await;
+        for i in 0..4 {
+            store.create_tenant(&tenant(&format!("t{i}"))).await.expect("create");
+        }
+        let got = store.list_tenants(PageRequest::first(4)).await.expect("list");
+        assert_eq!(got.items.len(), 4);
+        assert_eq!(got.next_after, None);
+    }
+
+    async fn deleting_a_tenant_removes_its_tokens(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("create");
+        let token = ScimToken::generate();
+        store.create_scim_token(&scim_token_record(acme.id), &token.hash()).await.expect("token");
+        store.delete_tenant(&slug("acme")).await.expect("delete");
+        assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
+        assert!(matches!(store.delete_tenant(&slug("acme")).await, Err(StoreError::NotFound)));
+        // The slug is free again.
+        store.create_tenant(&tenant("acme")).await.expect("re-create");
+    }
+
+    async fn scim_token_is_found_by_hash_until_revoked(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("create");
+        let token = ScimToken::generate();
+        let record = scim_token_record(acme.id);
+        store.create_scim_token(&record, &token.hash()).await.expect("token");
+
+        let found = store.active_scim_token(&token.hash()).await.expect("lookup").expect("active");
+        assert_eq!(found.token_id, record.id);
+        assert_eq!(found.tenant_id, acme.id);
+        assert_eq!(found.tenant_slug, slug("acme"));
+        assert_eq!(found.last_used_at, None);
+        assert_eq!(store.count_active_scim_tokens(acme.id).await.expect("count"), 1);
+
+        let other = ScimToken::generate();
+        assert_eq!(store.active_scim_token(&other.hash()).await.expect("lookup"), None);
+
+        let used = T0 + time::Duration::seconds(30);
+        store.touch_scim_token(record.id, used).await.expect("touch");
+        let found = store.active_scim_token(&token.hash()).await.expect("lookup").expect("active");
+        assert_eq!(found.last_used_at, Some(used));
+
+        let revoked = T0 + time::Duration::minutes(1);
+        store.revoke_scim_token(acme.id, record.id, revoked).await.expect("revoke");
+        assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
+        assert_eq!(store.count_active_scim_tokens(acme.id).await.expect("count"), 0);
+
+        // A second revoke keeps the first time.
+        store.revoke_scim_token(acme.id, record.id, revoked + time::Duration::hours(1)).await.expect("again");
+        let listed = store.list_scim_tokens(acme.id, PageRequest::first(10)).await.expect("list");
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].revoked_at, Some(revoked));
+        assert_eq!(listed.items[0].last_used_at, Some(used));
+    }
+
+    async fn a_tenant_cannot_revoke_another_tenants_token(db: TestDb) {
+        let store = open(&db).await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&acme).await.expect("create");
+        store.create_tenant(&globex).await.expect("create");
+        let token = ScimToken::generate();
+        let record = scim_token_record(acme.id);
+        store.create_scim_token(&record, &token.hash()).await.expect("token");
+        let err = store.revoke_scim_token(globex.id, record.id, T0).await;
+        assert!(matches!(err, Err(StoreError::NotFound)));
+        assert!(store.active_scim_token(&token.hash()).await.expect("lookup").is_some());
+        let listed = store.list_scim_tokens(globex.id, PageRequest::first(10)).await.expect("list");
+        assert!(listed.items.is_empty());
+    }
+
+    async fn scim_token_for_missing_tenant_is_refused(db: TestDb) {
+        let store = open(&db).await;
+        let token = ScimToken::generate();
+        let result = store.create_scim_token(&scim_token_record(Uuid::now_v7()), &token.hash()).await;
+        assert!(result.is_err());
+        assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
+    }
+
+    async fn clients_round_trip_and_keep_only_a_secret_hash(db: TestDb) {
+        let store = open(&db).await;
+        let secret = ClientSecret::generate();
+        let client = OidcClient {
+            id: Uuid::now_v7(),
+            name: "app".into(),
+            redirect_uris: vec![
+                RedirectUri::parse("https://app.example.com/cb").expect("uri"),
+                RedirectUri::parse("http://127.0.0.1:9/cb").expect("uri"),
+            ],
+            is_public: false,
+            created_at: T0,
+        };
+        store.create_client(&client, Some(&secret.hash())).await.expect("create");
+        assert_eq!(store.client_by_id(client.id).await.expect("get"), Some(client.clone()));
+        assert_eq!(store.client_secret_hash(client.id).await.expect("hash"), Some(secret.hash()));
+
+        let public = OidcClient { id: Uuid::now_v7(), is_public: true, ..client.clone() };
+        store.create_client(&public, None).await.expect("public");
+        assert_eq!(store.client_secret_hash(public.id).await.expect("hash"), None);
+
+        // A confidential client without a secret breaks a table rule.
+        let broken = OidcClient { id: Uuid::now_v7(), ..client.clone() };
+        assert!(store.create_client(&broken, None).await.is_err());
+
+        let listed = store.list_clients(PageRequest::first(10)).await.expect("list");
+        assert_eq!(listed.items, vec![client.clone(), public.clone()]);
+
+        store.delete_client(client.id).await.expect("delete");
+        assert_eq!(store.client_by_id(client.id).await.expect("get"), None);
+        assert!(matches!(store.delete_client(client.id).await, Err(StoreError::NotFound)));
+    }
+
+    async fn admin_keys_authenticate_until_revoked(db: TestDb) {
+        let store = open(&db).await;
+        let key = AdminApiKey::generate();
+        let record = AdminKeyRecord {
+            id: Uuid::now_v7(),
+            name: "ops laptop".into(),
+            created_at: T0,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        store.create_admin_key(&record, &key.hash()).await.expect("create");
+        assert_eq!(store.active_admin_key(&key.hash()).await.expect("lookup"), Some(record.clone()));
+        store.touch_admin_key(record.id, T0).await.expect("touch");
+        store.revoke_admin_key(record.id, T0).await.expect("revoke");
+        assert_eq!(store.active_admin_key(&key.hash()).await.expect("lookup"), None);
+        let listed = store.list_admin_keys(PageRequest::first(10)).await.expect("list");
+        assert_eq!(listed.items[0].revoked_at, Some(T0));
+        assert_eq!(listed.items[0].last_used_at, Some(T0));
+        assert!(matches!(store.revoke_admin_key(Uuid::now_v7(), T0).await, Err(StoreError::NotFound)));
+    }
+
+    async fn two_stores_on_one_database_see_each_others_writes(db: TestDb) {
+        let first = open(&db).await;
+        let second = open(&db).await;
+        let acme = tenant("acme");
+        first.create_tenant(&acme).await.expect("create");
+        assert_eq!(second.tenant_by_slug(&slug("acme")).await.expect("get"), Some(acme.clone()));
+        let token = ScimToken::generate();
+        let record = scim_token_record(acme.id);
+        second.create_scim_token(&record, &token.hash()).await.expect("token");
+        first.revoke_scim_token(acme.id, record.id, T0).await.expect("revoke");
+        assert_eq!(second.active_scim_token(&token.hash()).await.expect("lookup"), None);
+    }
+
+    async fn concurrent_migrations_apply_once(db: TestDb) {
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let mut stores = Vec::new();
+        for _ in 0..4 {
+            stores.push(idbridge_store::connect(&url, &PoolSettings::default()).await.expect("connect"));
+        }
+        let results = futures::future::join_all(stores.iter().map(|s| s.migrate())).await;
+        if db.backend() == "postgres" {
+            for r in &results {
+                assert!(r.is_ok(), "{r:?}");
+            }
+        } else {
+            // SQLite is single-node: at least one migration run must succeed.
+            assert!(results.iter().any(|r| r.is_ok()));
+        }
+        stores[0].migrate().await.expect("migrated");
+        stores[0].create_tenant(&tenant("acme")).await.expect("usable");
+    }
+}
