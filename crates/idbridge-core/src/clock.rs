@@ -29,14 +29,20 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: time::Duration) {
-        let mut now = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *now = truncate_to_micros(*now + by);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -55,9 +61,15 @@ mod tests {
     fn manual_clock_moves_only_when_advanced() {
         let start = time::macros::datetime!(2026-01-01 00:00:00.123456789 UTC);
         let clock = ManualClock::new(start);
-        assert_eq!(clock.now(), time::macros::datetime!(2026-01-01 00:00:00.123456 UTC));
+        assert_eq!(
+            clock.now(),
+            time::macros::datetime!(2026-01-01 00:00:00.123456 UTC)
+        );
         clock.advance(time::Duration::seconds(90));
-        assert_eq!(clock.now(), time::macros::datetime!(2026-01-01 00:01:30.123456 UTC));
+        assert_eq!(
+            clock.now(),
+            time::macros::datetime!(2026-01-01 00:01:30.123456 UTC)
+        );
     }
 
     #[test]

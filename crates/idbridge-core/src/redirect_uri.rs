@@ -95,7 +95,8 @@ mod tests {
     #[test]
     fn refuses_unsafe_uris() {
         use RedirectUriError::*;
-        let cases: &[(&str, fn(String) -> RedirectUriError)] = &[
+        type Expect = fn(String) -> RedirectUriError;
+        let cases: &[(&str, Expect)] = &[
             ("/relative", NotAbsolute),
             ("javascript:alert(1)", BadScheme),
             ("ftp://example.com/cb", BadScheme),
@@ -104,7 +105,11 @@ mod tests {
             ("https://user:pw@app.example.com/cb", HasUserInfo),
         ];
         for (input, expected) in cases {
-            assert_eq!(RedirectUri::parse(input), Err(expected((*input).into())), "{input}");
+            assert_eq!(
+                RedirectUri::parse(input),
+                Err(expected((*input).into())),
+                "{input}"
+            );
         }
         let long = format!("https://a.example/{}", "x".repeat(MAX_REDIRECT_URI_LEN));
         assert_eq!(RedirectUri::parse(&long), Err(TooLong));

@@ -82,19 +82,29 @@ impl<K: SecretKind> Token<K> {
         let mut encoded = String::with_capacity(K::PREFIX.len() + SECRET_BODY_LEN);
         encoded.push_str(K::PREFIX);
         URL_SAFE_NO_PAD.encode_string(bytes, &mut encoded);
-        Self { value: SecretString::from(encoded), kind: PhantomData }
+        Self {
+            value: SecretString::from(encoded),
+            kind: PhantomData,
+        }
     }
 
     /// Checks the shape of a secret a caller presented, before any lookup. Cheap
     /// rejection of garbage; the stored hash decides whether it is real.
     pub fn parse(presented: &str) -> Result<Self, MalformedToken> {
-        let body = presented.strip_prefix(K::PREFIX).ok_or(MalformedToken::WrongPrefix(K::NAME))?;
+        let body = presented
+            .strip_prefix(K::PREFIX)
+            .ok_or(MalformedToken::WrongPrefix(K::NAME))?;
         let well_formed = body.len() == SECRET_BODY_LEN
-            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !well_formed {
             return Err(MalformedToken::BadBody(K::NAME));
         }
-        Ok(Self { value: SecretString::from(presented.to_owned()), kind: PhantomData })
+        Ok(Self {
+            value: SecretString::from(presented.to_owned()),
+            kind: PhantomData,
+        })
     }
 
     pub fn hash(&self) -> SecretHash {
@@ -176,15 +186,26 @@ mod tests {
         let raw = token.expose_secret();
         assert!(raw.starts_with("idb_scim_"));
         let body = &raw["idb_scim_".len()..];
-        assert_eq!(URL_SAFE_NO_PAD.decode(body).map(|b| b.len()), Ok(SECRET_BYTES));
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(body).map(|b| b.len()),
+            Ok(SECRET_BYTES)
+        );
         assert!(ScimToken::parse(raw).is_ok());
         assert_ne!(ScimToken::generate().hash(), token.hash());
     }
 
     #[test]
     fn each_kind_has_its_own_prefix() {
-        assert!(ClientSecret::generate().expose_secret().starts_with("idb_cs_"));
-        assert!(AdminApiKey::generate().expose_secret().starts_with("idb_admin_"));
+        assert!(
+            ClientSecret::generate()
+                .expose_secret()
+                .starts_with("idb_cs_")
+        );
+        assert!(
+            AdminApiKey::generate()
+                .expose_secret()
+                .starts_with("idb_admin_")
+        );
         let scim = ScimToken::generate();
         assert_eq!(
             AdminApiKey::parse(scim.expose_secret()).err(),
@@ -201,7 +222,10 @@ mod tests {
             &format!("idb_scim_{}!", "a".repeat(42)),
             &format!("idb_scim_{}é", "a".repeat(41)),
         ] {
-            assert_eq!(ScimToken::parse(bad).err(), Some(MalformedToken::BadBody("SCIM token")));
+            assert_eq!(
+                ScimToken::parse(bad).err(),
+                Some(MalformedToken::BadBody("SCIM token"))
+            );
         }
         assert_eq!(
             ScimToken::parse("Bearer x").err(),
@@ -226,7 +250,10 @@ mod tests {
         assert_eq!(again, Ok(token.hash()));
         assert!(token.hash().ct_eq(&SecretHash::of(token.expose_secret())));
         assert!(!token.hash().ct_eq(&SecretHash::of("other")));
-        assert_eq!(SecretHash::from_bytes(token.hash().as_bytes()), Some(token.hash()));
+        assert_eq!(
+            SecretHash::from_bytes(token.hash().as_bytes()),
+            Some(token.hash())
+        );
         assert_eq!(SecretHash::from_bytes(&[0; 31]), None);
     }
 

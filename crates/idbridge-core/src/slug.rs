@@ -84,20 +84,41 @@ mod tests {
     #[test]
     fn accepts_contract_examples() {
         for ok in ["acme", "a", "acme-inc", "0", "-", "a1-b2", &"x".repeat(63)] {
-            assert_eq!(TenantSlug::parse(ok).map(|s| s.to_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                TenantSlug::parse(ok).map(|s| s.to_string()),
+                Ok(ok.to_owned())
+            );
         }
     }
 
     #[test]
     fn refuses_everything_outside_the_alphabet() {
         assert_eq!(TenantSlug::parse(""), Err(InvalidSlug::Empty));
-        assert_eq!(TenantSlug::parse(&"x".repeat(64)), Err(InvalidSlug::TooLong(64)));
-        assert_eq!(TenantSlug::parse("Acme"), Err(InvalidSlug::BadCharacter('A')));
-        assert_eq!(TenantSlug::parse("ac me"), Err(InvalidSlug::BadCharacter(' ')));
-        assert_eq!(TenantSlug::parse("a/b"), Err(InvalidSlug::BadCharacter('/')));
-        assert_eq!(TenantSlug::parse("a_b"), Err(InvalidSlug::BadCharacter('_')));
+        assert_eq!(
+            TenantSlug::parse(&"x".repeat(64)),
+            Err(InvalidSlug::TooLong(64))
+        );
+        assert_eq!(
+            TenantSlug::parse("Acme"),
+            Err(InvalidSlug::BadCharacter('A'))
+        );
+        assert_eq!(
+            TenantSlug::parse("ac me"),
+            Err(InvalidSlug::BadCharacter(' '))
+        );
+        assert_eq!(
+            TenantSlug::parse("a/b"),
+            Err(InvalidSlug::BadCharacter('/'))
+        );
+        assert_eq!(
+            TenantSlug::parse("a_b"),
+            Err(InvalidSlug::BadCharacter('_'))
+        );
         assert_eq!(TenantSlug::parse("é"), Err(InvalidSlug::BadCharacter('é')));
-        assert_eq!(TenantSlug::parse("a\0"), Err(InvalidSlug::BadCharacter('\0')));
+        assert_eq!(
+            TenantSlug::parse("a\0"),
+            Err(InvalidSlug::BadCharacter('\0'))
+        );
     }
 
     proptest! {

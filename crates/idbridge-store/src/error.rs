@@ -16,7 +16,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The database is unreachable, or said no for a reason that is not the caller's.
+    /// The database cannot be reached right now (pool exhausted, connection lost).
+    /// Worth retrying; a readiness probe should fail.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database said no for a reason that is not the caller's.
     #[error("database error: {0}")]
     Backend(#[source] sqlx::Error),
 }
@@ -28,6 +32,13 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("a unique value is already taken")
             }
+            // The row this one refers to (a tenant, say) is gone.
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
             _ => StoreError::Backend(err),
         }
     }

@@ -65,8 +65,11 @@ pub trait TenantRepo {
 #[async_trait]
 pub trait ClientRepo {
     /// `secret_hash` must be `Some` exactly when the client is confidential.
-    async fn create_client(&self, client: &OidcClient, secret_hash: Option<&SecretHash>)
-    -> Result<()>;
+    async fn create_client(
+        &self,
+        client: &OidcClient,
+        secret_hash: Option<&SecretHash>,
+    ) -> Result<()>;
     async fn client_by_id(&self, id: Uuid) -> Result<Option<OidcClient>>;
     /// The stored digest of a confidential client's secret.
     async fn client_secret_hash(&self, id: Uuid) -> Result<Option<SecretHash>>;
@@ -108,7 +111,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: std::time::Duration::from_secs(10) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        }
     }
 }
 

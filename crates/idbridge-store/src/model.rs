@@ -108,6 +108,9 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self { items: rows, next_after }
+        Self {
+            items: rows,
+            next_after,
+        }
     }
 }

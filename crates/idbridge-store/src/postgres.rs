@@ -9,17 +9,17 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use idbridge_core::secret::SecretHash;
 use idbridge_core::{RedirectUri, TenantSlug};
+use sqlx::Row;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, DatabaseUrl,
-    OidcClient, Page, PageRequest, PoolSettings, Result, ScimTokenRecord, Store, StoreError,
-    Tenant, TenantRepo, TenantUpdate,
+    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, DatabaseUrl, OidcClient,
+    Page, PageRequest, PoolSettings, Result, ScimTokenRecord, Store, StoreError, Tenant,
+    TenantRepo, TenantUpdate,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -41,7 +41,6 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 }
-
 
 fn uuid_of(row: &PgRow, column: &str) -> Result<Uuid> {
     Ok(row.try_get::<Uuid, _>(column)?)
@@ -103,7 +102,11 @@ fn hash_of(row: &PgRow, column: &str) -> Result<SecretHash> {
 }
 
 fn one_row_affected(result: sqlx::postgres::PgQueryResult) -> Result<()> {
-    if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    if result.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// Rows after the cursor, one more than the page holds.
@@ -175,8 +178,13 @@ impl TenantRepo for PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows.iter().map(tenant_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |t| t.id))
+        let items = rows
+            .iter()
+            .map(tenant_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |t| {
+            t.id
+        }))
     }
 
     async fn update_tenant(
@@ -245,10 +253,12 @@ impl ClientRepo for PostgresStore {
     }
 
     async fn client_secret_hash(&self, id: Uuid) -> Result<Option<SecretHash>> {
-        let row = sqlx::query("SELECT secret_hash FROM oidc_clients WHERE id = $1 AND secret_hash IS NOT NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT secret_hash FROM oidc_clients WHERE id = $1 AND secret_hash IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(|r| hash_of(r, "secret_hash")).transpose()
     }
 
@@ -261,8 +271,13 @@ impl ClientRepo for PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows.iter().map(client_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |c| c.id))
+        let items = rows
+            .iter()
+            .map(client_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |c| {
+            c.id
+        }))
     }
 
     async fn delete_client(&self, id: Uuid) -> Result<()> {
@@ -308,8 +323,13 @@ impl CredentialRepo for PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows.iter().map(scim_token_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |t| t.id))
+        let items = rows
+            .iter()
+            .map(scim_token_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |t| {
+            t.id
+        }))
     }
 
     async fn count_active_scim_tokens(&self, tenant_id: Uuid) -> Result<u64> {
@@ -322,7 +342,12 @@ impl CredentialRepo for PostgresStore {
         Ok(count.try_into().unwrap_or(0))
     }
 
-    async fn revoke_scim_token(&self, tenant_id: Uuid, id: Uuid, now: OffsetDateTime) -> Result<()> {
+    async fn revoke_scim_token(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let result = sqlx::query(
             "UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $3) \
              WHERE tenant_id = $1 AND id = $2",
@@ -389,8 +414,13 @@ impl CredentialRepo for PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows.iter().map(admin_key_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |k| k.id))
+        let items = rows
+            .iter()
+            .map(admin_key_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |k| {
+            k.id
+        }))
     }
 
     async fn revoke_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {

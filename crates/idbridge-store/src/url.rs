@@ -39,7 +39,10 @@ impl DatabaseUrl {
         } else {
             return Err(InvalidDatabaseUrl);
         };
-        Ok(Self { raw: SecretString::from(raw.to_owned()), backend })
+        Ok(Self {
+            raw: SecretString::from(raw.to_owned()),
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -84,7 +87,10 @@ mod tests {
 
     #[test]
     fn selects_backend_by_scheme() {
-        assert_eq!(DatabaseUrl::parse("sqlite://idbridge.db").map(|u| u.backend()), Ok(Backend::Sqlite));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://idbridge.db").map(|u| u.backend()),
+            Ok(Backend::Sqlite)
+        );
         assert_eq!(
             DatabaseUrl::parse("postgres://u@h/db").map(|u| u.backend()),
             Ok(Backend::Postgres)
@@ -99,10 +105,14 @@ mod tests {
 
     #[test]
     fn never_shows_the_password() {
-        let url = DatabaseUrl::parse("postgres://app:s3cr3t-pw@db.internal:5432/idbridge").unwrap();
-        assert_eq!(url.redacted(), "postgres://app:***@db.internal:5432/idbridge");
+        let url =
+            DatabaseUrl::parse("postgres://app:s3cr3t-pw@db.internal:5432/idbridge").expect("url");
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db.internal:5432/idbridge"
+        );
         assert!(!format!("{url:?}").contains("s3cr3t"));
-        let plain = DatabaseUrl::parse("postgres://postgres@127.0.0.1/test").unwrap();
+        let plain = DatabaseUrl::parse("postgres://postgres@127.0.0.1/test").expect("url");
         assert_eq!(plain.redacted(), "postgres://postgres@127.0.0.1/test");
     }
 }

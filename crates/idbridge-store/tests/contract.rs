@@ -18,7 +18,9 @@ const T0: OffsetDateTime = datetime!(2026-11-01 09:30:00.123456 UTC);
 
 async fn open(db: &TestDb) -> Arc<dyn Store> {
     let url = DatabaseUrl::parse(db.url()).expect("test URL");
-    let store = idbridge_store::connect(&url, &PoolSettings::default()).await.expect("connect");
+    let store = idbridge_store::connect(&url, &PoolSettings::default())
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
     store
 }
@@ -203,7 +205,7 @@ both_backends! {
         let store = open(&db).await;
         let token = ScimToken::generate();
         let result = store.create_scim_token(&scim_token_record(Uuid::now_v7()), &token.hash()).await;
-        assert!(result.is_err());
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
         assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
     }
 

@@ -38,7 +38,11 @@ impl TestDb {
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
         let url = format!("sqlite://{}", dir.path().join("idbridge.db").display());
-        Self { url, backend: "sqlite", cleanup: Cleanup::Sqlite(dir) }
+        Self {
+            url,
+            backend: "sqlite",
+            cleanup: Cleanup::Sqlite(dir),
+        }
     }
 
     pub async fn postgres() -> Self {
@@ -63,7 +67,10 @@ impl TestDb {
         Self {
             url: url.to_string(),
             backend: "postgres",
-            cleanup: Cleanup::Postgres { admin_url, database },
+            cleanup: Cleanup::Postgres {
+                admin_url,
+                database,
+            },
         }
     }
 
@@ -87,12 +94,18 @@ async fn connect_admin(admin_url: &str) -> PgConnection {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, database } = &self.cleanup {
+        if let Cleanup::Postgres {
+            admin_url,
+            database,
+        } = &self.cleanup
+        {
             let (admin_url, database) = (admin_url.clone(), database.clone());
             // Drop runs inside the test's runtime, which cannot block on itself; a
             // short-lived thread with its own runtime does the dropping.
             let dropper = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(runtime) = runtime {
                     runtime.block_on(async {
                         let mut admin = connect_admin(&admin_url).await;

@@ -1,0 +1,73 @@
+//! The admin API (`/api/v1`): tenants, OIDC clients, SCIM tokens. Handlers are thin:
+//! extract, call [`service`], answer. The OpenAPI document is generated from the
+//! handlers' annotations, so it cannot drift from the routes.
+
+mod auth;
+mod clients;
+pub mod pagination;
+mod scim_tokens;
+pub mod service;
+mod tenants;
+pub mod views;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::AdminPrincipal;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "idbridge admin API",
+        description = "Operator API of idbridge: tenants, OIDC clients and SCIM tokens. \
+                       Every request carries `Authorization: Bearer <admin API key>`.",
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    security(("admin_api_key" = [])),
+    tags(
+        (name = "tenants", description = "The app's enterprise customers"),
+        (name = "clients", description = "OIDC clients: the app's side of sign-in"),
+        (name = "scim-tokens", description = "Bearer tokens for a tenant's SCIM endpoint"),
+    )
+)]
+struct AdminApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The admin routes (relative to `/api/v1`) and their OpenAPI document.
+pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, openapi) = OpenApiRouter::with_openapi(AdminApiDoc::openapi())
+        .routes(routes!(tenants::create_tenant, tenants::list_tenants))
+        .routes(routes!(
+            tenants::get_tenant,
+            tenants::update_tenant,
+            tenants::delete_tenant
+        ))
+        .routes(routes!(clients::create_client, clients::list_clients))
+        .routes(routes!(clients::get_client, clients::delete_client))
+        .routes(routes!(
+            scim_tokens::create_scim_token,
+            scim_tokens::list_scim_tokens
+        ))
+        .routes(routes!(scim_tokens::revoke_scim_token))
+        .split_for_parts();
+    let router = router.route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    (router, openapi)
+}

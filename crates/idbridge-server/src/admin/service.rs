@@ -1,0 +1,401 @@
+//! The admin operations, shared by the HTTP handlers and the CLI so that both apply
+//! the same validation and produce the same answers. No HTTP in here.
+
+use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
+use idbridge_core::{RedirectUri, TenantSlug};
+use idbridge_store::{
+    AdminKeyRecord, OidcClient, PageRequest, ScimTokenRecord, StoreError, Tenant, TenantUpdate,
+};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::pagination::List;
+use super::views::{
+    AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, ScimTokenCreated, ScimTokenView,
+    TenantDetail, TenantView,
+};
+use crate::AppState;
+use crate::error::AdminError;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_ROLE_CHARS: usize = 100;
+pub const MAX_REDIRECT_URIS: usize = 20;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// `[a-z0-9-]{1,63}`; appears in every URL handed to the IdP.
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Inc")]
+    pub name: String,
+    #[serde(default)]
+    pub sso_required: Option<bool>,
+    #[serde(default)]
+    pub jit_enabled: Option<bool>,
+    #[serde(default)]
+    pub default_role: Option<String>,
+}
+
+/// Fields to change; absent fields stay as they are. `"default_role": null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub sso_required: Option<bool>,
+    #[serde(default)]
+    pub jit_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present_or_null")]
+    #[schema(value_type = Option<String>)]
+    pub default_role: Option<Option<String>>,
+}
+
+/// Tells "absent" (outer `None`, via `#[serde(default)]`) from "null" (`Some(None)`).
+fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    #[schema(example = "Acme SaaS (production)")]
+    pub name: String,
+    /// Exact redirect URIs the app may use; compared by exact string match.
+    #[schema(example = json!(["https://app.example.com/auth/callback"]))]
+    pub redirect_uris: Vec<String>,
+    /// A public client (a SPA or native app) gets no secret and must use PKCE.
+    #[serde(default)]
+    pub public: bool,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScimToken {
+    /// What the token is for, e.g. "Entra ID provisioning".
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn validate_text(field: &str, value: &str, max_chars: usize) -> Result<String, AdminError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AdminError::InvalidRequest(format!(
+            "{field} must not be empty"
+        )));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(AdminError::InvalidRequest(format!(
+            "{field} is longer than {max_chars} characters"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(AdminError::InvalidRequest(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub fn parse_slug(raw: &str) -> Result<TenantSlug, AdminError> {
+    Ok(TenantSlug::parse(raw)?)
+}
+
+/// The tenant a path names, or 404.
+pub async fn find_tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, AdminError> {
+    let slug = parse_slug(raw_slug)?;
+    state
+        .store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or_else(|| AdminError::TenantNotFound(slug.to_string()))
+}
+
+async fn detail(state: &AppState, tenant: Tenant) -> Result<TenantDetail, AdminError> {
+    let active_tokens = state.store.count_active_scim_tokens(tenant.id).await?;
+    Ok(TenantDetail::new(
+        tenant,
+        &state.config.public_url,
+        active_tokens,
+    ))
+}
+
+pub async fn create_tenant(
+    state: &AppState,
+    input: CreateTenant,
+) -> Result<TenantDetail, AdminError> {
+    let slug = parse_slug(&input.slug)?;
+    let name = validate_text("name", &input.name, MAX_NAME_CHARS)?;
+    let default_role = input
+        .default_role
+        .map(|r| validate_text("default_role", &r, MAX_ROLE_CHARS))
+        .transpose()?;
+    let now = state.clock.now();
+    let tenant = Tenant {
+        id: Uuid::now_v7(),
+        slug: slug.clone(),
+        name,
+        sso_required: input.sso_required.unwrap_or(false),
+        jit_enabled: input.jit_enabled.unwrap_or(true),
+        default_role,
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.create_tenant(&tenant).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(AdminError::TenantExists(slug.to_string())),
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(tenant = %slug, "tenant created");
+    Ok(TenantDetail::new(tenant, &state.config.public_url, 0))
+}
+
+pub async fn get_tenant(state: &AppState, raw_slug: &str) -> Result<TenantDetail, AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    detail(state, tenant).await
+}
+
+pub async fn list_tenants(
+    state: &AppState,
+    page: PageRequest,
+) -> Result<List<TenantView>, AdminError> {
+    Ok(List::from_page(
+        state.store.list_tenants(page).await?,
+        TenantView::from,
+    ))
+}
+
+pub async fn update_tenant(
+    state: &AppState,
+    raw_slug: &str,
+    input: UpdateTenant,
+) -> Result<TenantDetail, AdminError> {
+    let slug = parse_slug(raw_slug)?;
+    let update = TenantUpdate {
+        name: input
+            .name
+            .map(|n| validate_text("name", &n, MAX_NAME_CHARS))
+            .transpose()?,
+        sso_required: input.sso_required,
+        jit_enabled: input.jit_enabled,
+        default_role: input
+            .default_role
+            .map(|r| {
+                r.map(|r| validate_text("default_role", &r, MAX_ROLE_CHARS))
+                    .transpose()
+            })
+            .transpose()?,
+    };
+    if update == TenantUpdate::default() {
+        return get_tenant(state, raw_slug).await;
+    }
+    let tenant = match state
+        .store
+        .update_tenant(&slug, &update, state.clock.now())
+        .await
+    {
+        Ok(tenant) => tenant,
+        Err(StoreError::NotFound) => return Err(AdminError::TenantNotFound(slug.to_string())),
+        Err(other) => return Err(other.into()),
+    };
+    tracing::info!(tenant = %slug, "tenant updated");
+    detail(state, tenant).await
+}
+
+pub async fn delete_tenant(state: &AppState, raw_slug: &str) -> Result<(), AdminError> {
+    let slug = parse_slug(raw_slug)?;
+    match state.store.delete_tenant(&slug).await {
+        Ok(()) => {
+            tracing::info!(tenant = %slug, "tenant deleted");
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(AdminError::TenantNotFound(slug.to_string())),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn create_client(
+    state: &AppState,
+    input: CreateClient,
+) -> Result<ClientCreated, AdminError> {
+    let name = validate_text("name", &input.name, MAX_NAME_CHARS)?;
+    if input.redirect_uris.is_empty() {
+        return Err(AdminError::InvalidRequest(
+            "redirect_uris must list at least one URI".into(),
+        ));
+    }
+    if input.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(AdminError::InvalidRequest(format!(
+            "at most {MAX_REDIRECT_URIS} redirect_uris per client"
+        )));
+    }
+    let mut redirect_uris: Vec<RedirectUri> = Vec::with_capacity(input.redirect_uris.len());
+    for raw in &input.redirect_uris {
+        let uri = RedirectUri::parse(raw).map_err(|e| AdminError::InvalidRequest(e.to_string()))?;
+        if redirect_uris.contains(&uri) {
+            return Err(AdminError::InvalidRequest(format!(
+                "redirect URI {raw:?} is listed twice"
+            )));
+        }
+        redirect_uris.push(uri);
+    }
+    let secret = (!input.public).then(ClientSecret::generate);
+    let client = OidcClient {
+        id: Uuid::now_v7(),
+        name,
+        redirect_uris,
+        is_public: input.public,
+        created_at: state.clock.now(),
+    };
+    state
+        .store
+        .create_client(&client, secret.as_ref().map(|s| s.hash()).as_ref())
+        .await?;
+    tracing::info!(client_id = %client.id, public = client.is_public, "OIDC client created");
+    Ok(ClientCreated {
+        client: client.into(),
+        client_secret: secret.map(|s| s.expose_secret().to_owned()),
+    })
+}
+
+pub async fn get_client(state: &AppState, id: Uuid) -> Result<ClientView, AdminError> {
+    state
+        .store
+        .client_by_id(id)
+        .await?
+        .map(ClientView::from)
+        .ok_or(AdminError::NotFound("client"))
+}
+
+pub async fn list_clients(
+    state: &AppState,
+    page: PageRequest,
+) -> Result<List<ClientView>, AdminError> {
+    Ok(List::from_page(
+        state.store.list_clients(page).await?,
+        ClientView::from,
+    ))
+}
+
+pub async fn delete_client(state: &AppState, id: Uuid) -> Result<(), AdminError> {
+    match state.store.delete_client(id).await {
+        Ok(()) => {
+            tracing::info!(client_id = %id, "OIDC client deleted");
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(AdminError::NotFound("client")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn issue_scim_token(
+    state: &AppState,
+    raw_slug: &str,
+    input: CreateScimToken,
+) -> Result<ScimTokenCreated, AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    let description = input
+        .description
+        .map(|d| validate_text("description", &d, MAX_NAME_CHARS))
+        .transpose()?;
+    let token = ScimToken::generate();
+    let record = ScimTokenRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        description,
+        created_at: state.clock.now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    match state.store.create_scim_token(&record, &token.hash()).await {
+        Ok(()) => {}
+        // The tenant was deleted between the lookup and the insert.
+        Err(StoreError::NotFound) => {
+            return Err(AdminError::TenantNotFound(tenant.slug.to_string()));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(tenant = %tenant.slug, token_id = %record.id, "SCIM token issued");
+    Ok(ScimTokenCreated {
+        id: record.id,
+        token: token.expose_secret().to_owned(),
+        scim_base_url: state.config.public_url.scim_base_url(&tenant.slug),
+        description: record.description,
+        created_at: record.created_at,
+    })
+}
+
+pub async fn list_scim_tokens(
+    state: &AppState,
+    raw_slug: &str,
+    page: PageRequest,
+) -> Result<List<ScimTokenView>, AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    Ok(List::from_page(
+        state.store.list_scim_tokens(tenant.id, page).await?,
+        ScimTokenView::from,
+    ))
+}
+
+pub async fn revoke_scim_token(
+    state: &AppState,
+    raw_slug: &str,
+    id: Uuid,
+) -> Result<(), AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    match state
+        .store
+        .revoke_scim_token(tenant.id, id, state.clock.now())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(tenant = %tenant.slug, token_id = %id, "SCIM token revoked");
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(AdminError::NotFound("SCIM token")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn create_admin_key(state: &AppState, name: &str) -> Result<AdminKeyCreated, AdminError> {
+    let name = validate_text("name", name, MAX_NAME_CHARS)?;
+    let key = AdminApiKey::generate();
+    let record = AdminKeyRecord {
+        id: Uuid::now_v7(),
+        name,
+        created_at: state.clock.now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    state.store.create_admin_key(&record, &key.hash()).await?;
+    tracing::info!(key_id = %record.id, "admin API key created");
+    Ok(AdminKeyCreated {
+        key: record.into(),
+        admin_api_key: key.expose_secret().to_owned(),
+    })
+}
+
+pub async fn list_admin_keys(
+    state: &AppState,
+    page: PageRequest,
+) -> Result<List<AdminKeyView>, AdminError> {
+    Ok(List::from_page(
+        state.store.list_admin_keys(page).await?,
+        AdminKeyView::from,
+    ))
+}
+
+pub async fn revoke_admin_key(state: &AppState, id: Uuid) -> Result<(), AdminError> {
+    match state.store.revoke_admin_key(id, state.clock.now()).await {
+        Ok(()) => {
+            tracing::info!(key_id = %id, "admin API key revoked");
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(AdminError::NotFound("admin API key")),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,109 @@
+//! idbridge's HTTP surfaces. Only this crate knows HTTP; handlers stay thin and call
+//! into the store (and, as they arrive, the protocol crates).
+//!
+//! - `/healthz`: readiness (database reachable; migrations ran before we listened).
+//! - `/metrics`: Prometheus metrics by route template.
+//! - `/api/v1`: the admin API ([`admin`]), documented at `/api/v1/openapi.json`.
+
+pub mod admin;
+mod bearer;
+pub mod error;
+mod extract;
+mod metrics;
+mod state;
+mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+pub use crate::error::AdminError;
+pub use crate::metrics::Metrics;
+pub use crate::state::{AppState, InvalidPublicUrl, PublicUrl, ServerConfig};
+
+/// Largest request body the admin API reads (IdP metadata XML is the biggest thing
+/// an operator sends; real metadata documents are a few tens of kilobytes).
+pub const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// `last_used_at` of a credential is written at most once per this interval, so the
+/// hot path of authentication stays a read.
+pub const LAST_USED_GRANULARITY: time::Duration = time::Duration::seconds(60);
+
+/// The whole service as one router.
+pub fn app(state: AppState) -> Router {
+    let (admin, openapi) = admin::router(&state);
+    let openapi = Arc::new(openapi);
+    let api = Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = Arc::clone(&openapi);
+                async move { axum::Json(openapi) }
+            }),
+        )
+        .merge(admin)
+        .fallback(|| async { AdminError::NoRoute })
+        .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
+
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::serve_metrics))
+        .nest("/api/v1", api)
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state);
+    telemetry::wrap(router)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok"),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                "database unreachable",
+            )
+        }
+    }
+}
+
+/// Serves until `shutdown` completes, then stops accepting connections and lets
+/// in-flight requests finish, for at most `drain` (after which it returns anyway).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled_tx.send(());
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let deadline = async move {
+        // Only a real signal starts the clock; a dropped sender means the server ended.
+        if signalled_rx.await.is_ok() {
+            tokio::time::sleep(drain).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(?drain, "requests still in flight after the drain period; stopping anyway");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The command line: `idbridge serve` and the operator commands, all reading the
+//! same configuration (flags, or the `IDBRIDGE_*` environment variables).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "idbridge",
+    version,
+    about = "Enterprise identity bridge: per-tenant SAML SSO and SCIM provisioning in, OpenID Connect out.",
+    after_help = "Every flag can also be set by the environment variable shown with it."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Database: sqlite://PATH (embedded, created if missing) or postgres://…
+    #[arg(
+        long,
+        env = "IDBRIDGE_DATABASE_URL",
+        default_value = "sqlite://idbridge.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "IDBRIDGE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Base of every URL idbridge hands out (Entity ID, ACS URL, SCIM base URL,
+    /// issuer). Default: http://<listen address>.
+    #[arg(long, env = "IDBRIDGE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "IDBRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `idbridge=debug`).
+    #[arg(long, env = "IDBRIDGE_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit (serve also applies them at start).
+    Migrate,
+    /// Manage tenants (the app's enterprise customers).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage a tenant's SCIM bearer tokens.
+    #[command(subcommand, name = "scim-token")]
+    ScimToken(ScimTokenCommand),
+    /// Manage OIDC clients (the app).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage admin API keys.
+    #[command(subcommand, name = "admin-key")]
+    AdminKey(AdminKeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Accept this key on the admin API (bootstrap; keys from `admin-key create` also work).
+    #[arg(long, env = "IDBRIDGE_ADMIN_API_KEY", hide_env_values = true)]
+    pub admin_api_key: Option<SecretString>,
+
+    /// host:port of one DNS server to ask instead of the system's resolvers (domain
+    /// verification).
+    #[arg(long, env = "IDBRIDGE_DNS_RESOLVER")]
+    pub dns_resolver: Option<SocketAddr>,
+
+    /// Let metadata and webhook URLs resolve to loopback/private addresses (tests,
+    /// development).
+    #[arg(long, env = "IDBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
+    pub allow_private_urls: bool,
+
+    /// Most database connections this process opens.
+    #[arg(long, env = "IDBRIDGE_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    #[arg(long, env = "IDBRIDGE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+
+    /// Write the bound address to this file once listening (for scripts that pass
+    /// --listen 127.0.0.1:0).
+    #[arg(long, hide = true)]
+    pub write_addr_to: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// [a-z0-9-]{1,63}
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// Tell the app that password login is off for this tenant's users.
+        #[arg(long)]
+        sso_required: bool,
+        /// Role for users whose IdP sends none.
+        #[arg(long)]
+        default_role: Option<String>,
+    },
+    /// List tenants.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Delete a tenant and everything it owns.
+    Delete { slug: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Generate a SCIM token for a tenant (printed once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List a tenant's SCIM tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a SCIM token; it stops working at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an OIDC client (the secret is printed once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Exact redirect URI; repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+    },
+    /// List OIDC clients.
+    List,
+    /// Delete an OIDC client.
+    Delete { client_id: Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminKeyCommand {
+    /// Create an admin API key (printed once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List admin API keys (never the keys themselves).
+    List,
+    /// Revoke an admin API key.
+    Revoke { id: Uuid },
+}

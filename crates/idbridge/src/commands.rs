@@ -1,0 +1,279 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use idbridge_core::SystemClock;
+use idbridge_core::secret::BootstrapAdminKey;
+use idbridge_server::admin::pagination::ListParams;
+use idbridge_server::admin::service::{self, CreateClient, CreateScimToken, CreateTenant};
+use idbridge_server::{AppState, PublicUrl, ServerConfig};
+use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
+use serde::Serialize;
+
+use crate::cli::{
+    AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, ScimTokenCommand, ServeArgs,
+    TenantCommand,
+};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.common, args).await,
+        Command::Migrate => {
+            let store = open_store(&cli.common, &PoolSettings::default()).await?;
+            store.close().await;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Tenant(command) => with_state(&cli.common, |state| tenant(state, command)).await,
+        Command::ScimToken(command) => {
+            with_state(&cli.common, |state| scim_token(state, command)).await
+        }
+        Command::Client(command) => with_state(&cli.common, |state| client(state, command)).await,
+        Command::AdminKey(command) => {
+            with_state(&cli.common, |state| admin_key(state, command)).await
+        }
+    }
+}
+
+fn public_url(common: &CommonArgs) -> anyhow::Result<PublicUrl> {
+    let raw = common
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", common.listen));
+    PublicUrl::parse(&raw).with_context(|| format!("--public-url {raw:?}"))
+}
+
+/// Connects (waiting up to a minute for a database that is still starting) and
+/// applies migrations.
+async fn open_store(
+    common: &CommonArgs,
+    settings: &PoolSettings,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let url = DatabaseUrl::parse(&common.database_url).context("--database-url")?;
+    tracing::info!(database = %url.redacted(), "opening database");
+    let mut delay = Duration::from_millis(250);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let store = loop {
+        match idbridge_store::connect(&url, settings).await {
+            Ok(store) => break store,
+            Err(StoreError::Unavailable(err)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "database not reachable yet; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err).context("cannot open the database"),
+        }
+    };
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let public_url = public_url(common)?;
+    let settings = PoolSettings {
+        max_connections: args.database_max_connections,
+        ..PoolSettings::default()
+    };
+    let store = open_store(common, &settings).await?;
+    if args.dns_resolver.is_some() || args.allow_private_urls {
+        // Accepted now so deployments can set them; domain verification and URL
+        // fetching, which read them, are not built yet.
+        tracing::info!(
+            dns_resolver = ?args.dns_resolver,
+            allow_private_urls = args.allow_private_urls,
+            "network options recorded"
+        );
+    }
+    let config = ServerConfig {
+        public_url: public_url.clone(),
+        bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
+    };
+    let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
+    let listener = tokio::net::TcpListener::bind(common.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", common.listen))?;
+    let bound = listener.local_addr()?;
+    if let Some(path) = &args.write_addr_to {
+        std::fs::write(path, bound.to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    tracing::info!(listen = %bound, public_url = public_url.as_str(), "idbridge is ready");
+    idbridge_server::serve(
+        listener,
+        state,
+        shutdown_signal(),
+        Duration::from_secs(args.shutdown_grace_seconds),
+    )
+    .await
+    .context("server failed")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; finishing in-flight requests"),
+        () = terminate => tracing::info!("SIGTERM received; finishing in-flight requests"),
+    }
+}
+
+/// Runs an operator command against the same database the service uses.
+async fn with_state<F, Fut>(common: &CommonArgs, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(AppState) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let store = open_store(
+        common,
+        &PoolSettings {
+            max_connections: 2,
+            ..PoolSettings::default()
+        },
+    )
+    .await?;
+    let config = ServerConfig {
+        public_url: public_url(common)?,
+        bootstrap_admin_key: None,
+    };
+    let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
+    let result = f(state).await;
+    store.close().await;
+    result
+}
+
+fn print(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn tenant(state: AppState, command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create {
+            slug,
+            name,
+            sso_required,
+            default_role,
+        } => {
+            let input = CreateTenant {
+                slug,
+                name,
+                sso_required: Some(sso_required),
+                jit_enabled: None,
+                default_role,
+            };
+            print(&service::create_tenant(&state, input).await?)
+        }
+        TenantCommand::List { limit, cursor } => {
+            let page = ListParams {
+                limit: Some(limit),
+                cursor,
+            }
+            .page_request()?;
+            print(&service::list_tenants(&state, page).await?)
+        }
+        TenantCommand::Delete { slug } => {
+            service::delete_tenant(&state, &slug).await?;
+            eprintln!("tenant {slug} deleted");
+            Ok(())
+        }
+    }
+}
+
+async fn scim_token(state: AppState, command: ScimTokenCommand) -> anyhow::Result<()> {
+    match command {
+        ScimTokenCommand::Create {
+            tenant,
+            description,
+        } => {
+            let created =
+                service::issue_scim_token(&state, &tenant, CreateScimToken { description }).await?;
+            eprintln!(
+                "This token is shown once. Paste it as the Secret Token (Entra ID) or API Token (Okta)."
+            );
+            print(&created)
+        }
+        ScimTokenCommand::List { tenant } => print(
+            &service::list_scim_tokens(&state, &tenant, PageRequest::first(PageRequest::MAX_LIMIT))
+                .await?,
+        ),
+        ScimTokenCommand::Revoke { tenant, id } => {
+            service::revoke_scim_token(&state, &tenant, id).await?;
+            eprintln!("SCIM token {id} revoked");
+            Ok(())
+        }
+    }
+}
+
+async fn client(state: AppState, command: ClientCommand) -> anyhow::Result<()> {
+    match command {
+        ClientCommand::Create {
+            name,
+            redirect_uris,
+            public,
+        } => {
+            let created = service::create_client(
+                &state,
+                CreateClient {
+                    name,
+                    redirect_uris,
+                    public,
+                },
+            )
+            .await?;
+            if created.client_secret.is_some() {
+                eprintln!("The client secret is shown once; store it in the app's configuration.");
+            }
+            print(&created)
+        }
+        ClientCommand::List => {
+            print(&service::list_clients(&state, PageRequest::first(PageRequest::MAX_LIMIT)).await?)
+        }
+        ClientCommand::Delete { client_id } => {
+            service::delete_client(&state, client_id).await?;
+            eprintln!("client {client_id} deleted");
+            Ok(())
+        }
+    }
+}
+
+async fn admin_key(state: AppState, command: AdminKeyCommand) -> anyhow::Result<()> {
+    match command {
+        AdminKeyCommand::Create { name } => {
+            let created = service::create_admin_key(&state, &name).await?;
+            eprintln!("This admin API key is shown once.");
+            print(&created)
+        }
+        AdminKeyCommand::List => print(
+            &service::list_admin_keys(&state, PageRequest::first(PageRequest::MAX_LIMIT)).await?,
+        ),
+        AdminKeyCommand::Revoke { id } => {
+            service::revoke_admin_key(&state, id).await?;
+            eprintln!("admin API key {id} revoked");
+            Ok(())
+        }
+    }
+}
