@@ -4,12 +4,14 @@
 //! - `/healthz`: readiness (database reachable; migrations ran before we listened).
 //! - `/metrics`: Prometheus metrics by route template.
 //! - `/api/v1`: the admin API ([`admin`]), documented at `/api/v1/openapi.json`.
+//! - `/scim/v2/{slug}`: the SCIM service provider ([`scim`]).
 
 pub mod admin;
 mod bearer;
 pub mod error;
 mod extract;
 mod metrics;
+pub mod scim;
 mod state;
 mod telemetry;
 
@@ -58,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::serve_metrics))
         .nest("/api/v1", api)
+        .nest("/scim/v2/{slug}", scim::router(&state))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     telemetry::wrap(router)

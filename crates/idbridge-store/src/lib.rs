@@ -118,10 +118,12 @@ impl Default for PoolSettings {
     }
 }
 
-/// Opens the store a URL names (creating a SQLite file if missing). Does not migrate.
-pub async fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Arc<dyn Store>> {
+/// The store a URL names. Performs no I/O: connections open on first use (a SQLite
+/// file is created then), so callers [`Store::ping`] to wait for the database and
+/// [`Store::migrate`] before serving.
+pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Arc<dyn Store>> {
     Ok(match url.backend() {
-        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, settings).await?),
-        Backend::Postgres => Arc::new(postgres::PostgresStore::connect(url, settings).await?),
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, settings)?),
+        Backend::Postgres => Arc::new(postgres::PostgresStore::connect(url, settings)?),
     })
 }

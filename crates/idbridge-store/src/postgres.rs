@@ -29,15 +29,15 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self> {
+    /// Prepares a pool; connects lazily, on the first query.
+    pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self> {
         let options = PgConnectOptions::from_str(url.expose_secret())
             .map_err(StoreError::Backend)?
             .application_name("idbridge");
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options)
-            .await?;
+            .connect_lazy_with(options);
         Ok(Self { pool })
     }
 }

@@ -31,7 +31,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self> {
+    /// Prepares a pool; connects lazily (the first query opens the file, creating it).
+    pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url.expose_secret())
             .map_err(StoreError::Backend)?
             .create_if_missing(true)
@@ -44,8 +45,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options)
-            .await?;
+            .connect_lazy_with(options);
         Ok(Self { pool })
     }
 }
@@ -145,7 +145,17 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        // SQLite has no advisory lock, so two processes starting on one file would
+        // both apply migration 1. Running every migration inside one IMMEDIATE
+        // transaction takes the database's write lock first: a second process waits
+        // (busy timeout), then finds the migrations applied. (Each migration becomes
+        // a savepoint inside it, so a failure still rolls back whole.)
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // `run_direct` is what `run` calls after acquiring a connection; calling it
+        // directly sidesteps a rustc limitation (the "Acquire is not general enough"
+        // error) for a transaction's connection inside a Send future.
+        MIGRATOR.run_direct(None, &mut *tx, false).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -18,9 +18,7 @@ const T0: OffsetDateTime = datetime!(2026-11-01 09:30:00.123456 UTC);
 
 async fn open(db: &TestDb) -> Arc<dyn Store> {
     let url = DatabaseUrl::parse(db.url()).expect("test URL");
-    let store = idbridge_store::connect(&url, &PoolSettings::default())
-        .await
-        .expect("connect");
+    let store = idbridge_store::connect(&url, &PoolSettings::default()).expect("connect");
     store.migrate().await.expect("migrate");
     store
 }
@@ -280,7 +278,7 @@ both_backends! {
         let url = DatabaseUrl::parse(db.url()).expect("url");
         let mut stores = Vec::new();
         for _ in 0..4 {
-            stores.push(idbridge_store::connect(&url, &PoolSettings::default()).await.expect("connect"));
+            stores.push(idbridge_store::connect(&url, &PoolSettings::default()).expect("connect"));
         }
         let results = futures::future::join_all(stores.iter().map(|s| s.migrate())).await;
         if db.backend() == "postgres" {

@@ -43,27 +43,36 @@ fn public_url(common: &CommonArgs) -> anyhow::Result<PublicUrl> {
     PublicUrl::parse(&raw).with_context(|| format!("--public-url {raw:?}"))
 }
 
-/// Connects (waiting up to a minute for a database that is still starting) and
-/// applies migrations.
+/// How long `serve` and the operator commands wait for a database that is still
+/// starting (a container coming up beside idbridge) before giving up.
+const DATABASE_WAIT: Duration = Duration::from_secs(60);
+/// How long one attempt may take before it is reported and retried.
+const DATABASE_ATTEMPT: Duration = Duration::from_secs(3);
+
+/// Opens the database, waiting while it is unreachable, and applies migrations.
 async fn open_store(
     common: &CommonArgs,
     settings: &PoolSettings,
 ) -> anyhow::Result<Arc<dyn Store>> {
     let url = DatabaseUrl::parse(&common.database_url).context("--database-url")?;
     tracing::info!(database = %url.redacted(), "opening database");
+    let store = idbridge_store::connect(&url, settings).context("cannot open the database")?;
+    let deadline = tokio::time::Instant::now() + DATABASE_WAIT;
     let mut delay = Duration::from_millis(250);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let store = loop {
-        match idbridge_store::connect(&url, settings).await {
-            Ok(store) => break store,
-            Err(StoreError::Unavailable(err)) if tokio::time::Instant::now() < deadline => {
-                tracing::warn!(error = %err, "database not reachable yet; retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(err) => return Err(err).context("cannot open the database"),
+    loop {
+        let reason = match tokio::time::timeout(DATABASE_ATTEMPT, store.ping()).await {
+            Ok(Ok(())) => break,
+            Ok(Err(StoreError::Unavailable(err))) => err.to_string(),
+            Ok(Err(err)) => return Err(err).context("cannot open the database"),
+            Err(_) => format!("no connection within {DATABASE_ATTEMPT:?}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("the database was not reachable within {DATABASE_WAIT:?}: {reason}");
         }
-    };
+        tracing::warn!(reason, "database not reachable yet; retrying in {delay:?}");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
     store
         .migrate()
         .await

@@ -1,0 +1,78 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, expect_error};
+use idbridge_server::admin::service;
+use idbridge_testkit::both_backends;
+
+both_backends! {
+    async fn every_admin_route_requires_a_key(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let id = uuid::Uuid::now_v7();
+        let routes = [
+            (Method::POST, "/api/v1/tenants".to_owned()),
+            (Method::GET, "/api/v1/tenants".to_owned()),
+            (Method::GET, "/api/v1/tenants/acme".to_owned()),
+            (Method::PATCH, "/api/v1/tenants/acme".to_owned()),
+            (Method::DELETE, "/api/v1/tenants/acme".to_owned()),
+            (Method::POST, "/api/v1/clients".to_owned()),
+            (Method::GET, "/api/v1/clients".to_owned()),
+            (Method::GET, format!("/api/v1/clients/{id}")),
+            (Method::DELETE, format!("/api/v1/clients/{id}")),
+            (Method::POST, "/api/v1/tenants/acme/scim-tokens".to_owned()),
+            (Method::GET, "/api/v1/tenants/acme/scim-tokens".to_owned()),
+            (Method::DELETE, format!("/api/v1/tenants/acme/scim-tokens/{id}")),
+        ];
+        for (method, path) in routes {
+            let response = app.http.request(method.clone(), app.url(&path)).json(&json!({})).send().await.expect("send");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"idbridge-admin\"");
+            expect_error(response, StatusCode::UNAUTHORIZED, "missing_credentials").await;
+            let response = app
+                .http
+                .request(method, app.url(&path))
+                .bearer_auth("not-the-key")
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("send");
+            expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        // Nothing above reached a handler.
+        assert_eq!(app.tenant_count().await, 1);
+    }
+
+    async fn malformed_authorization_headers_are_refused(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let url = app.url("/api/v1/tenants");
+        for value in ["Basic dGVzdDp0ZXN0", "Bearer", "Bearer ", crate::helpers::ADMIN_KEY, "Token x"] {
+            let response = app.http.get(&url).header("authorization", value).send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{value}");
+        }
+        let almost = format!("{}x", crate::helpers::ADMIN_KEY);
+        let response = app.http.get(&url).bearer_auth(almost).send().await.expect("send");
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        let response = app.http.get(&url).header("authorization", format!("bearer {}", crate::helpers::ADMIN_KEY)).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "the scheme is case-insensitive");
+    }
+
+    async fn created_admin_keys_work_until_revoked(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let created = service::create_admin_key(&app.state, "ci").await.expect("create");
+        let key = created.admin_api_key.clone();
+        assert!(key.starts_with("idb_admin_"));
+        let response = app.http.get(app.url("/api/v1/tenants")).bearer_auth(&key).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let listed = service::list_admin_keys(&app.state, idbridge_store::PageRequest::first(10)).await.expect("list");
+        assert!(listed.data[0].last_used_at.is_some());
+        service::revoke_admin_key(&app.state, created.key.id).await.expect("revoke");
+        let response = app.http.get(app.url("/api/v1/tenants")).bearer_auth(&key).send().await.expect("send");
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+
+    async fn openapi_document_and_health_need_no_key(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        assert_eq!(app.http.get(app.url("/api/v1/openapi.json")).send().await.expect("send").status(), StatusCode::OK);
+        assert_eq!(app.http.get(app.url("/healthz")).send().await.expect("send").status(), StatusCode::OK);
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real service over real HTTP on loopback, each test on a
+//! fresh SQLite file and (with IDBRIDGE_TEST_DATABASE_URL) a fresh PostgreSQL
+//! database. All integration tests build into this one binary.
+
+mod helpers;
+
+mod admin_auth;
+mod bad_input;
+mod clients;
+mod observability;
+mod process;
+mod scim_tokens;
+mod tenants;
+mod tidy;

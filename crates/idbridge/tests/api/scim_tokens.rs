@@ -1,0 +1,159 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_error};
+use idbridge_testkit::both_backends;
+
+both_backends! {
+    async fn scim_token_is_shown_once_with_the_tenant_url(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let response = app
+            .admin(Method::POST, "/api/v1/tenants/acme/scim-tokens")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await.expect("json");
+        let token = created["token"].as_str().expect("token").to_owned();
+        assert!(token.starts_with("idb_scim_") && token.len() == "idb_scim_".len() + 43, "{token}");
+        assert_eq!(created["scim_base_url"], app.url("/scim/v2/acme"));
+        let id = created["id"].as_str().expect("id").to_owned();
+
+        let listed = app
+            .admin(Method::GET, "/api/v1/tenants/acme/scim-tokens")
+            .send().await.expect("send").text().await.expect("text");
+        assert!(listed.contains(&id));
+        assert!(!listed.contains(&token), "a listed token must never include the token");
+        let tenant = app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").text().await.expect("text");
+        assert!(!tenant.contains(&token));
+        assert!(tenant.contains("\"active_tokens\":1"));
+    }
+
+    async fn scim_token_takes_an_optional_description(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let created: Value = app
+            .admin(Method::POST, "/api/v1/tenants/acme/scim-tokens")
+            .json(&json!({"description": "Entra ID provisioning"}))
+            .send().await.expect("send").json().await.expect("json");
+        assert_eq!(created["description"], "Entra ID provisioning");
+        let response = app
+            .admin(Method::POST, "/api/v1/tenants/acme/scim-tokens")
+            .json(&json!({"descripton": "typo"}))
+            .send().await.expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+        let response = app
+            .admin(Method::POST, "/api/v1/tenants/acme/scim-tokens")
+            .header("content-type", "text/plain")
+            .body("description")
+            .send().await.expect("send");
+        expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    }
+
+    async fn scim_token_opens_its_tenant_and_no_other(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (_, acme_token) = app.create_scim_token("acme").await;
+        let response = app.scim_get("acme", "/ServiceProviderConfig", &acme_token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/scim+json");
+        let response = app.scim_get("globex", "/ServiceProviderConfig", &acme_token).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
+        assert_eq!(body["status"], "401");
+    }
+
+    async fn scim_endpoint_refuses_missing_malformed_and_unknown_tokens(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let url = app.url("/scim/v2/acme/ServiceProviderConfig");
+        let missing = app.http.get(&url).send().await.expect("send");
+        assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+        assert!(missing.headers().contains_key("www-authenticate"));
+        let unknown = idbridge_core::secret::ScimToken::generate();
+        for token in ["garbage", crate::helpers::ADMIN_KEY, unknown.expose_secret()] {
+            let response = app.scim_get("acme", "/ServiceProviderConfig", token).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
+        }
+        let basic = app.http.get(&url).basic_auth("user", Some("pw")).send().await.expect("send");
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    async fn revoked_scim_token_is_refused_at_once(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (id, token) = app.create_scim_token("acme").await;
+        let (_, other) = app.create_scim_token("acme").await;
+        assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &token).await.status(), StatusCode::OK);
+        let response = app
+            .admin(Method::DELETE, &format!("/api/v1/tenants/acme/scim-tokens/{id}"))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &token).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &other).await.status(), StatusCode::OK);
+
+        let listed: Value = app
+            .admin(Method::GET, "/api/v1/tenants/acme/scim-tokens")
+            .send().await.expect("send").json().await.expect("json");
+        let revoked = listed["data"].as_array().expect("data").iter().find(|t| t["id"] == id.as_str()).expect("listed");
+        assert_eq!(revoked["active"], false);
+        assert_eq!(revoked["revoked_at"], "2026-11-01T09:00:00Z");
+    }
+
+    async fn a_tenant_cannot_revoke_another_tenants_token(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (id, token) = app.create_scim_token("acme").await;
+        let response = app
+            .admin(Method::DELETE, &format!("/api/v1/tenants/globex/scim-tokens/{id}"))
+            .send().await.expect("send");
+        expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &token).await.status(), StatusCode::OK);
+    }
+
+    async fn deleting_a_tenant_kills_its_tokens(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (_, token) = app.create_scim_token("acme").await;
+        app.admin(Method::DELETE, "/api/v1/tenants/acme").send().await.expect("send");
+        app.create_tenant("acme").await;
+        assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &token).await.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    async fn last_used_at_is_kept_without_a_write_per_request(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (_, token) = app.create_scim_token("acme").await;
+        let last_used = |app: &TestApp| {
+            let request = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens");
+            async move {
+                let body: Value = request.send().await.expect("send").json().await.expect("json");
+                body["data"][0]["last_used_at"].clone()
+            }
+        };
+        assert_eq!(last_used(&app).await, Value::Null);
+        app.scim_get("acme", "/ServiceProviderConfig", &token).await;
+        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z");
+        app.clock.advance(time::Duration::seconds(30));
+        app.scim_get("acme", "/ServiceProviderConfig", &token).await;
+        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z", "within a minute: no write");
+        app.clock.advance(time::Duration::seconds(31));
+        app.scim_get("acme", "/ServiceProviderConfig", &token).await;
+        assert_eq!(last_used(&app).await, "2026-11-01T09:01:01Z");
+    }
+
+    async fn revoking_an_unknown_token_is_404(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let path = format!("/api/v1/tenants/acme/scim-tokens/{}", uuid::Uuid::now_v7());
+        let response = app.admin(Method::DELETE, &path).send().await.expect("send");
+        expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        let response = app.admin(Method::DELETE, "/api/v1/tenants/acme/scim-tokens/nope").send().await.expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+}

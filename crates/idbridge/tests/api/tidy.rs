@@ -1,0 +1,162 @@
+//! Repository rules, checked by plain `cargo test` (in the manner of rust-analyzer's
+//! tidy tests): the architecture invariants of ARCHITECTURE.md.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+fn crates() -> BTreeMap<String, toml::Table> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(workspace_root().join("crates")).expect("crates/") {
+        let path = entry.expect("entry").path().join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let table: toml::Table = text.parse().expect("Cargo.toml parses");
+            let name = table["package"]["name"].as_str().expect("name").to_owned();
+            out.insert(name, table);
+        }
+    }
+    out
+}
+
+fn normal_dependencies(manifest: &toml::Table) -> Vec<String> {
+    manifest
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Which crates may not depend on which.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    // Protocol cores and the shared vocabulary do no I/O.
+    (
+        "idbridge-core",
+        &[
+            "tokio",
+            "axum",
+            "sqlx",
+            "reqwest",
+            "hyper",
+            "idbridge-store",
+            "idbridge-server",
+        ],
+    ),
+    (
+        "idbridge-saml",
+        &[
+            "tokio",
+            "axum",
+            "sqlx",
+            "reqwest",
+            "hyper",
+            "idbridge-store",
+            "idbridge-server",
+        ],
+    ),
+    (
+        "idbridge-scim",
+        &[
+            "tokio",
+            "axum",
+            "sqlx",
+            "reqwest",
+            "hyper",
+            "idbridge-store",
+            "idbridge-server",
+        ],
+    ),
+    (
+        "idbridge-oidc",
+        &[
+            "tokio",
+            "axum",
+            "sqlx",
+            "reqwest",
+            "hyper",
+            "idbridge-store",
+            "idbridge-server",
+        ],
+    ),
+    // Only the store knows SQL; only the server knows HTTP.
+    (
+        "idbridge-store",
+        &[
+            "axum",
+            "http",
+            "hyper",
+            "tower",
+            "tower-http",
+            "idbridge-server",
+            "reqwest",
+        ],
+    ),
+    ("idbridge-server", &["sqlx"]),
+    ("idbridge", &["sqlx"]),
+];
+
+#[test]
+fn crates_respect_the_layering() {
+    let crates = crates();
+    assert!(crates.contains_key("idbridge-core") && crates.contains_key("idbridge-store"));
+    for (krate, forbidden) in FORBIDDEN {
+        let Some(manifest) = crates.get(*krate) else {
+            continue;
+        };
+        let deps = normal_dependencies(manifest);
+        for dep in *forbidden {
+            assert!(
+                !deps.iter().any(|d| d == dep),
+                "{krate} must not depend on {dep} (see ARCHITECTURE.md)"
+            );
+        }
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target") {
+                rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_stubs_and_no_sql_outside_the_store() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let stub_markers = [concat!("todo", "!("), concat!("unimplemented", "!(")];
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        let relative = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        for marker in stub_markers {
+            assert!(
+                !text.contains(marker),
+                "{relative} contains {marker}: a stub is not done"
+            );
+        }
+        let may_use_sql = relative.starts_with("crates/idbridge-store/")
+            || relative.starts_with("crates/idbridge-testkit/");
+        if !may_use_sql {
+            assert!(
+                !text.contains(concat!("sqlx", "::")),
+                "{relative} uses sqlx: only the store knows SQL"
+            );
+        }
+    }
+}
