@@ -24,6 +24,14 @@ use crate::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
+
+// The hot-path lookups, named so the index test below can EXPLAIN exactly them.
+const TENANT_BY_SLUG: &str = "SELECT * FROM tenants WHERE slug = $1";
+const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
+     JOIN tenants t ON t.id = s.tenant_id WHERE s.token_hash = $1 AND s.revoked_at IS NULL";
+const ACTIVE_ADMIN_KEY: &str =
+    "SELECT * FROM admin_api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
+
 pub struct PostgresStore {
     pool: PgPool,
 }
@@ -160,7 +168,7 @@ impl TenantRepo for PostgresStore {
     }
 
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
-        sqlx::query("SELECT * FROM tenants WHERE slug = $1")
+        sqlx::query(TENANT_BY_SLUG)
             .bind(slug.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -361,11 +369,7 @@ impl CredentialRepo for PostgresStore {
     }
 
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>> {
-        let row = sqlx::query(
-            "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
-             JOIN tenants t ON t.id = s.tenant_id \
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
-        )
+        let row = sqlx::query(ACTIVE_SCIM_TOKEN)
         .bind(hash.as_bytes().as_slice())
         .fetch_optional(&self.pool)
         .await?;
@@ -435,7 +439,7 @@ impl CredentialRepo for PostgresStore {
     }
 
     async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>> {
-        sqlx::query("SELECT * FROM admin_api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+        sqlx::query(ACTIVE_ADMIN_KEY)
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await?
@@ -451,5 +455,40 @@ impl CredentialRepo for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    mod hot_path_lookups_use_an_index {
+        use crate::postgres::*;
+
+        /// Every hot-path lookup can be answered by an index. With sequential scans
+        /// disabled, the planner still picks a seq scan only if no index applies.
+        #[tokio::test]
+        async fn postgres() {
+            let db = idbridge_testkit::TestDb::postgres().await;
+            let url = DatabaseUrl::parse(db.url()).expect("url");
+            let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
+            store.migrate().await.expect("migrate");
+            let mut conn = store.pool.acquire().await.expect("connection");
+            sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.expect("set");
+            for (sql, binds_text) in
+                [(TENANT_BY_SLUG, true), (ACTIVE_SCIM_TOKEN, false), (ACTIVE_ADMIN_KEY, false)]
+            {
+                let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
+                let explain =
+                    if binds_text { explain.bind("acme") } else { explain.bind(vec![0u8; 32]) };
+                let plan: Vec<String> = explain
+                    .fetch_all(&mut *conn)
+                    .await
+                    .expect("explain")
+                    .iter()
+                    .map(|row| row.get::<String, _>(0))
+                    .collect();
+                assert!(!plan.iter().any(|line| line.contains("Seq Scan")), "{sql}\n{plan:#?}");
+                assert!(plan.iter().any(|line| line.contains("Index")), "{sql}\n{plan:#?}");
+            }
+        }
     }
 }

@@ -26,6 +26,14 @@ use crate::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+
+// The hot-path lookups, named so the index test below can EXPLAIN exactly them.
+const TENANT_BY_SLUG: &str = "SELECT * FROM tenants WHERE slug = ?1";
+const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
+     JOIN tenants t ON t.id = s.tenant_id WHERE s.token_hash = ?1 AND s.revoked_at IS NULL";
+const ACTIVE_ADMIN_KEY: &str =
+    "SELECT * FROM admin_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL";
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -194,7 +202,7 @@ impl TenantRepo for SqliteStore {
     }
 
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
-        sqlx::query("SELECT * FROM tenants WHERE slug = ?1")
+        sqlx::query(TENANT_BY_SLUG)
             .bind(slug.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -396,11 +404,7 @@ impl CredentialRepo for SqliteStore {
     }
 
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>> {
-        let row = sqlx::query(
-            "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
-             JOIN tenants t ON t.id = s.tenant_id \
-             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL",
-        )
+        let row = sqlx::query(ACTIVE_SCIM_TOKEN)
         .bind(hash.as_bytes().as_slice())
         .fetch_optional(&self.pool)
         .await?;
@@ -470,7 +474,7 @@ impl CredentialRepo for SqliteStore {
     }
 
     async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>> {
-        sqlx::query("SELECT * FROM admin_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
+        sqlx::query(ACTIVE_ADMIN_KEY)
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await?
@@ -486,5 +490,34 @@ impl CredentialRepo for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// Every hot-path lookup is answered by an index, never a table scan.
+    #[tokio::test]
+    async fn hot_path_lookups_use_an_index() {
+        let db = idbridge_testkit::TestDb::sqlite().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
+        store.migrate().await.expect("migrate");
+        for sql in [TENANT_BY_SLUG, ACTIVE_SCIM_TOKEN, ACTIVE_ADMIN_KEY] {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
+                .bind(vec![0u8; 32])
+                .fetch_all(&store.pool)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect();
+            assert!(!plan.is_empty());
+            for step in &plan {
+                assert!(step.starts_with("SEARCH") && step.contains("USING"), "{sql}\n{plan:?}");
+            }
+        }
     }
 }
