@@ -70,7 +70,13 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let addr_file = dir.path().join("addr");
     let mut server = tokio::process::Command::new(&args.bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin-api-key", ADMIN_KEY])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-api-key",
+            ADMIN_KEY,
+        ])
         .args(["--database-url", db.url(), "--log", "warn"])
         .args(["--database-max-connections", "16"])
         .arg("--write-addr-to")
@@ -81,26 +87,33 @@ async fn main() -> anyhow::Result<()> {
         .spawn()
         .with_context(|| format!("cannot start {}", args.bin.display()))?;
     let base = wait_for_addr(&addr_file).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
 
-    let tenant_create = {
-        let counter = Arc::new(AtomicUsize::new(0));
-        let base = base.clone();
-        run(&args, move |http: reqwest::Client| {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            let url = format!("{base}/api/v1/tenants");
-            async move {
-                let response = http
+    let tenant_create =
+        {
+            let counter = Arc::new(AtomicUsize::new(0));
+            let base = base.clone();
+            run(
+                &args,
+                move |http: reqwest::Client| {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let url = format!("{base}/api/v1/tenants");
+                    async move {
+                        let response = http
                     .post(&url)
                     .bearer_auth(ADMIN_KEY)
                     .json(&json!({"slug": format!("tenant-{n}"), "name": format!("Tenant {n}")}))
                     .send()
                     .await?;
-                Ok(response.status() == reqwest::StatusCode::CREATED)
-            }
-        }, &http)
-        .await
-    };
+                        Ok(response.status() == reqwest::StatusCode::CREATED)
+                    }
+                },
+                &http,
+            )
+            .await
+        };
 
     // One tenant to check against, and many other tokens in the table, so the
     // lookup is measured against a realistically sized index.
@@ -112,7 +125,10 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    anyhow::ensure!(created["slug"] == "bench", "could not create the bench tenant: {created}");
+    anyhow::ensure!(
+        created["slug"] == "bench",
+        "could not create the bench tenant: {created}"
+    );
     let token = issue_token(&http, &base).await?;
     let fill = futures::stream::iter(0..args.tokens.saturating_sub(1))
         .map(|_| issue_token(&http, &base))
@@ -126,20 +142,27 @@ async fn main() -> anyhow::Result<()> {
     .await;
 
     let check_url = format!("{base}/scim/v2/bench/ServiceProviderConfig");
-    let token_check = run(&args, move |http: reqwest::Client| {
-        let url = check_url.clone();
-        let token = token.clone();
-        async move {
-            let response = http.get(&url).bearer_auth(&token).send().await?;
-            Ok(response.status() == reqwest::StatusCode::OK)
-        }
-    }, &http)
+    let token_check = run(
+        &args,
+        move |http: reqwest::Client| {
+            let url = check_url.clone();
+            let token = token.clone();
+            async move {
+                let response = http.get(&url).bearer_auth(&token).send().await?;
+                Ok(response.status() == reqwest::StatusCode::OK)
+            }
+        },
+        &http,
+    )
     .await;
 
     println!(
         "| backend | scenario | concurrency | requests | errors | req/s | p50 | p99 |\n|---|---|---|---|---|---|---|---|"
     );
-    for (name, outcome) in [("tenant-create", &tenant_create), ("token-check", &token_check)] {
+    for (name, outcome) in [
+        ("tenant-create", &tenant_create),
+        ("token-check", &token_check),
+    ] {
         println!(
             "| {} | {name} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
             args.backend,
@@ -164,7 +187,10 @@ async fn issue_token(http: &reqwest::Client, base: &str) -> anyhow::Result<Strin
         .await?
         .json()
         .await?;
-    created["token"].as_str().map(str::to_owned).context("no token in the answer")
+    created["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no token in the answer")
 }
 
 async fn wait_for_addr(path: &std::path::Path) -> anyhow::Result<String> {
@@ -216,7 +242,11 @@ where
         elapsed: Duration::from_secs(args.seconds),
         latencies: Vec::new(),
     };
-    for worker in futures::future::join_all(workers).await.into_iter().flatten() {
+    for worker in futures::future::join_all(workers)
+        .await
+        .into_iter()
+        .flatten()
+    {
         outcome.requests += worker.0.len();
         outcome.errors += worker.1;
         outcome.latencies.extend(worker.0);

@@ -9,7 +9,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use idbridge_core::secret::ScimToken;
 
 fn secrets(c: &mut Criterion) {
-    c.bench_function("scim_token/generate", |b| b.iter(|| black_box(ScimToken::generate())));
+    c.bench_function("scim_token/generate", |b| {
+        b.iter(|| black_box(ScimToken::generate()))
+    });
     let presented = ScimToken::generate().expose_secret().to_owned();
     c.bench_function("scim_token/parse_and_hash", |b| {
         b.iter(|| black_box(ScimToken::parse(black_box(&presented)).map(|t| t.hash())))

@@ -44,7 +44,10 @@ async fn seeded(db: &TestDb) -> (Arc<dyn Store>, ScimToken) {
             last_used_at: None,
             revoked_at: None,
         };
-        store.create_scim_token(&record, &token.hash()).await.expect("token");
+        store
+            .create_scim_token(&record, &token.hash())
+            .await
+            .expect("token");
         last = Some(token);
     }
     (store, last.expect("at least one token"))

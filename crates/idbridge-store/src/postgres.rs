@@ -24,7 +24,6 @@ use crate::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-
 // The hot-path lookups, named so the index test below can EXPLAIN exactly them.
 const TENANT_BY_SLUG: &str = "SELECT * FROM tenants WHERE slug = $1";
 const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
@@ -370,9 +369,9 @@ impl CredentialRepo for PostgresStore {
 
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>> {
         let row = sqlx::query(ACTIVE_SCIM_TOKEN)
-        .bind(hash.as_bytes().as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| {
             Ok(ActiveScimToken {
                 token_id: uuid_of(&row, "id")?,
@@ -472,13 +471,21 @@ mod index_tests {
             let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
             store.migrate().await.expect("migrate");
             let mut conn = store.pool.acquire().await.expect("connection");
-            sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.expect("set");
-            for (sql, binds_text) in
-                [(TENANT_BY_SLUG, true), (ACTIVE_SCIM_TOKEN, false), (ACTIVE_ADMIN_KEY, false)]
-            {
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut *conn)
+                .await
+                .expect("set");
+            for (sql, binds_text) in [
+                (TENANT_BY_SLUG, true),
+                (ACTIVE_SCIM_TOKEN, false),
+                (ACTIVE_ADMIN_KEY, false),
+            ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
-                let explain =
-                    if binds_text { explain.bind("acme") } else { explain.bind(vec![0u8; 32]) };
+                let explain = if binds_text {
+                    explain.bind("acme")
+                } else {
+                    explain.bind(vec![0u8; 32])
+                };
                 let plan: Vec<String> = explain
                     .fetch_all(&mut *conn)
                     .await
@@ -486,8 +493,14 @@ mod index_tests {
                     .iter()
                     .map(|row| row.get::<String, _>(0))
                     .collect();
-                assert!(!plan.iter().any(|line| line.contains("Seq Scan")), "{sql}\n{plan:#?}");
-                assert!(plan.iter().any(|line| line.contains("Index")), "{sql}\n{plan:#?}");
+                assert!(
+                    !plan.iter().any(|line| line.contains("Seq Scan")),
+                    "{sql}\n{plan:#?}"
+                );
+                assert!(
+                    plan.iter().any(|line| line.contains("Index")),
+                    "{sql}\n{plan:#?}"
+                );
             }
         }
     }

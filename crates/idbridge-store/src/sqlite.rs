@@ -26,7 +26,6 @@ use crate::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-
 // The hot-path lookups, named so the index test below can EXPLAIN exactly them.
 const TENANT_BY_SLUG: &str = "SELECT * FROM tenants WHERE slug = ?1";
 const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
@@ -405,9 +404,9 @@ impl CredentialRepo for SqliteStore {
 
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>> {
         let row = sqlx::query(ACTIVE_SCIM_TOKEN)
-        .bind(hash.as_bytes().as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| {
             Ok(ActiveScimToken {
                 token_id: uuid_of(&row, "id")?,
@@ -516,7 +515,10 @@ mod index_tests {
                 .collect();
             assert!(!plan.is_empty());
             for step in &plan {
-                assert!(step.starts_with("SEARCH") && step.contains("USING"), "{sql}\n{plan:?}");
+                assert!(
+                    step.starts_with("SEARCH") && step.contains("USING"),
+                    "{sql}\n{plan:?}"
+                );
             }
         }
     }

@@ -27,7 +27,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/ServiceProviderConfig", get(service_provider_config))
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
-        .route_layer(from_fn_with_state(state.clone(), auth::require_scim_token))
+        // `layer`, not `route_layer`: an unknown path is refused for lack of a token
+        // before it is reported missing, so an anonymous caller learns nothing.
+        .layer(from_fn_with_state(state.clone(), auth::require_scim_token))
 }
 
 /// RFC 7643 §5. Everything is `false` until it is built.

@@ -81,6 +81,13 @@ both_backends! {
         }
         let basic = app.http.get(&url).basic_auth("user", Some("pw")).send().await.expect("send");
         assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+        // Unknown SCIM paths ask for a token first; with one, they are 404 in SCIM form.
+        let anonymous = app.http.get(app.url("/scim/v2/acme/Nothing")).send().await.expect("send");
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let (_, token) = app.create_scim_token("acme").await;
+        let missing = app.scim_get("acme", "/Nothing", &token).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.headers()["content-type"], "application/scim+json");
     }
 
     async fn revoked_scim_token_is_refused_at_once(db: TestDb) {
