@@ -6,6 +6,7 @@
 
 mod clock;
 mod redirect_uri;
+pub mod roles;
 pub mod secret;
 mod slug;
 

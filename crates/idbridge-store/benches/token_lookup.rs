@@ -29,6 +29,7 @@ async fn seeded(db: &TestDb) -> (Arc<dyn Store>, ScimToken) {
         sso_required: false,
         jit_enabled: true,
         default_role: None,
+        role_policy: idbridge_core::roles::RolePolicy::Highest,
         created_at: now,
         updated_at: now,
     };

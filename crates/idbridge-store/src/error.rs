@@ -7,6 +7,18 @@ pub enum StoreError {
     /// A uniqueness rule would be broken (a slug taken, a hash already stored).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The row changed since the caller read it (optimistic concurrency: re-read and
+    /// retry, or report a failed precondition).
+    #[error("the resource was changed by another request")]
+    VersionMismatch,
+    /// A reference to a row that does not exist (a group member that is no user or
+    /// group of the tenant).
+    #[error("no user or group {0} in this tenant")]
+    InvalidReference(String),
+    /// A query the store cannot run as asked (a malformed date, an unsupported
+    /// comparison).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     /// The database URL names no backend idbridge knows.
     #[error("unsupported database URL scheme {0:?}: use sqlite://… or postgres://…")]
     UnsupportedUrl(String),

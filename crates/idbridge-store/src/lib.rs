@@ -11,8 +11,10 @@
 //! idbridge processes must agree on (a revoked token, a used code) is read from the
 //! database on every request.
 
+pub mod directory;
 mod error;
 mod model;
+mod scim_sql;
 pub mod postgres;
 pub mod sqlite;
 mod url;
@@ -25,13 +27,16 @@ use idbridge_core::secret::SecretHash;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use directory::*;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 
 /// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: TenantRepo + ClientRepo + CredentialRepo + Send + Sync + 'static {
+pub trait Store:
+    TenantRepo + ClientRepo + CredentialRepo + DirectoryRepo + RoleRepo + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies the embedded migrations that are not applied yet. Safe to run from
@@ -100,6 +105,81 @@ pub trait CredentialRepo {
     /// Indexed lookup of a non-revoked admin key by digest.
     async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>>;
     async fn touch_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
+}
+
+/// App roles and tenants' role mappings.
+#[async_trait]
+pub trait RoleRepo {
+    /// The operator's app roles, highest priority first.
+    async fn app_roles(&self) -> Result<Vec<String>>;
+    /// Replaces the app roles.
+    async fn set_app_roles(&self, roles: &[String]) -> Result<()>;
+    async fn role_mappings(&self, tenant_id: Uuid) -> Result<Vec<idbridge_core::roles::RoleMapping>>;
+    /// Replaces the tenant's mappings.
+    async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[idbridge_core::roles::RoleMapping]) -> Result<()>;
+}
+
+/// A tenant's directory. Every write is one transaction that also appends its events
+/// to the tenant's feed and its line to the provisioning log; a failed write leaves
+/// none of the three.
+#[async_trait]
+pub trait DirectoryRepo {
+    /// [`StoreError::Conflict`] if the tenant has a user with this userName
+    /// (compared case-insensitively).
+    async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()>;
+    async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>>;
+    /// Writes `user` (whose `version` is the new version) if the stored version is
+    /// `expected_version`; else [`StoreError::VersionMismatch`].
+    async fn update_user(&self, user: &DirectoryUser, expected_version: i64, ctx: &WriteContext) -> Result<()>;
+    /// Deletes the user and its group memberships (each membership removal raises a
+    /// `group.member_removed` event).
+    async fn delete_user(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    async fn list_users(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryUser>>;
+    /// The groups each of these users directly belongs to.
+    async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>>;
+
+    /// Creates the group with these members ([`StoreError::InvalidReference`] if one
+    /// is not a user or group of the tenant).
+    async fn create_group(&self, group: &DirectoryGroup, members: &[MemberRef], ctx: &WriteContext) -> Result<()>;
+    async fn group_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryGroup>>;
+    /// Members of these groups, as `(group id, member)`.
+    async fn group_members(&self, tenant_id: Uuid, group_ids: &[Uuid]) -> Result<Vec<(Uuid, GroupMember)>>;
+    /// Writes the group document and applies the member changes in order; each
+    /// membership that actually changes raises `group.member_added` or
+    /// `group.member_removed`.
+    async fn update_group(
+        &self,
+        group: &DirectoryGroup,
+        expected_version: i64,
+        changes: &[MemberChange],
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    async fn delete_group(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    async fn list_groups(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryGroup>>;
+
+    /// Users in id (creation) order, for the admin API.
+    async fn page_users(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryUser>>;
+    /// Groups in id (creation) order, for the admin API.
+    async fn page_groups(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryGroup>>;
+
+    /// Events with `seq > after`, oldest first.
+    async fn list_events(&self, tenant_id: Uuid, after: i64, limit: u32) -> Result<Vec<DirectoryEvent>>;
+    /// A log line for a request that changed nothing (a failure, a refusal).
+    async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()>;
+    /// The tenant's provisioning log, newest first.
+    async fn list_provisioning(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<ProvisioningRecord>>;
 }
 
 /// Connection pool settings that do not belong in the URL.

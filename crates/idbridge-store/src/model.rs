@@ -1,6 +1,7 @@
 //! Records as the store reads and writes them. Plain data: no behaviour, no secrets
 //! (a credential appears only as its [`SecretHash`], and only on the way in).
 
+use idbridge_core::roles::RolePolicy;
 use idbridge_core::{RedirectUri, TenantSlug};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -16,6 +17,8 @@ pub struct Tenant {
     pub jit_enabled: bool,
     /// Role given to users for whom the IdP sends none.
     pub default_role: Option<String>,
+    /// Whether a user with several app roles gets the highest one or all.
+    pub role_policy: RolePolicy,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -28,6 +31,7 @@ pub struct TenantUpdate {
     pub jit_enabled: Option<bool>,
     /// `Some(None)` clears the default role.
     pub default_role: Option<Option<String>>,
+    pub role_policy: Option<RolePolicy>,
 }
 
 /// An OIDC relying party: the SaaS app (or one of its environments).

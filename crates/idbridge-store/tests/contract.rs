@@ -35,6 +35,7 @@ fn tenant(s: &str) -> Tenant {
         sso_required: false,
         jit_enabled: true,
         default_role: None,
+        role_policy: idbridge_core::roles::RolePolicy::Highest,
         created_at: T0,
         updated_at: T0,
     }

@@ -193,6 +193,7 @@ async fn tenant(state: AppState, command: TenantCommand) -> anyhow::Result<()> {
                 sso_required: Some(sso_required),
                 jit_enabled: None,
                 default_role,
+                role_policy: None,
             };
             print(&service::create_tenant(&state, input).await?)
         }

@@ -4,7 +4,9 @@
 
 mod auth;
 mod clients;
+pub mod directory;
 pub mod pagination;
+pub mod roles;
 mod scim_tokens;
 pub mod service;
 mod tenants;
@@ -35,6 +37,8 @@ use crate::AppState;
         (name = "tenants", description = "The app's enterprise customers"),
         (name = "clients", description = "OIDC clients: the app's side of sign-in"),
         (name = "scim-tokens", description = "Bearer tokens for a tenant's SCIM endpoint"),
+        (name = "directory", description = "A tenant's users, groups, events and provisioning log"),
+        (name = "roles", description = "App roles and how each tenant's IdP roles and groups map to them"),
     )
 )]
 struct AdminApiDoc;
@@ -67,6 +71,13 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
             scim_tokens::list_scim_tokens
         ))
         .routes(routes!(scim_tokens::revoke_scim_token))
+        .routes(routes!(directory::list_users))
+        .routes(routes!(directory::get_user))
+        .routes(routes!(directory::list_groups))
+        .routes(routes!(directory::list_events))
+        .routes(routes!(directory::list_provisioning_log))
+        .routes(routes!(roles::get_app_roles, roles::put_app_roles))
+        .routes(routes!(roles::get_role_mappings, roles::put_role_mappings))
         .split_for_parts();
     let router = router.route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     (router, openapi)

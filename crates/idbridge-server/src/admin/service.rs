@@ -1,6 +1,7 @@
 //! The admin operations, shared by the HTTP handlers and the CLI so that both apply
 //! the same validation and produce the same answers. No HTTP in here.
 
+use idbridge_core::roles::RolePolicy;
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
@@ -36,6 +37,10 @@ pub struct CreateTenant {
     pub jit_enabled: Option<bool>,
     #[serde(default)]
     pub default_role: Option<String>,
+    /// `highest` (default) or `all`: what a user with several app roles gets.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "highest")]
+    pub role_policy: Option<RolePolicy>,
 }
 
 /// Fields to change; absent fields stay as they are. `"default_role": null` clears it.
@@ -51,6 +56,9 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "present_or_null")]
     #[schema(value_type = Option<String>)]
     pub default_role: Option<Option<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "all")]
+    pub role_policy: Option<RolePolicy>,
 }
 
 /// Tells "absent" (outer `None`, via `#[serde(default)]`) from "null" (`Some(None)`).
@@ -142,6 +150,7 @@ pub async fn create_tenant(
         sso_required: input.sso_required.unwrap_or(false),
         jit_enabled: input.jit_enabled.unwrap_or(true),
         default_role,
+        role_policy: input.role_policy.unwrap_or_default(),
         created_at: now,
         updated_at: now,
     };
@@ -189,6 +198,7 @@ pub async fn update_tenant(
                     .transpose()
             })
             .transpose()?,
+        role_policy: input.role_policy,
     };
     if update == TenantUpdate::default() {
         return get_tenant(state, raw_slug).await;

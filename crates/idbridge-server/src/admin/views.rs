@@ -22,6 +22,8 @@ pub struct TenantView {
     pub jit_enabled: bool,
     /// Role for users whose IdP sends none.
     pub default_role: Option<String>,
+    /// `highest` or `all`: what a user with several app roles gets.
+    pub role_policy: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -37,6 +39,7 @@ impl From<Tenant> for TenantView {
             sso_required: t.sso_required,
             jit_enabled: t.jit_enabled,
             default_role: t.default_role,
+            role_policy: t.role_policy.as_str().to_owned(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

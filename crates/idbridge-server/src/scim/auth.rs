@@ -10,7 +10,8 @@ use idbridge_core::TenantSlug;
 use idbridge_core::secret::ScimToken;
 use uuid::Uuid;
 
-use super::ScimError;
+use super::error::ScimProblem;
+use super::log::LoggedTenant;
 use crate::bearer::bearer_token;
 use crate::{AppState, LAST_USED_GRANULARITY};
 
@@ -27,36 +28,24 @@ pub async fn require_scim_token(
     Path(params): Path<std::collections::HashMap<String, String>>,
     mut request: Request,
     next: Next,
-) -> Result<Response, ScimError> {
-    // One message for every failure, so a caller learns nothing about which tenants
+) -> Result<Response, ScimProblem> {
+    // One answer for every failure, so a caller learns nothing about which tenants
     // exist or which tokens were once valid.
-    const REFUSED: &str = "a valid SCIM bearer token for this tenant is required";
-    let slug = params
-        .get("slug")
-        .ok_or_else(|| ScimError::not_found("no tenant in the path"))?;
-    let presented =
-        bearer_token(request.headers()).map_err(|_| ScimError::unauthorized(REFUSED))?;
-    let token = ScimToken::parse(presented).map_err(|_| ScimError::unauthorized(REFUSED))?;
-    let active = state
-        .store
-        .active_scim_token(&token.hash())
-        .await?
-        .ok_or_else(|| ScimError::unauthorized(REFUSED))?;
+    let slug = params.get("slug").ok_or_else(ScimProblem::unauthorized)?;
+    let presented = bearer_token(request.headers()).map_err(|_| ScimProblem::unauthorized())?;
+    let token = ScimToken::parse(presented).map_err(|_| ScimProblem::unauthorized())?;
+    let active = state.store.active_scim_token(&token.hash()).await?.ok_or_else(ScimProblem::unauthorized)?;
     if active.tenant_slug.as_str() != slug {
         tracing::warn!(token_id = %active.token_id, "SCIM token used on another tenant's URL");
-        return Err(ScimError::unauthorized(REFUSED));
+        return Err(ScimProblem::unauthorized());
     }
     let now = state.clock.now();
-    if active
-        .last_used_at
-        .is_none_or(|last| now - last >= LAST_USED_GRANULARITY)
-    {
+    if active.last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY) {
         state.store.touch_scim_token(active.token_id, now).await?;
     }
-    request.extensions_mut().insert(ScimTenant {
-        tenant_id: active.tenant_id,
-        slug: active.tenant_slug,
-        token_id: active.token_id,
-    });
-    Ok(next.run(request).await)
+    let tenant = ScimTenant { tenant_id: active.tenant_id, slug: active.tenant_slug, token_id: active.token_id };
+    request.extensions_mut().insert(tenant.clone());
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(LoggedTenant(tenant));
+    Ok(response)
 }

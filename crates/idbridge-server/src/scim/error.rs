@@ -1,98 +1,78 @@
-//! SCIM errors on the wire (RFC 7644 §3.12).
+//! SCIM errors on the wire (RFC 7644 §3.12), and how storage failures become them.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use idbridge_scim::{ScimError, ScimType};
+use idbridge_store::StoreError;
 use serde::Serialize;
 
 use super::SCIM_CONTENT_TYPE;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{detail}")]
-pub struct ScimError {
-    pub status: StatusCode,
-    pub scim_type: Option<&'static str>,
-    pub detail: String,
-}
+/// A failed SCIM request, ready to answer. Its detail also goes to the tenant's
+/// provisioning log (see `log.rs`), so it must never carry a secret.
+#[derive(Debug)]
+pub struct ScimProblem(pub ScimError);
 
-impl ScimError {
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            scim_type: None,
-            detail: detail.into(),
-        }
-    }
+/// Put in response extensions so the provisioning log can say why a request failed.
+#[derive(Debug, Clone)]
+pub struct FailureReason(pub String);
 
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            scim_type: None,
-            detail: detail.into(),
-        }
-    }
-
-    pub fn unavailable() -> Self {
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            scim_type: None,
-            detail: "the service is temporarily unavailable; retry later".into(),
-        }
-    }
-
-    pub fn internal() -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            scim_type: None,
-            detail: "internal error; the server log has the details for this request id".into(),
-        }
+impl From<ScimError> for ScimProblem {
+    fn from(err: ScimError) -> Self {
+        Self(err)
     }
 }
 
-impl From<idbridge_store::StoreError> for ScimError {
-    fn from(err: idbridge_store::StoreError) -> Self {
-        tracing::error!(error = %err, "SCIM request failed in storage");
-        match err {
-            idbridge_store::StoreError::Unavailable(_) => ScimError::unavailable(),
-            _ => ScimError::internal(),
-        }
+impl From<StoreError> for ScimProblem {
+    fn from(err: StoreError) -> Self {
+        Self(match err {
+            StoreError::NotFound => ScimError::not_found("resource not found"),
+            StoreError::Conflict(what) => ScimError::uniqueness(what),
+            StoreError::VersionMismatch => {
+                ScimError::precondition_failed("the resource was changed by another request")
+            }
+            StoreError::InvalidReference(id) => {
+                ScimError::invalid_value(format!("{id} is not a user or group of this tenant"))
+            }
+            StoreError::InvalidQuery(detail) => ScimError::bad_request(ScimType::InvalidFilter, detail),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "SCIM request: database unavailable");
+                ScimError::new(503, None, "the service is temporarily unavailable; retry later")
+            }
+            other => {
+                tracing::error!(error = %other, "SCIM request failed in storage");
+                ScimError::new(500, None, "internal error; the server log has the details for this request id")
+            }
+        })
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    schemas: [&'static str; 1],
-    /// RFC 7644 makes `status` a string.
-    status: String,
-    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
-    scim_type: Option<&'a str>,
-    detail: &'a str,
+impl ScimProblem {
+    pub fn unauthorized() -> Self {
+        Self(ScimError::new(401, None, "a valid SCIM bearer token for this tenant is required"))
+    }
 }
 
 pub fn scim_json(status: StatusCode, body: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (status, bytes).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(SCIM_CONTENT_TYPE),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     response
 }
 
-impl IntoResponse for ScimError {
+impl IntoResponse for ScimProblem {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            status: self.status.as_u16().to_string(),
-            scim_type: self.scim_type,
-            detail: &self.detail,
-        };
-        let mut response = scim_json(self.status, &body);
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"idbridge-scim\""),
-            );
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = scim_json(status, &self.0.to_json());
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"idbridge-scim\""));
         }
+        response.extensions_mut().insert(FailureReason(match self.0.scim_type {
+            Some(t) => format!("{}: {}", t.as_str(), self.0.detail),
+            None => self.0.detail.clone(),
+        }));
         response
     }
 }

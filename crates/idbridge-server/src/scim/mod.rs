@@ -1,68 +1,147 @@
-//! The SCIM 2.0 surface, `/scim/v2/{slug}`: the "Tenant URL" an IdP admin pastes into
-//! Entra ID or Okta. Every request is authenticated by a SCIM token of that tenant
-//! (a token of one tenant never reaches another tenant's data).
+//! The SCIM 2.0 service provider, `/scim/v2/{slug}`: the "Tenant URL" an IdP admin
+//! pastes into Entra ID or Okta. Every request is authenticated by a SCIM token of
+//! that tenant; a token of one tenant never reaches another tenant's data, and an id
+//! of another tenant is a 404.
 //!
-//! What exists so far: authentication and `/ServiceProviderConfig`. The resources
-//! (`/Users`, `/Groups`) and the rest of discovery are not built yet, and the
-//! ServiceProviderConfig says so truthfully.
+//! The protocol lives in `idbridge-scim` (pure); this module only moves requests in
+//! and answers out, and writes the provisioning log.
 
 mod auth;
 mod error;
+mod extract;
+mod groups;
+mod log;
+mod render;
+mod users;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
-use serde_json::json;
+use idbridge_scim::schema::ResourceType;
+use idbridge_scim::{ScimError, discovery};
+use idbridge_store::ProvisioningRecord;
+use serde_json::Value;
+use uuid::Uuid;
 
 pub use auth::ScimTenant;
-pub use error::ScimError;
+pub use error::ScimProblem;
 
 use crate::AppState;
+use error::scim_json;
+use extract::RequestMeta;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// Largest SCIM request body (a group PUT with tens of thousands of members fits).
+pub const SCIM_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/ServiceProviderConfig", get(service_provider_config))
-        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{name}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{urn}", get(schema))
+        .route("/Users", get(users::list_users).post(users::create_user))
+        .route(
+            "/Users/{id}",
+            get(users::get_user).put(users::replace_user).patch(users::patch_user).delete(users::delete_user),
+        )
+        .route("/Groups", get(groups::list_groups).post(groups::create_group))
+        .route(
+            "/Groups/{id}",
+            get(groups::get_group).put(groups::replace_group).patch(groups::patch_group).delete(groups::delete_group),
+        )
+        .fallback(|| async { ScimProblem(ScimError::not_found("no such SCIM endpoint")) })
+        .method_not_allowed_fallback(|| async {
+            ScimProblem(ScimError::new(405, None, "method not allowed on this SCIM endpoint"))
+        })
+        .layer(DefaultBodyLimit::max(SCIM_BODY_LIMIT))
         // `layer`, not `route_layer`: an unknown path is refused for lack of a token
         // before it is reported missing, so an anonymous caller learns nothing.
         .layer(from_fn_with_state(state.clone(), auth::require_scim_token))
+        // Outermost: failures, including refused tokens, reach the provisioning log.
+        .layer(from_fn_with_state(state.clone(), log::record_failures))
 }
 
-/// RFC 7643 §5. Everything is `false` until it is built.
-async fn service_provider_config(
+fn base_url(state: &AppState, tenant: &ScimTenant) -> String {
+    state.config.public_url.scim_base_url(&tenant.slug)
+}
+
+const DOCUMENTATION: &str = "https://github.com/idbridge/idbridge#scim";
+
+async fn service_provider_config(State(state): State<AppState>, Extension(tenant): Extension<ScimTenant>) -> Response {
+    scim_json(StatusCode::OK, &discovery::service_provider_config(&base_url(&state, &tenant), DOCUMENTATION))
+}
+
+async fn resource_types(State(state): State<AppState>, Extension(tenant): Extension<ScimTenant>) -> Response {
+    let all = discovery::resource_types(&base_url(&state, &tenant));
+    scim_json(StatusCode::OK, &discovery::list_response(all.len() as u64, 1, all))
+}
+
+async fn resource_type(
     State(state): State<AppState>,
-    request: Request,
-) -> impl IntoResponse {
-    let tenant = request
-        .extensions()
-        .get::<ScimTenant>()
-        .map(|t| t.slug.clone());
-    let location = tenant.map(|slug| {
-        state
-            .config
-            .public_url
-            .join(&format!("/scim/v2/{slug}/ServiceProviderConfig"))
-    });
-    let body = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-        "documentationUri": "https://github.com/idbridge/idbridge",
-        "patch": { "supported": false },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
-        "filter": { "supported": false, "maxResults": 0 },
-        "changePassword": { "supported": false },
-        "sort": { "supported": false },
-        "etag": { "supported": false },
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "A SCIM token generated by idbridge for this tenant, sent as `Authorization: Bearer <token>`.",
-            "primary": true
-        }],
-        "meta": { "resourceType": "ServiceProviderConfig", "location": location }
-    });
-    error::scim_json(http::StatusCode::OK, &body)
+    Extension(tenant): Extension<ScimTenant>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+) -> Result<Response, ScimProblem> {
+    let name = params.get("name").map(String::as_str).unwrap_or_default();
+    let rt = [ResourceType::User, ResourceType::Group]
+        .into_iter()
+        .find(|rt| rt.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")))?;
+    Ok(scim_json(StatusCode::OK, &discovery::resource_type(rt, &base_url(&state, &tenant))))
+}
+
+async fn schemas(State(state): State<AppState>, Extension(tenant): Extension<ScimTenant>) -> Response {
+    let all = discovery::schemas(&base_url(&state, &tenant));
+    scim_json(StatusCode::OK, &discovery::list_response(all.len() as u64, 1, all))
+}
+
+async fn schema(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<ScimTenant>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+) -> Result<Response, ScimProblem> {
+    let urn = params.get("urn").map(String::as_str).unwrap_or_default();
+    let found = discovery::schemas(&base_url(&state, &tenant))
+        .into_iter()
+        .find(|s| s.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(urn)))
+        .ok_or_else(|| ScimError::not_found(format!("no schema {urn:?}")))?;
+    Ok(scim_json(StatusCode::OK, &found))
+}
+
+/// The `{id}` of a resource path. Anything that is not a UUID names no resource: 404,
+/// the same answer as an id of another tenant.
+fn resource_id(params: &std::collections::HashMap<String, String>) -> Result<Uuid, ScimProblem> {
+    params
+        .get("id")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| ScimProblem(ScimError::not_found("resource not found")))
+}
+
+/// The provisioning log line of a successful write, committed with it.
+fn provisioning_record(
+    tenant: &ScimTenant,
+    meta: &RequestMeta,
+    status: u16,
+    resource_type: &str,
+    resource_id: Option<Uuid>,
+    now: time::OffsetDateTime,
+) -> ProvisioningRecord {
+    ProvisioningRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.tenant_id,
+        occurred_at: now,
+        method: meta.method.clone(),
+        path: meta.path.clone(),
+        status,
+        resource_type: Some(resource_type.to_owned()),
+        resource_id,
+        reason: None,
+        request_id: meta.request_id.clone(),
+        token_id: Some(tenant.token_id),
+    }
 }

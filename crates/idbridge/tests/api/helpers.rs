@@ -125,6 +125,34 @@ impl TestApp {
             .expect("send")
     }
 
+    /// A SCIM request with a token; `body` is sent as application/scim+json.
+    pub async fn scim(
+        &self,
+        method: Method,
+        slug: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/scim/v2/{slug}{path}")))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        request.send().await.expect("send")
+    }
+
+    /// A tenant with a SCIM token: (token, SCIM client for it).
+    pub async fn scim_tenant(&self, slug: &str) -> ScimClient<'_> {
+        self.create_tenant(slug).await;
+        let (_, token) = self.create_scim_token(slug).await;
+        ScimClient { app: self, slug: slug.to_owned(), token }
+    }
+
     pub async fn tenant_count(&self) -> usize {
         let body: Value = self
             .admin(Method::GET, "/api/v1/tenants?limit=200")
@@ -291,4 +319,83 @@ pub async fn run_cli(database_url: &str, args: &[&str]) -> (i32, String, String)
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// SCIM requests for one tenant with its token.
+pub struct ScimClient<'a> {
+    pub app: &'a TestApp,
+    pub slug: String,
+    pub token: String,
+}
+
+impl ScimClient<'_> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        self.app.scim(method, &self.slug, path, &self.token, body).await
+    }
+
+    /// Sends and expects `status`; returns the JSON body (Null for an empty one).
+    pub async fn expect(&self, method: Method, path: &str, body: Option<Value>, status: StatusCode) -> Value {
+        let response = self.send(method.clone(), path, body).await;
+        let got = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(got, status, "{method} {path} answered {got}: {text}");
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.expect(Method::GET, path, None, StatusCode::OK).await
+    }
+
+    pub async fn create_user(&self, user_name: &str) -> Value {
+        self.expect(
+            Method::POST,
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "active": true,
+                "emails": [{"value": user_name, "type": "work", "primary": true}],
+            })),
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> Value {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        self.expect(
+            Method::POST,
+            "/Groups",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+                "members": members,
+            })),
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// The tenant's events through the admin API.
+    pub async fn events(&self) -> Vec<Value> {
+        let body: Value = self
+            .app
+            .admin(Method::GET, &format!("/api/v1/tenants/{}/events?limit=1000", self.slug))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn event_types(&self) -> Vec<String> {
+        self.events().await.iter().map(|e| e["type"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn q(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -10,5 +10,6 @@ mod clients;
 mod observability;
 mod process;
 mod scim_tokens;
+mod scim_users;
 mod tenants;
 mod tidy;

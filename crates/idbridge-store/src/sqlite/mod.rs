@@ -7,6 +7,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use idbridge_core::roles::{MappingSource, RoleMapping, RolePolicy};
 use idbridge_core::secret::SecretHash;
 use idbridge_core::{RedirectUri, TenantSlug};
 use sqlx::Row;
@@ -23,6 +24,8 @@ use crate::{
     Page, PageRequest, PoolSettings, Result, ScimTokenRecord, Store, StoreError, Tenant,
     TenantRepo, TenantUpdate,
 };
+
+mod directory;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -57,12 +60,12 @@ impl SqliteStore {
     }
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
+pub(super) fn micros(t: OffsetDateTime) -> i64 {
     // i64 microseconds cover ±292,000 years; OffsetDateTime's range is smaller.
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
-fn from_micros(us: i64) -> Result<OffsetDateTime> {
+pub(super) fn from_micros(us: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
 }
@@ -71,7 +74,7 @@ fn opt_from_micros(us: Option<i64>) -> Result<Option<OffsetDateTime>> {
     us.map(from_micros).transpose()
 }
 
-fn uuid_of(row: &SqliteRow, column: &str) -> Result<Uuid> {
+pub(super) fn uuid_of(row: &SqliteRow, column: &str) -> Result<Uuid> {
     Ok(row.try_get::<Uuid, _>(column)?)
 }
 
@@ -88,6 +91,10 @@ fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
         sso_required: row.try_get("sso_required")?,
         jit_enabled: row.try_get("jit_enabled")?,
         default_role: row.try_get("default_role")?,
+        role_policy: {
+            let raw: String = row.try_get("role_policy")?;
+            RolePolicy::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("role_policy {raw:?}")))?
+        },
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
     })
@@ -132,7 +139,7 @@ fn hash_of(row: &SqliteRow, column: &str) -> Result<SecretHash> {
     SecretHash::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("{column} length")))
 }
 
-fn one_row_affected(result: sqlx::sqlite::SqliteQueryResult) -> Result<()> {
+pub(super) fn one_row_affected(result: sqlx::sqlite::SqliteQueryResult) -> Result<()> {
     if result.rows_affected() == 0 {
         Err(StoreError::NotFound)
     } else {
@@ -181,7 +188,7 @@ impl TenantRepo for SqliteStore {
     async fn create_tenant(&self, t: &Tenant) -> Result<()> {
         sqlx::query(
             "INSERT INTO tenants (id, slug, name, sso_required, jit_enabled, default_role, \
-             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             created_at, updated_at, role_policy) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(t.id)
         .bind(t.slug.as_str())
@@ -191,6 +198,7 @@ impl TenantRepo for SqliteStore {
         .bind(&t.default_role)
         .bind(micros(t.created_at))
         .bind(micros(t.updated_at))
+        .bind(t.role_policy.as_str())
         .execute(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -239,7 +247,8 @@ impl TenantRepo for SqliteStore {
                sso_required = COALESCE(?2, sso_required), \
                jit_enabled = COALESCE(?3, jit_enabled), \
                default_role = CASE WHEN ?4 THEN ?5 ELSE default_role END, \
-               updated_at = ?6 \
+               updated_at = ?6, \
+               role_policy = COALESCE(?8, role_policy) \
              WHERE slug = ?7 RETURNING *",
         )
         .bind(&update.name)
@@ -249,6 +258,7 @@ impl TenantRepo for SqliteStore {
         .bind(update.default_role.clone().flatten())
         .bind(micros(now))
         .bind(slug.as_str())
+        .bind(update.role_policy.map(RolePolicy::as_str))
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -521,5 +531,66 @@ mod index_tests {
                 );
             }
         }
+    }
+}
+
+#[async_trait]
+impl crate::RoleRepo for SqliteStore {
+    async fn app_roles(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT name FROM app_roles ORDER BY position").fetch_all(&self.pool).await?)
+    }
+
+    async fn set_app_roles(&self, roles: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM app_roles").execute(&mut *tx).await?;
+        for (position, name) in roles.iter().enumerate() {
+            sqlx::query("INSERT INTO app_roles (name, position) VALUES (?1, ?2)")
+                .bind(name)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn role_mappings(&self, tenant_id: Uuid) -> Result<Vec<RoleMapping>> {
+        let rows = sqlx::query(
+            "SELECT source, value, role FROM tenant_role_mappings WHERE tenant_id = ?1 ORDER BY position",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let source: String = row.try_get("source")?;
+                Ok(RoleMapping {
+                    source: MappingSource::parse(&source)
+                        .ok_or_else(|| StoreError::Corrupt(format!("mapping source {source:?}")))?,
+                    value: row.try_get("value")?,
+                    role: row.try_get("role")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[RoleMapping]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM tenant_role_mappings WHERE tenant_id = ?1").bind(tenant_id).execute(&mut *tx).await?;
+        for (position, m) in mappings.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO tenant_role_mappings (tenant_id, position, source, value, role) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(tenant_id)
+            .bind(position as i64)
+            .bind(m.source.as_str())
+            .bind(&m.value)
+            .bind(&m.role)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

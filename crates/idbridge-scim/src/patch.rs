@@ -1,0 +1,563 @@
+//! The PATCH engine (RFC 7644 §3.5.2): a pure function from a stored document and a
+//! PatchOp request to the new document, or an error that changes nothing.
+//!
+//! What real clients send, accepted here:
+//! - Entra ID: capitalised ops (`"Replace"`, `"Add"`, `"Remove"`); booleans as strings;
+//!   `add`/`replace` without `path` whose value maps attribute paths to values
+//!   (`{"emails[type eq \"work\"].value": "…", "name.givenName": "…"}`); a filtered
+//!   path that matches nothing yet (`roles[primary eq "True"].value`,
+//!   `addresses[type eq "work"].formatted`), which creates the value; member removal
+//!   both as `members[value eq "id"]` and as `path: "members"` with a value array.
+//! - Okta: `{"op": "replace", "value": {"active": false}}` and member add/remove.
+//!
+//! Group members are not part of the document (a group may have very many): changes
+//! to them come back as [`MemberChange`]s for the store to apply.
+
+use serde_json::{Map, Value};
+
+use crate::error::ScimError;
+use crate::eval;
+use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::path::PatchPath;
+use crate::resource::{self, Document, WriteMode, coerce, enforce_single_primary};
+use crate::schema::{Attribute, Mutability, ResourceType, is_schema_urn};
+
+/// Most operations one PATCH request may carry.
+pub const MAX_OPERATIONS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub kind: OpKind,
+    pub path: Option<PatchPath>,
+    pub value: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchRequest {
+    pub operations: Vec<Operation>,
+}
+
+/// A member reference as clients send it: `{"value": "<id>", "type": "User"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub value: String,
+    pub kind: Option<String>,
+}
+
+/// A change to a group's membership, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    Add(Vec<MemberRef>),
+    Remove(Vec<String>),
+    RemoveAll,
+    /// The membership becomes exactly this list (PUT, or replace of `members`); the
+    /// store applies it as a difference, so unchanged members raise no events.
+    ReplaceAll(Vec<MemberRef>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patched {
+    pub doc: Document,
+    /// Always empty for Users.
+    pub members: Vec<MemberChange>,
+}
+
+impl PatchRequest {
+    /// Reads a PatchOp body. Key and op names are matched case-insensitively.
+    pub fn parse(body: &Value) -> Result<Self, ScimError> {
+        let object =
+            body.as_object().ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
+        let schemas = get_ci(object, "schemas").and_then(Value::as_array);
+        let declares_patch_op = schemas
+            .is_some_and(|s| s.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(crate::PATCH_OP))));
+        if !declares_patch_op {
+            return Err(ScimError::invalid_syntax(format!("\"schemas\" must be [\"{}\"]", crate::PATCH_OP)));
+        }
+        let operations = get_ci(object, "Operations")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ScimError::invalid_syntax("\"Operations\" must be an array"))?;
+        if operations.is_empty() {
+            return Err(ScimError::invalid_syntax("\"Operations\" is empty"));
+        }
+        if operations.len() > MAX_OPERATIONS {
+            return Err(ScimError::invalid_syntax(format!("at most {MAX_OPERATIONS} operations per request")));
+        }
+        let operations = operations.iter().map(parse_operation).collect::<Result<_, _>>()?;
+        Ok(Self { operations })
+    }
+}
+
+fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
+    let object = raw.as_object().ok_or_else(|| ScimError::invalid_syntax("each operation must be an object"))?;
+    for key in object.keys() {
+        if !["op", "path", "value"].iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            return Err(ScimError::invalid_syntax(format!("unknown operation member {key:?}")));
+        }
+    }
+    let op = get_ci(object, "op")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::invalid_syntax("an operation needs \"op\""))?;
+    let kind = match op.to_ascii_lowercase().as_str() {
+        "add" => OpKind::Add,
+        "remove" => OpKind::Remove,
+        "replace" => OpKind::Replace,
+        _ => return Err(ScimError::invalid_syntax(format!("unknown op {op:?}: use add, remove or replace"))),
+    };
+    let path = match get_ci(object, "path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.trim().is_empty() => None,
+        Some(Value::String(p)) => {
+            Some(PatchPath::parse(p).map_err(|e| ScimError::invalid_path(format!("invalid path: {e}")))?)
+        }
+        Some(_) => return Err(ScimError::invalid_path("\"path\" must be a string")),
+    };
+    let value = get_ci(object, "value").cloned();
+    if kind != OpKind::Remove && value.is_none() {
+        return Err(ScimError::invalid_syntax(format!("{op} needs a \"value\"")));
+    }
+    Ok(Operation { kind, path, value })
+}
+
+fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+}
+
+/// Applies every operation in order; the first failure fails the whole request.
+pub fn apply(rt: ResourceType, doc: &Document, request: &PatchRequest) -> Result<Patched, ScimError> {
+    let mut state = Patched { doc: doc.clone(), members: Vec::new() };
+    for op in &request.operations {
+        apply_one(rt, &mut state, op)?;
+    }
+    resource::finish(rt, &mut state.doc)?;
+    Ok(state)
+}
+
+fn apply_one(rt: ResourceType, state: &mut Patched, op: &Operation) -> Result<(), ScimError> {
+    let value = op.value.clone().unwrap_or(Value::Null);
+    match (&op.path, op.kind) {
+        (None, OpKind::Remove) => Err(ScimError::no_target("remove needs a \"path\"")),
+        (None, kind) => {
+            let object = value.as_object().ok_or_else(|| {
+                ScimError::invalid_value("without \"path\", \"value\" must be an object of attributes")
+            })?;
+            for (key, v) in object {
+                apply_keyed(rt, state, kind, key, v.clone())?;
+            }
+            Ok(())
+        }
+        (Some(PatchPath::Attr(path)), kind) => apply_attr(rt, state, kind, path, value, op.value.is_some()),
+        (Some(PatchPath::Filtered { path, filter, sub_attr }), kind) => {
+            apply_filtered(rt, state, kind, path, filter, sub_attr.as_deref(), value)
+        }
+    }
+}
+
+/// One member of a path-less `add`/`replace` value: a plain attribute, an extension
+/// object, a flattened `urn:…:attr`, a dotted `name.givenName`, or a filtered path.
+fn apply_keyed(rt: ResourceType, state: &mut Patched, kind: OpKind, key: &str, value: Value) -> Result<(), ScimError> {
+    if key.contains('[') {
+        return match PatchPath::parse(key).map_err(|e| ScimError::invalid_path(format!("invalid path {key:?}: {e}")))? {
+            PatchPath::Filtered { path, filter, sub_attr } => {
+                apply_filtered(rt, state, kind, &path, &filter, sub_attr.as_deref(), value)
+            }
+            PatchPath::Attr(path) => apply_attr(rt, state, kind, &path, value, true),
+        };
+    }
+    if rt == ResourceType::Group && key.eq_ignore_ascii_case("members") {
+        return members_write(state, kind, value);
+    }
+    check_writable(rt, key)?;
+    let mode = write_mode(kind);
+    if !is_schema_urn(key) && key.contains('.') {
+        return resource::set_dotted(rt, &mut state.doc, None, key, value, mode);
+    }
+    resource::set_attribute(rt, &mut state.doc, key, value, mode)
+}
+
+fn write_mode(kind: OpKind) -> WriteMode {
+    match kind {
+        OpKind::Add => WriteMode::Add,
+        OpKind::Replace | OpKind::Remove => WriteMode::Replace,
+    }
+}
+
+fn check_writable(rt: ResourceType, key: &str) -> Result<(), ScimError> {
+    let read_only = ["id", "meta", "schemas"].iter().any(|k| k.eq_ignore_ascii_case(key))
+        || rt.core_schema().attribute(key).is_some_and(|a| a.mutability == Mutability::ReadOnly);
+    if read_only {
+        return Err(ScimError::mutability(format!("{key} is read-only")));
+    }
+    Ok(())
+}
+
+/// Where an attribute path points: the core schema, or an extension by URN.
+struct Target<'p> {
+    /// `None` for the core schema.
+    urn: Option<&'p str>,
+    attr: &'p str,
+    def: Option<&'static Attribute>,
+}
+
+fn resolve<'p>(rt: ResourceType, path: &'p AttrPath) -> Target<'p> {
+    let urn = path.schema.as_deref().filter(|u| !u.eq_ignore_ascii_case(rt.core_schema().id));
+    let def = match urn {
+        None => rt.core_schema().attribute(&path.attr),
+        Some(urn) => rt.schema(urn).and_then(|s| s.attribute(&path.attr)),
+    };
+    Target { urn, attr: &path.attr, def }
+}
+
+fn apply_attr(
+    rt: ResourceType,
+    state: &mut Patched,
+    kind: OpKind,
+    path: &AttrPath,
+    value: Value,
+    has_value: bool,
+) -> Result<(), ScimError> {
+    let target = resolve(rt, path);
+    if rt == ResourceType::Group && target.urn.is_none() && target.attr.eq_ignore_ascii_case("members") {
+        if path.sub_attr.is_some() {
+            return Err(ScimError::invalid_path("members can only be changed whole or by a value filter"));
+        }
+        return match kind {
+            OpKind::Remove if has_value => {
+                let ids = member_refs(&value)?.into_iter().map(|m| m.value).collect();
+                state.members.push(MemberChange::Remove(ids));
+                Ok(())
+            }
+            OpKind::Remove => {
+                state.members.push(MemberChange::RemoveAll);
+                Ok(())
+            }
+            other => members_write(state, other, value),
+        };
+    }
+    if target.urn.is_none() {
+        check_writable(rt, target.attr)?;
+    }
+    let dotted = match &path.sub_attr {
+        Some(sub) => format!("{}.{sub}", path.attr),
+        None => path.attr.clone(),
+    };
+    match kind {
+        OpKind::Add | OpKind::Replace => {
+            resource::set_dotted(rt, &mut state.doc, target.urn, &dotted, value, write_mode(kind))
+        }
+        OpKind::Remove => {
+            // Entra's older member-style removal, generalised: remove the listed values
+            // from a multi-valued attribute.
+            if has_value && path.sub_attr.is_none() && target.def.is_some_and(|d| d.multi_valued) {
+                let doomed = value.as_array().cloned().unwrap_or_else(|| vec![value.clone()]);
+                if let Some(Value::Array(items)) = slot(&mut state.doc, rt, target.urn, target.attr) {
+                    items.retain(|item| !doomed.iter().any(|d| same_value(item, d)));
+                }
+                return Ok(());
+            }
+            resource::set_dotted(rt, &mut state.doc, target.urn, &dotted, Value::Null, WriteMode::Replace)
+        }
+    }
+}
+
+/// Two values of a multi-valued attribute are the same one if their `value`s are equal
+/// (or, without a `value`, if they are equal altogether).
+fn same_value(item: &Value, other: &Value) -> bool {
+    match (item.get("value"), other.get("value")) {
+        (Some(a), Some(b)) => a == b,
+        _ => item == other,
+    }
+}
+
+/// The stored array (or value) of an attribute, for in-place edits.
+fn slot<'d>(doc: &'d mut Document, rt: ResourceType, urn: Option<&str>, attr: &str) -> Option<&'d mut Value> {
+    let container = match urn {
+        None => doc,
+        Some(urn) => {
+            let key = doc.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned()?;
+            doc.get_mut(&key)?.as_object_mut()?
+        }
+    };
+    let name = match urn.and_then(|u| rt.schema(u)).or(if urn.is_none() { Some(rt.core_schema()) } else { None }) {
+        Some(schema) => schema.attribute(attr).map(|a| a.name.to_owned()),
+        None => None,
+    }
+    .or_else(|| container.keys().find(|k| k.eq_ignore_ascii_case(attr)).cloned())?;
+    container.get_mut(&name)
+}
+
+fn apply_filtered(
+    rt: ResourceType,
+    state: &mut Patched,
+    kind: OpKind,
+    path: &AttrPath,
+    filter: &Filter,
+    sub_attr: Option<&str>,
+    value: Value,
+) -> Result<(), ScimError> {
+    let target = resolve(rt, path);
+    if rt == ResourceType::Group && target.urn.is_none() && target.attr.eq_ignore_ascii_case("members") {
+        return match (kind, sub_attr) {
+            (OpKind::Remove, None) => {
+                let ids = member_ids_of(filter).ok_or_else(|| {
+                    ScimError::invalid_filter("members can be selected only by value eq \"<id>\" (or several, or-ed)")
+                })?;
+                state.members.push(MemberChange::Remove(ids));
+                Ok(())
+            }
+            _ => Err(ScimError::invalid_path("a filtered members path can only be removed")),
+        };
+    }
+    if target.urn.is_none() {
+        check_writable(rt, target.attr)?;
+    }
+    if let Some(def) = target.def
+        && !(def.multi_valued && def.sub_attributes.len() > 1)
+    {
+        return Err(ScimError::invalid_path(format!("{} is not a multi-valued complex attribute", def.name)));
+    }
+    let sub_def = sub_attr.and_then(|s| target.def.and_then(|d| d.sub_attribute(s)));
+    if let Some(sub) = sub_attr
+        && target.def.is_some()
+        && sub_def.is_none()
+    {
+        return Err(ScimError::invalid_path(format!("{} has no sub-attribute {sub}", target.attr)));
+    }
+    let new_value = match (kind, sub_def) {
+        (OpKind::Remove, _) => None,
+        (_, Some(def)) => coerce(def, value, def.name)?,
+        (_, None) => Some(value),
+    };
+    let attr_name = target.def.map(|d| d.name).unwrap_or(target.attr).to_owned();
+
+    // Ensure the array exists (so an upsert has somewhere to go).
+    let mut items: Vec<Value> = match slot(&mut state.doc, rt, target.urn, target.attr) {
+        Some(Value::Array(items)) => std::mem::take(items),
+        Some(other) => vec![other.take()],
+        None => Vec::new(),
+    };
+    let matched: Vec<usize> =
+        (0..items.len()).filter(|&i| eval::matches(target.def, &items[i], filter)).collect();
+
+    let sets_primary = |v: &Option<Value>| match (sub_attr, v) {
+        (Some(s), Some(v)) => s.eq_ignore_ascii_case("primary") && v.as_bool() == Some(true),
+        (None, Some(v)) => v.get("primary").and_then(Value::as_bool) == Some(true),
+        _ => false,
+    };
+    let mut primary_at = None;
+    match kind {
+        OpKind::Remove => match sub_attr {
+            None => {
+                let mut i = 0;
+                items.retain(|_| {
+                    let keep = !matched.contains(&i);
+                    i += 1;
+                    keep
+                });
+            }
+            Some(sub) => {
+                for &i in &matched {
+                    if let Some(object) = items[i].as_object_mut() {
+                        let key = object.keys().find(|k| k.eq_ignore_ascii_case(sub)).cloned();
+                        if let Some(key) = key {
+                            object.remove(&key);
+                        }
+                    }
+                }
+                items.retain(|v| v.as_object().is_none_or(|o| !o.is_empty()));
+            }
+        },
+        OpKind::Add | OpKind::Replace if !matched.is_empty() => {
+            for &i in &matched {
+                write_into(&mut items[i], target.def, sub_attr, sub_def, new_value.clone())?;
+                if sets_primary(&new_value) {
+                    primary_at = Some(i);
+                }
+            }
+        }
+        OpKind::Add | OpKind::Replace => {
+            // Nothing matches yet. When the filter pins the value down by equalities
+            // (`type eq "work"`, `primary eq "True"`), create that value: this is how
+            // Entra ID adds a work address or an app role.
+            let Some(mut created) = equalities(target.def, filter) else {
+                return Err(ScimError::no_target(format!(
+                    "no value of {} matches the filter, and the filter does not say what to create",
+                    target.attr
+                )));
+            };
+            write_into(&mut created, target.def, sub_attr, sub_def, new_value.clone())?;
+            if sets_primary(&new_value) || created.get("primary").and_then(Value::as_bool) == Some(true) {
+                primary_at = Some(items.len());
+            }
+            items.push(created);
+        }
+    }
+    if let Some(keep) = primary_at {
+        for (i, item) in items.iter_mut().enumerate() {
+            if i != keep
+                && let Some(object) = item.as_object_mut()
+                && object.get("primary").and_then(Value::as_bool) == Some(true)
+            {
+                object.insert("primary".into(), Value::Bool(false));
+            }
+        }
+    } else {
+        enforce_single_primary(&mut items);
+    }
+    store_items(&mut state.doc, target.urn, rt, &attr_name, items);
+    Ok(())
+}
+
+fn write_into(
+    element: &mut Value,
+    def: Option<&'static Attribute>,
+    sub_attr: Option<&str>,
+    sub_def: Option<&'static Attribute>,
+    new_value: Option<Value>,
+) -> Result<(), ScimError> {
+    if !element.is_object() {
+        *element = Value::Object(Map::new());
+    }
+    let Some(object) = element.as_object_mut() else { return Ok(()) };
+    match (sub_attr, new_value) {
+        (Some(sub), Some(v)) => {
+            let name = sub_def.map(|d| d.name.to_owned()).unwrap_or_else(|| sub.to_owned());
+            object.insert(name, v);
+        }
+        (Some(sub), None) => {
+            object.remove(sub_def.map(|d| d.name).unwrap_or(sub));
+        }
+        (None, Some(v)) => {
+            let coerced = match def {
+                Some(def) => {
+                    let single = Attribute { multi_valued: false, ..*def };
+                    coerce(&single, v, def.name)?
+                }
+                None => Some(v),
+            };
+            match coerced {
+                Some(Value::Object(fields)) => {
+                    for (k, v) in fields {
+                        object.insert(k, v);
+                    }
+                }
+                Some(_) => return Err(ScimError::invalid_value("the value of a filtered path must be an object")),
+                None => {}
+            }
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// The value a filter of equalities describes: `type eq "work" and primary eq "True"`
+/// gives `{"type": "work", "primary": true}`. `None` if the filter is anything else.
+fn equalities(def: Option<&'static Attribute>, filter: &Filter) -> Option<Value> {
+    fn collect(def: Option<&'static Attribute>, filter: &Filter, out: &mut Map<String, Value>) -> Option<()> {
+        match filter {
+            Filter::And(a, b) => {
+                collect(def, a, out)?;
+                collect(def, b, out)
+            }
+            Filter::Compare { path, op: CompareOp::Eq, value } => {
+                let sub = def.and_then(|d| d.sub_attribute(&path.attr));
+                let literal = match value {
+                    CompValue::Str(s) => Value::String(s.clone()),
+                    CompValue::Num(n) => Value::Number(n.clone()),
+                    CompValue::Bool(b) => Value::Bool(*b),
+                    CompValue::Null => return None,
+                };
+                let (name, literal) = match sub {
+                    Some(sub) => (sub.name.to_owned(), coerce(sub, literal, sub.name).ok().flatten()?),
+                    None => (path.attr.clone(), literal),
+                };
+                out.insert(name, literal);
+                Some(())
+            }
+            _ => None,
+        }
+    }
+    let mut out = Map::new();
+    collect(def, filter, &mut out)?;
+    Some(Value::Object(out))
+}
+
+fn store_items(doc: &mut Document, urn: Option<&str>, rt: ResourceType, attr: &str, items: Vec<Value>) {
+    fn put(container: &mut Document, attr: &str, items: Vec<Value>) {
+        if items.is_empty() {
+            container.remove(attr);
+        } else {
+            container.insert(attr.to_owned(), Value::Array(items));
+        }
+    }
+    let Some(urn) = urn else {
+        put(doc, attr, items);
+        return;
+    };
+    let key = rt
+        .schema(urn)
+        .map(|s| s.id.to_owned())
+        .or_else(|| doc.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned())
+        .unwrap_or_else(|| urn.to_owned());
+    let mut extension = match doc.remove(&key) {
+        Some(Value::Object(object)) => object,
+        _ => Map::new(),
+    };
+    put(&mut extension, attr, items);
+    if !extension.is_empty() {
+        doc.insert(key, Value::Object(extension));
+    }
+}
+
+fn members_write(state: &mut Patched, kind: OpKind, value: Value) -> Result<(), ScimError> {
+    let members = member_refs(&value)?;
+    state.members.push(match kind {
+        OpKind::Replace => MemberChange::ReplaceAll(members),
+        _ => MemberChange::Add(members),
+    });
+    Ok(())
+}
+
+/// `[{"value": "id", "type": "User"}, …]` (or one such object).
+pub fn member_refs(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
+    let items = match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        single => vec![single.clone()],
+    };
+    items
+        .iter()
+        .map(|item| {
+            let object = item.as_object().ok_or_else(|| ScimError::invalid_value("each member must be an object"))?;
+            let id = get_ci(object, "value")
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ScimError::invalid_value("each member needs a \"value\" (the member's id)"))?;
+            let kind = get_ci(object, "type").and_then(Value::as_str).map(str::to_owned);
+            Ok(MemberRef { value: id.to_owned(), kind })
+        })
+        .collect()
+}
+
+/// The ids a members filter selects, if it is `value eq "id"` (or several, or-ed).
+fn member_ids_of(filter: &Filter) -> Option<Vec<String>> {
+    match filter {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
+            if path.attr.eq_ignore_ascii_case("value") && path.sub_attr.is_none() =>
+        {
+            Some(vec![id.clone()])
+        }
+        Filter::Or(a, b) => {
+            let mut ids = member_ids_of(a)?;
+            ids.extend(member_ids_of(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}

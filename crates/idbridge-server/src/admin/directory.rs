@@ -1,0 +1,312 @@
+//! The tenant's directory as the operator and the app see it: users and groups (from
+//! SCIM, and later from JIT), the event feed, and the provisioning log.
+
+use axum::Json;
+use axum::extract::State;
+use idbridge_store::{DirectoryEvent, DirectoryGroup, DirectoryUser, PageRequest, ProvisioningRecord, UserGroup};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::pagination::{List, ListParams};
+use super::roles::rules_of;
+use super::service::find_tenant;
+use idbridge_core::roles::RoleRules;
+use crate::AppState;
+use crate::error::{AdminError, ErrorBody};
+use crate::extract::{AdminPath, AdminQuery};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryUserView {
+    pub id: Uuid,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// The primary email, else the first.
+    pub email: Option<String>,
+    /// The app roles the user has, resolved from `idp_roles` and `groups` through
+    /// the tenant's role mappings (or its default role).
+    pub roles: Vec<String>,
+    /// Role values the IdP sent (SCIM `roles`).
+    pub idp_roles: Vec<String>,
+    pub groups: Vec<GroupRefView>,
+    /// `scim` or `jit`.
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// The full SCIM document, extension attributes included.
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupRefView {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryGroupView {
+    pub id: Uuid,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+fn str_at<'a>(doc: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a str> {
+    let mut value = doc.get(*path.first()?)?;
+    for key in &path[1..] {
+        value = value.get(key)?;
+    }
+    value.as_str()
+}
+
+pub fn user_view(user: DirectoryUser, groups: &[UserGroup], rules: &(Vec<String>, RoleRules)) -> DirectoryUserView {
+    let doc = &user.document;
+    let emails = doc.get("emails").and_then(Value::as_array);
+    let email = emails
+        .and_then(|list| {
+            list.iter()
+                .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+                .or_else(|| list.first())
+        })
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let idp_roles: Vec<String> = doc
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|roles| roles.iter().filter_map(|r| r.get("value").and_then(Value::as_str)).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let user_groups: Vec<&UserGroup> = groups.iter().filter(|g| g.user_id == user.id).collect();
+    let roles = {
+        let idp: Vec<&str> = idp_roles.iter().map(String::as_str).collect();
+        let names: Vec<&str> = user_groups.iter().map(|g| g.display_name.as_str()).collect();
+        idbridge_core::roles::resolve(&rules.0, &rules.1, &idp, &names)
+    };
+    DirectoryUserView {
+        id: user.id,
+        roles,
+        display_name: str_at(doc, &["displayName"]).map(str::to_owned),
+        given_name: str_at(doc, &["name", "givenName"]).map(str::to_owned),
+        family_name: str_at(doc, &["name", "familyName"]).map(str::to_owned),
+        email,
+        idp_roles,
+        groups: user_groups
+            .iter()
+            .map(|g| GroupRefView { id: g.group_id, display_name: g.display_name.clone() })
+            .collect(),
+        source: user.source.as_str().to_owned(),
+        created_at: user.created_at,
+        updated_at: user.updated_at,
+        user_name: user.user_name,
+        external_id: user.external_id,
+        active: user.active,
+        attributes: Value::Object(user.document),
+    }
+}
+
+fn group_view(group: DirectoryGroup) -> DirectoryGroupView {
+    DirectoryGroupView {
+        id: group.id,
+        display_name: group.display_name,
+        external_id: group.external_id,
+        created_at: group.created_at,
+        updated_at: group.updated_at,
+    }
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/users", tag = "directory",
+    params(("slug" = String, Path, description = "Tenant slug"), ListParams),
+    responses(
+        (status = 200, description = "The tenant's directory users, oldest first", body = List<DirectoryUserView>),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn list_users(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+    AdminQuery(params): AdminQuery<ListParams>,
+) -> Result<Json<List<DirectoryUserView>>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page = state.store.page_users(tenant.id, params.page_request()?).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
+    let groups = state.store.groups_of_users(tenant.id, &ids).await?;
+    let rules = rules_of(&state, &tenant).await?;
+    Ok(Json(List::from_page(page, |u| user_view(u, &groups, &rules))))
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/users/{id}", tag = "directory",
+    params(("slug" = String, Path, description = "Tenant slug"), ("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "One directory user", body = DirectoryUserView),
+        (status = 404, description = "No such tenant or user", body = ErrorBody),
+    )
+)]
+pub async fn get_user(
+    State(state): State<AppState>,
+    AdminPath((slug, id)): AdminPath<(String, Uuid)>,
+) -> Result<Json<DirectoryUserView>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let user = state.store.user_by_id(tenant.id, id).await?.ok_or(AdminError::NotFound("user"))?;
+    let groups = state.store.groups_of_users(tenant.id, &[id]).await?;
+    let rules = rules_of(&state, &tenant).await?;
+    Ok(Json(user_view(user, &groups, &rules)))
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/groups", tag = "directory",
+    params(("slug" = String, Path, description = "Tenant slug"), ListParams),
+    responses(
+        (status = 200, description = "The tenant's directory groups, oldest first", body = List<DirectoryGroupView>),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn list_groups(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+    AdminQuery(params): AdminQuery<ListParams>,
+) -> Result<Json<List<DirectoryGroupView>>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page = state.store.page_groups(tenant.id, params.page_request()?).await?;
+    Ok(Json(List::from_page(page, group_view)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// `next_cursor` of the previous answer; absent to start from the beginning.
+    pub after: Option<String>,
+    /// Events per answer, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Unique id, for de-duplication.
+    pub id: Uuid,
+    /// Position in the tenant's feed (gapless, increasing).
+    pub seq: i64,
+    /// `user.created`, `user.updated`, `user.deactivated`, `user.reactivated`,
+    /// `user.deleted`, `group.created`, `group.updated`, `group.deleted`,
+    /// `group.member_added`, `group.member_removed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub tenant: String,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventFeed {
+    pub data: Vec<EventView>,
+    /// Pass as `after` to continue. Unlike other lists this is never null: a feed
+    /// reader keeps it and polls again for newer events.
+    pub next_cursor: String,
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/events", tag = "directory",
+    params(("slug" = String, Path, description = "Tenant slug"), EventParams),
+    responses(
+        (status = 200, description = "The tenant's events after the cursor, oldest first", body = EventFeed),
+        (status = 400, description = "Bad cursor or limit", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn list_events(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+    AdminQuery(params): AdminQuery<EventParams>,
+) -> Result<Json<EventFeed>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let after = match params.after.as_deref().filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(AdminError::InvalidCursor)?,
+    };
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AdminError::InvalidRequest("limit must be between 1 and 1000".into()));
+    }
+    let events = state.store.list_events(tenant.id, after, limit).await?;
+    let next_cursor = events.last().map(|e| e.seq).unwrap_or(after).to_string();
+    let data = events.into_iter().map(|e: DirectoryEvent| EventView {
+        id: e.id,
+        seq: e.seq,
+        kind: e.kind,
+        tenant: tenant.slug.to_string(),
+        resource_type: e.resource_type,
+        resource_id: e.resource_id,
+        occurred_at: e.occurred_at,
+        data: e.data,
+    });
+    Ok(Json(EventFeed { data: data.collect(), next_cursor }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningView {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<Uuid>,
+    /// Why the request failed, as the IdP was told.
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    /// The SCIM token used (its id, never the token).
+    pub token_id: Option<Uuid>,
+}
+
+impl From<ProvisioningRecord> for ProvisioningView {
+    fn from(r: ProvisioningRecord) -> Self {
+        Self {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            reason: r.reason,
+            request_id: r.request_id,
+            token_id: r.token_id,
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/provisioning-log", tag = "directory",
+    params(("slug" = String, Path, description = "Tenant slug"), ListParams),
+    responses(
+        (status = 200, description = "SCIM requests that changed something or failed, newest first", body = List<ProvisioningView>),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn list_provisioning_log(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+    AdminQuery(params): AdminQuery<ListParams>,
+) -> Result<Json<List<ProvisioningView>>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page: PageRequest = params.page_request()?;
+    Ok(Json(List::from_page(state.store.list_provisioning(tenant.id, page).await?, ProvisioningView::from)))
+}

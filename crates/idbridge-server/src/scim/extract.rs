@@ -1,0 +1,143 @@
+//! What SCIM handlers take from a request: a JSON body (either `application/scim+json`
+//! or `application/json`), case-insensitive query parameters, preconditions, and the
+//! request's identity for the provisioning log.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use idbridge_scim::ScimError;
+use serde_json::Value;
+
+use super::error::ScimProblem;
+
+/// A request body parsed as JSON.
+pub struct ScimBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for ScimBody {
+    type Rejection = ScimProblem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        // IdPs send application/scim+json (Okta) or application/json (Entra ID).
+        if let Some(ct) = &content_type
+            && !(ct == "application/json" || ct.ends_with("+json"))
+        {
+            return Err(ScimError::new(415, None, "send the body as application/scim+json or application/json").into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                ScimError::new(413, None, format!("the body is larger than {} bytes", super::SCIM_BODY_LIMIT))
+            } else {
+                ScimError::invalid_syntax("the request body could not be read")
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
+        Ok(Self(value))
+    }
+}
+
+/// Query parameters, looked up case-insensitively (`startIndex`, `StartIndex`).
+pub struct ScimParams(HashMap<String, String>);
+
+impl ScimParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ScimParams {
+    type Rejection = ScimProblem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ScimError::invalid_value("the query string is malformed"))?;
+        Ok(Self(pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()))
+    }
+}
+
+/// `If-Match` / `If-None-Match`, as versions (`W/"3"` → 3; `*` → any).
+#[derive(Debug, Default)]
+pub struct Preconditions {
+    pub if_match: Option<VersionMatch>,
+    pub if_none_match: Option<VersionMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionMatch {
+    Any,
+    Versions(Vec<i64>),
+}
+
+impl VersionMatch {
+    fn parse(raw: &str) -> Self {
+        if raw.trim() == "*" {
+            return VersionMatch::Any;
+        }
+        let versions = raw
+            .split(',')
+            .filter_map(|tag| {
+                let tag = tag.trim();
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                tag.trim_matches('"').parse::<i64>().ok()
+            })
+            .collect();
+        VersionMatch::Versions(versions)
+    }
+
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            VersionMatch::Any => true,
+            VersionMatch::Versions(list) => list.contains(&version),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
+    type Rejection = ScimProblem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let read = |name: header::HeaderName| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(VersionMatch::parse)
+        };
+        Ok(Self { if_match: read(header::IF_MATCH), if_none_match: read(header::IF_NONE_MATCH) })
+    }
+}
+
+/// The request as the provisioning log records it.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub method: String,
+    pub path: String,
+    pub request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = ScimProblem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
+impl RequestMeta {
+    pub fn of(parts: &Parts) -> Self {
+        // Inside a nested router the URI has lost its prefix; the original has it.
+        let uri = parts.extensions.get::<axum::extract::OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
+        Self {
+            method: parts.method.as_str().to_owned(),
+            // The path, never the query: a filter may carry personal data, and the
+            // log says which resource, not what was searched.
+            path: uri.path().to_owned(),
+            request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The directory's records: users, groups, memberships, events, provisioning log.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use idbridge_scim::patch::{MemberChange, MemberRef};
+pub use idbridge_scim::query::ListRequest;
+
+/// Where a directory user came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSource {
+    Scim,
+    /// Created at sign-in (SAML just-in-time provisioning).
+    Jit,
+}
+
+impl UserSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSource::Scim => "scim",
+            UserSource::Jit => "jit",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scim" => Some(UserSource::Scim),
+            "jit" => Some(UserSource::Jit),
+            _ => None,
+        }
+    }
+}
+
+/// A user of a tenant's directory. `document` is its canonical SCIM document; the
+/// other fields are what the store indexes and what every reader needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryUser {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub document: Map<String, Value>,
+    pub source: UserSource,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Incremented by every write; the ETag.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryGroup {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// The group's document, without members.
+    pub document: Map<String, Value>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+impl MemberKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::User => "User",
+            MemberKind::Group => "Group",
+        }
+    }
+}
+
+/// A member as read back: its id, kind and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub id: Uuid,
+    pub kind: MemberKind,
+    pub display: Option<String>,
+}
+
+/// A group a user belongs to, directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserGroup {
+    pub user_id: Uuid,
+    pub group_id: Uuid,
+    pub display_name: String,
+}
+
+/// An event to append to the tenant's feed with a write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// `user.created`, `group.member_added`, …
+    pub kind: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: Uuid,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryEvent {
+    /// Position in the tenant's feed: 1, 2, 3, … with no gaps.
+    pub seq: i64,
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub occurred_at: OffsetDateTime,
+    pub data: Value,
+}
+
+/// One SCIM request, as the provisioning log keeps it. Never a token or a password:
+/// there is no field that could hold one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningRecord {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub occurred_at: OffsetDateTime,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<Uuid>,
+    /// Why it failed, for a failure.
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    /// Which SCIM token made the request.
+    pub token_id: Option<Uuid>,
+}
+
+/// What a write of the directory carries besides the change itself: the events it
+/// raises and the log line it leaves, committed together with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteContext {
+    pub now: OffsetDateTime,
+    pub events: Vec<NewEvent>,
+    pub log: ProvisioningRecord,
+}
+
+/// The result of a list: the total matching (counted in the database) and one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}

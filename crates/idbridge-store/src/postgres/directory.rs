@@ -1,0 +1,719 @@
+//! The directory on PostgreSQL. Same shape as the SQLite implementation; native types.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres, Row};
+use uuid::Uuid;
+
+use super::{PostgresStore, uuid_of};
+use crate::scim_sql::{self, Bind, Dialect, Sql, Table};
+use crate::{
+    DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest, Listing,
+    MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningRecord, Result,
+    StoreError, UserGroup, UserSource, WriteContext,
+};
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+fn bind_all(mut query: Query<'_>, binds: Vec<Bind>) -> Query<'_> {
+    for bind in binds {
+        query = match bind {
+            Bind::Text(v) => query.bind(v),
+            Bind::Int(v) => query.bind(v),
+            Bind::Float(v) => query.bind(v),
+            Bind::Bool(v) => query.bind(v),
+            Bind::Uuid(v) => query.bind(v),
+            Bind::Time(v) => query.bind(v),
+            Bind::TextArray(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn json_of(value: Value) -> Result<Map<String, Value>> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(StoreError::Corrupt("a stored document is not a JSON object".into())),
+    }
+}
+
+fn user_from_row(row: &PgRow) -> Result<DirectoryUser> {
+    let source: String = row.try_get("source")?;
+    Ok(DirectoryUser {
+        id: uuid_of(row, "id")?,
+        tenant_id: uuid_of(row, "tenant_id")?,
+        user_name: row.try_get("user_name")?,
+        external_id: row.try_get("external_id")?,
+        active: row.try_get("active")?,
+        document: json_of(row.try_get::<Json<Value>, _>("document")?.0)?,
+        source: UserSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("source {source:?}")))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn group_from_row(row: &PgRow) -> Result<DirectoryGroup> {
+    Ok(DirectoryGroup {
+        id: uuid_of(row, "id")?,
+        tenant_id: uuid_of(row, "tenant_id")?,
+        display_name: row.try_get("display_name")?,
+        external_id: row.try_get("external_id")?,
+        document: json_of(row.try_get::<Json<Value>, _>("document")?.0)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn display_name_lower(document: &Map<String, Value>) -> Option<String> {
+    document.get("displayName").and_then(Value::as_str).map(str::to_lowercase)
+}
+
+fn user_conflict(err: sqlx::Error) -> StoreError {
+    match StoreError::from(err) {
+        StoreError::Conflict(_) => StoreError::Conflict("a user with this userName exists in the tenant"),
+        other => other,
+    }
+}
+
+async fn write_emails(conn: &mut PgConnection, user: &DirectoryUser) -> Result<()> {
+    sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1").bind(user.id).execute(&mut *conn).await?;
+    for (position, (value, kind, primary)) in idbridge_scim::resource::email_keys(&user.document).into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, is_primary) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(user.id)
+        .bind(position as i64)
+        .bind(user.tenant_id)
+        .bind(value)
+        .bind(kind)
+        .bind(primary)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Appends events to the tenant's feed (taking the next sequence numbers), adjusts the
+/// tenant's counts, and writes the log line. Runs last in every write transaction.
+async fn finish_write(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    ctx: &WriteContext,
+    extra_events: Vec<NewEvent>,
+    user_delta: i64,
+    group_delta: i64,
+) -> Result<()> {
+    let events: Vec<&NewEvent> = ctx.events.iter().chain(extra_events.iter()).collect();
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE tenants SET event_seq = event_seq + $2, user_count = user_count + $3, \
+         group_count = group_count + $4 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(tenant_id)
+    .bind(events.len() as i64)
+    .bind(user_delta)
+    .bind(group_delta)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let first = last - events.len() as i64 + 1;
+    for (offset, event) in events.into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, resource_id, occurred_at, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(tenant_id)
+        .bind(first + offset as i64)
+        .bind(Uuid::now_v7())
+        .bind(event.kind)
+        .bind(event.resource_type)
+        .bind(event.resource_id)
+        .bind(ctx.now)
+        .bind(Json(&event.data))
+        .execute(&mut *conn)
+        .await?;
+    }
+    insert_log(conn, &ctx.log).await
+}
+
+async fn insert_log(conn: &mut PgConnection, log: &ProvisioningRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO provisioning_log (id, tenant_id, occurred_at, method, path, status, resource_type, \
+         resource_id, reason, request_id, token_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(log.id)
+    .bind(log.tenant_id)
+    .bind(log.occurred_at)
+    .bind(&log.method)
+    .bind(&log.path)
+    .bind(i64::from(log.status))
+    .bind(&log.resource_type)
+    .bind(log.resource_id)
+    .bind(&log.reason)
+    .bind(&log.request_id)
+    .bind(log.token_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn member_event(kind: &'static str, group_id: Uuid, member_id: Uuid, member_kind: MemberKind) -> NewEvent {
+    NewEvent {
+        kind,
+        resource_type: "Group",
+        resource_id: group_id,
+        data: json!({"group_id": group_id, "member_id": member_id, "member_type": member_kind.as_str()}),
+    }
+}
+
+/// What kind of member an id names in this tenant, if any.
+async fn member_kind(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Option<MemberKind>> {
+    let is_user: Option<i64> = sqlx::query_scalar("SELECT 1 FROM directory_users WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if is_user.is_some() {
+        return Ok(Some(MemberKind::User));
+    }
+    let is_group: Option<i64> = sqlx::query_scalar("SELECT 1 FROM directory_groups WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(is_group.map(|_| MemberKind::Group))
+}
+
+async fn add_members(
+    conn: &mut PgConnection,
+    group: &DirectoryGroup,
+    members: &[MemberRef],
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    for member in members {
+        let id = Uuid::parse_str(&member.value).map_err(|_| StoreError::InvalidReference(member.value.clone()))?;
+        if id == group.id {
+            return Err(StoreError::InvalidReference(member.value.clone()));
+        }
+        let kind = member_kind(conn, group.tenant_id, id)
+            .await?
+            .ok_or_else(|| StoreError::InvalidReference(member.value.clone()))?;
+        let inserted = sqlx::query(
+            "INSERT INTO directory_group_members (group_id, member_id, member_type, tenant_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(group.id)
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(group.tenant_id)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            events.push(member_event("group.member_added", group.id, id, kind));
+        }
+    }
+    Ok(())
+}
+
+async fn remove_members(
+    conn: &mut PgConnection,
+    group_id: Uuid,
+    ids: &[Uuid],
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    for id in ids {
+        let removed: Option<String> = sqlx::query_scalar(
+            "DELETE FROM directory_group_members WHERE group_id = $1 AND member_id = $2 RETURNING member_type",
+        )
+        .bind(group_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(kind) = removed {
+            let kind = if kind == "Group" { MemberKind::Group } else { MemberKind::User };
+            events.push(member_event("group.member_removed", group_id, *id, kind));
+        }
+    }
+    Ok(())
+}
+
+async fn current_members(conn: &mut PgConnection, group_id: Uuid) -> Result<Vec<Uuid>> {
+    let rows = sqlx::query("SELECT member_id FROM directory_group_members WHERE group_id = $1 ORDER BY member_id")
+        .bind(group_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| uuid_of(r, "member_id")).collect()
+}
+
+async fn apply_member_changes(
+    conn: &mut PgConnection,
+    group: &DirectoryGroup,
+    changes: &[MemberChange],
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    for change in changes {
+        match change {
+            MemberChange::Add(members) => add_members(conn, group, members, events).await?,
+            MemberChange::Remove(ids) => {
+                // An id that is not a UUID is no member of anything: nothing to remove.
+                let ids: Vec<Uuid> = ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect();
+                remove_members(conn, group.id, &ids, events).await?;
+            }
+            MemberChange::RemoveAll => {
+                let ids = current_members(conn, group.id).await?;
+                remove_members(conn, group.id, &ids, events).await?;
+            }
+            MemberChange::ReplaceAll(members) => {
+                let wanted: Vec<Uuid> = members
+                    .iter()
+                    .map(|m| Uuid::parse_str(&m.value).map_err(|_| StoreError::InvalidReference(m.value.clone())))
+                    .collect::<Result<_>>()?;
+                let current = current_members(conn, group.id).await?;
+                let gone: Vec<Uuid> = current.iter().filter(|id| !wanted.contains(id)).copied().collect();
+                remove_members(conn, group.id, &gone, events).await?;
+                let new: Vec<MemberRef> = members
+                    .iter()
+                    .filter(|m| Uuid::parse_str(&m.value).is_ok_and(|id| !current.contains(&id)))
+                    .cloned()
+                    .collect();
+                add_members(conn, group, &new, events).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes an id from every group it is a member of.
+async fn remove_from_all_groups(conn: &mut PgConnection, member_id: Uuid, events: &mut Vec<NewEvent>) -> Result<()> {
+    let rows = sqlx::query(
+        "DELETE FROM directory_group_members WHERE member_id = $1 RETURNING group_id, member_type",
+    )
+    .bind(member_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let kind: String = row.try_get("member_type")?;
+        let kind = if kind == "Group" { MemberKind::Group } else { MemberKind::User };
+        events.push(member_event("group.member_removed", uuid_of(&row, "group_id")?, member_id, kind));
+    }
+    Ok(())
+}
+
+/// Checks the version of a row that an update or delete found nothing to change in.
+async fn missing_or_moved(conn: &mut PgConnection, table: &'static str, tenant_id: Uuid, id: Uuid) -> StoreError {
+    let sql = match table {
+        "directory_users" => "SELECT 1 FROM directory_users WHERE id = $1 AND tenant_id = $2",
+        _ => "SELECT 1 FROM directory_groups WHERE id = $1 AND tenant_id = $2",
+    };
+    match sqlx::query_scalar::<_, i64>(sql).bind(id).bind(tenant_id).fetch_optional(&mut *conn).await {
+        Ok(Some(_)) => StoreError::VersionMismatch,
+        Ok(None) => StoreError::NotFound,
+        Err(err) => err.into(),
+    }
+}
+
+async fn list<T>(
+    store: &PostgresStore,
+    table: Table,
+    tenant_id: Uuid,
+    request: &ListRequest,
+    from_row: fn(&PgRow) -> Result<T>,
+) -> Result<Listing<T>> {
+    let (name, count_column) = match table {
+        Table::Users => ("directory_users", "user_count"),
+        Table::Groups => ("directory_groups", "group_count"),
+    };
+    let total: i64 = match &request.filter {
+        // Without a filter, the total is the tenant's maintained count, not a scan.
+        None => {
+            let sql = match count_column {
+                "user_count" => "SELECT user_count FROM tenants WHERE id = $1",
+                _ => "SELECT group_count FROM tenants WHERE id = $1",
+            };
+            sqlx::query_scalar(sql).bind(tenant_id).fetch_optional(&store.pool).await?.unwrap_or(0)
+        }
+        Some(filter) => {
+            let mut sql = Sql::new(Dialect::Postgres);
+            sql.push("SELECT count(*) FROM ").push(name).push(" r WHERE r.tenant_id = ").bind(Bind::Uuid(tenant_id));
+            sql.push(" AND ");
+            scim_sql::condition(&mut sql, table, tenant_id, filter)?;
+            let Sql { text, binds, .. } = sql;
+            let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds);
+            query.fetch_one(&store.pool).await?.try_get(0)?
+        }
+    };
+    if request.count == 0 || total == 0 {
+        return Ok(Listing { total: total.max(0) as u64, items: Vec::new() });
+    }
+    let mut sql = Sql::new(Dialect::Postgres);
+    sql.push("SELECT r.* FROM ").push(name).push(" r WHERE r.tenant_id = ").bind(Bind::Uuid(tenant_id));
+    if let Some(filter) = &request.filter {
+        sql.push(" AND ");
+        scim_sql::condition(&mut sql, table, tenant_id, filter)?;
+    }
+    scim_sql::order_by(&mut sql, table, request.sort.as_ref())?;
+    sql.push(" LIMIT ").bind(Bind::Int(request.count as i64));
+    sql.push(" OFFSET ").bind(Bind::Int(request.start_index.saturating_sub(1) as i64));
+    let Sql { text, binds, .. } = sql;
+    // The SQL text is built only from scim_sql's fixed fragments; values are bound.
+    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds).fetch_all(&store.pool).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Listing { total: total.max(0) as u64, items })
+}
+
+#[async_trait]
+impl DirectoryRepo for PostgresStore {
+    async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
+             display_name_lower, active, document, source, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(user.id)
+        .bind(user.tenant_id)
+        .bind(&user.user_name)
+        .bind(user.user_name.to_lowercase())
+        .bind(&user.external_id)
+        .bind(display_name_lower(&user.document))
+        .bind(user.active)
+        .bind(Json(Value::Object(user.document.clone())))
+        .bind(user.source.as_str())
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .bind(user.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(user_conflict)?;
+        write_emails(&mut tx, user).await?;
+        finish_write(&mut tx, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>> {
+        sqlx::query("SELECT * FROM directory_users WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn update_user(&self, user: &DirectoryUser, expected_version: i64, ctx: &WriteContext) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
+             display_name_lower = $6, active = $7, document = $8, updated_at = $9, version = $10 \
+             WHERE id = $1 AND tenant_id = $2 AND version = $11",
+        )
+        .bind(user.id)
+        .bind(user.tenant_id)
+        .bind(&user.user_name)
+        .bind(user.user_name.to_lowercase())
+        .bind(&user.external_id)
+        .bind(display_name_lower(&user.document))
+        .bind(user.active)
+        .bind(Json(Value::Object(user.document.clone())))
+        .bind(user.updated_at)
+        .bind(user.version)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(user_conflict)?;
+        if result.rows_affected() == 0 {
+            return Err(missing_or_moved(&mut tx, "directory_users", user.tenant_id, user.id).await);
+        }
+        write_emails(&mut tx, user).await?;
+        finish_write(&mut tx, user.tenant_id, ctx, Vec::new(), 0, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_user(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "DELETE FROM directory_users WHERE id = $1 AND tenant_id = $2 AND ($3::bigint IS NULL OR version = $3)",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(missing_or_moved(&mut tx, "directory_users", tenant_id, id).await);
+        }
+        let mut events = Vec::new();
+        remove_from_all_groups(&mut tx, id, &mut events).await?;
+        finish_write(&mut tx, tenant_id, ctx, events, -1, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_users(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryUser>> {
+        list(self, Table::Users, tenant_id, request, user_from_row).await
+    }
+
+    async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>> {
+        let mut out = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let mut sql = Sql::new(Dialect::Postgres);
+            sql.push(
+                "SELECT m.member_id, g.id AS group_id, g.display_name FROM directory_group_members m \
+                 JOIN directory_groups g ON g.id = m.group_id WHERE m.tenant_id = ",
+            )
+            .bind(Bind::Uuid(tenant_id))
+            .push(" AND m.member_id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Bind::Uuid(*id));
+            }
+            sql.push(") ORDER BY g.display_name, g.id");
+            let Sql { text, binds, .. } = sql;
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds).fetch_all(&self.pool).await?;
+            for row in rows {
+                out.push(UserGroup {
+                    user_id: uuid_of(&row, "member_id")?,
+                    group_id: uuid_of(&row, "group_id")?,
+                    display_name: row.try_get("display_name")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_group(&self, group: &DirectoryGroup, members: &[MemberRef], ctx: &WriteContext) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, external_id, \
+             document, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(group.id)
+        .bind(group.tenant_id)
+        .bind(&group.display_name)
+        .bind(group.display_name.to_lowercase())
+        .bind(&group.external_id)
+        .bind(Json(Value::Object(group.document.clone())))
+        .bind(group.created_at)
+        .bind(group.updated_at)
+        .bind(group.version)
+        .execute(&mut *tx)
+        .await?;
+        let mut events = Vec::new();
+        add_members(&mut tx, group, members, &mut events).await?;
+        finish_write(&mut tx, group.tenant_id, ctx, events, 0, 1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn group_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryGroup>> {
+        sqlx::query("SELECT * FROM directory_groups WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(group_from_row)
+            .transpose()
+    }
+
+    async fn group_members(&self, tenant_id: Uuid, group_ids: &[Uuid]) -> Result<Vec<(Uuid, GroupMember)>> {
+        let mut out = Vec::new();
+        for group_id in group_ids {
+            let rows = sqlx::query(
+                "SELECT m.member_id, m.member_type, \
+                   COALESCE(u.document ->> 'displayName', u.user_name, g.display_name) AS display \
+                 FROM directory_group_members m \
+                 LEFT JOIN directory_users u ON m.member_type = 'User' AND u.id = m.member_id \
+                 LEFT JOIN directory_groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+                 WHERE m.group_id = $1 AND m.tenant_id = $2 ORDER BY m.member_id",
+            )
+            .bind(group_id)
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let kind: String = row.try_get("member_type")?;
+                out.push((
+                    *group_id,
+                    GroupMember {
+                        id: uuid_of(&row, "member_id")?,
+                        kind: if kind == "Group" { MemberKind::Group } else { MemberKind::User },
+                        display: row.try_get("display")?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update_group(
+        &self,
+        group: &DirectoryGroup,
+        expected_version: i64,
+        changes: &[MemberChange],
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE directory_groups SET display_name = $3, display_name_lower = $4, external_id = $5, \
+             document = $6, updated_at = $7, version = $8 WHERE id = $1 AND tenant_id = $2 AND version = $9",
+        )
+        .bind(group.id)
+        .bind(group.tenant_id)
+        .bind(&group.display_name)
+        .bind(group.display_name.to_lowercase())
+        .bind(&group.external_id)
+        .bind(Json(Value::Object(group.document.clone())))
+        .bind(group.updated_at)
+        .bind(group.version)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(missing_or_moved(&mut tx, "directory_groups", group.tenant_id, group.id).await);
+        }
+        let mut events = Vec::new();
+        apply_member_changes(&mut tx, group, changes, &mut events).await?;
+        finish_write(&mut tx, group.tenant_id, ctx, events, 0, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_group(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "DELETE FROM directory_groups WHERE id = $1 AND tenant_id = $2 AND ($3::bigint IS NULL OR version = $3)",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(missing_or_moved(&mut tx, "directory_groups", tenant_id, id).await);
+        }
+        let mut events = Vec::new();
+        // Its own members went with it (ON DELETE CASCADE); it may itself be a member.
+        remove_from_all_groups(&mut tx, id, &mut events).await?;
+        finish_write(&mut tx, tenant_id, ctx, events, 0, -1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_groups(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryGroup>> {
+        list(self, Table::Groups, tenant_id, request, group_from_row).await
+    }
+
+    async fn page_users(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryUser>> {
+        let rows = sqlx::query(
+            "SELECT * FROM directory_users WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(page.after)
+        .bind(i64::from(page.effective_limit()) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |u| u.id))
+    }
+
+    async fn page_groups(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryGroup>> {
+        let rows = sqlx::query(
+            "SELECT * FROM directory_groups WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(page.after)
+        .bind(i64::from(page.effective_limit()) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(group_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |g| g.id))
+    }
+
+    async fn list_events(&self, tenant_id: Uuid, after: i64, limit: u32) -> Result<Vec<DirectoryEvent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM directory_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let Json(data): Json<Value> = row.try_get("data")?;
+                Ok(DirectoryEvent {
+                    seq: row.try_get("seq")?,
+                    id: uuid_of(row, "id")?,
+                    tenant_id: uuid_of(row, "tenant_id")?,
+                    kind: row.try_get("type")?,
+                    resource_type: row.try_get("resource_type")?,
+                    resource_id: uuid_of(row, "resource_id")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                    data,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_log(&mut conn, record).await
+    }
+
+    async fn list_provisioning(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<ProvisioningRecord>> {
+        let limit = i64::from(page.effective_limit()) + 1;
+        let rows = sqlx::query(
+            "SELECT * FROM provisioning_log WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(page.after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let resource_id: Option<Uuid> = row.try_get("resource_id")?;
+                let token_id: Option<Uuid> = row.try_get("token_id")?;
+                Ok(ProvisioningRecord {
+                    id: uuid_of(row, "id")?,
+                    tenant_id: uuid_of(row, "tenant_id")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                    method: row.try_get("method")?,
+                    path: row.try_get("path")?,
+                    status: u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
+                    resource_type: row.try_get("resource_type")?,
+                    resource_id,
+                    reason: row.try_get("reason")?,
+                    request_id: row.try_get("request_id")?,
+                    token_id,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |r| r.id))
+    }
+}
+

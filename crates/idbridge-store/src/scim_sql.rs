@@ -1,0 +1,579 @@
+//! Compiles a resolved SCIM query ([`idbridge_scim::query::Query`]) into SQL for
+//! either backend. The SQL text is assembled only from the fixed fragments in this
+//! file; every value that came from a request (literals, attribute names, JSON paths)
+//! travels as a bound parameter. Columns with indexes answer what IdPs filter on
+//! (`userName`, `externalId`, `displayName`, `emails.value`, `meta.lastModified`);
+//! anything else is read out of the stored JSON document.
+
+use idbridge_scim::filter::{CompValue, CompareOp};
+use idbridge_scim::query::{Field, Query, SortOrder};
+use idbridge_scim::schema::AttrType;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Users,
+    Groups,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Uuid(Uuid),
+    Time(OffsetDateTime),
+    /// A PostgreSQL `text[]` (JSON paths).
+    TextArray(Vec<String>),
+}
+
+/// SQL under construction: text from fixed fragments, values as binds.
+pub(crate) struct Sql {
+    pub dialect: Dialect,
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(dialect: Dialect) -> Self {
+        Self { dialect, text: String::new(), binds: Vec::new() }
+    }
+
+    pub fn push(&mut self, fragment: &str) -> &mut Self {
+        self.text.push_str(fragment);
+        self
+    }
+
+    /// Appends a placeholder for `bind`.
+    pub fn bind(&mut self, bind: Bind) -> &mut Self {
+        self.binds.push(bind);
+        match self.dialect {
+            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.binds.len().to_string());
+            }
+        }
+        self
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> StoreError {
+    StoreError::InvalidQuery(detail.into())
+}
+
+/// What a comparison is made against.
+#[derive(Clone)]
+enum Expr {
+    /// A column of the row (`r.…`) or of an email row (`e.…`). `lowered`: it holds a
+    /// lowercased copy, so literals are lowercased to match.
+    Column { sql: &'static str, ty: ColumnType, lowered: bool },
+    /// A value inside the row's JSON document: `path` from the document root.
+    Doc { path: Vec<String> },
+    /// A field of one element of a JSON array being iterated (`j`).
+    Elem { key: String },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ColumnType {
+    Text,
+    Bool,
+    Time,
+    Uuid,
+}
+
+/// `WHERE` conditions for `query` on `table`, rows aliased `r`.
+pub(crate) fn condition(sql: &mut Sql, table: Table, tenant: Uuid, query: &Query) -> Result<(), StoreError> {
+    match query {
+        Query::Const(true) => {
+            sql.push("1=1");
+        }
+        Query::Const(false) => {
+            sql.push("1=0");
+        }
+        Query::And(a, b) | Query::Or(a, b) => {
+            sql.push("(");
+            condition(sql, table, tenant, a)?;
+            sql.push(if matches!(query, Query::And(..)) { " AND " } else { " OR " });
+            condition(sql, table, tenant, b)?;
+            sql.push(")");
+        }
+        Query::Not(inner) => {
+            sql.push("NOT (");
+            condition(sql, table, tenant, inner)?;
+            sql.push(")");
+        }
+        Query::HasExtension(urn) => match sql.dialect {
+            Dialect::Sqlite => {
+                sql.push("json_type(r.document, ").bind(Bind::Text(json_path(std::slice::from_ref(urn))?)).push(") = 'object'");
+            }
+            Dialect::Postgres => {
+                sql.push("jsonb_typeof(r.document -> ").bind(Bind::Text(urn.clone())).push(") = 'object'");
+            }
+        },
+        Query::MemberOf(group) | Query::HasMember(group) => {
+            let Ok(id) = Uuid::parse_str(group) else {
+                sql.push("1=0");
+                return Ok(());
+            };
+            // `r.id IN (…)` lets both planners start from the membership index
+            // instead of probing it once per row.
+            let (selected, given) = match (table, query) {
+                (Table::Users, Query::MemberOf(_)) => ("m.member_id", "m.group_id"),
+                (Table::Groups, Query::HasMember(_)) => ("m.group_id", "m.member_id"),
+                (Table::Groups, _) => ("m.member_id", "m.group_id"),
+                (Table::Users, _) => return Err(invalid("users have no members")),
+            };
+            sql.push("r.id IN (SELECT ")
+                .push(selected)
+                .push(" FROM directory_group_members m WHERE ")
+                .push(given)
+                .push(" = ")
+                .bind(Bind::Uuid(id))
+                .push(")");
+        }
+        Query::Present(field) => {
+            let expr = expression(table, field)?;
+            present(sql, &expr);
+        }
+        Query::Compare { field, op, value } => {
+            if *field == Field::Id {
+                return compare_id(sql, *op, value);
+            }
+            let expr = expression(table, field)?;
+            compare(sql, &expr, field, *op, value)?;
+        }
+        Query::Any { field, inner } => any(sql, table, tenant, field, inner)?,
+    }
+    Ok(())
+}
+
+fn expression(table: Table, field: &Field) -> Result<Expr, StoreError> {
+    Ok(match field {
+        Field::Id => Expr::Column { sql: "r.id", ty: ColumnType::Uuid, lowered: false },
+        Field::Created => Expr::Column { sql: "r.created_at", ty: ColumnType::Time, lowered: false },
+        Field::LastModified => Expr::Column { sql: "r.updated_at", ty: ColumnType::Time, lowered: false },
+        Field::Attr { urn: None, name, sub: None, .. } => match (table, name.as_str()) {
+            (Table::Users, "userName") => Expr::Column { sql: "r.user_name_lower", ty: ColumnType::Text, lowered: true },
+            (Table::Users, "active") => Expr::Column { sql: "r.active", ty: ColumnType::Bool, lowered: false },
+            (_, "externalId") => Expr::Column { sql: "r.external_id", ty: ColumnType::Text, lowered: false },
+            (_, "displayName") => {
+                Expr::Column { sql: "r.display_name_lower", ty: ColumnType::Text, lowered: true }
+            }
+            _ => Expr::Doc { path: vec![name.clone()] },
+        },
+        Field::Attr { urn, name, sub, multi_valued, .. } => {
+            let mut path = Vec::new();
+            path.extend(urn.iter().cloned());
+            path.push(name.clone());
+            if *multi_valued {
+                // Outside a value filter (only sorting gets here), a multi-valued
+                // attribute stands for its first value.
+                path.push("0".into());
+            }
+            path.extend(sub.iter().cloned());
+            Expr::Doc { path }
+        }
+    })
+}
+
+/// A JSON path for SQLite: `$."a"."b"`, with array indexes as `[0]`.
+fn json_path(keys: &[String]) -> Result<String, StoreError> {
+    let mut out = String::from("$");
+    for key in keys {
+        if key.contains('"') || key.contains('\\') {
+            return Err(invalid("attribute names cannot contain quotes or backslashes"));
+        }
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(key);
+            out.push(']');
+        } else {
+            out.push_str(".\"");
+            out.push_str(key);
+            out.push('"');
+        }
+    }
+    Ok(out)
+}
+
+/// Pushes the SQL value of `expr` as text (or the column itself).
+fn value_sql(sql: &mut Sql, expr: &Expr) -> Result<(), StoreError> {
+    match (expr, sql.dialect) {
+        (Expr::Column { sql: column, .. }, _) => {
+            sql.push(column);
+        }
+        (Expr::Doc { path }, Dialect::Sqlite) => {
+            let path = json_path(path)?;
+            sql.push("json_extract(r.document, ").bind(Bind::Text(path)).push(")");
+        }
+        (Expr::Doc { path }, Dialect::Postgres) => {
+            sql.push("(r.document #>> ").bind(Bind::TextArray(path.clone())).push("::text[])");
+        }
+        (Expr::Elem { key }, Dialect::Sqlite) if key.is_empty() => {
+            sql.push("j.value");
+        }
+        (Expr::Elem { key }, Dialect::Postgres) if key.is_empty() => {
+            sql.push("(j.v #>> '{}')");
+        }
+        (Expr::Elem { key }, Dialect::Sqlite) => {
+            let path = json_path(std::slice::from_ref(key))?;
+            sql.push("json_extract(j.value, ").bind(Bind::Text(path)).push(")");
+        }
+        (Expr::Elem { key }, Dialect::Postgres) => {
+            sql.push("(j.v ->> ").bind(Bind::Text(key.clone())).push(")");
+        }
+    }
+    Ok(())
+}
+
+fn present(sql: &mut Sql, expr: &Expr) {
+    // An empty string is as good as absent (RFC 7644 §3.4.2.2 `pr`).
+    sql.push("COALESCE(");
+    let _ = value_sql_text(sql, expr);
+    sql.push(", '') <> ''");
+}
+
+/// Like [`value_sql`], but always text (booleans and numbers too), for `pr`.
+fn value_sql_text(sql: &mut Sql, expr: &Expr) -> Result<(), StoreError> {
+    match (expr, sql.dialect) {
+        (Expr::Column { ty: ColumnType::Text, .. }, _) | (Expr::Doc { .. } | Expr::Elem { .. }, Dialect::Postgres) => {
+            value_sql(sql, expr)
+        }
+        _ => {
+            sql.push("CAST(");
+            value_sql(sql, expr)?;
+            sql.push(" AS TEXT)");
+            Ok(())
+        }
+    }
+}
+
+fn compare_id(sql: &mut Sql, op: CompareOp, value: &CompValue) -> Result<(), StoreError> {
+    let id = match value {
+        CompValue::Str(s) => Uuid::parse_str(s).ok(),
+        _ => None,
+    };
+    match (op, id) {
+        (CompareOp::Eq, Some(id)) => {
+            sql.push("r.id = ").bind(Bind::Uuid(id));
+        }
+        (CompareOp::Ne, Some(id)) => {
+            sql.push("r.id <> ").bind(Bind::Uuid(id));
+        }
+        // No resource has an id that is not a UUID.
+        (CompareOp::Eq, None) => {
+            sql.push("1=0");
+        }
+        (CompareOp::Ne, None) => {
+            sql.push("1=1");
+        }
+        _ => return Err(invalid("id supports only eq and ne")),
+    }
+    Ok(())
+}
+
+fn compare(sql: &mut Sql, expr: &Expr, field: &Field, op: CompareOp, value: &CompValue) -> Result<(), StoreError> {
+    if let CompValue::Null = value {
+        match op {
+            CompareOp::Eq => {
+                sql.push("(");
+                value_sql(sql, expr)?;
+                sql.push(") IS NULL");
+            }
+            CompareOp::Ne => {
+                sql.push("(");
+                value_sql(sql, expr)?;
+                sql.push(") IS NOT NULL");
+            }
+            _ => {
+                sql.push("1=0");
+            }
+        }
+        return Ok(());
+    }
+    if op == CompareOp::Ne {
+        // `ne` holds for a resource without the attribute too.
+        sql.push("(");
+        value_sql(sql, expr)?;
+        sql.push(" IS NULL OR NOT (");
+        compare(sql, expr, field, CompareOp::Eq, value)?;
+        sql.push("))");
+        return Ok(());
+    }
+    let case_fold = !field.case_exact();
+    let column_type = match expr {
+        Expr::Column { ty, .. } => Some(*ty),
+        _ => None,
+    };
+    match (column_type, field.ty(), value) {
+        (Some(ColumnType::Time), _, CompValue::Str(text)) => {
+            let at = OffsetDateTime::parse(text, &Rfc3339)
+                .map_err(|_| invalid(format!("{text:?} is not an RFC 3339 date-time")))?;
+            value_sql(sql, expr)?;
+            sql.push(operator(op)?).bind(Bind::Time(at));
+        }
+        (Some(ColumnType::Bool), _, CompValue::Bool(b)) => {
+            value_sql(sql, expr)?;
+            sql.push(operator(op)?).bind(Bind::Bool(*b));
+        }
+        (None, AttrType::Boolean, CompValue::Bool(b)) => {
+            value_sql(sql, expr)?;
+            match sql.dialect {
+                // json_extract gives 1/0 for JSON true/false.
+                Dialect::Sqlite => sql.push(operator(op)?).bind(Bind::Int(i64::from(*b))),
+                Dialect::Postgres => sql.push(operator(op)?).bind(Bind::Text(b.to_string())),
+            };
+        }
+        (None, AttrType::Integer | AttrType::Decimal, CompValue::Num(n)) => match sql.dialect {
+            Dialect::Sqlite => {
+                value_sql(sql, expr)?;
+                let bind = n.as_i64().map(Bind::Int).or_else(|| n.as_f64().map(Bind::Float));
+                sql.push(operator(op)?).bind(bind.ok_or_else(|| invalid("number out of range"))?);
+            }
+            Dialect::Postgres => {
+                let Expr::Doc { path } = expr else {
+                    return Err(invalid("numbers compare only with document attributes"));
+                };
+                sql.push("(r.document #> ").bind(Bind::TextArray(path.clone())).push("::text[])");
+                sql.push(operator(op)?).bind(Bind::Text(n.to_string())).push("::jsonb");
+            }
+        },
+        (Some(ColumnType::Text) | None, _, literal) => {
+            let text = match literal {
+                CompValue::Str(s) => s.clone(),
+                // A number or boolean compared with a string attribute compares its text.
+                CompValue::Num(n) => n.to_string(),
+                CompValue::Bool(b) => b.to_string(),
+                CompValue::Null => String::new(),
+            };
+            let lowered_column = matches!(expr, Expr::Column { lowered: true, .. });
+            let text = if case_fold || lowered_column { text.to_lowercase() } else { text };
+            let fold_expr = case_fold && !lowered_column;
+            string_compare(sql, expr, fold_expr, op, text)?;
+        }
+        _ => return Err(invalid("the value does not fit the attribute's type")),
+    }
+    Ok(())
+}
+
+fn operator(op: CompareOp) -> Result<&'static str, StoreError> {
+    Ok(match op {
+        CompareOp::Eq => " = ",
+        CompareOp::Gt => " > ",
+        CompareOp::Ge => " >= ",
+        CompareOp::Lt => " < ",
+        CompareOp::Le => " <= ",
+        CompareOp::Ne | CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+            return Err(invalid("this operator does not apply to this attribute"));
+        }
+    })
+}
+
+fn string_compare(sql: &mut Sql, expr: &Expr, fold: bool, op: CompareOp, text: String) -> Result<(), StoreError> {
+    let lhs = |sql: &mut Sql| -> Result<(), StoreError> {
+        if fold {
+            sql.push("lower(");
+            value_sql_text(sql, expr)?;
+            sql.push(")");
+            Ok(())
+        } else {
+            value_sql_text(sql, expr)
+        }
+    };
+    match op {
+        CompareOp::Co => match sql.dialect {
+            Dialect::Sqlite => {
+                sql.push("instr(");
+                lhs(sql)?;
+                sql.push(", ").bind(Bind::Text(text)).push(") > 0");
+            }
+            Dialect::Postgres => {
+                sql.push("strpos(");
+                lhs(sql)?;
+                sql.push(", ").bind(Bind::Text(text)).push(") > 0");
+            }
+        },
+        CompareOp::Sw => {
+            let len = text.chars().count() as i64;
+            sql.push("substr(");
+            lhs(sql)?;
+            sql.push(", 1, ").bind(Bind::Int(len)).push(") = ").bind(Bind::Text(text));
+        }
+        CompareOp::Ew => {
+            let len = text.chars().count() as i64;
+            match sql.dialect {
+                Dialect::Sqlite => {
+                    sql.push("substr(");
+                    lhs(sql)?;
+                    sql.push(", -").bind(Bind::Int(len)).push(") = ").bind(Bind::Text(text));
+                }
+                Dialect::Postgres => {
+                    sql.push("right(");
+                    lhs(sql)?;
+                    sql.push(", ").bind(Bind::Int(len)).push("::int) = ").bind(Bind::Text(text));
+                }
+            }
+        }
+        other => {
+            lhs(sql)?;
+            sql.push(operator(other)?).bind(Bind::Text(text));
+        }
+    }
+    Ok(())
+}
+
+/// `EXISTS` over the values of a multi-valued attribute.
+fn any(sql: &mut Sql, table: Table, tenant: Uuid, field: &Field, inner: &Query) -> Result<(), StoreError> {
+    let Field::Attr { urn, name, .. } = field else {
+        return Err(invalid("not a multi-valued attribute"));
+    };
+    if table == Table::Users && urn.is_none() && name == "emails" && email_columns_suffice(inner) {
+        // Through the (tenant_id, value_lower) index, not once per user row.
+        sql.push("r.id IN (SELECT e.user_id FROM directory_user_emails e WHERE e.tenant_id = ")
+            .bind(Bind::Uuid(tenant))
+            .push(" AND ");
+        email_condition(sql, inner)?;
+        sql.push(")");
+        return Ok(());
+    }
+    let mut path: Vec<String> = urn.iter().cloned().collect();
+    path.push(name.clone());
+    match sql.dialect {
+        Dialect::Sqlite => {
+            sql.push("EXISTS (SELECT 1 FROM json_each(r.document, ")
+                .bind(Bind::Text(json_path(&path)?))
+                .push(") j WHERE json_type(j.value) = 'object' AND ");
+        }
+        Dialect::Postgres => {
+            sql.push("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.document #> ")
+                .bind(Bind::TextArray(path.clone()))
+                .push("::text[]) = 'array' THEN r.document #> ")
+                .bind(Bind::TextArray(path))
+                .push("::text[] ELSE '[]'::jsonb END) AS j(v) WHERE jsonb_typeof(j.v) = 'object' AND ");
+        }
+    }
+    element_condition(sql, inner)?;
+    sql.push(")");
+    Ok(())
+}
+
+fn element_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
+    match query {
+        Query::And(a, b) | Query::Or(a, b) => {
+            sql.push("(");
+            element_condition(sql, a)?;
+            sql.push(if matches!(query, Query::And(..)) { " AND " } else { " OR " });
+            element_condition(sql, b)?;
+            sql.push(")");
+        }
+        Query::Not(inner) => {
+            sql.push("NOT (");
+            element_condition(sql, inner)?;
+            sql.push(")");
+        }
+        Query::Const(b) => {
+            sql.push(if *b { "1=1" } else { "1=0" });
+        }
+        Query::Present(field) => present(sql, &element_expr(field)?),
+        Query::Compare { field, op, value } => compare(sql, &element_expr(field)?, field, *op, value)?,
+        _ => return Err(invalid("unsupported condition inside a value filter")),
+    }
+    Ok(())
+}
+
+fn element_expr(field: &Field) -> Result<Expr, StoreError> {
+    match field {
+        Field::Attr { sub: Some(sub), .. } => Ok(Expr::Elem { key: sub.clone() }),
+        // A multi-valued attribute of simple values: the element itself.
+        Field::Attr { sub: None, .. } => Ok(Expr::Elem { key: String::new() }),
+        _ => Err(invalid("not a sub-attribute")),
+    }
+}
+
+fn email_columns_suffice(query: &Query) -> bool {
+    match query {
+        Query::And(a, b) | Query::Or(a, b) => email_columns_suffice(a) && email_columns_suffice(b),
+        Query::Not(inner) => email_columns_suffice(inner),
+        Query::Const(_) => true,
+        Query::Present(field) | Query::Compare { field, .. } => {
+            matches!(field, Field::Attr { sub: Some(s), .. } if s == "value" || s == "type" || s == "primary")
+        }
+        _ => false,
+    }
+}
+
+fn email_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
+    match query {
+        Query::And(a, b) | Query::Or(a, b) => {
+            sql.push("(");
+            email_condition(sql, a)?;
+            sql.push(if matches!(query, Query::And(..)) { " AND " } else { " OR " });
+            email_condition(sql, b)?;
+            sql.push(")");
+        }
+        Query::Not(inner) => {
+            sql.push("NOT (");
+            email_condition(sql, inner)?;
+            sql.push(")");
+        }
+        Query::Const(b) => {
+            sql.push(if *b { "1=1" } else { "1=0" });
+        }
+        Query::Present(field) | Query::Compare { field, .. } => {
+            let Field::Attr { sub: Some(sub), .. } = field else {
+                return Err(invalid("not an email field"));
+            };
+            let expr = match sub.as_str() {
+                "value" => Expr::Column { sql: "e.value_lower", ty: ColumnType::Text, lowered: true },
+                "type" => Expr::Column { sql: "e.type_lower", ty: ColumnType::Text, lowered: true },
+                _ => Expr::Column { sql: "e.is_primary", ty: ColumnType::Bool, lowered: false },
+            };
+            match query {
+                Query::Present(_) => {
+                    // Every indexed email has a value; type may be missing.
+                    match sub.as_str() {
+                        "type" => sql.push("e.type_lower IS NOT NULL"),
+                        _ => sql.push("1=1"),
+                    };
+                }
+                Query::Compare { op, value, .. } => compare(sql, &expr, field, *op, value)?,
+                _ => {}
+            }
+        }
+        _ => return Err(invalid("unsupported condition inside an email filter")),
+    }
+    Ok(())
+}
+
+/// `ORDER BY` for a sort (then by id, so pages are stable).
+pub(crate) fn order_by(sql: &mut Sql, table: Table, sort: Option<&(Field, SortOrder)>) -> Result<(), StoreError> {
+    sql.push(" ORDER BY ");
+    if let Some((field, order)) = sort {
+        let expr = expression(table, field)?;
+        if field.ty() == AttrType::String && !field.case_exact() && !matches!(expr, Expr::Column { lowered: true, .. }) {
+            sql.push("lower(");
+            value_sql_text(sql, &expr)?;
+            sql.push(")");
+        } else {
+            value_sql(sql, &expr)?;
+        }
+        sql.push(match order {
+            SortOrder::Ascending => " ASC NULLS LAST, ",
+            SortOrder::Descending => " DESC NULLS LAST, ",
+        });
+    }
+    sql.push("r.id");
+    Ok(())
+}
