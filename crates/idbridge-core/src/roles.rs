@@ -82,7 +82,12 @@ pub struct RoleRules {
 
 /// The app roles of a user. `app_roles` is the operator's list, highest priority
 /// first; `idp_roles` and `groups` are what the IdP says.
-pub fn resolve(app_roles: &[String], rules: &RoleRules, idp_roles: &[&str], groups: &[&str]) -> Vec<String> {
+pub fn resolve(
+    app_roles: &[String],
+    rules: &RoleRules,
+    idp_roles: &[&str],
+    groups: &[&str],
+) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut add = |role: &str| {
         if !found.iter().any(|r| r == role) {
@@ -91,7 +96,11 @@ pub fn resolve(app_roles: &[String], rules: &RoleRules, idp_roles: &[&str], grou
     };
     for value in idp_roles {
         let mut mapped = false;
-        for m in rules.mappings.iter().filter(|m| m.source == MappingSource::Role && m.value.eq_ignore_ascii_case(value)) {
+        for m in rules
+            .mappings
+            .iter()
+            .filter(|m| m.source == MappingSource::Role && m.value.eq_ignore_ascii_case(value))
+        {
             add(&m.role);
             mapped = true;
         }
@@ -104,7 +113,11 @@ pub fn resolve(app_roles: &[String], rules: &RoleRules, idp_roles: &[&str], grou
         }
     }
     for group in groups {
-        for m in rules.mappings.iter().filter(|m| m.source == MappingSource::Group && m.value.eq_ignore_ascii_case(group)) {
+        for m in rules
+            .mappings
+            .iter()
+            .filter(|m| m.source == MappingSource::Group && m.value.eq_ignore_ascii_case(group))
+        {
             add(&m.role);
         }
     }
@@ -112,7 +125,12 @@ pub fn resolve(app_roles: &[String], rules: &RoleRules, idp_roles: &[&str], grou
         return rules.default_role.iter().cloned().collect();
     }
     // Priority order: the operator's list first, then roles outside it in the order met.
-    let rank = |role: &String| app_roles.iter().position(|r| r == role).unwrap_or(usize::MAX);
+    let rank = |role: &String| {
+        app_roles
+            .iter()
+            .position(|r| r == role)
+            .unwrap_or(usize::MAX)
+    };
     found.sort_by_key(rank);
     match rules.policy {
         RolePolicy::Highest => found.truncate(1),
@@ -130,7 +148,11 @@ mod tests {
     }
 
     fn mapping(source: MappingSource, value: &str, role: &str) -> RoleMapping {
-        RoleMapping { source, value: value.into(), role: role.into() }
+        RoleMapping {
+            source,
+            value: value.into(),
+            role: role.into(),
+        }
     }
 
     #[test]
@@ -139,7 +161,10 @@ mod tests {
         let rules = RoleRules::default();
         assert_eq!(resolve(&app, &rules, &["Admin"], &[]), ["admin"]);
         assert_eq!(resolve(&app, &rules, &["appadmin"], &[]), ["AppAdmin"]);
-        assert_eq!(resolve(&app, &rules, &["unknown"], &[]), Vec::<String>::new());
+        assert_eq!(
+            resolve(&app, &rules, &["unknown"], &[]),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -154,18 +179,37 @@ mod tests {
             default_role: Some("viewer".into()),
             policy: RolePolicy::Highest,
         };
-        assert_eq!(resolve(&app, &rules, &[], &["editors", "Everyone"]), ["editor"]);
-        assert_eq!(resolve(&app, &rules, &["superuser"], &["Editors"]), ["owner"]);
-        assert_eq!(resolve(&app, &rules, &[], &["Sales"]), ["viewer"], "default when nothing maps");
+        assert_eq!(
+            resolve(&app, &rules, &[], &["editors", "Everyone"]),
+            ["editor"]
+        );
+        assert_eq!(
+            resolve(&app, &rules, &["superuser"], &["Editors"]),
+            ["owner"]
+        );
+        assert_eq!(
+            resolve(&app, &rules, &[], &["Sales"]),
+            ["viewer"],
+            "default when nothing maps"
+        );
         rules.policy = RolePolicy::All;
-        assert_eq!(resolve(&app, &rules, &["superuser"], &["Everyone", "Editors"]), ["owner", "editor", "viewer"]);
+        assert_eq!(
+            resolve(&app, &rules, &["superuser"], &["Everyone", "Editors"]),
+            ["owner", "editor", "viewer"]
+        );
         rules.default_role = None;
         assert!(resolve(&app, &rules, &[], &[]).is_empty());
     }
 
     #[test]
     fn without_app_roles_idp_values_pass_through() {
-        let rules = RoleRules { policy: RolePolicy::All, ..RoleRules::default() };
-        assert_eq!(resolve(&[], &rules, &["admin", "auditor"], &[]), ["admin", "auditor"]);
+        let rules = RoleRules {
+            policy: RolePolicy::All,
+            ..RoleRules::default()
+        };
+        assert_eq!(
+            resolve(&[], &rules, &["admin", "auditor"], &[]),
+            ["admin", "auditor"]
+        );
     }
 }

@@ -47,11 +47,17 @@ pub fn resource_type(rt: ResourceType, base: &str) -> Value {
 }
 
 pub fn resource_types(base: &str) -> Vec<Value> {
-    [ResourceType::User, ResourceType::Group].into_iter().map(|rt| resource_type(rt, base)).collect()
+    [ResourceType::User, ResourceType::Group]
+        .into_iter()
+        .map(|rt| resource_type(rt, base))
+        .collect()
 }
 
 pub fn schemas(base: &str) -> Vec<Value> {
-    all_schemas().iter().map(|s| s.to_json(&format!("{base}/Schemas/{}", s.id))).collect()
+    all_schemas()
+        .iter()
+        .map(|s| s.to_json(&format!("{base}/Schemas/{}", s.id)))
+        .collect()
 }
 
 /// A list response (RFC 7644 §3.4.2) around already rendered resources.

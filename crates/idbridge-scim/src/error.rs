@@ -52,7 +52,11 @@ impl fmt::Display for ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        Self { status, scim_type, detail: detail.into() }
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
 
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {

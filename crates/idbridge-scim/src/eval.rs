@@ -29,7 +29,10 @@ pub fn matches(def: Option<&Attribute>, element: &Value, filter: &Filter) -> boo
 
 fn field<'a>(element: &'a Value, path: &AttrPath) -> Option<&'a Value> {
     let object = element.as_object()?;
-    object.iter().find(|(k, _)| k.eq_ignore_ascii_case(&path.attr)).map(|(_, v)| v)
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&path.attr))
+        .map(|(_, v)| v)
 }
 
 fn is_present(value: &Value) -> bool {
@@ -45,7 +48,12 @@ fn is_present(value: &Value) -> bool {
 /// Compares an attribute value with a filter literal, by the attribute's type:
 /// booleans accept Entra's `"True"`; strings compare case-insensitively unless the
 /// attribute is `caseExact`.
-pub fn compare(def: Option<&Attribute>, actual: Option<&Value>, op: CompareOp, literal: &CompValue) -> bool {
+pub fn compare(
+    def: Option<&Attribute>,
+    actual: Option<&Value>,
+    op: CompareOp,
+    literal: &CompValue,
+) -> bool {
     let case_exact = def.is_some_and(|d| d.case_exact);
     let is_bool_attr = def.is_some_and(|d| d.ty == AttrType::Boolean);
     let actual = actual.filter(|v| !v.is_null());
@@ -86,10 +94,19 @@ pub fn compare(def: Option<&Attribute>, actual: Option<&Value>, op: CompareOp, l
 }
 
 fn fold(a: &str, b: &str, case_exact: bool) -> (String, String) {
-    if case_exact { (a.to_owned(), b.to_owned()) } else { (a.to_lowercase(), b.to_lowercase()) }
+    if case_exact {
+        (a.to_owned(), b.to_owned())
+    } else {
+        (a.to_lowercase(), b.to_lowercase())
+    }
 }
 
-fn order(actual: &Value, literal: &CompValue, case_exact: bool, is_bool_attr: bool) -> Option<Ordering> {
+fn order(
+    actual: &Value,
+    literal: &CompValue,
+    case_exact: bool,
+    is_bool_attr: bool,
+) -> Option<Ordering> {
     match (actual, literal) {
         (Value::Bool(a), CompValue::Bool(b)) => Some(a.cmp(b)),
         (Value::Bool(a), CompValue::Str(b)) if is_bool_attr => parse_bool(b).map(|b| a.cmp(&b)),
@@ -112,8 +129,14 @@ mod tests {
     fn check(filter: &str, element: Value, expected: bool) {
         let def = USER_SCHEMA.attribute("emails");
         let parsed = Filter::parse(&format!("emails[{filter}]")).expect("filter parses");
-        let Filter::ValuePath { filter, .. } = parsed else { panic!("not a value path") };
-        assert_eq!(matches(def, &element, &filter), expected, "{filter} on {element}");
+        let Filter::ValuePath { filter, .. } = parsed else {
+            panic!("not a value path")
+        };
+        assert_eq!(
+            matches(def, &element, &filter),
+            expected,
+            "{filter} on {element}"
+        );
     }
 
     #[test]

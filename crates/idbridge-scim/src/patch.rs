@@ -72,13 +72,21 @@ pub struct Patched {
 impl PatchRequest {
     /// Reads a PatchOp body. Key and op names are matched case-insensitively.
     pub fn parse(body: &Value) -> Result<Self, ScimError> {
-        let object =
-            body.as_object().ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
+        let object = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_syntax("a PATCH body must be a JSON object"))?;
         let schemas = get_ci(object, "schemas").and_then(Value::as_array);
-        let declares_patch_op = schemas
-            .is_some_and(|s| s.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(crate::PATCH_OP))));
+        let declares_patch_op = schemas.is_some_and(|s| {
+            s.iter().any(|v| {
+                v.as_str()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(crate::PATCH_OP))
+            })
+        });
         if !declares_patch_op {
-            return Err(ScimError::invalid_syntax(format!("\"schemas\" must be [\"{}\"]", crate::PATCH_OP)));
+            return Err(ScimError::invalid_syntax(format!(
+                "\"schemas\" must be [\"{}\"]",
+                crate::PATCH_OP
+            )));
         }
         let operations = get_ci(object, "Operations")
             .and_then(Value::as_array)
@@ -87,18 +95,30 @@ impl PatchRequest {
             return Err(ScimError::invalid_syntax("\"Operations\" is empty"));
         }
         if operations.len() > MAX_OPERATIONS {
-            return Err(ScimError::invalid_syntax(format!("at most {MAX_OPERATIONS} operations per request")));
+            return Err(ScimError::invalid_syntax(format!(
+                "at most {MAX_OPERATIONS} operations per request"
+            )));
         }
-        let operations = operations.iter().map(parse_operation).collect::<Result<_, _>>()?;
+        let operations = operations
+            .iter()
+            .map(parse_operation)
+            .collect::<Result<_, _>>()?;
         Ok(Self { operations })
     }
 }
 
 fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
-    let object = raw.as_object().ok_or_else(|| ScimError::invalid_syntax("each operation must be an object"))?;
+    let object = raw
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("each operation must be an object"))?;
     for key in object.keys() {
-        if !["op", "path", "value"].iter().any(|k| k.eq_ignore_ascii_case(key)) {
-            return Err(ScimError::invalid_syntax(format!("unknown operation member {key:?}")));
+        if !["op", "path", "value"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(key))
+        {
+            return Err(ScimError::invalid_syntax(format!(
+                "unknown operation member {key:?}"
+            )));
         }
     }
     let op = get_ci(object, "op")
@@ -108,14 +128,19 @@ fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
         "add" => OpKind::Add,
         "remove" => OpKind::Remove,
         "replace" => OpKind::Replace,
-        _ => return Err(ScimError::invalid_syntax(format!("unknown op {op:?}: use add, remove or replace"))),
+        _ => {
+            return Err(ScimError::invalid_syntax(format!(
+                "unknown op {op:?}: use add, remove or replace"
+            )));
+        }
     };
     let path = match get_ci(object, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
-        Some(Value::String(p)) => {
-            Some(PatchPath::parse(p).map_err(|e| ScimError::invalid_path(format!("invalid path: {e}")))?)
-        }
+        Some(Value::String(p)) => Some(
+            PatchPath::parse(p)
+                .map_err(|e| ScimError::invalid_path(format!("invalid path: {e}")))?,
+        ),
         Some(_) => return Err(ScimError::invalid_path("\"path\" must be a string")),
     };
     let value = get_ci(object, "value").cloned();
@@ -126,12 +151,24 @@ fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
 }
 
 fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 /// Applies every operation in order; the first failure fails the whole request.
-pub fn apply(rt: ResourceType, doc: &Document, request: &PatchRequest) -> Result<Patched, ScimError> {
-    let mut state = Patched { doc: doc.clone(), members: Vec::new() };
+pub fn apply(
+    rt: ResourceType,
+    doc: &Document,
+    request: &PatchRequest,
+) -> Result<Patched, ScimError> {
+    let mut state = Patched {
+        doc: doc.clone(),
+        members: Vec::new(),
+    };
     for op in &request.operations {
         apply_one(rt, &mut state, op)?;
     }
@@ -145,28 +182,47 @@ fn apply_one(rt: ResourceType, state: &mut Patched, op: &Operation) -> Result<()
         (None, OpKind::Remove) => Err(ScimError::no_target("remove needs a \"path\"")),
         (None, kind) => {
             let object = value.as_object().ok_or_else(|| {
-                ScimError::invalid_value("without \"path\", \"value\" must be an object of attributes")
+                ScimError::invalid_value(
+                    "without \"path\", \"value\" must be an object of attributes",
+                )
             })?;
             for (key, v) in object {
                 apply_keyed(rt, state, kind, key, v.clone())?;
             }
             Ok(())
         }
-        (Some(PatchPath::Attr(path)), kind) => apply_attr(rt, state, kind, path, value, op.value.is_some()),
-        (Some(PatchPath::Filtered { path, filter, sub_attr }), kind) => {
-            apply_filtered(rt, state, kind, path, filter, sub_attr.as_deref(), value)
+        (Some(PatchPath::Attr(path)), kind) => {
+            apply_attr(rt, state, kind, path, value, op.value.is_some())
         }
+        (
+            Some(PatchPath::Filtered {
+                path,
+                filter,
+                sub_attr,
+            }),
+            kind,
+        ) => apply_filtered(rt, state, kind, path, filter, sub_attr.as_deref(), value),
     }
 }
 
 /// One member of a path-less `add`/`replace` value: a plain attribute, an extension
 /// object, a flattened `urn:…:attr`, a dotted `name.givenName`, or a filtered path.
-fn apply_keyed(rt: ResourceType, state: &mut Patched, kind: OpKind, key: &str, value: Value) -> Result<(), ScimError> {
+fn apply_keyed(
+    rt: ResourceType,
+    state: &mut Patched,
+    kind: OpKind,
+    key: &str,
+    value: Value,
+) -> Result<(), ScimError> {
     if key.contains('[') {
-        return match PatchPath::parse(key).map_err(|e| ScimError::invalid_path(format!("invalid path {key:?}: {e}")))? {
-            PatchPath::Filtered { path, filter, sub_attr } => {
-                apply_filtered(rt, state, kind, &path, &filter, sub_attr.as_deref(), value)
-            }
+        return match PatchPath::parse(key)
+            .map_err(|e| ScimError::invalid_path(format!("invalid path {key:?}: {e}")))?
+        {
+            PatchPath::Filtered {
+                path,
+                filter,
+                sub_attr,
+            } => apply_filtered(rt, state, kind, &path, &filter, sub_attr.as_deref(), value),
             PatchPath::Attr(path) => apply_attr(rt, state, kind, &path, value, true),
         };
     }
@@ -189,8 +245,13 @@ fn write_mode(kind: OpKind) -> WriteMode {
 }
 
 fn check_writable(rt: ResourceType, key: &str) -> Result<(), ScimError> {
-    let read_only = ["id", "meta", "schemas"].iter().any(|k| k.eq_ignore_ascii_case(key))
-        || rt.core_schema().attribute(key).is_some_and(|a| a.mutability == Mutability::ReadOnly);
+    let read_only = ["id", "meta", "schemas"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
+        || rt
+            .core_schema()
+            .attribute(key)
+            .is_some_and(|a| a.mutability == Mutability::ReadOnly);
     if read_only {
         return Err(ScimError::mutability(format!("{key} is read-only")));
     }
@@ -206,12 +267,19 @@ struct Target<'p> {
 }
 
 fn resolve<'p>(rt: ResourceType, path: &'p AttrPath) -> Target<'p> {
-    let urn = path.schema.as_deref().filter(|u| !u.eq_ignore_ascii_case(rt.core_schema().id));
+    let urn = path
+        .schema
+        .as_deref()
+        .filter(|u| !u.eq_ignore_ascii_case(rt.core_schema().id));
     let def = match urn {
         None => rt.core_schema().attribute(&path.attr),
         Some(urn) => rt.schema(urn).and_then(|s| s.attribute(&path.attr)),
     };
-    Target { urn, attr: &path.attr, def }
+    Target {
+        urn,
+        attr: &path.attr,
+        def,
+    }
 }
 
 fn apply_attr(
@@ -223,9 +291,14 @@ fn apply_attr(
     has_value: bool,
 ) -> Result<(), ScimError> {
     let target = resolve(rt, path);
-    if rt == ResourceType::Group && target.urn.is_none() && target.attr.eq_ignore_ascii_case("members") {
+    if rt == ResourceType::Group
+        && target.urn.is_none()
+        && target.attr.eq_ignore_ascii_case("members")
+    {
         if path.sub_attr.is_some() {
-            return Err(ScimError::invalid_path("members can only be changed whole or by a value filter"));
+            return Err(ScimError::invalid_path(
+                "members can only be changed whole or by a value filter",
+            ));
         }
         return match kind {
             OpKind::Remove if has_value => {
@@ -248,20 +321,36 @@ fn apply_attr(
         None => path.attr.clone(),
     };
     match kind {
-        OpKind::Add | OpKind::Replace => {
-            resource::set_dotted(rt, &mut state.doc, target.urn, &dotted, value, write_mode(kind))
-        }
+        OpKind::Add | OpKind::Replace => resource::set_dotted(
+            rt,
+            &mut state.doc,
+            target.urn,
+            &dotted,
+            value,
+            write_mode(kind),
+        ),
         OpKind::Remove => {
             // Entra's older member-style removal, generalised: remove the listed values
             // from a multi-valued attribute.
             if has_value && path.sub_attr.is_none() && target.def.is_some_and(|d| d.multi_valued) {
-                let doomed = value.as_array().cloned().unwrap_or_else(|| vec![value.clone()]);
-                if let Some(Value::Array(items)) = slot(&mut state.doc, rt, target.urn, target.attr) {
+                let doomed = value
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_else(|| vec![value.clone()]);
+                if let Some(Value::Array(items)) = slot(&mut state.doc, rt, target.urn, target.attr)
+                {
                     items.retain(|item| !doomed.iter().any(|d| same_value(item, d)));
                 }
                 return Ok(());
             }
-            resource::set_dotted(rt, &mut state.doc, target.urn, &dotted, Value::Null, WriteMode::Replace)
+            resource::set_dotted(
+                rt,
+                &mut state.doc,
+                target.urn,
+                &dotted,
+                Value::Null,
+                WriteMode::Replace,
+            )
         }
     }
 }
@@ -276,7 +365,12 @@ fn same_value(item: &Value, other: &Value) -> bool {
 }
 
 /// The stored array (or value) of an attribute, for in-place edits.
-fn slot<'d>(doc: &'d mut Document, rt: ResourceType, urn: Option<&str>, attr: &str) -> Option<&'d mut Value> {
+fn slot<'d>(
+    doc: &'d mut Document,
+    rt: ResourceType,
+    urn: Option<&str>,
+    attr: &str,
+) -> Option<&'d mut Value> {
     let container = match urn {
         None => doc,
         Some(urn) => {
@@ -284,11 +378,20 @@ fn slot<'d>(doc: &'d mut Document, rt: ResourceType, urn: Option<&str>, attr: &s
             doc.get_mut(&key)?.as_object_mut()?
         }
     };
-    let name = match urn.and_then(|u| rt.schema(u)).or(if urn.is_none() { Some(rt.core_schema()) } else { None }) {
+    let name = match urn.and_then(|u| rt.schema(u)).or(if urn.is_none() {
+        Some(rt.core_schema())
+    } else {
+        None
+    }) {
         Some(schema) => schema.attribute(attr).map(|a| a.name.to_owned()),
         None => None,
     }
-    .or_else(|| container.keys().find(|k| k.eq_ignore_ascii_case(attr)).cloned())?;
+    .or_else(|| {
+        container
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(attr))
+            .cloned()
+    })?;
     container.get_mut(&name)
 }
 
@@ -302,16 +405,23 @@ fn apply_filtered(
     value: Value,
 ) -> Result<(), ScimError> {
     let target = resolve(rt, path);
-    if rt == ResourceType::Group && target.urn.is_none() && target.attr.eq_ignore_ascii_case("members") {
+    if rt == ResourceType::Group
+        && target.urn.is_none()
+        && target.attr.eq_ignore_ascii_case("members")
+    {
         return match (kind, sub_attr) {
             (OpKind::Remove, None) => {
                 let ids = member_ids_of(filter).ok_or_else(|| {
-                    ScimError::invalid_filter("members can be selected only by value eq \"<id>\" (or several, or-ed)")
+                    ScimError::invalid_filter(
+                        "members can be selected only by value eq \"<id>\" (or several, or-ed)",
+                    )
                 })?;
                 state.members.push(MemberChange::Remove(ids));
                 Ok(())
             }
-            _ => Err(ScimError::invalid_path("a filtered members path can only be removed")),
+            _ => Err(ScimError::invalid_path(
+                "a filtered members path can only be removed",
+            )),
         };
     }
     if target.urn.is_none() {
@@ -320,14 +430,20 @@ fn apply_filtered(
     if let Some(def) = target.def
         && !(def.multi_valued && def.sub_attributes.len() > 1)
     {
-        return Err(ScimError::invalid_path(format!("{} is not a multi-valued complex attribute", def.name)));
+        return Err(ScimError::invalid_path(format!(
+            "{} is not a multi-valued complex attribute",
+            def.name
+        )));
     }
     let sub_def = sub_attr.and_then(|s| target.def.and_then(|d| d.sub_attribute(s)));
     if let Some(sub) = sub_attr
         && target.def.is_some()
         && sub_def.is_none()
     {
-        return Err(ScimError::invalid_path(format!("{} has no sub-attribute {sub}", target.attr)));
+        return Err(ScimError::invalid_path(format!(
+            "{} has no sub-attribute {sub}",
+            target.attr
+        )));
     }
     let new_value = match (kind, sub_def) {
         (OpKind::Remove, _) => None,
@@ -342,8 +458,9 @@ fn apply_filtered(
         Some(other) => vec![other.take()],
         None => Vec::new(),
     };
-    let matched: Vec<usize> =
-        (0..items.len()).filter(|&i| eval::matches(target.def, &items[i], filter)).collect();
+    let matched: Vec<usize> = (0..items.len())
+        .filter(|&i| eval::matches(target.def, &items[i], filter))
+        .collect();
 
     let sets_primary = |v: &Option<Value>| match (sub_attr, v) {
         (Some(s), Some(v)) => s.eq_ignore_ascii_case("primary") && v.as_bool() == Some(true),
@@ -375,7 +492,13 @@ fn apply_filtered(
         },
         OpKind::Add | OpKind::Replace if !matched.is_empty() => {
             for &i in &matched {
-                write_into(&mut items[i], target.def, sub_attr, sub_def, new_value.clone())?;
+                write_into(
+                    &mut items[i],
+                    target.def,
+                    sub_attr,
+                    sub_def,
+                    new_value.clone(),
+                )?;
                 if sets_primary(&new_value) {
                     primary_at = Some(i);
                 }
@@ -391,8 +514,16 @@ fn apply_filtered(
                     target.attr
                 )));
             };
-            write_into(&mut created, target.def, sub_attr, sub_def, new_value.clone())?;
-            if sets_primary(&new_value) || created.get("primary").and_then(Value::as_bool) == Some(true) {
+            write_into(
+                &mut created,
+                target.def,
+                sub_attr,
+                sub_def,
+                new_value.clone(),
+            )?;
+            if sets_primary(&new_value)
+                || created.get("primary").and_then(Value::as_bool) == Some(true)
+            {
                 primary_at = Some(items.len());
             }
             items.push(created);
@@ -424,10 +555,14 @@ fn write_into(
     if !element.is_object() {
         *element = Value::Object(Map::new());
     }
-    let Some(object) = element.as_object_mut() else { return Ok(()) };
+    let Some(object) = element.as_object_mut() else {
+        return Ok(());
+    };
     match (sub_attr, new_value) {
         (Some(sub), Some(v)) => {
-            let name = sub_def.map(|d| d.name.to_owned()).unwrap_or_else(|| sub.to_owned());
+            let name = sub_def
+                .map(|d| d.name.to_owned())
+                .unwrap_or_else(|| sub.to_owned());
             object.insert(name, v);
         }
         (Some(sub), None) => {
@@ -436,7 +571,10 @@ fn write_into(
         (None, Some(v)) => {
             let coerced = match def {
                 Some(def) => {
-                    let single = Attribute { multi_valued: false, ..*def };
+                    let single = Attribute {
+                        multi_valued: false,
+                        ..*def
+                    };
                     coerce(&single, v, def.name)?
                 }
                 None => Some(v),
@@ -447,7 +585,11 @@ fn write_into(
                         object.insert(k, v);
                     }
                 }
-                Some(_) => return Err(ScimError::invalid_value("the value of a filtered path must be an object")),
+                Some(_) => {
+                    return Err(ScimError::invalid_value(
+                        "the value of a filtered path must be an object",
+                    ));
+                }
                 None => {}
             }
         }
@@ -459,13 +601,21 @@ fn write_into(
 /// The value a filter of equalities describes: `type eq "work" and primary eq "True"`
 /// gives `{"type": "work", "primary": true}`. `None` if the filter is anything else.
 fn equalities(def: Option<&'static Attribute>, filter: &Filter) -> Option<Value> {
-    fn collect(def: Option<&'static Attribute>, filter: &Filter, out: &mut Map<String, Value>) -> Option<()> {
+    fn collect(
+        def: Option<&'static Attribute>,
+        filter: &Filter,
+        out: &mut Map<String, Value>,
+    ) -> Option<()> {
         match filter {
             Filter::And(a, b) => {
                 collect(def, a, out)?;
                 collect(def, b, out)
             }
-            Filter::Compare { path, op: CompareOp::Eq, value } => {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value,
+            } => {
                 let sub = def.and_then(|d| d.sub_attribute(&path.attr));
                 let literal = match value {
                     CompValue::Str(s) => Value::String(s.clone()),
@@ -474,7 +624,10 @@ fn equalities(def: Option<&'static Attribute>, filter: &Filter) -> Option<Value>
                     CompValue::Null => return None,
                 };
                 let (name, literal) = match sub {
-                    Some(sub) => (sub.name.to_owned(), coerce(sub, literal, sub.name).ok().flatten()?),
+                    Some(sub) => (
+                        sub.name.to_owned(),
+                        coerce(sub, literal, sub.name).ok().flatten()?,
+                    ),
                     None => (path.attr.clone(), literal),
                 };
                 out.insert(name, literal);
@@ -488,7 +641,13 @@ fn equalities(def: Option<&'static Attribute>, filter: &Filter) -> Option<Value>
     Some(Value::Object(out))
 }
 
-fn store_items(doc: &mut Document, urn: Option<&str>, rt: ResourceType, attr: &str, items: Vec<Value>) {
+fn store_items(
+    doc: &mut Document,
+    urn: Option<&str>,
+    rt: ResourceType,
+    attr: &str,
+    items: Vec<Value>,
+) {
     fn put(container: &mut Document, attr: &str, items: Vec<Value>) {
         if items.is_empty() {
             container.remove(attr);
@@ -534,13 +693,22 @@ pub fn member_refs(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
     items
         .iter()
         .map(|item| {
-            let object = item.as_object().ok_or_else(|| ScimError::invalid_value("each member must be an object"))?;
+            let object = item
+                .as_object()
+                .ok_or_else(|| ScimError::invalid_value("each member must be an object"))?;
             let id = get_ci(object, "value")
                 .and_then(Value::as_str)
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| ScimError::invalid_value("each member needs a \"value\" (the member's id)"))?;
-            let kind = get_ci(object, "type").and_then(Value::as_str).map(str::to_owned);
-            Ok(MemberRef { value: id.to_owned(), kind })
+                .ok_or_else(|| {
+                    ScimError::invalid_value("each member needs a \"value\" (the member's id)")
+                })?;
+            let kind = get_ci(object, "type")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Ok(MemberRef {
+                value: id.to_owned(),
+                kind,
+            })
         })
         .collect()
 }
@@ -548,9 +716,11 @@ pub fn member_refs(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
 /// The ids a members filter selects, if it is `value eq "id"` (or several, or-ed).
 fn member_ids_of(filter: &Filter) -> Option<Vec<String>> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
-            if path.attr.eq_ignore_ascii_case("value") && path.sub_attr.is_none() =>
-        {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(id),
+        } if path.attr.eq_ignore_ascii_case("value") && path.sub_attr.is_none() => {
             Some(vec![id.clone()])
         }
         Filter::Or(a, b) => {

@@ -5,7 +5,9 @@
 use std::fmt;
 
 use crate::filter::grammar::parse_patch_path;
-use crate::filter::{AttrPath, Filter, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_TERMS, check_depth, syntax_error};
+use crate::filter::{
+    AttrPath, Filter, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_TERMS, check_depth, syntax_error,
+};
 
 /// Longest PATCH path accepted, in bytes.
 pub const MAX_PATH_LEN: usize = 1024;
@@ -14,7 +16,11 @@ pub const MAX_PATH_LEN: usize = 1024;
 pub enum PatchPath {
     Attr(AttrPath),
     /// `path[filter]` or `path[filter].sub_attr`; `path` has no `sub_attr` of its own.
-    Filtered { path: AttrPath, filter: Filter, sub_attr: Option<String> },
+    Filtered {
+        path: AttrPath,
+        filter: Filter,
+        sub_attr: Option<String>,
+    },
 }
 
 pub type PathError = FilterError;
@@ -30,7 +36,9 @@ impl PatchPath {
         if let PatchPath::Filtered { filter, .. } = &path
             && filter.terms() > MAX_FILTER_TERMS
         {
-            return Err(FilterError::TooManyTerms { max: MAX_FILTER_TERMS });
+            return Err(FilterError::TooManyTerms {
+                max: MAX_FILTER_TERMS,
+            });
         }
         Ok(path)
     }
@@ -47,7 +55,11 @@ impl fmt::Display for PatchPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PatchPath::Attr(path) => write!(f, "{path}"),
-            PatchPath::Filtered { path, filter, sub_attr } => {
+            PatchPath::Filtered {
+                path,
+                filter,
+                sub_attr,
+            } => {
                 write!(f, "{path}[{filter}]")?;
                 if let Some(sub) = sub_attr {
                     write!(f, ".{sub}")?;

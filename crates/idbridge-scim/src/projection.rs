@@ -21,7 +21,9 @@ fn parse_list(list: &str, parameter: &str) -> Result<Vec<AttrPath>, ScimError> {
         .filter(|s| !s.is_empty())
         .map(|item| match Filter::parse(&format!("{item} pr")) {
             Ok(Filter::Present(path)) => Ok(path),
-            _ => Err(ScimError::invalid_value(format!("{parameter}: {item:?} is not an attribute path"))),
+            _ => Err(ScimError::invalid_value(format!(
+                "{parameter}: {item:?} is not an attribute path"
+            ))),
         })
         .collect()
 }
@@ -32,8 +34,14 @@ impl Projection {
             .map(|a| parse_list(a, "attributes"))
             .transpose()?
             .filter(|list| !list.is_empty());
-        let excluded = excluded.map(|e| parse_list(e, "excludedAttributes")).transpose()?.unwrap_or_default();
-        Ok(Self { attributes, excluded })
+        let excluded = excluded
+            .map(|e| parse_list(e, "excludedAttributes"))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            attributes,
+            excluded,
+        })
     }
 
     /// Whether the response needs a top-level attribute at all (so the server can
@@ -41,7 +49,10 @@ impl Projection {
     pub fn wants(&self, rt: ResourceType, name: &str) -> bool {
         match &self.attributes {
             Some(list) => list.iter().any(|p| names(rt, p, name)),
-            None => !self.excluded.iter().any(|p| names(rt, p, name) && p.sub_attr.is_none()),
+            None => !self
+                .excluded
+                .iter()
+                .any(|p| names(rt, p, name) && p.sub_attr.is_none()),
         }
     }
 
@@ -55,22 +66,34 @@ impl Projection {
                     if always_returned(rt, &key) {
                         continue;
                     }
-                    let wanted: Vec<&AttrPath> = list.iter().filter(|p| names(rt, p, &key) || extension_holds(p, &key)).collect();
+                    let wanted: Vec<&AttrPath> = list
+                        .iter()
+                        .filter(|p| names(rt, p, &key) || extension_holds(p, &key))
+                        .collect();
                     if wanted.is_empty() {
                         resource.remove(&key);
                         continue;
                     }
                     // Keep only the named sub-attributes, unless one request names the whole.
-                    if wanted.iter().all(|p| p.sub_attr.is_some() && !extension_holds(p, &key))
+                    if wanted
+                        .iter()
+                        .all(|p| p.sub_attr.is_some() && !extension_holds(p, &key))
                         && let Some(value) = resource.get_mut(&key)
                     {
-                        let subs: Vec<&str> = wanted.iter().filter_map(|p| p.sub_attr.as_deref()).collect();
+                        let subs: Vec<&str> = wanted
+                            .iter()
+                            .filter_map(|p| p.sub_attr.as_deref())
+                            .collect();
                         keep_subs(value, &subs);
                     }
                     if crate::schema::is_schema_urn(&key)
                         && let Some(Value::Object(ext)) = resource.get_mut(&key)
                     {
-                        let attrs: Vec<&AttrPath> = wanted.iter().copied().filter(|p| extension_holds(p, &key)).collect();
+                        let attrs: Vec<&AttrPath> = wanted
+                            .iter()
+                            .copied()
+                            .filter(|p| extension_holds(p, &key))
+                            .collect();
                         if !attrs.is_empty() {
                             ext.retain(|k, _| attrs.iter().any(|p| p.attr.eq_ignore_ascii_case(k)));
                         }
@@ -106,13 +129,17 @@ impl Projection {
         }
         // `returned: never` attributes are never in a response, projection or not.
         resource.retain(|k, _| {
-            rt.core_schema().attribute(k).is_none_or(|a| a.returned != Returned::Never && a.mutability != Mutability::WriteOnly)
+            rt.core_schema().attribute(k).is_none_or(|a| {
+                a.returned != Returned::Never && a.mutability != Mutability::WriteOnly
+            })
         });
     }
 }
 
 fn always_returned(_rt: ResourceType, key: &str) -> bool {
-    ["id", "schemas"].iter().any(|k| k.eq_ignore_ascii_case(key))
+    ["id", "schemas"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// Whether `path` names the top-level key `key` (a core attribute, possibly written
@@ -120,19 +147,25 @@ fn always_returned(_rt: ResourceType, key: &str) -> bool {
 fn names(rt: ResourceType, path: &AttrPath, key: &str) -> bool {
     match &path.schema {
         None => path.attr.eq_ignore_ascii_case(key),
-        Some(urn) if urn.eq_ignore_ascii_case(rt.core_schema().id) => path.attr.eq_ignore_ascii_case(key),
+        Some(urn) if urn.eq_ignore_ascii_case(rt.core_schema().id) => {
+            path.attr.eq_ignore_ascii_case(key)
+        }
         Some(_) => false,
     }
 }
 
 /// Whether `path` is an attribute inside the extension stored under `key`.
 fn extension_holds(path: &AttrPath, key: &str) -> bool {
-    path.schema.as_deref().is_some_and(|urn| urn.eq_ignore_ascii_case(key))
+    path.schema
+        .as_deref()
+        .is_some_and(|urn| urn.eq_ignore_ascii_case(key))
 }
 
 fn keep_subs(value: &mut Value, subs: &[&str]) {
     match value {
-        Value::Object(object) => object.retain(|k, _| subs.iter().any(|s| s.eq_ignore_ascii_case(k))),
+        Value::Object(object) => {
+            object.retain(|k, _| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+        }
         Value::Array(items) => items.iter_mut().for_each(|item| keep_subs(item, subs)),
         _ => {}
     }
@@ -176,8 +209,14 @@ mod tests {
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", crate::schema::ENTERPRISE_USER],
                    "id": "1", "userName": "ada", "name": {"familyName": "Lovelace"}})
         );
-        let out = project(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None);
-        assert_eq!(out[crate::schema::ENTERPRISE_USER], json!({"department": "R&D"}));
+        let out = project(
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+            None,
+        );
+        assert_eq!(
+            out[crate::schema::ENTERPRISE_USER],
+            json!({"department": "R&D"})
+        );
         assert!(out.get("userName").is_none());
     }
 

@@ -25,7 +25,14 @@ pub enum Field {
     /// An attribute of the stored document: `urn` is `None` for the core schema.
     /// `multi_valued` tells whether `name` holds an array (then `sub` is a field of
     /// each of its values).
-    Attr { urn: Option<String>, name: String, sub: Option<String>, ty: AttrType, case_exact: bool, multi_valued: bool },
+    Attr {
+        urn: Option<String>,
+        name: String,
+        sub: Option<String>,
+        ty: AttrType,
+        case_exact: bool,
+        multi_valued: bool,
+    },
 }
 
 impl Field {
@@ -55,14 +62,21 @@ impl Field {
 pub enum Query {
     /// `field op value`; `value` is already of the field's type (`"True"` became
     /// `true` for a boolean).
-    Compare { field: Field, op: CompareOp, value: CompValue },
+    Compare {
+        field: Field,
+        op: CompareOp,
+        value: CompValue,
+    },
     Present(Field),
     And(Box<Query>, Box<Query>),
     Or(Box<Query>, Box<Query>),
     Not(Box<Query>),
     /// Some value of the multi-valued attribute `field` satisfies `inner`, whose
     /// fields are its sub-attributes (`Field::Attr` with `sub` set).
-    Any { field: Field, inner: Box<Query> },
+    Any {
+        field: Field,
+        inner: Box<Query>,
+    },
     /// Group membership: for Users, `groups.value eq "<group id>"`; for Groups,
     /// `members.value eq "<member id>"`.
     MemberOf(String),
@@ -83,7 +97,10 @@ pub fn resolve(rt: ResourceType, filter: &Filter) -> Result<Query, ScimError> {
             Target::Single(field) => Query::Present(field),
             Target::Multi { field, sub } => {
                 let inner = Query::Present(sub_field(&field, sub)?);
-                Query::Any { field, inner: Box::new(inner) }
+                Query::Any {
+                    field,
+                    inner: Box::new(inner),
+                }
             }
             Target::Special(special) => special.present(),
         },
@@ -93,7 +110,10 @@ pub fn resolve(rt: ResourceType, filter: &Filter) -> Result<Query, ScimError> {
                 // `emails co "x"` means the `value` sub-attribute (RFC 7644 §3.4.2.2).
                 let sub = sub.or(Some("value"));
                 let inner = compare(sub_field(&field, sub)?, *op, value)?;
-                Query::Any { field, inner: Box::new(inner) }
+                Query::Any {
+                    field,
+                    inner: Box::new(inner),
+                }
             }
             Target::Special(special) => special.compare(rt, *op, value)?,
         },
@@ -109,7 +129,10 @@ pub fn resolve(rt: ResourceType, filter: &Filter) -> Result<Query, ScimError> {
                     )));
                 }
             };
-            Query::Any { inner: Box::new(resolve_inner(&field, filter)?), field }
+            Query::Any {
+                inner: Box::new(resolve_inner(&field, filter)?),
+                field,
+            }
         }
     })
 }
@@ -117,29 +140,47 @@ pub fn resolve(rt: ResourceType, filter: &Filter) -> Result<Query, ScimError> {
 /// The inside of `attr[…]`: paths are sub-attributes of `parent`.
 fn resolve_inner(parent: &Field, filter: &Filter) -> Result<Query, ScimError> {
     Ok(match filter {
-        Filter::And(a, b) => Query::And(Box::new(resolve_inner(parent, a)?), Box::new(resolve_inner(parent, b)?)),
-        Filter::Or(a, b) => Query::Or(Box::new(resolve_inner(parent, a)?), Box::new(resolve_inner(parent, b)?)),
+        Filter::And(a, b) => Query::And(
+            Box::new(resolve_inner(parent, a)?),
+            Box::new(resolve_inner(parent, b)?),
+        ),
+        Filter::Or(a, b) => Query::Or(
+            Box::new(resolve_inner(parent, a)?),
+            Box::new(resolve_inner(parent, b)?),
+        ),
         Filter::Not(inner) => Query::Not(Box::new(resolve_inner(parent, inner)?)),
         Filter::Present(path) => Query::Present(sub_field(parent, Some(&path.attr))?),
-        Filter::Compare { path, op, value } => compare(sub_field(parent, Some(&path.attr))?, *op, value)?,
-        Filter::ValuePath { .. } => return Err(ScimError::invalid_filter("value filters do not nest")),
+        Filter::Compare { path, op, value } => {
+            compare(sub_field(parent, Some(&path.attr))?, *op, value)?
+        }
+        Filter::ValuePath { .. } => {
+            return Err(ScimError::invalid_filter("value filters do not nest"));
+        }
     })
 }
 
 /// `members[value eq "x"]` on Groups, `groups[value eq "x"]` on Users.
 fn members_filter(rt: ResourceType, filter: &Filter) -> Result<Query, ScimError> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
-            if path.attr.eq_ignore_ascii_case("value") =>
-        {
-            Ok(match rt {
-                ResourceType::Group => Query::HasMember(id.clone()),
-                ResourceType::User => Query::MemberOf(id.clone()),
-            })
-        }
-        Filter::Or(a, b) => Ok(Query::Or(Box::new(members_filter(rt, a)?), Box::new(members_filter(rt, b)?))),
-        Filter::And(a, b) => Ok(Query::And(Box::new(members_filter(rt, a)?), Box::new(members_filter(rt, b)?))),
-        _ => Err(ScimError::invalid_filter("membership can be filtered only by value eq \"<id>\"")),
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(id),
+        } if path.attr.eq_ignore_ascii_case("value") => Ok(match rt {
+            ResourceType::Group => Query::HasMember(id.clone()),
+            ResourceType::User => Query::MemberOf(id.clone()),
+        }),
+        Filter::Or(a, b) => Ok(Query::Or(
+            Box::new(members_filter(rt, a)?),
+            Box::new(members_filter(rt, b)?),
+        )),
+        Filter::And(a, b) => Ok(Query::And(
+            Box::new(members_filter(rt, a)?),
+            Box::new(members_filter(rt, b)?),
+        )),
+        _ => Err(ScimError::invalid_filter(
+            "membership can be filtered only by value eq \"<id>\"",
+        )),
     }
 }
 
@@ -164,7 +205,12 @@ impl Special {
         }
     }
 
-    fn compare(&self, rt: ResourceType, op: CompareOp, value: &CompValue) -> Result<Query, ScimError> {
+    fn compare(
+        &self,
+        rt: ResourceType,
+        op: CompareOp,
+        value: &CompValue,
+    ) -> Result<Query, ScimError> {
         let CompValue::Str(s) = value else {
             return Ok(Query::Const(op == CompareOp::Ne));
         };
@@ -173,14 +219,23 @@ impl Special {
             Special::Schemas if s.eq_ignore_ascii_case(rt.core_schema().id) => Query::Const(true),
             Special::Schemas => Query::HasExtension(s.clone()),
             Special::Members => {
-                return Err(ScimError::invalid_filter("filter membership as members[value eq \"<id>\"")
-                    .with_detail_if(rt == ResourceType::User, "filter membership as groups[value eq \"<id>\"]"));
+                return Err(ScimError::invalid_filter(
+                    "filter membership as members[value eq \"<id>\"",
+                )
+                .with_detail_if(
+                    rt == ResourceType::User,
+                    "filter membership as groups[value eq \"<id>\"]",
+                ));
             }
         };
         Ok(match op {
             CompareOp::Eq => truth,
             CompareOp::Ne => Query::Not(Box::new(truth)),
-            _ => return Err(ScimError::invalid_filter("schemas and meta.resourceType support only eq and ne")),
+            _ => {
+                return Err(ScimError::invalid_filter(
+                    "schemas and meta.resourceType support only eq and ne",
+                ));
+            }
         })
     }
 }
@@ -196,7 +251,10 @@ impl ScimError {
 
 fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimError> {
     let core = rt.core_schema();
-    let urn = path.schema.as_deref().filter(|u| !u.eq_ignore_ascii_case(core.id));
+    let urn = path
+        .schema
+        .as_deref()
+        .filter(|u| !u.eq_ignore_ascii_case(core.id));
     let sub = path.sub_attr.as_deref();
     if urn.is_none() {
         let attr = path.attr.as_str();
@@ -206,9 +264,15 @@ fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimEr
         if attr.eq_ignore_ascii_case("meta") {
             return match sub {
                 Some(s) if s.eq_ignore_ascii_case("created") => Ok(Target::Single(Field::Created)),
-                Some(s) if s.eq_ignore_ascii_case("lastModified") => Ok(Target::Single(Field::LastModified)),
-                Some(s) if s.eq_ignore_ascii_case("resourceType") => Ok(Target::Special(Special::ResourceType)),
-                _ => Err(ScimError::invalid_filter(format!("{path} cannot be filtered"))),
+                Some(s) if s.eq_ignore_ascii_case("lastModified") => {
+                    Ok(Target::Single(Field::LastModified))
+                }
+                Some(s) if s.eq_ignore_ascii_case("resourceType") => {
+                    Ok(Target::Special(Special::ResourceType))
+                }
+                _ => Err(ScimError::invalid_filter(format!(
+                    "{path} cannot be filtered"
+                ))),
             };
         }
         if attr.eq_ignore_ascii_case("schemas") {
@@ -221,10 +285,12 @@ fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimEr
         if attr.eq_ignore_ascii_case(membership) {
             return match sub {
                 None => Ok(Target::Special(Special::Members)),
-                Some(s) if s.eq_ignore_ascii_case("value") => Err(ScimError::invalid_filter(format!(
-                    "filter membership as {membership}[value eq \"<id>\"]"
+                Some(s) if s.eq_ignore_ascii_case("value") => Err(ScimError::invalid_filter(
+                    format!("filter membership as {membership}[value eq \"<id>\"]"),
+                )),
+                Some(_) => Err(ScimError::invalid_filter(format!(
+                    "{path} cannot be filtered"
                 ))),
-                Some(_) => Err(ScimError::invalid_filter(format!("{path} cannot be filtered"))),
             };
         }
     }
@@ -232,7 +298,11 @@ fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimEr
         None => core.attribute(&path.attr),
         Some(urn) => rt.schema(urn).and_then(|s| s.attribute(&path.attr)),
     };
-    let urn_key = urn.map(|u| rt.schema(u).map(|s| s.id.to_owned()).unwrap_or_else(|| u.to_owned()));
+    let urn_key = urn.map(|u| {
+        rt.schema(u)
+            .map(|s| s.id.to_owned())
+            .unwrap_or_else(|| u.to_owned())
+    });
     match def {
         Some(def) if def.multi_valued => {
             let field = Field::Attr {
@@ -244,7 +314,10 @@ fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimEr
                 multi_valued: true,
             };
             if def.ty != AttrType::Complex && sub.is_some() {
-                return Err(ScimError::invalid_filter(format!("{} has no sub-attributes", def.name)));
+                return Err(ScimError::invalid_filter(format!(
+                    "{} has no sub-attributes",
+                    def.name
+                )));
             }
             Ok(Target::Multi { field, sub })
         }
@@ -252,14 +325,21 @@ fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimEr
             let (sub_name, ty, case_exact) = match sub {
                 None => (None, def.ty, def.case_exact),
                 Some(s) => {
-                    let sub_def = def
-                        .sub_attribute(s)
-                        .ok_or_else(|| ScimError::invalid_filter(format!("{} has no sub-attribute {s}", def.name)))?;
-                    (Some(sub_def.name.to_owned()), sub_def.ty, sub_def.case_exact)
+                    let sub_def = def.sub_attribute(s).ok_or_else(|| {
+                        ScimError::invalid_filter(format!("{} has no sub-attribute {s}", def.name))
+                    })?;
+                    (
+                        Some(sub_def.name.to_owned()),
+                        sub_def.ty,
+                        sub_def.case_exact,
+                    )
                 }
             };
             if def.ty == AttrType::Complex && sub_name.is_none() {
-                return Err(ScimError::invalid_filter(format!("{} is complex: name a sub-attribute", def.name)));
+                return Err(ScimError::invalid_filter(format!(
+                    "{} is complex: name a sub-attribute",
+                    def.name
+                )));
             }
             Ok(Target::Single(Field::Attr {
                 urn: urn_key,
@@ -286,20 +366,32 @@ fn target<'p>(rt: ResourceType, path: &'p AttrPath) -> Result<Target<'p>, ScimEr
 
 /// A sub-attribute of a multi-valued complex field.
 fn sub_field(parent: &Field, sub: Option<&str>) -> Result<Field, ScimError> {
-    let Field::Attr { urn, name, ty: parent_ty, multi_valued, .. } = parent else {
+    let Field::Attr {
+        urn,
+        name,
+        ty: parent_ty,
+        multi_valued,
+        ..
+    } = parent
+    else {
         return Err(ScimError::invalid_filter("not a complex attribute"));
     };
     let Some(sub) = sub else {
         return Ok(parent.clone());
     };
     if *parent_ty != AttrType::Complex {
-        return Err(ScimError::invalid_filter(format!("{name} has no sub-attributes")));
+        return Err(ScimError::invalid_filter(format!(
+            "{name} has no sub-attributes"
+        )));
     }
     let def = parent_definition(parent).and_then(|d| d.sub_attribute(sub));
     Ok(Field::Attr {
         urn: urn.clone(),
         name: name.clone(),
-        sub: Some(def.map(|d| d.name.to_owned()).unwrap_or_else(|| sub.to_owned())),
+        sub: Some(
+            def.map(|d| d.name.to_owned())
+                .unwrap_or_else(|| sub.to_owned()),
+        ),
         ty: def.map(|d| d.ty).unwrap_or(AttrType::String),
         case_exact: def.is_some_and(|d| d.case_exact),
         multi_valued: *multi_valued,
@@ -307,7 +399,9 @@ fn sub_field(parent: &Field, sub: Option<&str>) -> Result<Field, ScimError> {
 }
 
 fn parent_definition(parent: &Field) -> Option<&'static Attribute> {
-    let Field::Attr { urn, name, .. } = parent else { return None };
+    let Field::Attr { urn, name, .. } = parent else {
+        return None;
+    };
     for rt in [ResourceType::User, ResourceType::Group] {
         let schema = match urn {
             None => Some(rt.core_schema()),
@@ -329,20 +423,32 @@ fn compare(field: Field, op: CompareOp, value: &CompValue) -> Result<Query, Scim
         ),
         (AttrType::Boolean, CompValue::Bool(_) | CompValue::Null) => value.clone(),
         (AttrType::Boolean, CompValue::Num(_)) => {
-            return Err(ScimError::invalid_filter("a boolean attribute compares with true or false"));
+            return Err(ScimError::invalid_filter(
+                "a boolean attribute compares with true or false",
+            ));
         }
         (AttrType::DateTime, CompValue::Str(_) | CompValue::Null) => value.clone(),
-        (AttrType::DateTime, _) => return Err(ScimError::invalid_filter("a dateTime compares with a string")),
+        (AttrType::DateTime, _) => {
+            return Err(ScimError::invalid_filter(
+                "a dateTime compares with a string",
+            ));
+        }
         _ => value.clone(),
     };
     if field.ty() == AttrType::Boolean && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
         return Err(ScimError::invalid_filter("booleans support only eq and ne"));
     }
-    if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) && !matches!(value, CompValue::Str(_)) {
-        return Err(ScimError::invalid_filter("co, sw and ew compare with a string"));
+    if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+        && !matches!(value, CompValue::Str(_))
+    {
+        return Err(ScimError::invalid_filter(
+            "co, sw and ew compare with a string",
+        ));
     }
     if field.ty() == AttrType::Complex {
-        return Err(ScimError::invalid_filter("a complex attribute cannot be compared; name a sub-attribute"));
+        return Err(ScimError::invalid_filter(
+            "a complex attribute cannot be compared; name a sub-attribute",
+        ));
     }
     Ok(Query::Compare { field, op, value })
 }
@@ -375,7 +481,8 @@ pub fn list_request(
     let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
         None => None,
         Some(text) => {
-            let parsed = Filter::parse(text).map_err(|e| ScimError::invalid_filter(e.to_string()))?;
+            let parsed =
+                Filter::parse(text).map_err(|e| ScimError::invalid_filter(e.to_string()))?;
             Some(resolve(rt, &parsed)?)
         }
     };
@@ -384,7 +491,11 @@ pub fn list_request(
         Some(text) => {
             let path = match Filter::parse(&format!("{text} pr")) {
                 Ok(Filter::Present(path)) => path,
-                _ => return Err(ScimError::invalid_value(format!("sortBy {text:?} is not an attribute path"))),
+                _ => {
+                    return Err(ScimError::invalid_value(format!(
+                        "sortBy {text:?} is not an attribute path"
+                    )));
+                }
             };
             let field = match target(rt, &path).map_err(|e| ScimError::invalid_value(e.detail))? {
                 Target::Single(field) => field,
@@ -392,13 +503,19 @@ pub fn list_request(
                 // idbridge sorts by the first value instead, which is the primary
                 // one for what IdPs send.
                 Target::Multi { field, sub } => sub_field(&field, sub.or(Some("value")))?,
-                Target::Special(_) => return Err(ScimError::invalid_value(format!("cannot sort by {text}"))),
+                Target::Special(_) => {
+                    return Err(ScimError::invalid_value(format!("cannot sort by {text}")));
+                }
             };
             let order = match sort_order.map(str::trim) {
                 None | Some("") => SortOrder::Ascending,
                 Some(o) if o.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
                 Some(o) if o.eq_ignore_ascii_case("descending") => SortOrder::Descending,
-                Some(o) => return Err(ScimError::invalid_value(format!("sortOrder {o:?}: use ascending or descending"))),
+                Some(o) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "sortOrder {o:?}: use ascending or descending"
+                    )));
+                }
             };
             Some((field, order))
         }
@@ -414,19 +531,35 @@ pub fn list_request(
     let count = match count.map(str::trim).filter(|s| !s.is_empty()) {
         None => DEFAULT_COUNT,
         Some(s) => {
-            let n = s.parse::<i64>().map_err(|_| ScimError::invalid_value(format!("count {s:?} is not an integer")))?;
+            let n = s
+                .parse::<i64>()
+                .map_err(|_| ScimError::invalid_value(format!("count {s:?} is not an integer")))?;
             (n.max(0) as usize).min(MAX_RESULTS)
         }
     };
-    Ok(ListRequest { filter, sort, start_index, count })
+    Ok(ListRequest {
+        filter,
+        sort,
+        start_index,
+        count,
+    })
 }
 
 /// The value a `Field::Attr` has in a stored document (for in-memory use and tests).
-pub fn field_value<'d>(doc: &'d serde_json::Map<String, Value>, field: &Field) -> Option<&'d Value> {
-    let Field::Attr { urn, name, sub, .. } = field else { return None };
+pub fn field_value<'d>(
+    doc: &'d serde_json::Map<String, Value>,
+    field: &Field,
+) -> Option<&'d Value> {
+    let Field::Attr { urn, name, sub, .. } = field else {
+        return None;
+    };
     let container = match urn {
         None => doc,
-        Some(u) => doc.iter().find(|(k, _)| k.eq_ignore_ascii_case(u))?.1.as_object()?,
+        Some(u) => doc
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(u))?
+            .1
+            .as_object()?,
     };
     let value = container.get(name)?;
     match sub {

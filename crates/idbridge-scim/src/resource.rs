@@ -43,8 +43,13 @@ fn check_schemas(rt: ResourceType, object: &Map<String, Value>) -> Result<(), Sc
         .as_array()
         .ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must be an array of URNs"))?;
     let core = rt.core_schema().id;
-    if !list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(core))) {
-        return Err(ScimError::invalid_syntax(format!("\"schemas\" must include {core}")));
+    if !list
+        .iter()
+        .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(core)))
+    {
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must include {core}"
+        )));
     }
     Ok(())
 }
@@ -113,7 +118,10 @@ fn set_extension_key(
         return Ok(());
     }
     // A whole extension object?
-    if let Some(schema) = rt.schema(key).or_else(|| unknown_extension_object(key, &value)) {
+    if let Some(schema) = rt
+        .schema(key)
+        .or_else(|| unknown_extension_object(key, &value))
+    {
         let urn = schema_key(doc, rt, key);
         let Some(object) = value.as_object() else {
             if value.is_null() {
@@ -124,10 +132,20 @@ fn set_extension_key(
         };
         let mut ext = match mode {
             WriteMode::Replace => Document::new(),
-            WriteMode::Add => doc.get(&urn).and_then(Value::as_object).cloned().unwrap_or_default(),
+            WriteMode::Add => doc
+                .get(&urn)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
         };
         for (k, v) in object {
-            set_in_extension(Some(schema).filter(|s| !s.attributes.is_empty()), &mut ext, k, v.clone(), mode)?;
+            set_in_extension(
+                Some(schema).filter(|s| !s.attributes.is_empty()),
+                &mut ext,
+                k,
+                v.clone(),
+                mode,
+            )?;
         }
         put_extension(doc, urn, ext);
         return Ok(());
@@ -142,8 +160,12 @@ fn set_extension_key(
 /// An extension idbridge has no definition for, sent as a whole object: accepted with
 /// an empty definition (its attributes are kept as sent).
 fn unknown_extension_object(_key: &str, value: &Value) -> Option<&'static Schema> {
-    static UNKNOWN: Schema =
-        Schema { id: "", name: "", description: "", attributes: &[] };
+    static UNKNOWN: Schema = Schema {
+        id: "",
+        name: "",
+        description: "",
+        attributes: &[],
+    };
     (value.is_object() || value.is_null()).then_some(&UNKNOWN)
 }
 
@@ -153,7 +175,10 @@ fn schema_key(doc: &Document, rt: ResourceType, urn: &str) -> String {
     if let Some(schema) = rt.schema(urn) {
         return schema.id.to_owned();
     }
-    doc.keys().find(|k| k.eq_ignore_ascii_case(urn)).cloned().unwrap_or_else(|| urn.to_owned())
+    doc.keys()
+        .find(|k| k.eq_ignore_ascii_case(urn))
+        .cloned()
+        .unwrap_or_else(|| urn.to_owned())
 }
 
 fn put_extension(doc: &mut Document, urn: String, ext: Document) {
@@ -178,7 +203,9 @@ pub(crate) fn set_dotted(
         None => (path, None),
     };
     if attr.is_empty() || sub.is_some_and(|s| s.is_empty() || s.contains('.')) {
-        return Err(ScimError::invalid_path(format!("{path} is not an attribute path")));
+        return Err(ScimError::invalid_path(format!(
+            "{path} is not an attribute path"
+        )));
     }
     let value = match sub {
         Some(sub) => {
@@ -195,7 +222,11 @@ pub(crate) fn set_dotted(
         Some(urn) => {
             let key = schema_key(doc, rt, urn);
             let schema = rt.schema(urn);
-            let mut ext = doc.get(&key).and_then(Value::as_object).cloned().unwrap_or_default();
+            let mut ext = doc
+                .get(&key)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             set_in_extension(schema, &mut ext, attr, value, mode)?;
             put_extension(doc, key, ext);
             Ok(())
@@ -223,7 +254,12 @@ fn set_in_extension(
 }
 
 /// Sets a schema-defined attribute, coercing the value to its definition.
-fn set_defined(doc: &mut Document, def: &'static Attribute, value: Value, mode: WriteMode) -> Result<(), ScimError> {
+fn set_defined(
+    doc: &mut Document,
+    def: &'static Attribute,
+    value: Value,
+    mode: WriteMode,
+) -> Result<(), ScimError> {
     match def.mutability {
         // Read-only attributes in a client body are ignored (RFC 7643 §2.2, RFC 7644 §3.3).
         Mutability::ReadOnly => return Ok(()),
@@ -245,7 +281,9 @@ fn set_defined(doc: &mut Document, def: &'static Attribute, value: Value, mode: 
             }
             Value::Array(existing)
         }
-        (WriteMode::Add, Some(Value::Object(mut existing))) if def.ty == AttrType::Complex && !def.multi_valued => {
+        (WriteMode::Add, Some(Value::Object(mut existing)))
+            if def.ty == AttrType::Complex && !def.multi_valued =>
+        {
             if let Value::Object(new) = value {
                 for (k, v) in new {
                     existing.insert(k, v);
@@ -293,11 +331,14 @@ fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Val
     Ok(Some(match (def.ty, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(b),
-        (AttrType::Boolean, Value::String(s)) => Value::Bool(parse_bool(&s).ok_or_else(|| wrong("a boolean"))?),
-        (AttrType::Boolean, _) => return Err(wrong("a boolean")),
-        (AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary, Value::String(s)) => {
-            Value::String(s)
+        (AttrType::Boolean, Value::String(s)) => {
+            Value::Bool(parse_bool(&s).ok_or_else(|| wrong("a boolean"))?)
         }
+        (AttrType::Boolean, _) => return Err(wrong("a boolean")),
+        (
+            AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary,
+            Value::String(s),
+        ) => Value::String(s),
         // Numbers and booleans where a string belongs (an employee number sent as a
         // number): kept as their text rather than refused.
         (AttrType::String, Value::Number(n)) => Value::String(n.to_string()),
@@ -380,8 +421,11 @@ pub(crate) fn finish(rt: ResourceType, doc: &mut Document) -> Result<(), ScimErr
             Some(Value::Null) | None => false,
             Some(_) => true,
         };
-        if !present && !(rt == ResourceType::Group && def.name == "members") {
-            return Err(ScimError::invalid_value(format!("{} is required", def.name)));
+        if !present {
+            return Err(ScimError::invalid_value(format!(
+                "{} is required",
+                def.name
+            )));
         }
     }
     // Members of a Group are stored apart from its document.
@@ -392,7 +436,10 @@ pub(crate) fn finish(rt: ResourceType, doc: &mut Document) -> Result<(), ScimErr
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    if s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+    {
         Some(&s[prefix.len()..])
     } else {
         None
@@ -426,7 +473,11 @@ pub fn string_attr<'d>(doc: &'d Document, name: &str) -> Option<&'d str> {
 /// extension present.
 pub fn schemas_of(rt: ResourceType, doc: &Document) -> Vec<Value> {
     let mut out = vec![Value::String(rt.core_schema().id.to_owned())];
-    out.extend(doc.keys().filter(|k| is_schema_urn(k)).map(|k| Value::String(k.clone())));
+    out.extend(
+        doc.keys()
+            .filter(|k| is_schema_urn(k))
+            .map(|k| Value::String(k.clone())),
+    );
     out
 }
 
@@ -504,16 +555,41 @@ mod tests {
         for (body, scim_type) in [
             (json!([]), crate::ScimType::InvalidSyntax),
             (json!({"userName": "a"}), crate::ScimType::InvalidSyntax),
-            (json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "a"}), crate::ScimType::InvalidSyntax),
-            (json!({"schemas": [crate::schema::CORE_USER]}), crate::ScimType::InvalidValue),
-            (json!({"schemas": [crate::schema::CORE_USER], "userName": "  "}), crate::ScimType::InvalidValue),
-            (json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "active": "yes"}), crate::ScimType::InvalidValue),
-            (json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "emails": "x"}), crate::ScimType::InvalidValue),
-            (json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "name": "Ada"}), crate::ScimType::InvalidValue),
-            (json!({"schemas": [crate::schema::CORE_USER], "userName": ["a"]}), crate::ScimType::InvalidValue),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "a"}),
+                crate::ScimType::InvalidSyntax,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER]}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "  "}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "active": "yes"}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "emails": "x"}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "name": "Ada"}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": ["a"]}),
+                crate::ScimType::InvalidValue,
+            ),
         ] {
             let err = user(body.clone()).expect_err("refused");
-            assert_eq!((err.status, err.scim_type), (400, Some(scim_type)), "{body}");
+            assert_eq!(
+                (err.status, err.scim_type),
+                (400, Some(scim_type)),
+                "{body}"
+            );
         }
     }
 
@@ -524,7 +600,10 @@ mod tests {
             "emails": [{"value": "x@a", "primary": true}, {"value": "y@a", "primary": "True"}],
         }))
         .expect("valid");
-        assert_eq!(doc["emails"], json!([{"value": "x@a", "primary": false}, {"value": "y@a", "primary": true}]));
+        assert_eq!(
+            doc["emails"],
+            json!([{"value": "x@a", "primary": false}, {"value": "y@a", "primary": true}])
+        );
     }
 
     #[test]

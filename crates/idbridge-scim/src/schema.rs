@@ -82,13 +82,21 @@ impl Attribute {
     const fn boolean(name: &'static str, description: &'static str) -> Self {
         Self::new(name, AttrType::Boolean, description)
     }
-    const fn reference(name: &'static str, types: &'static [&'static str], description: &'static str) -> Self {
+    const fn reference(
+        name: &'static str,
+        types: &'static [&'static str],
+        description: &'static str,
+    ) -> Self {
         let mut a = Self::new(name, AttrType::Reference, description);
         a.reference_types = types;
         a.case_exact = true;
         a
     }
-    const fn complex(name: &'static str, subs: &'static [Attribute], description: &'static str) -> Self {
+    const fn complex(
+        name: &'static str,
+        subs: &'static [Attribute],
+        description: &'static str,
+    ) -> Self {
         let mut a = Self::new(name, AttrType::Complex, description);
         a.sub_attributes = subs;
         a
@@ -129,7 +137,9 @@ impl Attribute {
 
     /// A sub-attribute by name, case-insensitively (RFC 7643 §2.1).
     pub fn sub_attribute(&self, name: &str) -> Option<&'static Attribute> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The attribute's definition as `/Schemas` shows it.
@@ -197,7 +207,9 @@ pub struct Schema {
 impl Schema {
     /// An attribute by name, case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     pub fn to_json(&self, location: &str) -> Value {
@@ -224,9 +236,15 @@ const fn value_display_type_primary(
 ) -> [Attribute; 4] {
     [
         value,
-        Attribute::string("display", "A human-readable name, primarily used for display purposes."),
+        Attribute::string(
+            "display",
+            "A human-readable name, primarily used for display purposes.",
+        ),
         Attribute::string("type", "A label indicating the attribute's function.").canonical(types),
-        Attribute::boolean("primary", "Whether this is the preferred value; at most one value is primary."),
+        Attribute::boolean(
+            "primary",
+            "Whether this is the preferred value; at most one value is primary.",
+        ),
     ]
 }
 
@@ -246,12 +264,18 @@ const PHOTO_SUBS: [Attribute; 4] = value_display_type_primary(
     Attribute::reference("value", &["external"], "URL of a photo of the user."),
     &["photo", "thumbnail"],
 );
-const ENTITLEMENT_SUBS: [Attribute; 4] =
-    value_display_type_primary(Attribute::string("value", "The value of an entitlement."), &[]);
+const ENTITLEMENT_SUBS: [Attribute; 4] = value_display_type_primary(
+    Attribute::string("value", "The value of an entitlement."),
+    &[],
+);
 const ROLE_SUBS: [Attribute; 4] =
     value_display_type_primary(Attribute::string("value", "The value of a role."), &[]);
 const X509_SUBS: [Attribute; 4] = value_display_type_primary(
-    Attribute::new("value", AttrType::Binary, "The value of an X.509 certificate."),
+    Attribute::new(
+        "value",
+        AttrType::Binary,
+        "The value of an X.509 certificate.",
+    ),
     &[],
 );
 
@@ -265,49 +289,119 @@ const NAME_SUBS: [Attribute; 6] = [
 ];
 
 const ADDRESS_SUBS: [Attribute; 8] = [
-    Attribute::string("formatted", "The full mailing address, formatted for display."),
+    Attribute::string(
+        "formatted",
+        "The full mailing address, formatted for display.",
+    ),
     Attribute::string("streetAddress", "The full street address component."),
     Attribute::string("locality", "The city or locality component."),
     Attribute::string("region", "The state or region component."),
     Attribute::string("postalCode", "The zip code or postal code component."),
     Attribute::string("country", "The country name component."),
-    Attribute::string("type", "A label indicating the attribute's function.").canonical(TYPE_WORK_HOME_OTHER),
+    Attribute::string("type", "A label indicating the attribute's function.")
+        .canonical(TYPE_WORK_HOME_OTHER),
     Attribute::boolean("primary", "Whether this is the preferred mailing address."),
 ];
 
 const USER_GROUP_SUBS: [Attribute; 4] = [
     Attribute::string("value", "The identifier of the User's group.").read_only(),
-    Attribute::reference("$ref", &["User", "Group"], "The URI of the corresponding Group resource.").read_only(),
+    Attribute::reference(
+        "$ref",
+        &["User", "Group"],
+        "The URI of the corresponding Group resource.",
+    )
+    .read_only(),
     Attribute::string("display", "A human-readable name for the group.").read_only(),
-    Attribute::string("type", "How the membership was derived.").canonical(&["direct", "indirect"]).read_only(),
+    Attribute::string("type", "How the membership was derived.")
+        .canonical(&["direct", "indirect"])
+        .read_only(),
 ];
 
 const USER_ATTRIBUTES: [Attribute; 22] = [
-    Attribute::string("userName", "Unique identifier for the User, typically used to sign in.")
-        .required()
-        .unique(),
-    Attribute::complex("name", &NAME_SUBS, "The components of the user's real name."),
-    Attribute::string("displayName", "The name of the User, suitable for display to end-users."),
-    Attribute::string("nickName", "The casual way to address the user in real life."),
-    Attribute::reference("profileUrl", &["external"], "A fully qualified URL to the User's online profile."),
+    Attribute::string(
+        "userName",
+        "Unique identifier for the User, typically used to sign in.",
+    )
+    .required()
+    .unique(),
+    Attribute::complex(
+        "name",
+        &NAME_SUBS,
+        "The components of the user's real name.",
+    ),
+    Attribute::string(
+        "displayName",
+        "The name of the User, suitable for display to end-users.",
+    ),
+    Attribute::string(
+        "nickName",
+        "The casual way to address the user in real life.",
+    ),
+    Attribute::reference(
+        "profileUrl",
+        &["external"],
+        "A fully qualified URL to the User's online profile.",
+    ),
     Attribute::string("title", "The user's title, such as \"Vice President\"."),
-    Attribute::string("userType", "Identifies the relationship between the organization and the user."),
-    Attribute::string("preferredLanguage", "The User's preferred written or spoken language."),
+    Attribute::string(
+        "userType",
+        "Identifies the relationship between the organization and the user.",
+    ),
+    Attribute::string(
+        "preferredLanguage",
+        "The User's preferred written or spoken language.",
+    ),
     Attribute::string("locale", "The User's default location for localization."),
-    Attribute::string("timezone", "The User's time zone in the IANA Time Zone database format."),
+    Attribute::string(
+        "timezone",
+        "The User's time zone in the IANA Time Zone database format.",
+    ),
     Attribute::boolean("active", "The User's administrative status."),
-    Attribute::string("password", "Accepted on write, never stored in clear and never returned.").write_only(),
+    Attribute::string(
+        "password",
+        "Accepted on write, never stored in clear and never returned.",
+    )
+    .write_only(),
     Attribute::complex("emails", &EMAIL_SUBS, "Email addresses for the user.").multi(),
     Attribute::complex("phoneNumbers", &PHONE_SUBS, "Phone numbers for the User.").multi(),
-    Attribute::complex("ims", &IMS_SUBS, "Instant messaging addresses for the User.").multi(),
+    Attribute::complex(
+        "ims",
+        &IMS_SUBS,
+        "Instant messaging addresses for the User.",
+    )
+    .multi(),
     Attribute::complex("photos", &PHOTO_SUBS, "URLs of photos of the User.").multi(),
-    Attribute::complex("addresses", &ADDRESS_SUBS, "A physical mailing address for this User.").multi(),
-    Attribute::complex("groups", &USER_GROUP_SUBS, "Groups the user belongs to, read-only.")
-        .multi()
-        .read_only(),
-    Attribute::complex("entitlements", &ENTITLEMENT_SUBS, "Entitlements for the User.").multi(),
-    Attribute::complex("roles", &ROLE_SUBS, "Roles for the User; app roles resolve from them.").multi(),
-    Attribute::complex("x509Certificates", &X509_SUBS, "X.509 certificates issued to the User.").multi(),
+    Attribute::complex(
+        "addresses",
+        &ADDRESS_SUBS,
+        "A physical mailing address for this User.",
+    )
+    .multi(),
+    Attribute::complex(
+        "groups",
+        &USER_GROUP_SUBS,
+        "Groups the user belongs to, read-only.",
+    )
+    .multi()
+    .read_only(),
+    Attribute::complex(
+        "entitlements",
+        &ENTITLEMENT_SUBS,
+        "Entitlements for the User.",
+    )
+    .multi(),
+    Attribute::complex(
+        "roles",
+        &ROLE_SUBS,
+        "Roles for the User; app roles resolve from them.",
+    )
+    .multi(),
+    Attribute::complex(
+        "x509Certificates",
+        &X509_SUBS,
+        "X.509 certificates issued to the User.",
+    )
+    .multi(),
     Attribute::string("externalId", "The IdP's identifier for the User.").case_exact(),
 ];
 
@@ -319,13 +413,23 @@ pub static USER_SCHEMA: Schema = Schema {
 };
 
 const MANAGER_SUBS: [Attribute; 3] = [
-    Attribute::string("value", "The id of the SCIM resource representing the User's manager."),
-    Attribute::reference("$ref", &["User"], "The URI of the SCIM resource representing the User's manager."),
+    Attribute::string(
+        "value",
+        "The id of the SCIM resource representing the User's manager.",
+    ),
+    Attribute::reference(
+        "$ref",
+        &["User"],
+        "The URI of the SCIM resource representing the User's manager.",
+    ),
     Attribute::string("displayName", "The displayName of the User's manager.").read_only(),
 ];
 
 const ENTERPRISE_ATTRIBUTES: [Attribute; 6] = [
-    Attribute::string("employeeNumber", "Numeric or alphanumeric identifier assigned to a person."),
+    Attribute::string(
+        "employeeNumber",
+        "Numeric or alphanumeric identifier assigned to a person.",
+    ),
     Attribute::string("costCenter", "Identifies the name of a cost center."),
     Attribute::string("organization", "Identifies the name of an organization."),
     Attribute::string("division", "Identifies the name of a division."),
@@ -341,9 +445,18 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
 };
 
 const MEMBER_SUBS: [Attribute; 4] = [
-    Attribute::string("value", "Identifier of the member of this Group.").immutable().case_exact(),
-    Attribute::reference("$ref", &["User", "Group"], "The URI of the member resource.").immutable(),
-    Attribute::string("type", "The type of the member.").canonical(&["User", "Group"]).immutable(),
+    Attribute::string("value", "Identifier of the member of this Group.")
+        .immutable()
+        .case_exact(),
+    Attribute::reference(
+        "$ref",
+        &["User", "Group"],
+        "The URI of the member resource.",
+    )
+    .immutable(),
+    Attribute::string("type", "The type of the member.")
+        .canonical(&["User", "Group"])
+        .immutable(),
     Attribute::string("display", "A human-readable name for the member.").read_only(),
 ];
 
@@ -424,11 +537,19 @@ mod tests {
 
     #[test]
     fn attribute_lookup_is_case_insensitive() {
-        assert_eq!(USER_SCHEMA.attribute("USERNAME").map(|a| a.name), Some("userName"));
+        assert_eq!(
+            USER_SCHEMA.attribute("USERNAME").map(|a| a.name),
+            Some("userName")
+        );
         let emails = USER_SCHEMA.attribute("emails").expect("emails");
         assert_eq!(emails.sub_attribute("Value").map(|a| a.name), Some("value"));
         assert!(USER_SCHEMA.attribute("nope").is_none());
-        assert_eq!(ResourceType::User.schema(&ENTERPRISE_USER.to_uppercase()).map(|s| s.id), Some(ENTERPRISE_USER));
+        assert_eq!(
+            ResourceType::User
+                .schema(&ENTERPRISE_USER.to_uppercase())
+                .map(|s| s.id),
+            Some(ENTERPRISE_USER)
+        );
         assert!(ResourceType::Group.schema(ENTERPRISE_USER).is_none());
     }
 
@@ -438,9 +559,19 @@ mod tests {
         assert!(user_name.required && !user_name.case_exact);
         assert_eq!(user_name.uniqueness, Uniqueness::Server);
         let password = USER_SCHEMA.attribute("password").expect("password");
-        assert_eq!((password.mutability, password.returned), (Mutability::WriteOnly, Returned::Never));
-        assert!(USER_SCHEMA.attribute("externalId").expect("externalId").case_exact);
-        assert!(USER_SCHEMA.attribute("groups").expect("groups").mutability == Mutability::ReadOnly);
+        assert_eq!(
+            (password.mutability, password.returned),
+            (Mutability::WriteOnly, Returned::Never)
+        );
+        assert!(
+            USER_SCHEMA
+                .attribute("externalId")
+                .expect("externalId")
+                .case_exact
+        );
+        assert!(
+            USER_SCHEMA.attribute("groups").expect("groups").mutability == Mutability::ReadOnly
+        );
         let json = USER_SCHEMA.to_json("/Schemas/x");
         assert_eq!(json["attributes"][0]["name"], "userName");
         assert_eq!(json["attributes"][0]["uniqueness"], "server");

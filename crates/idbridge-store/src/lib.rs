@@ -14,8 +14,8 @@
 pub mod directory;
 mod error;
 mod model;
-mod scim_sql;
 pub mod postgres;
+mod scim_sql;
 pub mod sqlite;
 mod url;
 
@@ -114,9 +114,16 @@ pub trait RoleRepo {
     async fn app_roles(&self) -> Result<Vec<String>>;
     /// Replaces the app roles.
     async fn set_app_roles(&self, roles: &[String]) -> Result<()>;
-    async fn role_mappings(&self, tenant_id: Uuid) -> Result<Vec<idbridge_core::roles::RoleMapping>>;
+    async fn role_mappings(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<idbridge_core::roles::RoleMapping>>;
     /// Replaces the tenant's mappings.
-    async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[idbridge_core::roles::RoleMapping]) -> Result<()>;
+    async fn set_role_mappings(
+        &self,
+        tenant_id: Uuid,
+        mappings: &[idbridge_core::roles::RoleMapping],
+    ) -> Result<()>;
 }
 
 /// A tenant's directory. Every write is one transaction that also appends its events
@@ -130,7 +137,12 @@ pub trait DirectoryRepo {
     async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>>;
     /// Writes `user` (whose `version` is the new version) if the stored version is
     /// `expected_version`; else [`StoreError::VersionMismatch`].
-    async fn update_user(&self, user: &DirectoryUser, expected_version: i64, ctx: &WriteContext) -> Result<()>;
+    async fn update_user(
+        &self,
+        user: &DirectoryUser,
+        expected_version: i64,
+        ctx: &WriteContext,
+    ) -> Result<()>;
     /// Deletes the user and its group memberships (each membership removal raises a
     /// `group.member_removed` event).
     async fn delete_user(
@@ -140,16 +152,29 @@ pub trait DirectoryRepo {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<()>;
-    async fn list_users(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryUser>>;
+    async fn list_users(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<DirectoryUser>>;
     /// The groups each of these users directly belongs to.
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>>;
 
     /// Creates the group with these members ([`StoreError::InvalidReference`] if one
     /// is not a user or group of the tenant).
-    async fn create_group(&self, group: &DirectoryGroup, members: &[MemberRef], ctx: &WriteContext) -> Result<()>;
+    async fn create_group(
+        &self,
+        group: &DirectoryGroup,
+        members: &[MemberRef],
+        ctx: &WriteContext,
+    ) -> Result<()>;
     async fn group_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryGroup>>;
     /// Members of these groups, as `(group id, member)`.
-    async fn group_members(&self, tenant_id: Uuid, group_ids: &[Uuid]) -> Result<Vec<(Uuid, GroupMember)>>;
+    async fn group_members(
+        &self,
+        tenant_id: Uuid,
+        group_ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, GroupMember)>>;
     /// Writes the group document and applies the member changes in order; each
     /// membership that actually changes raises `group.member_added` or
     /// `group.member_removed`.
@@ -167,19 +192,33 @@ pub trait DirectoryRepo {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<()>;
-    async fn list_groups(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryGroup>>;
+    async fn list_groups(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<DirectoryGroup>>;
 
     /// Users in id (creation) order, for the admin API.
     async fn page_users(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryUser>>;
     /// Groups in id (creation) order, for the admin API.
-    async fn page_groups(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryGroup>>;
+    async fn page_groups(&self, tenant_id: Uuid, page: PageRequest)
+    -> Result<Page<DirectoryGroup>>;
 
     /// Events with `seq > after`, oldest first.
-    async fn list_events(&self, tenant_id: Uuid, after: i64, limit: u32) -> Result<Vec<DirectoryEvent>>;
+    async fn list_events(
+        &self,
+        tenant_id: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DirectoryEvent>>;
     /// A log line for a request that changed nothing (a failure, a refusal).
     async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()>;
     /// The tenant's provisioning log, newest first.
-    async fn list_provisioning(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<ProvisioningRecord>>;
+    async fn list_provisioning(
+        &self,
+        tenant_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<ProvisioningRecord>>;
 }
 
 /// Connection pool settings that do not belong in the URL.

@@ -47,7 +47,11 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(dialect: Dialect) -> Self {
-        Self { dialect, text: String::new(), binds: Vec::new() }
+        Self {
+            dialect,
+            text: String::new(),
+            binds: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, fragment: &str) -> &mut Self {
@@ -78,7 +82,11 @@ fn invalid(detail: impl Into<String>) -> StoreError {
 enum Expr {
     /// A column of the row (`r.…`) or of an email row (`e.…`). `lowered`: it holds a
     /// lowercased copy, so literals are lowercased to match.
-    Column { sql: &'static str, ty: ColumnType, lowered: bool },
+    Column {
+        sql: &'static str,
+        ty: ColumnType,
+        lowered: bool,
+    },
     /// A value inside the row's JSON document: `path` from the document root.
     Doc { path: Vec<String> },
     /// A field of one element of a JSON array being iterated (`j`).
@@ -94,7 +102,12 @@ enum ColumnType {
 }
 
 /// `WHERE` conditions for `query` on `table`, rows aliased `r`.
-pub(crate) fn condition(sql: &mut Sql, table: Table, tenant: Uuid, query: &Query) -> Result<(), StoreError> {
+pub(crate) fn condition(
+    sql: &mut Sql,
+    table: Table,
+    tenant: Uuid,
+    query: &Query,
+) -> Result<(), StoreError> {
     match query {
         Query::Const(true) => {
             sql.push("1=1");
@@ -105,7 +118,11 @@ pub(crate) fn condition(sql: &mut Sql, table: Table, tenant: Uuid, query: &Query
         Query::And(a, b) | Query::Or(a, b) => {
             sql.push("(");
             condition(sql, table, tenant, a)?;
-            sql.push(if matches!(query, Query::And(..)) { " AND " } else { " OR " });
+            sql.push(if matches!(query, Query::And(..)) {
+                " AND "
+            } else {
+                " OR "
+            });
             condition(sql, table, tenant, b)?;
             sql.push(")");
         }
@@ -116,10 +133,14 @@ pub(crate) fn condition(sql: &mut Sql, table: Table, tenant: Uuid, query: &Query
         }
         Query::HasExtension(urn) => match sql.dialect {
             Dialect::Sqlite => {
-                sql.push("json_type(r.document, ").bind(Bind::Text(json_path(std::slice::from_ref(urn))?)).push(") = 'object'");
+                sql.push("json_type(r.document, ")
+                    .bind(Bind::Text(json_path(std::slice::from_ref(urn))?))
+                    .push(") = 'object'");
             }
             Dialect::Postgres => {
-                sql.push("jsonb_typeof(r.document -> ").bind(Bind::Text(urn.clone())).push(") = 'object'");
+                sql.push("jsonb_typeof(r.document -> ")
+                    .bind(Bind::Text(urn.clone()))
+                    .push(") = 'object'");
             }
         },
         Query::MemberOf(group) | Query::HasMember(group) => {
@@ -161,19 +182,58 @@ pub(crate) fn condition(sql: &mut Sql, table: Table, tenant: Uuid, query: &Query
 
 fn expression(table: Table, field: &Field) -> Result<Expr, StoreError> {
     Ok(match field {
-        Field::Id => Expr::Column { sql: "r.id", ty: ColumnType::Uuid, lowered: false },
-        Field::Created => Expr::Column { sql: "r.created_at", ty: ColumnType::Time, lowered: false },
-        Field::LastModified => Expr::Column { sql: "r.updated_at", ty: ColumnType::Time, lowered: false },
-        Field::Attr { urn: None, name, sub: None, .. } => match (table, name.as_str()) {
-            (Table::Users, "userName") => Expr::Column { sql: "r.user_name_lower", ty: ColumnType::Text, lowered: true },
-            (Table::Users, "active") => Expr::Column { sql: "r.active", ty: ColumnType::Bool, lowered: false },
-            (_, "externalId") => Expr::Column { sql: "r.external_id", ty: ColumnType::Text, lowered: false },
-            (_, "displayName") => {
-                Expr::Column { sql: "r.display_name_lower", ty: ColumnType::Text, lowered: true }
-            }
-            _ => Expr::Doc { path: vec![name.clone()] },
+        Field::Id => Expr::Column {
+            sql: "r.id",
+            ty: ColumnType::Uuid,
+            lowered: false,
         },
-        Field::Attr { urn, name, sub, multi_valued, .. } => {
+        Field::Created => Expr::Column {
+            sql: "r.created_at",
+            ty: ColumnType::Time,
+            lowered: false,
+        },
+        Field::LastModified => Expr::Column {
+            sql: "r.updated_at",
+            ty: ColumnType::Time,
+            lowered: false,
+        },
+        Field::Attr {
+            urn: None,
+            name,
+            sub: None,
+            ..
+        } => match (table, name.as_str()) {
+            (Table::Users, "userName") => Expr::Column {
+                sql: "r.user_name_lower",
+                ty: ColumnType::Text,
+                lowered: true,
+            },
+            (Table::Users, "active") => Expr::Column {
+                sql: "r.active",
+                ty: ColumnType::Bool,
+                lowered: false,
+            },
+            (_, "externalId") => Expr::Column {
+                sql: "r.external_id",
+                ty: ColumnType::Text,
+                lowered: false,
+            },
+            (_, "displayName") => Expr::Column {
+                sql: "r.display_name_lower",
+                ty: ColumnType::Text,
+                lowered: true,
+            },
+            _ => Expr::Doc {
+                path: vec![name.clone()],
+            },
+        },
+        Field::Attr {
+            urn,
+            name,
+            sub,
+            multi_valued,
+            ..
+        } => {
             let mut path = Vec::new();
             path.extend(urn.iter().cloned());
             path.push(name.clone());
@@ -193,7 +253,9 @@ fn json_path(keys: &[String]) -> Result<String, StoreError> {
     let mut out = String::from("$");
     for key in keys {
         if key.contains('"') || key.contains('\\') {
-            return Err(invalid("attribute names cannot contain quotes or backslashes"));
+            return Err(invalid(
+                "attribute names cannot contain quotes or backslashes",
+            ));
         }
         if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
@@ -216,10 +278,14 @@ fn value_sql(sql: &mut Sql, expr: &Expr) -> Result<(), StoreError> {
         }
         (Expr::Doc { path }, Dialect::Sqlite) => {
             let path = json_path(path)?;
-            sql.push("json_extract(r.document, ").bind(Bind::Text(path)).push(")");
+            sql.push("json_extract(r.document, ")
+                .bind(Bind::Text(path))
+                .push(")");
         }
         (Expr::Doc { path }, Dialect::Postgres) => {
-            sql.push("(r.document #>> ").bind(Bind::TextArray(path.clone())).push("::text[])");
+            sql.push("(r.document #>> ")
+                .bind(Bind::TextArray(path.clone()))
+                .push("::text[])");
         }
         (Expr::Elem { key }, Dialect::Sqlite) if key.is_empty() => {
             sql.push("j.value");
@@ -229,10 +295,14 @@ fn value_sql(sql: &mut Sql, expr: &Expr) -> Result<(), StoreError> {
         }
         (Expr::Elem { key }, Dialect::Sqlite) => {
             let path = json_path(std::slice::from_ref(key))?;
-            sql.push("json_extract(j.value, ").bind(Bind::Text(path)).push(")");
+            sql.push("json_extract(j.value, ")
+                .bind(Bind::Text(path))
+                .push(")");
         }
         (Expr::Elem { key }, Dialect::Postgres) => {
-            sql.push("(j.v ->> ").bind(Bind::Text(key.clone())).push(")");
+            sql.push("(j.v ->> ")
+                .bind(Bind::Text(key.clone()))
+                .push(")");
         }
     }
     Ok(())
@@ -248,9 +318,14 @@ fn present(sql: &mut Sql, expr: &Expr) {
 /// Like [`value_sql`], but always text (booleans and numbers too), for `pr`.
 fn value_sql_text(sql: &mut Sql, expr: &Expr) -> Result<(), StoreError> {
     match (expr, sql.dialect) {
-        (Expr::Column { ty: ColumnType::Text, .. }, _) | (Expr::Doc { .. } | Expr::Elem { .. }, Dialect::Postgres) => {
-            value_sql(sql, expr)
-        }
+        (
+            Expr::Column {
+                ty: ColumnType::Text,
+                ..
+            },
+            _,
+        )
+        | (Expr::Doc { .. } | Expr::Elem { .. }, Dialect::Postgres) => value_sql(sql, expr),
         _ => {
             sql.push("CAST(");
             value_sql(sql, expr)?;
@@ -284,7 +359,13 @@ fn compare_id(sql: &mut Sql, op: CompareOp, value: &CompValue) -> Result<(), Sto
     Ok(())
 }
 
-fn compare(sql: &mut Sql, expr: &Expr, field: &Field, op: CompareOp, value: &CompValue) -> Result<(), StoreError> {
+fn compare(
+    sql: &mut Sql,
+    expr: &Expr,
+    field: &Field,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<(), StoreError> {
     if let CompValue::Null = value {
         match op {
             CompareOp::Eq => {
@@ -339,15 +420,23 @@ fn compare(sql: &mut Sql, expr: &Expr, field: &Field, op: CompareOp, value: &Com
         (None, AttrType::Integer | AttrType::Decimal, CompValue::Num(n)) => match sql.dialect {
             Dialect::Sqlite => {
                 value_sql(sql, expr)?;
-                let bind = n.as_i64().map(Bind::Int).or_else(|| n.as_f64().map(Bind::Float));
-                sql.push(operator(op)?).bind(bind.ok_or_else(|| invalid("number out of range"))?);
+                let bind = n
+                    .as_i64()
+                    .map(Bind::Int)
+                    .or_else(|| n.as_f64().map(Bind::Float));
+                sql.push(operator(op)?)
+                    .bind(bind.ok_or_else(|| invalid("number out of range"))?);
             }
             Dialect::Postgres => {
                 let Expr::Doc { path } = expr else {
                     return Err(invalid("numbers compare only with document attributes"));
                 };
-                sql.push("(r.document #> ").bind(Bind::TextArray(path.clone())).push("::text[])");
-                sql.push(operator(op)?).bind(Bind::Text(n.to_string())).push("::jsonb");
+                sql.push("(r.document #> ")
+                    .bind(Bind::TextArray(path.clone()))
+                    .push("::text[])");
+                sql.push(operator(op)?)
+                    .bind(Bind::Text(n.to_string()))
+                    .push("::jsonb");
             }
         },
         (Some(ColumnType::Text) | None, _, literal) => {
@@ -359,7 +448,11 @@ fn compare(sql: &mut Sql, expr: &Expr, field: &Field, op: CompareOp, value: &Com
                 CompValue::Null => String::new(),
             };
             let lowered_column = matches!(expr, Expr::Column { lowered: true, .. });
-            let text = if case_fold || lowered_column { text.to_lowercase() } else { text };
+            let text = if case_fold || lowered_column {
+                text.to_lowercase()
+            } else {
+                text
+            };
             let fold_expr = case_fold && !lowered_column;
             string_compare(sql, expr, fold_expr, op, text)?;
         }
@@ -381,7 +474,13 @@ fn operator(op: CompareOp) -> Result<&'static str, StoreError> {
     })
 }
 
-fn string_compare(sql: &mut Sql, expr: &Expr, fold: bool, op: CompareOp, text: String) -> Result<(), StoreError> {
+fn string_compare(
+    sql: &mut Sql,
+    expr: &Expr,
+    fold: bool,
+    op: CompareOp,
+    text: String,
+) -> Result<(), StoreError> {
     let lhs = |sql: &mut Sql| -> Result<(), StoreError> {
         if fold {
             sql.push("lower(");
@@ -409,7 +508,11 @@ fn string_compare(sql: &mut Sql, expr: &Expr, fold: bool, op: CompareOp, text: S
             let len = text.chars().count() as i64;
             sql.push("substr(");
             lhs(sql)?;
-            sql.push(", 1, ").bind(Bind::Int(len)).push(") = ").bind(Bind::Text(text));
+            sql.push(", 1, ").bind(Bind::Int(len));
+            if sql.dialect == Dialect::Postgres {
+                sql.push("::int");
+            }
+            sql.push(") = ").bind(Bind::Text(text));
         }
         CompareOp::Ew => {
             let len = text.chars().count() as i64;
@@ -417,12 +520,18 @@ fn string_compare(sql: &mut Sql, expr: &Expr, fold: bool, op: CompareOp, text: S
                 Dialect::Sqlite => {
                     sql.push("substr(");
                     lhs(sql)?;
-                    sql.push(", -").bind(Bind::Int(len)).push(") = ").bind(Bind::Text(text));
+                    sql.push(", -")
+                        .bind(Bind::Int(len))
+                        .push(") = ")
+                        .bind(Bind::Text(text));
                 }
                 Dialect::Postgres => {
                     sql.push("right(");
                     lhs(sql)?;
-                    sql.push(", ").bind(Bind::Int(len)).push("::int) = ").bind(Bind::Text(text));
+                    sql.push(", ")
+                        .bind(Bind::Int(len))
+                        .push("::int) = ")
+                        .bind(Bind::Text(text));
                 }
             }
         }
@@ -435,7 +544,13 @@ fn string_compare(sql: &mut Sql, expr: &Expr, fold: bool, op: CompareOp, text: S
 }
 
 /// `EXISTS` over the values of a multi-valued attribute.
-fn any(sql: &mut Sql, table: Table, tenant: Uuid, field: &Field, inner: &Query) -> Result<(), StoreError> {
+fn any(
+    sql: &mut Sql,
+    table: Table,
+    tenant: Uuid,
+    field: &Field,
+    inner: &Query,
+) -> Result<(), StoreError> {
     let Field::Attr { urn, name, .. } = field else {
         return Err(invalid("not a multi-valued attribute"));
     };
@@ -457,11 +572,13 @@ fn any(sql: &mut Sql, table: Table, tenant: Uuid, field: &Field, inner: &Query) 
                 .push(") j WHERE json_type(j.value) = 'object' AND ");
         }
         Dialect::Postgres => {
-            sql.push("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.document #> ")
-                .bind(Bind::TextArray(path.clone()))
-                .push("::text[]) = 'array' THEN r.document #> ")
-                .bind(Bind::TextArray(path))
-                .push("::text[] ELSE '[]'::jsonb END) AS j(v) WHERE jsonb_typeof(j.v) = 'object' AND ");
+            sql.push(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.document #> ",
+            )
+            .bind(Bind::TextArray(path.clone()))
+            .push("::text[]) = 'array' THEN r.document #> ")
+            .bind(Bind::TextArray(path))
+            .push("::text[] ELSE '[]'::jsonb END) AS j(v) WHERE jsonb_typeof(j.v) = 'object' AND ");
         }
     }
     element_condition(sql, inner)?;
@@ -474,7 +591,11 @@ fn element_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
         Query::And(a, b) | Query::Or(a, b) => {
             sql.push("(");
             element_condition(sql, a)?;
-            sql.push(if matches!(query, Query::And(..)) { " AND " } else { " OR " });
+            sql.push(if matches!(query, Query::And(..)) {
+                " AND "
+            } else {
+                " OR "
+            });
             element_condition(sql, b)?;
             sql.push(")");
         }
@@ -487,7 +608,9 @@ fn element_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
             sql.push(if *b { "1=1" } else { "1=0" });
         }
         Query::Present(field) => present(sql, &element_expr(field)?),
-        Query::Compare { field, op, value } => compare(sql, &element_expr(field)?, field, *op, value)?,
+        Query::Compare { field, op, value } => {
+            compare(sql, &element_expr(field)?, field, *op, value)?
+        }
         _ => return Err(invalid("unsupported condition inside a value filter")),
     }
     Ok(())
@@ -519,7 +642,11 @@ fn email_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
         Query::And(a, b) | Query::Or(a, b) => {
             sql.push("(");
             email_condition(sql, a)?;
-            sql.push(if matches!(query, Query::And(..)) { " AND " } else { " OR " });
+            sql.push(if matches!(query, Query::And(..)) {
+                " AND "
+            } else {
+                " OR "
+            });
             email_condition(sql, b)?;
             sql.push(")");
         }
@@ -536,9 +663,21 @@ fn email_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
                 return Err(invalid("not an email field"));
             };
             let expr = match sub.as_str() {
-                "value" => Expr::Column { sql: "e.value_lower", ty: ColumnType::Text, lowered: true },
-                "type" => Expr::Column { sql: "e.type_lower", ty: ColumnType::Text, lowered: true },
-                _ => Expr::Column { sql: "e.is_primary", ty: ColumnType::Bool, lowered: false },
+                "value" => Expr::Column {
+                    sql: "e.value_lower",
+                    ty: ColumnType::Text,
+                    lowered: true,
+                },
+                "type" => Expr::Column {
+                    sql: "e.type_lower",
+                    ty: ColumnType::Text,
+                    lowered: true,
+                },
+                _ => Expr::Column {
+                    sql: "e.is_primary",
+                    ty: ColumnType::Bool,
+                    lowered: false,
+                },
             };
             match query {
                 Query::Present(_) => {
@@ -558,11 +697,18 @@ fn email_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
 }
 
 /// `ORDER BY` for a sort (then by id, so pages are stable).
-pub(crate) fn order_by(sql: &mut Sql, table: Table, sort: Option<&(Field, SortOrder)>) -> Result<(), StoreError> {
+pub(crate) fn order_by(
+    sql: &mut Sql,
+    table: Table,
+    sort: Option<&(Field, SortOrder)>,
+) -> Result<(), StoreError> {
     sql.push(" ORDER BY ");
     if let Some((field, order)) = sort {
         let expr = expression(table, field)?;
-        if field.ty() == AttrType::String && !field.case_exact() && !matches!(expr, Expr::Column { lowered: true, .. }) {
+        if field.ty() == AttrType::String
+            && !field.case_exact()
+            && !matches!(expr, Expr::Column { lowered: true, .. })
+        {
             sql.push("lower(");
             value_sql_text(sql, &expr)?;
             sql.push(")");

@@ -41,7 +41,11 @@ pub enum CompValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// `attrPath op compValue`
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     /// `attrPath pr`
     Present(AttrPath),
     And(Box<Filter>, Box<Filter>),
@@ -51,7 +55,10 @@ pub enum Filter {
     /// `attrPath[valFilter]`, e.g. `emails[type eq "work" and value co "@example.com"]`.
     /// `path` names the multi-valued complex attribute (no `sub_attr`); the paths
     /// inside `filter` are its sub-attributes (no schema, no `sub_attr`).
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 impl CompareOp {

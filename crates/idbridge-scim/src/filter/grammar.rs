@@ -121,7 +121,9 @@ peg::parser! {
 
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$'))
 }
 
@@ -146,13 +148,21 @@ fn split_attr_path(token: &str) -> Result<AttrPath, &'static str> {
     if !is_name(attr) || sub.is_some_and(|s| !is_name(s)) {
         return Err(EXPECTED);
     }
-    Ok(AttrPath { schema, attr: attr.to_owned(), sub_attr: sub.map(str::to_owned) })
+    Ok(AttrPath {
+        schema,
+        attr: attr.to_owned(),
+        sub_attr: sub.map(str::to_owned),
+    })
 }
 
-pub(crate) fn parse_filter(input: &str) -> Result<Filter, peg::error::ParseError<peg::str::LineCol>> {
+pub(crate) fn parse_filter(
+    input: &str,
+) -> Result<Filter, peg::error::ParseError<peg::str::LineCol>> {
     scim::filter(input)
 }
 
-pub(crate) fn parse_patch_path(input: &str) -> Result<PatchPath, peg::error::ParseError<peg::str::LineCol>> {
+pub(crate) fn parse_patch_path(
+    input: &str,
+) -> Result<PatchPath, peg::error::ParseError<peg::str::LineCol>> {
     scim::patch_path(input)
 }

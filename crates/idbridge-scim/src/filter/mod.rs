@@ -23,18 +23,26 @@ pub enum FilterError {
     #[error("the filter has more than {max} comparisons")]
     TooManyTerms { max: usize },
     #[error("the filter is malformed at byte {position} (near {near:?}): expected {expected}")]
-    Syntax { position: usize, near: String, expected: String },
+    Syntax {
+        position: usize,
+        near: String,
+        expected: String,
+    },
 }
 
 impl Filter {
     pub fn parse(input: &str) -> Result<Filter, FilterError> {
         if input.len() > MAX_FILTER_LEN {
-            return Err(FilterError::TooLong { max: MAX_FILTER_LEN });
+            return Err(FilterError::TooLong {
+                max: MAX_FILTER_LEN,
+            });
         }
         check_depth(input, MAX_FILTER_DEPTH)?;
         let filter = grammar::parse_filter(input).map_err(|e| syntax_error(input, &e))?;
         if filter.terms() > MAX_FILTER_TERMS {
-            return Err(FilterError::TooManyTerms { max: MAX_FILTER_TERMS });
+            return Err(FilterError::TooManyTerms {
+                max: MAX_FILTER_TERMS,
+            });
         }
         Ok(filter)
     }
@@ -85,10 +93,22 @@ pub(crate) fn check_depth(input: &str, max: usize) -> Result<(), FilterError> {
     Ok(())
 }
 
-pub(crate) fn syntax_error(input: &str, err: &peg::error::ParseError<peg::str::LineCol>) -> FilterError {
+pub(crate) fn syntax_error(
+    input: &str,
+    err: &peg::error::ParseError<peg::str::LineCol>,
+) -> FilterError {
     let position = err.location.offset;
-    let near: String = input.get(position..).unwrap_or_default().chars().take(24).collect();
-    FilterError::Syntax { position, near, expected: err.expected.to_string() }
+    let near: String = input
+        .get(position..)
+        .unwrap_or_default()
+        .chars()
+        .take(24)
+        .collect();
+    FilterError::Syntax {
+        position,
+        near,
+        expected: err.expected.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,19 @@ use super::*;
 use crate::path::PatchPath;
 
 fn path(attr: &str) -> AttrPath {
-    AttrPath { schema: None, attr: attr.into(), sub_attr: None }
+    AttrPath {
+        schema: None,
+        attr: attr.into(),
+        sub_attr: None,
+    }
 }
 
 fn sub(attr: &str, sub: &str) -> AttrPath {
-    AttrPath { schema: None, attr: attr.into(), sub_attr: Some(sub.into()) }
+    AttrPath {
+        schema: None,
+        attr: attr.into(),
+        sub_attr: Some(sub.into()),
+    }
 }
 
 fn cmp(p: AttrPath, op: CompareOp, value: CompValue) -> Filter {
@@ -30,40 +38,88 @@ fn or(a: Filter, b: Filter) -> Filter {
 
 fn check(input: &str, expected: Filter) {
     assert_eq!(Filter::parse(input), Ok(expected.clone()), "{input}");
-    assert_eq!(Filter::parse(&expected.to_string()), Ok(expected), "round trip of {input}");
+    assert_eq!(
+        Filter::parse(&expected.to_string()),
+        Ok(expected),
+        "round trip of {input}"
+    );
 }
 
 #[test]
 fn rfc_7644_examples_parse() {
     use CompareOp::*;
-    check(r#"userName eq "bjensen""#, cmp(path("userName"), Eq, s("bjensen")));
-    check(r#"userName Eq "john@example.com""#, cmp(path("userName"), Eq, s("john@example.com")));
-    check(r#"name.familyName co "O'Malley""#, cmp(sub("name", "familyName"), Co, s("O'Malley")));
+    check(
+        r#"userName eq "bjensen""#,
+        cmp(path("userName"), Eq, s("bjensen")),
+    );
+    check(
+        r#"userName Eq "john@example.com""#,
+        cmp(path("userName"), Eq, s("john@example.com")),
+    );
+    check(
+        r#"name.familyName co "O'Malley""#,
+        cmp(sub("name", "familyName"), Co, s("O'Malley")),
+    );
     check(r#"userName sw "J""#, cmp(path("userName"), Sw, s("J")));
     check(
         r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
         cmp(
-            AttrPath { schema: Some("urn:ietf:params:scim:schemas:core:2.0:User".into()), attr: "userName".into(), sub_attr: None },
+            AttrPath {
+                schema: Some("urn:ietf:params:scim:schemas:core:2.0:User".into()),
+                attr: "userName".into(),
+                sub_attr: None,
+            },
             Sw,
             s("J"),
         ),
     );
     check("title pr", Filter::Present(path("title")));
-    check(r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, cmp(sub("meta", "lastModified"), Gt, s("2011-05-13T04:42:34Z")));
-    check(r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, cmp(sub("meta", "lastModified"), Ge, s("2011-05-13T04:42:34Z")));
-    check(r#"meta.lastModified lt "2011-05-13T04:42:34Z""#, cmp(sub("meta", "lastModified"), Lt, s("2011-05-13T04:42:34Z")));
-    check(r#"meta.lastModified le "2011-05-13T04:42:34Z""#, cmp(sub("meta", "lastModified"), Le, s("2011-05-13T04:42:34Z")));
-    check(r#"title pr and userType eq "Employee""#, and(Filter::Present(path("title")), cmp(path("userType"), Eq, s("Employee"))));
-    check(r#"title pr or userType eq "Intern""#, or(Filter::Present(path("title")), cmp(path("userType"), Eq, s("Intern"))));
+    check(
+        r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+        cmp(sub("meta", "lastModified"), Gt, s("2011-05-13T04:42:34Z")),
+    );
+    check(
+        r#"meta.lastModified ge "2011-05-13T04:42:34Z""#,
+        cmp(sub("meta", "lastModified"), Ge, s("2011-05-13T04:42:34Z")),
+    );
+    check(
+        r#"meta.lastModified lt "2011-05-13T04:42:34Z""#,
+        cmp(sub("meta", "lastModified"), Lt, s("2011-05-13T04:42:34Z")),
+    );
+    check(
+        r#"meta.lastModified le "2011-05-13T04:42:34Z""#,
+        cmp(sub("meta", "lastModified"), Le, s("2011-05-13T04:42:34Z")),
+    );
+    check(
+        r#"title pr and userType eq "Employee""#,
+        and(
+            Filter::Present(path("title")),
+            cmp(path("userType"), Eq, s("Employee")),
+        ),
+    );
+    check(
+        r#"title pr or userType eq "Intern""#,
+        or(
+            Filter::Present(path("title")),
+            cmp(path("userType"), Eq, s("Intern")),
+        ),
+    );
     check(
         r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
-        cmp(path("schemas"), Eq, s("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")),
+        cmp(
+            path("schemas"),
+            Eq,
+            s("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+        ),
     );
     check(
         r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
         and(
             cmp(path("userType"), Eq, s("Employee")),
-            or(cmp(path("emails"), Co, s("example.com")), cmp(sub("emails", "value"), Co, s("example.org"))),
+            or(
+                cmp(path("emails"), Co, s("example.com")),
+                cmp(sub("emails", "value"), Co, s("example.org")),
+            ),
         ),
     );
     check(
@@ -76,19 +132,37 @@ fn rfc_7644_examples_parse() {
             ))),
         ),
     );
-    check(r#"userType eq "Employee" and (emails.type eq "work")"#, and(cmp(path("userType"), Eq, s("Employee")), cmp(sub("emails", "type"), Eq, s("work"))));
+    check(
+        r#"userType eq "Employee" and (emails.type eq "work")"#,
+        and(
+            cmp(path("userType"), Eq, s("Employee")),
+            cmp(sub("emails", "type"), Eq, s("work")),
+        ),
+    );
     let work_emails = Filter::ValuePath {
         path: path("emails"),
-        filter: Box::new(and(cmp(path("type"), Eq, s("work")), cmp(path("value"), Co, s("@example.com")))),
+        filter: Box::new(and(
+            cmp(path("type"), Eq, s("work")),
+            cmp(path("value"), Co, s("@example.com")),
+        )),
     };
-    check(r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, and(cmp(path("userType"), Eq, s("Employee")), work_emails.clone()));
+    check(
+        r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+        and(
+            cmp(path("userType"), Eq, s("Employee")),
+            work_emails.clone(),
+        ),
+    );
     check(
         r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
         or(
             work_emails,
             Filter::ValuePath {
                 path: path("ims"),
-                filter: Box::new(and(cmp(path("type"), Eq, s("xmpp")), cmp(path("value"), Co, s("@foo.com")))),
+                filter: Box::new(and(
+                    cmp(path("type"), Eq, s("xmpp")),
+                    cmp(path("value"), Co, s("@foo.com")),
+                )),
             },
         ),
     );
@@ -99,16 +173,47 @@ fn what_entra_and_okta_send_parses() {
     use CompareOp::*;
     check(
         r#"id eq "g1" and members[value eq "u1"]"#,
-        and(cmp(path("id"), Eq, s("g1")), Filter::ValuePath { path: path("members"), filter: Box::new(cmp(path("value"), Eq, s("u1"))) }),
+        and(
+            cmp(path("id"), Eq, s("g1")),
+            Filter::ValuePath {
+                path: path("members"),
+                filter: Box::new(cmp(path("value"), Eq, s("u1"))),
+            },
+        ),
     );
-    check(r#"externalId eq "2f7f""#, cmp(path("externalId"), Eq, s("2f7f")));
-    check(r#"displayName eq "Group One""#, cmp(path("displayName"), Eq, s("Group One")));
-    check("active eq true", cmp(path("active"), Eq, CompValue::Bool(true)));
-    check("active eq False", cmp(path("active"), Eq, CompValue::Bool(false)));
+    check(
+        r#"externalId eq "2f7f""#,
+        cmp(path("externalId"), Eq, s("2f7f")),
+    );
+    check(
+        r#"displayName eq "Group One""#,
+        cmp(path("displayName"), Eq, s("Group One")),
+    );
+    check(
+        "active eq true",
+        cmp(path("active"), Eq, CompValue::Bool(true)),
+    );
+    check(
+        "active eq False",
+        cmp(path("active"), Eq, CompValue::Bool(false)),
+    );
     check("x eq null", cmp(path("x"), Eq, CompValue::Null));
-    check("age gt 10", cmp(path("age"), Gt, CompValue::Num(Number::from(10))));
-    check("score le -1.5e3", cmp(path("score"), Le, CompValue::Num(serde_json::from_str("-1.5e3").expect("number"))));
-    check(r#"userName eq "a\"b\\c\u00e9""#, cmp(path("userName"), Eq, s("a\"b\\cé")));
+    check(
+        "age gt 10",
+        cmp(path("age"), Gt, CompValue::Num(Number::from(10))),
+    );
+    check(
+        "score le -1.5e3",
+        cmp(
+            path("score"),
+            Le,
+            CompValue::Num(serde_json::from_str("-1.5e3").expect("number")),
+        ),
+    );
+    check(
+        r#"userName eq "a\"b\\c\u00e9""#,
+        cmp(path("userName"), Eq, s("a\"b\\cé")),
+    );
     check(
         r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
         cmp(
@@ -129,7 +234,10 @@ fn what_entra_and_okta_send_parses() {
             sub_attr: Some("value".into()),
         }),
     );
-    check("  NOT(title pr)  ", Filter::Not(Box::new(Filter::Present(path("title")))));
+    check(
+        "  NOT(title pr)  ",
+        Filter::Not(Box::new(Filter::Present(path("title")))),
+    );
 }
 
 #[test]
@@ -167,31 +275,63 @@ fn malformed_filters_are_refused() {
         "x eq 1e999999",
         "urn: eq 1",
     ] {
-        assert!(matches!(Filter::parse(bad), Err(FilterError::Syntax { .. })), "{bad:?} gave {:?}", Filter::parse(bad));
+        assert!(
+            matches!(Filter::parse(bad), Err(FilterError::Syntax { .. })),
+            "{bad:?} gave {:?}",
+            Filter::parse(bad)
+        );
     }
 }
 
 #[test]
 fn limits_are_enforced_without_exhausting_the_stack() {
     let long = format!(r#"userName eq "{}""#, "a".repeat(MAX_FILTER_LEN));
-    assert_eq!(Filter::parse(&long), Err(FilterError::TooLong { max: MAX_FILTER_LEN }));
+    assert_eq!(
+        Filter::parse(&long),
+        Err(FilterError::TooLong {
+            max: MAX_FILTER_LEN
+        })
+    );
     let deep = format!("{}title pr{}", "(".repeat(17), ")".repeat(17));
-    assert_eq!(Filter::parse(&deep), Err(FilterError::TooDeep { max: MAX_FILTER_DEPTH }));
+    assert_eq!(
+        Filter::parse(&deep),
+        Err(FilterError::TooDeep {
+            max: MAX_FILTER_DEPTH
+        })
+    );
     let ok = format!("{}title pr{}", "(".repeat(16), ")".repeat(16));
     assert!(Filter::parse(&ok).is_ok());
     let huge = "(".repeat(100_000);
-    assert_eq!(Filter::parse(&huge), Err(FilterError::TooLong { max: MAX_FILTER_LEN }));
+    assert_eq!(
+        Filter::parse(&huge),
+        Err(FilterError::TooLong {
+            max: MAX_FILTER_LEN
+        })
+    );
     let deep_not = "not (".repeat(20) + "a pr" + &")".repeat(20);
-    assert_eq!(Filter::parse(&deep_not), Err(FilterError::TooDeep { max: MAX_FILTER_DEPTH }));
+    assert_eq!(
+        Filter::parse(&deep_not),
+        Err(FilterError::TooDeep {
+            max: MAX_FILTER_DEPTH
+        })
+    );
     let many = vec!["a pr"; MAX_FILTER_TERMS + 1].join(" or ");
-    assert_eq!(Filter::parse(&many), Err(FilterError::TooManyTerms { max: MAX_FILTER_TERMS }));
+    assert_eq!(
+        Filter::parse(&many),
+        Err(FilterError::TooManyTerms {
+            max: MAX_FILTER_TERMS
+        })
+    );
     let brackets_in_strings = format!(r#"a eq "{}""#, "(".repeat(100));
     assert!(Filter::parse(&brackets_in_strings).is_ok());
 }
 
 #[test]
 fn syntax_errors_say_where() {
-    let Err(FilterError::Syntax { position, near, .. }) = Filter::parse(r#"userName zz "a""#) else { panic!("syntax error expected") };
+    let Err(FilterError::Syntax { position, near, .. }) = Filter::parse(r#"userName zz "a""#)
+    else {
+        panic!("syntax error expected")
+    };
     // peg reports the furthest point it reached: at or just after the bad operator.
     assert!((9..=11).contains(&position), "{position}");
     assert!(near.starts_with("zz") || near.starts_with(" \""), "{near}");
@@ -201,22 +341,37 @@ fn syntax_errors_say_where() {
 fn patch_paths_parse() {
     let cases: &[(&str, PatchPath)] = &[
         ("members", PatchPath::Attr(path("members"))),
-        ("name.familyName", PatchPath::Attr(sub("name", "familyName"))),
+        (
+            "name.familyName",
+            PatchPath::Attr(sub("name", "familyName")),
+        ),
         (
             r#"emails[type eq "work"].value"#,
-            PatchPath::Filtered { path: path("emails"), filter: cmp(path("type"), CompareOp::Eq, s("work")), sub_attr: Some("value".into()) },
+            PatchPath::Filtered {
+                path: path("emails"),
+                filter: cmp(path("type"), CompareOp::Eq, s("work")),
+                sub_attr: Some("value".into()),
+            },
         ),
         (
             r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
             PatchPath::Filtered {
                 path: path("members"),
-                filter: cmp(path("value"), CompareOp::Eq, s("2819c223-7f76-453a-919d-413861904646")),
+                filter: cmp(
+                    path("value"),
+                    CompareOp::Eq,
+                    s("2819c223-7f76-453a-919d-413861904646"),
+                ),
                 sub_attr: None,
             },
         ),
         (
             r#"roles[primary eq "True"].value"#,
-            PatchPath::Filtered { path: path("roles"), filter: cmp(path("primary"), CompareOp::Eq, s("True")), sub_attr: Some("value".into()) },
+            PatchPath::Filtered {
+                path: path("roles"),
+                filter: cmp(path("primary"), CompareOp::Eq, s("True")),
+                sub_attr: Some("value".into()),
+            },
         ),
         (
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
@@ -238,16 +393,31 @@ fn patch_paths_parse() {
             r#"emails[type eq "work" and primary eq true].value"#,
             PatchPath::Filtered {
                 path: path("emails"),
-                filter: and(cmp(path("type"), CompareOp::Eq, s("work")), cmp(path("primary"), CompareOp::Eq, CompValue::Bool(true))),
+                filter: and(
+                    cmp(path("type"), CompareOp::Eq, s("work")),
+                    cmp(path("primary"), CompareOp::Eq, CompValue::Bool(true)),
+                ),
                 sub_attr: Some("value".into()),
             },
         ),
     ];
     for (input, expected) in cases {
         assert_eq!(PatchPath::parse(input).as_ref(), Ok(expected), "{input}");
-        assert_eq!(PatchPath::parse(&expected.to_string()).as_ref(), Ok(expected), "round trip {input}");
+        assert_eq!(
+            PatchPath::parse(&expected.to_string()).as_ref(),
+            Ok(expected),
+            "round trip {input}"
+        );
     }
-    for bad in ["", "emails[", r#"emails[type eq "work"]value"#, "a.b.c", "emails[]", r#"emails[type eq "w"].a.b"#, "a b"] {
+    for bad in [
+        "",
+        "emails[",
+        r#"emails[type eq "work"]value"#,
+        "a.b.c",
+        "emails[]",
+        r#"emails[type eq "w"].a.b"#,
+        "a b",
+    ] {
         assert!(PatchPath::parse(bad).is_err(), "{bad:?}");
     }
 }
@@ -258,11 +428,17 @@ fn arb_name() -> impl Strategy<Value = String> {
 
 fn arb_path() -> impl Strategy<Value = AttrPath> {
     (
-        proptest::option::of(Just("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_owned())),
+        proptest::option::of(Just(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_owned(),
+        )),
         arb_name(),
         proptest::option::of(arb_name()),
     )
-        .prop_map(|(schema, attr, sub_attr)| AttrPath { schema, attr, sub_attr })
+        .prop_map(|(schema, attr, sub_attr)| AttrPath {
+            schema,
+            attr,
+            sub_attr,
+        })
 }
 
 fn arb_value() -> impl Strategy<Value = CompValue> {
@@ -280,10 +456,18 @@ fn arb_op() -> impl Strategy<Value = CompareOp> {
 }
 
 fn arb_leaf(plain: bool) -> BoxedStrategy<Filter> {
-    let p = if plain { arb_name().prop_map(|n| path(&n)).boxed() } else { arb_path().boxed() };
+    let p = if plain {
+        arb_name().prop_map(|n| path(&n)).boxed()
+    } else {
+        arb_path().boxed()
+    };
     prop_oneof![
         p.clone().prop_map(Filter::Present),
-        (p, arb_op(), arb_value()).prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+        (p, arb_op(), arb_value()).prop_map(|(path, op, value)| Filter::Compare {
+            path,
+            op,
+            value
+        }),
     ]
     .boxed()
 }
@@ -299,8 +483,11 @@ fn arb_logic(leaf: BoxedStrategy<Filter>) -> impl Strategy<Value = Filter> {
 }
 
 fn arb_filter() -> impl Strategy<Value = Filter> {
-    let value_path = (arb_name(), arb_logic(arb_leaf(true)))
-        .prop_map(|(name, filter)| Filter::ValuePath { path: path(&name), filter: Box::new(filter) });
+    let value_path =
+        (arb_name(), arb_logic(arb_leaf(true))).prop_map(|(name, filter)| Filter::ValuePath {
+            path: path(&name),
+            filter: Box::new(filter),
+        });
     let leaf = prop_oneof![3 => arb_leaf(false), 1 => value_path].boxed();
     arb_logic(leaf)
 }

@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use idbridge_store::{DirectoryEvent, DirectoryGroup, DirectoryUser, PageRequest, ProvisioningRecord, UserGroup};
+use idbridge_store::{
+    DirectoryEvent, DirectoryGroup, DirectoryUser, PageRequest, ProvisioningRecord, UserGroup,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -13,10 +15,10 @@ use uuid::Uuid;
 use super::pagination::{List, ListParams};
 use super::roles::rules_of;
 use super::service::find_tenant;
-use idbridge_core::roles::RoleRules;
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminPath, AdminQuery};
+use idbridge_core::roles::RoleRules;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DirectoryUserView {
@@ -71,7 +73,11 @@ fn str_at<'a>(doc: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<
     value.as_str()
 }
 
-pub fn user_view(user: DirectoryUser, groups: &[UserGroup], rules: &(Vec<String>, RoleRules)) -> DirectoryUserView {
+pub fn user_view(
+    user: DirectoryUser,
+    groups: &[UserGroup],
+    rules: &(Vec<String>, RoleRules),
+) -> DirectoryUserView {
     let doc = &user.document;
     let emails = doc.get("emails").and_then(Value::as_array);
     let email = emails
@@ -86,12 +92,21 @@ pub fn user_view(user: DirectoryUser, groups: &[UserGroup], rules: &(Vec<String>
     let idp_roles: Vec<String> = doc
         .get("roles")
         .and_then(Value::as_array)
-        .map(|roles| roles.iter().filter_map(|r| r.get("value").and_then(Value::as_str)).map(str::to_owned).collect())
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| r.get("value").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let user_groups: Vec<&UserGroup> = groups.iter().filter(|g| g.user_id == user.id).collect();
     let roles = {
         let idp: Vec<&str> = idp_roles.iter().map(String::as_str).collect();
-        let names: Vec<&str> = user_groups.iter().map(|g| g.display_name.as_str()).collect();
+        let names: Vec<&str> = user_groups
+            .iter()
+            .map(|g| g.display_name.as_str())
+            .collect();
         idbridge_core::roles::resolve(&rules.0, &rules.1, &idp, &names)
     };
     DirectoryUserView {
@@ -104,7 +119,10 @@ pub fn user_view(user: DirectoryUser, groups: &[UserGroup], rules: &(Vec<String>
         idp_roles,
         groups: user_groups
             .iter()
-            .map(|g| GroupRefView { id: g.group_id, display_name: g.display_name.clone() })
+            .map(|g| GroupRefView {
+                id: g.group_id,
+                display_name: g.display_name.clone(),
+            })
             .collect(),
         source: user.source.as_str().to_owned(),
         created_at: user.created_at,
@@ -140,11 +158,16 @@ pub async fn list_users(
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<DirectoryUserView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let page = state.store.page_users(tenant.id, params.page_request()?).await?;
+    let page = state
+        .store
+        .page_users(tenant.id, params.page_request()?)
+        .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
     let groups = state.store.groups_of_users(tenant.id, &ids).await?;
     let rules = rules_of(&state, &tenant).await?;
-    Ok(Json(List::from_page(page, |u| user_view(u, &groups, &rules))))
+    Ok(Json(List::from_page(page, |u| {
+        user_view(u, &groups, &rules)
+    })))
 }
 
 #[utoipa::path(
@@ -160,7 +183,11 @@ pub async fn get_user(
     AdminPath((slug, id)): AdminPath<(String, Uuid)>,
 ) -> Result<Json<DirectoryUserView>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let user = state.store.user_by_id(tenant.id, id).await?.ok_or(AdminError::NotFound("user"))?;
+    let user = state
+        .store
+        .user_by_id(tenant.id, id)
+        .await?
+        .ok_or(AdminError::NotFound("user"))?;
     let groups = state.store.groups_of_users(tenant.id, &[id]).await?;
     let rules = rules_of(&state, &tenant).await?;
     Ok(Json(user_view(user, &groups, &rules)))
@@ -180,7 +207,10 @@ pub async fn list_groups(
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<DirectoryGroupView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let page = state.store.page_groups(tenant.id, params.page_request()?).await?;
+    let page = state
+        .store
+        .page_groups(tenant.id, params.page_request()?)
+        .await?;
     Ok(Json(List::from_page(page, group_view)))
 }
 
@@ -238,11 +268,17 @@ pub async fn list_events(
     let tenant = find_tenant(&state, &slug).await?;
     let after = match params.after.as_deref().filter(|a| !a.is_empty()) {
         None => 0,
-        Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(AdminError::InvalidCursor)?,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or(AdminError::InvalidCursor)?,
     };
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(AdminError::InvalidRequest("limit must be between 1 and 1000".into()));
+        return Err(AdminError::InvalidRequest(
+            "limit must be between 1 and 1000".into(),
+        ));
     }
     let events = state.store.list_events(tenant.id, after, limit).await?;
     let next_cursor = events.last().map(|e| e.seq).unwrap_or(after).to_string();
@@ -256,7 +292,10 @@ pub async fn list_events(
         occurred_at: e.occurred_at,
         data: e.data,
     });
-    Ok(Json(EventFeed { data: data.collect(), next_cursor }))
+    Ok(Json(EventFeed {
+        data: data.collect(),
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -308,5 +347,8 @@ pub async fn list_provisioning_log(
 ) -> Result<Json<List<ProvisioningView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
     let page: PageRequest = params.page_request()?;
-    Ok(Json(List::from_page(state.store.list_provisioning(tenant.id, page).await?, ProvisioningView::from)))
+    Ok(Json(List::from_page(
+        state.store.list_provisioning(tenant.id, page).await?,
+        ProvisioningView::from,
+    )))
 }

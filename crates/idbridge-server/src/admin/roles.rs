@@ -24,7 +24,11 @@ pub struct AppRoles {
 }
 
 fn check_role_name(name: &str) -> Result<(), AdminError> {
-    if name.trim().is_empty() || name.trim() != name || name.chars().count() > MAX_ROLE_CHARS || name.chars().any(char::is_control) {
+    if name.trim().is_empty()
+        || name.trim() != name
+        || name.chars().count() > MAX_ROLE_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(AdminError::InvalidRequest(format!(
             "role {name:?} must be 1 to {MAX_ROLE_CHARS} characters, without surrounding spaces"
         )));
@@ -37,7 +41,9 @@ fn check_role_name(name: &str) -> Result<(), AdminError> {
     responses((status = 200, description = "The app's roles, highest priority first", body = AppRoles))
 )]
 pub async fn get_app_roles(State(state): State<AppState>) -> Result<Json<AppRoles>, AdminError> {
-    Ok(Json(AppRoles { roles: state.store.app_roles().await? }))
+    Ok(Json(AppRoles {
+        roles: state.store.app_roles().await?,
+    }))
 }
 
 #[utoipa::path(
@@ -53,12 +59,19 @@ pub async fn put_app_roles(
     AdminJson(input): AdminJson<AppRoles>,
 ) -> Result<Json<AppRoles>, AdminError> {
     if input.roles.len() > MAX_ROLES {
-        return Err(AdminError::InvalidRequest(format!("at most {MAX_ROLES} roles")));
+        return Err(AdminError::InvalidRequest(format!(
+            "at most {MAX_ROLES} roles"
+        )));
     }
     for (i, role) in input.roles.iter().enumerate() {
         check_role_name(role)?;
-        if input.roles[..i].iter().any(|r| r.eq_ignore_ascii_case(role)) {
-            return Err(AdminError::InvalidRequest(format!("role {role:?} is listed twice")));
+        if input.roles[..i]
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(role))
+        {
+            return Err(AdminError::InvalidRequest(format!(
+                "role {role:?} is listed twice"
+            )));
         }
     }
     state.store.set_app_roles(&input.roles).await?;
@@ -102,7 +115,14 @@ pub struct RoleMappings {
 
 fn answer(tenant: &Tenant, mappings: Vec<RoleMapping>) -> RoleMappings {
     RoleMappings {
-        mappings: mappings.into_iter().map(|m| MappingView { source: m.source, value: m.value, role: m.role }).collect(),
+        mappings: mappings
+            .into_iter()
+            .map(|m| MappingView {
+                source: m.source,
+                value: m.value,
+                role: m.role,
+            })
+            .collect(),
         policy: tenant.role_policy,
         default_role: tenant.default_role.clone(),
     }
@@ -142,36 +162,67 @@ pub async fn put_role_mappings(
 ) -> Result<Json<RoleMappings>, AdminError> {
     let mut tenant = find_tenant(&state, &slug).await?;
     if input.mappings.len() > MAX_MAPPINGS {
-        return Err(AdminError::InvalidRequest(format!("at most {MAX_MAPPINGS} mappings")));
+        return Err(AdminError::InvalidRequest(format!(
+            "at most {MAX_MAPPINGS} mappings"
+        )));
     }
     let app_roles = state.store.app_roles().await?;
     let mut mappings = Vec::with_capacity(input.mappings.len());
     for m in input.mappings {
         check_role_name(&m.role)?;
         if m.value.trim().is_empty() || m.value.chars().count() > 256 {
-            return Err(AdminError::InvalidRequest("a mapping's value must be 1 to 256 characters".into()));
+            return Err(AdminError::InvalidRequest(
+                "a mapping's value must be 1 to 256 characters".into(),
+            ));
         }
         let role = if app_roles.is_empty() {
             m.role
         } else {
-            app_roles.iter().find(|r| r.eq_ignore_ascii_case(&m.role)).cloned().ok_or_else(|| {
-                AdminError::InvalidRequest(format!("{:?} is not an app role (see GET /api/v1/app-roles)", m.role))
-            })?
+            app_roles
+                .iter()
+                .find(|r| r.eq_ignore_ascii_case(&m.role))
+                .cloned()
+                .ok_or_else(|| {
+                    AdminError::InvalidRequest(format!(
+                        "{:?} is not an app role (see GET /api/v1/app-roles)",
+                        m.role
+                    ))
+                })?
         };
-        mappings.push(RoleMapping { source: m.source, value: m.value, role });
+        mappings.push(RoleMapping {
+            source: m.source,
+            value: m.value,
+            role,
+        });
     }
     state.store.set_role_mappings(tenant.id, &mappings).await?;
     if let Some(policy) = input.policy.filter(|p| *p != tenant.role_policy) {
-        let update = TenantUpdate { role_policy: Some(policy), ..TenantUpdate::default() };
-        tenant = state.store.update_tenant(&tenant.slug, &update, state.clock.now()).await?;
+        let update = TenantUpdate {
+            role_policy: Some(policy),
+            ..TenantUpdate::default()
+        };
+        tenant = state
+            .store
+            .update_tenant(&tenant.slug, &update, state.clock.now())
+            .await?;
     }
     tracing::info!(tenant = %tenant.slug, count = mappings.len(), "role mappings replaced");
     Ok(Json(answer(&tenant, mappings)))
 }
 
 /// A tenant's rules, for resolving users' roles.
-pub async fn rules_of(state: &AppState, tenant: &Tenant) -> Result<(Vec<String>, RoleRules), AdminError> {
+pub async fn rules_of(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<(Vec<String>, RoleRules), AdminError> {
     let app_roles = state.store.app_roles().await?;
     let mappings = state.store.role_mappings(tenant.id).await?;
-    Ok((app_roles, RoleRules { mappings, default_role: tenant.default_role.clone(), policy: tenant.role_policy }))
+    Ok((
+        app_roles,
+        RoleRules {
+            mappings,
+            default_role: tenant.default_role.clone(),
+            policy: tenant.role_policy,
+        },
+    ))
 }

@@ -34,16 +34,27 @@ pub async fn require_scim_token(
     let slug = params.get("slug").ok_or_else(ScimProblem::unauthorized)?;
     let presented = bearer_token(request.headers()).map_err(|_| ScimProblem::unauthorized())?;
     let token = ScimToken::parse(presented).map_err(|_| ScimProblem::unauthorized())?;
-    let active = state.store.active_scim_token(&token.hash()).await?.ok_or_else(ScimProblem::unauthorized)?;
+    let active = state
+        .store
+        .active_scim_token(&token.hash())
+        .await?
+        .ok_or_else(ScimProblem::unauthorized)?;
     if active.tenant_slug.as_str() != slug {
         tracing::warn!(token_id = %active.token_id, "SCIM token used on another tenant's URL");
         return Err(ScimProblem::unauthorized());
     }
     let now = state.clock.now();
-    if active.last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY) {
+    if active
+        .last_used_at
+        .is_none_or(|last| now - last >= LAST_USED_GRANULARITY)
+    {
         state.store.touch_scim_token(active.token_id, now).await?;
     }
-    let tenant = ScimTenant { tenant_id: active.tenant_id, slug: active.tenant_slug, token_id: active.token_id };
+    let tenant = ScimTenant {
+        tenant_id: active.tenant_id,
+        slug: active.tenant_slug,
+        token_id: active.token_id,
+    };
     request.extensions_mut().insert(tenant.clone());
     let mut response = next.run(request).await;
     response.extensions_mut().insert(LoggedTenant(tenant));

@@ -34,14 +34,24 @@ impl From<StoreError> for ScimProblem {
             StoreError::InvalidReference(id) => {
                 ScimError::invalid_value(format!("{id} is not a user or group of this tenant"))
             }
-            StoreError::InvalidQuery(detail) => ScimError::bad_request(ScimType::InvalidFilter, detail),
+            StoreError::InvalidQuery(detail) => {
+                ScimError::bad_request(ScimType::InvalidFilter, detail)
+            }
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "SCIM request: database unavailable");
-                ScimError::new(503, None, "the service is temporarily unavailable; retry later")
+                ScimError::new(
+                    503,
+                    None,
+                    "the service is temporarily unavailable; retry later",
+                )
             }
             other => {
                 tracing::error!(error = %other, "SCIM request failed in storage");
-                ScimError::new(500, None, "internal error; the server log has the details for this request id")
+                ScimError::new(
+                    500,
+                    None,
+                    "internal error; the server log has the details for this request id",
+                )
             }
         })
     }
@@ -49,30 +59,41 @@ impl From<StoreError> for ScimProblem {
 
 impl ScimProblem {
     pub fn unauthorized() -> Self {
-        Self(ScimError::new(401, None, "a valid SCIM bearer token for this tenant is required"))
+        Self(ScimError::new(
+            401,
+            None,
+            "a valid SCIM bearer token for this tenant is required",
+        ))
     }
 }
 
 pub fn scim_json(status: StatusCode, body: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (status, bytes).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
     response
 }
 
 impl IntoResponse for ScimProblem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = scim_json(status, &self.0.to_json());
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"idbridge-scim\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"idbridge-scim\""),
+            );
         }
-        response.extensions_mut().insert(FailureReason(match self.0.scim_type {
-            Some(t) => format!("{}: {}", t.as_str(), self.0.detail),
-            None => self.0.detail.clone(),
-        }));
+        response
+            .extensions_mut()
+            .insert(FailureReason(match self.0.scim_type {
+                Some(t) => format!("{}: {}", t.as_str(), self.0.detail),
+                None => self.0.detail.clone(),
+            }));
         response
     }
 }

@@ -24,16 +24,31 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         // IdPs send application/scim+json (Okta) or application/json (Entra ID).
         if let Some(ct) = &content_type
             && !(ct == "application/json" || ct.ends_with("+json"))
         {
-            return Err(ScimError::new(415, None, "send the body as application/scim+json or application/json").into());
+            return Err(ScimError::new(
+                415,
+                None,
+                "send the body as application/scim+json or application/json",
+            )
+            .into());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                ScimError::new(413, None, format!("the body is larger than {} bytes", super::SCIM_BODY_LIMIT))
+                ScimError::new(
+                    413,
+                    None,
+                    format!("the body is larger than {} bytes", super::SCIM_BODY_LIMIT),
+                )
             } else {
                 ScimError::invalid_syntax("the request body could not be read")
             }
@@ -60,7 +75,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimParams {
         let query = parts.uri.query().unwrap_or_default();
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
             .map_err(|_| ScimError::invalid_value("the query string is malformed"))?;
-        Ok(Self(pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()))
+        Ok(Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        ))
     }
 }
 
@@ -106,9 +126,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let read = |name: header::HeaderName| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(VersionMatch::parse)
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(VersionMatch::parse)
         };
-        Ok(Self { if_match: read(header::IF_MATCH), if_none_match: read(header::IF_NONE_MATCH) })
+        Ok(Self {
+            if_match: read(header::IF_MATCH),
+            if_none_match: read(header::IF_NONE_MATCH),
+        })
     }
 }
 
@@ -131,13 +158,21 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
 impl RequestMeta {
     pub fn of(parts: &Parts) -> Self {
         // Inside a nested router the URI has lost its prefix; the original has it.
-        let uri = parts.extensions.get::<axum::extract::OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|o| &o.0)
+            .unwrap_or(&parts.uri);
         Self {
             method: parts.method.as_str().to_owned(),
             // The path, never the query: a filter may carry personal data, and the
             // log says which resource, not what was searched.
             path: uri.path().to_owned(),
-            request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         }
     }
 }

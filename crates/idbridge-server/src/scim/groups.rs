@@ -22,14 +22,22 @@ use crate::AppState;
 const WRITE_ATTEMPTS: usize = 5;
 
 fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
-    Base { public_url: &state.config.public_url, slug: &tenant.slug }
+    Base {
+        public_url: &state.config.public_url,
+        slug: &tenant.slug,
+    }
 }
 
 fn not_found() -> ScimProblem {
     ScimError::not_found("no such group in this tenant").into()
 }
 
-fn answer(status: StatusCode, body: &serde_json::Map<String, Value>, version: i64, location: Option<String>) -> Response {
+fn answer(
+    status: StatusCode,
+    body: &serde_json::Map<String, Value>,
+    version: i64,
+    location: Option<String>,
+) -> Response {
     let mut response = scim_json(status, body);
     if let Ok(etag) = HeaderValue::from_str(&render::etag(version)) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -64,7 +72,9 @@ async fn members_for(
         return Ok(None);
     }
     let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
-    Ok(Some(state.store.group_members(tenant.tenant_id, &ids).await?))
+    Ok(Some(
+        state.store.group_members(tenant.tenant_id, &ids).await?,
+    ))
 }
 
 pub async fn create_group(
@@ -79,7 +89,9 @@ pub async fn create_group(
     let group = DirectoryGroup {
         id: Uuid::now_v7(),
         tenant_id: tenant.tenant_id,
-        display_name: string_attr(&doc, "displayName").unwrap_or_default().to_owned(),
+        display_name: string_attr(&doc, "displayName")
+            .unwrap_or_default()
+            .to_owned(),
         external_id: string_attr(&doc, "externalId").map(str::to_owned),
         document: doc,
         created_at: now,
@@ -98,9 +110,17 @@ pub async fn create_group(
     };
     state.store.create_group(&group, &members, &ctx).await?;
     let base = base(&state, &tenant);
-    let stored_members = state.store.group_members(tenant.tenant_id, &[group.id]).await?;
+    let stored_members = state
+        .store
+        .group_members(tenant.tenant_id, &[group.id])
+        .await?;
     let body = render::group(&base, &group, Some(&stored_members));
-    Ok(answer(StatusCode::CREATED, &body, group.version, Some(base.location(ResourceType::Group, &group.id))))
+    Ok(answer(
+        StatusCode::CREATED,
+        &body,
+        group.version,
+        Some(base.location(ResourceType::Group, &group.id)),
+    ))
 }
 
 pub async fn get_group(
@@ -112,8 +132,16 @@ pub async fn get_group(
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
     let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
-    let group = state.store.group_by_id(tenant.tenant_id, id).await?.ok_or_else(not_found)?;
-    if preconditions.if_none_match.as_ref().is_some_and(|m| m.matches(group.version)) {
+    let group = state
+        .store
+        .group_by_id(tenant.tenant_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if preconditions
+        .if_none_match
+        .as_ref()
+        .is_some_and(|m| m.matches(group.version))
+    {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let members = members_for(&state, &tenant, std::slice::from_ref(&group), &projection).await?;
@@ -148,7 +176,10 @@ pub async fn list_groups(
             Value::Object(body)
         })
         .collect();
-    Ok(scim_json(StatusCode::OK, &discovery::list_response(listing.total, request.start_index, resources)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::list_response(listing.total, request.start_index, resources),
+    ))
 }
 
 pub async fn replace_group(
@@ -195,16 +226,25 @@ async fn write_group(
 ) -> Result<Response, ScimProblem> {
     let base = base(state, tenant);
     for _ in 0..WRITE_ATTEMPTS {
-        let existing = state.store.group_by_id(tenant.tenant_id, id).await?.ok_or_else(not_found)?;
+        let existing = state
+            .store
+            .group_by_id(tenant.tenant_id, id)
+            .await?
+            .ok_or_else(not_found)?;
         if let Some(condition) = &preconditions.if_match
             && !condition.matches(existing.version)
         {
-            return Err(ScimError::precondition_failed("the resource's version does not match If-Match").into());
+            return Err(ScimError::precondition_failed(
+                "the resource's version does not match If-Match",
+            )
+            .into());
         }
         let (doc, member_changes) = change(&existing)?;
         let now = state.clock.now();
         let group = DirectoryGroup {
-            display_name: string_attr(&doc, "displayName").unwrap_or_default().to_owned(),
+            display_name: string_attr(&doc, "displayName")
+                .unwrap_or_default()
+                .to_owned(),
             external_id: string_attr(&doc, "externalId").map(str::to_owned),
             document: doc,
             updated_at: now,
@@ -220,8 +260,16 @@ async fn write_group(
                 data: event_data(&group),
             });
         }
-        let ctx = WriteContext { now, events, log: provisioning_record(tenant, meta, 200, "Group", Some(id), now) };
-        match state.store.update_group(&group, existing.version, &member_changes, &ctx).await {
+        let ctx = WriteContext {
+            now,
+            events,
+            log: provisioning_record(tenant, meta, 200, "Group", Some(id), now),
+        };
+        match state
+            .store
+            .update_group(&group, existing.version, &member_changes, &ctx)
+            .await
+        {
             Ok(()) => {
                 // Entra ID and Okta only need the status of a PATCH; the whole group
                 // (with every member) is not worth reading back for them.
@@ -232,7 +280,12 @@ async fn write_group(
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ScimError::new(409, None, "the group is being changed by other requests; retry").into())
+    Err(ScimError::new(
+        409,
+        None,
+        "the group is being changed by other requests; retry",
+    )
+    .into())
 }
 
 pub async fn delete_group(
@@ -243,10 +296,17 @@ pub async fn delete_group(
     preconditions: Preconditions,
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
-    let existing = state.store.group_by_id(tenant.tenant_id, id).await?.ok_or_else(not_found)?;
+    let existing = state
+        .store
+        .group_by_id(tenant.tenant_id, id)
+        .await?
+        .ok_or_else(not_found)?;
     let expected = match &preconditions.if_match {
         Some(condition) if !condition.matches(existing.version) => {
-            return Err(ScimError::precondition_failed("the resource's version does not match If-Match").into());
+            return Err(ScimError::precondition_failed(
+                "the resource's version does not match If-Match",
+            )
+            .into());
         }
         Some(_) => Some(existing.version),
         None => None,
@@ -254,12 +314,21 @@ pub async fn delete_group(
     let now = state.clock.now();
     let ctx = WriteContext {
         now,
-        events: vec![NewEvent { kind: "group.deleted", resource_type: "Group", resource_id: id, data: event_data(&existing) }],
+        events: vec![NewEvent {
+            kind: "group.deleted",
+            resource_type: "Group",
+            resource_id: id,
+            data: event_data(&existing),
+        }],
         log: provisioning_record(&tenant, &meta, 204, "Group", Some(id), now),
     };
-    state.store.delete_group(tenant.tenant_id, id, expected, &ctx).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(),
-        other => other.into(),
-    })?;
+    state
+        .store
+        .delete_group(tenant.tenant_id, id, expected, &ctx)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => not_found(),
+            other => other.into(),
+        })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -20,7 +20,11 @@ use crate::AppState;
 #[derive(Clone)]
 pub struct LoggedTenant(pub ScimTenant);
 
-pub async fn record_failures(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record_failures(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     let meta = RequestMeta::of(&parts);
     let slug = slug_of(&meta.path);
@@ -29,13 +33,25 @@ pub async fn record_failures(State(state): State<AppState>, request: Request, ne
     if !status.is_client_error() && !status.is_server_error() {
         return response;
     }
-    let reason = response.extensions().get::<FailureReason>().map(|r| r.0.clone());
+    let reason = response
+        .extensions()
+        .get::<FailureReason>()
+        .map(|r| r.0.clone());
     let (tenant_id, token_id) = match response.extensions().get::<LoggedTenant>() {
         Some(LoggedTenant(t)) => (Some(t.tenant_id), Some(t.token_id)),
         // Refused before authentication: log it under the tenant the path names, if
         // that tenant exists (a wrong token pasted into Entra shows up here).
         None => match slug {
-            Some(slug) => (state.store.tenant_by_slug(&slug).await.ok().flatten().map(|t| t.id), None),
+            Some(slug) => (
+                state
+                    .store
+                    .tenant_by_slug(&slug)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|t| t.id),
+                None,
+            ),
             None => (None, None),
         },
     };

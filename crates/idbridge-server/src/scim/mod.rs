@@ -48,16 +48,29 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/Users", get(users::list_users).post(users::create_user))
         .route(
             "/Users/{id}",
-            get(users::get_user).put(users::replace_user).patch(users::patch_user).delete(users::delete_user),
+            get(users::get_user)
+                .put(users::replace_user)
+                .patch(users::patch_user)
+                .delete(users::delete_user),
         )
-        .route("/Groups", get(groups::list_groups).post(groups::create_group))
+        .route(
+            "/Groups",
+            get(groups::list_groups).post(groups::create_group),
+        )
         .route(
             "/Groups/{id}",
-            get(groups::get_group).put(groups::replace_group).patch(groups::patch_group).delete(groups::delete_group),
+            get(groups::get_group)
+                .put(groups::replace_group)
+                .patch(groups::patch_group)
+                .delete(groups::delete_group),
         )
         .fallback(|| async { ScimProblem(ScimError::not_found("no such SCIM endpoint")) })
         .method_not_allowed_fallback(|| async {
-            ScimProblem(ScimError::new(405, None, "method not allowed on this SCIM endpoint"))
+            ScimProblem(ScimError::new(
+                405,
+                None,
+                "method not allowed on this SCIM endpoint",
+            ))
         })
         .layer(DefaultBodyLimit::max(SCIM_BODY_LIMIT))
         // `layer`, not `route_layer`: an unknown path is refused for lack of a token
@@ -73,13 +86,25 @@ fn base_url(state: &AppState, tenant: &ScimTenant) -> String {
 
 const DOCUMENTATION: &str = "https://github.com/idbridge/idbridge#scim";
 
-async fn service_provider_config(State(state): State<AppState>, Extension(tenant): Extension<ScimTenant>) -> Response {
-    scim_json(StatusCode::OK, &discovery::service_provider_config(&base_url(&state, &tenant), DOCUMENTATION))
+async fn service_provider_config(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<ScimTenant>,
+) -> Response {
+    scim_json(
+        StatusCode::OK,
+        &discovery::service_provider_config(&base_url(&state, &tenant), DOCUMENTATION),
+    )
 }
 
-async fn resource_types(State(state): State<AppState>, Extension(tenant): Extension<ScimTenant>) -> Response {
+async fn resource_types(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<ScimTenant>,
+) -> Response {
     let all = discovery::resource_types(&base_url(&state, &tenant));
-    scim_json(StatusCode::OK, &discovery::list_response(all.len() as u64, 1, all))
+    scim_json(
+        StatusCode::OK,
+        &discovery::list_response(all.len() as u64, 1, all),
+    )
 }
 
 async fn resource_type(
@@ -92,12 +117,21 @@ async fn resource_type(
         .into_iter()
         .find(|rt| rt.name().eq_ignore_ascii_case(name))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")))?;
-    Ok(scim_json(StatusCode::OK, &discovery::resource_type(rt, &base_url(&state, &tenant))))
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::resource_type(rt, &base_url(&state, &tenant)),
+    ))
 }
 
-async fn schemas(State(state): State<AppState>, Extension(tenant): Extension<ScimTenant>) -> Response {
+async fn schemas(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<ScimTenant>,
+) -> Response {
     let all = discovery::schemas(&base_url(&state, &tenant));
-    scim_json(StatusCode::OK, &discovery::list_response(all.len() as u64, 1, all))
+    scim_json(
+        StatusCode::OK,
+        &discovery::list_response(all.len() as u64, 1, all),
+    )
 }
 
 async fn schema(
@@ -108,7 +142,11 @@ async fn schema(
     let urn = params.get("urn").map(String::as_str).unwrap_or_default();
     let found = discovery::schemas(&base_url(&state, &tenant))
         .into_iter()
-        .find(|s| s.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(urn)))
+        .find(|s| {
+            s.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id.eq_ignore_ascii_case(urn))
+        })
         .ok_or_else(|| ScimError::not_found(format!("no schema {urn:?}")))?;
     Ok(scim_json(StatusCode::OK, &found))
 }

@@ -33,9 +33,16 @@ fn timestamp(t: time::OffsetDateTime) -> Value {
     t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
 }
 
-pub fn user(base: &Base<'_>, user: &DirectoryUser, groups: Option<&[UserGroup]>) -> Map<String, Value> {
+pub fn user(
+    base: &Base<'_>,
+    user: &DirectoryUser,
+    groups: Option<&[UserGroup]>,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("schemas".into(), Value::Array(schemas_of(ResourceType::User, &user.document)));
+    out.insert(
+        "schemas".into(),
+        Value::Array(schemas_of(ResourceType::User, &user.document)),
+    );
     out.insert("id".into(), Value::String(user.id.to_string()));
     for (key, value) in &user.document {
         out.insert(key.clone(), value.clone());
@@ -72,9 +79,16 @@ pub fn user(base: &Base<'_>, user: &DirectoryUser, groups: Option<&[UserGroup]>)
     out
 }
 
-pub fn group(base: &Base<'_>, group: &DirectoryGroup, members: Option<&[(uuid::Uuid, GroupMember)]>) -> Map<String, Value> {
+pub fn group(
+    base: &Base<'_>,
+    group: &DirectoryGroup,
+    members: Option<&[(uuid::Uuid, GroupMember)]>,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("schemas".into(), Value::Array(schemas_of(ResourceType::Group, &group.document)));
+    out.insert(
+        "schemas".into(),
+        Value::Array(schemas_of(ResourceType::Group, &group.document)),
+    );
     out.insert("id".into(), Value::String(group.id.to_string()));
     for (key, value) in &group.document {
         out.insert(key.clone(), value.clone());

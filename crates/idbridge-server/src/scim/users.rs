@@ -23,10 +23,18 @@ use crate::AppState;
 const WRITE_ATTEMPTS: usize = 5;
 
 fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
-    Base { public_url: &state.config.public_url, slug: &tenant.slug }
+    Base {
+        public_url: &state.config.public_url,
+        slug: &tenant.slug,
+    }
 }
 
-fn answer(status: StatusCode, body: &serde_json::Map<String, Value>, version: i64, location: Option<String>) -> Response {
+fn answer(
+    status: StatusCode,
+    body: &serde_json::Map<String, Value>,
+    version: i64,
+    location: Option<String>,
+) -> Response {
     let mut response = scim_json(status, body);
     if let Ok(etag) = HeaderValue::from_str(&render::etag(version)) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -42,7 +50,11 @@ fn event_data(base: &Base<'_>, user: &DirectoryUser) -> Value {
     json!({ "user": Value::Object(render::user(base, user, None)) })
 }
 
-fn new_user(tenant: &ScimTenant, doc: resource::Document, now: time::OffsetDateTime) -> DirectoryUser {
+fn new_user(
+    tenant: &ScimTenant,
+    doc: resource::Document,
+    now: time::OffsetDateTime,
+) -> DirectoryUser {
     DirectoryUser {
         id: Uuid::now_v7(),
         tenant_id: tenant.tenant_id,
@@ -58,12 +70,19 @@ fn new_user(tenant: &ScimTenant, doc: resource::Document, now: time::OffsetDateT
 }
 
 /// The stored user with `doc` written over it.
-fn updated(existing: &DirectoryUser, doc: resource::Document, now: time::OffsetDateTime) -> DirectoryUser {
+fn updated(
+    existing: &DirectoryUser,
+    doc: resource::Document,
+    now: time::OffsetDateTime,
+) -> DirectoryUser {
     DirectoryUser {
         user_name: string_attr(&doc, "userName").unwrap_or_default().to_owned(),
         external_id: string_attr(&doc, "externalId").map(str::to_owned),
         // `active` absent after a write keeps its value; Okta and Entra always send it.
-        active: doc.get("active").and_then(Value::as_bool).unwrap_or(existing.active),
+        active: doc
+            .get("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(existing.active),
         document: doc,
         updated_at: now,
         version: existing.version + 1,
@@ -81,21 +100,42 @@ fn change_events(base: &Base<'_>, before: &DirectoryUser, after: &DirectoryUser)
     };
     let data = event_data(base, after);
     if without_active(&before.document) != without_active(&after.document) {
-        events.push(NewEvent { kind: "user.updated", resource_type: "User", resource_id: after.id, data: data.clone() });
+        events.push(NewEvent {
+            kind: "user.updated",
+            resource_type: "User",
+            resource_id: after.id,
+            data: data.clone(),
+        });
     }
     if before.active != after.active {
-        let kind = if after.active { "user.reactivated" } else { "user.deactivated" };
-        events.push(NewEvent { kind, resource_type: "User", resource_id: after.id, data });
+        let kind = if after.active {
+            "user.reactivated"
+        } else {
+            "user.deactivated"
+        };
+        events.push(NewEvent {
+            kind,
+            resource_type: "User",
+            resource_id: after.id,
+            data,
+        });
     }
     events
 }
 
-async fn groups_for(state: &AppState, tenant: &ScimTenant, users: &[DirectoryUser], projection: &Projection) -> Result<Option<Vec<idbridge_store::UserGroup>>, ScimProblem> {
+async fn groups_for(
+    state: &AppState,
+    tenant: &ScimTenant,
+    users: &[DirectoryUser],
+    projection: &Projection,
+) -> Result<Option<Vec<idbridge_store::UserGroup>>, ScimProblem> {
     if !projection.wants(ResourceType::User, "groups") || users.is_empty() {
         return Ok(None);
     }
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    Ok(Some(state.store.groups_of_users(tenant.tenant_id, &ids).await?))
+    Ok(Some(
+        state.store.groups_of_users(tenant.tenant_id, &ids).await?,
+    ))
 }
 
 pub async fn create_user(
@@ -110,18 +150,32 @@ pub async fn create_user(
     let base = base(&state, &tenant);
     let ctx = WriteContext {
         now,
-        events: vec![NewEvent { kind: "user.created", resource_type: "User", resource_id: user.id, data: event_data(&base, &user) }],
+        events: vec![NewEvent {
+            kind: "user.created",
+            resource_type: "User",
+            resource_id: user.id,
+            data: event_data(&base, &user),
+        }],
         log: provisioning_record(&tenant, &meta, 201, "User", Some(user.id), now),
     };
     match state.store.create_user(&user, &ctx).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ScimError::uniqueness(format!("a user with userName {:?} already exists", user.user_name)).into());
+            return Err(ScimError::uniqueness(format!(
+                "a user with userName {:?} already exists",
+                user.user_name
+            ))
+            .into());
         }
         Err(other) => return Err(other.into()),
     }
     let body = render::user(&base, &user, Some(&[]));
-    Ok(answer(StatusCode::CREATED, &body, user.version, Some(base.location(ResourceType::User, &user.id))))
+    Ok(answer(
+        StatusCode::CREATED,
+        &body,
+        user.version,
+        Some(base.location(ResourceType::User, &user.id)),
+    ))
 }
 
 pub async fn get_user(
@@ -133,8 +187,16 @@ pub async fn get_user(
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
     let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
-    let user = state.store.user_by_id(tenant.tenant_id, id).await?.ok_or_else(not_found)?;
-    if preconditions.if_none_match.as_ref().is_some_and(|m| m.matches(user.version)) {
+    let user = state
+        .store
+        .user_by_id(tenant.tenant_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if preconditions
+        .if_none_match
+        .as_ref()
+        .is_some_and(|m| m.matches(user.version))
+    {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let groups = groups_for(&state, &tenant, std::slice::from_ref(&user), &projection).await?;
@@ -173,7 +235,10 @@ pub async fn list_users(
             Value::Object(body)
         })
         .collect();
-    Ok(scim_json(StatusCode::OK, &discovery::list_response(listing.total, request.start_index, resources)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::list_response(listing.total, request.start_index, resources),
+    ))
 }
 
 pub async fn replace_user(
@@ -186,7 +251,10 @@ pub async fn replace_user(
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
     let doc = resource::normalize(ResourceType::User, &body)?;
-    write_user(&state, &tenant, id, &meta, &preconditions, |_| Ok(doc.clone())).await
+    write_user(&state, &tenant, id, &meta, &preconditions, |_| {
+        Ok(doc.clone())
+    })
+    .await
 }
 
 pub async fn patch_user(
@@ -216,11 +284,18 @@ async fn write_user(
 ) -> Result<Response, ScimProblem> {
     let base = base(state, tenant);
     for _ in 0..WRITE_ATTEMPTS {
-        let existing = state.store.user_by_id(tenant.tenant_id, id).await?.ok_or_else(not_found)?;
+        let existing = state
+            .store
+            .user_by_id(tenant.tenant_id, id)
+            .await?
+            .ok_or_else(not_found)?;
         if let Some(condition) = &preconditions.if_match
             && !condition.matches(existing.version)
         {
-            return Err(ScimError::precondition_failed("the resource's version does not match If-Match").into());
+            return Err(ScimError::precondition_failed(
+                "the resource's version does not match If-Match",
+            )
+            .into());
         }
         let doc = change(&existing)?;
         let now = state.clock.now();
@@ -228,7 +303,10 @@ async fn write_user(
         let events = change_events(&base, &existing, &user);
         if events.is_empty() {
             // Nothing changed (Entra re-sends unchanged values): no write, no event.
-            let groups = state.store.groups_of_users(tenant.tenant_id, &[existing.id]).await?;
+            let groups = state
+                .store
+                .groups_of_users(tenant.tenant_id, &[existing.id])
+                .await?;
             let body = render::user(&base, &existing, Some(&groups));
             return Ok(answer(StatusCode::OK, &body, existing.version, None));
         }
@@ -239,18 +317,30 @@ async fn write_user(
         };
         match state.store.update_user(&user, existing.version, &ctx).await {
             Ok(()) => {
-                let groups = state.store.groups_of_users(tenant.tenant_id, &[user.id]).await?;
+                let groups = state
+                    .store
+                    .groups_of_users(tenant.tenant_id, &[user.id])
+                    .await?;
                 let body = render::user(&base, &user, Some(&groups));
                 return Ok(answer(StatusCode::OK, &body, user.version, None));
             }
             Err(StoreError::VersionMismatch) if preconditions.if_match.is_none() => continue,
             Err(StoreError::Conflict(_)) => {
-                return Err(ScimError::uniqueness(format!("a user with userName {:?} already exists", user.user_name)).into());
+                return Err(ScimError::uniqueness(format!(
+                    "a user with userName {:?} already exists",
+                    user.user_name
+                ))
+                .into());
             }
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ScimError::new(409, None, "the user is being changed by other requests; retry").into())
+    Err(ScimError::new(
+        409,
+        None,
+        "the user is being changed by other requests; retry",
+    )
+    .into())
 }
 
 pub async fn delete_user(
@@ -261,10 +351,17 @@ pub async fn delete_user(
     preconditions: Preconditions,
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
-    let existing = state.store.user_by_id(tenant.tenant_id, id).await?.ok_or_else(not_found)?;
+    let existing = state
+        .store
+        .user_by_id(tenant.tenant_id, id)
+        .await?
+        .ok_or_else(not_found)?;
     let expected = match &preconditions.if_match {
         Some(condition) if !condition.matches(existing.version) => {
-            return Err(ScimError::precondition_failed("the resource's version does not match If-Match").into());
+            return Err(ScimError::precondition_failed(
+                "the resource's version does not match If-Match",
+            )
+            .into());
         }
         Some(_) => Some(existing.version),
         None => None,
@@ -280,9 +377,13 @@ pub async fn delete_user(
         }],
         log: provisioning_record(&tenant, &meta, 204, "User", Some(id), now),
     };
-    state.store.delete_user(tenant.tenant_id, id, expected, &ctx).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(),
-        other => other.into(),
-    })?;
+    state
+        .store
+        .delete_user(tenant.tenant_id, id, expected, &ctx)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => not_found(),
+            other => other.into(),
+        })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::{PostgresStore, uuid_of};
 use crate::scim_sql::{self, Bind, Dialect, Sql, Table};
 use crate::{
-    DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest, Listing,
-    MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningRecord, Result,
-    StoreError, UserGroup, UserSource, WriteContext,
+    DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
+    Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningRecord,
+    Result, StoreError, UserGroup, UserSource, WriteContext,
 };
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
@@ -35,7 +35,9 @@ fn bind_all(mut query: Query<'_>, binds: Vec<Bind>) -> Query<'_> {
 fn json_of(value: Value) -> Result<Map<String, Value>> {
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(StoreError::Corrupt("a stored document is not a JSON object".into())),
+        _ => Err(StoreError::Corrupt(
+            "a stored document is not a JSON object".into(),
+        )),
     }
 }
 
@@ -48,7 +50,8 @@ fn user_from_row(row: &PgRow) -> Result<DirectoryUser> {
         external_id: row.try_get("external_id")?,
         active: row.try_get("active")?,
         document: json_of(row.try_get::<Json<Value>, _>("document")?.0)?,
-        source: UserSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("source {source:?}")))?,
+        source: UserSource::parse(&source)
+            .ok_or_else(|| StoreError::Corrupt(format!("source {source:?}")))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
@@ -69,19 +72,30 @@ fn group_from_row(row: &PgRow) -> Result<DirectoryGroup> {
 }
 
 fn display_name_lower(document: &Map<String, Value>) -> Option<String> {
-    document.get("displayName").and_then(Value::as_str).map(str::to_lowercase)
+    document
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
 }
 
 fn user_conflict(err: sqlx::Error) -> StoreError {
     match StoreError::from(err) {
-        StoreError::Conflict(_) => StoreError::Conflict("a user with this userName exists in the tenant"),
+        StoreError::Conflict(_) => {
+            StoreError::Conflict("a user with this userName exists in the tenant")
+        }
         other => other,
     }
 }
 
 async fn write_emails(conn: &mut PgConnection, user: &DirectoryUser) -> Result<()> {
-    sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1").bind(user.id).execute(&mut *conn).await?;
-    for (position, (value, kind, primary)) in idbridge_scim::resource::email_keys(&user.document).into_iter().enumerate() {
+    sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    for (position, (value, kind, primary)) in idbridge_scim::resource::email_keys(&user.document)
+        .into_iter()
+        .enumerate()
+    {
         sqlx::query(
             "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, is_primary) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -161,7 +175,12 @@ async fn insert_log(conn: &mut PgConnection, log: &ProvisioningRecord) -> Result
     Ok(())
 }
 
-fn member_event(kind: &'static str, group_id: Uuid, member_id: Uuid, member_kind: MemberKind) -> NewEvent {
+fn member_event(
+    kind: &'static str,
+    group_id: Uuid,
+    member_id: Uuid,
+    member_kind: MemberKind,
+) -> NewEvent {
     NewEvent {
         kind,
         resource_type: "Group",
@@ -171,20 +190,28 @@ fn member_event(kind: &'static str, group_id: Uuid, member_id: Uuid, member_kind
 }
 
 /// What kind of member an id names in this tenant, if any.
-async fn member_kind(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Option<MemberKind>> {
-    let is_user: Option<i64> = sqlx::query_scalar("SELECT 1 FROM directory_users WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
-        .bind(tenant_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+async fn member_kind(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<MemberKind>> {
+    let is_user: Option<i64> = sqlx::query_scalar(
+        "SELECT 1::bigint FROM directory_users WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     if is_user.is_some() {
         return Ok(Some(MemberKind::User));
     }
-    let is_group: Option<i64> = sqlx::query_scalar("SELECT 1 FROM directory_groups WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
-        .bind(tenant_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let is_group: Option<i64> = sqlx::query_scalar(
+        "SELECT 1::bigint FROM directory_groups WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(is_group.map(|_| MemberKind::Group))
 }
 
@@ -195,7 +222,8 @@ async fn add_members(
     events: &mut Vec<NewEvent>,
 ) -> Result<()> {
     for member in members {
-        let id = Uuid::parse_str(&member.value).map_err(|_| StoreError::InvalidReference(member.value.clone()))?;
+        let id = Uuid::parse_str(&member.value)
+            .map_err(|_| StoreError::InvalidReference(member.value.clone()))?;
         if id == group.id {
             return Err(StoreError::InvalidReference(member.value.clone()));
         }
@@ -234,7 +262,11 @@ async fn remove_members(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(kind) = removed {
-            let kind = if kind == "Group" { MemberKind::Group } else { MemberKind::User };
+            let kind = if kind == "Group" {
+                MemberKind::Group
+            } else {
+                MemberKind::User
+            };
             events.push(member_event("group.member_removed", group_id, *id, kind));
         }
     }
@@ -242,10 +274,12 @@ async fn remove_members(
 }
 
 async fn current_members(conn: &mut PgConnection, group_id: Uuid) -> Result<Vec<Uuid>> {
-    let rows = sqlx::query("SELECT member_id FROM directory_group_members WHERE group_id = $1 ORDER BY member_id")
-        .bind(group_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT member_id FROM directory_group_members WHERE group_id = $1 ORDER BY member_id",
+    )
+    .bind(group_id)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(|r| uuid_of(r, "member_id")).collect()
 }
 
@@ -260,7 +294,10 @@ async fn apply_member_changes(
             MemberChange::Add(members) => add_members(conn, group, members, events).await?,
             MemberChange::Remove(ids) => {
                 // An id that is not a UUID is no member of anything: nothing to remove.
-                let ids: Vec<Uuid> = ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect();
+                let ids: Vec<Uuid> = ids
+                    .iter()
+                    .filter_map(|id| Uuid::parse_str(id).ok())
+                    .collect();
                 remove_members(conn, group.id, &ids, events).await?;
             }
             MemberChange::RemoveAll => {
@@ -270,10 +307,17 @@ async fn apply_member_changes(
             MemberChange::ReplaceAll(members) => {
                 let wanted: Vec<Uuid> = members
                     .iter()
-                    .map(|m| Uuid::parse_str(&m.value).map_err(|_| StoreError::InvalidReference(m.value.clone())))
+                    .map(|m| {
+                        Uuid::parse_str(&m.value)
+                            .map_err(|_| StoreError::InvalidReference(m.value.clone()))
+                    })
                     .collect::<Result<_>>()?;
                 let current = current_members(conn, group.id).await?;
-                let gone: Vec<Uuid> = current.iter().filter(|id| !wanted.contains(id)).copied().collect();
+                let gone: Vec<Uuid> = current
+                    .iter()
+                    .filter(|id| !wanted.contains(id))
+                    .copied()
+                    .collect();
                 remove_members(conn, group.id, &gone, events).await?;
                 let new: Vec<MemberRef> = members
                     .iter()
@@ -288,7 +332,11 @@ async fn apply_member_changes(
 }
 
 /// Removes an id from every group it is a member of.
-async fn remove_from_all_groups(conn: &mut PgConnection, member_id: Uuid, events: &mut Vec<NewEvent>) -> Result<()> {
+async fn remove_from_all_groups(
+    conn: &mut PgConnection,
+    member_id: Uuid,
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
     let rows = sqlx::query(
         "DELETE FROM directory_group_members WHERE member_id = $1 RETURNING group_id, member_type",
     )
@@ -297,19 +345,40 @@ async fn remove_from_all_groups(conn: &mut PgConnection, member_id: Uuid, events
     .await?;
     for row in rows {
         let kind: String = row.try_get("member_type")?;
-        let kind = if kind == "Group" { MemberKind::Group } else { MemberKind::User };
-        events.push(member_event("group.member_removed", uuid_of(&row, "group_id")?, member_id, kind));
+        let kind = if kind == "Group" {
+            MemberKind::Group
+        } else {
+            MemberKind::User
+        };
+        events.push(member_event(
+            "group.member_removed",
+            uuid_of(&row, "group_id")?,
+            member_id,
+            kind,
+        ));
     }
     Ok(())
 }
 
 /// Checks the version of a row that an update or delete found nothing to change in.
-async fn missing_or_moved(conn: &mut PgConnection, table: &'static str, tenant_id: Uuid, id: Uuid) -> StoreError {
+async fn missing_or_moved(
+    conn: &mut PgConnection,
+    table: &'static str,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> StoreError {
     let sql = match table {
-        "directory_users" => "SELECT 1 FROM directory_users WHERE id = $1 AND tenant_id = $2",
-        _ => "SELECT 1 FROM directory_groups WHERE id = $1 AND tenant_id = $2",
+        "directory_users" => {
+            "SELECT 1::bigint FROM directory_users WHERE id = $1 AND tenant_id = $2"
+        }
+        _ => "SELECT 1::bigint FROM directory_groups WHERE id = $1 AND tenant_id = $2",
     };
-    match sqlx::query_scalar::<_, i64>(sql).bind(id).bind(tenant_id).fetch_optional(&mut *conn).await {
+    match sqlx::query_scalar::<_, i64>(sql)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await
+    {
         Ok(Some(_)) => StoreError::VersionMismatch,
         Ok(None) => StoreError::NotFound,
         Err(err) => err.into(),
@@ -334,11 +403,18 @@ async fn list<T>(
                 "user_count" => "SELECT user_count FROM tenants WHERE id = $1",
                 _ => "SELECT group_count FROM tenants WHERE id = $1",
             };
-            sqlx::query_scalar(sql).bind(tenant_id).fetch_optional(&store.pool).await?.unwrap_or(0)
+            sqlx::query_scalar(sql)
+                .bind(tenant_id)
+                .fetch_optional(&store.pool)
+                .await?
+                .unwrap_or(0)
         }
         Some(filter) => {
             let mut sql = Sql::new(Dialect::Postgres);
-            sql.push("SELECT count(*) FROM ").push(name).push(" r WHERE r.tenant_id = ").bind(Bind::Uuid(tenant_id));
+            sql.push("SELECT count(*) FROM ")
+                .push(name)
+                .push(" r WHERE r.tenant_id = ")
+                .bind(Bind::Uuid(tenant_id));
             sql.push(" AND ");
             scim_sql::condition(&mut sql, table, tenant_id, filter)?;
             let Sql { text, binds, .. } = sql;
@@ -347,22 +423,34 @@ async fn list<T>(
         }
     };
     if request.count == 0 || total == 0 {
-        return Ok(Listing { total: total.max(0) as u64, items: Vec::new() });
+        return Ok(Listing {
+            total: total.max(0) as u64,
+            items: Vec::new(),
+        });
     }
     let mut sql = Sql::new(Dialect::Postgres);
-    sql.push("SELECT r.* FROM ").push(name).push(" r WHERE r.tenant_id = ").bind(Bind::Uuid(tenant_id));
+    sql.push("SELECT r.* FROM ")
+        .push(name)
+        .push(" r WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id));
     if let Some(filter) = &request.filter {
         sql.push(" AND ");
         scim_sql::condition(&mut sql, table, tenant_id, filter)?;
     }
     scim_sql::order_by(&mut sql, table, request.sort.as_ref())?;
     sql.push(" LIMIT ").bind(Bind::Int(request.count as i64));
-    sql.push(" OFFSET ").bind(Bind::Int(request.start_index.saturating_sub(1) as i64));
+    sql.push(" OFFSET ")
+        .bind(Bind::Int(request.start_index.saturating_sub(1) as i64));
     let Sql { text, binds, .. } = sql;
     // The SQL text is built only from scim_sql's fixed fragments; values are bound.
-    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds).fetch_all(&store.pool).await?;
+    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
+        .fetch_all(&store.pool)
+        .await?;
     let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Listing { total: total.max(0) as u64, items })
+    Ok(Listing {
+        total: total.max(0) as u64,
+        items,
+    })
 }
 
 #[async_trait]
@@ -406,7 +494,12 @@ impl DirectoryRepo for PostgresStore {
             .transpose()
     }
 
-    async fn update_user(&self, user: &DirectoryUser, expected_version: i64, ctx: &WriteContext) -> Result<()> {
+    async fn update_user(
+        &self,
+        user: &DirectoryUser,
+        expected_version: i64,
+        ctx: &WriteContext,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
@@ -428,7 +521,9 @@ impl DirectoryRepo for PostgresStore {
         .await
         .map_err(user_conflict)?;
         if result.rows_affected() == 0 {
-            return Err(missing_or_moved(&mut tx, "directory_users", user.tenant_id, user.id).await);
+            return Err(
+                missing_or_moved(&mut tx, "directory_users", user.tenant_id, user.id).await,
+            );
         }
         write_emails(&mut tx, user).await?;
         finish_write(&mut tx, user.tenant_id, ctx, Vec::new(), 0, 0).await?;
@@ -462,7 +557,11 @@ impl DirectoryRepo for PostgresStore {
         Ok(())
     }
 
-    async fn list_users(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryUser>> {
+    async fn list_users(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<DirectoryUser>> {
         list(self, Table::Users, tenant_id, request, user_from_row).await
     }
 
@@ -484,7 +583,9 @@ impl DirectoryRepo for PostgresStore {
             }
             sql.push(") ORDER BY g.display_name, g.id");
             let Sql { text, binds, .. } = sql;
-            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds).fetch_all(&self.pool).await?;
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
+                .fetch_all(&self.pool)
+                .await?;
             for row in rows {
                 out.push(UserGroup {
                     user_id: uuid_of(&row, "member_id")?,
@@ -496,7 +597,12 @@ impl DirectoryRepo for PostgresStore {
         Ok(out)
     }
 
-    async fn create_group(&self, group: &DirectoryGroup, members: &[MemberRef], ctx: &WriteContext) -> Result<()> {
+    async fn create_group(
+        &self,
+        group: &DirectoryGroup,
+        members: &[MemberRef],
+        ctx: &WriteContext,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, external_id, \
@@ -531,7 +637,11 @@ impl DirectoryRepo for PostgresStore {
             .transpose()
     }
 
-    async fn group_members(&self, tenant_id: Uuid, group_ids: &[Uuid]) -> Result<Vec<(Uuid, GroupMember)>> {
+    async fn group_members(
+        &self,
+        tenant_id: Uuid,
+        group_ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, GroupMember)>> {
         let mut out = Vec::new();
         for group_id in group_ids {
             let rows = sqlx::query(
@@ -552,7 +662,11 @@ impl DirectoryRepo for PostgresStore {
                     *group_id,
                     GroupMember {
                         id: uuid_of(&row, "member_id")?,
-                        kind: if kind == "Group" { MemberKind::Group } else { MemberKind::User },
+                        kind: if kind == "Group" {
+                            MemberKind::Group
+                        } else {
+                            MemberKind::User
+                        },
                         display: row.try_get("display")?,
                     },
                 ));
@@ -585,7 +699,9 @@ impl DirectoryRepo for PostgresStore {
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
-            return Err(missing_or_moved(&mut tx, "directory_groups", group.tenant_id, group.id).await);
+            return Err(
+                missing_or_moved(&mut tx, "directory_groups", group.tenant_id, group.id).await,
+            );
         }
         let mut events = Vec::new();
         apply_member_changes(&mut tx, group, changes, &mut events).await?;
@@ -621,7 +737,11 @@ impl DirectoryRepo for PostgresStore {
         Ok(())
     }
 
-    async fn list_groups(&self, tenant_id: Uuid, request: &ListRequest) -> Result<Listing<DirectoryGroup>> {
+    async fn list_groups(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<DirectoryGroup>> {
         list(self, Table::Groups, tenant_id, request, group_from_row).await
     }
 
@@ -635,10 +755,16 @@ impl DirectoryRepo for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |u| u.id))
+        Ok(Page::from_overfetch(items, page.effective_limit(), |u| {
+            u.id
+        }))
     }
 
-    async fn page_groups(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryGroup>> {
+    async fn page_groups(
+        &self,
+        tenant_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<DirectoryGroup>> {
         let rows = sqlx::query(
             "SELECT * FROM directory_groups WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
         )
@@ -647,11 +773,21 @@ impl DirectoryRepo for PostgresStore {
         .bind(i64::from(page.effective_limit()) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows.iter().map(group_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |g| g.id))
+        let items = rows
+            .iter()
+            .map(group_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |g| {
+            g.id
+        }))
     }
 
-    async fn list_events(&self, tenant_id: Uuid, after: i64, limit: u32) -> Result<Vec<DirectoryEvent>> {
+    async fn list_events(
+        &self,
+        tenant_id: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DirectoryEvent>> {
         let rows = sqlx::query(
             "SELECT * FROM directory_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
@@ -682,7 +818,11 @@ impl DirectoryRepo for PostgresStore {
         insert_log(&mut conn, record).await
     }
 
-    async fn list_provisioning(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<ProvisioningRecord>> {
+    async fn list_provisioning(
+        &self,
+        tenant_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<ProvisioningRecord>> {
         let limit = i64::from(page.effective_limit()) + 1;
         let rows = sqlx::query(
             "SELECT * FROM provisioning_log WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id < $2) \
@@ -713,7 +853,8 @@ impl DirectoryRepo for PostgresStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.effective_limit(), |r| r.id))
+        Ok(Page::from_overfetch(items, page.effective_limit(), |r| {
+            r.id
+        }))
     }
 }
-

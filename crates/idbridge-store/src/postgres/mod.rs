@@ -71,7 +71,8 @@ fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
         default_role: row.try_get("default_role")?,
         role_policy: {
             let raw: String = row.try_get("role_policy")?;
-            RolePolicy::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("role_policy {raw:?}")))?
+            RolePolicy::parse(&raw)
+                .ok_or_else(|| StoreError::Corrupt(format!("role_policy {raw:?}")))?
         },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -467,6 +468,76 @@ impl CredentialRepo for PostgresStore {
     }
 }
 
+#[async_trait]
+impl crate::RoleRepo for PostgresStore {
+    async fn app_roles(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM app_roles ORDER BY position")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_app_roles(&self, roles: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM app_roles")
+            .execute(&mut *tx)
+            .await?;
+        for (position, name) in roles.iter().enumerate() {
+            sqlx::query("INSERT INTO app_roles (name, position) VALUES ($1, $2)")
+                .bind(name)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn role_mappings(&self, tenant_id: Uuid) -> Result<Vec<RoleMapping>> {
+        let rows = sqlx::query(
+            "SELECT source, value, role FROM tenant_role_mappings WHERE tenant_id = $1 ORDER BY position",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let source: String = row.try_get("source")?;
+                Ok(RoleMapping {
+                    source: MappingSource::parse(&source)
+                        .ok_or_else(|| StoreError::Corrupt(format!("mapping source {source:?}")))?,
+                    value: row.try_get("value")?,
+                    role: row.try_get("role")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[RoleMapping]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM tenant_role_mappings WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        for (position, m) in mappings.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO tenant_role_mappings (tenant_id, position, source, value, role) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(tenant_id)
+            .bind(position as i64)
+            .bind(m.source.as_str())
+            .bind(&m.value)
+            .bind(&m.role)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod index_tests {
     mod hot_path_lookups_use_an_index {
@@ -513,66 +584,5 @@ mod index_tests {
                 );
             }
         }
-    }
-}
-
-#[async_trait]
-impl crate::RoleRepo for PostgresStore {
-    async fn app_roles(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT name FROM app_roles ORDER BY position").fetch_all(&self.pool).await?)
-    }
-
-    async fn set_app_roles(&self, roles: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM app_roles").execute(&mut *tx).await?;
-        for (position, name) in roles.iter().enumerate() {
-            sqlx::query("INSERT INTO app_roles (name, position) VALUES ($1, $2)")
-                .bind(name)
-                .bind(position as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn role_mappings(&self, tenant_id: Uuid) -> Result<Vec<RoleMapping>> {
-        let rows = sqlx::query(
-            "SELECT source, value, role FROM tenant_role_mappings WHERE tenant_id = $1 ORDER BY position",
-        )
-        .bind(tenant_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let source: String = row.try_get("source")?;
-                Ok(RoleMapping {
-                    source: MappingSource::parse(&source)
-                        .ok_or_else(|| StoreError::Corrupt(format!("mapping source {source:?}")))?,
-                    value: row.try_get("value")?,
-                    role: row.try_get("role")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[RoleMapping]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM tenant_role_mappings WHERE tenant_id = $1").bind(tenant_id).execute(&mut *tx).await?;
-        for (position, m) in mappings.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO tenant_role_mappings (tenant_id, position, source, value, role) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(tenant_id)
-            .bind(position as i64)
-            .bind(m.source.as_str())
-            .bind(&m.value)
-            .bind(&m.role)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }

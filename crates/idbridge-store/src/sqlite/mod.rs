@@ -93,7 +93,8 @@ fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
         default_role: row.try_get("default_role")?,
         role_policy: {
             let raw: String = row.try_get("role_policy")?;
-            RolePolicy::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("role_policy {raw:?}")))?
+            RolePolicy::parse(&raw)
+                .ok_or_else(|| StoreError::Corrupt(format!("role_policy {raw:?}")))?
         },
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
@@ -502,47 +503,21 @@ impl CredentialRepo for SqliteStore {
     }
 }
 
-#[cfg(test)]
-mod index_tests {
-    use super::*;
-
-    /// Every hot-path lookup is answered by an index, never a table scan.
-    #[tokio::test]
-    async fn hot_path_lookups_use_an_index() {
-        let db = idbridge_testkit::TestDb::sqlite().await;
-        let url = DatabaseUrl::parse(db.url()).expect("url");
-        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
-        store.migrate().await.expect("migrate");
-        for sql in [TENANT_BY_SLUG, ACTIVE_SCIM_TOKEN, ACTIVE_ADMIN_KEY] {
-            let explain = format!("EXPLAIN QUERY PLAN {sql}");
-            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
-                .bind(vec![0u8; 32])
-                .fetch_all(&store.pool)
-                .await
-                .expect("explain")
-                .iter()
-                .map(|row| row.get::<String, _>("detail"))
-                .collect();
-            assert!(!plan.is_empty());
-            for step in &plan {
-                assert!(
-                    step.starts_with("SEARCH") && step.contains("USING"),
-                    "{sql}\n{plan:?}"
-                );
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl crate::RoleRepo for SqliteStore {
     async fn app_roles(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT name FROM app_roles ORDER BY position").fetch_all(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT name FROM app_roles ORDER BY position")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn set_app_roles(&self, roles: &[String]) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM app_roles").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM app_roles")
+            .execute(&mut *tx)
+            .await?;
         for (position, name) in roles.iter().enumerate() {
             sqlx::query("INSERT INTO app_roles (name, position) VALUES (?1, ?2)")
                 .bind(name)
@@ -576,7 +551,10 @@ impl crate::RoleRepo for SqliteStore {
 
     async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[RoleMapping]) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM tenant_role_mappings WHERE tenant_id = ?1").bind(tenant_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM tenant_role_mappings WHERE tenant_id = ?1")
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
         for (position, m) in mappings.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO tenant_role_mappings (tenant_id, position, source, value, role) \
@@ -592,5 +570,37 @@ impl crate::RoleRepo for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// Every hot-path lookup is answered by an index, never a table scan.
+    #[tokio::test]
+    async fn hot_path_lookups_use_an_index() {
+        let db = idbridge_testkit::TestDb::sqlite().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
+        store.migrate().await.expect("migrate");
+        for sql in [TENANT_BY_SLUG, ACTIVE_SCIM_TOKEN, ACTIVE_ADMIN_KEY] {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
+                .bind(vec![0u8; 32])
+                .fetch_all(&store.pool)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect();
+            assert!(!plan.is_empty());
+            for step in &plan {
+                assert!(
+                    step.starts_with("SEARCH") && step.contains("USING"),
+                    "{sql}\n{plan:?}"
+                );
+            }
+        }
     }
 }

@@ -42,6 +42,11 @@ pub async fn open_store(db: &TestDb) -> Arc<dyn Store> {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
+        // Server-side warnings and errors show up in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("warn")
+            .try_init();
         let store = open_store(&db).await;
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-01 09:00:00 UTC)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -150,7 +155,11 @@ impl TestApp {
     pub async fn scim_tenant(&self, slug: &str) -> ScimClient<'_> {
         self.create_tenant(slug).await;
         let (_, token) = self.create_scim_token(slug).await;
-        ScimClient { app: self, slug: slug.to_owned(), token }
+        ScimClient {
+            app: self,
+            slug: slug.to_owned(),
+            token,
+        }
     }
 
     pub async fn tenant_count(&self) -> usize {
@@ -330,16 +339,28 @@ pub struct ScimClient<'a> {
 
 impl ScimClient<'_> {
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        self.app.scim(method, &self.slug, path, &self.token, body).await
+        self.app
+            .scim(method, &self.slug, path, &self.token, body)
+            .await
     }
 
     /// Sends and expects `status`; returns the JSON body (Null for an empty one).
-    pub async fn expect(&self, method: Method, path: &str, body: Option<Value>, status: StatusCode) -> Value {
+    pub async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
         let response = self.send(method.clone(), path, body).await;
         let got = response.status();
         let text = response.text().await.expect("body");
         assert_eq!(got, status, "{method} {path} answered {got}: {text}");
-        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") }
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        }
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -380,7 +401,10 @@ impl ScimClient<'_> {
     pub async fn events(&self) -> Vec<Value> {
         let body: Value = self
             .app
-            .admin(Method::GET, &format!("/api/v1/tenants/{}/events?limit=1000", self.slug))
+            .admin(
+                Method::GET,
+                &format!("/api/v1/tenants/{}/events?limit=1000", self.slug),
+            )
             .send()
             .await
             .expect("send")
@@ -391,7 +415,11 @@ impl ScimClient<'_> {
     }
 
     pub async fn event_types(&self) -> Vec<String> {
-        self.events().await.iter().map(|e| e["type"].as_str().unwrap_or_default().to_owned()).collect()
+        self.events()
+            .await
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 }
 

@@ -434,6 +434,13 @@ both_backends! {
 }
 
 async fn user_tenant(app: &TestApp) -> uuid::Uuid {
-    let tenant: Value = app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").json().await.expect("json");
+    let tenant: Value = app
+        .admin(Method::GET, "/api/v1/tenants/acme")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     tenant["id"].as_str().expect("id").parse().expect("uuid")
 }
