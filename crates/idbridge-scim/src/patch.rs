@@ -229,6 +229,14 @@ fn apply_keyed(
     if rt == ResourceType::Group && key.eq_ignore_ascii_case("members") {
         return members_write(state, kind, value);
     }
+    // Okta's group rename carries the group's own `id` in the value; read-only
+    // attributes in a path-less value are ignored, as in a POST or PUT body.
+    if ["id", "meta", "schemas"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
+    {
+        return Ok(());
+    }
     check_writable(rt, key)?;
     let mode = write_mode(kind);
     if !is_schema_urn(key) && key.contains('.') {
@@ -729,5 +737,432 @@ fn member_ids_of(filter: &Filter) -> Option<Vec<String>> {
             Some(ids)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ScimType;
+    use crate::schema::{CORE_USER, ENTERPRISE_USER};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn user(body: Value) -> Document {
+        let mut body = body;
+        if let Some(map) = body.as_object_mut() {
+            map.insert("schemas".into(), json!([CORE_USER, ENTERPRISE_USER]));
+        }
+        resource::normalize(ResourceType::User, &body).expect("valid user")
+    }
+
+    fn ops(operations: Value) -> PatchRequest {
+        PatchRequest::parse(&json!({"schemas": [crate::PATCH_OP], "Operations": operations}))
+            .expect("valid PatchOp")
+    }
+
+    fn patch_user(doc: &Document, operations: Value) -> Result<Value, ScimError> {
+        apply(ResourceType::User, doc, &ops(operations)).map(|p| Value::Object(p.doc))
+    }
+
+    fn ada() -> Document {
+        user(json!({
+            "userName": "ada@example.com",
+            "active": true,
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@example.com", "type": "work", "primary": true}],
+        }))
+    }
+
+    #[test]
+    fn entra_replace_with_filtered_and_dotted_paths() {
+        // Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM
+        // endpoint", update user (multi-valued and single-valued properties).
+        let out = patch_user(&ada(), json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updatedEmail@microsoft.com"},
+            {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
+        ]))
+        .expect("applies");
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "updatedEmail@microsoft.com", "type": "work", "primary": true}])
+        );
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Ada", "familyName": "updatedFamilyName"})
+        );
+    }
+
+    #[test]
+    fn entra_disable_user_with_string_boolean() {
+        let out = patch_user(
+            &ada(),
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .expect("applies");
+        assert_eq!(out["active"], false);
+        let out = patch_user(
+            &ada(),
+            json!([{"op": "replace", "value": {"active": "false"}}]),
+        )
+        .expect("applies");
+        assert_eq!(out["active"], false);
+    }
+
+    #[test]
+    fn okta_deactivate_without_path() {
+        let out = patch_user(
+            &ada(),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .expect("applies");
+        assert_eq!(out["active"], false);
+        assert_eq!(out["userName"], "ada@example.com");
+    }
+
+    #[test]
+    fn entra_path_less_value_object_with_attribute_paths() {
+        let out = patch_user(&ada(), json!([{"op": "Add", "value": {
+            "emails[type eq \"work\"].value": "ada@newco.com",
+            "name.givenName": "Augusta",
+            "title": "Countess",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Analytical Engines",
+            "addresses[type eq \"work\"].formatted": "12 St James's Square",
+        }}]))
+        .expect("applies");
+        assert_eq!(out["emails"][0]["value"], "ada@newco.com");
+        assert_eq!(out["name"]["givenName"], "Augusta");
+        assert_eq!(out["title"], "Countess");
+        assert_eq!(out[ENTERPRISE_USER]["department"], "Analytical Engines");
+        assert_eq!(
+            out["addresses"],
+            json!([{"type": "work", "formatted": "12 St James's Square"}])
+        );
+    }
+
+    #[test]
+    fn entra_app_role_assignment_creates_and_replaces_the_primary_role() {
+        // roles[primary eq "True"].value, fed by SingleAppRoleAssignment([appRoleAssignments]).
+        let out = patch_user(
+            &ada(),
+            json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "admin"}]),
+        )
+        .expect("applies");
+        assert_eq!(out["roles"], json!([{"primary": true, "value": "admin"}]));
+        let again = patch_user(
+            &user(serde_json::from_value(out).expect("doc")),
+            json!([
+                {"op": "Replace", "path": "roles[primary eq \"True\"].value", "value": "member"}
+            ]),
+        )
+        .expect("applies");
+        assert_eq!(
+            again["roles"],
+            json!([{"primary": true, "value": "member"}])
+        );
+    }
+
+    #[test]
+    fn entra_manager_in_every_shape() {
+        for value in [
+            json!("26118915"),
+            json!({"value": "26118915"}),
+            json!([{"$ref": null, "value": "26118915"}]),
+        ] {
+            let out = patch_user(&ada(), json!([{
+                "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": value,
+            }]))
+            .expect("applies");
+            assert_eq!(
+                out[ENTERPRISE_USER]["manager"],
+                json!({"value": "26118915"}),
+                "{value}"
+            );
+        }
+        let removed = patch_user(&ada(), json!([
+            {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "x"},
+            {"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"},
+        ]))
+        .expect("applies");
+        assert!(removed.get(ENTERPRISE_USER).is_none(), "{removed}");
+    }
+
+    #[test]
+    fn add_to_multi_valued_appends_and_keeps_one_primary() {
+        let out = patch_user(&ada(), json!([
+            {"op": "add", "path": "emails", "value": [{"value": "home@example.com", "type": "home", "primary": true}]},
+        ]))
+        .expect("applies");
+        assert_eq!(
+            out["emails"],
+            json!([
+                {"value": "ada@example.com", "type": "work", "primary": false},
+                {"value": "home@example.com", "type": "home", "primary": true},
+            ])
+        );
+        let out = patch_user(&ada(), json!([
+            {"op": "add", "path": "emails", "value": [{"value": "ada@example.com", "type": "work", "primary": true}]},
+        ]))
+        .expect("applies");
+        assert_eq!(
+            out["emails"].as_array().map(Vec::len),
+            Some(1),
+            "an identical value is not added twice"
+        );
+    }
+
+    #[test]
+    fn replace_multi_valued_without_filter_replaces_all() {
+        let out = patch_user(
+            &ada(),
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "x@y.z"}]}]),
+        )
+        .expect("applies");
+        assert_eq!(out["emails"], json!([{"value": "x@y.z"}]));
+    }
+
+    #[test]
+    fn remove_by_filter_by_sub_attribute_and_whole() {
+        let doc = user(json!({
+            "userName": "a",
+            "phoneNumbers": [{"value": "1", "type": "work"}, {"value": "2", "type": "mobile"}],
+            "title": "t",
+        }));
+        let out = patch_user(
+            &doc,
+            json!([{"op": "remove", "path": "phoneNumbers[type eq \"work\"]"}]),
+        )
+        .expect("applies");
+        assert_eq!(
+            out["phoneNumbers"],
+            json!([{"value": "2", "type": "mobile"}])
+        );
+        let out = patch_user(
+            &doc,
+            json!([{"op": "remove", "path": "phoneNumbers[type eq \"mobile\"].type"}]),
+        )
+        .expect("applies");
+        assert_eq!(
+            out["phoneNumbers"],
+            json!([{"value": "1", "type": "work"}, {"value": "2"}])
+        );
+        let out = patch_user(
+            &doc,
+            json!([{"op": "Remove", "path": "title"}, {"op": "remove", "path": "phoneNumbers"}]),
+        )
+        .expect("applies");
+        assert!(out.get("title").is_none() && out.get("phoneNumbers").is_none());
+        let out = patch_user(
+            &doc,
+            json!([{"op": "remove", "path": "phoneNumbers", "value": [{"value": "1"}]}]),
+        )
+        .expect("applies");
+        assert_eq!(
+            out["phoneNumbers"],
+            json!([{"value": "2", "type": "mobile"}])
+        );
+    }
+
+    #[test]
+    fn refusals_carry_the_right_scim_type() {
+        let cases = [
+            (json!([{"op": "remove"}]), ScimType::NoTarget),
+            (
+                json!([{"op": "replace", "path": "phoneNumbers[type eq \"work\" or type eq \"home\"].value", "value": "1"}]),
+                ScimType::NoTarget,
+            ),
+            (
+                json!([{"op": "replace", "path": "id", "value": "x"}]),
+                ScimType::Mutability,
+            ),
+            (
+                json!([{"op": "replace", "path": "groups", "value": []}]),
+                ScimType::Mutability,
+            ),
+            (
+                json!([{"op": "replace", "path": "active", "value": "maybe"}]),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!([{"op": "remove", "path": "userName"}]),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!([{"op": "replace", "path": "name.familyName.x", "value": "1"}]),
+                ScimType::InvalidPath,
+            ),
+            (
+                json!([{"op": "replace", "path": "title[value eq \"x\"]", "value": "1"}]),
+                ScimType::InvalidPath,
+            ),
+            (
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].nope", "value": "1"}]),
+                ScimType::InvalidPath,
+            ),
+            (
+                json!([{"op": "replace", "value": "not an object"}]),
+                ScimType::InvalidValue,
+            ),
+        ];
+        for (operations, expected) in cases {
+            let request = PatchRequest::parse(
+                &json!({"schemas": [crate::PATCH_OP], "Operations": operations.clone()}),
+            );
+            let err = request
+                .and_then(|r| apply(ResourceType::User, &ada(), &r))
+                .expect_err("refused");
+            assert_eq!(err.scim_type, Some(expected), "{operations}: {err}");
+        }
+        for body in [
+            json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+            json!({"schemas": [crate::PATCH_OP], "Operations": []}),
+            json!({"schemas": [crate::PATCH_OP], "Operations": [{"op": "move", "path": "title"}]}),
+            json!({"schemas": [crate::PATCH_OP], "Operations": [{"op": "add", "path": "title"}]}),
+            json!({"schemas": [crate::PATCH_OP], "Operations": [{"op": "add", "path": "title", "value": 1, "extra": 2}]}),
+        ] {
+            assert!(PatchRequest::parse(&body).is_err(), "{body}");
+        }
+        let err = PatchRequest::parse(&json!({"schemas": [crate::PATCH_OP], "Operations": [{"op": "add", "path": "emails[", "value": 1}]}))
+            .expect_err("bad path");
+        assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn a_failed_operation_changes_nothing() {
+        let doc = ada();
+        let request = ops(json!([
+            {"op": "replace", "path": "title", "value": "Countess"},
+            {"op": "replace", "path": "active", "value": "maybe"},
+        ]));
+        assert!(apply(ResourceType::User, &doc, &request).is_err());
+        assert_eq!(doc, ada());
+    }
+
+    fn group_patch(operations: Value) -> Result<Patched, ScimError> {
+        let doc = resource::normalize(
+            ResourceType::Group,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Eng"}),
+        )?;
+        apply(ResourceType::Group, &doc, &ops(operations))
+    }
+
+    fn member(id: &str) -> MemberRef {
+        MemberRef {
+            value: id.into(),
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn group_members_change_as_entra_and_okta_send_it() {
+        // Entra: add, then remove in the older value-array style.
+        let p = group_patch(
+            json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": "u1"}]}]),
+        )
+        .expect("ok");
+        assert_eq!(p.members, [MemberChange::Add(vec![member("u1")])]);
+        let p = group_patch(
+            json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": "u1"}]}]),
+        )
+        .expect("ok");
+        assert_eq!(p.members, [MemberChange::Remove(vec!["u1".into()])]);
+        // RFC style, as Okta sends it.
+        let p =
+            group_patch(json!([{"op": "remove", "path": "members[value eq \"u2\"]"}])).expect("ok");
+        assert_eq!(p.members, [MemberChange::Remove(vec!["u2".into()])]);
+        let p = group_patch(
+            json!([{"op": "remove", "path": "members[value eq \"u2\" or value eq \"u3\"]"}]),
+        )
+        .expect("ok");
+        assert_eq!(
+            p.members,
+            [MemberChange::Remove(vec!["u2".into(), "u3".into()])]
+        );
+        let p = group_patch(json!([{"op": "replace", "path": "members", "value": [{"value": "u4", "display": "x"}]}])).expect("ok");
+        assert_eq!(p.members, [MemberChange::ReplaceAll(vec![member("u4")])]);
+        let p = group_patch(json!([{"op": "remove", "path": "members"}])).expect("ok");
+        assert_eq!(p.members, [MemberChange::RemoveAll]);
+        // Okta's rename carries the group's id in the value.
+        let p = group_patch(
+            json!([{"op": "replace", "value": {"id": "abf4dd94", "displayName": "Test SCIMv2"}}]),
+        )
+        .expect("ok");
+        assert_eq!(p.doc["displayName"], "Test SCIMv2");
+        assert!(p.members.is_empty());
+        let err = group_patch(json!([{"op": "remove", "path": "members[display eq \"x\"]"}]))
+            .expect_err("refused");
+        assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
+        let err =
+            group_patch(json!([{"op": "add", "path": "members", "value": [{"display": "no id"}]}]))
+                .expect_err("refused");
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue));
+    }
+
+    fn arb_op() -> impl Strategy<Value = Value> {
+        let paths = prop::sample::select(vec![
+            "title",
+            "active",
+            "userName",
+            "name.givenName",
+            "name",
+            "emails",
+            "emails[type eq \"work\"].value",
+            "emails[type eq \"work\"]",
+            "roles[primary eq \"True\"].value",
+            "phoneNumbers[value co \"1\"]",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "id",
+            "groups",
+            "nope.x",
+            "urn:example:ext:1.0:User:badge",
+            "emails[primary eq true].primary",
+        ]);
+        let values = prop_oneof![
+            Just(json!("x")),
+            Just(json!(true)),
+            Just(json!("False")),
+            Just(json!(7)),
+            Just(json!(null)),
+            Just(json!({"value": "v", "primary": true})),
+            Just(json!([{"value": "v", "type": "work"}])),
+            Just(json!({"active": "True", "title": "t", "name.familyName": "f"})),
+            Just(json!([])),
+        ];
+        (
+            prop::sample::select(vec!["add", "Add", "replace", "Replace", "remove"]),
+            proptest::option::of(paths),
+            values,
+        )
+            .prop_map(|(op, path, value)| {
+                let mut o = json!({"op": op, "value": value});
+                if let (Some(p), Some(map)) = (path, o.as_object_mut()) {
+                    map.insert("path".into(), json!(p));
+                }
+                o
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn patch_never_panics_and_leaves_a_valid_document(operations in prop::collection::vec(arb_op(), 1..6)) {
+            let doc = ada();
+            let Ok(request) = PatchRequest::parse(&json!({"schemas": [crate::PATCH_OP], "Operations": operations})) else {
+                return Ok(());
+            };
+            if let Ok(patched) = apply(ResourceType::User, &doc, &request) {
+                // The result is a document normalisation accepts and leaves as it is.
+                let mut body = Value::Object(patched.doc.clone());
+                if let Some(map) = body.as_object_mut() {
+                    map.insert("schemas".into(), json!([CORE_USER]));
+                }
+                let again = resource::normalize(ResourceType::User, &body).expect("still a valid user");
+                prop_assert_eq!(again, patched.doc.clone());
+                prop_assert!(!patched.doc.contains_key("id"));
+                let primaries = patched.doc.get("emails").and_then(Value::as_array).map(|e| {
+                    e.iter().filter(|v| v.get("primary") == Some(&json!(true))).count()
+                });
+                prop_assert!(primaries.unwrap_or(0) <= 1);
+            }
+        }
     }
 }

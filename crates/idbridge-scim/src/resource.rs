@@ -275,9 +275,22 @@ fn set_defined(
     let merged = match (mode, doc.remove(def.name)) {
         (WriteMode::Add, Some(Value::Array(mut existing))) if def.multi_valued => {
             for item in value.as_array().cloned().unwrap_or_default() {
-                if !existing.contains(&item) {
-                    existing.push(item);
+                // A value that is already there (same `value`) is updated, not doubled.
+                let same =
+                    existing
+                        .iter()
+                        .position(|e| match (e.get("value"), item.get("value")) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => *e == item,
+                        });
+                match same {
+                    Some(i) => existing[i] = item,
+                    None => existing.push(item),
                 }
+            }
+            // The values just added come last, so a primary among them wins.
+            if def.ty == AttrType::Complex {
+                enforce_single_primary(&mut existing);
             }
             Value::Array(existing)
         }
@@ -370,6 +383,14 @@ fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Val
                 return Ok(None);
             }
             Value::Object(out)
+        }
+        // A one-element array where one complex value belongs: Entra ID sends the
+        // enterprise manager as `[{"value": "<id>"}]`.
+        (AttrType::Complex, Value::Array(mut items)) if !def.multi_valued && items.len() <= 1 => {
+            match items.pop() {
+                Some(item) => return coerce_single(def, item, path),
+                None => return Ok(None),
+            }
         }
         // A bare value for a complex attribute means its `value` sub-attribute: Entra
         // sends the enterprise manager as the manager's id string.

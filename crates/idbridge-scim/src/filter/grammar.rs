@@ -5,7 +5,8 @@
 //! keywords and operators in any case (`EQ`, `And`, `NOT`, `True`); any run of ASCII
 //! whitespace where the ABNF has one space, and whitespace around the whole filter;
 //! `not` directly followed by `(`; parentheses around any filter; `$` in attribute
-//! names (`$ref`).
+//! names (`$ref`); and Entra ID's `emails[type eq "work"].value eq "x"`, read as
+//! `emails[type eq "work" and value eq "x"]`.
 
 use super::ast::{AttrPath, CompValue, CompareOp, Filter};
 use crate::path::PatchPath;
@@ -35,8 +36,24 @@ peg::parser! {
         rule unary() -> Filter
             = kw("not") ows() "(" ows() f:or() ows() ")" { Filter::Not(Box::new(f)) }
             / "(" ows() f:or() ows() ")" { f }
+            / filtered_sub_attr_exp()
             / value_path()
             / attr_exp()
+
+        // `emails[type eq "work"].value eq "x"`: not in the RFC grammar, but Entra ID
+        // matches users on `emails[type eq "work"].value`. It means
+        // `emails[type eq "work" and value eq "x"]`, and is parsed as that.
+        rule filtered_sub_attr_exp() -> Filter
+            = path:attr_path() "[" ows() f:val_or() ows() "]" "." sub:sub_path() ws() test:sub_test(sub) {?
+                if path.sub_attr.is_some() {
+                    return Err("an attribute without a sub-attribute before '['");
+                }
+                Ok(Filter::ValuePath { path, filter: Box::new(Filter::And(Box::new(f), Box::new(test))) })
+            }
+
+        rule sub_test(sub: AttrPath) -> Filter
+            = kw("pr") { Filter::Present(sub.clone()) }
+            / op:compare_op() ws() value:comp_value() { Filter::Compare { path: sub.clone(), op, value } }
 
         rule value_path() -> Filter = path:attr_path() "[" ows() f:val_or() ows() "]" {?
             if path.sub_attr.is_some() {

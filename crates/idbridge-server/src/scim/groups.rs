@@ -196,7 +196,16 @@ pub async fn replace_group(
     write_group(&state, &tenant, id, &meta, &preconditions, |_| {
         Ok((doc.clone(), vec![MemberChange::ReplaceAll(members.clone())]))
     })
-    .await
+    .await?;
+    // PUT answers with the whole group as it now is, members included (Okta reads it).
+    let group = state
+        .store
+        .group_by_id(tenant.tenant_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let stored_members = state.store.group_members(tenant.tenant_id, &[id]).await?;
+    let body = render::group(&base(&state, &tenant), &group, Some(&stored_members));
+    Ok(answer(StatusCode::OK, &body, group.version, None))
 }
 
 pub async fn patch_group(
@@ -205,6 +214,7 @@ pub async fn patch_group(
     Path(params): Path<std::collections::HashMap<String, String>>,
     meta: RequestMeta,
     preconditions: Preconditions,
+    query: ScimParams,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
@@ -213,7 +223,24 @@ pub async fn patch_group(
         let patched = patch::apply(ResourceType::Group, &existing.document, &request)?;
         Ok((patched.doc, patched.members))
     })
-    .await
+    .await?;
+    // Microsoft's SCIM guide asks for 204 on group PATCH ("returning a body with a
+    // list of all the members isn't advisable"), and RFC 7644 §3.5.2 allows it;
+    // with `attributes`/`excludedAttributes` the client asked for a body, so it gets one.
+    let wants_body = query.get("attributes").is_some() || query.get("excludedAttributes").is_some();
+    if !wants_body {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
+    let group = state
+        .store
+        .group_by_id(tenant.tenant_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let members = members_for(&state, &tenant, std::slice::from_ref(&group), &projection).await?;
+    let mut body = render::group(&base(&state, &tenant), &group, members.as_deref());
+    projection.apply(ResourceType::Group, &mut body);
+    Ok(answer(StatusCode::OK, &body, group.version, None))
 }
 
 async fn write_group(
@@ -271,8 +298,8 @@ async fn write_group(
             .await
         {
             Ok(()) => {
-                // Entra ID and Okta only need the status of a PATCH; the whole group
-                // (with every member) is not worth reading back for them.
+                // The group as written, without its members (a PUT answers with them
+                // below; a PATCH usually answers 204).
                 let body = render::group(&base, &group, None);
                 return Ok(answer(StatusCode::OK, &body, group.version, None));
             }
