@@ -298,6 +298,17 @@ fn apply_attr(
     value: Value,
     has_value: bool,
 ) -> Result<(), ScimError> {
+    // A whole extension, `urn:…:enterprise:2.0:User`, reads as schema `urn:…:2.0` with
+    // attribute `User`; recognise it and write the extension object.
+    if let Some(urn) = whole_extension(rt, path, &value) {
+        return match kind {
+            OpKind::Remove => {
+                state.doc.retain(|k, _| !k.eq_ignore_ascii_case(&urn));
+                Ok(())
+            }
+            _ => resource::set_attribute(rt, &mut state.doc, &urn, value, WriteMode::Add),
+        };
+    }
     let target = resolve(rt, path);
     if rt == ResourceType::Group
         && target.urn.is_none()
@@ -361,6 +372,23 @@ fn apply_attr(
             )
         }
     }
+}
+
+/// The URN, if `path` names a whole extension rather than an attribute in one: a
+/// schema idbridge knows, or (for others) a URN ending in the resource type's name
+/// with an object value.
+fn whole_extension(rt: ResourceType, path: &AttrPath, value: &Value) -> Option<String> {
+    let schema = path.schema.as_deref()?;
+    if path.sub_attr.is_some() {
+        return None;
+    }
+    let full = format!("{schema}:{}", path.attr);
+    if let Some(known) = rt.schema(&full) {
+        return Some(known.id.to_owned());
+    }
+    let named_like_extension =
+        path.attr.eq_ignore_ascii_case(rt.name()) && (value.is_object() || value.is_null());
+    (named_like_extension && rt.schema(schema).is_none()).then_some(full)
 }
 
 /// Two values of a multi-valued attribute are the same one if their `value`s are equal

@@ -145,6 +145,9 @@ fn always_returned(_rt: ResourceType, key: &str) -> bool {
 /// Whether `path` names the top-level key `key` (a core attribute, possibly written
 /// with the core schema's URN, or a whole extension).
 fn names(rt: ResourceType, path: &AttrPath, key: &str) -> bool {
+    if names_extension(path, key) {
+        return true;
+    }
     match &path.schema {
         None => path.attr.eq_ignore_ascii_case(key),
         Some(urn) if urn.eq_ignore_ascii_case(rt.core_schema().id) => {
@@ -159,6 +162,18 @@ fn extension_holds(path: &AttrPath, key: &str) -> bool {
     path.schema
         .as_deref()
         .is_some_and(|urn| urn.eq_ignore_ascii_case(key))
+}
+
+/// Whether `path` names the whole extension stored under `key` (it reads as schema
+/// `urn:…:2.0` with attribute `User`).
+fn names_extension(path: &AttrPath, key: &str) -> bool {
+    path.sub_attr.is_none()
+        && path.schema.as_deref().is_some_and(|urn| {
+            key.len() == urn.len() + 1 + path.attr.len()
+                && key.is_char_boundary(urn.len())
+                && key[..urn.len()].eq_ignore_ascii_case(urn)
+                && key[urn.len() + 1..].eq_ignore_ascii_case(&path.attr)
+        })
 }
 
 fn keep_subs(value: &mut Value, subs: &[&str]) {

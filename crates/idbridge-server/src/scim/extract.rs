@@ -176,3 +176,91 @@ impl RequestMeta {
         }
     }
 }
+
+/// The parameters of a list: from the query string of `GET /Users`, or from the body
+/// of `POST /Users/.search` (RFC 7644 §3.4.3).
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+impl ListQuery {
+    pub fn from_params(params: &ScimParams) -> Self {
+        let get = |name: &str| params.get(name).map(str::to_owned);
+        Self {
+            filter: get("filter"),
+            sort_by: get("sortBy"),
+            sort_order: get("sortOrder"),
+            start_index: get("startIndex"),
+            count: get("count"),
+            attributes: get("attributes"),
+            excluded_attributes: get("excludedAttributes"),
+        }
+    }
+
+    pub fn from_search_request(body: &Value) -> Result<Self, ScimProblem> {
+        const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+        let object = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_syntax("a search request must be a JSON object"))?;
+        let field = |name: &str| {
+            object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        };
+        let declares = field("schemas").and_then(Value::as_array).is_some_and(|s| {
+            s.iter().any(|v| {
+                v.as_str()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(SEARCH_REQUEST))
+            })
+        });
+        if !declares {
+            return Err(ScimError::invalid_syntax(format!(
+                "\"schemas\" must be [\"{SEARCH_REQUEST}\"]"
+            ))
+            .into());
+        }
+        let text = |name: &str| -> Result<Option<String>, ScimProblem> {
+            match field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(_) => {
+                    Err(ScimError::invalid_value(format!("{name} has the wrong type")).into())
+                }
+            }
+        };
+        let list = |name: &str| -> Result<Option<String>, ScimProblem> {
+            match field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Array(items)) => {
+                    let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                    names.map(|n| Some(n.join(","))).ok_or_else(|| {
+                        ScimError::invalid_value(format!("{name} must list strings")).into()
+                    })
+                }
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ScimError::invalid_value(format!(
+                    "{name} must be an array of attribute names"
+                ))
+                .into()),
+            }
+        };
+        Ok(Self {
+            filter: text("filter")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            start_index: text("startIndex")?,
+            count: text("count")?,
+            attributes: list("attributes")?,
+            excluded_attributes: list("excludedAttributes")?,
+        })
+    }
+}

@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use idbridge_scim::schema::ResourceType;
 use idbridge_scim::{ScimError, discovery};
 use idbridge_store::ProvisioningRecord;
@@ -46,6 +46,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{urn}", get(schema))
         .route("/Users", get(users::list_users).post(users::create_user))
+        .route("/Users/.search", post(users::search_users))
+        // Searching users and groups at once (RFC 7644 §3.4.3, server root) is not
+        // built; 501 is the answer the RFC gives for it. No IdP uses it.
+        .route(
+            "/.search",
+            post(|| async {
+                ScimProblem(ScimError::new(501, None, "searching several resource types at once is not supported; search /Users or /Groups"))
+            }),
+        )
         .route(
             "/Users/{id}",
             get(users::get_user)
@@ -53,6 +62,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .patch(users::patch_user)
                 .delete(users::delete_user),
         )
+        .route("/Groups/.search", post(groups::search_groups))
         .route(
             "/Groups",
             get(groups::list_groups).post(groups::create_group),

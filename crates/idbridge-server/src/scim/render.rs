@@ -47,8 +47,6 @@ pub fn user(
     for (key, value) in &user.document {
         out.insert(key.clone(), value.clone());
     }
-    // The column is the truth for `active` (absent on create means active).
-    out.insert("active".into(), Value::Bool(user.active));
     if let Some(groups) = groups {
         let list: Vec<Value> = groups
             .iter()
@@ -102,15 +100,13 @@ pub fn group(
                     idbridge_store::MemberKind::User => ResourceType::User,
                     idbridge_store::MemberKind::Group => ResourceType::Group,
                 };
-                let mut member = json!({
+                // RFC 7643 §4.2 gives members `value`, `$ref` and `type`; a display
+                // name is not part of them.
+                json!({
                     "value": m.id.to_string(),
                     "$ref": base.location(rt, &m.id),
                     "type": m.kind.as_str(),
-                });
-                if let (Some(display), Some(object)) = (&m.display, member.as_object_mut()) {
-                    object.insert("display".into(), Value::String(display.clone()));
-                }
-                member
+                })
             })
             .collect();
         out.insert("members".into(), Value::Array(list));

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::{ScimProblem, scim_json};
-use super::extract::{Preconditions, RequestMeta, ScimBody, ScimParams};
+use super::extract::{ListQuery, Preconditions, RequestMeta, ScimBody, ScimParams};
 use super::render::{self, Base};
 use super::{ScimTenant, provisioning_record, resource_id};
 use crate::AppState;
@@ -214,18 +214,38 @@ pub async fn list_users(
     Extension(tenant): Extension<ScimTenant>,
     query: ScimParams,
 ) -> Result<Response, ScimProblem> {
+    list(&state, &tenant, ListQuery::from_params(&query)).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): a list whose parameters come in the body.
+pub async fn search_users(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<ScimTenant>,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimProblem> {
+    list(&state, &tenant, ListQuery::from_search_request(&body)?).await
+}
+
+async fn list(
+    state: &AppState,
+    tenant: &ScimTenant,
+    query: ListQuery,
+) -> Result<Response, ScimProblem> {
     let request = query::list_request(
         ResourceType::User,
-        query.get("filter"),
-        query.get("sortBy"),
-        query.get("sortOrder"),
-        query.get("startIndex"),
-        query.get("count"),
+        query.filter.as_deref(),
+        query.sort_by.as_deref(),
+        query.sort_order.as_deref(),
+        query.start_index.as_deref(),
+        query.count.as_deref(),
     )?;
-    let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
+    let projection = Projection::parse(
+        query.attributes.as_deref(),
+        query.excluded_attributes.as_deref(),
+    )?;
     let listing = state.store.list_users(tenant.tenant_id, &request).await?;
-    let groups = groups_for(&state, &tenant, &listing.items, &projection).await?;
-    let base = base(&state, &tenant);
+    let groups = groups_for(state, tenant, &listing.items, &projection).await?;
+    let base = base(state, tenant);
     let resources = listing
         .items
         .iter()
@@ -301,7 +321,7 @@ async fn write_user(
         let now = state.clock.now();
         let user = updated(&existing, doc, now);
         let events = change_events(&base, &existing, &user);
-        if events.is_empty() {
+        if existing.document == user.document && existing.active == user.active {
             // Nothing changed (Entra re-sends unchanged values): no write, no event.
             let groups = state
                 .store
