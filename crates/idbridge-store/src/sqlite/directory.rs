@@ -388,61 +388,72 @@ async fn list<T>(
     request: &ListRequest,
     from_row: fn(&SqliteRow) -> Result<T>,
 ) -> Result<Listing<T>> {
-    let (name, count_column) = match table {
-        Table::Users => ("directory_users", "user_count"),
-        Table::Groups => ("directory_groups", "group_count"),
+    let name = match table {
+        Table::Users => "directory_users",
+        Table::Groups => "directory_groups",
     };
-    let total: i64 = match &request.filter {
-        // Without a filter, the total is the tenant's maintained count, not a scan.
-        None => {
-            let sql = match count_column {
-                "user_count" => "SELECT user_count FROM tenants WHERE id = ?1",
-                _ => "SELECT group_count FROM tenants WHERE id = ?1",
-            };
-            sqlx::query_scalar(sql)
-                .bind(tenant_id)
-                .fetch_optional(&store.pool)
-                .await?
-                .unwrap_or(0)
-        }
-        Some(filter) => {
-            let mut sql = Sql::new(Dialect::Sqlite);
-            sql.push("SELECT count(*) FROM ")
-                .push(name)
-                .push(" r WHERE r.tenant_id = ")
-                .bind(Bind::Uuid(tenant_id));
+    let mut items = Vec::new();
+    let mut page_len = 0usize;
+    if request.count > 0 {
+        let mut sql = Sql::new(Dialect::Sqlite);
+        sql.push("SELECT r.* FROM ")
+            .push(name)
+            .push(" r WHERE r.tenant_id = ")
+            .bind(Bind::Uuid(tenant_id));
+        if let Some(filter) = &request.filter {
             sql.push(" AND ");
             scim_sql::condition(&mut sql, table, tenant_id, filter)?;
-            let Sql { text, binds, .. } = sql;
-            let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds);
-            query.fetch_one(&store.pool).await?.try_get(0)?
+        }
+        scim_sql::order_by(&mut sql, table, request.sort.as_ref())?;
+        // LIMIT and OFFSET are written as literals (validated integers, not client
+        // text): SQLite re-prepares a statement whenever a bound LIMIT or OFFSET is
+        // rebound, which cost an IdP's `userName eq` lookup a fresh parse every time.
+        // A non-zero offset stays bound, so random pages do not flood the statement cache.
+        sql.push(&format!(" LIMIT {}", request.count));
+        let offset = request.start_index.saturating_sub(1);
+        if offset > 0 {
+            sql.push(" OFFSET ").bind(Bind::Int(offset as i64));
+        }
+        let Sql { text, binds, .. } = sql;
+        // The SQL text is built only from scim_sql's fixed fragments; values are bound.
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
+            .fetch_all(&store.pool)
+            .await?;
+        page_len = rows.len();
+        items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    }
+    // A first page that is not full holds every match: no count needed. That is the
+    // common case of an IdP's `userName eq` lookup, which so costs one query.
+    let total: i64 = if request.count > 0 && request.start_index <= 1 && page_len < request.count {
+        page_len as i64
+    } else {
+        match &request.filter {
+            // Without a filter, the total is the tenant's maintained count, not a scan.
+            None => {
+                let sql = match table {
+                    Table::Users => "SELECT user_count FROM tenants WHERE id = ?1",
+                    Table::Groups => "SELECT group_count FROM tenants WHERE id = ?1",
+                };
+                sqlx::query_scalar(sql)
+                    .bind(tenant_id)
+                    .fetch_optional(&store.pool)
+                    .await?
+                    .unwrap_or(0)
+            }
+            Some(filter) => {
+                let mut sql = Sql::new(Dialect::Sqlite);
+                sql.push("SELECT count(*) FROM ")
+                    .push(name)
+                    .push(" r WHERE r.tenant_id = ")
+                    .bind(Bind::Uuid(tenant_id));
+                sql.push(" AND ");
+                scim_sql::condition(&mut sql, table, tenant_id, filter)?;
+                let Sql { text, binds, .. } = sql;
+                let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds);
+                query.fetch_one(&store.pool).await?.try_get(0)?
+            }
         }
     };
-    if request.count == 0 || total == 0 {
-        return Ok(Listing {
-            total: total.max(0) as u64,
-            items: Vec::new(),
-        });
-    }
-    let mut sql = Sql::new(Dialect::Sqlite);
-    sql.push("SELECT r.* FROM ")
-        .push(name)
-        .push(" r WHERE r.tenant_id = ")
-        .bind(Bind::Uuid(tenant_id));
-    if let Some(filter) = &request.filter {
-        sql.push(" AND ");
-        scim_sql::condition(&mut sql, table, tenant_id, filter)?;
-    }
-    scim_sql::order_by(&mut sql, table, request.sort.as_ref())?;
-    sql.push(" LIMIT ").bind(Bind::Int(request.count as i64));
-    sql.push(" OFFSET ")
-        .bind(Bind::Int(request.start_index.saturating_sub(1) as i64));
-    let Sql { text, binds, .. } = sql;
-    // The SQL text is built only from scim_sql's fixed fragments; values are bound.
-    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
-        .fetch_all(&store.pool)
-        .await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     Ok(Listing {
         total: total.max(0) as u64,
         items,
@@ -452,7 +463,7 @@ async fn list<T>(
 #[async_trait]
 impl DirectoryRepo for SqliteStore {
     async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
              display_name_lower, active, document, source, created_at, updated_at, version) \
@@ -496,7 +507,7 @@ impl DirectoryRepo for SqliteStore {
         expected_version: i64,
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "UPDATE directory_users SET user_name = ?3, user_name_lower = ?4, external_id = ?5, \
              display_name_lower = ?6, active = ?7, document = ?8, updated_at = ?9, version = ?10 \
@@ -534,7 +545,7 @@ impl DirectoryRepo for SqliteStore {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "DELETE FROM directory_users WHERE id = ?1 AND tenant_id = ?2 AND (?3 IS NULL OR version = ?3)",
         )
@@ -599,7 +610,7 @@ impl DirectoryRepo for SqliteStore {
         members: &[MemberRef],
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, external_id, \
              document, created_at, updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -678,7 +689,7 @@ impl DirectoryRepo for SqliteStore {
         changes: &[MemberChange],
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "UPDATE directory_groups SET display_name = ?3, display_name_lower = ?4, external_id = ?5, \
              document = ?6, updated_at = ?7, version = ?8 WHERE id = ?1 AND tenant_id = ?2 AND version = ?9",
@@ -713,7 +724,7 @@ impl DirectoryRepo for SqliteStore {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "DELETE FROM directory_groups WHERE id = ?1 AND tenant_id = ?2 AND (?3 IS NULL OR version = ?3)",
         )
@@ -811,7 +822,7 @@ impl DirectoryRepo for SqliteStore {
     }
 
     async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         insert_log(&mut conn, record).await
     }
 

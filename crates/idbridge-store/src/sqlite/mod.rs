@@ -37,7 +37,12 @@ const ACTIVE_ADMIN_KEY: &str =
     "SELECT * FROM admin_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL";
 
 pub struct SqliteStore {
+    /// Readers: WAL mode lets them run beside the writer.
     pool: SqlitePool,
+    /// The one connection that writes. SQLite has a single writer per file; queueing
+    /// writes here, in order, beats letting them collide and back off in SQLite's busy
+    /// handler (which sleeps), and keeps write latency flat under concurrency.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -55,8 +60,12 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options.clone());
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 }
 
@@ -165,7 +174,7 @@ impl Store for SqliteStore {
         // transaction takes the database's write lock first: a second process waits
         // (busy timeout), then finds the migrations applied. (Each migration becomes
         // a savepoint inside it, so a failure still rolls back whole.)
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // `run_direct` is what `run` calls after acquiring a connection; calling it
         // directly sidesteps a rustc limitation (the "Acquire is not general enough"
         // error) for a transaction's connection inside a Send future.
@@ -180,6 +189,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
@@ -200,7 +210,7 @@ impl TenantRepo for SqliteStore {
         .bind(micros(t.created_at))
         .bind(micros(t.updated_at))
         .bind(t.role_policy.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict("a tenant with this slug exists"),
@@ -260,7 +270,7 @@ impl TenantRepo for SqliteStore {
         .bind(micros(now))
         .bind(slug.as_str())
         .bind(update.role_policy.map(RolePolicy::as_str))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?
         .ok_or(StoreError::NotFound)?;
         tenant_from_row(&row)
@@ -269,7 +279,7 @@ impl TenantRepo for SqliteStore {
     async fn delete_tenant(&self, slug: &TenantSlug) -> Result<()> {
         let result = sqlx::query("DELETE FROM tenants WHERE slug = ?1")
             .bind(slug.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         one_row_affected(result)
     }
@@ -290,7 +300,7 @@ impl ClientRepo for SqliteStore {
         .bind(c.is_public)
         .bind(secret_hash.map(|h| h.as_bytes().to_vec()))
         .bind(micros(c.created_at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -336,7 +346,7 @@ impl ClientRepo for SqliteStore {
     async fn delete_client(&self, id: Uuid) -> Result<()> {
         let result = sqlx::query("DELETE FROM oidc_clients WHERE id = ?1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         one_row_affected(result)
     }
@@ -356,7 +366,7 @@ impl CredentialRepo for SqliteStore {
         .bind(micros(t.created_at))
         .bind(t.last_used_at.map(micros))
         .bind(t.revoked_at.map(micros))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -408,7 +418,7 @@ impl CredentialRepo for SqliteStore {
         .bind(tenant_id)
         .bind(id)
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         one_row_affected(result)
     }
@@ -433,7 +443,7 @@ impl CredentialRepo for SqliteStore {
         sqlx::query("UPDATE scim_tokens SET last_used_at = ?2 WHERE id = ?1")
             .bind(id)
             .bind(micros(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -449,7 +459,7 @@ impl CredentialRepo for SqliteStore {
         .bind(micros(k.created_at))
         .bind(k.last_used_at.map(micros))
         .bind(k.revoked_at.map(micros))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -478,7 +488,7 @@ impl CredentialRepo for SqliteStore {
         )
         .bind(id)
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         one_row_affected(result)
     }
@@ -497,7 +507,7 @@ impl CredentialRepo for SqliteStore {
         sqlx::query("UPDATE admin_api_keys SET last_used_at = ?2 WHERE id = ?1")
             .bind(id)
             .bind(micros(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -514,7 +524,7 @@ impl crate::RoleRepo for SqliteStore {
     }
 
     async fn set_app_roles(&self, roles: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM app_roles")
             .execute(&mut *tx)
             .await?;
@@ -550,7 +560,7 @@ impl crate::RoleRepo for SqliteStore {
     }
 
     async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[RoleMapping]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM tenant_role_mappings WHERE tenant_id = ?1")
             .bind(tenant_id)
             .execute(&mut *tx)
