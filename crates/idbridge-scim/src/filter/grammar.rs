@@ -108,7 +108,7 @@ peg::parser! {
         rule number() -> serde_json::Number
             = n:$("-"? ("0" / ['1'..='9'] ['0'..='9']*) ("." ['0'..='9']+)? (['e' | 'E'] ['+' | '-']? ['0'..='9']+)?)
               !name_char() {?
-                serde_json::from_str::<serde_json::Number>(n).map_err(|_| "a number JSON can represent")
+                parse_number(n).ok_or("a number JSON can represent")
             }
 
         // The literal's extent; serde_json decodes it (every JSON escape, surrogates).
@@ -182,4 +182,19 @@ pub(crate) fn parse_patch_path(
     input: &str,
 ) -> Result<PatchPath, peg::error::ParseError<peg::str::LineCol>> {
     scim::patch_path(input)
+}
+
+/// Integers stay exact; anything else goes through Rust's correctly rounded `f64`
+/// parser (serde_json's default float parser is faster but may be off by one ulp,
+/// which fuzzing showed makes a printed filter parse to a different number).
+fn parse_number(text: &str) -> Option<serde_json::Number> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(i.into());
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return Some(u.into());
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
 }

@@ -518,3 +518,18 @@ proptest! {
         let _ = PatchPath::parse(&input);
     }
 }
+
+/// Found by `fuzz/` (scim_filter): a long integer literal parsed to one f64, printed,
+/// and parsed back to its neighbour.
+#[test]
+fn huge_number_literals_print_and_parse_back_to_the_same_value() {
+    for input in [
+        "user eq 777777777777777777777777777777777777777777777777777777777777777777777777777777777777777",
+        "x eq 23555555555555555555555555555555555555555555555555555555555555555555555555555",
+        "x eq 1.7976931348623157e308",
+        "x eq -0.000000000000000000000000000001",
+    ] {
+        let filter = Filter::parse(input).expect(input);
+        assert_eq!(Filter::parse(&filter.to_string()), Ok(filter), "{input}");
+    }
+}
