@@ -6,7 +6,7 @@
 //! anything else is read out of the stored JSON document.
 
 use idbridge_scim::filter::{CompValue, CompareOp};
-use idbridge_scim::query::{Field, Query, SortOrder};
+use idbridge_scim::query::{Field, ListRequest, Query, SortOrder};
 use idbridge_scim::schema::AttrType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -697,14 +697,26 @@ fn email_condition(sql: &mut Sql, query: &Query) -> Result<(), StoreError> {
 }
 
 /// `ORDER BY` for a sort (then by id, so pages are stable).
+///
+/// `index_free` (SQLite) marks each term with unary `+`, which keeps SQLite from
+/// answering the ORDER BY from an index: with a filter, the index that matters is
+/// the filter's, and without statistics SQLite would otherwise walk the tenant's
+/// `(tenant_id, id)` index in order and test every row to avoid sorting one match.
 pub(crate) fn order_by(
     sql: &mut Sql,
     table: Table,
     sort: Option<&(Field, SortOrder)>,
+    index_free: bool,
 ) -> Result<(), StoreError> {
+    let term_prefix = if index_free && sql.dialect == Dialect::Sqlite {
+        "+"
+    } else {
+        ""
+    };
     sql.push(" ORDER BY ");
     if let Some((field, order)) = sort {
         let expr = expression(table, field)?;
+        sql.push(term_prefix);
         if field.ty() == AttrType::String
             && !field.case_exact()
             && !matches!(expr, Expr::Column { lowered: true, .. })
@@ -720,6 +732,158 @@ pub(crate) fn order_by(
             SortOrder::Descending => " DESC NULLS LAST, ",
         });
     }
-    sql.push("r.id");
+    sql.push(term_prefix).push("r.id");
     Ok(())
+}
+
+fn table_name(table: Table) -> &'static str {
+    match table {
+        Table::Users => "directory_users",
+        Table::Groups => "directory_groups",
+    }
+}
+
+/// The page of a SCIM list: matching rows of the tenant, sorted, `count` of them from
+/// `start_index`. `None` when the request asks for no rows (`count=0`).
+pub(crate) fn page_query(
+    dialect: Dialect,
+    table: Table,
+    tenant_id: Uuid,
+    request: &ListRequest,
+) -> Result<Option<Sql>, StoreError> {
+    if request.count == 0 {
+        return Ok(None);
+    }
+    let offset = request.start_index.saturating_sub(1);
+    let filtered = request.filter.is_some();
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT r.* FROM ");
+    if offset > 0 {
+        // A deep page (Okta's import walks every page) skips `offset` matches. Skipping
+        // them inside a subquery that selects only ids lets the database skip index
+        // entries instead of whole rows; only the page's rows are then read.
+        sql.push(table_name(table))
+            .push(" r WHERE r.id IN (SELECT r.id FROM ");
+    }
+    if filtered && dialect == Dialect::Postgres {
+        // `OFFSET 0` keeps PostgreSQL from pulling the filter up into the ordered
+        // scan: the filter's index finds the matches, then they are sorted. (SQLite
+        // gets the same effect from `order_by`'s index-free terms.)
+        sql.push("(SELECT * FROM ").push(table_name(table));
+    } else {
+        sql.push(table_name(table));
+    }
+    sql.push(" r WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id));
+    if let Some(filter) = &request.filter {
+        sql.push(" AND ");
+        condition(&mut sql, table, tenant_id, filter)?;
+        if dialect == Dialect::Postgres {
+            sql.push(" OFFSET 0) r");
+        }
+    }
+    order_by(&mut sql, table, request.sort.as_ref(), filtered)?;
+    // LIMIT is a literal (a validated integer, never client text): SQLite re-prepares
+    // a statement whenever a bound LIMIT or OFFSET is rebound, which cost an IdP's
+    // `userName eq` lookup a fresh parse every time. A non-zero offset stays bound, so
+    // random pages do not each become a statement in the cache.
+    sql.push(&format!(" LIMIT {}", request.count));
+    if offset > 0 {
+        sql.push(" OFFSET ").bind(Bind::Int(offset as i64));
+        sql.push(")");
+        order_by(&mut sql, table, request.sort.as_ref(), false)?;
+    }
+    Ok(Some(sql))
+}
+
+/// How many rows of the tenant match `filter`.
+pub(crate) fn count_query(
+    dialect: Dialect,
+    table: Table,
+    tenant_id: Uuid,
+    filter: &Query,
+) -> Result<Sql, StoreError> {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT count(*) FROM ")
+        .push(table_name(table))
+        .push(" r WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id));
+    sql.push(" AND ");
+    condition(&mut sql, table, tenant_id, filter)?;
+    Ok(sql)
+}
+
+/// The total a list answers with, when the page alone tells it: a first page that is
+/// not full holds every match. That is the common case of an IdP's `userName eq`
+/// probe, which so costs one query.
+pub(crate) fn total_from_page(request: &ListRequest, page_len: usize) -> Option<u64> {
+    (request.count > 0 && request.start_index <= 1 && page_len < request.count)
+        .then_some(page_len as u64)
+}
+
+/// The filters Entra ID and Okta send, each with the index that must answer it. Both
+/// backends' `index_tests` EXPLAIN the page query of each: a per-tenant scan (the
+/// `(tenant_id, id)` page index with the filter applied row by row) fails them.
+#[cfg(test)]
+pub(crate) const IDP_FILTERS: &[(Table, &str, &str)] = &[
+    (
+        Table::Users,
+        r#"userName eq "ada@example.com""#,
+        "directory_users_user_name_idx",
+    ),
+    (
+        Table::Users,
+        r#"externalId eq "00u1a2b3""#,
+        "directory_users_external_id_idx",
+    ),
+    (
+        Table::Users,
+        r#"emails.value eq "ada@example.com""#,
+        "directory_user_emails_value_idx",
+    ),
+    (
+        Table::Users,
+        r#"emails[value eq "ada@example.com"]"#,
+        "directory_user_emails_value_idx",
+    ),
+    (
+        Table::Users,
+        r#"emails[type eq "work"].value eq "ada@example.com""#,
+        "directory_user_emails_value_idx",
+    ),
+    (
+        Table::Users,
+        r#"displayName eq "Ada Lovelace""#,
+        "directory_users_display_name_idx",
+    ),
+    (
+        Table::Users,
+        r#"meta.lastModified gt "2026-01-04T10:00:00Z""#,
+        "directory_users_updated_idx",
+    ),
+    (
+        Table::Groups,
+        r#"displayName eq "Engineering""#,
+        "directory_groups_display_name_idx",
+    ),
+    (
+        Table::Groups,
+        r#"externalId eq "00g1a2b3""#,
+        "directory_groups_external_id_idx",
+    ),
+];
+
+/// The page query of one of [`IDP_FILTERS`].
+#[cfg(test)]
+pub(crate) fn idp_filter_page_query(dialect: Dialect, table: Table, filter: &str) -> Sql {
+    use idbridge_scim::schema::ResourceType;
+    let rt = match table {
+        Table::Users => ResourceType::User,
+        Table::Groups => ResourceType::Group,
+    };
+    let request = idbridge_scim::query::list_request(rt, Some(filter), None, None, None, None)
+        .expect("a valid filter");
+    page_query(dialect, table, Uuid::nil(), &request)
+        .expect("compiles")
+        .expect("a page")
 }

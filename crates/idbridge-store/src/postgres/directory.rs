@@ -17,7 +17,7 @@ use crate::{
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
-fn bind_all(mut query: Query<'_>, binds: Vec<Bind>) -> Query<'_> {
+pub(super) fn bind_all(mut query: Query<'_>, binds: Vec<Bind>) -> Query<'_> {
     for bind in binds {
         query = match bind {
             Bind::Text(v) => query.bind(v),
@@ -392,64 +392,37 @@ async fn list<T>(
     request: &ListRequest,
     from_row: fn(&PgRow) -> Result<T>,
 ) -> Result<Listing<T>> {
-    let name = match table {
-        Table::Users => "directory_users",
-        Table::Groups => "directory_groups",
-    };
     let mut items = Vec::new();
-    let mut page_len = 0usize;
-    if request.count > 0 {
-        let mut sql = Sql::new(Dialect::Postgres);
-        sql.push("SELECT r.* FROM ")
-            .push(name)
-            .push(" r WHERE r.tenant_id = ")
-            .bind(Bind::Uuid(tenant_id));
-        if let Some(filter) = &request.filter {
-            sql.push(" AND ");
-            scim_sql::condition(&mut sql, table, tenant_id, filter)?;
-        }
-        scim_sql::order_by(&mut sql, table, request.sort.as_ref())?;
-        sql.push(" LIMIT ").bind(Bind::Int(request.count as i64));
-        sql.push(" OFFSET ")
-            .bind(Bind::Int(request.start_index.saturating_sub(1) as i64));
+    if let Some(sql) = scim_sql::page_query(Dialect::Postgres, table, tenant_id, request)? {
         let Sql { text, binds, .. } = sql;
         // The SQL text is built only from scim_sql's fixed fragments; values are bound.
         let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
             .fetch_all(&store.pool)
             .await?;
-        page_len = rows.len();
         items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     }
-    // A first page that is not full holds every match: no count needed. That is the
-    // common case of an IdP's `userName eq` lookup, which so costs one query.
-    let total: i64 = if request.count > 0 && request.start_index <= 1 && page_len < request.count {
-        page_len as i64
-    } else {
-        match &request.filter {
-            // Without a filter, the total is the tenant's maintained count, not a scan.
-            None => {
-                let sql = match table {
-                    Table::Users => "SELECT user_count FROM tenants WHERE id = $1",
-                    Table::Groups => "SELECT group_count FROM tenants WHERE id = $1",
-                };
-                sqlx::query_scalar(sql)
-                    .bind(tenant_id)
-                    .fetch_optional(&store.pool)
-                    .await?
-                    .unwrap_or(0)
-            }
-            Some(filter) => {
-                let mut sql = Sql::new(Dialect::Postgres);
-                sql.push("SELECT count(*) FROM ")
-                    .push(name)
-                    .push(" r WHERE r.tenant_id = ")
-                    .bind(Bind::Uuid(tenant_id));
-                sql.push(" AND ");
-                scim_sql::condition(&mut sql, table, tenant_id, filter)?;
-                let Sql { text, binds, .. } = sql;
-                let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds);
-                query.fetch_one(&store.pool).await?.try_get(0)?
-            }
+    let total = match (
+        scim_sql::total_from_page(request, items.len()),
+        &request.filter,
+    ) {
+        (Some(total), _) => total as i64,
+        // Without a filter, the total is the tenant's maintained count, not a scan.
+        (None, None) => {
+            let sql = match table {
+                Table::Users => "SELECT user_count FROM tenants WHERE id = $1",
+                Table::Groups => "SELECT group_count FROM tenants WHERE id = $1",
+            };
+            sqlx::query_scalar(sql)
+                .bind(tenant_id)
+                .fetch_optional(&store.pool)
+                .await?
+                .unwrap_or(0)
+        }
+        (None, Some(filter)) => {
+            let Sql { text, binds, .. } =
+                scim_sql::count_query(Dialect::Postgres, table, tenant_id, filter)?;
+            let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds);
+            query.fetch_one(&store.pool).await?.try_get(0)?
         }
     };
     Ok(Listing {

@@ -540,6 +540,68 @@ impl crate::RoleRepo for PostgresStore {
 
 #[cfg(test)]
 mod index_tests {
+    mod scim_filters_idps_send_use_their_index {
+        use crate::postgres::*;
+        use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
+
+        /// See the SQLite twin. PostgreSQL plans by statistics, so the tables get a
+        /// few thousand rows and ANALYZE first: on empty tables every plan costs the
+        /// same and the test would prove nothing.
+        #[tokio::test]
+        async fn postgres() {
+            let db = idbridge_testkit::TestDb::postgres().await;
+            let url = DatabaseUrl::parse(db.url()).expect("url");
+            let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
+            store.migrate().await.expect("migrate");
+            let mut conn = store.pool.acquire().await.expect("connection");
+            for statement in [
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
+                 VALUES ('00000000-0000-0000-0000-000000000000', 'acme', 'Acme', now(), now())",
+                "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
+                 display_name_lower, active, document, source, created_at, updated_at, version) \
+                 SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000000', 'u' || n, 'u' || n, \
+                 'x' || n, 'd' || n, true, '{}', 'scim', now(), \
+                 timestamptz '2026-01-01T00:00:00Z' + n * interval '1 minute', 1 \
+                 FROM generate_series(1, 5000) n",
+                "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, is_primary) \
+                 SELECT id, 0, tenant_id, user_name_lower || '@example.com', 'work', true FROM directory_users",
+                "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, external_id, \
+                 document, created_at, updated_at, version) \
+                 SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000000', 'g' || n, 'g' || n, 'x' || n, \
+                 '{}', now(), now(), 1 FROM generate_series(1, 2000) n",
+                "ANALYZE",
+            ] {
+                sqlx::query(statement)
+                    .execute(&mut *conn)
+                    .await
+                    .expect(statement);
+            }
+            for (table, filter, index) in IDP_FILTERS {
+                let Sql { text, binds, .. } =
+                    idp_filter_page_query(Dialect::Postgres, *table, filter);
+                let explain = format!("EXPLAIN {text}");
+                let plan: Vec<String> =
+                    directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), binds)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .expect("explain")
+                        .iter()
+                        .map(|row| row.get::<String, _>(0))
+                        .collect();
+                assert!(
+                    plan.iter().any(|line| line.contains(index)),
+                    "{filter}: expected {index}\n{plan:#?}"
+                );
+                assert!(
+                    !plan.iter().any(|line| line.contains("Seq Scan")
+                        || (line.contains("Index Cond: (tenant_id = ")
+                            && line.ends_with("::uuid)"))),
+                    "{filter}: walks the tenant's rows\n{plan:#?}"
+                );
+            }
+        }
+    }
+
     mod hot_path_lookups_use_an_index {
         use crate::postgres::*;
 

@@ -315,9 +315,15 @@ both_backends! {
             assert_eq!(err["scimType"], scim_type, "{body}");
         }
         let huge = format!(r#"{{"schemas":["{USER}"],"userName":"{}"}}"#, "a".repeat(9 * 1024 * 1024));
-        let response = app.http.post(app.url("/scim/v2/acme/Users")).bearer_auth(&scim.token)
-            .header("content-type", "application/scim+json").body(huge).send().await.expect("send");
-        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let sent = app.http.post(app.url("/scim/v2/acme/Users")).bearer_auth(&scim.token)
+            .header("content-type", "application/scim+json").body(huge).send().await;
+        // The server answers 413 from Content-Length alone and closes the connection
+        // without reading the body; a client still writing it may see the close before
+        // the answer. Either way the body is refused, which the checks below confirm.
+        match sent {
+            Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
+            Err(e) => assert!(e.is_request(), "{e}"),
+        }
         let text = app.http.post(app.url("/scim/v2/acme/Users")).bearer_auth(&scim.token)
             .header("content-type", "text/plain").body("x").send().await.expect("send");
         assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
