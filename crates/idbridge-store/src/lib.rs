@@ -15,6 +15,7 @@ pub mod directory;
 mod error;
 mod model;
 pub mod postgres;
+mod saml;
 mod scim_sql;
 pub mod sqlite;
 mod url;
@@ -30,12 +31,21 @@ use uuid::Uuid;
 pub use directory::*;
 pub use error::{Result, StoreError};
 pub use model::*;
+pub use saml::{SamlConnection, SamlRepo, SamlRequestState};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 
 /// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    TenantRepo + ClientRepo + CredentialRepo + DirectoryRepo + RoleRepo + Send + Sync + 'static
+    TenantRepo
+    + ClientRepo
+    + CredentialRepo
+    + DirectoryRepo
+    + RoleRepo
+    + SamlRepo
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
-    AdminKeyRecord, DatabaseUrl, OidcClient, PageRequest, PoolSettings, ScimTokenRecord, Store,
-    StoreError, Tenant, TenantUpdate,
+    AdminKeyRecord, DatabaseUrl, OidcClient, PageRequest, PoolSettings, SamlConnection,
+    SamlRequestState, ScimTokenRecord, Store, StoreError, Tenant, TenantUpdate,
 };
 use idbridge_testkit::{TestDb, both_backends};
 use time::OffsetDateTime;
@@ -292,5 +292,102 @@ both_backends! {
         }
         stores[0].migrate().await.expect("migrated");
         stores[0].create_tenant(&tenant("acme")).await.expect("usable");
+    }
+
+    async fn saml_connections_upsert_and_keep_created_at(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("tenant");
+        assert_eq!(store.saml_connection(acme.id).await.expect("get"), None);
+        let mut connection = saml_connection(acme.id);
+        store.put_saml_connection(&connection).await.expect("put");
+        assert_eq!(store.saml_connection(acme.id).await.expect("get"), Some(connection.clone()));
+        let later = T0 + time::Duration::hours(1);
+        connection.idp_certificates.push("MIIB".into());
+        connection.want_response_signed = true;
+        connection.metadata_fetched_at = Some(later);
+        store
+            .put_saml_connection(&SamlConnection { created_at: later, updated_at: later, ..connection.clone() })
+            .await
+            .expect("replace");
+        let stored = store.saml_connection(acme.id).await.expect("get").expect("present");
+        assert_eq!(stored.created_at, T0);
+        assert_eq!(stored, SamlConnection { updated_at: later, ..connection });
+    }
+
+    async fn saml_connection_needs_a_signature_requirement_and_a_tenant(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("tenant");
+        let unsigned = SamlConnection {
+            want_assertions_signed: false,
+            want_response_signed: false,
+            ..saml_connection(acme.id)
+        };
+        assert!(store.put_saml_connection(&unsigned).await.is_err());
+        assert!(matches!(
+            store.put_saml_connection(&saml_connection(Uuid::now_v7())).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    async fn saml_requests_are_taken_once_and_only_before_expiry(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        let other = tenant("other");
+        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&other).await.expect("tenant");
+        let request = saml_request(acme.id, "_a1");
+        store.create_saml_request(&request, T0).await.expect("create");
+        // Another tenant's ACS cannot consume it.
+        assert_eq!(store.take_saml_request(other.id, "_a1", T0).await.expect("take"), None);
+        let (a, b) = futures::join!(
+            store.take_saml_request(acme.id, "_a1", T0),
+            store.take_saml_request(acme.id, "_a1", T0)
+        );
+        let taken: Vec<_> = [a.expect("a"), b.expect("b")].into_iter().flatten().collect();
+        assert_eq!(taken, vec![request]);
+        // Expired: not returned, and gone.
+        let expiring = saml_request(acme.id, "_a2");
+        store.create_saml_request(&expiring, T0).await.expect("create");
+        let after = expiring.expires_at + time::Duration::seconds(1);
+        assert_eq!(store.take_saml_request(acme.id, "_a2", after).await.expect("take"), None);
+        assert_eq!(store.take_saml_request(acme.id, "_a2", T0).await.expect("take"), None);
+        // Creating a request sweeps expired ones.
+        store.create_saml_request(&saml_request(acme.id, "_a3"), T0).await.expect("create");
+        store.create_saml_request(&saml_request(acme.id, "_a4"), after).await.expect("sweep");
+        assert_eq!(store.take_saml_request(acme.id, "_a3", T0).await.expect("take"), None);
+    }
+}
+
+fn saml_connection(tenant_id: Uuid) -> SamlConnection {
+    SamlConnection {
+        tenant_id,
+        idp_entity_id: "https://sts.windows.net/t/".into(),
+        idp_sso_redirect_url: Some("https://login.microsoftonline.com/t/saml2".into()),
+        idp_sso_post_url: None,
+        idp_certificates: vec!["MIIC".into()],
+        metadata_xml: "<EntityDescriptor/>".into(),
+        metadata_url: None,
+        metadata_fetched_at: None,
+        want_assertions_signed: true,
+        want_response_signed: false,
+        allow_idp_initiated: true,
+        default_redirect_uri: Some("https://app.example.com/cb".into()),
+        clock_skew_seconds: 180,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn saml_request(tenant_id: Uuid, id: &str) -> SamlRequestState {
+    SamlRequestState {
+        id: id.into(),
+        tenant_id,
+        relay_state: format!("rs{id}"),
+        redirect_uri: None,
+        test: false,
+        created_at: T0,
+        expires_at: T0 + time::Duration::minutes(10),
     }
 }

@@ -24,6 +24,7 @@ use crate::{
 };
 
 mod directory;
+mod saml;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 

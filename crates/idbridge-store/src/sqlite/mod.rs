@@ -26,6 +26,7 @@ use crate::{
 };
 
 mod directory;
+mod saml;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 

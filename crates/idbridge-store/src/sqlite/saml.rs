@@ -1,0 +1,141 @@
+//! SAML records on SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{SqliteStore, from_micros, micros, uuid_of};
+use crate::{Result, SamlConnection, SamlRepo, SamlRequestState, StoreError};
+
+fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
+    let certificates: String = row.try_get("idp_certificates")?;
+    Ok(SamlConnection {
+        tenant_id: uuid_of(row, "tenant_id")?,
+        idp_entity_id: row.try_get("idp_entity_id")?,
+        idp_sso_redirect_url: row.try_get("idp_sso_redirect_url")?,
+        idp_sso_post_url: row.try_get("idp_sso_post_url")?,
+        idp_certificates: serde_json::from_str(&certificates)
+            .map_err(|e| StoreError::Corrupt(format!("idp_certificates: {e}")))?,
+        metadata_xml: row.try_get("metadata_xml")?,
+        metadata_url: row.try_get("metadata_url")?,
+        metadata_fetched_at: row
+            .try_get::<Option<i64>, _>("metadata_fetched_at")?
+            .map(from_micros)
+            .transpose()?,
+        want_assertions_signed: row.try_get("want_assertions_signed")?,
+        want_response_signed: row.try_get("want_response_signed")?,
+        allow_idp_initiated: row.try_get("allow_idp_initiated")?,
+        default_redirect_uri: row.try_get("default_redirect_uri")?,
+        clock_skew_seconds: row.try_get("clock_skew_seconds")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+    })
+}
+
+fn request_from_row(row: &SqliteRow) -> Result<SamlRequestState> {
+    Ok(SamlRequestState {
+        id: row.try_get("id")?,
+        tenant_id: uuid_of(row, "tenant_id")?,
+        relay_state: row.try_get("relay_state")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        test: row.try_get("test")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        expires_at: from_micros(row.try_get("expires_at")?)?,
+    })
+}
+
+#[async_trait]
+impl SamlRepo for SqliteStore {
+    async fn put_saml_connection(&self, c: &SamlConnection) -> Result<()> {
+        let certificates = serde_json::to_string(&c.idp_certificates)
+            .map_err(|e| StoreError::Corrupt(format!("idp_certificates: {e}")))?;
+        sqlx::query(
+            "INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
+             idp_sso_post_url, idp_certificates, metadata_xml, metadata_url, metadata_fetched_at, \
+             want_assertions_signed, want_response_signed, allow_idp_initiated, \
+             default_redirect_uri, clock_skew_seconds, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+             ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
+             idp_sso_redirect_url = excluded.idp_sso_redirect_url, \
+             idp_sso_post_url = excluded.idp_sso_post_url, \
+             idp_certificates = excluded.idp_certificates, metadata_xml = excluded.metadata_xml, \
+             metadata_url = excluded.metadata_url, metadata_fetched_at = excluded.metadata_fetched_at, \
+             want_assertions_signed = excluded.want_assertions_signed, \
+             want_response_signed = excluded.want_response_signed, \
+             allow_idp_initiated = excluded.allow_idp_initiated, \
+             default_redirect_uri = excluded.default_redirect_uri, \
+             clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at",
+        )
+        .bind(c.tenant_id)
+        .bind(&c.idp_entity_id)
+        .bind(&c.idp_sso_redirect_url)
+        .bind(&c.idp_sso_post_url)
+        .bind(certificates)
+        .bind(&c.metadata_xml)
+        .bind(&c.metadata_url)
+        .bind(c.metadata_fetched_at.map(micros))
+        .bind(c.want_assertions_signed)
+        .bind(c.want_response_signed)
+        .bind(c.allow_idp_initiated)
+        .bind(&c.default_redirect_uri)
+        .bind(c.clock_skew_seconds)
+        .bind(micros(c.created_at))
+        .bind(micros(c.updated_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn saml_connection(&self, tenant_id: Uuid) -> Result<Option<SamlConnection>> {
+        sqlx::query("SELECT * FROM saml_connections WHERE tenant_id = ?1")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(connection_from_row)
+            .transpose()
+    }
+
+    async fn create_saml_request(&self, r: &SamlRequestState, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM saml_requests WHERE expires_at < ?1")
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO saml_requests (id, tenant_id, relay_state, redirect_uri, test, \
+             created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&r.id)
+        .bind(r.tenant_id)
+        .bind(&r.relay_state)
+        .bind(&r.redirect_uri)
+        .bind(r.test)
+        .bind(micros(r.created_at))
+        .bind(micros(r.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_saml_request(
+        &self,
+        tenant_id: Uuid,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SamlRequestState>> {
+        // DELETE … RETURNING: the row goes to exactly one caller.
+        sqlx::query("DELETE FROM saml_requests WHERE id = ?1 AND tenant_id = ?2 RETURNING *")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.writer)
+            .await?
+            .as_ref()
+            .map(request_from_row)
+            .transpose()
+            .map(|r| r.filter(|r| r.expires_at > now))
+    }
+}
