@@ -176,6 +176,18 @@ impl fmt::Debug for BootstrapAdminKey {
     }
 }
 
+/// `N` bytes from the operating system's CSPRNG, for values that must be unguessable
+/// but are not credentials (SAML request ids, RelayState handles).
+///
+/// # Panics
+/// If the OS has no entropy source (see [`Token::generate`]).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

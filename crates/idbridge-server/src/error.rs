@@ -39,6 +39,8 @@ pub enum AdminError {
     NotFound(&'static str),
     #[error("a tenant with the slug {0:?} already exists")]
     TenantExists(String),
+    #[error("the IdP metadata cannot be used: {0}")]
+    InvalidMetadata(#[from] idbridge_saml::MetadataError),
     #[error("no route for this method and path")]
     NoRoute,
     #[error("method not allowed on this path")]
@@ -55,7 +57,7 @@ impl AdminError {
         match self {
             MissingCredentials | InvalidCredentials => StatusCode::UNAUTHORIZED,
             MalformedJson(_) | InvalidBody(_) | InvalidRequest(_) | InvalidSlug(_)
-            | InvalidCursor => StatusCode::BAD_REQUEST,
+            | InvalidCursor | InvalidMetadata(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             TenantNotFound(_) | NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
@@ -82,6 +84,7 @@ impl AdminError {
             TenantNotFound(_) => "tenant_not_found",
             NotFound(_) => "not_found",
             TenantExists(_) => "tenant_exists",
+            InvalidMetadata(_) => "invalid_metadata",
             NoRoute => "no_route",
             MethodNotAllowed => "method_not_allowed",
             Unavailable(_) => "unavailable",

@@ -5,12 +5,14 @@
 //! - `/metrics`: Prometheus metrics by route template.
 //! - `/api/v1`: the admin API ([`admin`]), documented at `/api/v1/openapi.json`.
 //! - `/scim/v2/{slug}`: the SCIM service provider ([`scim`]).
+//! - `/saml/{slug}`: the SAML service provider's browser routes ([`saml`]).
 
 pub mod admin;
 mod bearer;
 pub mod error;
 mod extract;
 mod metrics;
+pub mod saml;
 pub mod scim;
 mod state;
 mod telemetry;
@@ -61,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve_metrics))
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
+        .nest("/saml/{slug}", saml::router())
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     telemetry::wrap(router)

@@ -7,6 +7,7 @@ mod clients;
 pub mod directory;
 pub mod pagination;
 pub mod roles;
+pub mod saml;
 mod scim_tokens;
 pub mod service;
 mod tenants;
@@ -39,6 +40,7 @@ use crate::AppState;
         (name = "scim-tokens", description = "Bearer tokens for a tenant's SCIM endpoint"),
         (name = "directory", description = "A tenant's users, groups, events and provisioning log"),
         (name = "roles", description = "App roles and how each tenant's IdP roles and groups map to them"),
+        (name = "saml", description = "A tenant's SAML connection to its IdP"),
     )
 )]
 struct AdminApiDoc;
@@ -78,6 +80,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(directory::list_provisioning_log))
         .routes(routes!(roles::get_app_roles, roles::put_app_roles))
         .routes(routes!(roles::get_role_mappings, roles::put_role_mappings))
+        .routes(routes!(saml::get_saml, saml::put_saml))
         .split_for_parts();
     let router = router.route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     (router, openapi)

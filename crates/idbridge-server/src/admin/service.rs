@@ -89,7 +89,11 @@ pub struct CreateScimToken {
     pub description: Option<String>,
 }
 
-fn validate_text(field: &str, value: &str, max_chars: usize) -> Result<String, AdminError> {
+pub(super) fn validate_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, AdminError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(AdminError::InvalidRequest(format!(
@@ -125,10 +129,12 @@ pub async fn find_tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, Adm
 
 async fn detail(state: &AppState, tenant: Tenant) -> Result<TenantDetail, AdminError> {
     let active_tokens = state.store.count_active_scim_tokens(tenant.id).await?;
+    let saml_configured = state.store.saml_connection(tenant.id).await?.is_some();
     Ok(TenantDetail::new(
         tenant,
         &state.config.public_url,
         active_tokens,
+        saml_configured,
     ))
 }
 
@@ -160,7 +166,12 @@ pub async fn create_tenant(
         Err(other) => return Err(other.into()),
     }
     tracing::info!(tenant = %slug, "tenant created");
-    Ok(TenantDetail::new(tenant, &state.config.public_url, 0))
+    Ok(TenantDetail::new(
+        tenant,
+        &state.config.public_url,
+        0,
+        false,
+    ))
 }
 
 pub async fn get_tenant(state: &AppState, raw_slug: &str) -> Result<TenantDetail, AdminError> {

@@ -61,8 +61,7 @@ pub struct TenantDetail {
 /// The values an IdP admin copies first ("Identifier (Entity ID)", "Reply URL").
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SamlSummary {
-    /// Whether an IdP connection is configured. Always false until the SAML
-    /// connection API exists.
+    /// Whether an IdP connection is configured (`PUT /tenants/{slug}/saml`).
     pub configured: bool,
     pub sp_entity_id: String,
     pub acs_url: String,
@@ -84,12 +83,17 @@ pub struct DomainSummary {
 }
 
 impl TenantDetail {
-    pub fn new(tenant: Tenant, public_url: &PublicUrl, active_tokens: u64) -> Self {
+    pub fn new(
+        tenant: Tenant,
+        public_url: &PublicUrl,
+        active_tokens: u64,
+        saml_configured: bool,
+    ) -> Self {
         let slug = tenant.slug.clone();
         Self {
             tenant: tenant.into(),
             saml: SamlSummary {
-                configured: false,
+                configured: saml_configured,
                 sp_entity_id: public_url.saml_entity_id(&slug),
                 acs_url: public_url.saml_acs_url(&slug),
                 sp_metadata_url: public_url.saml_metadata_url(&slug),

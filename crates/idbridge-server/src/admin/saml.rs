@@ -1,0 +1,295 @@
+//! A tenant's SAML connection: `PUT`/`GET /tenants/{slug}/saml`.
+
+use axum::Json;
+use axum::extract::State;
+use idbridge_saml::{Certificate, metadata};
+use idbridge_store::{SamlConnection, Tenant, TenantUpdate};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::service::{MAX_ROLE_CHARS, find_tenant, validate_text};
+use crate::AppState;
+use crate::error::{AdminError, ErrorBody};
+use crate::extract::{AdminJson, AdminPath};
+
+/// Default tolerance for clock differences between the IdP and idbridge.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 180;
+const MAX_CLOCK_SKEW_SECONDS: u32 = 600;
+/// Certificates ending within this many days are flagged in the connection view.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutSamlConnection {
+    /// The IdP's metadata document (Entra ID: "Federation Metadata XML"; Okta:
+    /// "Identity Provider metadata"). Required when the tenant has no connection yet,
+    /// unless `idp_metadata_url` is given.
+    pub idp_metadata_xml: Option<String>,
+    /// The IdP's metadata URL (Entra ID: "App Federation Metadata Url"). Fetching is
+    /// not built yet: the request is refused with a message saying so.
+    pub idp_metadata_url: Option<String>,
+    /// Default true.
+    pub want_assertions_signed: Option<bool>,
+    /// Default false. At least one of the two must be true.
+    pub want_response_signed: Option<bool>,
+    /// Accept IdP-initiated sign-ins (from the My Apps / Okta dashboard). Default true.
+    pub allow_idp_initiated: Option<bool>,
+    /// Where sign-ins no app request started land; must be a registered client
+    /// redirect URI.
+    pub default_redirect_uri: Option<String>,
+    /// Sets the tenant's default role (as `PATCH /tenants/{slug}` does).
+    pub default_role: Option<String>,
+    /// Tolerated clock difference, 0 to 600 seconds. Default 180.
+    pub clock_skew_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateView {
+    pub subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// SHA-256 of the certificate, as IdP consoles show thumbprints.
+    pub sha256_fingerprint: String,
+    /// Ends within 30 days (or has ended): the IdP's next certificate should be in
+    /// its metadata by now.
+    pub expires_soon: bool,
+}
+
+/// What the tenant's IdP admin copies (SP values) and what idbridge knows of the IdP.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamlConnectionView {
+    /// "Identifier (Entity ID)" in Entra ID, "Audience URI (SP Entity ID)" in Okta.
+    pub sp_entity_id: String,
+    /// "Reply URL (Assertion Consumer Service URL)" in Entra ID, "Single sign-on URL" in Okta.
+    pub acs_url: String,
+    pub sp_metadata_url: String,
+    /// Whether an IdP is configured; the fields below are null until it is.
+    pub configured: bool,
+    pub idp_entity_id: Option<String>,
+    /// Where SP-initiated sign-ins are sent (HTTP-Redirect binding).
+    pub idp_sso_url: Option<String>,
+    pub idp_certificates: Vec<CertificateView>,
+    pub idp_metadata_url: Option<String>,
+    pub want_assertions_signed: bool,
+    pub want_response_signed: bool,
+    pub allow_idp_initiated: bool,
+    pub default_redirect_uri: Option<String>,
+    pub default_role: Option<String>,
+    pub clock_skew_seconds: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+fn view(
+    state: &AppState,
+    tenant: &Tenant,
+    connection: Option<&SamlConnection>,
+) -> SamlConnectionView {
+    let public = &state.config.public_url;
+    let now = state.clock.now();
+    let certificates = connection
+        .map(|c| {
+            c.idp_certificates
+                .iter()
+                // Stored certificates were checked when stored; one that no longer
+                // parses is left out of the view rather than failing it.
+                .filter_map(|b64| Certificate::from_base64(b64).ok())
+                .map(|cert| CertificateView {
+                    expires_soon: cert
+                        .expires_within(now, time::Duration::days(EXPIRY_WARNING_DAYS)),
+                    subject: cert.subject,
+                    not_before: cert.not_before,
+                    not_after: cert.not_after,
+                    sha256_fingerprint: cert.sha256_fingerprint,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    SamlConnectionView {
+        sp_entity_id: public.saml_entity_id(&tenant.slug),
+        acs_url: public.saml_acs_url(&tenant.slug),
+        sp_metadata_url: public.saml_metadata_url(&tenant.slug),
+        configured: connection.is_some(),
+        idp_entity_id: connection.map(|c| c.idp_entity_id.clone()),
+        idp_sso_url: connection.and_then(|c| c.idp_sso_redirect_url.clone()),
+        idp_certificates: certificates,
+        idp_metadata_url: connection.and_then(|c| c.metadata_url.clone()),
+        want_assertions_signed: connection.is_none_or(|c| c.want_assertions_signed),
+        want_response_signed: connection.is_some_and(|c| c.want_response_signed),
+        allow_idp_initiated: connection.is_none_or(|c| c.allow_idp_initiated),
+        default_redirect_uri: connection.and_then(|c| c.default_redirect_uri.clone()),
+        default_role: tenant.default_role.clone(),
+        clock_skew_seconds: connection
+            .map(|c| u32::try_from(c.clock_skew_seconds).unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS))
+            .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS),
+        updated_at: connection.map(|c| c.updated_at),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/saml", tag = "saml",
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, description = "The SP values to copy, and the IdP connection if configured", body = SamlConnectionView),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn get_saml(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+) -> Result<Json<SamlConnectionView>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let connection = state.store.saml_connection(tenant.id).await?;
+    Ok(Json(view(&state, &tenant, connection.as_ref())))
+}
+
+#[utoipa::path(
+    put, path = "/tenants/{slug}/saml", tag = "saml",
+    params(("slug" = String, Path, description = "Tenant slug")),
+    request_body = PutSamlConnection,
+    responses(
+        (status = 200, description = "The connection as stored", body = SamlConnectionView),
+        (status = 400, description = "Unusable metadata, or invalid settings", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn put_saml(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+    AdminJson(input): AdminJson<PutSamlConnection>,
+) -> Result<Json<SamlConnectionView>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let existing = state.store.saml_connection(tenant.id).await?;
+    let now = state.clock.now();
+
+    // Everything is checked before anything is written.
+    let metadata_xml = match (&input.idp_metadata_xml, &input.idp_metadata_url, &existing) {
+        (Some(_), Some(_), _) => {
+            return Err(AdminError::InvalidRequest(
+                "give idp_metadata_xml or idp_metadata_url, not both".into(),
+            ));
+        }
+        (None, Some(_), _) => {
+            return Err(AdminError::InvalidRequest(
+                "fetching metadata from idp_metadata_url is not built yet; paste the metadata document as idp_metadata_xml".into(),
+            ));
+        }
+        (Some(xml), None, _) => xml.clone(),
+        (None, None, Some(existing)) => existing.metadata_xml.clone(),
+        (None, None, None) => {
+            return Err(AdminError::InvalidRequest(
+                "the tenant has no SAML connection yet: give idp_metadata_xml".into(),
+            ));
+        }
+    };
+    let idp = metadata::parse(&metadata_xml)?;
+    if idp.sso_redirect_url.is_none() {
+        return Err(AdminError::InvalidRequest(
+            "the IdP offers no HTTP-Redirect SingleSignOnService, which SP-initiated sign-in uses"
+                .into(),
+        ));
+    }
+    let want_assertions_signed = input
+        .want_assertions_signed
+        .or(existing.as_ref().map(|c| c.want_assertions_signed))
+        .unwrap_or(true);
+    let want_response_signed = input
+        .want_response_signed
+        .or(existing.as_ref().map(|c| c.want_response_signed))
+        .unwrap_or(false);
+    if !want_assertions_signed && !want_response_signed {
+        return Err(AdminError::InvalidRequest(
+            "want_assertions_signed and want_response_signed cannot both be false: idbridge never accepts an unsigned sign-in".into(),
+        ));
+    }
+    let clock_skew_seconds = input
+        .clock_skew_seconds
+        .map(i64::from)
+        .or(existing.as_ref().map(|c| c.clock_skew_seconds))
+        .unwrap_or(i64::from(DEFAULT_CLOCK_SKEW_SECONDS));
+    if clock_skew_seconds > i64::from(MAX_CLOCK_SKEW_SECONDS) {
+        return Err(AdminError::InvalidRequest(format!(
+            "clock_skew_seconds must be at most {MAX_CLOCK_SKEW_SECONDS}"
+        )));
+    }
+    let default_redirect_uri = match &input.default_redirect_uri {
+        Some(uri) => {
+            if !is_registered_redirect_uri(&state, uri).await? {
+                return Err(AdminError::InvalidRequest(format!(
+                    "default_redirect_uri {uri:?} is not a redirect URI of any registered client"
+                )));
+            }
+            Some(uri.clone())
+        }
+        None => existing
+            .as_ref()
+            .and_then(|c| c.default_redirect_uri.clone()),
+    };
+    let default_role = input
+        .default_role
+        .as_deref()
+        .map(|r| validate_text("default_role", r, MAX_ROLE_CHARS))
+        .transpose()?;
+
+    let connection = SamlConnection {
+        tenant_id: tenant.id,
+        idp_entity_id: idp.entity_id,
+        idp_sso_redirect_url: idp.sso_redirect_url,
+        idp_sso_post_url: idp.sso_post_url,
+        idp_certificates: idp
+            .signing_certificates
+            .iter()
+            .map(Certificate::to_base64)
+            .collect(),
+        metadata_xml,
+        metadata_url: None,
+        metadata_fetched_at: None,
+        want_assertions_signed,
+        want_response_signed,
+        allow_idp_initiated: input
+            .allow_idp_initiated
+            .or(existing.as_ref().map(|c| c.allow_idp_initiated))
+            .unwrap_or(true),
+        default_redirect_uri,
+        clock_skew_seconds,
+        created_at: existing.as_ref().map_or(now, |c| c.created_at),
+        updated_at: now,
+    };
+    state.store.put_saml_connection(&connection).await?;
+    let tenant = match default_role {
+        Some(role) => {
+            let update = TenantUpdate {
+                default_role: Some(Some(role)),
+                ..TenantUpdate::default()
+            };
+            state
+                .store
+                .update_tenant(&tenant.slug, &update, now)
+                .await?
+        }
+        None => tenant,
+    };
+    Ok(Json(view(&state, &tenant, Some(&connection))))
+}
+
+/// Whether any registered OIDC client lists `uri` as a redirect URI.
+async fn is_registered_redirect_uri(state: &AppState, uri: &str) -> Result<bool, AdminError> {
+    let mut page = idbridge_store::PageRequest::first(idbridge_store::PageRequest::MAX_LIMIT);
+    loop {
+        let clients = state.store.list_clients(page).await?;
+        if clients
+            .items
+            .iter()
+            .any(|c| c.redirect_uris.iter().any(|r| r.as_str() == uri))
+        {
+            return Ok(true);
+        }
+        match clients.next_after {
+            Some(after) => page.after = Some(after),
+            None => return Ok(false),
+        }
+    }
+}

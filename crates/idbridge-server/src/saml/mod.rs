@@ -1,0 +1,211 @@
+//! The SAML service provider's browser-facing routes, under `/saml/{slug}`:
+//! `metadata` and `login` (SP-initiated). Protocol work is `idbridge_saml`'s; these
+//! handlers look things up, call it, store what must survive the round trip through
+//! the IdP, and answer.
+//!
+//! Not built yet: the ACS (`POST /saml/{slug}/acs`), which needs response
+//! verification; until then the route does not exist.
+
+mod page;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idbridge_core::TenantSlug;
+use idbridge_core::secret::random_bytes;
+use idbridge_saml::SpEndpoints;
+use idbridge_saml::authn_request::{self, AuthnRequest};
+use idbridge_saml::sp_metadata::SpMetadata;
+use idbridge_store::{SamlRequestState, Tenant};
+
+pub use page::FlowError;
+
+use crate::AppState;
+
+/// How long an AuthnRequest waits for its response. Long enough for a user who has
+/// to sign in at the IdP with MFA; short enough that stale requests do not pile up.
+pub const REQUEST_TTL: time::Duration = time::Duration::minutes(10);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/metadata", get(metadata))
+        .route("/login", get(login))
+}
+
+async fn tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, FlowError> {
+    let not_found = || {
+        FlowError::new(
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+            "There is no organisation at this address.",
+        )
+    };
+    let slug = TenantSlug::parse(raw_slug).map_err(|_| not_found())?;
+    state
+        .store
+        .tenant_by_slug(&slug)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(not_found)
+}
+
+fn unavailable(err: idbridge_store::StoreError) -> FlowError {
+    tracing::error!(error = %err, "SAML flow: storage failed");
+    FlowError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The sign-in service is temporarily unavailable. Try again in a moment.",
+    )
+}
+
+fn endpoints(state: &AppState, tenant: &Tenant) -> SpEndpoints {
+    let public = &state.config.public_url;
+    SpEndpoints {
+        entity_id: public.saml_entity_id(&tenant.slug),
+        acs_url: public.saml_acs_url(&tenant.slug),
+    }
+}
+
+/// SP metadata, served as soon as the tenant exists: admins copy these values
+/// before they have an IdP to configure.
+async fn metadata(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let tenant = tenant(&state, &slug).await?;
+        let connection = state
+            .store
+            .saml_connection(tenant.id)
+            .await
+            .map_err(unavailable)?;
+        let endpoints = endpoints(&state, &tenant);
+        Ok::<_, FlowError>(
+            SpMetadata {
+                endpoints: &endpoints,
+                want_assertions_signed: connection
+                    .as_ref()
+                    .is_none_or(|c| c.want_assertions_signed),
+                authn_requests_signed: false,
+                signing_certificate: None,
+                encryption_certificate: None,
+            }
+            .to_xml(),
+        )
+    }
+    .await;
+    match result {
+        Ok(xml) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/samlmetadata+xml"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("inline; filename=\"idbridge-sp-metadata.xml\""),
+                ),
+            ],
+            xml,
+        )
+            .into_response(),
+        Err(e) => e.page(&headers),
+    }
+}
+
+/// SP-initiated sign-in opened directly (no app request): the sign-in will land at
+/// the tenant's `default_redirect_uri`.
+async fn login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match start_login(&state, &slug, None, false).await {
+        Ok(location) => redirect(&location),
+        Err(e) => e.page(&headers),
+    }
+}
+
+/// Records a new AuthnRequest and returns the IdP URL to send the browser to.
+pub async fn start_login(
+    state: &AppState,
+    slug: &str,
+    redirect_uri: Option<String>,
+    test: bool,
+) -> Result<String, FlowError> {
+    let tenant = tenant(state, slug).await?;
+    let connection = state
+        .store
+        .saml_connection(tenant.id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
+            FlowError::new(
+                StatusCode::NOT_FOUND,
+                "saml_not_configured",
+                "Single sign-on is not set up for this organisation yet.",
+            )
+        })?;
+    let destination = connection.idp_sso_redirect_url.ok_or_else(|| {
+        FlowError::new(
+            StatusCode::CONFLICT,
+            "idp_sso_url_missing",
+            "The identity provider's configuration has no sign-in address.",
+        )
+    })?;
+    let now = state.clock.now();
+    let id = authn_request::request_id(random_bytes::<16>());
+    let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
+    let endpoints = endpoints(state, &tenant);
+    let url = AuthnRequest {
+        id: &id,
+        issue_instant: now,
+        destination: &destination,
+        sp: &endpoints,
+        force_authn: test,
+    }
+    .redirect_url(&relay_state)
+    .map_err(|e| {
+        FlowError::new(
+            StatusCode::CONFLICT,
+            "idp_sso_url_invalid",
+            format!("The identity provider's sign-in address cannot be used: {e}"),
+        )
+    })?;
+    state
+        .store
+        .create_saml_request(
+            &SamlRequestState {
+                id,
+                tenant_id: tenant.id,
+                relay_state,
+                redirect_uri,
+                test,
+                created_at: now,
+                expires_at: now + REQUEST_TTL,
+            },
+            now,
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(url)
+}
+
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, value),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
