@@ -123,35 +123,42 @@ async fn finish_write(
     group_delta: i64,
 ) -> Result<()> {
     let events: Vec<&NewEvent> = ctx.events.iter().chain(extra_events.iter()).collect();
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE tenants SET event_seq = event_seq + $2, user_count = user_count + $3, \
-         group_count = group_count + $4 WHERE id = $1 RETURNING event_seq",
+    // The log line needs no sequence number: written first, outside the tenant lock.
+    insert_log(&mut *conn, &ctx.log).await?;
+    // The tenant row is the per-tenant sequencer, and its lock serialises the
+    // tenant's writers until commit. Taking it in the last statement, which also
+    // writes every event, keeps that window to one round trip and the commit.
+    let count = events.len() as i64;
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+    let resource_types: Vec<&str> = events.iter().map(|e| e.resource_type).collect();
+    let resource_ids: Vec<Uuid> = events.iter().map(|e| e.resource_id).collect();
+    let data: Vec<String> = events.iter().map(|e| e.data.to_string()).collect();
+    sqlx::query_scalar::<_, i64>(
+        "WITH seq AS ( \
+             UPDATE tenants SET event_seq = event_seq + $2, user_count = user_count + $3, \
+             group_count = group_count + $4 WHERE id = $1 RETURNING event_seq \
+         ), written AS ( \
+             INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, resource_id, occurred_at, data) \
+             SELECT $1, seq.event_seq - $2 + e.ord, e.id, e.type, e.resource_type, e.resource_id, $5, e.data::jsonb \
+             FROM seq, unnest($6::uuid[], $7::text[], $8::text[], $9::uuid[], $10::text[]) \
+                 WITH ORDINALITY AS e(id, type, resource_type, resource_id, data, ord) \
+         ) SELECT event_seq FROM seq",
     )
     .bind(tenant_id)
-    .bind(events.len() as i64)
+    .bind(count)
     .bind(user_delta)
     .bind(group_delta)
+    .bind(ctx.now)
+    .bind(ids)
+    .bind(kinds)
+    .bind(resource_types)
+    .bind(resource_ids)
+    .bind(data)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let first = last - events.len() as i64 + 1;
-    for (offset, event) in events.into_iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, resource_id, occurred_at, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(tenant_id)
-        .bind(first + offset as i64)
-        .bind(Uuid::now_v7())
-        .bind(event.kind)
-        .bind(event.resource_type)
-        .bind(event.resource_id)
-        .bind(ctx.now)
-        .bind(Json(&event.data))
-        .execute(&mut *conn)
-        .await?;
-    }
-    insert_log(conn, &ctx.log).await
+    Ok(())
 }
 
 async fn insert_log(conn: &mut PgConnection, log: &ProvisioningRecord) -> Result<()> {
