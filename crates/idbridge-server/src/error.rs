@@ -41,6 +41,8 @@ pub enum AdminError {
     TenantExists(String),
     #[error("the IdP metadata cannot be used: {0}")]
     InvalidMetadata(#[from] idbridge_saml::MetadataError),
+    #[error("the IdP metadata URL could not be fetched: {0}")]
+    MetadataFetch(String),
     #[error("no route for this method and path")]
     NoRoute,
     #[error("method not allowed on this path")]
@@ -57,7 +59,7 @@ impl AdminError {
         match self {
             MissingCredentials | InvalidCredentials => StatusCode::UNAUTHORIZED,
             MalformedJson(_) | InvalidBody(_) | InvalidRequest(_) | InvalidSlug(_)
-            | InvalidCursor | InvalidMetadata(_) => StatusCode::BAD_REQUEST,
+            | InvalidCursor | InvalidMetadata(_) | MetadataFetch(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             TenantNotFound(_) | NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
@@ -85,6 +87,7 @@ impl AdminError {
             NotFound(_) => "not_found",
             TenantExists(_) => "tenant_exists",
             InvalidMetadata(_) => "invalid_metadata",
+            MetadataFetch(_) => "metadata_fetch_failed",
             NoRoute => "no_route",
             MethodNotAllowed => "method_not_allowed",
             Unavailable(_) => "unavailable",

@@ -11,6 +11,7 @@ pub mod admin;
 mod bearer;
 pub mod error;
 mod extract;
+pub mod fetch;
 mod metrics;
 pub mod saml;
 pub mod scim;

@@ -5,6 +5,7 @@ use idbridge_core::{Clock, TenantSlug};
 use idbridge_store::Store;
 use url::Url;
 
+use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 
 /// What every handler can reach. Cheap to clone (all `Arc`s). Holds no state of its
@@ -15,11 +16,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
+    /// The client for URLs that come from outside (metadata URLs).
+    pub fetcher: Fetcher,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
         Self {
+            fetcher: Fetcher::new(config.allow_private_urls),
             store,
             clock,
             config: Arc::new(config),
@@ -35,6 +39,9 @@ pub struct ServerConfig {
     pub public_url: PublicUrl,
     /// The operator's bootstrap key from `--admin-api-key`, if any.
     pub bootstrap_admin_key: Option<BootstrapAdminKey>,
+    /// `--allow-private-urls`: outside URLs may reach private and loopback addresses
+    /// (and use http). Off in production; tests and private deployments need it.
+    pub allow_private_urls: bool,
 }
 
 /// The externally visible base URL: scheme, host, optional port and optional path

@@ -87,18 +87,20 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
         ..PoolSettings::default()
     };
     let store = open_store(common, &settings).await?;
-    if args.dns_resolver.is_some() || args.allow_private_urls {
-        // Accepted now so deployments can set them; domain verification and URL
-        // fetching, which read them, are not built yet.
-        tracing::info!(
-            dns_resolver = ?args.dns_resolver,
-            allow_private_urls = args.allow_private_urls,
-            "network options recorded"
+    if args.dns_resolver.is_some() {
+        // Accepted now so deployments can set it; domain verification, which reads
+        // it, is not built yet.
+        tracing::info!(dns_resolver = ?args.dns_resolver, "network options recorded");
+    }
+    if args.allow_private_urls {
+        tracing::warn!(
+            "--allow-private-urls: metadata URLs may reach private and loopback addresses"
         );
     }
     let config = ServerConfig {
         public_url: public_url.clone(),
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
+        allow_private_urls: args.allow_private_urls,
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
     let listener = tokio::net::TcpListener::bind(common.listen)
@@ -167,6 +169,7 @@ where
     let config = ServerConfig {
         public_url: public_url(common)?,
         bootstrap_admin_key: None,
+        allow_private_urls: false,
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
     let result = f(state).await;

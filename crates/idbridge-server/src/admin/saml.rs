@@ -26,8 +26,9 @@ pub struct PutSamlConnection {
     /// "Identity Provider metadata"). Required when the tenant has no connection yet,
     /// unless `idp_metadata_url` is given.
     pub idp_metadata_xml: Option<String>,
-    /// The IdP's metadata URL (Entra ID: "App Federation Metadata Url"). Fetching is
-    /// not built yet: the request is refused with a message saying so.
+    /// The IdP's metadata URL (Entra ID: "App Federation Metadata Url", Okta:
+    /// "Metadata URL"). Fetched now, over https, from a public address (unless the
+    /// server runs with `--allow-private-urls`), with size and time limits.
     pub idp_metadata_url: Option<String>,
     /// Default true.
     pub want_assertions_signed: Option<bool>,
@@ -165,23 +166,31 @@ pub async fn put_saml(
     let existing = state.store.saml_connection(tenant.id).await?;
     let now = state.clock.now();
 
-    // Everything is checked before anything is written.
-    let metadata_xml = match (&input.idp_metadata_xml, &input.idp_metadata_url, &existing) {
+    // Everything is checked (and fetched) before anything is written.
+    let (metadata_xml, metadata_url, metadata_fetched_at) = match (
+        input.idp_metadata_xml,
+        input.idp_metadata_url,
+        &existing,
+    ) {
         (Some(_), Some(_), _) => {
             return Err(AdminError::InvalidRequest(
                 "give idp_metadata_xml or idp_metadata_url, not both".into(),
             ));
         }
-        (None, Some(_), _) => {
-            return Err(AdminError::InvalidRequest(
-                "fetching metadata from idp_metadata_url is not built yet; paste the metadata document as idp_metadata_xml".into(),
-            ));
+        (None, Some(url), _) => {
+            let xml = fetch_metadata(&state, &url).await?;
+            (xml, Some(url), Some(now))
         }
-        (Some(xml), None, _) => xml.clone(),
-        (None, None, Some(existing)) => existing.metadata_xml.clone(),
+        (Some(xml), None, _) => (xml, None, None),
+        (None, None, Some(existing)) => (
+            existing.metadata_xml.clone(),
+            existing.metadata_url.clone(),
+            existing.metadata_fetched_at,
+        ),
         (None, None, None) => {
             return Err(AdminError::InvalidRequest(
-                "the tenant has no SAML connection yet: give idp_metadata_xml".into(),
+                "the tenant has no SAML connection yet: give idp_metadata_url or idp_metadata_xml"
+                    .into(),
             ));
         }
     };
@@ -245,8 +254,8 @@ pub async fn put_saml(
             .map(Certificate::to_base64)
             .collect(),
         metadata_xml,
-        metadata_url: None,
-        metadata_fetched_at: None,
+        metadata_url,
+        metadata_fetched_at,
         want_assertions_signed,
         want_response_signed,
         allow_idp_initiated: input
@@ -292,4 +301,15 @@ async fn is_registered_redirect_uri(state: &AppState, uri: &str) -> Result<bool,
             None => return Ok(false),
         }
     }
+}
+
+/// Fetches metadata from `url` for a connection; any failure is the admin's to fix.
+async fn fetch_metadata(state: &AppState, url: &str) -> Result<String, AdminError> {
+    let bytes = state
+        .fetcher
+        .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
+        .await
+        .map_err(|e| AdminError::MetadataFetch(e.to_string()))?;
+    String::from_utf8(bytes)
+        .map_err(|_| AdminError::MetadataFetch("the document is not UTF-8".into()))
 }

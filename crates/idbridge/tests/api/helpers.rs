@@ -42,6 +42,15 @@ pub async fn open_store(db: &TestDb) -> Arc<dyn Store> {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with(db, false).await
+    }
+
+    /// With `--allow-private-urls`: for tests whose metadata server is on loopback.
+    pub async fn spawn_allowing_private_urls(db: TestDb) -> Self {
+        Self::spawn_with(db, true).await
+    }
+
+    async fn spawn_with(db: TestDb, allow_private_urls: bool) -> Self {
         // Server-side warnings and errors show up in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -57,6 +66,7 @@ impl TestApp {
         let config = ServerConfig {
             public_url: PublicUrl::parse(&base).expect("public url"),
             bootstrap_admin_key: Some(BootstrapAdminKey::new(&SecretString::from(ADMIN_KEY))),
+            allow_private_urls,
         };
         let state = AppState::new(Arc::clone(&store), clock.clone(), config);
         let (tx, rx) = oneshot::channel();

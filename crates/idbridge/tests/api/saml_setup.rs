@@ -8,6 +8,33 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_error};
 
+/// A one-route HTTP server on loopback: answers every request with `status`,
+/// `extra_headers` and `body`. Stands in for an IdP's metadata endpoint.
+async fn serve_fixed(status: u16, extra_headers: String, body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            let extra_headers = extra_headers.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/samlmetadata+xml\r\n{extra_headers}content-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 const CERT: &str = include_str!("../../../idbridge-saml/tests/fixtures/idp-rsa2048.pem");
 const NEXT_CERT: &str = include_str!("../../../idbridge-saml/tests/fixtures/idp-p256.pem");
 const SSO_URL: &str =
@@ -136,7 +163,12 @@ both_backends! {
             (json!({"idp_metadata_xml": idp_metadata(), "clock_skew_seconds": 3600}), "invalid_request"),
             (json!({"idp_metadata_xml": idp_metadata(), "default_redirect_uri": "https://evil.example/cb"}), "invalid_request"),
             (json!({"idp_metadata_xml": idp_metadata(), "idp_metadata_url": "https://x/"}), "invalid_request"),
-            (json!({"idp_metadata_url": "https://login.microsoftonline.com/x/federationmetadata/2007-06/federationmetadata.xml"}), "invalid_request"),
+            // Outside URLs may not reach private addresses, nor use http.
+            (json!({"idp_metadata_url": "https://169.254.169.254/latest/meta-data/"}), "metadata_fetch_failed"),
+            (json!({"idp_metadata_url": "https://localhost:1/metadata"}), "metadata_fetch_failed"),
+            (json!({"idp_metadata_url": "https://[::1]:1/metadata"}), "metadata_fetch_failed"),
+            (json!({"idp_metadata_url": "http://login.microsoftonline.com/x/federationmetadata.xml"}), "metadata_fetch_failed"),
+            (json!({"idp_metadata_url": "file:///etc/passwd"}), "metadata_fetch_failed"),
             (json!({"idp_metadata_xml": idp_metadata(), "surprise": 1}), "invalid_body"),
         ] {
             let response = put_saml(&app, "acme", body.clone()).await;
@@ -208,5 +240,45 @@ both_backends! {
         let unknown = no_redirects().get(app.url("/saml/%3Cscript%3E/login")).send().await.expect("send");
         assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
         assert!(!unknown.text().await.expect("body").contains("<script>"));
+    }
+
+    async fn a_metadata_url_is_fetched_and_remembered(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        let url = format!("{}/federationmetadata/2007-06/federationmetadata.xml", serve_fixed(200, String::new(), idp_metadata()).await);
+        let response = put_saml(&app, "acme", json!({"idp_metadata_url": url})).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let view: Value = response.json().await.expect("json");
+        assert_eq!(view["idp_metadata_url"], url.as_str());
+        assert_eq!(view["idp_sso_url"], SSO_URL);
+        assert_eq!(view["idp_certificates"].as_array().map(Vec::len), Some(2));
+        // A later toggle change keeps the URL.
+        let view: Value = put_saml(&app, "acme", json!({"allow_idp_initiated": false})).await.json().await.expect("json");
+        assert_eq!(view["idp_metadata_url"], url.as_str());
+        assert_eq!(view["allow_idp_initiated"], false);
+    }
+
+    async fn metadata_urls_that_fail_are_reported_and_write_nothing(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        let not_found = serve_fixed(404, String::new(), "no".into()).await;
+        let html = serve_fixed(200, String::new(), "<html><body>Sign in to continue</body></html>".into()).await;
+        let huge = serve_fixed(200, String::new(), "x".repeat(2 * 1024 * 1024)).await;
+        let target = serve_fixed(200, String::new(), idp_metadata()).await;
+        let hop = format!("location: {target}/next\r\n");
+        let redirecting = serve_fixed(302, hop, String::new()).await;
+        for (url, code, says) in [
+            (not_found, "metadata_fetch_failed", "404"),
+            (html, "invalid_metadata", "html"),
+            (huge, "metadata_fetch_failed", "larger"),
+        ] {
+            let response = put_saml(&app, "acme", json!({"idp_metadata_url": url})).await;
+            let error = expect_error(response, StatusCode::BAD_REQUEST, code).await;
+            assert!(error["message"].as_str().unwrap_or_default().contains(says), "{error}");
+        }
+        assert_eq!(get_saml(&app, "acme").await["configured"], false);
+        // One redirect is followed.
+        let response = put_saml(&app, "acme", json!({"idp_metadata_url": redirecting})).await;
+        assert_eq!(response.status(), StatusCode::OK);
     }
 }
