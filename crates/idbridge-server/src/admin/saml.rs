@@ -167,33 +167,30 @@ pub async fn put_saml(
     let now = state.clock.now();
 
     // Everything is checked (and fetched) before anything is written.
-    let (metadata_xml, metadata_url, metadata_fetched_at) = match (
-        input.idp_metadata_xml,
-        input.idp_metadata_url,
-        &existing,
-    ) {
-        (Some(_), Some(_), _) => {
-            return Err(AdminError::InvalidRequest(
-                "give idp_metadata_xml or idp_metadata_url, not both".into(),
-            ));
-        }
-        (None, Some(url), _) => {
-            let xml = fetch_metadata(&state, &url).await?;
-            (xml, Some(url), Some(now))
-        }
-        (Some(xml), None, _) => (xml, None, None),
-        (None, None, Some(existing)) => (
-            existing.metadata_xml.clone(),
-            existing.metadata_url.clone(),
-            existing.metadata_fetched_at,
-        ),
-        (None, None, None) => {
-            return Err(AdminError::InvalidRequest(
+    let (metadata_xml, metadata_url, metadata_fetched_at) =
+        match (input.idp_metadata_xml, input.idp_metadata_url, &existing) {
+            (Some(_), Some(_), _) => {
+                return Err(AdminError::InvalidRequest(
+                    "give idp_metadata_xml or idp_metadata_url, not both".into(),
+                ));
+            }
+            (None, Some(url), _) => {
+                let xml = fetch_metadata(&state, &url).await?;
+                (xml, Some(url), Some(now))
+            }
+            (Some(xml), None, _) => (xml, None, None),
+            (None, None, Some(existing)) => (
+                existing.metadata_xml.clone(),
+                existing.metadata_url.clone(),
+                existing.metadata_fetched_at,
+            ),
+            (None, None, None) => {
+                return Err(AdminError::InvalidRequest(
                 "the tenant has no SAML connection yet: give idp_metadata_url or idp_metadata_xml"
                     .into(),
             ));
-        }
-    };
+            }
+        };
     let idp = metadata::parse(&metadata_xml)?;
     if idp.sso_redirect_url.is_none() {
         return Err(AdminError::InvalidRequest(
