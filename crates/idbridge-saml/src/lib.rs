@@ -12,6 +12,7 @@ pub mod authn_request;
 pub mod certificate;
 pub mod gate;
 pub mod metadata;
+pub mod response;
 pub mod sp_metadata;
 pub mod xml;
 
