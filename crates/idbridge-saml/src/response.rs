@@ -205,10 +205,10 @@ pub fn validate(
 
     // Conditions: validity window and audience.
     if let Some(conditions) = first(assertion, ns::ASSERTION, "Conditions") {
-        if let Some(not_before) = instant(conditions, "NotBefore")? {
-            if now + skew < not_before {
-                return Err(ResponseError::NotYetValid(fmt(not_before)));
-            }
+        if let Some(not_before) = instant(conditions, "NotBefore")?
+            && now + skew < not_before
+        {
+            return Err(ResponseError::NotYetValid(fmt(not_before)));
         }
         if let Some(not_on_or_after) = instant(conditions, "NotOnOrAfter")? {
             if now - skew >= not_on_or_after {
@@ -257,11 +257,11 @@ pub fn validate(
             last_problem = ResponseError::Expired(fmt(not_on_or_after));
             continue;
         }
-        if let Some(not_before) = instant(data, "NotBefore")? {
-            if now + skew < not_before {
-                last_problem = ResponseError::NotYetValid(fmt(not_before));
-                continue;
-            }
+        if let Some(not_before) = instant(data, "NotBefore")?
+            && now + skew < not_before
+        {
+            last_problem = ResponseError::NotYetValid(fmt(not_before));
+            continue;
         }
         limit(not_on_or_after);
         confirmed_in_response_to = Some(data.attribute("InResponseTo").map(str::to_owned));
