@@ -14,6 +14,7 @@ pub mod gate;
 pub mod metadata;
 pub mod response;
 pub mod sp_metadata;
+pub mod verify;
 pub mod xml;
 
 pub use certificate::{Certificate, CertificateError};

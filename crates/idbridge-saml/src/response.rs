@@ -128,7 +128,7 @@ fn first<'a, 'input>(
     children(node, ns, local).next()
 }
 
-/// Checks every rule and reads the assertion.
+/// Checks every rule and reads the assertion, from the gated document itself.
 pub fn validate(
     gated: &GatedResponse<'_, '_>,
     verified: Verified,
@@ -138,6 +138,18 @@ pub fn validate(
         GatedAssertion::Plain(node) => node,
         GatedAssertion::Encrypted(_) => return Err(ResponseError::EncryptedAssertion),
     };
+    validate_parts(gated.response, assertion, verified, expect)
+}
+
+/// Checks every rule, reading the Response's envelope from `response` and
+/// everything about the user from `assertion`. The verifier passes the assertion
+/// from the signature library's reduced, verified copy of the document.
+pub fn validate_parts(
+    response: Node<'_, '_>,
+    assertion: Node<'_, '_>,
+    verified: Verified,
+    expect: &Expectations<'_>,
+) -> Result<ValidAssertion, ResponseError> {
     // Signatures: what the tenant requires, and never nothing.
     if expect.want_response_signed && !verified.response {
         return Err(ResponseError::SignatureMissing(
@@ -153,7 +165,6 @@ pub fn validate(
         return Err(ResponseError::SignatureMissing("nothing in it is signed"));
     }
 
-    let response = gated.response;
     if response.attribute("Version") != Some("2.0") {
         return Err(malformed("the Response is not SAML 2.0"));
     }

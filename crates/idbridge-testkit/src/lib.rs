@@ -17,6 +17,8 @@ use std::str::FromStr;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
+pub mod saml;
+
 pub const PG_URL_VAR: &str = "IDBRIDGE_TEST_DATABASE_URL";
 
 /// A database that exists for one test.

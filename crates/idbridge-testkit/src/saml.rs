@@ -1,0 +1,386 @@
+//! A test IdP that signs with real keys (RSA-2048 or ECDSA P-256, from `fixtures/`)
+//! through xmlsec, and shapes responses the way Entra ID and Okta do:
+//!
+//! - Entra ID ("Single sign-on SAML protocol", Microsoft Learn): `samlp:Response`
+//!   with an unprefixed assertion namespace, only the assertion signed by default,
+//!   claims named by URI (`…/claims/emailaddress`, `…/claims/givenname`, the
+//!   `…/2008/06/identity/claims/role` app roles), NameID in emailAddress format,
+//!   instants with seven fractional digits.
+//! - Okta (Okta SAML app defaults): `saml2p:`/`saml2:` prefixes, response and
+//!   assertion both signed, attributes `email` and `name` with `xsi:type="xs:string"`
+//!   values, the seeds' attribute statements.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use samael::crypto::{Crypto, CryptoProvider};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+const RSA_KEY: &[u8] = include_bytes!("../fixtures/test-idp-rsa.key.der");
+const RSA_CERT: &str = include_str!("../fixtures/test-idp-rsa.cert.pem");
+const EC_KEY: &[u8] = include_bytes!("../fixtures/test-idp-p256.key.der");
+const EC_CERT: &str = include_str!("../fixtures/test-idp-p256.cert.pem");
+const OTHER_KEY: &[u8] = include_bytes!("../fixtures/other-rsa.key.der");
+const OTHER_CERT: &str = include_str!("../fixtures/other-rsa.cert.pem");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Rsa2048,
+    P256,
+    /// A key no tenant configured.
+    Other,
+}
+
+impl Key {
+    fn private_der(self) -> &'static [u8] {
+        match self {
+            Key::Rsa2048 => RSA_KEY,
+            Key::P256 => EC_KEY,
+            Key::Other => OTHER_KEY,
+        }
+    }
+
+    /// The certificate, PEM.
+    pub fn certificate_pem(self) -> &'static str {
+        match self {
+            Key::Rsa2048 => RSA_CERT,
+            Key::P256 => EC_CERT,
+            Key::Other => OTHER_CERT,
+        }
+    }
+
+    /// The certificate's base64 DER, as metadata carries it.
+    pub fn certificate_base64(self) -> String {
+        self.certificate_pem()
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect()
+    }
+
+    fn signature_method(self) -> &'static str {
+        match self {
+            Key::Rsa2048 | Key::Other => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            Key::P256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Entra,
+    Okta,
+}
+
+/// An identity provider for tests.
+#[derive(Debug, Clone)]
+pub struct TestIdp {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub key: Key,
+    pub shape: Shape,
+}
+
+/// What one response says. `TestIdp::entra_response`/`okta_response` fill the
+/// defaults; tests change fields to build the bad cases.
+#[derive(Debug, Clone)]
+pub struct ResponseSpec {
+    pub response_id: String,
+    pub assertion_id: String,
+    pub issuer: String,
+    pub destination: Option<String>,
+    pub recipient: String,
+    pub audience: String,
+    pub in_response_to: Option<String>,
+    pub name_id: String,
+    pub name_id_format: String,
+    pub attributes: Vec<(String, Vec<String>)>,
+    pub issued_at: OffsetDateTime,
+    pub not_before: OffsetDateTime,
+    pub not_on_or_after: OffsetDateTime,
+    pub status: String,
+    pub sign_response: bool,
+    pub sign_assertion: bool,
+    /// The key that signs (the IdP's own unless a test says otherwise).
+    pub signing_key: Key,
+}
+
+fn instant(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn signature_template(reference: &str, key: Key, ds_prefix: &str) -> String {
+    let p = ds_prefix;
+    format!(
+        concat!(
+            "<{p}:Signature xmlns:{p}=\"http://www.w3.org/2000/09/xmldsig#\"><{p}:SignedInfo>",
+            "<{p}:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "<{p}:SignatureMethod Algorithm=\"{method}\"/>",
+            "<{p}:Reference URI=\"#{reference}\"><{p}:Transforms>",
+            "<{p}:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+            "<{p}:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "</{p}:Transforms><{p}:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+            "<{p}:DigestValue/></{p}:Reference></{p}:SignedInfo><{p}:SignatureValue/>",
+            "<{p}:KeyInfo><{p}:X509Data><{p}:X509Certificate>{cert}</{p}:X509Certificate>",
+            "</{p}:X509Data></{p}:KeyInfo></{p}:Signature>"
+        ),
+        p = p,
+        method = key.signature_method(),
+        reference = reference,
+        cert = key.certificate_base64(),
+    )
+}
+
+/// Signs the first `Signature` template in `xml` (document order).
+pub fn sign(xml: &str, key: Key) -> String {
+    let signed = Crypto::sign_xml(xml, key.private_der()).expect("xmlsec signs the template");
+    // libxml2 adds an XML declaration; an IdP's response starts with the root element.
+    match signed.find("?>") {
+        Some(end) if signed.starts_with("<?xml") => signed[end + 2..].trim_start().to_owned(),
+        _ => signed,
+    }
+}
+
+impl TestIdp {
+    pub fn entra(key: Key) -> Self {
+        Self {
+            entity_id: "https://sts.windows.net/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/".into(),
+            sso_url: "https://login.microsoftonline.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/saml2"
+                .into(),
+            key,
+            shape: Shape::Entra,
+        }
+    }
+
+    pub fn okta(key: Key) -> Self {
+        Self {
+            entity_id: "http://www.okta.com/exk1a2b3c4d5E6f7g8h9".into(),
+            sso_url:
+                "https://dev-123.okta.com/app/dev-123_idbridge_1/exk1a2b3c4d5E6f7g8h9/sso/saml"
+                    .into(),
+            key,
+            shape: Shape::Okta,
+        }
+    }
+
+    /// The IdP's metadata, with its signing certificate.
+    pub fn metadata_xml(&self) -> String {
+        format!(
+            concat!(
+                "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{entity}\">",
+                "<md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">",
+                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data>",
+                "<ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{sso}\"/>",
+                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{sso}\"/>",
+                "</md:IDPSSODescriptor></md:EntityDescriptor>"
+            ),
+            entity = escape(&self.entity_id),
+            cert = self.key.certificate_base64(),
+            sso = escape(&self.sso_url),
+        )
+    }
+
+    /// A response to `in_response_to` (or unsolicited) for `user` at the SP whose
+    /// Entity ID and ACS URL are given, valid from `now`, shaped as this IdP's.
+    pub fn response_spec(
+        &self,
+        sp_entity_id: &str,
+        acs_url: &str,
+        in_response_to: Option<&str>,
+        email: &str,
+        now: OffsetDateTime,
+    ) -> ResponseSpec {
+        let (given, family) = ("Ada", "Lovelace");
+        let attributes = match self.shape {
+            Shape::Entra => vec![
+                (
+                    "http://schemas.microsoft.com/identity/claims/tenantid".into(),
+                    vec!["0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()],
+                ),
+                (
+                    "http://schemas.microsoft.com/identity/claims/objectidentifier".into(),
+                    vec!["6d5b1c1e-2f3a-4b4c-8d9e-0a1b2c3d4e5f".into()],
+                ),
+                (
+                    "http://schemas.microsoft.com/identity/claims/displayname".into(),
+                    vec![format!("{given} {family}")],
+                ),
+                (
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname".into(),
+                    vec![given.into()],
+                ),
+                (
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname".into(),
+                    vec![family.into()],
+                ),
+                (
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress".into(),
+                    vec![email.into()],
+                ),
+                (
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name".into(),
+                    vec![email.into()],
+                ),
+                // The seeds' extra claim: Name `email`, source attribute `user.mail`.
+                ("email".into(), vec![email.into()]),
+            ],
+            Shape::Okta => vec![
+                ("email".into(), vec![email.into()]),
+                ("name".into(), vec![format!("{given} {family}")]),
+            ],
+        };
+        ResponseSpec {
+            response_id: format!("_{}", uuid::Uuid::now_v7().simple()),
+            assertion_id: format!("_{}", uuid::Uuid::now_v7().simple()),
+            issuer: self.entity_id.clone(),
+            destination: Some(acs_url.to_owned()),
+            recipient: acs_url.to_owned(),
+            audience: sp_entity_id.to_owned(),
+            in_response_to: in_response_to.map(str::to_owned),
+            name_id: email.to_owned(),
+            name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+            attributes,
+            issued_at: now,
+            not_before: now - Duration::minutes(5),
+            not_on_or_after: now + Duration::minutes(65),
+            status: "urn:oasis:names:tc:SAML:2.0:status:Success".into(),
+            sign_response: self.shape == Shape::Okta,
+            sign_assertion: true,
+            signing_key: self.key,
+        }
+    }
+
+    /// The signed response XML for `spec`.
+    pub fn response_xml(&self, spec: &ResponseSpec) -> String {
+        let (p, a) = match self.shape {
+            Shape::Entra => ("samlp", ""),
+            Shape::Okta => ("saml2p", "saml2:"),
+        };
+        let assertion_ns = match self.shape {
+            Shape::Entra => " xmlns=\"urn:oasis:names:tc:SAML:2.0:assertion\"".to_owned(),
+            Shape::Okta => " xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\"".to_owned(),
+        };
+        let in_response_to = |name: &str| {
+            spec.in_response_to
+                .as_ref()
+                .map(|id| format!(" {name}=\"{}\"", escape(id)))
+                .unwrap_or_default()
+        };
+        let value_type = match self.shape {
+            Shape::Entra => String::new(),
+            Shape::Okta => " xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"xs:string\"".into(),
+        };
+        let attributes: String = spec
+            .attributes
+            .iter()
+            .map(|(name, values)| {
+                let values: String = values
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "<{a}AttributeValue{value_type}>{}</{a}AttributeValue>",
+                            escape(v)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "<{a}Attribute Name=\"{}\">{values}</{a}Attribute>",
+                    escape(name)
+                )
+            })
+            .collect();
+        let assertion_signature = if spec.sign_assertion {
+            signature_template(&spec.assertion_id, spec.signing_key, "ds")
+        } else {
+            String::new()
+        };
+        let assertion = format!(
+            concat!(
+                "<{a}Assertion{ns} ID=\"{id}\" IssueInstant=\"{issued}\" Version=\"2.0\">",
+                "<{a}Issuer>{issuer}</{a}Issuer>{signature}",
+                "<{a}Subject><{a}NameID Format=\"{nameid_format}\">{nameid}</{a}NameID>",
+                "<{a}SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">",
+                "<{a}SubjectConfirmationData{irt} NotOnOrAfter=\"{until}\" Recipient=\"{recipient}\"/>",
+                "</{a}SubjectConfirmation></{a}Subject>",
+                "<{a}Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{until}\">",
+                "<{a}AudienceRestriction><{a}Audience>{audience}</{a}Audience></{a}AudienceRestriction></{a}Conditions>",
+                "<{a}AttributeStatement>{attributes}</{a}AttributeStatement>",
+                "<{a}AuthnStatement AuthnInstant=\"{issued}\" SessionIndex=\"{id}\"><{a}AuthnContext>",
+                "<{a}AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</{a}AuthnContextClassRef>",
+                "</{a}AuthnContext></{a}AuthnStatement></{a}Assertion>"
+            ),
+            a = a,
+            ns = assertion_ns,
+            id = spec.assertion_id,
+            issued = instant(spec.issued_at),
+            issuer = escape(&spec.issuer),
+            signature = assertion_signature,
+            nameid_format = escape(&spec.name_id_format),
+            nameid = escape(&spec.name_id),
+            irt = in_response_to("InResponseTo"),
+            until = instant(spec.not_on_or_after),
+            recipient = escape(&spec.recipient),
+            not_before = instant(spec.not_before),
+            audience = escape(&spec.audience),
+            attributes = attributes,
+        );
+        let assertion = if spec.sign_assertion {
+            sign(&assertion, spec.signing_key)
+        } else {
+            assertion
+        };
+        let response_signature = if spec.sign_response {
+            signature_template(&spec.response_id, spec.signing_key, "ds")
+        } else {
+            String::new()
+        };
+        let destination = spec
+            .destination
+            .as_ref()
+            .map(|d| format!(" Destination=\"{}\"", escape(d)))
+            .unwrap_or_default();
+        let issuer_element = match self.shape {
+            Shape::Entra => format!(
+                "<Issuer xmlns=\"urn:oasis:names:tc:SAML:2.0:assertion\">{}</Issuer>",
+                escape(&spec.issuer)
+            ),
+            Shape::Okta => format!(
+                "<saml2:Issuer xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\">{}</saml2:Issuer>",
+                escape(&spec.issuer)
+            ),
+        };
+        let response = format!(
+            concat!(
+                "<{p}:Response xmlns:{p}=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"{id}\" Version=\"2.0\" ",
+                "IssueInstant=\"{issued}\"{destination}{irt}>{issuer}{signature}",
+                "<{p}:Status><{p}:StatusCode Value=\"{status}\"/></{p}:Status>{assertion}</{p}:Response>"
+            ),
+            p = p,
+            id = spec.response_id,
+            issued = instant(spec.issued_at),
+            destination = destination,
+            irt = in_response_to("InResponseTo"),
+            issuer = issuer_element,
+            signature = response_signature,
+            status = escape(&spec.status),
+            assertion = assertion,
+        );
+        if spec.sign_response {
+            sign(&response, spec.signing_key)
+        } else {
+            response
+        }
+    }
+
+    /// The `SAMLResponse` form value (HTTP-POST binding) for `spec`.
+    pub fn post_value(&self, spec: &ResponseSpec) -> String {
+        STANDARD.encode(self.response_xml(spec))
+    }
+}
