@@ -19,7 +19,12 @@ pub struct SamlConnection {
     pub metadata_xml: String,
     /// Where the metadata came from, when it was fetched (refreshed on a schedule).
     pub metadata_url: Option<String>,
+    /// When the metadata now stored was fetched.
     pub metadata_fetched_at: Option<OffsetDateTime>,
+    /// When a fetch was last tried (successful or not).
+    pub metadata_checked_at: Option<OffsetDateTime>,
+    /// Why the last scheduled fetch failed; `None` after a success.
+    pub metadata_error: Option<String>,
     pub want_assertions_signed: bool,
     pub want_response_signed: bool,
     pub allow_idp_initiated: bool,
@@ -48,12 +53,39 @@ pub struct SamlRequestState {
     pub expires_at: OffsetDateTime,
 }
 
+/// New metadata from a scheduled fetch: only the fields metadata determines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMetadata {
+    pub idp_entity_id: String,
+    pub idp_sso_redirect_url: Option<String>,
+    pub idp_sso_post_url: Option<String>,
+    pub idp_certificates: Vec<String>,
+    pub metadata_xml: String,
+}
+
 #[async_trait]
 pub trait SamlRepo {
     /// Creates or replaces the tenant's connection. [`crate::StoreError::NotFound`] if
     /// the tenant is gone.
     async fn put_saml_connection(&self, connection: &SamlConnection) -> Result<()>;
     async fn saml_connection(&self, tenant_id: Uuid) -> Result<Option<SamlConnection>>;
+    /// Connections whose metadata comes from a URL and was last tried before
+    /// `checked_before` (or never), oldest first.
+    async fn saml_connections_to_refresh(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<SamlConnection>>;
+    /// Records a scheduled fetch of `metadata_url`: new metadata on success (`Ok`),
+    /// the error otherwise (the stored metadata stays). Applies only if the
+    /// connection still uses that URL, so an admin's change made meanwhile wins.
+    async fn record_metadata_refresh(
+        &self,
+        tenant_id: Uuid,
+        metadata_url: &str,
+        outcome: std::result::Result<&FetchedMetadata, &str>,
+        now: OffsetDateTime,
+    ) -> Result<()>;
     /// Records a request in flight, and drops requests that expired before `now`
     /// (of any tenant) so the table holds only live ones.
     async fn create_saml_request(

@@ -370,6 +370,8 @@ fn saml_connection(tenant_id: Uuid) -> SamlConnection {
         metadata_xml: "<EntityDescriptor/>".into(),
         metadata_url: None,
         metadata_fetched_at: None,
+        metadata_checked_at: None,
+        metadata_error: None,
         want_assertions_signed: true,
         want_response_signed: false,
         allow_idp_initiated: true,

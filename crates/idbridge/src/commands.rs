@@ -112,6 +112,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     tracing::info!(listen = %bound, public_url = public_url.as_str(), "idbridge is ready");
+    // Background work every process shares; it holds no state of its own.
+    let refresher = tokio::spawn(idbridge_server::saml::refresh::run(state.clone()));
     idbridge_server::serve(
         listener,
         state,
@@ -120,6 +122,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("server failed")?;
+    refresher.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

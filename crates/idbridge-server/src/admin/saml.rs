@@ -74,6 +74,12 @@ pub struct SamlConnectionView {
     pub idp_sso_url: Option<String>,
     pub idp_certificates: Vec<CertificateView>,
     pub idp_metadata_url: Option<String>,
+    /// When the stored metadata was fetched from `idp_metadata_url`. It is fetched
+    /// again every 24 hours, so IdP certificate rollovers need no admin action.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub idp_metadata_fetched_at: Option<OffsetDateTime>,
+    /// Why the last scheduled fetch failed (the last good metadata stays in use).
+    pub idp_metadata_error: Option<String>,
     pub want_assertions_signed: bool,
     pub want_response_signed: bool,
     pub allow_idp_initiated: bool,
@@ -118,6 +124,8 @@ fn view(
         idp_sso_url: connection.and_then(|c| c.idp_sso_redirect_url.clone()),
         idp_certificates: certificates,
         idp_metadata_url: connection.and_then(|c| c.metadata_url.clone()),
+        idp_metadata_fetched_at: connection.and_then(|c| c.metadata_fetched_at),
+        idp_metadata_error: connection.and_then(|c| c.metadata_error.clone()),
         want_assertions_signed: connection.is_none_or(|c| c.want_assertions_signed),
         want_response_signed: connection.is_some_and(|c| c.want_response_signed),
         allow_idp_initiated: connection.is_none_or(|c| c.allow_idp_initiated),
@@ -167,7 +175,7 @@ pub async fn put_saml(
     let now = state.clock.now();
 
     // Everything is checked (and fetched) before anything is written.
-    let (metadata_xml, metadata_url, metadata_fetched_at) =
+    let (metadata_xml, metadata_url, metadata_fetched_at, metadata_checked_at, metadata_error) =
         match (input.idp_metadata_xml, input.idp_metadata_url, &existing) {
             (Some(_), Some(_), _) => {
                 return Err(AdminError::InvalidRequest(
@@ -176,13 +184,15 @@ pub async fn put_saml(
             }
             (None, Some(url), _) => {
                 let xml = fetch_metadata(&state, &url).await?;
-                (xml, Some(url), Some(now))
+                (xml, Some(url), Some(now), Some(now), None)
             }
-            (Some(xml), None, _) => (xml, None, None),
+            (Some(xml), None, _) => (xml, None, None, None, None),
             (None, None, Some(existing)) => (
                 existing.metadata_xml.clone(),
                 existing.metadata_url.clone(),
                 existing.metadata_fetched_at,
+                existing.metadata_checked_at,
+                existing.metadata_error.clone(),
             ),
             (None, None, None) => {
                 return Err(AdminError::InvalidRequest(
@@ -253,6 +263,8 @@ pub async fn put_saml(
         metadata_xml,
         metadata_url,
         metadata_fetched_at,
+        metadata_checked_at,
+        metadata_error,
         want_assertions_signed,
         want_response_signed,
         allow_idp_initiated: input

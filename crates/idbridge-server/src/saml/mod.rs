@@ -7,6 +7,7 @@
 //! verification; until then the route does not exist.
 
 mod page;
+pub mod refresh;
 
 use axum::Router;
 use axum::extract::{Path, State};

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use sqlx::types::Json;
 
 use super::{PostgresStore, uuid_of};
-use crate::{Result, SamlConnection, SamlRepo, SamlRequestState};
+use crate::{FetchedMetadata, Result, SamlConnection, SamlRepo, SamlRequestState};
 
 fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
     let Json(idp_certificates): Json<Vec<String>> = row.try_get("idp_certificates")?;
@@ -22,6 +22,8 @@ fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
         metadata_xml: row.try_get("metadata_xml")?,
         metadata_url: row.try_get("metadata_url")?,
         metadata_fetched_at: row.try_get("metadata_fetched_at")?,
+        metadata_checked_at: row.try_get("metadata_checked_at")?,
+        metadata_error: row.try_get("metadata_error")?,
         want_assertions_signed: row.try_get("want_assertions_signed")?,
         want_response_signed: row.try_get("want_response_signed")?,
         allow_idp_initiated: row.try_get("allow_idp_initiated")?,
@@ -51,8 +53,9 @@ impl SamlRepo for PostgresStore {
             "INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
              idp_sso_post_url, idp_certificates, metadata_xml, metadata_url, metadata_fetched_at, \
              want_assertions_signed, want_response_signed, allow_idp_initiated, \
-             default_redirect_uri, clock_skew_seconds, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             default_redirect_uri, clock_skew_seconds, created_at, updated_at, metadata_checked_at, \
+             metadata_error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
              idp_sso_redirect_url = excluded.idp_sso_redirect_url, \
              idp_sso_post_url = excluded.idp_sso_post_url, \
@@ -62,7 +65,8 @@ impl SamlRepo for PostgresStore {
              want_response_signed = excluded.want_response_signed, \
              allow_idp_initiated = excluded.allow_idp_initiated, \
              default_redirect_uri = excluded.default_redirect_uri, \
-             clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at",
+             clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at, \
+             metadata_checked_at = excluded.metadata_checked_at, metadata_error = excluded.metadata_error",
         )
         .bind(c.tenant_id)
         .bind(&c.idp_entity_id)
@@ -79,6 +83,8 @@ impl SamlRepo for PostgresStore {
         .bind(c.clock_skew_seconds)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(c.metadata_checked_at)
+        .bind(&c.metadata_error)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -92,6 +98,60 @@ impl SamlRepo for PostgresStore {
             .as_ref()
             .map(connection_from_row)
             .transpose()
+    }
+
+    async fn saml_connections_to_refresh(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<SamlConnection>> {
+        sqlx::query(
+            "SELECT * FROM saml_connections WHERE metadata_url IS NOT NULL \
+             AND (metadata_checked_at IS NULL OR metadata_checked_at < $1) \
+             ORDER BY metadata_checked_at NULLS FIRST LIMIT $2",
+        )
+        .bind(checked_before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(connection_from_row)
+        .collect()
+    }
+
+    async fn record_metadata_refresh(
+        &self,
+        tenant_id: Uuid,
+        metadata_url: &str,
+        outcome: std::result::Result<&FetchedMetadata, &str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let query = match outcome {
+            Ok(m) => sqlx::query(
+                "UPDATE saml_connections SET idp_entity_id = $3, idp_sso_redirect_url = $4, \
+                 idp_sso_post_url = $5, idp_certificates = $6, metadata_xml = $7, \
+                 metadata_fetched_at = $8, metadata_checked_at = $8, metadata_error = NULL, \
+                 updated_at = $8 WHERE tenant_id = $1 AND metadata_url = $2",
+            )
+            .bind(tenant_id)
+            .bind(metadata_url)
+            .bind(&m.idp_entity_id)
+            .bind(&m.idp_sso_redirect_url)
+            .bind(&m.idp_sso_post_url)
+            .bind(Json(&m.idp_certificates))
+            .bind(&m.metadata_xml)
+            .bind(now),
+            Err(error) => sqlx::query(
+                "UPDATE saml_connections SET metadata_checked_at = $3, metadata_error = $4 \
+                 WHERE tenant_id = $1 AND metadata_url = $2",
+            )
+            .bind(tenant_id)
+            .bind(metadata_url)
+            .bind(now)
+            .bind(error),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn create_saml_request(&self, r: &SamlRequestState, now: OffsetDateTime) -> Result<()> {

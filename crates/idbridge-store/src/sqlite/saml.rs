@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqliteStore, from_micros, micros, uuid_of};
-use crate::{Result, SamlConnection, SamlRepo, SamlRequestState, StoreError};
+use crate::{FetchedMetadata, Result, SamlConnection, SamlRepo, SamlRequestState, StoreError};
 
 fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
     let certificates: String = row.try_get("idp_certificates")?;
@@ -24,6 +24,11 @@ fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
             .try_get::<Option<i64>, _>("metadata_fetched_at")?
             .map(from_micros)
             .transpose()?,
+        metadata_checked_at: row
+            .try_get::<Option<i64>, _>("metadata_checked_at")?
+            .map(from_micros)
+            .transpose()?,
+        metadata_error: row.try_get("metadata_error")?,
         want_assertions_signed: row.try_get("want_assertions_signed")?,
         want_response_signed: row.try_get("want_response_signed")?,
         allow_idp_initiated: row.try_get("allow_idp_initiated")?,
@@ -55,8 +60,9 @@ impl SamlRepo for SqliteStore {
             "INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
              idp_sso_post_url, idp_certificates, metadata_xml, metadata_url, metadata_fetched_at, \
              want_assertions_signed, want_response_signed, allow_idp_initiated, \
-             default_redirect_uri, clock_skew_seconds, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+             default_redirect_uri, clock_skew_seconds, created_at, updated_at, metadata_checked_at, \
+             metadata_error) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
              ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
              idp_sso_redirect_url = excluded.idp_sso_redirect_url, \
              idp_sso_post_url = excluded.idp_sso_post_url, \
@@ -66,7 +72,8 @@ impl SamlRepo for SqliteStore {
              want_response_signed = excluded.want_response_signed, \
              allow_idp_initiated = excluded.allow_idp_initiated, \
              default_redirect_uri = excluded.default_redirect_uri, \
-             clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at",
+             clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at, \
+             metadata_checked_at = excluded.metadata_checked_at, metadata_error = excluded.metadata_error",
         )
         .bind(c.tenant_id)
         .bind(&c.idp_entity_id)
@@ -83,6 +90,8 @@ impl SamlRepo for SqliteStore {
         .bind(c.clock_skew_seconds)
         .bind(micros(c.created_at))
         .bind(micros(c.updated_at))
+        .bind(c.metadata_checked_at.map(micros))
+        .bind(&c.metadata_error)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -96,6 +105,63 @@ impl SamlRepo for SqliteStore {
             .as_ref()
             .map(connection_from_row)
             .transpose()
+    }
+
+    async fn saml_connections_to_refresh(
+        &self,
+        checked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<SamlConnection>> {
+        sqlx::query(
+            "SELECT * FROM saml_connections WHERE metadata_url IS NOT NULL \
+             AND (metadata_checked_at IS NULL OR metadata_checked_at < ?1) \
+             ORDER BY metadata_checked_at LIMIT ?2",
+        )
+        .bind(micros(checked_before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(connection_from_row)
+        .collect()
+    }
+
+    async fn record_metadata_refresh(
+        &self,
+        tenant_id: Uuid,
+        metadata_url: &str,
+        outcome: std::result::Result<&FetchedMetadata, &str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let query = match outcome {
+            Ok(m) => sqlx::query(
+                "UPDATE saml_connections SET idp_entity_id = ?3, idp_sso_redirect_url = ?4, \
+                 idp_sso_post_url = ?5, idp_certificates = ?6, metadata_xml = ?7, \
+                 metadata_fetched_at = ?8, metadata_checked_at = ?8, metadata_error = NULL, \
+                 updated_at = ?8 WHERE tenant_id = ?1 AND metadata_url = ?2",
+            )
+            .bind(tenant_id)
+            .bind(metadata_url)
+            .bind(&m.idp_entity_id)
+            .bind(&m.idp_sso_redirect_url)
+            .bind(&m.idp_sso_post_url)
+            .bind(
+                serde_json::to_string(&m.idp_certificates)
+                    .map_err(|e| StoreError::Corrupt(format!("idp_certificates: {e}")))?,
+            )
+            .bind(&m.metadata_xml)
+            .bind(micros(now)),
+            Err(error) => sqlx::query(
+                "UPDATE saml_connections SET metadata_checked_at = ?3, metadata_error = ?4 \
+                 WHERE tenant_id = ?1 AND metadata_url = ?2",
+            )
+            .bind(tenant_id)
+            .bind(metadata_url)
+            .bind(micros(now))
+            .bind(error),
+        };
+        query.execute(&self.writer).await?;
+        Ok(())
     }
 
     async fn create_saml_request(&self, r: &SamlRequestState, now: OffsetDateTime) -> Result<()> {

@@ -8,6 +8,31 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_error};
 
+/// Like [`serve_fixed`], answering with whatever status and body `document` holds now.
+async fn serve_mutable(document: std::sync::Arc<std::sync::Mutex<(u16, String)>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (status, body) = document.lock().expect("lock").clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/federationmetadata.xml")
+}
+
 /// A one-route HTTP server on loopback: answers every request with `status`,
 /// `extra_headers` and `body`. Stands in for an IdP's metadata endpoint.
 async fn serve_fixed(status: u16, extra_headers: String, body: String) -> String {
@@ -280,5 +305,43 @@ both_backends! {
         // One redirect is followed.
         let response = put_saml(&app, "acme", json!({"idp_metadata_url": redirecting})).await;
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    async fn fetched_metadata_is_refreshed_daily_and_failures_keep_the_last_good_one(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        // The IdP's metadata endpoint, whose document the test changes.
+        let document = std::sync::Arc::new(std::sync::Mutex::new((200u16, idp_metadata())));
+        let url = serve_mutable(document.clone()).await;
+        assert_eq!(put_saml(&app, "acme", json!({"idp_metadata_url": url})).await.status(), StatusCode::OK);
+        let fingerprints = |view: &Value| -> Vec<String> {
+            view["idp_certificates"].as_array().expect("certificates").iter()
+                .map(|c| c["sha256_fingerprint"].as_str().expect("fingerprint").to_owned()).collect()
+        };
+        let before = fingerprints(&get_saml(&app, "acme").await);
+        assert_eq!(before.len(), 2);
+
+        // The IdP rolls its certificate: only the new one is published now.
+        let rolled = idp_metadata().replacen(&cert_body(CERT), &cert_body(NEXT_CERT), 1);
+        document.lock().expect("lock").1 = rolled;
+        // Not due yet: nothing is fetched.
+        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 0);
+        app.clock.advance(time::Duration::hours(25));
+        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 1);
+        let view = get_saml(&app, "acme").await;
+        assert_eq!(fingerprints(&view), vec![before[1].clone()]);
+        assert_eq!(view["idp_metadata_error"], Value::Null);
+
+        // The endpoint breaks: the error is reported, the last good metadata stays.
+        document.lock().expect("lock").0 = 500;
+        app.clock.advance(time::Duration::hours(25));
+        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 1);
+        let view = get_saml(&app, "acme").await;
+        assert_eq!(fingerprints(&view), vec![before[1].clone()]);
+        assert!(view["idp_metadata_error"].as_str().is_some_and(|e| e.contains("500")), "{view}");
+        // Switching to pasted metadata stops the refresh.
+        assert_eq!(put_saml(&app, "acme", json!({"idp_metadata_xml": idp_metadata()})).await.status(), StatusCode::OK);
+        app.clock.advance(time::Duration::hours(25));
+        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 0);
     }
 }

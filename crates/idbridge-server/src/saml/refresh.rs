@@ -1,0 +1,98 @@
+//! Scheduled re-reading of IdP metadata that came from a URL. Entra ID and Okta
+//! publish a new signing certificate in their metadata before they start using it;
+//! re-reading daily picks it up with no admin action, and the previous certificate
+//! stays valid alongside it as long as the IdP lists both.
+//!
+//! Every idbridge process runs the loop. Two processes refreshing the same
+//! connection fetch the same document and write the same row: harmless. The write
+//! applies only while the connection still uses the URL that was fetched, so an
+//! admin's change made during a fetch is never overwritten.
+
+use std::time::Duration as StdDuration;
+
+use idbridge_saml::{Certificate, metadata};
+use idbridge_store::{FetchedMetadata, SamlConnection};
+use time::Duration;
+
+use crate::AppState;
+
+/// How old fetched metadata may get before it is fetched again.
+pub const REFRESH_AFTER: Duration = Duration::hours(24);
+/// How often each process looks for connections due.
+pub const CHECK_EVERY: StdDuration = StdDuration::from_secs(15 * 60);
+const BATCH: u32 = 50;
+
+/// Refreshes every connection due now; returns how many were tried.
+pub async fn refresh_due(state: &AppState) -> Result<usize, idbridge_store::StoreError> {
+    let now = state.clock.now();
+    let due = state
+        .store
+        .saml_connections_to_refresh(now - REFRESH_AFTER, BATCH)
+        .await?;
+    for connection in &due {
+        refresh_one(state, connection).await?;
+    }
+    Ok(due.len())
+}
+
+async fn refresh_one(
+    state: &AppState,
+    connection: &SamlConnection,
+) -> Result<(), idbridge_store::StoreError> {
+    let Some(url) = &connection.metadata_url else {
+        return Ok(());
+    };
+    let outcome = fetch(state, url).await;
+    let now = state.clock.now();
+    match &outcome {
+        Ok(_) => tracing::info!(tenant_id = %connection.tenant_id, "IdP metadata refreshed"),
+        Err(error) => tracing::warn!(
+            tenant_id = %connection.tenant_id,
+            %error,
+            "IdP metadata refresh failed; the last good metadata stays in use"
+        ),
+    }
+    state
+        .store
+        .record_metadata_refresh(
+            connection.tenant_id,
+            url,
+            outcome.as_ref().map_err(String::as_str),
+            now,
+        )
+        .await
+}
+
+async fn fetch(state: &AppState, url: &str) -> Result<FetchedMetadata, String> {
+    let bytes = state
+        .fetcher
+        .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
+        .await
+        .map_err(|e| format!("fetch failed: {e}"))?;
+    let xml = String::from_utf8(bytes).map_err(|_| "the document is not UTF-8".to_owned())?;
+    let idp = metadata::parse(&xml).map_err(|e| format!("unusable metadata: {e}"))?;
+    if idp.sso_redirect_url.is_none() {
+        return Err("the IdP no longer offers an HTTP-Redirect SingleSignOnService".into());
+    }
+    Ok(FetchedMetadata {
+        idp_entity_id: idp.entity_id,
+        idp_sso_redirect_url: idp.sso_redirect_url,
+        idp_sso_post_url: idp.sso_post_url,
+        idp_certificates: idp
+            .signing_certificates
+            .iter()
+            .map(Certificate::to_base64)
+            .collect(),
+        metadata_xml: xml,
+    })
+}
+
+/// Runs [`refresh_due`] every [`CHECK_EVERY`] until the task is dropped.
+pub async fn run(state: AppState) {
+    loop {
+        tokio::time::sleep(CHECK_EVERY).await;
+        if let Err(error) = refresh_due(&state).await {
+            tracing::warn!(%error, "IdP metadata refresh: storage failed");
+        }
+    }
+}
