@@ -31,7 +31,7 @@ use uuid::Uuid;
 pub use directory::*;
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use saml::{FetchedMetadata, SamlConnection, SamlRepo, SamlRequestState};
+pub use saml::{FetchedMetadata, SamlConnection, SamlRepo, SamlRequestState, SignInEvent};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 
 /// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.

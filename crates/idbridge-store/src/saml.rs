@@ -63,6 +63,24 @@ pub struct FetchedMetadata {
     pub metadata_xml: String,
 }
 
+/// One sign-in attempt, as the sign-in log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInEvent {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub occurred_at: OffsetDateTime,
+    pub success: bool,
+    /// Machine-readable (`signature_invalid`, `audience_mismatch`, …); `None` on success.
+    pub reason: Option<String>,
+    /// A sentence for the admin. Never the SAML message, a token or a secret.
+    pub detail: Option<String>,
+    pub email: Option<String>,
+    pub user_id: Option<Uuid>,
+    /// A "test connection" sign-in.
+    pub test: bool,
+    pub request_id: Option<String>,
+}
+
 #[async_trait]
 pub trait SamlRepo {
     /// Creates or replaces the tenant's connection. [`crate::StoreError::NotFound`] if
@@ -95,6 +113,23 @@ pub trait SamlRepo {
     ) -> Result<()>;
     /// Removes and returns the tenant's request `id` if it has not expired at `now`.
     /// Of two concurrent calls (two processes given the same response), one gets it.
+    /// Records that the tenant accepted assertion `assertion_id`, remembered until
+    /// `expires_at`. `false` if it was already recorded and has not expired: a
+    /// replay. Sweeps expired records.
+    async fn remember_assertion(
+        &self,
+        tenant_id: Uuid,
+        assertion_id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    async fn record_sign_in(&self, event: &SignInEvent) -> Result<()>;
+    /// The tenant's sign-in log, newest first, keyset-paged by id.
+    async fn list_sign_ins(
+        &self,
+        tenant_id: Uuid,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<SignInEvent>>;
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

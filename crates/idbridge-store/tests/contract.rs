@@ -7,7 +7,7 @@ use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
     AdminKeyRecord, DatabaseUrl, OidcClient, PageRequest, PoolSettings, SamlConnection,
-    SamlRequestState, ScimTokenRecord, Store, StoreError, Tenant, TenantUpdate,
+    SamlRequestState, ScimTokenRecord, SignInEvent, Store, StoreError, Tenant, TenantUpdate,
 };
 use idbridge_testkit::{TestDb, both_backends};
 use time::OffsetDateTime;
@@ -357,6 +357,62 @@ both_backends! {
         store.create_saml_request(&saml_request(acme.id, "_a3"), T0).await.expect("create");
         store.create_saml_request(&saml_request(acme.id, "_a4"), after).await.expect("sweep");
         assert_eq!(store.take_saml_request(acme.id, "_a3", T0).await.expect("take"), None);
+    }
+
+    async fn an_assertion_is_accepted_once_per_tenant_until_it_expires(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        let other = tenant("other");
+        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&other).await.expect("tenant");
+        let until = T0 + time::Duration::minutes(5);
+        assert!(store.remember_assertion(acme.id, "_a1", until, T0).await.expect("first"));
+        assert!(!store.remember_assertion(acme.id, "_a1", until, T0).await.expect("replay"));
+        // Another tenant's namespace of assertion ids is its own.
+        assert!(store.remember_assertion(other.id, "_a1", until, T0).await.expect("other"));
+        // Two processes racing: exactly one wins.
+        let (a, b) = futures::join!(
+            store.remember_assertion(acme.id, "_a2", until, T0),
+            store.remember_assertion(acme.id, "_a2", until, T0)
+        );
+        assert_eq!([a.expect("a"), b.expect("b")].iter().filter(|won| **won).count(), 1);
+        // Past its expiry the record is swept (the assertion itself is expired by then).
+        let later = until + time::Duration::seconds(1);
+        assert!(store.remember_assertion(acme.id, "_a1", later + time::Duration::minutes(5), later).await.expect("after expiry"));
+    }
+
+    async fn sign_ins_are_listed_newest_first_per_tenant(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        let other = tenant("other");
+        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&other).await.expect("tenant");
+        let event = |tenant_id: Uuid, reason: Option<&str>| SignInEvent {
+            id: Uuid::now_v7(),
+            tenant_id,
+            occurred_at: T0,
+            success: reason.is_none(),
+            reason: reason.map(str::to_owned),
+            detail: reason.map(|r| format!("because {r}")),
+            email: Some("ada@example.com".into()),
+            user_id: None,
+            test: false,
+            request_id: Some("req-1".into()),
+        };
+        let first = event(acme.id, Some("audience_mismatch"));
+        let second = event(acme.id, None);
+        let third = event(acme.id, Some("expired"));
+        for e in [&first, &second, &third, &event(other.id, None)] {
+            store.record_sign_in(e).await.expect("record");
+        }
+        let page = store.list_sign_ins(acme.id, PageRequest::first(2)).await.expect("list");
+        assert_eq!(page.items, vec![third.clone(), second.clone()]);
+        let rest = store
+            .list_sign_ins(acme.id, PageRequest { limit: 2, after: page.next_after })
+            .await
+            .expect("list");
+        assert_eq!(rest.items, vec![first]);
+        assert_eq!(rest.next_after, None);
     }
 }
 

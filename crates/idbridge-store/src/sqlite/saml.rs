@@ -7,7 +7,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqliteStore, from_micros, micros, uuid_of};
-use crate::{FetchedMetadata, Result, SamlConnection, SamlRepo, SamlRequestState, StoreError};
+use crate::{
+    FetchedMetadata, Page, PageRequest, Result, SamlConnection, SamlRepo, SamlRequestState,
+    SignInEvent, StoreError,
+};
 
 fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
     let certificates: String = row.try_get("idp_certificates")?;
@@ -185,6 +188,85 @@ impl SamlRepo for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn remember_assertion(
+        &self,
+        tenant_id: Uuid,
+        assertion_id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM saml_assertions_seen WHERE expires_at < ?1")
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO saml_assertions_seen (tenant_id, assertion_id, expires_at) \
+             VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(assertion_id)
+        .bind(micros(expires_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn record_sign_in(&self, e: &SignInEvent) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
+             email, user_id, test, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(e.id)
+        .bind(e.tenant_id)
+        .bind(micros(e.occurred_at))
+        .bind(if e.success { "success" } else { "failure" })
+        .bind(&e.reason)
+        .bind(&e.detail)
+        .bind(&e.email)
+        .bind(e.user_id)
+        .bind(e.test)
+        .bind(&e.request_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_sign_ins(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<SignInEvent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM sign_in_events WHERE tenant_id = ?1 AND (?2 IS NULL OR id < ?2) \
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(tenant_id)
+        .bind(page.after)
+        .bind(i64::from(page.effective_limit()) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(SignInEvent {
+                    id: uuid_of(row, "id")?,
+                    tenant_id: uuid_of(row, "tenant_id")?,
+                    occurred_at: from_micros(row.try_get("occurred_at")?)?,
+                    success: row.try_get::<String, _>("outcome")? == "success",
+                    reason: row.try_get("reason")?,
+                    detail: row.try_get("detail")?,
+                    email: row.try_get("email")?,
+                    user_id: row.try_get("user_id")?,
+                    test: row.try_get("test")?,
+                    request_id: row.try_get("request_id")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.effective_limit(), |e| {
+            e.id
+        }))
     }
 
     async fn take_saml_request(
