@@ -10,6 +10,7 @@
 
 pub mod authn_request;
 pub mod certificate;
+pub mod claims;
 pub mod gate;
 pub mod metadata;
 pub mod response;

@@ -352,3 +352,61 @@ pub async fn list_provisioning_log(
         ProvisioningView::from,
     )))
 }
+
+/// One sign-in attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInView {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// `success` or `failure`.
+    pub outcome: &'static str,
+    /// Why it failed, machine-readable: `signature_invalid`, `audience_mismatch`,
+    /// `expired`, `replayed`, `unknown_request`, …
+    pub reason: Option<String>,
+    /// Why it failed, for a human.
+    pub detail: Option<String>,
+    pub email: Option<String>,
+    pub user_id: Option<Uuid>,
+    /// A "test connection" sign-in.
+    pub test: bool,
+    /// The `x-request-id` of the request, as on the page the user saw.
+    pub request_id: Option<String>,
+}
+
+impl From<idbridge_store::SignInEvent> for SignInView {
+    fn from(e: idbridge_store::SignInEvent) -> Self {
+        Self {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            outcome: if e.success { "success" } else { "failure" },
+            reason: e.reason,
+            detail: e.detail,
+            email: e.email,
+            user_id: e.user_id,
+            test: e.test,
+            request_id: e.request_id,
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/tenants/{slug}/sign-in-log", tag = "directory",
+    params(("slug" = String, Path, description = "Tenant slug"), ListParams),
+    responses(
+        (status = 200, description = "Sign-in attempts with their outcome and reason, newest first", body = List<SignInView>),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+pub async fn list_sign_ins(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+    AdminQuery(params): AdminQuery<ListParams>,
+) -> Result<Json<List<SignInView>>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page: PageRequest = params.page_request()?;
+    Ok(Json(List::from_page(
+        state.store.list_sign_ins(tenant.id, page).await?,
+        SignInView::from,
+    )))
+}

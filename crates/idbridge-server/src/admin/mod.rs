@@ -81,6 +81,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(roles::get_app_roles, roles::put_app_roles))
         .routes(routes!(roles::get_role_mappings, roles::put_role_mappings))
         .routes(routes!(saml::get_saml, saml::put_saml))
+        .routes(routes!(saml::test_saml))
+        .routes(routes!(directory::list_sign_ins))
         .split_for_parts();
     let router = router.route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     (router, openapi)

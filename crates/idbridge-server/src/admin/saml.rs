@@ -322,3 +322,41 @@ async fn fetch_metadata(state: &AppState, url: &str) -> Result<String, AdminErro
     String::from_utf8(bytes)
         .map_err(|_| AdminError::MetadataFetch("the document is not UTF-8".into()))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamlTestStarted {
+    /// Open this in a browser: it goes to the IdP, and back to a page showing what
+    /// the IdP sent (claims, NameID) or exactly why the response was refused. No
+    /// sign-in to the app takes place.
+    pub login_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[utoipa::path(
+    post, path = "/tenants/{slug}/saml/test", tag = "saml",
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 201, description = "A test sign-in, valid for 10 minutes", body = SamlTestStarted),
+        (status = 404, description = "No such tenant, or no SAML connection", body = ErrorBody),
+    )
+)]
+pub async fn test_saml(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+) -> Result<(axum::http::StatusCode, Json<SamlTestStarted>), AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let login_url = crate::saml::start_login(&state, tenant.slug.as_str(), None, true)
+        .await
+        .map_err(|e| match e.reason {
+            "saml_not_configured" => AdminError::NotFound("SAML connection"),
+            _ => AdminError::InvalidRequest(e.message),
+        })?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(SamlTestStarted {
+            login_url,
+            expires_at: state.clock.now() + crate::saml::REQUEST_TTL,
+        }),
+    ))
+}

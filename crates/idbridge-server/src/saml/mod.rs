@@ -3,9 +3,10 @@
 //! handlers look things up, call it, store what must survive the round trip through
 //! the IdP, and answer.
 //!
-//! Not built yet: the ACS (`POST /saml/{slug}/acs`), which needs response
-//! verification; until then the route does not exist.
+//! `acs` (`POST /saml/{slug}/acs`) verifies responses; see its module for what it
+//! completes so far.
 
+mod acs;
 mod page;
 pub mod refresh;
 
@@ -31,10 +32,18 @@ use crate::AppState;
 /// to sign in at the IdP with MFA; short enough that stale requests do not pile up.
 pub const REQUEST_TTL: time::Duration = time::Duration::minutes(10);
 
+/// Largest ACS form read: a SAMLResponse decodes to at most 256 KiB of XML.
+const ACS_BODY_LIMIT: usize = 512 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(metadata))
         .route("/login", get(login))
+        .route(
+            "/acs",
+            axum::routing::post(acs::acs)
+                .layer(axum::extract::DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+        )
 }
 
 async fn tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, FlowError> {

@@ -9,6 +9,7 @@ mod bad_input;
 mod clients;
 mod observability;
 mod process;
+mod saml_acs;
 mod saml_setup;
 mod scim2_tester;
 mod scim_idp;

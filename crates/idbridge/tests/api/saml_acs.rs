@@ -1,0 +1,255 @@
+//! The ACS over real HTTP, with responses signed by the test IdP (real keys, shaped
+//! like Entra ID's and Okta's): "test connection" end to end, and every refusal,
+//! each recorded in the sign-in log with its reason.
+
+use std::collections::HashMap;
+
+use idbridge_core::Clock;
+use idbridge_saml::authn_request::inflate_redirect_payload;
+use idbridge_testkit::both_backends;
+use idbridge_testkit::saml::{Key, ResponseSpec, TestIdp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+async fn configure(app: &TestApp, slug: &str, idp: &TestIdp, extra: Value) {
+    app.create_tenant(slug).await;
+    let mut body = json!({"idp_metadata_xml": idp.metadata_xml()});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let response = app
+        .admin(Method::PUT, &format!("/api/v1/tenants/{slug}/saml"))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Starts a sign-in (a test one through the admin API, or `/login`) and returns the
+/// AuthnRequest's ID and the RelayState, as the IdP would receive them.
+async fn start(app: &TestApp, slug: &str, test: bool) -> (String, String) {
+    let location = if test {
+        let response = app
+            .admin(Method::POST, &format!("/api/v1/tenants/{slug}/saml/test"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        body["login_url"].as_str().expect("login_url").to_owned()
+    } else {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .get(app.url(&format!("/saml/{slug}/login")))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::FOUND);
+        response.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    };
+    let url = url::Url::parse(&location).expect("url");
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let xml = inflate_redirect_payload(&query["SAMLRequest"]).expect("inflates");
+    let id = xml
+        .split(" ID=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("ID")
+        .to_owned();
+    (id, query["RelayState"].clone())
+}
+
+fn spec(app: &TestApp, idp: &TestIdp, slug: &str, in_response_to: Option<&str>) -> ResponseSpec {
+    idp.response_spec(
+        &app.url(&format!("/saml/{slug}")),
+        &app.url(&format!("/saml/{slug}/acs")),
+        in_response_to,
+        "ada@example.com",
+        app.clock.now(),
+    )
+}
+
+async fn post_acs(app: &TestApp, slug: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = client
+        .post(app.url(&format!("/saml/{slug}/acs")))
+        .form(form)
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    assert!(
+        response.headers().get("location").is_none(),
+        "no redirect, so no code"
+    );
+    (status, response.text().await.expect("body"))
+}
+
+async fn sign_ins(app: &TestApp, slug: &str) -> Vec<Value> {
+    let body: Value = app
+        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/sign-in-log"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    body["data"].as_array().expect("data").clone()
+}
+
+async fn last_reason(app: &TestApp, slug: &str) -> String {
+    sign_ins(app, slug).await[0]["reason"]
+        .as_str()
+        .unwrap_or("-")
+        .to_owned()
+}
+
+both_backends! {
+    async fn test_connection_shows_what_entra_sent(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        let (id, relay) = start(&app, "acme", true).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Test connection succeeded"));
+        assert!(page.contains("ada@example.com"));
+        assert!(page.contains("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"));
+        let log = sign_ins(&app, "acme").await;
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0]["outcome"], "success");
+        assert_eq!(log[0]["test"], true);
+        assert_eq!(log[0]["email"], "ada@example.com");
+    }
+
+    async fn test_connection_with_okta_ecdsa_and_both_signatures(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::okta(Key::P256);
+        configure(&app, "acme", &idp, json!({"want_response_signed": true})).await;
+        let (id, relay) = start(&app, "acme", true).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Ada Lovelace"));
+    }
+
+    async fn a_response_is_used_once(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        let (id, relay) = start(&app, "acme", true).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let form = [("SAMLResponse", value.as_str()), ("RelayState", relay.as_str())];
+        assert_eq!(post_acs(&app, "acme", &form).await.0, StatusCode::OK);
+        let (status, page) = post_acs(&app, "acme", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("unknown_request"), "the request it answered is used up");
+        // Unsolicited (IdP-initiated) responses are caught by the replay cache.
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (_, first) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert!(!first.contains("replayed"), "{first}");
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("replayed"), "{page}");
+        assert_eq!(last_reason(&app, "acme").await, "replayed");
+    }
+
+    async fn refused_responses_say_why_and_are_logged(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        type Edit = fn(&mut ResponseSpec);
+        let cases: [(&str, StatusCode, Edit); 6] = [
+            ("signature_missing", StatusCode::FORBIDDEN, |s| s.sign_assertion = false),
+            ("signature_invalid", StatusCode::FORBIDDEN, |s| s.signing_key = Key::Other),
+            ("expired", StatusCode::BAD_REQUEST, |s| s.not_on_or_after = s.issued_at - time::Duration::minutes(10)),
+            ("audience_mismatch", StatusCode::BAD_REQUEST, |s| s.audience = "https://elsewhere.example.com".into()),
+            ("recipient_mismatch", StatusCode::BAD_REQUEST, |s| s.recipient = "https://elsewhere.example.com/acs".into()),
+            ("status_not_success", StatusCode::BAD_REQUEST, |s| s.status = "urn:oasis:names:tc:SAML:2.0:status:Requester".into()),
+        ];
+        for (reason, status, edit) in cases {
+            let (id, relay) = start(&app, "acme", true).await;
+            let mut s = spec(&app, &idp, "acme", Some(&id));
+            edit(&mut s);
+            let value = idp.post_value(&s);
+            let (got, page) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+            assert_eq!(got, status, "{reason}: {page}");
+            assert!(page.contains(reason), "{reason}: {page}");
+            assert_eq!(last_reason(&app, "acme").await, reason);
+        }
+        let log = sign_ins(&app, "acme").await;
+        assert!(log.iter().all(|e| e["outcome"] == "failure" && e["detail"].as_str().is_some()));
+    }
+
+    async fn malformed_posts_are_refused(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let xxe = b64(r#"<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#);
+        let not_xml = b64("hello");
+        for (form, reason) in [
+            (vec![("RelayState", "x")], "malformed_request"),
+            (vec![("SAMLResponse", "***not base64***")], "malformed_encoding"),
+            (vec![("SAMLResponse", xxe.as_str())], "dtd_refused"),
+            (vec![("SAMLResponse", not_xml.as_str())], "malformed_xml"),
+        ] {
+            let (status, page) = post_acs(&app, "acme", &form).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}");
+            assert!(page.contains(reason), "{reason}: {page}");
+            assert!(!page.contains("/etc/passwd") && !page.contains("root:"), "nothing echoed");
+        }
+        // The server is still fine.
+        assert_eq!(app.http.get(app.url("/healthz")).send().await.expect("send").status(), StatusCode::OK);
+    }
+
+    async fn requests_are_matched_exactly(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({"allow_idp_initiated": false})).await;
+        // InResponseTo naming no request of ours.
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some("_0000")));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", "x")]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("unknown_request"));
+        // The right request, the wrong RelayState.
+        let (id, _) = start(&app, "acme", true).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let (_, page) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", "forged")]).await;
+        assert!(page.contains("relay_state_mismatch"), "{page}");
+        // Unsolicited, where the tenant does not allow IdP-initiated sign-in.
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("idp_initiated_refused"));
+    }
+
+    async fn a_response_for_one_tenant_is_refused_by_another(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        configure(&app, "globex", &idp, json!({})).await;
+        let (id, relay) = start(&app, "acme", true).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let (status, page) = post_acs(&app, "globex", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert_eq!(last_reason(&app, "globex").await, "destination_mismatch");
+        // acme's request was not consumed by the attempt at globex.
+        let (status, _) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
