@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
                         resource_id: u.id,
                         data: json!({"user": {"id": u.id, "userName": u.user_name}}),
                     }],
-                    log: ProvisioningRecord {
+                    log: Some(ProvisioningRecord {
                         id: Uuid::now_v7(),
                         tenant_id,
                         occurred_at: now,
@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
                         reason: None,
                         request_id: None,
                         token_id: Some(token_id),
-                    },
+                    }),
                 };
                 store.create_user(&u, &ctx).await?;
                 if ids.len() < 10_000 / 8 + 1 {

@@ -51,6 +51,13 @@ impl SecretKind for Admin {
     const NAME: &'static str = "admin API key";
 }
 
+#[derive(Debug)]
+pub enum Code {}
+impl SecretKind for Code {
+    const PREFIX: &'static str = "idb_code_";
+    const NAME: &'static str = "authorization code";
+}
+
 /// A bearer secret of kind `K`, either freshly issued or presented by a caller.
 pub struct Token<K: SecretKind> {
     value: SecretString,
@@ -60,6 +67,8 @@ pub struct Token<K: SecretKind> {
 pub type ScimToken = Token<Scim>;
 pub type ClientSecret = Token<Client>;
 pub type AdminApiKey = Token<Admin>;
+/// An OAuth authorization code: single use, short-lived, stored only as a digest.
+pub type AuthorizationCode = Token<Code>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedToken {

@@ -141,7 +141,9 @@ pub struct ProvisioningRecord {
 pub struct WriteContext {
     pub now: OffsetDateTime,
     pub events: Vec<NewEvent>,
-    pub log: ProvisioningRecord,
+    /// The provisioning log line, for writes a SCIM request made; `None` for writes
+    /// a sign-in made (those are in the sign-in log).
+    pub log: Option<ProvisioningRecord>,
 }
 
 /// The result of a list: the total matching (counted in the database) and one page.

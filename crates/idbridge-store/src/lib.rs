@@ -31,7 +31,10 @@ use uuid::Uuid;
 pub use directory::*;
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use saml::{FetchedMetadata, SamlConnection, SamlRepo, SamlRequestState, SignInEvent};
+pub use saml::{
+    AuthorizationCodeRecord, FetchedMetadata, SamlConnection, SamlRepo, SamlRequestState,
+    SignInEvent,
+};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 
 /// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.
@@ -145,6 +148,10 @@ pub trait DirectoryRepo {
     /// (compared case-insensitively).
     async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()>;
     async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>>;
+    /// The user a sign-in with `email` is for: the one whose userName is that email,
+    /// else the first whose emails include it (both compared case-insensitively).
+    async fn user_for_sign_in(&self, tenant_id: Uuid, email: &str)
+    -> Result<Option<DirectoryUser>>;
     /// Writes `user` (whose `version` is the new version) if the stored version is
     /// `expected_version`; else [`StoreError::VersionMismatch`].
     async fn update_user(

@@ -81,6 +81,21 @@ pub struct SignInEvent {
     pub request_id: Option<String>,
 }
 
+/// An authorization code as stored (its digest is the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRecord {
+    pub client_id: Uuid,
+    pub redirect_uri: String,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge, when the authorization request carried one.
+    pub code_challenge: Option<String>,
+    pub auth_time: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait SamlRepo {
     /// Creates or replaces the tenant's connection. [`crate::StoreError::NotFound`] if
@@ -130,6 +145,18 @@ pub trait SamlRepo {
         tenant_id: Uuid,
         page: crate::PageRequest,
     ) -> Result<crate::Page<SignInEvent>>;
+    /// Stores a new authorization code by its digest; sweeps long-expired ones.
+    async fn create_authorization_code(
+        &self,
+        hash: &idbridge_core::secret::SecretHash,
+        code: &AuthorizationCodeRecord,
+    ) -> Result<()>;
+    /// The code with this digest, if it exists (used or not): for tests and the
+    /// token endpoint, which consumes it.
+    async fn authorization_code(
+        &self,
+        hash: &idbridge_core::secret::SecretHash,
+    ) -> Result<Option<AuthorizationCodeRecord>>;
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

@@ -6,22 +6,29 @@
 //! replay cache. Only then is anything read about the user. Every outcome after the
 //! tenant is known is a sign-in event with its reason.
 //!
-//! Built so far: the whole verification, and completion of "test connection"
-//! sign-ins (a page for the admin with what the IdP sent). Not built yet: completing
-//! a sign-in for the app (JIT user, authorization code, redirect), which answers 501
-//! with a page that says so, and is logged with the reason
-//! `sign_in_completion_unavailable`.
+//! A sign-in ends either on the "test connection" page (claims for the admin, no
+//! code) or, for the app, with the directory user matched by email (userName, then
+//! emails) or created just in time, refused if SCIM deactivated them, and an
+//! authorization code (60 s, single use, stored as a digest) sent to the redirect
+//! URI of the request that started it or the tenant's `default_redirect_uri`.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use idbridge_core::secret::AuthorizationCode;
 use idbridge_saml::response::{Expectations, ValidAssertion};
 use idbridge_saml::verify::{decode_post_value, verify_response};
 use idbridge_saml::{Certificate, claims};
-use idbridge_store::{SamlConnection, SignInEvent, Tenant};
+use idbridge_store::{
+    AuthorizationCodeRecord, DirectoryUser, NewEvent, PageRequest, SamlConnection,
+    SamlRequestState, SignInEvent, Tenant, UserSource, WriteContext,
+};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::scim::render::{self, Base};
 
 use super::page::escape_html;
 use super::{FlowError, endpoints, tenant, unavailable};
@@ -34,6 +41,9 @@ pub struct AcsForm {
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
 }
+
+/// How long an authorization code may wait for the token endpoint.
+pub const CODE_TTL: time::Duration = time::Duration::seconds(60);
 
 fn refuse(status: StatusCode, reason: &'static str, message: impl Into<String>) -> FlowError {
     FlowError::new(status, reason, message)
@@ -174,11 +184,198 @@ async fn consume(
     if log.test {
         return Ok(test_result_page(&assertion));
     }
-    Err(refuse(
-        StatusCode::NOT_IMPLEMENTED,
-        "sign_in_completion_unavailable",
-        "The identity provider's response is valid, but completing the sign-in for the app (user provisioning and the authorization code) is not available yet.",
-    ))
+    complete(
+        state,
+        tenant,
+        &connection,
+        request.as_ref(),
+        &assertion,
+        log,
+    )
+    .await
+}
+
+/// A verified sign-in for the app: the directory user (matched, or created just in
+/// time), an authorization code bound to client, redirect URI, tenant and user, and
+/// the redirect that carries it.
+async fn complete(
+    state: &AppState,
+    tenant: &Tenant,
+    connection: &SamlConnection,
+    request: Option<&SamlRequestState>,
+    assertion: &ValidAssertion,
+    log: &mut SignInEvent,
+) -> Result<Response, FlowError> {
+    let redirect_uri = request
+        .and_then(|r| r.redirect_uri.clone())
+        .or_else(|| connection.default_redirect_uri.clone())
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::CONFLICT,
+                "no_redirect_uri",
+                "The sign-in is valid, but this organisation has no address to return to (its SAML connection needs a default_redirect_uri).",
+            )
+        })?;
+    let client_id = client_for_redirect(state, &redirect_uri).await?;
+    let email = claims::email(assertion).ok_or_else(|| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "email_missing",
+            "The identity provider sent no email address for the user. Add an \"email\" claim (Entra ID: user.mail).",
+        )
+    })?;
+    let user = match state
+        .store
+        .user_for_sign_in(tenant.id, &email)
+        .await
+        .map_err(unavailable)?
+    {
+        Some(user) if !user.active => {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "user_inactive",
+                "This account is deactivated in the organisation's directory.",
+            ));
+        }
+        Some(user) => user,
+        None if tenant.jit_enabled => create_just_in_time(state, tenant, assertion, &email).await?,
+        None => {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "user_not_provisioned",
+                "This account has not been given access to the app by the organisation.",
+            ));
+        }
+    };
+    log.user_id = Some(user.id);
+
+    let code = AuthorizationCode::generate();
+    let now = state.clock.now();
+    state
+        .store
+        .create_authorization_code(
+            &code.hash(),
+            &AuthorizationCodeRecord {
+                client_id,
+                redirect_uri: redirect_uri.clone(),
+                tenant_id: tenant.id,
+                user_id: user.id,
+                nonce: None,
+                code_challenge: None,
+                auth_time: now,
+                created_at: now,
+                expires_at: now + CODE_TTL,
+            },
+        )
+        .await
+        .map_err(unavailable)?;
+    let mut target = url::Url::parse(&redirect_uri).map_err(|_| {
+        refuse(
+            StatusCode::CONFLICT,
+            "redirect_uri_invalid",
+            "The address to return to is not a URL.",
+        )
+    })?;
+    target
+        .query_pairs_mut()
+        .append_pair("code", code.expose_secret());
+    let location = HeaderValue::from_str(target.as_str()).map_err(|_| {
+        refuse(
+            StatusCode::CONFLICT,
+            "redirect_uri_invalid",
+            "The address to return to cannot be sent to the browser.",
+        )
+    })?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response())
+}
+
+/// The client that registered `redirect_uri` (exact match).
+async fn client_for_redirect(state: &AppState, redirect_uri: &str) -> Result<Uuid, FlowError> {
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let clients = state.store.list_clients(page).await.map_err(unavailable)?;
+        if let Some(client) = clients
+            .items
+            .iter()
+            .find(|c| c.redirect_uris.iter().any(|r| r.as_str() == redirect_uri))
+        {
+            return Ok(client.id);
+        }
+        match clients.next_after {
+            Some(after) => page.after = Some(after),
+            None => {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    "redirect_uri_unregistered",
+                    "The address to return to is no longer registered by any app.",
+                ));
+            }
+        }
+    }
+}
+
+/// Just-in-time provisioning: the first sign-in of someone SCIM has not provisioned
+/// creates them, with what the assertion says.
+async fn create_just_in_time(
+    state: &AppState,
+    tenant: &Tenant,
+    assertion: &ValidAssertion,
+    email: &str,
+) -> Result<DirectoryUser, FlowError> {
+    let now = state.clock.now();
+    let mut document = serde_json::Map::new();
+    document.insert("userName".into(), json!(email));
+    document.insert(
+        "emails".into(),
+        json!([{"value": email, "type": "work", "primary": true}]),
+    );
+    if let Some(name) = claims::display_name(assertion) {
+        document.insert("displayName".into(), json!(name));
+    }
+    let user = DirectoryUser {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        user_name: email.to_owned(),
+        external_id: None,
+        active: true,
+        document,
+        source: UserSource::Jit,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let base = Base {
+        public_url: &state.config.public_url,
+        slug: &tenant.slug,
+    };
+    let ctx = WriteContext {
+        now,
+        events: vec![NewEvent {
+            kind: "user.created",
+            resource_type: "User",
+            resource_id: user.id,
+            data: json!({ "user": Value::Object(render::user(&base, &user, None)), "source": "saml" }),
+        }],
+        log: None,
+    };
+    match state.store.create_user(&user, &ctx).await {
+        Ok(()) => Ok(user),
+        // Two first sign-ins at once: the other one created the user.
+        Err(idbridge_store::StoreError::Conflict(_)) => state
+            .store
+            .user_for_sign_in(tenant.id, email)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| unavailable(idbridge_store::StoreError::NotFound)),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn verify(

@@ -106,7 +106,14 @@ pub async fn create_group(
             resource_id: group.id,
             data: event_data(&group),
         }],
-        log: provisioning_record(&tenant, &meta, 201, "Group", Some(group.id), now),
+        log: Some(provisioning_record(
+            &tenant,
+            &meta,
+            201,
+            "Group",
+            Some(group.id),
+            now,
+        )),
     };
     state.store.create_group(&group, &members, &ctx).await?;
     let base = base(&state, &tenant);
@@ -310,7 +317,14 @@ async fn write_group(
         let ctx = WriteContext {
             now,
             events,
-            log: provisioning_record(tenant, meta, 200, "Group", Some(id), now),
+            log: Some(provisioning_record(
+                tenant,
+                meta,
+                200,
+                "Group",
+                Some(id),
+                now,
+            )),
         };
         match state
             .store
@@ -367,7 +381,14 @@ pub async fn delete_group(
             resource_id: id,
             data: event_data(&existing),
         }],
-        log: provisioning_record(&tenant, &meta, 204, "Group", Some(id), now),
+        log: Some(provisioning_record(
+            &tenant,
+            &meta,
+            204,
+            "Group",
+            Some(id),
+            now,
+        )),
     };
     state
         .store

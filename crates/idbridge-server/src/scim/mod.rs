@@ -11,7 +11,7 @@ mod error;
 mod extract;
 mod groups;
 mod log;
-mod render;
+pub(crate) mod render;
 mod users;
 
 use axum::Router;

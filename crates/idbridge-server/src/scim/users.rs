@@ -156,7 +156,14 @@ pub async fn create_user(
             resource_id: user.id,
             data: event_data(&base, &user),
         }],
-        log: provisioning_record(&tenant, &meta, 201, "User", Some(user.id), now),
+        log: Some(provisioning_record(
+            &tenant,
+            &meta,
+            201,
+            "User",
+            Some(user.id),
+            now,
+        )),
     };
     match state.store.create_user(&user, &ctx).await {
         Ok(()) => {}
@@ -333,7 +340,14 @@ async fn write_user(
         let ctx = WriteContext {
             now,
             events,
-            log: provisioning_record(tenant, meta, 200, "User", Some(id), now),
+            log: Some(provisioning_record(
+                tenant,
+                meta,
+                200,
+                "User",
+                Some(id),
+                now,
+            )),
         };
         match state.store.update_user(&user, existing.version, &ctx).await {
             Ok(()) => {
@@ -395,7 +409,14 @@ pub async fn delete_user(
             resource_id: id,
             data: json!({"user": {"id": id.to_string(), "userName": existing.user_name, "externalId": existing.external_id}}),
         }],
-        log: provisioning_record(&tenant, &meta, 204, "User", Some(id), now),
+        log: Some(provisioning_record(
+            &tenant,
+            &meta,
+            204,
+            "User",
+            Some(id),
+            now,
+        )),
     };
     state
         .store

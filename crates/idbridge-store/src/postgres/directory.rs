@@ -124,7 +124,9 @@ async fn finish_write(
 ) -> Result<()> {
     let events: Vec<&NewEvent> = ctx.events.iter().chain(extra_events.iter()).collect();
     // The log line needs no sequence number: written first, outside the tenant lock.
-    insert_log(&mut *conn, &ctx.log).await?;
+    if let Some(log) = &ctx.log {
+        insert_log(&mut *conn, log).await?;
+    }
     // The tenant row is the per-tenant sequencer, and its lock serialises the
     // tenant's writers until commit. Taking it in the last statement, which also
     // writes every event, keeps that window to one round trip and the commit.
@@ -466,6 +468,35 @@ impl DirectoryRepo for PostgresStore {
         finish_write(&mut tx, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn user_for_sign_in(
+        &self,
+        tenant_id: Uuid,
+        email: &str,
+    ) -> Result<Option<DirectoryUser>> {
+        let lowered = email.to_lowercase();
+        let by_user_name = sqlx::query(
+            "SELECT * FROM directory_users WHERE tenant_id = $1 AND user_name_lower = $2",
+        )
+        .bind(tenant_id)
+        .bind(&lowered)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = match by_user_name {
+            Some(row) => Some(row),
+            None => {
+                sqlx::query(
+                    "SELECT u.* FROM directory_user_emails e JOIN directory_users u ON u.id = e.user_id \
+                     WHERE e.tenant_id = $1 AND e.value_lower = $2 ORDER BY u.id LIMIT 1",
+                )
+                .bind(tenant_id)
+                .bind(&lowered)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>> {

@@ -10,8 +10,8 @@ use sqlx::types::Json;
 
 use super::{PostgresStore, uuid_of};
 use crate::{
-    FetchedMetadata, Page, PageRequest, Result, SamlConnection, SamlRepo, SamlRequestState,
-    SignInEvent,
+    AuthorizationCodeRecord, FetchedMetadata, Page, PageRequest, Result, SamlConnection, SamlRepo,
+    SamlRequestState, SignInEvent,
 };
 
 fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
@@ -257,6 +257,63 @@ impl SamlRepo for PostgresStore {
         Ok(Page::from_overfetch(items, page.effective_limit(), |e| {
             e.id
         }))
+    }
+
+    async fn create_authorization_code(
+        &self,
+        hash: &idbridge_core::secret::SecretHash,
+        c: &AuthorizationCodeRecord,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // Codes live 60 seconds; a day later nothing needs them, not even for reuse
+        // detection.
+        sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+            .bind(c.created_at - time::Duration::days(1))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
+             user_id, nonce, code_challenge, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(hash.as_bytes().as_slice())
+        .bind(c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(c.tenant_id)
+        .bind(c.user_id)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(c.auth_time)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn authorization_code(
+        &self,
+        hash: &idbridge_core::secret::SecretHash,
+    ) -> Result<Option<AuthorizationCodeRecord>> {
+        sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| {
+                Ok(AuthorizationCodeRecord {
+                    client_id: uuid_of(&row, "client_id")?,
+                    redirect_uri: row.try_get("redirect_uri")?,
+                    tenant_id: uuid_of(&row, "tenant_id")?,
+                    user_id: uuid_of(&row, "user_id")?,
+                    nonce: row.try_get("nonce")?,
+                    code_challenge: row.try_get("code_challenge")?,
+                    auth_time: row.try_get("auth_time")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .transpose()
     }
 
     async fn take_saml_request(

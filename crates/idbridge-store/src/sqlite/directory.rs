@@ -151,7 +151,10 @@ async fn finish_write(
         .execute(&mut *conn)
         .await?;
     }
-    insert_log(conn, &ctx.log).await
+    match &ctx.log {
+        Some(log) => insert_log(conn, log).await,
+        None => Ok(()),
+    }
 }
 
 async fn insert_log(conn: &mut SqliteConnection, log: &ProvisioningRecord) -> Result<()> {
@@ -455,6 +458,35 @@ impl DirectoryRepo for SqliteStore {
         finish_write(&mut tx, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn user_for_sign_in(
+        &self,
+        tenant_id: Uuid,
+        email: &str,
+    ) -> Result<Option<DirectoryUser>> {
+        let lowered = email.to_lowercase();
+        let by_user_name = sqlx::query(
+            "SELECT * FROM directory_users WHERE tenant_id = ?1 AND user_name_lower = ?2",
+        )
+        .bind(tenant_id)
+        .bind(&lowered)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = match by_user_name {
+            Some(row) => Some(row),
+            None => {
+                sqlx::query(
+                    "SELECT u.* FROM directory_user_emails e JOIN directory_users u ON u.id = e.user_id \
+                     WHERE e.tenant_id = ?1 AND e.value_lower = ?2 ORDER BY u.id LIMIT 1",
+                )
+                .bind(tenant_id)
+                .bind(&lowered)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>> {

@@ -97,6 +97,64 @@ async fn post_acs(app: &TestApp, slug: &str, form: &[(&str, &str)]) -> (StatusCo
     (status, response.text().await.expect("body"))
 }
 
+async fn post_acs_raw(app: &TestApp, slug: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(app.url(&format!("/saml/{slug}/acs")))
+        .form(form)
+        .send()
+        .await
+        .expect("send")
+}
+
+const APP_CALLBACK: &str = "https://app.example.com/auth/callback";
+
+/// An app (OIDC client) with a callback, and a tenant whose sign-ins land there.
+async fn configure_for_app(app: &TestApp, slug: &str, idp: &TestIdp) -> String {
+    let response = app
+        .admin(Method::POST, "/api/v1/clients")
+        .json(&json!({"name": "app", "redirect_uris": [APP_CALLBACK]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let client: Value = response.json().await.expect("json");
+    configure(
+        app,
+        slug,
+        idp,
+        json!({"default_redirect_uri": APP_CALLBACK}),
+    )
+    .await;
+    client["client_id"].as_str().expect("client_id").to_owned()
+}
+
+/// The code in a redirect to the app's callback.
+fn code_in(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().expect("ascii");
+    assert!(location.starts_with(APP_CALLBACK), "{location}");
+    let url = url::Url::parse(location).expect("url");
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code")
+}
+
+async fn users(app: &TestApp, slug: &str) -> Vec<Value> {
+    let body: Value = app
+        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/users"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    body["data"].as_array().expect("data").clone()
+}
+
 async fn sign_ins(app: &TestApp, slug: &str) -> Vec<Value> {
     let body: Value = app
         .admin(Method::GET, &format!("/api/v1/tenants/{slug}/sign-in-log"))
@@ -251,5 +309,101 @@ both_backends! {
         // acme's request was not consumed by the attempt at globex.
         let (status, _) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    async fn a_sign_in_ends_at_the_app_with_a_code_and_a_just_in_time_user(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        let client_id = configure_for_app(&app, "acme", &idp).await;
+        let (id, relay) = start(&app, "acme", false).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let response = post_acs_raw(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let code = code_in(&response);
+        assert!(code.starts_with("idb_code_"));
+
+        // The user exists now, created at sign-in.
+        let users = users(&app, "acme").await;
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0]["user_name"], "ada@example.com");
+        let user_id = users[0]["id"].as_str().expect("id").to_owned();
+        // The code is stored only as a digest, bound to client, redirect, tenant, user.
+        let hash = idbridge_core::secret::AuthorizationCode::parse(&code).expect("code").hash();
+        let record = app.store.authorization_code(&hash).await.expect("lookup").expect("stored");
+        assert_eq!(record.client_id.to_string(), client_id);
+        assert_eq!(record.redirect_uri, APP_CALLBACK);
+        assert_eq!(record.user_id.to_string(), user_id);
+        assert_eq!(record.expires_at, app.clock.now() + time::Duration::seconds(60));
+        let log = sign_ins(&app, "acme").await;
+        assert_eq!(log[0]["outcome"], "success");
+        assert_eq!(log[0]["user_id"], user_id.as_str());
+
+        // The next sign-in finds the same user.
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let again = post_acs_raw(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_ne!(code_in(&again), code);
+        assert_eq!(crate::saml_acs::users(&app, "acme").await.len(), 1);
+    }
+
+    async fn scim_users_are_matched_and_deactivated_ones_refused(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::okta(Key::P256);
+        configure_for_app(&app, "acme", &idp).await;
+        let (_, token) = app.create_scim_token("acme").await;
+        let created = app
+            .scim(Method::POST, "acme", "/Users", &token, Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "00u1abc",
+                "emails": [{"value": "ADA@example.com", "type": "work", "primary": true}],
+                "active": true,
+            })))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let scim_user: Value = created.json().await.expect("json");
+        // Matched by email (case-insensitively), not duplicated.
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        code_in(&post_acs_raw(&app, "acme", &[("SAMLResponse", &value)]).await);
+        assert_eq!(users(&app, "acme").await.len(), 1);
+        assert_eq!(sign_ins(&app, "acme").await[0]["user_id"], scim_user["id"]);
+
+        // SCIM deactivates the user: the next sign-in is refused, and says why.
+        let id = scim_user["id"].as_str().expect("id");
+        let patched = app
+            .scim(Method::PATCH, "acme", &format!("/Users/{id}"), &token, Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "value": {"active": false}}],
+            })))
+            .await;
+        assert_eq!(patched.status(), StatusCode::OK);
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("user_inactive"), "{page}");
+        assert_eq!(last_reason(&app, "acme").await, "user_inactive");
+    }
+
+    async fn without_jit_only_provisioned_users_sign_in(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure_for_app(&app, "acme", &idp).await;
+        let response = app.admin(Method::PATCH, "/api/v1/tenants/acme")
+            .json(&json!({"jit_enabled": false})).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("user_not_provisioned"), "{page}");
+        assert!(users(&app, "acme").await.is_empty());
+    }
+
+    async fn a_valid_sign_in_with_nowhere_to_land_is_refused(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(page.contains("no_redirect_uri"), "{page}");
+        assert!(users(&app, "acme").await.is_empty(), "no user is created for a sign-in that cannot finish");
     }
 }
