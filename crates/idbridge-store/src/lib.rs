@@ -31,6 +31,7 @@ use uuid::Uuid;
 pub use directory::*;
 pub use error::{Result, StoreError};
 pub use model::*;
+use saml::sign_in_event;
 pub use saml::{
     AuthorizationCodeRecord, FetchedMetadata, SamlConnection, SamlRepo, SamlRequestState,
     SignInEvent,

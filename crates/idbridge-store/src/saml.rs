@@ -96,6 +96,34 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: OffsetDateTime,
 }
 
+/// The tenant feed's event for a sign-in: `sign_in.succeeded` or `sign_in.failed`,
+/// about the user when one is known (else about the sign-in itself).
+pub(crate) fn sign_in_event(e: &SignInEvent) -> crate::NewEvent {
+    crate::NewEvent {
+        kind: if e.success {
+            "sign_in.succeeded"
+        } else {
+            "sign_in.failed"
+        },
+        resource_type: if e.user_id.is_some() {
+            "User"
+        } else {
+            "SignIn"
+        },
+        resource_id: e.user_id.unwrap_or(e.id),
+        data: serde_json::json!({
+            "sign_in": {
+                "id": e.id,
+                "user_id": e.user_id,
+                "email": e.email,
+                "reason": e.reason,
+                "test": e.test,
+                "request_id": e.request_id,
+            }
+        }),
+    }
+}
+
 #[async_trait]
 pub trait SamlRepo {
     /// Creates or replaces the tenant's connection. [`crate::StoreError::NotFound`] if
@@ -138,6 +166,8 @@ pub trait SamlRepo {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool>;
+    /// Appends to the sign-in log and, in the same transaction, a `sign_in.succeeded`
+    /// or `sign_in.failed` event to the tenant's feed.
     async fn record_sign_in(&self, event: &SignInEvent) -> Result<()>;
     /// The tenant's sign-in log, newest first, keyset-paged by id.
     async fn list_sign_ins(

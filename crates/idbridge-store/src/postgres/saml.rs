@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use super::{PostgresStore, uuid_of};
 use crate::{
     AuthorizationCodeRecord, FetchedMetadata, Page, PageRequest, Result, SamlConnection, SamlRepo,
-    SamlRequestState, SignInEvent,
+    SamlRequestState, SignInEvent, WriteContext, sign_in_event,
 };
 
 fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
@@ -208,6 +208,8 @@ impl SamlRepo for PostgresStore {
     }
 
     async fn record_sign_in(&self, e: &SignInEvent) -> Result<()> {
+        // The sign-in log row and its event in the tenant's feed, in one transaction.
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
              email, user_id, test, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -222,8 +224,15 @@ impl SamlRepo for PostgresStore {
         .bind(e.user_id)
         .bind(e.test)
         .bind(&e.request_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let ctx = WriteContext {
+            now: e.occurred_at,
+            events: vec![sign_in_event(e)],
+            log: None,
+        };
+        super::directory::finish_write(&mut tx, e.tenant_id, &ctx, Vec::new(), 0, 0).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -114,7 +114,7 @@ async fn write_emails(conn: &mut SqliteConnection, user: &DirectoryUser) -> Resu
 
 /// Appends events to the tenant's feed (taking the next sequence numbers), adjusts the
 /// tenant's counts, and writes the log line. Runs last in every write transaction.
-async fn finish_write(
+pub(super) async fn finish_write(
     conn: &mut SqliteConnection,
     tenant_id: Uuid,
     ctx: &WriteContext,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{SqliteStore, from_micros, micros, uuid_of};
 use crate::{
     AuthorizationCodeRecord, FetchedMetadata, Page, PageRequest, Result, SamlConnection, SamlRepo,
-    SamlRequestState, SignInEvent, StoreError,
+    SamlRequestState, SignInEvent, StoreError, WriteContext, sign_in_event,
 };
 
 fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
@@ -218,6 +218,8 @@ impl SamlRepo for SqliteStore {
     }
 
     async fn record_sign_in(&self, e: &SignInEvent) -> Result<()> {
+        // The sign-in log row and its event in the tenant's feed, in one transaction.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
              email, user_id, test, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -232,8 +234,15 @@ impl SamlRepo for SqliteStore {
         .bind(e.user_id)
         .bind(e.test)
         .bind(&e.request_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let ctx = WriteContext {
+            now: e.occurred_at,
+            events: vec![sign_in_event(e)],
+            log: None,
+        };
+        super::directory::finish_write(&mut tx, e.tenant_id, &ctx, Vec::new(), 0, 0).await?;
+        tx.commit().await?;
         Ok(())
     }
 

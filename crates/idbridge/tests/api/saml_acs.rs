@@ -155,6 +155,26 @@ async fn users(app: &TestApp, slug: &str) -> Vec<Value> {
     body["data"].as_array().expect("data").clone()
 }
 
+async fn event_types(app: &TestApp, slug: &str) -> Vec<String> {
+    let body: Value = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/tenants/{slug}/events?after=0"),
+        )
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_owned())
+        .collect()
+}
+
 async fn sign_ins(app: &TestApp, slug: &str) -> Vec<Value> {
     let body: Value = app
         .admin(Method::GET, &format!("/api/v1/tenants/{slug}/sign-in-log"))
@@ -250,6 +270,9 @@ both_backends! {
         }
         let log = sign_ins(&app, "acme").await;
         assert!(log.iter().all(|e| e["outcome"] == "failure" && e["detail"].as_str().is_some()));
+        let events = event_types(&app, "acme").await;
+        assert_eq!(events.len(), 6);
+        assert!(events.iter().all(|t| t == "sign_in.failed"), "{events:?}");
     }
 
     async fn malformed_posts_are_refused(db: TestDb) {
@@ -337,6 +360,8 @@ both_backends! {
         let log = sign_ins(&app, "acme").await;
         assert_eq!(log[0]["outcome"], "success");
         assert_eq!(log[0]["user_id"], user_id.as_str());
+        // The app's feed has both: the user, then the sign-in.
+        assert_eq!(event_types(&app, "acme").await, vec!["user.created", "sign_in.succeeded"]);
 
         // The next sign-in finds the same user.
         let value = idp.post_value(&spec(&app, &idp, "acme", None));
