@@ -147,18 +147,14 @@ pub trait SamlRepo {
         outcome: std::result::Result<&FetchedMetadata, &str>,
         now: OffsetDateTime,
     ) -> Result<()>;
-    /// Records a request in flight, and drops requests that expired before `now`
-    /// (of any tenant) so the table holds only live ones.
-    async fn create_saml_request(
-        &self,
-        request: &SamlRequestState,
-        now: OffsetDateTime,
-    ) -> Result<()>;
+    /// Records a request in flight (expired ones are removed by
+    /// [`SamlRepo::sweep_expired`]).
+    async fn create_saml_request(&self, request: &SamlRequestState) -> Result<()>;
     /// Removes and returns the tenant's request `id` if it has not expired at `now`.
     /// Of two concurrent calls (two processes given the same response), one gets it.
     /// Records that the tenant accepted assertion `assertion_id`, remembered until
     /// `expires_at`. `false` if it was already recorded and has not expired: a
-    /// replay. Sweeps expired records.
+    /// replay. One statement, so of two concurrent calls exactly one gets `true`.
     async fn remember_assertion(
         &self,
         tenant_id: Uuid,
@@ -169,13 +165,16 @@ pub trait SamlRepo {
     /// Appends to the sign-in log and, in the same transaction, a `sign_in.succeeded`
     /// or `sign_in.failed` event to the tenant's feed.
     async fn record_sign_in(&self, event: &SignInEvent) -> Result<()>;
+    /// Removes expired AuthnRequests and replay records, and authorization codes a
+    /// day past expiry; returns how many rows went. Run periodically by every process.
+    async fn sweep_expired(&self, now: OffsetDateTime) -> Result<u64>;
     /// The tenant's sign-in log, newest first, keyset-paged by id.
     async fn list_sign_ins(
         &self,
         tenant_id: Uuid,
         page: crate::PageRequest,
     ) -> Result<crate::Page<SignInEvent>>;
-    /// Stores a new authorization code by its digest; sweeps long-expired ones.
+    /// Stores a new authorization code by its digest.
     async fn create_authorization_code(
         &self,
         hash: &idbridge_core::secret::SecretHash,

@@ -338,7 +338,7 @@ both_backends! {
         store.create_tenant(&acme).await.expect("tenant");
         store.create_tenant(&other).await.expect("tenant");
         let request = saml_request(acme.id, "_a1");
-        store.create_saml_request(&request, T0).await.expect("create");
+        store.create_saml_request(&request).await.expect("create");
         // Another tenant's ACS cannot consume it.
         assert_eq!(store.take_saml_request(other.id, "_a1", T0).await.expect("take"), None);
         let (a, b) = futures::join!(
@@ -349,13 +349,13 @@ both_backends! {
         assert_eq!(taken, vec![request]);
         // Expired: not returned, and gone.
         let expiring = saml_request(acme.id, "_a2");
-        store.create_saml_request(&expiring, T0).await.expect("create");
+        store.create_saml_request(&expiring).await.expect("create");
         let after = expiring.expires_at + time::Duration::seconds(1);
         assert_eq!(store.take_saml_request(acme.id, "_a2", after).await.expect("take"), None);
         assert_eq!(store.take_saml_request(acme.id, "_a2", T0).await.expect("take"), None);
-        // Creating a request sweeps expired ones.
-        store.create_saml_request(&saml_request(acme.id, "_a3"), T0).await.expect("create");
-        store.create_saml_request(&saml_request(acme.id, "_a4"), after).await.expect("sweep");
+        // The periodic sweep removes expired requests.
+        store.create_saml_request(&saml_request(acme.id, "_a3")).await.expect("create");
+        assert_eq!(store.sweep_expired(after).await.expect("sweep"), 1);
         assert_eq!(store.take_saml_request(acme.id, "_a3", T0).await.expect("take"), None);
     }
 
@@ -376,9 +376,12 @@ both_backends! {
             store.remember_assertion(acme.id, "_a2", until, T0)
         );
         assert_eq!([a.expect("a"), b.expect("b")].iter().filter(|won| **won).count(), 1);
-        // Past its expiry the record is swept (the assertion itself is expired by then).
+        // Past its expiry the record no longer blocks (the assertion itself is expired
+        // by then), swept or not.
         let later = until + time::Duration::seconds(1);
         assert!(store.remember_assertion(acme.id, "_a1", later + time::Duration::minutes(5), later).await.expect("after expiry"));
+        assert!(!store.remember_assertion(acme.id, "_a1", later + time::Duration::minutes(5), later).await.expect("live again"));
+        assert_eq!(store.sweep_expired(later + time::Duration::hours(1)).await.expect("sweep"), 3);
     }
 
     async fn sign_ins_are_listed_newest_first_per_tenant(db: TestDb) {

@@ -189,18 +189,15 @@ pub async fn start_login(
     })?;
     state
         .store
-        .create_saml_request(
-            &SamlRequestState {
-                id,
-                tenant_id: tenant.id,
-                relay_state,
-                redirect_uri,
-                test,
-                created_at: now,
-                expires_at: now + REQUEST_TTL,
-            },
-            now,
-        )
+        .create_saml_request(&SamlRequestState {
+            id,
+            tenant_id: tenant.id,
+            relay_state,
+            redirect_uri,
+            test,
+            created_at: now,
+            expires_at: now + REQUEST_TTL,
+        })
         .await
         .map_err(unavailable)?;
     Ok(url)

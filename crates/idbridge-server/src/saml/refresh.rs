@@ -87,12 +87,17 @@ async fn fetch(state: &AppState, url: &str) -> Result<FetchedMetadata, String> {
     })
 }
 
-/// Runs [`refresh_due`] every [`CHECK_EVERY`] until the task is dropped.
+/// Every [`CHECK_EVERY`] until the task is dropped: [`refresh_due`], and removal of
+/// expired AuthnRequests, replay records and authorization codes (kept off the
+/// sign-in path, where each would cost a statement per request).
 pub async fn run(state: AppState) {
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
         if let Err(error) = refresh_due(&state).await {
             tracing::warn!(%error, "IdP metadata refresh: storage failed");
+        }
+        if let Err(error) = state.store.sweep_expired(state.clock.now()).await {
+            tracing::warn!(%error, "sweeping expired SAML state failed");
         }
     }
 }

@@ -167,12 +167,8 @@ impl SamlRepo for SqliteStore {
         Ok(())
     }
 
-    async fn create_saml_request(&self, r: &SamlRequestState, now: OffsetDateTime) -> Result<()> {
+    async fn create_saml_request(&self, r: &SamlRequestState) -> Result<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM saml_requests WHERE expires_at < ?1")
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO saml_requests (id, tenant_id, relay_state, redirect_uri, test, \
              created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -197,24 +193,45 @@ impl SamlRepo for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM saml_assertions_seen WHERE expires_at < ?1")
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query(
+        // One statement decides: a new id is inserted; a remembered one that has
+        // expired is renewed; a live one is left alone (0 rows: a replay).
+        let affected = sqlx::query(
             "INSERT INTO saml_assertions_seen (tenant_id, assertion_id, expires_at) \
-             VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+             VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, assertion_id) DO UPDATE \
+             SET expires_at = excluded.expires_at WHERE saml_assertions_seen.expires_at < ?4",
         )
         .bind(tenant_id)
         .bind(assertion_id)
         .bind(micros(expires_at))
-        .execute(&mut *tx)
+        .bind(micros(now))
+        .execute(&self.writer)
         .await?
-        .rows_affected()
-            == 1;
+        .rows_affected();
+        Ok(affected == 1)
+    }
+
+    async fn sweep_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM saml_requests WHERE expires_at < ?1",
+            "DELETE FROM saml_assertions_seen WHERE expires_at < ?1",
+        ] {
+            removed += sqlx::query(sql)
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        // Codes live 60 seconds; a day later nothing needs them, not even to notice
+        // a reuse.
+        removed += sqlx::query("DELETE FROM authorization_codes WHERE expires_at < ?1")
+            .bind(micros(now - time::Duration::days(1)))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(inserted)
+        Ok(removed)
     }
 
     async fn record_sign_in(&self, e: &SignInEvent) -> Result<()> {
@@ -284,12 +301,6 @@ impl SamlRepo for SqliteStore {
         c: &AuthorizationCodeRecord,
     ) -> Result<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // Codes live 60 seconds; a day later nothing needs them, not even for reuse
-        // detection.
-        sqlx::query("DELETE FROM authorization_codes WHERE expires_at < ?1")
-            .bind(micros(c.created_at - time::Duration::days(1)))
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
              user_id, nonce, code_challenge, auth_time, created_at, expires_at) \
