@@ -156,6 +156,54 @@ both_backends! {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 
+    async fn a_saml_response_is_accepted_by_one_process_only(db: TestDb) {
+        use idbridge_testkit::saml::{Key, TestIdp};
+        // Both nodes answer for the same public URL, as behind a load balancer.
+        let public = "https://id.example.com";
+        let extra = ["--public-url", public];
+        let a = ServerProcess::start(Some(db.url()), &extra, "info").await;
+        let b = ServerProcess::start(Some(db.url()), &extra, "info").await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let idp = TestIdp::okta(Key::Rsa2048);
+        let response = http.post(a.url("/api/v1/tenants")).bearer_auth(ADMIN_KEY)
+            .json(&json!({"slug": "acme", "name": "Acme"})).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let response = http.post(a.url("/api/v1/clients")).bearer_auth(ADMIN_KEY)
+            .json(&json!({"name": "app", "redirect_uris": ["https://app.example.com/cb"]}))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let response = http.put(a.url("/api/v1/tenants/acme/saml")).bearer_auth(ADMIN_KEY)
+            .json(&json!({"idp_metadata_xml": idp.metadata_xml(), "default_redirect_uri": "https://app.example.com/cb"}))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+
+        // One IdP-initiated response, replayed to both nodes at once, several times.
+        let spec = idp.response_spec(
+            &format!("{public}/saml/acme"),
+            &format!("{public}/saml/acme/acs"),
+            None,
+            "ada@example.com",
+            time::OffsetDateTime::now_utc(),
+        );
+        let value = idp.post_value(&spec);
+        let posts = [&a, &b, &a, &b].map(|node| {
+            http.post(node.url("/saml/acme/acs")).form(&[("SAMLResponse", value.as_str())]).send()
+        });
+        let statuses: Vec<StatusCode> = futures::future::join_all(posts).await
+            .into_iter().map(|r| r.expect("send").status()).collect();
+        let accepted = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+        assert_eq!(accepted, 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+        let log: Value = http.get(b.url("/api/v1/tenants/acme/sign-in-log")).bearer_auth(ADMIN_KEY)
+            .send().await.expect("send").json().await.expect("json");
+        let reasons: Vec<&str> = log["data"].as_array().expect("data").iter()
+            .filter_map(|e| e["reason"].as_str()).collect();
+        assert_eq!(reasons, vec!["replayed"; 3]);
+    }
+
     async fn several_processes_starting_at_once_migrate_safely(db: TestDb) {
         let starts = (0..3).map(|_| ServerProcess::start(Some(db.url()), &[], "info"));
         let nodes = futures::future::join_all(starts).await;
