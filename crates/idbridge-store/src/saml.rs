@@ -165,6 +165,22 @@ pub trait SamlRepo {
     /// Appends to the sign-in log and, in the same transaction, a `sign_in.succeeded`
     /// or `sign_in.failed` event to the tenant's feed.
     async fn record_sign_in(&self, event: &SignInEvent) -> Result<()>;
+    /// Connections in tenant-id order after `after`, `limit` of them (for checks
+    /// that visit every connection).
+    async fn saml_connections_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<SamlConnection>>;
+    /// Appends `event` to the tenant's feed unless the tenant was already warned
+    /// about certificate `fingerprint`; `true` if it was appended now.
+    async fn warn_certificate_expiring(
+        &self,
+        tenant_id: Uuid,
+        fingerprint: &str,
+        event: &crate::NewEvent,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
     /// Removes expired AuthnRequests and replay records, and authorization codes a
     /// day past expiry; returns how many rows went. Run periodically by every process.
     async fn sweep_expired(&self, now: OffsetDateTime) -> Result<u64>;

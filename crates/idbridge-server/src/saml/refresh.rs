@@ -87,7 +87,66 @@ async fn fetch(state: &AppState, url: &str) -> Result<FetchedMetadata, String> {
     })
 }
 
-/// Every [`CHECK_EVERY`] until the task is dropped: [`refresh_due`], and removal of
+/// Certificates that end within this long are reported (API flag and one event).
+pub const EXPIRY_WARNING: Duration = Duration::days(30);
+
+/// Appends a `saml.certificate_expiring` event to the feed of every tenant whose
+/// IdP certificates include one that ends within [`EXPIRY_WARNING`], once per
+/// certificate. An IdP that publishes its next certificate early gets it picked up
+/// by the refresh; this is for the admins of IdPs (or pasted metadata) that do not.
+pub async fn warn_expiring(state: &AppState) -> Result<usize, idbridge_store::StoreError> {
+    let now = state.clock.now();
+    let mut warned = 0;
+    let mut after = None;
+    loop {
+        let page = state.store.saml_connections_after(after, BATCH).await?;
+        let Some(last) = page.last() else {
+            return Ok(warned);
+        };
+        after = Some(last.tenant_id);
+        for connection in &page {
+            for certificate in connection
+                .idp_certificates
+                .iter()
+                .filter_map(|b64| Certificate::from_base64(b64).ok())
+                .filter(|c| c.expires_within(now, EXPIRY_WARNING))
+            {
+                let event = idbridge_store::NewEvent {
+                    kind: "saml.certificate_expiring",
+                    resource_type: "SamlConnection",
+                    resource_id: connection.tenant_id,
+                    data: serde_json::json!({
+                        "certificate": {
+                            "subject": certificate.subject,
+                            "sha256_fingerprint": certificate.sha256_fingerprint,
+                            "not_after": certificate.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                        },
+                        "idp_entity_id": connection.idp_entity_id,
+                    }),
+                };
+                if state
+                    .store
+                    .warn_certificate_expiring(
+                        connection.tenant_id,
+                        &certificate.sha256_fingerprint,
+                        &event,
+                        now,
+                    )
+                    .await?
+                {
+                    tracing::warn!(
+                        tenant_id = %connection.tenant_id,
+                        fingerprint = %certificate.sha256_fingerprint,
+                        "an IdP signing certificate expires within 30 days"
+                    );
+                    warned += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Every [`CHECK_EVERY`] until the task is dropped: [`refresh_due`], [`warn_expiring`], and removal of
 /// expired AuthnRequests, replay records and authorization codes (kept off the
 /// sign-in path, where each would cost a statement per request).
 pub async fn run(state: AppState) {
@@ -95,6 +154,9 @@ pub async fn run(state: AppState) {
         tokio::time::sleep(CHECK_EVERY).await;
         if let Err(error) = refresh_due(&state).await {
             tracing::warn!(%error, "IdP metadata refresh: storage failed");
+        }
+        if let Err(error) = warn_expiring(&state).await {
+            tracing::warn!(%error, "certificate expiry check: storage failed");
         }
         if let Err(error) = state.store.sweep_expired(state.clock.now()).await {
             tracing::warn!(%error, "sweeping expired SAML state failed");

@@ -200,6 +200,54 @@ impl SamlRepo for PostgresStore {
         Ok(affected == 1)
     }
 
+    async fn saml_connections_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<SamlConnection>> {
+        sqlx::query(
+            "SELECT * FROM saml_connections WHERE ($1::uuid IS NULL OR tenant_id > $1) ORDER BY tenant_id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(connection_from_row)
+        .collect()
+    }
+
+    async fn warn_certificate_expiring(
+        &self,
+        tenant_id: Uuid,
+        fingerprint: &str,
+        event: &crate::NewEvent,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO saml_certificate_warnings (tenant_id, fingerprint, warned_at) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            let ctx = WriteContext {
+                now,
+                events: vec![event.clone()],
+                log: None,
+            };
+            super::directory::finish_write(&mut tx, tenant_id, &ctx, Vec::new(), 0, 0).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     async fn sweep_expired(&self, now: OffsetDateTime) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         let mut removed = 0;

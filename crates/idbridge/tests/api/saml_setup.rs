@@ -344,4 +344,31 @@ both_backends! {
         app.clock.advance(time::Duration::hours(25));
         assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 0);
     }
+
+    async fn certificates_near_expiry_are_flagged_and_announced_once(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        assert_eq!(put_saml(&app, "acme", json!({"idp_metadata_xml": idp_metadata()})).await.status(), StatusCode::OK);
+        assert_eq!(idbridge_server::saml::refresh::warn_expiring(&app.state).await.expect("check"), 0);
+        // Move to three weeks before the first certificate ends.
+        let view = get_saml(&app, "acme").await;
+        let not_after = time::OffsetDateTime::parse(
+            view["idp_certificates"][0]["not_after"].as_str().expect("not_after"),
+            &time::format_description::well_known::Rfc3339,
+        ).expect("time");
+        let now = idbridge_core::Clock::now(app.clock.as_ref());
+        app.clock.advance(not_after - now - time::Duration::days(21));
+        let view = get_saml(&app, "acme").await;
+        assert_eq!(view["idp_certificates"][0]["expires_soon"], true);
+        // Both fixture certificates were issued the same day, for ten years: both end
+        // within the 30 days.
+        assert_eq!(idbridge_server::saml::refresh::warn_expiring(&app.state).await.expect("check"), 2);
+        assert_eq!(idbridge_server::saml::refresh::warn_expiring(&app.state).await.expect("check"), 0, "once per certificate");
+        let events: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?after=0").send().await.expect("send")
+            .json().await.expect("json");
+        let events = events["data"].as_array().expect("data");
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e["type"] == "saml.certificate_expiring"));
+        assert!(events.iter().any(|e| e["data"]["certificate"]["sha256_fingerprint"] == view["idp_certificates"][0]["sha256_fingerprint"]));
+    }
 }
