@@ -163,8 +163,13 @@ pub trait SamlRepo {
         now: OffsetDateTime,
     ) -> Result<bool>;
     /// Appends to the sign-in log and, in the same transaction, a `sign_in.succeeded`
-    /// or `sign_in.failed` event to the tenant's feed.
-    async fn record_sign_in(&self, event: &SignInEvent) -> Result<()>;
+    /// or `sign_in.failed` event to the tenant's feed and the authorization code the
+    /// sign-in issued, if any (stored by its digest): all three or none.
+    async fn record_sign_in(
+        &self,
+        event: &SignInEvent,
+        code: Option<(&idbridge_core::secret::SecretHash, &AuthorizationCodeRecord)>,
+    ) -> Result<()>;
     /// Connections in tenant-id order after `after`, `limit` of them (for checks
     /// that visit every connection).
     async fn saml_connections_after(
@@ -190,12 +195,6 @@ pub trait SamlRepo {
         tenant_id: Uuid,
         page: crate::PageRequest,
     ) -> Result<crate::Page<SignInEvent>>;
-    /// Stores a new authorization code by its digest.
-    async fn create_authorization_code(
-        &self,
-        hash: &idbridge_core::secret::SecretHash,
-        code: &AuthorizationCodeRecord,
-    ) -> Result<()>;
     /// The code with this digest, if it exists (used or not): for tests and the
     /// token endpoint, which consumes it.
     async fn authorization_code(

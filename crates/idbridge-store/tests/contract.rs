@@ -406,7 +406,7 @@ both_backends! {
         let second = event(acme.id, None);
         let third = event(acme.id, Some("expired"));
         for e in [&first, &second, &third, &event(other.id, None)] {
-            store.record_sign_in(e).await.expect("record");
+            store.record_sign_in(e, None).await.expect("record");
         }
         let page = store.list_sign_ins(acme.id, PageRequest::first(2)).await.expect("list");
         assert_eq!(page.items, vec![third.clone(), second.clone()]);

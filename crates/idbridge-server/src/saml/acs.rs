@@ -16,7 +16,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use idbridge_core::secret::AuthorizationCode;
+use idbridge_core::secret::{AuthorizationCode, SecretHash};
 use idbridge_saml::response::{Expectations, ValidAssertion};
 use idbridge_saml::verify::{decode_post_value, verify_response};
 use idbridge_saml::{Certificate, claims};
@@ -84,13 +84,29 @@ pub async fn acs(
             tracing::info!(tenant = %tenant.slug, reason = e.reason, "SAML sign-in refused");
         }
     }
-    if let Err(e) = state.store.record_sign_in(&log).await {
+    // The log row, its feed event and the code (if one was issued) are one write: a
+    // code never exists without its sign-in on record, nor the record without it.
+    let code = match &outcome {
+        Ok(Finished {
+            code: Some((hash, record)),
+            ..
+        }) => Some((hash, record)),
+        _ => None,
+    };
+    if let Err(e) = state.store.record_sign_in(&log, code).await {
         return unavailable(e).page(&headers);
     }
     match outcome {
-        Ok(page) => page,
+        Ok(finished) => finished.response,
         Err(e) => e.page(&headers),
     }
+}
+
+/// How a sign-in that got through ends: the response to send, and the
+/// authorization code to store with its log row.
+struct Finished {
+    response: Response,
+    code: Option<(SecretHash, AuthorizationCodeRecord)>,
 }
 
 async fn consume(
@@ -98,7 +114,7 @@ async fn consume(
     tenant: &Tenant,
     form: Result<Form<AcsForm>, FormRejection>,
     log: &mut SignInEvent,
-) -> Result<Response, FlowError> {
+) -> Result<Finished, FlowError> {
     let connection = state
         .store
         .saml_connection(tenant.id)
@@ -182,7 +198,10 @@ async fn consume(
     }
 
     if log.test {
-        return Ok(test_result_page(&assertion));
+        return Ok(Finished {
+            response: test_result_page(&assertion),
+            code: None,
+        });
     }
     complete(
         state,
@@ -205,7 +224,7 @@ async fn complete(
     request: Option<&SamlRequestState>,
     assertion: &ValidAssertion,
     log: &mut SignInEvent,
-) -> Result<Response, FlowError> {
+) -> Result<Finished, FlowError> {
     let redirect_uri = request
         .and_then(|r| r.redirect_uri.clone())
         .or_else(|| connection.default_redirect_uri.clone())
@@ -251,24 +270,17 @@ async fn complete(
 
     let code = AuthorizationCode::generate();
     let now = state.clock.now();
-    state
-        .store
-        .create_authorization_code(
-            &code.hash(),
-            &AuthorizationCodeRecord {
-                client_id,
-                redirect_uri: redirect_uri.clone(),
-                tenant_id: tenant.id,
-                user_id: user.id,
-                nonce: None,
-                code_challenge: None,
-                auth_time: now,
-                created_at: now,
-                expires_at: now + CODE_TTL,
-            },
-        )
-        .await
-        .map_err(unavailable)?;
+    let record = AuthorizationCodeRecord {
+        client_id,
+        redirect_uri: redirect_uri.clone(),
+        tenant_id: tenant.id,
+        user_id: user.id,
+        nonce: None,
+        code_challenge: None,
+        auth_time: now,
+        created_at: now,
+        expires_at: now + CODE_TTL,
+    };
     let mut target = url::Url::parse(&redirect_uri).map_err(|_| {
         refuse(
             StatusCode::CONFLICT,
@@ -286,14 +298,17 @@ async fn complete(
             "The address to return to cannot be sent to the browser.",
         )
     })?;
-    Ok((
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, location),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-    )
-        .into_response())
+    Ok(Finished {
+        response: (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        code: Some((code.hash(), record)),
+    })
 }
 
 /// The client that registered `redirect_uri` (exact match).

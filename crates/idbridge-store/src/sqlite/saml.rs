@@ -282,9 +282,32 @@ impl SamlRepo for SqliteStore {
         Ok(removed)
     }
 
-    async fn record_sign_in(&self, e: &SignInEvent) -> Result<()> {
+    async fn record_sign_in(
+        &self,
+        e: &SignInEvent,
+        code: Option<(&idbridge_core::secret::SecretHash, &AuthorizationCodeRecord)>,
+    ) -> Result<()> {
         // The sign-in log row and its event in the tenant's feed, in one transaction.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some((hash, c)) = code {
+            sqlx::query(
+                "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
+                 user_id, nonce, code_challenge, auth_time, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(hash.as_bytes().as_slice())
+            .bind(c.client_id)
+            .bind(&c.redirect_uri)
+            .bind(c.tenant_id)
+            .bind(c.user_id)
+            .bind(&c.nonce)
+            .bind(&c.code_challenge)
+            .bind(micros(c.auth_time))
+            .bind(micros(c.created_at))
+            .bind(micros(c.expires_at))
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
              email, user_id, test, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -341,33 +364,6 @@ impl SamlRepo for SqliteStore {
         Ok(Page::from_overfetch(items, page.effective_limit(), |e| {
             e.id
         }))
-    }
-
-    async fn create_authorization_code(
-        &self,
-        hash: &idbridge_core::secret::SecretHash,
-        c: &AuthorizationCodeRecord,
-    ) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
-             user_id, nonce, code_challenge, auth_time, created_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .bind(hash.as_bytes().as_slice())
-        .bind(c.client_id)
-        .bind(&c.redirect_uri)
-        .bind(c.tenant_id)
-        .bind(c.user_id)
-        .bind(&c.nonce)
-        .bind(&c.code_challenge)
-        .bind(micros(c.auth_time))
-        .bind(micros(c.created_at))
-        .bind(micros(c.expires_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn authorization_code(
