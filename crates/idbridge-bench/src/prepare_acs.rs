@@ -93,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
             want_response_signed: false,
             allow_idp_initiated: true,
             default_redirect_uri: Some(CALLBACK.into()),
+            default_client_id: Some(client.id),
+            email_attributes: None,
             clock_skew_seconds: 180,
             created_at: now,
             updated_at: now,

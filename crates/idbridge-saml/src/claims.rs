@@ -26,17 +26,21 @@ fn first<'a>(assertion: &'a ValidAssertion, names: &[&str]) -> Option<&'a str> {
     })
 }
 
-/// The user's email, if the assertion carries one.
+/// The user's email, if the assertion carries one, in the default order.
 pub fn email(assertion: &ValidAssertion) -> Option<String> {
-    first(assertion, EMAIL_ATTRIBUTES)
-        .map(str::to_owned)
-        .or_else(|| {
-            assertion
-                .name_id
-                .as_ref()
-                .filter(|n| n.format.as_deref() == Some(ns::NAMEID_EMAIL) && !n.value.is_empty())
-                .map(|n| n.value.clone())
-        })
+    email_in(assertion, EMAIL_ATTRIBUTES)
+}
+
+/// The user's email from the first of `attributes` the assertion has, else from a
+/// NameID in emailAddress format (a tenant's own order replaces the default).
+pub fn email_in(assertion: &ValidAssertion, attributes: &[&str]) -> Option<String> {
+    first(assertion, attributes).map(str::to_owned).or_else(|| {
+        assertion
+            .name_id
+            .as_ref()
+            .filter(|n| n.format.as_deref() == Some(ns::NAMEID_EMAIL) && !n.value.is_empty())
+            .map(|n| n.value.clone())
+    })
 }
 
 /// The user's display name, if the assertion carries one.
@@ -95,6 +99,20 @@ mod tests {
         assert_eq!(email(&a).as_deref(), Some("n@x.com"));
         let a = assertion(&[], Some(("00u1abc", ns::NAMEID_UNSPECIFIED)));
         assert_eq!(email(&a), None);
+    }
+
+    #[test]
+    fn a_tenant_order_replaces_the_default() {
+        let a = assertion(&[("email", "plain@x.com"), ("mail", "mail@x.com")], None);
+        assert_eq!(
+            email_in(&a, &["mail", "email"]).as_deref(),
+            Some("mail@x.com")
+        );
+        let a = assertion(
+            &[("email", "plain@x.com")],
+            Some(("n@x.com", ns::NAMEID_EMAIL)),
+        );
+        assert_eq!(email_in(&a, &["upn"]).as_deref(), Some("n@x.com"));
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub trait ClientRepo {
     /// The stored digest of a confidential client's secret.
     async fn client_secret_hash(&self, id: Uuid) -> Result<Option<SecretHash>>;
     async fn list_clients(&self, page: PageRequest) -> Result<Page<OidcClient>>;
+    /// The client that registered exactly `redirect_uri`, if any (the oldest, should
+    /// several have). Clients are the operator's apps, a handful of rows: this reads
+    /// them in the database rather than paging them through the caller.
+    async fn client_for_redirect_uri(&self, redirect_uri: &str) -> Result<Option<Uuid>>;
     async fn delete_client(&self, id: Uuid) -> Result<()>;
 }
 

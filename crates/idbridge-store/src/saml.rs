@@ -31,6 +31,11 @@ pub struct SamlConnection {
     /// Where sign-ins that no OIDC request started land (IdP-initiated, or
     /// `/saml/{slug}/login` opened directly). A registered client redirect URI.
     pub default_redirect_uri: Option<String>,
+    /// The client whose redirect URI `default_redirect_uri` is; cleared if the client
+    /// is deleted.
+    pub default_client_id: Option<Uuid>,
+    /// Attribute names to take the email from, in order; `None` is the default order.
+    pub email_attributes: Option<Vec<String>>,
     pub clock_skew_seconds: i64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,

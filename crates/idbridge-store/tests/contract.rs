@@ -435,6 +435,8 @@ fn saml_connection(tenant_id: Uuid) -> SamlConnection {
         want_response_signed: false,
         allow_idp_initiated: true,
         default_redirect_uri: Some("https://app.example.com/cb".into()),
+        default_client_id: None,
+        email_attributes: Some(vec!["mail".into(), "email".into()]),
         clock_skew_seconds: 180,
         created_at: T0,
         updated_at: T0,

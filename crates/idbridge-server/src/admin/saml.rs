@@ -16,8 +16,7 @@ use crate::extract::{AdminJson, AdminPath};
 /// Default tolerance for clock differences between the IdP and idbridge.
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 180;
 const MAX_CLOCK_SKEW_SECONDS: u32 = 600;
-/// Certificates ending within this many days are flagged in the connection view.
-const EXPIRY_WARNING_DAYS: i64 = 30;
+const MAX_EMAIL_ATTRIBUTES: usize = 10;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +38,11 @@ pub struct PutSamlConnection {
     /// Where sign-ins no app request started land; must be a registered client
     /// redirect URI.
     pub default_redirect_uri: Option<String>,
+    /// The SAML attributes the user's email is read from, in order (a NameID in
+    /// emailAddress format is the last resort). Default: `email`, Microsoft's
+    /// `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`,
+    /// `user.email`, `mail`. `[]` restores the default.
+    pub email_attributes: Option<Vec<String>>,
     /// Sets the tenant's default role (as `PATCH /tenants/{slug}` does).
     pub default_role: Option<String>,
     /// Tolerated clock difference, 0 to 600 seconds. Default 180.
@@ -84,6 +88,8 @@ pub struct SamlConnectionView {
     pub want_response_signed: bool,
     pub allow_idp_initiated: bool,
     pub default_redirect_uri: Option<String>,
+    /// Where the user's email is read from, in order (then an emailAddress NameID).
+    pub email_attributes: Vec<String>,
     pub default_role: Option<String>,
     pub clock_skew_seconds: u32,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -105,8 +111,7 @@ fn view(
                 // parses is left out of the view rather than failing it.
                 .filter_map(|b64| Certificate::from_base64(b64).ok())
                 .map(|cert| CertificateView {
-                    expires_soon: cert
-                        .expires_within(now, time::Duration::days(EXPIRY_WARNING_DAYS)),
+                    expires_soon: cert.expires_within(now, crate::saml::refresh::EXPIRY_WARNING),
                     subject: cert.subject,
                     not_before: cert.not_before,
                     not_after: cert.not_after,
@@ -130,6 +135,14 @@ fn view(
         want_response_signed: connection.is_some_and(|c| c.want_response_signed),
         allow_idp_initiated: connection.is_none_or(|c| c.allow_idp_initiated),
         default_redirect_uri: connection.and_then(|c| c.default_redirect_uri.clone()),
+        email_attributes: connection
+            .and_then(|c| c.email_attributes.clone())
+            .unwrap_or_else(|| {
+                idbridge_saml::claims::EMAIL_ATTRIBUTES
+                    .iter()
+                    .map(|n| (*n).to_owned())
+                    .collect()
+            }),
         default_role: tenant.default_role.clone(),
         clock_skew_seconds: connection
             .map(|c| u32::try_from(c.clock_skew_seconds).unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS))
@@ -231,18 +244,34 @@ pub async fn put_saml(
             "clock_skew_seconds must be at most {MAX_CLOCK_SKEW_SECONDS}"
         )));
     }
-    let default_redirect_uri = match &input.default_redirect_uri {
+    let (default_redirect_uri, default_client_id) = match &input.default_redirect_uri {
         Some(uri) => {
-            if !is_registered_redirect_uri(&state, uri).await? {
-                return Err(AdminError::InvalidRequest(format!(
+            let client = state.store.client_for_redirect_uri(uri).await?.ok_or_else(|| {
+                AdminError::InvalidRequest(format!(
                     "default_redirect_uri {uri:?} is not a redirect URI of any registered client"
+                ))
+            })?;
+            (Some(uri.clone()), Some(client))
+        }
+        None => existing.as_ref().map_or((None, None), |c| {
+            (c.default_redirect_uri.clone(), c.default_client_id)
+        }),
+    };
+    let email_attributes = match input.email_attributes {
+        None => existing.as_ref().and_then(|c| c.email_attributes.clone()),
+        Some(names) if names.is_empty() => None,
+        Some(names) => {
+            if names.len() > MAX_EMAIL_ATTRIBUTES
+                || names
+                    .iter()
+                    .any(|n| n.trim().is_empty() || n.trim() != n || n.len() > 256)
+            {
+                return Err(AdminError::InvalidRequest(format!(
+                    "email_attributes must be 1 to {MAX_EMAIL_ATTRIBUTES} attribute names of at most 256 characters, without surrounding spaces ([] restores the default order)"
                 )));
             }
-            Some(uri.clone())
+            Some(names)
         }
-        None => existing
-            .as_ref()
-            .and_then(|c| c.default_redirect_uri.clone()),
     };
     let default_role = input
         .default_role
@@ -272,6 +301,8 @@ pub async fn put_saml(
             .or(existing.as_ref().map(|c| c.allow_idp_initiated))
             .unwrap_or(true),
         default_redirect_uri,
+        default_client_id,
+        email_attributes,
         clock_skew_seconds,
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
         updated_at: now,
@@ -291,25 +322,6 @@ pub async fn put_saml(
         None => tenant,
     };
     Ok(Json(view(&state, &tenant, Some(&connection))))
-}
-
-/// Whether any registered OIDC client lists `uri` as a redirect URI.
-async fn is_registered_redirect_uri(state: &AppState, uri: &str) -> Result<bool, AdminError> {
-    let mut page = idbridge_store::PageRequest::first(idbridge_store::PageRequest::MAX_LIMIT);
-    loop {
-        let clients = state.store.list_clients(page).await?;
-        if clients
-            .items
-            .iter()
-            .any(|c| c.redirect_uris.iter().any(|r| r.as_str() == uri))
-        {
-            return Ok(true);
-        }
-        match clients.next_after {
-            Some(after) => page.after = Some(after),
-            None => return Ok(false),
-        }
-    }
 }
 
 /// Fetches metadata from `url` for a connection; any failure is the admin's to fix.

@@ -21,8 +21,8 @@ use idbridge_saml::response::{Expectations, ValidAssertion};
 use idbridge_saml::verify::{decode_post_value, verify_response};
 use idbridge_saml::{Certificate, claims};
 use idbridge_store::{
-    AuthorizationCodeRecord, DirectoryUser, NewEvent, PageRequest, SamlConnection,
-    SamlRequestState, SignInEvent, Tenant, UserSource, WriteContext,
+    AuthorizationCodeRecord, DirectoryUser, NewEvent, SamlConnection, SamlRequestState,
+    SignInEvent, Tenant, UserSource, WriteContext,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -142,7 +142,7 @@ async fn consume(
         ));
     };
     let assertion = verify(state, tenant, &connection, &encoded)?;
-    log.email = claims::email(&assertion);
+    log.email = email_of(&connection, &assertion);
 
     // Which request this answers: one of ours, once, for this tenant; or none.
     let now = state.clock.now();
@@ -199,7 +199,7 @@ async fn consume(
 
     if log.test {
         return Ok(Finished {
-            response: test_result_page(&assertion),
+            response: test_result_page(&connection, &assertion),
             code: None,
         });
     }
@@ -225,18 +225,38 @@ async fn complete(
     assertion: &ValidAssertion,
     log: &mut SignInEvent,
 ) -> Result<Finished, FlowError> {
-    let redirect_uri = request
-        .and_then(|r| r.redirect_uri.clone())
-        .or_else(|| connection.default_redirect_uri.clone())
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::CONFLICT,
-                "no_redirect_uri",
-                "The sign-in is valid, but this organisation has no address to return to (its SAML connection needs a default_redirect_uri).",
-            )
-        })?;
-    let client_id = client_for_redirect(state, &redirect_uri).await?;
-    let email = claims::email(assertion).ok_or_else(|| {
+    // Where the sign-in lands, and for which client: the app request's redirect URI,
+    // or the tenant's default (whose client was resolved when it was saved).
+    let (redirect_uri, client_id) = match request.and_then(|r| r.redirect_uri.clone()) {
+        // Only OIDC-started sign-ins (issue 5) carry a redirect URI; they should
+        // carry their client id too, and then this lookup goes.
+        Some(uri) => {
+            let client = state
+                .store
+                .client_for_redirect_uri(&uri)
+                .await
+                .map_err(unavailable)?;
+            (uri, client)
+        }
+        None => {
+            let uri = connection.default_redirect_uri.clone().ok_or_else(|| {
+                refuse(
+                    StatusCode::CONFLICT,
+                    "no_redirect_uri",
+                    "The sign-in is valid, but this organisation has no address to return to (its SAML connection needs a default_redirect_uri).",
+                )
+            })?;
+            (uri, connection.default_client_id)
+        }
+    };
+    let client_id = client_id.ok_or_else(|| {
+        refuse(
+            StatusCode::CONFLICT,
+            "redirect_uri_unregistered",
+            "The address to return to is no longer registered by any app.",
+        )
+    })?;
+    let email = email_of(connection, assertion).ok_or_else(|| {
         refuse(
             StatusCode::BAD_REQUEST,
             "email_missing",
@@ -311,28 +331,25 @@ async fn complete(
     })
 }
 
-/// The client that registered `redirect_uri` (exact match).
-async fn client_for_redirect(state: &AppState, redirect_uri: &str) -> Result<Uuid, FlowError> {
-    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-    loop {
-        let clients = state.store.list_clients(page).await.map_err(unavailable)?;
-        if let Some(client) = clients
-            .items
-            .iter()
-            .find(|c| c.redirect_uris.iter().any(|r| r.as_str() == redirect_uri))
-        {
-            return Ok(client.id);
+/// At most 300 characters of `text`: refusal messages quote what the response
+/// said (an issuer, an audience), which is the sender's to make arbitrarily long,
+/// and they go to a page and the sign-in log.
+fn bounded(text: &str) -> String {
+    const MAX: usize = 300;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The user's email, in the tenant's attribute order or the default one.
+fn email_of(connection: &SamlConnection, assertion: &ValidAssertion) -> Option<String> {
+    match &connection.email_attributes {
+        Some(order) => {
+            let order: Vec<&str> = order.iter().map(String::as_str).collect();
+            claims::email_in(assertion, &order)
         }
-        match clients.next_after {
-            Some(after) => page.after = Some(after),
-            None => {
-                return Err(refuse(
-                    StatusCode::CONFLICT,
-                    "redirect_uri_unregistered",
-                    "The address to return to is no longer registered by any app.",
-                ));
-            }
-        }
+        None => claims::email(assertion),
     }
 }
 
@@ -424,13 +441,16 @@ fn verify(
         refuse(
             status,
             e.reason(),
-            format!("The identity provider's response was refused: {e}."),
+            format!(
+                "The identity provider's response was refused: {}.",
+                bounded(&e.to_string())
+            ),
         )
     })
 }
 
 /// What an admin sees at the end of "test connection": the claims as received.
-fn test_result_page(assertion: &ValidAssertion) -> Response {
+fn test_result_page(connection: &SamlConnection, assertion: &ValidAssertion) -> Response {
     let mut rows = String::new();
     for (name, values) in &assertion.attributes {
         rows.push_str(&format!(
@@ -444,7 +464,7 @@ fn test_result_page(assertion: &ValidAssertion) -> Response {
         .as_ref()
         .map(|n| escape_html(&n.value))
         .unwrap_or_default();
-    let email = claims::email(assertion)
+    let email = email_of(connection, assertion)
         .map(|e| escape_html(&e))
         .unwrap_or_else(|| "(none: add an <code>email</code> claim)".into());
     let display = claims::display_name(assertion)

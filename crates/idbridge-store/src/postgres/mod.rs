@@ -299,6 +299,16 @@ impl ClientRepo for PostgresStore {
         }))
     }
 
+    async fn client_for_redirect_uri(&self, redirect_uri: &str) -> Result<Option<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM oidc_clients WHERE redirect_uris @> jsonb_build_array($1::text) \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(redirect_uri)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn delete_client(&self, id: Uuid) -> Result<()> {
         let result = sqlx::query("DELETE FROM oidc_clients WHERE id = $1")
             .bind(id)

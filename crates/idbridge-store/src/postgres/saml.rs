@@ -31,6 +31,10 @@ fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
         want_response_signed: row.try_get("want_response_signed")?,
         allow_idp_initiated: row.try_get("allow_idp_initiated")?,
         default_redirect_uri: row.try_get("default_redirect_uri")?,
+        default_client_id: row.try_get("default_client_id")?,
+        email_attributes: row
+            .try_get::<Option<Json<Vec<String>>>, _>("email_attributes")?
+            .map(|Json(v)| v),
         clock_skew_seconds: row.try_get("clock_skew_seconds")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -57,8 +61,10 @@ impl SamlRepo for PostgresStore {
              idp_sso_post_url, idp_certificates, metadata_xml, metadata_url, metadata_fetched_at, \
              want_assertions_signed, want_response_signed, allow_idp_initiated, \
              default_redirect_uri, clock_skew_seconds, created_at, updated_at, metadata_checked_at, \
-             metadata_error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             metadata_error, \
+             default_client_id, email_attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19) \
              ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
              idp_sso_redirect_url = excluded.idp_sso_redirect_url, \
              idp_sso_post_url = excluded.idp_sso_post_url, \
@@ -69,7 +75,8 @@ impl SamlRepo for PostgresStore {
              allow_idp_initiated = excluded.allow_idp_initiated, \
              default_redirect_uri = excluded.default_redirect_uri, \
              clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at, \
-             metadata_checked_at = excluded.metadata_checked_at, metadata_error = excluded.metadata_error",
+             metadata_checked_at = excluded.metadata_checked_at, metadata_error = excluded.metadata_error, \
+             default_client_id = excluded.default_client_id, email_attributes = excluded.email_attributes",
         )
         .bind(c.tenant_id)
         .bind(&c.idp_entity_id)
@@ -88,6 +95,8 @@ impl SamlRepo for PostgresStore {
         .bind(c.updated_at)
         .bind(c.metadata_checked_at)
         .bind(&c.metadata_error)
+        .bind(c.default_client_id)
+        .bind(c.email_attributes.as_ref().map(Json))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -344,6 +344,16 @@ impl ClientRepo for SqliteStore {
         }))
     }
 
+    async fn client_for_redirect_uri(&self, redirect_uri: &str) -> Result<Option<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.id FROM oidc_clients c WHERE EXISTS \
+             (SELECT 1 FROM json_each(c.redirect_uris) u WHERE u.value = ?1) ORDER BY c.id LIMIT 1",
+        )
+        .bind(redirect_uri)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn delete_client(&self, id: Uuid) -> Result<()> {
         let result = sqlx::query("DELETE FROM oidc_clients WHERE id = ?1")
             .bind(id)

@@ -94,6 +94,15 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// A client that does not follow redirects, as a test needs to see where a
+    /// browser would be sent.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
     /// A request with the bootstrap admin key.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
         self.http

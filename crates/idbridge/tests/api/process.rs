@@ -161,8 +161,9 @@ both_backends! {
         // Both nodes answer for the same public URL, as behind a load balancer.
         let public = "https://id.example.com";
         let extra = ["--public-url", public];
-        let a = ServerProcess::start(Some(db.url()), &extra, "info").await;
-        let b = ServerProcess::start(Some(db.url()), &extra, "info").await;
+        // Trace level: nothing a sign-in carries may reach a log line at any level.
+        let a = ServerProcess::start(Some(db.url()), &extra, "trace").await;
+        let b = ServerProcess::start(Some(db.url()), &extra, "trace").await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -192,8 +193,15 @@ both_backends! {
         let posts = [&a, &b, &a, &b].map(|node| {
             http.post(node.url("/saml/acme/acs")).form(&[("SAMLResponse", value.as_str())]).send()
         });
-        let statuses: Vec<StatusCode> = futures::future::join_all(posts).await
-            .into_iter().map(|r| r.expect("send").status()).collect();
+        let answers: Vec<reqwest::Response> = futures::future::join_all(posts).await
+            .into_iter().map(|r| r.expect("send")).collect();
+        let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
+        let code = answers.iter()
+            .find_map(|r| r.headers().get("location"))
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.split("code=").nth(1))
+            .expect("one answer carries a code")
+            .to_owned();
         let accepted = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
         assert_eq!(accepted, 1, "{statuses:?}");
         assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::BAD_REQUEST), "{statuses:?}");
@@ -202,6 +210,16 @@ both_backends! {
         let reasons: Vec<&str> = log["data"].as_array().expect("data").iter()
             .filter_map(|e| e["reason"].as_str()).collect();
         assert_eq!(reasons, vec!["replayed"; 3]);
+        // Neither the code, nor the response, nor what the assertion says is logged.
+        let xml = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &value).expect("b64")).expect("utf8");
+        let assertion_start = xml.find("<saml2:Assertion").expect("assertion");
+        for node in [&a, &b] {
+            let logs = node.logs();
+            assert!(!logs.contains(&code), "the authorization code reached a log line");
+            assert!(!logs.contains(&value[..64]), "the SAMLResponse reached a log line");
+            assert!(!logs.contains(&xml[assertion_start..assertion_start + 200]), "the assertion reached a log line");
+            assert!(!logs.contains("Ada Lovelace"), "an attribute value reached a log line");
+        }
     }
 
     async fn several_processes_starting_at_once_migrate_safely(db: TestDb) {

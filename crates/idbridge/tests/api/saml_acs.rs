@@ -41,11 +41,8 @@ async fn start(app: &TestApp, slug: &str, test: bool) -> (String, String) {
         let body: Value = response.json().await.expect("json");
         body["login_url"].as_str().expect("login_url").to_owned()
     } else {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let response = client
+        let response = app
+            .browser()
             .get(app.url(&format!("/saml/{slug}/login")))
             .send()
             .await
@@ -79,11 +76,8 @@ fn spec(app: &TestApp, idp: &TestIdp, slug: &str, in_response_to: Option<&str>) 
 }
 
 async fn post_acs(app: &TestApp, slug: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let response = client
+    let response = app
+        .browser()
         .post(app.url(&format!("/saml/{slug}/acs")))
         .form(form)
         .send()
@@ -98,10 +92,7 @@ async fn post_acs(app: &TestApp, slug: &str, form: &[(&str, &str)]) -> (StatusCo
 }
 
 async fn post_acs_raw(app: &TestApp, slug: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    app.browser()
         .post(app.url(&format!("/saml/{slug}/acs")))
         .form(form)
         .send()
@@ -430,5 +421,53 @@ both_backends! {
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(page.contains("no_redirect_uri"), "{page}");
         assert!(users(&app, "acme").await.is_empty(), "no user is created for a sign-in that cannot finish");
+    }
+
+    async fn a_tenant_can_choose_where_the_email_comes_from(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure_for_app(&app, "acme", &idp).await;
+        let put = |body: Value| app.admin(Method::PUT, "/api/v1/tenants/acme/saml").json(&body).send();
+        for bad in [json!([""]), json!([" upn"]), json!(vec!["a"; 11])] {
+            let response = put(json!({"email_attributes": bad})).await.expect("send");
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let view: Value = put(json!({"email_attributes": ["upn"]})).await.expect("send").json().await.expect("json");
+        assert_eq!(view["email_attributes"], json!(["upn"]));
+        // The IdP sends both; the tenant's order says which one is the user.
+        let mut s = spec(&app, &idp, "acme", None);
+        s.attributes.push(("upn".into(), vec!["ada.upn@example.com".into()]));
+        code_in(&post_acs_raw(&app, "acme", &[("SAMLResponse", &idp.post_value(&s))]).await);
+        assert_eq!(users(&app, "acme").await[0]["user_name"], "ada.upn@example.com");
+        // [] restores the default order.
+        let view: Value = put(json!({"email_attributes": []})).await.expect("send").json().await.expect("json");
+        assert_eq!(view["email_attributes"][0], "email");
+    }
+
+    async fn deleting_the_app_stops_sign_ins_landing_there(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        let client_id = configure_for_app(&app, "acme", &idp).await;
+        let response = app.admin(Method::DELETE, &format!("/api/v1/clients/{client_id}")).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(page.contains("redirect_uri_unregistered"), "{page}");
+        assert!(users(&app, "acme").await.is_empty());
+    }
+
+    async fn what_a_refused_response_says_is_quoted_only_in_part(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({})).await;
+        let mut s = spec(&app, &idp, "acme", None);
+        s.audience = format!("https://{}.example.com", "a".repeat(50_000));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &idp.post_value(&s))]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.len() < 5_000, "{} bytes", page.len());
+        let log = sign_ins(&app, "acme").await;
+        assert_eq!(log[0]["reason"], "audience_mismatch");
+        assert!(log[0]["detail"].as_str().expect("detail").chars().count() < 500);
     }
 }

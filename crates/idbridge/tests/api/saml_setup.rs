@@ -102,13 +102,6 @@ async fn get_saml(app: &TestApp, slug: &str) -> Value {
     response.json().await.expect("json")
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 both_backends! {
     async fn sp_metadata_is_served_before_any_idp_is_configured(db: TestDb) {
         let app = TestApp::spawn(db).await;
@@ -225,7 +218,7 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let tenant = app.create_tenant("acme").await;
         assert_eq!(put_saml(&app, "acme", json!({"idp_metadata_xml": idp_metadata()})).await.status(), StatusCode::OK);
-        let response = no_redirects().get(app.url("/saml/acme/login")).send().await.expect("send");
+        let response = app.browser().get(app.url("/saml/acme/login")).send().await.expect("send");
         assert_eq!(response.status(), StatusCode::FOUND);
         assert_eq!(response.headers()["cache-control"], "no-store");
         let location = url::Url::parse(response.headers()["location"].to_str().expect("ascii")).expect("url");
@@ -248,21 +241,21 @@ both_backends! {
         assert!(!stored.test);
         assert_eq!(stored.expires_at, now + time::Duration::minutes(10));
         // Each login is a fresh request.
-        let again = no_redirects().get(app.url("/saml/acme/login")).send().await.expect("send");
+        let again = app.browser().get(app.url("/saml/acme/login")).send().await.expect("send");
         assert_ne!(again.headers()["location"], location.as_str());
     }
 
     async fn login_without_a_connection_is_a_clear_page(db: TestDb) {
         let app = TestApp::spawn(db).await;
         app.create_tenant("acme").await;
-        let response = no_redirects().get(app.url("/saml/acme/login")).send().await.expect("send");
+        let response = app.browser().get(app.url("/saml/acme/login")).send().await.expect("send");
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
         let request_id = response.headers()["x-request-id"].to_str().expect("id").to_owned();
         let page = response.text().await.expect("body");
         assert!(page.contains("saml_not_configured"), "{page}");
         assert!(page.contains(&request_id), "the page carries the reference of the log line");
-        let unknown = no_redirects().get(app.url("/saml/%3Cscript%3E/login")).send().await.expect("send");
+        let unknown = app.browser().get(app.url("/saml/%3Cscript%3E/login")).send().await.expect("send");
         assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
         assert!(!unknown.text().await.expect("body").contains("<script>"));
     }
