@@ -69,9 +69,11 @@ impl Fetcher {
             // A proxy from the environment would make the address checks moot.
             .no_proxy()
             .user_agent(concat!("idbridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            // Only fails if the TLS backend cannot initialise, which is fatal anyway.
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .build();
+        // Only fails if the TLS backend cannot initialise. Falling back to a default
+        // client would drop the address checks above, so there is no fallback.
+        #[allow(clippy::expect_used)]
+        let client = client.expect("the HTTP client for outside URLs cannot be built");
         Self {
             client,
             allow_private,
