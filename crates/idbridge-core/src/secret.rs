@@ -58,6 +58,13 @@ impl SecretKind for Code {
     const NAME: &'static str = "authorization code";
 }
 
+#[derive(Debug)]
+pub enum Access {}
+impl SecretKind for Access {
+    const PREFIX: &'static str = "idb_at_";
+    const NAME: &'static str = "access token";
+}
+
 /// A bearer secret of kind `K`, either freshly issued or presented by a caller.
 pub struct Token<K: SecretKind> {
     value: SecretString,
@@ -69,6 +76,8 @@ pub type ClientSecret = Token<Client>;
 pub type AdminApiKey = Token<Admin>;
 /// An OAuth authorization code: single use, short-lived, stored only as a digest.
 pub type AuthorizationCode = Token<Code>;
+/// An OAuth access token for `/oauth/userinfo`: opaque, short-lived, stored as a digest.
+pub type AccessToken = Token<Access>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedToken {
@@ -226,6 +235,11 @@ mod tests {
             AdminApiKey::generate()
                 .expose_secret()
                 .starts_with("idb_admin_")
+        );
+        assert!(
+            AccessToken::generate()
+                .expose_secret()
+                .starts_with("idb_at_")
         );
         let scim = ScimToken::generate();
         assert_eq!(

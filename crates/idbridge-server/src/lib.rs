@@ -13,6 +13,7 @@ pub mod error;
 mod extract;
 pub mod fetch;
 mod metrics;
+pub mod oidc;
 pub mod saml;
 pub mod scim;
 mod state;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
         .nest("/saml/{slug}", saml::router())
+        .merge(oidc::router())
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     telemetry::wrap(router)

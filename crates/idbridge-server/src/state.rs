@@ -18,6 +18,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The client for URLs that come from outside (metadata URLs).
     pub fetcher: Fetcher,
+    /// Parsed ID token signing keys by kid (which key is active is read from the
+    /// store on every use).
+    pub signing_keys: Arc<crate::oidc::KeyCache>,
 }
 
 impl AppState {
@@ -28,6 +31,7 @@ impl AppState {
             clock,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            signing_keys: Arc::default(),
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod directory;
 mod error;
 mod model;
+mod oidc;
 pub mod postgres;
 mod saml;
 mod scim_sql;
@@ -31,10 +32,11 @@ use uuid::Uuid;
 pub use directory::*;
 pub use error::{Result, StoreError};
 pub use model::*;
+pub use oidc::{AccessTokenRecord, CodeCheck, OidcRepo, Redemption, StoredSigningKey};
 use saml::sign_in_event;
 pub use saml::{
-    AuthorizationCodeRecord, FetchedMetadata, SamlConnection, SamlRepo, SamlRequestState,
-    SignInEvent,
+    AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, SamlConnection, SamlRepo,
+    SamlRequestState, SignInEvent,
 };
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 
@@ -47,6 +49,7 @@ pub trait Store:
     + DirectoryRepo
     + RoleRepo
     + SamlRepo
+    + OidcRepo
     + Send
     + Sync
     + 'static
@@ -69,6 +72,7 @@ pub trait TenantRepo {
     /// Fails with [`StoreError::Conflict`] if the slug is taken.
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
+    async fn tenant_by_id(&self, id: Uuid) -> Result<Option<Tenant>>;
     async fn list_tenants(&self, page: PageRequest) -> Result<Page<Tenant>>;
     /// Applies `update` and sets `updated_at`; [`StoreError::NotFound`] if absent.
     async fn update_tenant(

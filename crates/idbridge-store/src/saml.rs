@@ -54,8 +54,24 @@ pub struct SamlRequestState {
     pub redirect_uri: Option<String>,
     /// A "test connection" sign-in: shows the admin the result, issues no code.
     pub test: bool,
+    /// The OpenID Connect authorization request that started the sign-in, if one did.
+    pub oidc: Option<OidcRequestState>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+}
+
+/// What an app's authorization request asked for, kept until its SAML response
+/// comes back; the code issued then is bound to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcRequestState {
+    pub client_id: Uuid,
+    /// Echoed to the app with the code.
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
 }
 
 /// New metadata from a scheduled fetch: only the fields metadata determines.
@@ -96,6 +112,8 @@ pub struct AuthorizationCodeRecord {
     pub nonce: Option<String>,
     /// PKCE S256 challenge, when the authorization request carried one.
     pub code_challenge: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
     pub auth_time: OffsetDateTime,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,

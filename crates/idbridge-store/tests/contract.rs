@@ -450,7 +450,203 @@ fn saml_request(tenant_id: Uuid, id: &str) -> SamlRequestState {
         relay_state: format!("rs{id}"),
         redirect_uri: None,
         test: false,
+        oidc: None,
         created_at: T0,
         expires_at: T0 + time::Duration::minutes(10),
+    }
+}
+
+mod oidc {
+    use super::*;
+    use idbridge_core::secret::{AccessToken, AuthorizationCode};
+    use idbridge_store::{
+        AccessTokenRecord, AuthorizationCodeRecord, DirectoryUser, Redemption, StoredSigningKey,
+        UserSource, WriteContext,
+    };
+
+    fn key(kid: &str, alg: &str, at: OffsetDateTime) -> StoredSigningKey {
+        StoredSigningKey {
+            kid: kid.into(),
+            algorithm: alg.into(),
+            private_key: vec![1, 2, 3],
+            created_at: at,
+            retired_at: None,
+        }
+    }
+
+    /// A tenant, a client and a user, and a code for them.
+    async fn code_fixture(store: &dyn Store) -> (AuthorizationCode, AuthorizationCodeRecord) {
+        let t = tenant("acme");
+        store.create_tenant(&t).await.expect("tenant");
+        let client = OidcClient {
+            id: Uuid::now_v7(),
+            name: "app".into(),
+            redirect_uris: vec![RedirectUri::parse("https://app.example.com/cb").expect("uri")],
+            is_public: false,
+            created_at: T0,
+        };
+        store
+            .create_client(&client, Some(&ClientSecret::generate().hash()))
+            .await
+            .expect("client");
+        let user = DirectoryUser {
+            id: Uuid::now_v7(),
+            tenant_id: t.id,
+            user_name: "ann@example.com".into(),
+            external_id: None,
+            active: true,
+            document: serde_json::Map::new(),
+            source: UserSource::Jit,
+            created_at: T0,
+            updated_at: T0,
+            version: 1,
+        };
+        let ctx = WriteContext {
+            now: T0,
+            events: Vec::new(),
+            log: None,
+        };
+        store.create_user(&user, &ctx).await.expect("user");
+        let record = AuthorizationCodeRecord {
+            client_id: client.id,
+            redirect_uri: "https://app.example.com/cb".into(),
+            tenant_id: t.id,
+            user_id: user.id,
+            nonce: Some("n".into()),
+            code_challenge: None,
+            scope: "openid email".into(),
+            auth_time: T0,
+            created_at: T0,
+            expires_at: T0 + time::Duration::seconds(60),
+        };
+        let code = AuthorizationCode::generate();
+        let sign_in = SignInEvent {
+            id: Uuid::now_v7(),
+            tenant_id: t.id,
+            occurred_at: T0,
+            success: true,
+            reason: None,
+            detail: None,
+            email: Some("ann@example.com".into()),
+            user_id: Some(user.id),
+            test: false,
+            request_id: None,
+        };
+        store
+            .record_sign_in(&sign_in, Some((&code.hash(), &record)))
+            .await
+            .expect("code");
+        (code, record)
+    }
+
+    fn token_for(record: &AuthorizationCodeRecord) -> AccessTokenRecord {
+        AccessTokenRecord {
+            client_id: record.client_id,
+            tenant_id: record.tenant_id,
+            user_id: record.user_id,
+            scope: record.scope.clone(),
+            created_at: T0,
+            expires_at: T0 + time::Duration::minutes(15),
+            revoked_at: None,
+        }
+    }
+
+    both_backends! {
+        async fn one_active_signing_key_per_algorithm(db: TestDb) {
+            let store = open(&db).await;
+            assert!(store.add_signing_key(&key("r1", "RS256", T0), false).await.expect("add"));
+            // A second process's first key loses: still one active RS256 key.
+            assert!(!store.add_signing_key(&key("r2", "RS256", T0), false).await.expect("add"));
+            assert!(store.add_signing_key(&key("e1", "ES256", T0), false).await.expect("add"));
+            let later = T0 + time::Duration::hours(1);
+            assert!(store.add_signing_key(&key("r3", "RS256", later), true).await.expect("rotate"));
+            let keys = store.signing_keys().await.expect("keys");
+            let kids: Vec<(&str, bool)> =
+                keys.iter().map(|k| (k.kid.as_str(), k.retired_at.is_none())).collect();
+            assert_eq!(kids, vec![("e1", true), ("r1", false), ("r3", true)]);
+            assert_eq!(keys[1].retired_at, Some(later));
+            assert_eq!(keys[0].private_key, vec![1, 2, 3]);
+            // Retired keys go once they are old enough; active ones never.
+            let removed = store
+                .sweep_oidc(later, later + time::Duration::seconds(1))
+                .await
+                .expect("sweep");
+            assert_eq!(removed, 1);
+            assert_eq!(store.signing_keys().await.expect("keys").len(), 2);
+        }
+
+        async fn a_code_is_exchanged_once_and_reuse_revokes_its_token(db: TestDb) {
+            let store = open(&db).await;
+            let (code, record) = code_fixture(store.as_ref()).await;
+            assert_eq!(store.authorization_code(&code.hash()).await.expect("get"), Some(record.clone()));
+            let token = AccessToken::generate();
+            let pass = |_: &AuthorizationCodeRecord| Ok(());
+            let first = store
+                .redeem_authorization_code(&code.hash(), &pass, &token.hash(), &token_for(&record), T0)
+                .await
+                .expect("redeem");
+            assert_eq!(first, Redemption::Issued(record.clone()));
+            let stored = store.access_token(&token.hash()).await.expect("token").expect("stored");
+            assert_eq!(stored.revoked_at, None);
+            assert_eq!(stored.scope, "openid email");
+
+            let second_token = AccessToken::generate();
+            let again = store
+                .redeem_authorization_code(&code.hash(), &pass, &second_token.hash(), &token_for(&record), T0)
+                .await
+                .expect("redeem");
+            assert_eq!(again, Redemption::Reused);
+            assert!(store.access_token(&second_token.hash()).await.expect("token").is_none());
+            let revoked = store.access_token(&token.hash()).await.expect("token").expect("kept");
+            assert_eq!(revoked.revoked_at, Some(T0));
+
+            let unknown = store
+                .redeem_authorization_code(&AuthorizationCode::generate().hash(), &pass, &second_token.hash(), &token_for(&record), T0)
+                .await
+                .expect("redeem");
+            assert_eq!(unknown, Redemption::Unknown);
+        }
+
+        async fn a_refused_code_is_used_up(db: TestDb) {
+            let store = open(&db).await;
+            let (code, record) = code_fixture(store.as_ref()).await;
+            let token = AccessToken::generate();
+            let refuse = |_: &AuthorizationCodeRecord| Err("code_wrong_client");
+            let refused = store
+                .redeem_authorization_code(&code.hash(), &refuse, &token.hash(), &token_for(&record), T0)
+                .await
+                .expect("redeem");
+            assert_eq!(refused, Redemption::Refused("code_wrong_client"));
+            assert!(store.access_token(&token.hash()).await.expect("token").is_none());
+            // The rightful client comes too late: one try per code.
+            let pass = |_: &AuthorizationCodeRecord| Ok(());
+            let later = store
+                .redeem_authorization_code(&code.hash(), &pass, &token.hash(), &token_for(&record), T0)
+                .await
+                .expect("redeem");
+            assert_eq!(later, Redemption::Reused);
+        }
+
+        async fn concurrent_exchanges_of_one_code_issue_one_token(db: TestDb) {
+            let store = open(&db).await;
+            let (code, record) = code_fixture(store.as_ref()).await;
+            let attempts = (0..8).map(|_| {
+                let store = Arc::clone(&store);
+                let record = record.clone();
+                let hash = code.hash();
+                async move {
+                    let token = AccessToken::generate();
+                    let pass = |_: &AuthorizationCodeRecord| Ok(());
+                    store
+                        .redeem_authorization_code(&hash, &pass, &token.hash(), &token_for(&record), T0)
+                        .await
+                        .expect("redeem")
+                }
+            });
+            let outcomes = futures::future::join_all(attempts).await;
+            let issued = outcomes.iter().filter(|o| matches!(o, Redemption::Issued(_))).count();
+            assert_eq!(issued, 1, "{outcomes:?}");
+            assert!(outcomes.iter().all(|o| matches!(o, Redemption::Issued(_) | Redemption::Reused)));
+        }
     }
 }

@@ -81,6 +81,22 @@ pub enum Command {
     /// Manage admin API keys.
     #[command(subcommand, name = "admin-key")]
     AdminKey(AdminKeyCommand),
+    /// Manage the keys that sign ID tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys (ids, algorithms, dates; never the private keys).
+    List,
+    /// Replace the active signing key with a new one. The old key stays in JWKS for
+    /// 24 hours, so tokens it signed still verify.
+    Rotate {
+        /// RS256 or ES256.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
 }
 
 #[derive(Debug, Args)]

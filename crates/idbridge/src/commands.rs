@@ -11,8 +11,8 @@ use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
 use serde::Serialize;
 
 use crate::cli::{
-    AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, ScimTokenCommand, ServeArgs,
-    TenantCommand,
+    AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, KeysCommand, ScimTokenCommand,
+    ServeArgs, TenantCommand,
 };
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AdminKey(command) => {
             with_state(&cli.common, |state| admin_key(state, command)).await
         }
+        Command::Keys(command) => with_state(&cli.common, |state| keys(state, command)).await,
     }
 }
 
@@ -103,6 +104,11 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
         allow_private_urls: args.allow_private_urls,
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
+    // ID token signing keys exist before the first request (one per algorithm, even
+    // when several processes start at once).
+    idbridge_server::oidc::keys::ensure_signing_keys(store.as_ref(), state.clock.as_ref())
+        .await
+        .context("cannot create ID token signing keys")?;
     let listener = tokio::net::TcpListener::bind(common.listen)
         .await
         .with_context(|| format!("cannot listen on {}", common.listen))?;
@@ -289,6 +295,50 @@ async fn admin_key(state: AppState, command: AdminKeyCommand) -> anyhow::Result<
         AdminKeyCommand::Revoke { id } => {
             service::revoke_admin_key(&state, id).await?;
             eprintln!("admin API key {id} revoked");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SigningKeyView {
+    kid: String,
+    algorithm: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    retired_at: Option<time::OffsetDateTime>,
+}
+
+async fn keys(state: AppState, command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::List => {
+            let keys: Vec<SigningKeyView> = state
+                .store
+                .signing_keys()
+                .await?
+                .into_iter()
+                .map(|k| SigningKeyView {
+                    kid: k.kid,
+                    algorithm: k.algorithm,
+                    created_at: k.created_at,
+                    retired_at: k.retired_at,
+                })
+                .collect();
+            print(&keys)
+        }
+        KeysCommand::Rotate { alg } => {
+            let algorithm = idbridge_oidc::SigningAlgorithm::parse(&alg)
+                .with_context(|| format!("--alg {alg:?}: RS256 or ES256"))?;
+            let kid = idbridge_server::oidc::keys::rotate(
+                state.store.as_ref(),
+                state.clock.as_ref(),
+                algorithm,
+            )
+            .await?;
+            eprintln!(
+                "{alg} signing key rotated: {kid} signs from now; the previous key stays published for 24 hours"
+            );
             Ok(())
         }
     }

@@ -43,7 +43,7 @@ pub struct AcsForm {
 }
 
 /// How long an authorization code may wait for the token endpoint.
-pub const CODE_TTL: time::Duration = time::Duration::seconds(60);
+pub use idbridge_oidc::CODE_TTL;
 
 fn refuse(status: StatusCode, reason: &'static str, message: impl Into<String>) -> FlowError {
     FlowError::new(status, reason, message)
@@ -225,19 +225,11 @@ async fn complete(
     assertion: &ValidAssertion,
     log: &mut SignInEvent,
 ) -> Result<Finished, FlowError> {
-    // Where the sign-in lands, and for which client: the app request's redirect URI,
-    // or the tenant's default (whose client was resolved when it was saved).
-    let (redirect_uri, client_id) = match request.and_then(|r| r.redirect_uri.clone()) {
-        // Only OIDC-started sign-ins (issue 5) carry a redirect URI; they should
-        // carry their client id too, and then this lookup goes.
-        Some(uri) => {
-            let client = state
-                .store
-                .client_for_redirect_uri(&uri)
-                .await
-                .map_err(unavailable)?;
-            (uri, client)
-        }
+    // Where the sign-in lands, and for which client: the app's authorization
+    // request, or the tenant's default (whose client was resolved when it was saved).
+    let oidc = request.and_then(|r| r.oidc.as_ref().zip(r.redirect_uri.as_ref()));
+    let (redirect_uri, client_id) = match oidc {
+        Some((o, uri)) => (uri.clone(), Some(o.client_id)),
         None => {
             let uri = connection.default_redirect_uri.clone().ok_or_else(|| {
                 refuse(
@@ -249,6 +241,7 @@ async fn complete(
             (uri, connection.default_client_id)
         }
     };
+    let oidc = oidc.map(|(o, _)| o);
     let client_id = client_id.ok_or_else(|| {
         refuse(
             StatusCode::CONFLICT,
@@ -295,8 +288,10 @@ async fn complete(
         redirect_uri: redirect_uri.clone(),
         tenant_id: tenant.id,
         user_id: user.id,
-        nonce: None,
-        code_challenge: None,
+        nonce: oidc.and_then(|o| o.nonce.clone()),
+        code_challenge: oidc.and_then(|o| o.code_challenge.clone()),
+        // An IdP-initiated sign-in grants what every app sign-in needs.
+        scope: oidc.map_or_else(|| "openid email profile".to_owned(), |o| o.scope.clone()),
         auth_time: now,
         created_at: now,
         expires_at: now + CODE_TTL,
@@ -308,9 +303,15 @@ async fn complete(
             "The address to return to is not a URL.",
         )
     })?;
-    target
-        .query_pairs_mut()
-        .append_pair("code", code.expose_secret());
+    {
+        let mut query = target.query_pairs_mut();
+        query.append_pair("code", code.expose_secret());
+        if let Some(app_state) = oidc.and_then(|o| o.state.as_deref()) {
+            query.append_pair("state", app_state);
+        }
+        // RFC 9207: says which provider answered (mix-up defence).
+        query.append_pair("iss", state.config.public_url.as_str());
+    }
     let location = HeaderValue::from_str(target.as_str()).map_err(|_| {
         refuse(
             StatusCode::CONFLICT,

@@ -22,7 +22,7 @@ use idbridge_core::secret::random_bytes;
 use idbridge_saml::SpEndpoints;
 use idbridge_saml::authn_request::{self, AuthnRequest};
 use idbridge_saml::sp_metadata::SpMetadata;
-use idbridge_store::{SamlRequestState, Tenant};
+use idbridge_store::{OidcRequestState, SamlRequestState, Tenant};
 
 pub use page::FlowError;
 
@@ -63,7 +63,7 @@ async fn tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, FlowError> {
         .ok_or_else(not_found)
 }
 
-fn unavailable(err: idbridge_store::StoreError) -> FlowError {
+pub(crate) fn unavailable(err: idbridge_store::StoreError) -> FlowError {
     tracing::error!(error = %err, "SAML flow: storage failed");
     FlowError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -141,11 +141,25 @@ async fn login(
     }
 }
 
+/// An app's authorization request, checked by `/oauth/authorize`, that a SAML
+/// sign-in will complete.
+#[derive(Debug, Clone)]
+pub struct OidcLogin {
+    pub client_id: uuid::Uuid,
+    /// Registered for the client (checked exactly).
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
 /// Records a new AuthnRequest and returns the IdP URL to send the browser to.
 pub async fn start_login(
     state: &AppState,
     slug: &str,
-    redirect_uri: Option<String>,
+    oidc: Option<OidcLogin>,
     test: bool,
 ) -> Result<String, FlowError> {
     let tenant = tenant(state, slug).await?;
@@ -193,8 +207,15 @@ pub async fn start_login(
             id,
             tenant_id: tenant.id,
             relay_state,
-            redirect_uri,
+            redirect_uri: oidc.as_ref().map(|o| o.redirect_uri.clone()),
             test,
+            oidc: oidc.map(|o| OidcRequestState {
+                client_id: o.client_id,
+                state: o.state,
+                nonce: o.nonce,
+                code_challenge: o.code_challenge,
+                scope: o.scope,
+            }),
             created_at: now,
             expires_at: now + REQUEST_TTL,
         })

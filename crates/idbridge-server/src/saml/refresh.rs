@@ -161,5 +161,10 @@ pub async fn run(state: AppState) {
         if let Err(error) = state.store.sweep_expired(state.clock.now()).await {
             tracing::warn!(%error, "sweeping expired SAML state failed");
         }
+        let now = state.clock.now();
+        let retired_before = now - crate::oidc::keys::RETIRED_KEY_PUBLISHED_FOR;
+        if let Err(error) = state.store.sweep_oidc(now, retired_before).await {
+            tracing::warn!(%error, "sweeping expired access tokens failed");
+        }
     }
 }

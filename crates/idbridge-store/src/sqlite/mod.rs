@@ -26,6 +26,7 @@ use crate::{
 };
 
 mod directory;
+mod oidc;
 mod saml;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -223,6 +224,16 @@ impl TenantRepo for SqliteStore {
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
         sqlx::query(TENANT_BY_SLUG)
             .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(tenant_from_row)
+            .transpose()
+    }
+
+    async fn tenant_by_id(&self, id: Uuid) -> Result<Option<Tenant>> {
+        sqlx::query("SELECT * FROM tenants WHERE id = ?1")
+            .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .as_ref()

@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use super::{SqliteStore, from_micros, micros, uuid_of};
 use crate::{
-    AuthorizationCodeRecord, FetchedMetadata, Page, PageRequest, Result, SamlConnection, SamlRepo,
-    SamlRequestState, SignInEvent, StoreError, WriteContext, sign_in_event,
+    AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, Page, PageRequest, Result,
+    SamlConnection, SamlRepo, SamlRequestState, SignInEvent, StoreError, WriteContext,
+    sign_in_event,
 };
 
 fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
@@ -57,6 +58,18 @@ fn request_from_row(row: &SqliteRow) -> Result<SamlRequestState> {
         relay_state: row.try_get("relay_state")?,
         redirect_uri: row.try_get("redirect_uri")?,
         test: row.try_get("test")?,
+        oidc: match row.try_get::<Option<Uuid>, _>("client_id")? {
+            None => None,
+            Some(client_id) => Some(OidcRequestState {
+                client_id,
+                state: row.try_get("oauth_state")?,
+                nonce: row.try_get("nonce")?,
+                code_challenge: row.try_get("code_challenge")?,
+                scope: row
+                    .try_get::<Option<String>, _>("scope")?
+                    .unwrap_or_default(),
+            }),
+        },
         created_at: from_micros(row.try_get("created_at")?)?,
         expires_at: from_micros(row.try_get("expires_at")?)?,
     })
@@ -190,7 +203,8 @@ impl SamlRepo for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO saml_requests (id, tenant_id, relay_state, redirect_uri, test, \
-             created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             created_at, expires_at, client_id, oauth_state, nonce, code_challenge, scope) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(&r.id)
         .bind(r.tenant_id)
@@ -199,6 +213,11 @@ impl SamlRepo for SqliteStore {
         .bind(r.test)
         .bind(micros(r.created_at))
         .bind(micros(r.expires_at))
+        .bind(r.oidc.as_ref().map(|o| o.client_id))
+        .bind(r.oidc.as_ref().and_then(|o| o.state.as_deref()))
+        .bind(r.oidc.as_ref().and_then(|o| o.nonce.as_deref()))
+        .bind(r.oidc.as_ref().and_then(|o| o.code_challenge.as_deref()))
+        .bind(r.oidc.as_ref().map(|o| o.scope.as_str()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -311,8 +330,8 @@ impl SamlRepo for SqliteStore {
         if let Some((hash, c)) = code {
             sqlx::query(
                 "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
-                 user_id, nonce, code_challenge, auth_time, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .bind(hash.as_bytes().as_slice())
             .bind(c.client_id)
@@ -324,6 +343,7 @@ impl SamlRepo for SqliteStore {
             .bind(micros(c.auth_time))
             .bind(micros(c.created_at))
             .bind(micros(c.expires_at))
+            .bind(&c.scope)
             .execute(&mut *tx)
             .await?;
         }
@@ -393,19 +413,8 @@ impl SamlRepo for SqliteStore {
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(&self.pool)
             .await?
-            .map(|row| {
-                Ok(AuthorizationCodeRecord {
-                    client_id: uuid_of(&row, "client_id")?,
-                    redirect_uri: row.try_get("redirect_uri")?,
-                    tenant_id: uuid_of(&row, "tenant_id")?,
-                    user_id: uuid_of(&row, "user_id")?,
-                    nonce: row.try_get("nonce")?,
-                    code_challenge: row.try_get("code_challenge")?,
-                    auth_time: from_micros(row.try_get("auth_time")?)?,
-                    created_at: from_micros(row.try_get("created_at")?)?,
-                    expires_at: from_micros(row.try_get("expires_at")?)?,
-                })
-            })
+            .as_ref()
+            .map(super::oidc::code_from_row)
             .transpose()
     }
 
