@@ -8,6 +8,7 @@ mod admin_auth;
 mod bad_input;
 mod clients;
 mod observability;
+mod oidc;
 mod process;
 mod saml_acs;
 mod saml_setup;
