@@ -476,13 +476,13 @@ both_backends! {
             let response = app.http.post(app.url("/oauth/token")).form(&form).send().await.expect("send");
             (response.status(), response.json::<Value>().await.expect("json"))
         };
-        let code = code_for(&app, &idp, "acme", &public, challenge).await;
+        let code = code_for(app, &idp, "acme", &public, challenge).await;
         let (status, body) = post(form(&code, Some("eBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-        let code = code_for(&app, &idp, "acme", &public, challenge).await;
+        let code = code_for(app, &idp, "acme", &public, challenge).await;
         let (status, _) = post(form(&code, None)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let code = code_for(&app, &idp, "acme", &public, challenge).await;
+        let code = code_for(app, &idp, "acme", &public, challenge).await;
         let (status, body) = post(form(&code, Some(verifier))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body["id_token"].is_string());
