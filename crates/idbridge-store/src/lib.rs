@@ -12,6 +12,7 @@
 //! database on every request.
 
 pub mod directory;
+mod domain;
 mod error;
 mod model;
 pub mod postgres;
@@ -29,6 +30,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use directory::*;
+pub use domain::{
+    CLAIMED_BY_ANOTHER_TENANT, DomainCheckOutcome, DomainCounts, DomainRepo, TenantDomain,
+};
 pub use error::{Result, StoreError};
 pub use model::*;
 use saml::sign_in_event;
@@ -47,6 +51,7 @@ pub trait Store:
     + DirectoryRepo
     + RoleRepo
     + SamlRepo
+    + DomainRepo
     + Send
     + Sync
     + 'static
