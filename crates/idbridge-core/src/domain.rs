@@ -247,7 +247,13 @@ pub const PUBLIC_MAIL_DOMAINS: &[&str] = &[
 /// `yandex.com.tr`): the provider's label followed by a top-level domain, or by a
 /// two-level country suffix.
 pub const PUBLIC_MAIL_FAMILIES: &[&str] = &[
-    "gmx", "yandex", "yahoo", "hotmail", "outlook", "live", "windowslive",
+    "gmx",
+    "yandex",
+    "yahoo",
+    "hotmail",
+    "outlook",
+    "live",
+    "windowslive",
 ];
 
 fn is_public_mail_domain(domain: &str) -> bool {
@@ -470,7 +476,10 @@ mod tests {
             Ok("example.com".to_owned())
         );
         assert_eq!(email_domain("example.com"), Err(InvalidEmail::NoAt));
-        assert_eq!(email_domain("@example.com"), Err(InvalidEmail::EmptyLocalPart));
+        assert_eq!(
+            email_domain("@example.com"),
+            Err(InvalidEmail::EmptyLocalPart)
+        );
         assert!(matches!(
             email_domain("jane@"),
             Err(InvalidEmail::Domain(InvalidDomain::Empty))

@@ -5,6 +5,7 @@ use idbridge_core::{Clock, TenantSlug};
 use idbridge_store::Store;
 use url::Url;
 
+use crate::dns::DomainVerifier;
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 
@@ -18,12 +19,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The client for URLs that come from outside (metadata URLs).
     pub fetcher: Fetcher,
+    /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
+    pub domains: DomainVerifier,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
         Self {
             fetcher: Fetcher::new(config.allow_private_urls),
+            domains: DomainVerifier::new(config.dns_resolver),
             store,
             clock,
             config: Arc::new(config),
@@ -42,6 +46,9 @@ pub struct ServerConfig {
     /// `--allow-private-urls`: outside URLs may reach private and loopback addresses
     /// (and use http). Off in production; tests and private deployments need it.
     pub allow_private_urls: bool,
+    /// `--dns-resolver`: the one DNS server domain verification asks; `None` means
+    /// the system's resolvers.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 /// The externally visible base URL: scheme, host, optional port and optional path
