@@ -194,7 +194,8 @@ impl DomainRepo for PostgresStore {
             }
             DomainCheckOutcome::Verified => {
                 // Another tenant verifying the same domain at this very moment is not
-                // seen here; the unique index then refuses one of the two commits.
+                // seen here: the unique index then makes the later UPDATE wait for the
+                // earlier transaction and fail (a Conflict) once that one commits.
                 if verified_elsewhere(&mut tx, tenant_id, domain).await? {
                     claimed = true;
                     (false, None, Some(CLAIMED_BY_ANOTHER_TENANT), None)
