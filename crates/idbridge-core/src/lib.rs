@@ -5,6 +5,7 @@
 //! protocol crates built on top of it deterministic and testable alone.
 
 mod clock;
+pub mod domain;
 pub mod net;
 mod redirect_uri;
 pub mod roles;

@@ -43,6 +43,17 @@ pub enum AdminError {
     InvalidMetadata(#[from] idbridge_saml::MetadataError),
     #[error("the IdP metadata URL could not be fetched: {0}")]
     MetadataFetch(String),
+    #[error("invalid domain: {0}")]
+    InvalidDomain(#[from] idbridge_core::domain::InvalidDomain),
+    #[error(
+        "{0} is a public mail provider's domain: anyone can have an address there, so no \
+         tenant can claim it"
+    )]
+    PublicMailDomain(String),
+    #[error("the domain {0} is verified by another tenant")]
+    DomainClaimed(String),
+    #[error("invalid email address: {0}")]
+    InvalidEmail(#[from] idbridge_core::domain::InvalidEmail),
     #[error("no route for this method and path")]
     NoRoute,
     #[error("method not allowed on this path")]
@@ -59,12 +70,13 @@ impl AdminError {
         match self {
             MissingCredentials | InvalidCredentials => StatusCode::UNAUTHORIZED,
             MalformedJson(_) | InvalidBody(_) | InvalidRequest(_) | InvalidSlug(_)
-            | InvalidCursor | InvalidMetadata(_) | MetadataFetch(_) => StatusCode::BAD_REQUEST,
+            | InvalidCursor | InvalidMetadata(_) | MetadataFetch(_) | InvalidDomain(_)
+            | PublicMailDomain(_) | InvalidEmail(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             TenantNotFound(_) | NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            TenantExists(_) => StatusCode::CONFLICT,
+            TenantExists(_) | DomainClaimed(_) => StatusCode::CONFLICT,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,6 +100,10 @@ impl AdminError {
             TenantExists(_) => "tenant_exists",
             InvalidMetadata(_) => "invalid_metadata",
             MetadataFetch(_) => "metadata_fetch_failed",
+            InvalidDomain(_) => "invalid_domain",
+            PublicMailDomain(_) => "public_mail_domain",
+            DomainClaimed(_) => idbridge_store::CLAIMED_BY_ANOTHER_TENANT,
+            InvalidEmail(_) => "invalid_email",
             NoRoute => "no_route",
             MethodNotAllowed => "method_not_allowed",
             Unavailable(_) => "unavailable",

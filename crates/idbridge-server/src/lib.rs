@@ -9,6 +9,8 @@
 
 pub mod admin;
 mod bearer;
+pub mod dns;
+pub mod domains;
 pub mod error;
 mod extract;
 pub mod fetch;

@@ -5,6 +5,7 @@ use idbridge_core::{Clock, TenantSlug};
 use idbridge_store::Store;
 use url::Url;
 
+use crate::dns::DomainVerifier;
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 
@@ -21,12 +22,15 @@ pub struct AppState {
     /// Parsed ID token signing keys by kid (which key is active is read from the
     /// store on every use).
     pub signing_keys: Arc<crate::oidc::KeyCache>,
+    /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
+    pub domains: DomainVerifier,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
         Self {
             fetcher: Fetcher::new(config.allow_private_urls),
+            domains: DomainVerifier::new(config.dns_resolver),
             store,
             clock,
             config: Arc::new(config),
@@ -46,6 +50,9 @@ pub struct ServerConfig {
     /// `--allow-private-urls`: outside URLs may reach private and loopback addresses
     /// (and use http). Off in production; tests and private deployments need it.
     pub allow_private_urls: bool,
+    /// `--dns-resolver`: the one DNS server domain verification asks; `None` means
+    /// the system's resolvers.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 /// The externally visible base URL: scheme, host, optional port and optional path

@@ -12,6 +12,7 @@
 //! database on every request.
 
 pub mod directory;
+mod domain;
 mod error;
 mod model;
 mod oidc;
@@ -30,6 +31,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use directory::*;
+pub use domain::{
+    CLAIMED_BY_ANOTHER_TENANT, DomainCheckOutcome, DomainCounts, DomainRepo, TenantDomain,
+};
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use oidc::{AccessTokenRecord, CodeCheck, OidcRepo, Redemption, StoredSigningKey};
@@ -50,6 +54,7 @@ pub trait Store:
     + RoleRepo
     + SamlRepo
     + OidcRepo
+    + DomainRepo
     + Send
     + Sync
     + 'static

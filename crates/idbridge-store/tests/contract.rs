@@ -6,8 +6,9 @@ use std::sync::Arc;
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
-    AdminKeyRecord, DatabaseUrl, OidcClient, PageRequest, PoolSettings, SamlConnection,
-    SamlRequestState, ScimTokenRecord, SignInEvent, Store, StoreError, Tenant, TenantUpdate,
+    AdminKeyRecord, DatabaseUrl, DomainCheckOutcome, DomainCounts, OidcClient, PageRequest,
+    PoolSettings, SamlConnection, SamlRequestState, ScimTokenRecord, SignInEvent, Store,
+    StoreError, Tenant, TenantDomain, TenantUpdate,
 };
 use idbridge_testkit::{TestDb, both_backends};
 use time::OffsetDateTime;
@@ -52,7 +53,130 @@ fn scim_token_record(tenant_id: Uuid) -> ScimTokenRecord {
     }
 }
 
+fn claim(tenant_id: Uuid, domain: &str) -> TenantDomain {
+    TenantDomain {
+        id: Uuid::now_v7(),
+        tenant_id,
+        domain: domain.into(),
+        verification_token: format!("token-{}", Uuid::now_v7().simple()),
+        verified: false,
+        verified_at: None,
+        checked_at: None,
+        verification_error: None,
+        created_at: T0,
+    }
+}
+
 both_backends! {
+    async fn a_domain_is_verified_by_one_tenant_at_most(db: TestDb) {
+        let store = open(&db).await;
+        let (a, b) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&a).await.expect("a");
+        store.create_tenant(&b).await.expect("b");
+        let (first, created) = store.add_domain(&claim(a.id, "acme.test")).await.expect("claim");
+        assert!(created);
+        // Claiming again keeps the first token.
+        let (again, created) = store.add_domain(&claim(a.id, "acme.test")).await.expect("again");
+        assert!(!created);
+        assert_eq!(again, first);
+        // Pending claims by several tenants are fine.
+        store.add_domain(&claim(b.id, "acme.test")).await.expect("b pending");
+        assert_eq!(store.tenant_for_verified_domain("acme.test").await.expect("lookup"), None);
+
+        let verified = store
+            .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0)
+            .await
+            .expect("verify");
+        assert!(verified.verified);
+        assert_eq!(verified.verified_at, Some(T0));
+        assert_eq!(
+            store.tenant_for_verified_domain("acme.test").await.expect("lookup").map(|t| t.id),
+            Some(a.id)
+        );
+        let refused = store
+            .record_domain_check(b.id, "acme.test", DomainCheckOutcome::Verified, T0)
+            .await;
+        assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+        let b_claim = store.tenant_domain(b.id, "acme.test").await.expect("read").expect("claim");
+        assert!(!b_claim.verified);
+        assert_eq!(b_claim.verification_error.as_deref(), Some("claimed_by_another_tenant"));
+        // Once another tenant holds it verified, nobody else may claim it, not even
+        // a tenant with a pending claim.
+        let c = tenant("initech");
+        store.create_tenant(&c).await.expect("c");
+        for other in [b.id, c.id] {
+            assert!(matches!(
+                store.add_domain(&claim(other, "acme.test")).await,
+                Err(StoreError::Conflict(_))
+            ));
+        }
+        assert_eq!(
+            store.domain_counts(a.id).await.expect("counts"),
+            DomainCounts { total: 1, verified: 1 }
+        );
+        assert_eq!(
+            store.domain_counts(b.id).await.expect("counts"),
+            DomainCounts { total: 1, verified: 0 }
+        );
+        let events = store.list_events(a.id, 0, 10).await.expect("events");
+        assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["domain.verified"]);
+    }
+
+    async fn a_transient_failure_keeps_a_domain_verified_and_an_absence_does_not(db: TestDb) {
+        let store = open(&db).await;
+        let a = tenant("acme");
+        store.create_tenant(&a).await.expect("a");
+        store.add_domain(&claim(a.id, "acme.test")).await.expect("claim");
+        store
+            .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0)
+            .await
+            .expect("verify");
+        let day = time::Duration::days(1);
+        let due = store.domains_to_recheck(T0 + day, 10).await.expect("due");
+        assert_eq!(due.len(), 1);
+        assert!(store.domains_to_recheck(T0, 10).await.expect("none due").is_empty());
+
+        let kept = store
+            .record_domain_check(
+                a.id,
+                "acme.test",
+                DomainCheckOutcome::Failed { reason: "dns_timeout", unverify: false },
+                T0 + day,
+            )
+            .await
+            .expect("timeout");
+        assert!(kept.verified);
+        assert_eq!(kept.verified_at, Some(T0));
+        assert_eq!(kept.verification_error.as_deref(), Some("dns_timeout"));
+        assert!(store.domains_to_recheck(T0 + day, 10).await.expect("rechecked").is_empty());
+
+        let lost = store
+            .record_domain_check(
+                a.id,
+                "acme.test",
+                DomainCheckOutcome::Failed { reason: "txt_record_missing", unverify: true },
+                T0 + day + day,
+            )
+            .await
+            .expect("missing");
+        assert!(!lost.verified);
+        assert_eq!(lost.verified_at, None);
+        assert_eq!(store.tenant_for_verified_domain("acme.test").await.expect("lookup"), None);
+        let events = store.list_events(a.id, 0, 10).await.expect("events");
+        assert_eq!(
+            events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["domain.verified", "domain.unverified"]
+        );
+        assert_eq!(events[1].data["domain"]["reason"], "txt_record_missing");
+
+        store.delete_domain(a.id, "acme.test", T0).await.expect("delete");
+        assert!(matches!(
+            store.delete_domain(a.id, "acme.test", T0).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.list_domains(a.id, PageRequest::first(10)).await.expect("list").items.is_empty());
+    }
+
     async fn migrations_are_idempotent(db: TestDb) {
         let store = open(&db).await;
         store.migrate().await.expect("second migrate is a no-op");

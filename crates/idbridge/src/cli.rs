@@ -106,9 +106,9 @@ pub struct ServeArgs {
     pub admin_api_key: Option<SecretString>,
 
     /// host:port of one DNS server to ask instead of the system's resolvers (domain
-    /// verification).
-    #[arg(long, env = "IDBRIDGE_DNS_RESOLVER")]
-    pub dns_resolver: Option<SocketAddr>,
+    /// verification), over UDP and TCP. Default: the system's resolvers.
+    #[arg(long, env = "IDBRIDGE_DNS_RESOLVER", value_name = "HOST:PORT")]
+    pub dns_resolver: Option<String>,
 
     /// Let metadata and webhook URLs resolve to loopback/private addresses (tests,
     /// development).

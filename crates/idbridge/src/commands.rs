@@ -88,11 +88,14 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
         ..PoolSettings::default()
     };
     let store = open_store(common, &settings).await?;
-    if args.dns_resolver.is_some() {
-        // Accepted now so deployments can set it; domain verification, which reads
-        // it, is not built yet.
-        tracing::info!(dns_resolver = ?args.dns_resolver, "network options recorded");
-    }
+    let dns_resolver = match &args.dns_resolver {
+        Some(raw) => {
+            let addr = resolve_dns_server(raw).await?;
+            tracing::info!(dns_resolver = %addr, "domain verification asks this DNS server only");
+            Some(addr)
+        }
+        None => None,
+    };
     if args.allow_private_urls {
         tracing::warn!(
             "--allow-private-urls: metadata URLs may reach private and loopback addresses"
@@ -102,6 +105,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
         public_url: public_url.clone(),
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
         allow_private_urls: args.allow_private_urls,
+        dns_resolver,
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
     // ID token signing keys exist before the first request (one per algorithm, even
@@ -132,6 +136,19 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--dns-resolver host:port` as an address. A host name is resolved once, at
+/// start, by the system: the server it names is then the only one asked.
+async fn resolve_dns_server(raw: &str) -> anyhow::Result<std::net::SocketAddr> {
+    if let Ok(addr) = raw.parse() {
+        return Ok(addr);
+    }
+    tokio::net::lookup_host(raw)
+        .await
+        .with_context(|| format!("--dns-resolver {raw:?}: expected host:port"))?
+        .next()
+        .with_context(|| format!("--dns-resolver {raw:?}: the host has no address"))
 }
 
 async fn shutdown_signal() {
@@ -179,6 +196,7 @@ where
         public_url: public_url(common)?,
         bootstrap_admin_key: None,
         allow_private_urls: false,
+        dns_resolver: None,
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
     let result = f(state).await;

@@ -1,10 +1,11 @@
-//! The admin API (`/api/v1`): tenants, OIDC clients, SCIM tokens. Handlers are thin:
+//! The admin API (`/api/v1`): tenants, OIDC clients, SCIM tokens, domains. Handlers are thin:
 //! extract, call [`service`], answer. The OpenAPI document is generated from the
 //! handlers' annotations, so it cannot drift from the routes.
 
 mod auth;
 mod clients;
 pub mod directory;
+mod domains;
 pub mod pagination;
 pub mod roles;
 pub mod saml;
@@ -28,7 +29,8 @@ use crate::AppState;
 #[openapi(
     info(
         title = "idbridge admin API",
-        description = "Operator API of idbridge: tenants, OIDC clients and SCIM tokens. \
+        description = "Operator API of idbridge: tenants, OIDC clients, SCIM tokens, SAML \
+                       connections and email domains. \
                        Every request carries `Authorization: Bearer <admin API key>`.",
     ),
     servers((url = "/api/v1")),
@@ -41,6 +43,7 @@ use crate::AppState;
         (name = "directory", description = "A tenant's users, groups, events and provisioning log"),
         (name = "roles", description = "App roles and how each tenant's IdP roles and groups map to them"),
         (name = "saml", description = "A tenant's SAML connection to its IdP"),
+        (name = "domains", description = "Email domains a tenant proves with a DNS TXT record, and the lookup from an email to its tenant"),
     )
 )]
 struct AdminApiDoc;
@@ -83,6 +86,10 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(saml::get_saml, saml::put_saml))
         .routes(routes!(saml::test_saml))
         .routes(routes!(directory::list_sign_ins))
+        .routes(routes!(domains::add_domain, domains::list_domains))
+        .routes(routes!(domains::verify_domain))
+        .routes(routes!(domains::delete_domain))
+        .routes(routes!(domains::lookup))
         .split_for_parts();
     let router = router.route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     (router, openapi)

@@ -1,11 +1,13 @@
 //! The admin operations, shared by the HTTP handlers and the CLI so that both apply
 //! the same validation and produce the same answers. No HTTP in here.
 
+use idbridge_core::domain::{DnsCheck, DomainName, email_domain, new_verification_token};
 use idbridge_core::roles::RolePolicy;
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
-    AdminKeyRecord, OidcClient, PageRequest, ScimTokenRecord, StoreError, Tenant, TenantUpdate,
+    AdminKeyRecord, DomainCheckOutcome, DomainCounts, OidcClient, PageRequest, ScimTokenRecord,
+    StoreError, Tenant, TenantDomain, TenantUpdate,
 };
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -13,8 +15,8 @@ use uuid::Uuid;
 
 use super::pagination::List;
 use super::views::{
-    AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, ScimTokenCreated, ScimTokenView,
-    TenantDetail, TenantView,
+    AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, DomainView, LookupView,
+    ScimTokenCreated, ScimTokenView, TenantDetail, TenantView,
 };
 use crate::AppState;
 use crate::error::AdminError;
@@ -130,11 +132,13 @@ pub async fn find_tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, Adm
 async fn detail(state: &AppState, tenant: Tenant) -> Result<TenantDetail, AdminError> {
     let active_tokens = state.store.count_active_scim_tokens(tenant.id).await?;
     let saml_configured = state.store.saml_connection(tenant.id).await?.is_some();
+    let domains = state.store.domain_counts(tenant.id).await?;
     Ok(TenantDetail::new(
         tenant,
         &state.config.public_url,
         active_tokens,
         saml_configured,
+        domains,
     ))
 }
 
@@ -171,6 +175,7 @@ pub async fn create_tenant(
         &state.config.public_url,
         0,
         false,
+        DomainCounts::default(),
     ))
 }
 
@@ -419,4 +424,164 @@ pub async fn revoke_admin_key(state: &AppState, id: Uuid) -> Result<(), AdminErr
         Err(StoreError::NotFound) => Err(AdminError::NotFound("admin API key")),
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddDomain {
+    /// An email domain the tenant's users have addresses at. Normalised (trimmed,
+    /// lowercased, trailing dot removed, internationalised names to punycode).
+    #[schema(example = "example.com")]
+    pub domain: String,
+}
+
+/// A domain as an admin or an email names it, normalised, or a 400.
+fn parse_domain(raw: &str) -> Result<DomainName, AdminError> {
+    Ok(DomainName::parse(raw)?)
+}
+
+/// Claims a domain for the tenant, pending until its TXT record is found. Claiming a
+/// domain the tenant already claims answers that claim (`false`), token unchanged.
+pub async fn add_domain(
+    state: &AppState,
+    raw_slug: &str,
+    input: AddDomain,
+) -> Result<(DomainView, bool), AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    let domain = parse_domain(&input.domain)?;
+    if domain.is_public_mail_domain() {
+        return Err(AdminError::PublicMailDomain(domain.to_string()));
+    }
+    let claim = TenantDomain {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        domain: domain.to_string(),
+        verification_token: new_verification_token(),
+        verified: false,
+        verified_at: None,
+        checked_at: None,
+        verification_error: None,
+        created_at: state.clock.now(),
+    };
+    match state.store.add_domain(&claim).await {
+        Ok((stored, created)) => {
+            if created {
+                tracing::info!(tenant = %tenant.slug, %domain, "domain claimed");
+            }
+            Ok((stored.into(), created))
+        }
+        Err(StoreError::Conflict(_)) => Err(AdminError::DomainClaimed(domain.to_string())),
+        Err(StoreError::NotFound) => Err(AdminError::TenantNotFound(tenant.slug.to_string())),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn list_domains(
+    state: &AppState,
+    raw_slug: &str,
+    page: PageRequest,
+) -> Result<List<DomainView>, AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    Ok(List::from_page(
+        state.store.list_domains(tenant.id, page).await?,
+        DomainView::from,
+    ))
+}
+
+/// Asks DNS for the claim's TXT record now and records what it found. A verified
+/// domain loses its status only when DNS says the record is not there; a timeout
+/// leaves it verified (with the error noted).
+pub async fn verify_domain(
+    state: &AppState,
+    raw_slug: &str,
+    raw_domain: &str,
+) -> Result<DomainView, AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    let domain = parse_domain(raw_domain)?;
+    let claim = state
+        .store
+        .tenant_domain(tenant.id, domain.as_str())
+        .await?
+        .ok_or(AdminError::NotFound("domain"))?;
+    // Held by another tenant: no DNS answer could change that, so none is asked.
+    let holder = state
+        .store
+        .tenant_for_verified_domain(domain.as_str())
+        .await?;
+    let check = if holder.is_some_and(|t| t.id != tenant.id) {
+        None
+    } else {
+        Some(
+            state
+                .domains
+                .check(&domain, &claim.verification_token)
+                .await,
+        )
+    };
+    let outcome = match check {
+        None => DomainCheckOutcome::Failed {
+            reason: idbridge_store::CLAIMED_BY_ANOTHER_TENANT,
+            unverify: true,
+        },
+        Some(DnsCheck::Found) => DomainCheckOutcome::Verified,
+        Some(other) => DomainCheckOutcome::Failed {
+            reason: other.reason().unwrap_or("dns_error"),
+            unverify: other.is_definite_absence(),
+        },
+    };
+    let recorded = state
+        .store
+        .record_domain_check(tenant.id, domain.as_str(), outcome, state.clock.now())
+        .await;
+    match recorded {
+        Ok(_) if check.is_none() => Err(AdminError::DomainClaimed(domain.to_string())),
+        Ok(stored) => {
+            tracing::info!(
+                tenant = %tenant.slug,
+                %domain,
+                verified = stored.verified,
+                error = stored.verification_error.as_deref(),
+                "domain checked"
+            );
+            Ok(stored.into())
+        }
+        Err(StoreError::Conflict(_)) => Err(AdminError::DomainClaimed(domain.to_string())),
+        Err(StoreError::NotFound) => Err(AdminError::NotFound("domain")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn delete_domain(
+    state: &AppState,
+    raw_slug: &str,
+    raw_domain: &str,
+) -> Result<(), AdminError> {
+    let tenant = find_tenant(state, raw_slug).await?;
+    let domain = parse_domain(raw_domain)?;
+    match state
+        .store
+        .delete_domain(tenant.id, domain.as_str(), state.clock.now())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(tenant = %tenant.slug, %domain, "domain removed");
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(AdminError::NotFound("domain")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The tenant a sign-in with `email` belongs to: the one that verified the
+/// address's domain (exactly that domain; a subdomain is a domain of its own).
+pub async fn lookup_email(state: &AppState, email: &str) -> Result<LookupView, AdminError> {
+    let domain = email_domain(email)?;
+    let tenant = state
+        .store
+        .tenant_for_verified_domain(domain.as_str())
+        .await?;
+    Ok(LookupView {
+        sso_required: tenant.as_ref().is_some_and(|t| t.sso_required),
+        tenant: tenant.map(|t| t.slug.to_string()),
+    })
 }

@@ -1,7 +1,10 @@
 //! What the admin API (and the CLI) answers with. Views never hold a secret except
 //! the `*Created` ones, which are returned once, at creation.
 
-use idbridge_store::{AdminKeyRecord, OidcClient, ScimTokenRecord, Tenant};
+use idbridge_core::domain::txt_record_value;
+use idbridge_store::{
+    AdminKeyRecord, DomainCounts, OidcClient, ScimTokenRecord, Tenant, TenantDomain,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -53,9 +56,9 @@ pub struct TenantDetail {
     pub tenant: TenantView,
     pub saml: SamlSummary,
     pub scim: ScimSummary,
-    /// The tenant's email domains. Domain verification arrives with the domains API;
-    /// until then this list is always empty.
-    pub domains: Vec<DomainSummary>,
+    /// How many email domains the tenant claims and how many are verified (the
+    /// domains themselves: `GET /tenants/{slug}/domains`, a paged list).
+    pub domains: DomainsSummary,
 }
 
 /// The values an IdP admin copies first ("Identifier (Entity ID)", "Reply URL").
@@ -77,9 +80,79 @@ pub struct ScimSummary {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DomainSummary {
+pub struct DomainsSummary {
+    pub total: u64,
+    /// Domains whose TXT record was found: sign-ins with these addresses go to
+    /// this tenant.
+    pub verified: u64,
+}
+
+impl From<DomainCounts> for DomainsSummary {
+    fn from(c: DomainCounts) -> Self {
+        Self {
+            total: c.total,
+            verified: c.verified,
+        }
+    }
+}
+
+/// A tenant's claim on an email domain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainView {
+    /// Normalised: lowercase, punycode for internationalised names.
+    #[schema(example = "example.com")]
     pub domain: String,
     pub verified: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub verified_at: Option<OffsetDateTime>,
+    /// When DNS was last asked (by `verify` or the daily re-check).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub checked_at: Option<OffsetDateTime>,
+    /// Why the last check did not verify: `txt_record_not_found`, `nxdomain`,
+    /// `dns_timeout`, `dns_error`, `txt_record_missing` (the daily re-check found the
+    /// record gone), `claimed_by_another_tenant`. A verified domain whose re-check
+    /// could not reach DNS stays verified with the error noted.
+    #[schema(example = "txt_record_not_found")]
+    pub verification_error: Option<String>,
+    /// The record to publish; the same for the life of the claim.
+    pub txt_record: TxtRecordView,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TxtRecordView {
+    #[schema(example = "_idbridge-verification.example.com")]
+    pub name: String,
+    #[schema(example = "idbridge-verification=3q2-7wLhYf0mXk1bJ9a8Zc4uVd5sRt6E")]
+    pub value: String,
+}
+
+impl From<TenantDomain> for DomainView {
+    fn from(d: TenantDomain) -> Self {
+        Self {
+            txt_record: TxtRecordView {
+                name: format!("{}.{}", idbridge_core::domain::TXT_RECORD_LABEL, d.domain),
+                value: txt_record_value(&d.verification_token),
+            },
+            domain: d.domain,
+            verified: d.verified,
+            verified_at: d.verified_at,
+            checked_at: d.checked_at,
+            verification_error: d.verification_error,
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// Where a sign-in with an email address goes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LookupView {
+    /// The slug of the tenant that verified the address's domain; `null` if none has.
+    #[schema(example = "acme")]
+    pub tenant: Option<String>,
+    /// Whether that tenant turned password login off (`false` when no tenant).
+    pub sso_required: bool,
 }
 
 impl TenantDetail {
@@ -88,6 +161,7 @@ impl TenantDetail {
         public_url: &PublicUrl,
         active_tokens: u64,
         saml_configured: bool,
+        domains: DomainCounts,
     ) -> Self {
         let slug = tenant.slug.clone();
         Self {
@@ -102,7 +176,7 @@ impl TenantDetail {
                 base_url: public_url.scim_base_url(&slug),
                 active_tokens,
             },
-            domains: Vec::new(),
+            domains: domains.into(),
         }
     }
 }

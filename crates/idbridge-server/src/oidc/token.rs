@@ -298,7 +298,7 @@ async fn email_domain_verified(
     tenant: &Tenant,
     email: &str,
 ) -> Result<bool, Response> {
-    let Some(domain) = idbridge_oidc::authorize::email_domain(email) else {
+    let Ok(domain) = idbridge_core::domain::email_domain(email) else {
         return Ok(false);
     };
     let owner = verified_domain_owner(state, &domain)
@@ -310,12 +310,12 @@ async fn email_domain_verified(
 /// The tenant that verified `domain`, if one did.
 pub(super) async fn verified_domain_owner(
     state: &AppState,
-    domain: &str,
+    domain: &idbridge_core::domain::DomainName,
 ) -> Result<Option<Tenant>, idbridge_store::StoreError> {
-    // MERGE: verified domains land with the domains branch (DomainRepo); until
-    // then no domain is verified.
-    let _ = (state, domain);
-    Ok(None)
+    state
+        .store
+        .tenant_for_verified_domain(domain.as_str())
+        .await
 }
 
 fn invalid_token(description: &'static str) -> Response {

@@ -146,9 +146,10 @@ pub async fn warn_expiring(state: &AppState) -> Result<usize, idbridge_store::St
     }
 }
 
-/// Every [`CHECK_EVERY`] until the task is dropped: [`refresh_due`], [`warn_expiring`], and removal of
-/// expired AuthnRequests, replay records and authorization codes (kept off the
-/// sign-in path, where each would cost a statement per request).
+/// Every [`CHECK_EVERY`] until the task is dropped: [`refresh_due`], [`warn_expiring`],
+/// the daily re-check of verified domains ([`crate::domains::recheck_due`]), and
+/// removal of expired AuthnRequests, replay records and authorization codes (kept off
+/// the sign-in path, where each would cost a statement per request).
 pub async fn run(state: AppState) {
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
@@ -157,6 +158,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = warn_expiring(&state).await {
             tracing::warn!(%error, "certificate expiry check: storage failed");
+        }
+        if let Err(error) = crate::domains::recheck_due(&state).await {
+            tracing::warn!(%error, "domain re-check: storage failed");
         }
         if let Err(error) = state.store.sweep_expired(state.clock.now()).await {
             tracing::warn!(%error, "sweeping expired SAML state failed");

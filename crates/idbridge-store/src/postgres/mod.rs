@@ -24,6 +24,7 @@ use crate::{
 };
 
 mod directory;
+mod domain;
 mod oidc;
 mod saml;
 
@@ -627,6 +628,13 @@ mod index_tests {
     mod hot_path_lookups_use_an_index {
         use crate::postgres::*;
 
+        /// What each lookup's parameters are, so EXPLAIN can type them.
+        enum Binds {
+            Text,
+            Hash,
+            TimeAndLimit,
+        }
+
         /// Every hot-path lookup can be answered by an index. With sequential scans
         /// disabled, the planner still picks a seq scan only if no index applies.
         #[tokio::test]
@@ -640,16 +648,18 @@ mod index_tests {
                 .execute(&mut *conn)
                 .await
                 .expect("set");
-            for (sql, binds_text) in [
-                (TENANT_BY_SLUG, true),
-                (ACTIVE_SCIM_TOKEN, false),
-                (ACTIVE_ADMIN_KEY, false),
+            for (sql, binds) in [
+                (TENANT_BY_SLUG, Binds::Text),
+                (ACTIVE_SCIM_TOKEN, Binds::Hash),
+                (ACTIVE_ADMIN_KEY, Binds::Hash),
+                (domain::TENANT_FOR_VERIFIED_DOMAIN, Binds::Text),
+                (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
-                let explain = if binds_text {
-                    explain.bind("acme")
-                } else {
-                    explain.bind(vec![0u8; 32])
+                let explain = match binds {
+                    Binds::Text => explain.bind("acme"),
+                    Binds::Hash => explain.bind(vec![0u8; 32]),
+                    Binds::TimeAndLimit => explain.bind(OffsetDateTime::UNIX_EPOCH).bind(50_i64),
                 };
                 let plan: Vec<String> = explain
                     .fetch_all(&mut *conn)

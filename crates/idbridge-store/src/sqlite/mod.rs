@@ -26,6 +26,7 @@ use crate::{
 };
 
 mod directory;
+mod domain;
 mod oidc;
 mod saml;
 
@@ -650,7 +651,13 @@ mod index_tests {
         let url = DatabaseUrl::parse(db.url()).expect("url");
         let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
         store.migrate().await.expect("migrate");
-        for sql in [TENANT_BY_SLUG, ACTIVE_SCIM_TOKEN, ACTIVE_ADMIN_KEY] {
+        for sql in [
+            TENANT_BY_SLUG,
+            ACTIVE_SCIM_TOKEN,
+            ACTIVE_ADMIN_KEY,
+            domain::TENANT_FOR_VERIFIED_DOMAIN,
+            domain::DOMAINS_TO_RECHECK,
+        ] {
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
                 .bind(vec![0u8; 32])

@@ -23,6 +23,11 @@ both_backends! {
             (Method::POST, "/api/v1/tenants/acme/scim-tokens".to_owned()),
             (Method::GET, "/api/v1/tenants/acme/scim-tokens".to_owned()),
             (Method::DELETE, format!("/api/v1/tenants/acme/scim-tokens/{id}")),
+            (Method::POST, "/api/v1/tenants/acme/domains".to_owned()),
+            (Method::GET, "/api/v1/tenants/acme/domains".to_owned()),
+            (Method::POST, "/api/v1/tenants/acme/domains/acme.test/verify".to_owned()),
+            (Method::DELETE, "/api/v1/tenants/acme/domains/acme.test".to_owned()),
+            (Method::GET, "/api/v1/lookup?email=jane%40acme.test".to_owned()),
         ];
         for (method, path) in routes {
             let response = app.http.request(method.clone(), app.url(&path)).json(&json!({})).send().await.expect("send");

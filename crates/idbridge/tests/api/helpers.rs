@@ -42,15 +42,24 @@ pub async fn open_store(db: &TestDb) -> Arc<dyn Store> {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
-        Self::spawn_with(db, false).await
+        Self::spawn_with(db, false, None).await
     }
 
     /// With `--allow-private-urls`: for tests whose metadata server is on loopback.
     pub async fn spawn_allowing_private_urls(db: TestDb) -> Self {
-        Self::spawn_with(db, true).await
+        Self::spawn_with(db, true, None).await
     }
 
-    async fn spawn_with(db: TestDb, allow_private_urls: bool) -> Self {
+    /// With `--dns-resolver <addr>`: domain verification asks the test's DNS server.
+    pub async fn spawn_with_dns_resolver(db: TestDb, dns_resolver: std::net::SocketAddr) -> Self {
+        Self::spawn_with(db, false, Some(dns_resolver)).await
+    }
+
+    async fn spawn_with(
+        db: TestDb,
+        allow_private_urls: bool,
+        dns_resolver: Option<std::net::SocketAddr>,
+    ) -> Self {
         // Server-side warnings and errors show up in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -67,6 +76,7 @@ impl TestApp {
             public_url: PublicUrl::parse(&base).expect("public url"),
             bootstrap_admin_key: Some(BootstrapAdminKey::new(&SecretString::from(ADMIN_KEY))),
             allow_private_urls,
+            dns_resolver,
         };
         let state = AppState::new(Arc::clone(&store), clock.clone(), config);
         let (tx, rx) = oneshot::channel();

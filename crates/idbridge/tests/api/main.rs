@@ -7,6 +7,8 @@ mod helpers;
 mod admin_auth;
 mod bad_input;
 mod clients;
+mod dns_server;
+mod domains;
 mod observability;
 mod oidc;
 mod process;

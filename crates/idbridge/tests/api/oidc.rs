@@ -291,6 +291,42 @@ both_backends! {
         assert!(tampered.claims(&verifier, &nonce).is_err(), "tampered token accepted");
     }
 
+    async fn login_hint_finds_the_tenant_by_its_verified_domain(db: TestDb) {
+        let dns = crate::dns_server::TestDns::start().await;
+        let app = TestApp::spawn_with_dns_resolver(db, dns.addr).await;
+        let idp = tenant_with_idp(&app, "acme").await;
+        let client = register_app(&app, false).await;
+
+        // Before the domain is verified, the hint leads nowhere.
+        let url = authorize_url(&app, &client.client_id, "&login_hint=ada%40ACME.test");
+        let response = app.browser().get(&url).send().await.expect("send");
+        assert!(response.headers()["location"].to_str().expect("ascii").contains("error=invalid_request"));
+
+        let response = app
+            .admin(Method::POST, "/api/v1/tenants/acme/domains")
+            .json(&json!({"domain": "acme.test"}))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let claim: Value = response.json().await.expect("json");
+        dns.add_txt(
+            claim["txt_record"]["name"].as_str().expect("name"),
+            &[claim["txt_record"]["value"].as_str().expect("value")],
+        )
+        .await;
+        let verified: Value = app
+            .admin(Method::POST, "/api/v1/tenants/acme/domains/acme.test/verify")
+            .send().await.expect("send").json().await.expect("json");
+        assert_eq!(verified["verified"], true, "{verified}");
+
+        let callback = browse(&app, &idp, "acme", &url, "ada@acme.test").await;
+        let (status, tokens) = exchange(&app, &client, &callback["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let claims = jwt_payload(tokens["id_token"].as_str().expect("id_token"));
+        assert_eq!(claims["email"], "ada@acme.test");
+        assert_eq!(claims["email_verified"], true, "the tenant verified acme.test");
+        assert_eq!(claims["tenant"], "acme");
+    }
+
     async fn discovery_and_jwks_tell_the_truth(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let doc: Value = app.http.get(app.url("/.well-known/openid-configuration"))

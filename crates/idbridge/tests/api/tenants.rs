@@ -27,7 +27,7 @@ both_backends! {
         assert_eq!(body["saml"]["sp_metadata_url"], app.url("/saml/acme/metadata"));
         assert_eq!(body["scim"]["base_url"], app.url("/scim/v2/acme"));
         assert_eq!(body["scim"]["active_tokens"], 0);
-        assert_eq!(body["domains"], json!([]));
+        assert_eq!(body["domains"], json!({"total": 0, "verified": 0}));
         assert_eq!(body["created_at"], "2026-11-01T09:00:00Z");
     }
 
