@@ -11,6 +11,7 @@
 pub mod authn_request;
 pub mod certificate;
 pub mod claims;
+pub mod decrypt;
 pub mod gate;
 pub mod metadata;
 pub mod response;
@@ -19,6 +20,7 @@ pub mod verify;
 pub mod xml;
 
 pub use certificate::{Certificate, CertificateError};
+pub use decrypt::{DecryptError, DecryptionKeyError, SpDecryptionKey};
 pub use metadata::{IdpMetadata, MetadataError};
 
 /// SAML 2.0 namespaces and URIs used across the crate.
