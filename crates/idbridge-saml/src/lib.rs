@@ -5,8 +5,9 @@
 //!
 //! Built so far: parsing an IdP's metadata (`metadata`), the SP's own metadata
 //! (`sp_metadata`), SP-initiated AuthnRequests for the HTTP-Redirect binding
-//! (`authn_request`), and the strict XML parse every document goes through first
-//! (`xml`). Response verification follows.
+//! (`authn_request`), the strict XML parse every document goes through first
+//! (`xml`), and response verification (`verify`: `gate`, xmlsec, `response`),
+//! including encrypted assertions (`decrypt`).
 
 pub mod authn_request;
 pub mod certificate;
