@@ -5,12 +5,14 @@
 //!
 //! Built so far: parsing an IdP's metadata (`metadata`), the SP's own metadata
 //! (`sp_metadata`), SP-initiated AuthnRequests for the HTTP-Redirect binding
-//! (`authn_request`), and the strict XML parse every document goes through first
-//! (`xml`). Response verification follows.
+//! (`authn_request`), the strict XML parse every document goes through first
+//! (`xml`), and response verification (`verify`: `gate`, xmlsec, `response`),
+//! including encrypted assertions (`decrypt`).
 
 pub mod authn_request;
 pub mod certificate;
 pub mod claims;
+pub mod decrypt;
 pub mod gate;
 pub mod metadata;
 pub mod response;
@@ -19,6 +21,7 @@ pub mod verify;
 pub mod xml;
 
 pub use certificate::{Certificate, CertificateError};
+pub use decrypt::{DecryptError, DecryptionKeyError, SpDecryptionKey};
 pub use metadata::{IdpMetadata, MetadataError};
 
 /// SAML 2.0 namespaces and URIs used across the crate.

@@ -66,7 +66,7 @@ pub struct ValidAssertion {
 pub enum ResponseError {
     #[error("the response is not signed as this connection requires ({0})")]
     SignatureMissing(&'static str),
-    #[error("encrypted assertions are not supported yet")]
+    #[error("the assertion is encrypted: `verify::verify_response` decrypts it before these rules")]
     EncryptedAssertion,
     #[error("the response comes from {found:?}, not the configured IdP {expected:?}")]
     IssuerMismatch { expected: String, found: String },

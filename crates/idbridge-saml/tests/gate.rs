@@ -364,3 +364,46 @@ fn an_encrypted_assertion_is_gated_without_its_signature() {
     assert!(matches!(gated.assertion, GatedAssertion::Encrypted(_)));
     assert!(gated.assertion_signature.is_none());
 }
+
+const ENCRYPTED: &str = r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>"#;
+
+#[test]
+fn two_encrypted_assertions_are_refused() {
+    let body = format!("{ENCRYPTED}{ENCRYPTED}");
+    assert_eq!(
+        check(&response("_r1", "", &body)),
+        Err(GateError::SeveralAssertions(2))
+    );
+}
+
+#[test]
+fn an_encrypted_assertion_beside_a_plain_one_is_refused() {
+    let plain = signed_assertion("_a1", "admin@example.com");
+    for body in [
+        format!("{ENCRYPTED}{plain}"),
+        format!("{plain}{ENCRYPTED}"),
+        ENCRYPTED.replace(
+            "</saml:EncryptedAssertion>",
+            &format!("{plain}</saml:EncryptedAssertion>"),
+        ),
+    ] {
+        assert_eq!(
+            check(&response("_r1", "", &body)),
+            Err(GateError::SeveralAssertions(2)),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn a_signature_inside_an_encrypted_assertion_is_refused() {
+    // Its own signature is inside the ciphertext; one in the clear signs nothing we read.
+    let body = ENCRYPTED.replace(
+        "</saml:EncryptedAssertion>",
+        &format!("{}</saml:EncryptedAssertion>", Sig::of("_r1").xml()),
+    );
+    assert_eq!(
+        check(&response("_r1", "", &body)),
+        Err(GateError::MisplacedSignature)
+    );
+}

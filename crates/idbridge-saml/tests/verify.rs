@@ -33,7 +33,7 @@ fn spec(idp: &TestIdp) -> ResponseSpec {
 }
 
 fn verify(idp: &TestIdp, xml: &str) -> Result<idbridge_saml::response::ValidAssertion, SamlError> {
-    verify_response(xml.as_bytes(), &[certificate(idp.key)], &expect(idp))
+    verify_response(xml.as_bytes(), &[certificate(idp.key)], &[], &expect(idp))
 }
 
 fn reason(idp: &TestIdp, xml: &str) -> &'static str {
@@ -72,7 +72,7 @@ fn the_post_binding_value_decodes_with_line_breaks() {
         .map(|c| format!("{}\r\n", std::str::from_utf8(c).expect("ascii")))
         .collect();
     let bytes = decode_post_value(&wrapped).expect("decodes");
-    assert!(verify_response(&bytes, &[certificate(idp.key)], &expect(&idp)).is_ok());
+    assert!(verify_response(&bytes, &[certificate(idp.key)], &[], &expect(&idp)).is_ok());
     assert_eq!(
         decode_post_value("%%%").expect_err("garbage").reason(),
         "malformed_encoding"
@@ -164,7 +164,8 @@ fn the_response_signature_requirement_is_enforced() {
     let xml = idp.response_xml(&spec(&idp));
     let mut e = expect(&idp);
     e.want_response_signed = true;
-    let err = verify_response(xml.as_bytes(), &[certificate(idp.key)], &e).expect_err("refused");
+    let err =
+        verify_response(xml.as_bytes(), &[certificate(idp.key)], &[], &e).expect_err("refused");
     assert_eq!(err.reason(), "signature_missing");
 }
 

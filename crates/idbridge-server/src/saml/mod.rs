@@ -102,8 +102,8 @@ async fn metadata(
                     .as_ref()
                     .is_none_or(|c| c.want_assertions_signed),
                 authn_requests_signed: false,
-                signing_certificate: None,
-                encryption_certificate: None,
+                signing_certificates: &[],
+                encryption_certificates: &[],
             }
             .to_xml(),
         )
