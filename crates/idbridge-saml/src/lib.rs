@@ -16,6 +16,7 @@ pub mod decrypt;
 pub mod gate;
 pub mod metadata;
 pub mod response;
+pub mod sp_key;
 pub mod sp_metadata;
 pub mod verify;
 pub mod xml;

@@ -40,7 +40,7 @@ pub use oidc::{AccessTokenRecord, CodeCheck, OidcRepo, Redemption, StoredSigning
 use saml::sign_in_event;
 pub use saml::{
     AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, SamlConnection, SamlRepo,
-    SamlRequestState, SignInEvent,
+    SamlRequestState, SignInEvent, SpKeyRecord,
 };
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 

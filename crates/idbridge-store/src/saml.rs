@@ -74,6 +74,32 @@ pub struct OidcRequestState {
     pub scope: String,
 }
 
+/// A tenant's SP key pair as stored. No API returns the private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SpKeyRecord {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// The self-signed certificate published in the SP metadata, DER.
+    pub certificate: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// When a newer key replaced it; `None` while it is the one published.
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for SpKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpKeyRecord")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// New metadata from a scheduled fetch: only the fields metadata determines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMetadata {
@@ -224,6 +250,11 @@ pub trait SamlRepo {
         &self,
         hash: &idbridge_core::secret::SecretHash,
     ) -> Result<Option<AuthorizationCodeRecord>>;
+    /// The tenant's SP keys, the active one first, then retired ones newest first.
+    async fn sp_keys(&self, tenant_id: Uuid) -> Result<Vec<SpKeyRecord>>;
+    /// Stores `key` as the tenant's active SP key unless it already has one (`false`):
+    /// two processes creating the first key at once end with one.
+    async fn add_sp_key(&self, key: &SpKeyRecord) -> Result<bool>;
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

@@ -774,3 +774,26 @@ mod oidc {
         }
     }
 }
+
+both_backends! {
+    async fn one_active_sp_key_per_tenant(db: TestDb) {
+        let store = open(&db).await;
+        let t = tenant("acme");
+        store.create_tenant(&t).await.expect("tenant");
+        let key = |n: u8| idbridge_store::SpKeyRecord {
+            id: Uuid::now_v7(),
+            tenant_id: t.id,
+            private_key: vec![n; 4],
+            certificate: vec![n; 8],
+            created_at: T0,
+            not_after: T0 + time::Duration::days(3650),
+            retired_at: None,
+        };
+        let first = key(1);
+        assert!(store.add_sp_key(&first).await.expect("add"));
+        // A second process's first key loses to the one already there.
+        assert!(!store.add_sp_key(&key(2)).await.expect("add"));
+        assert_eq!(store.sp_keys(t.id).await.expect("keys"), vec![first]);
+        assert!(!format!("{:?}", key(3)).contains("private_key"));
+    }
+}

@@ -92,14 +92,27 @@ pub struct SamlConnectionView {
     pub email_attributes: Vec<String>,
     pub default_role: Option<String>,
     pub clock_skew_seconds: u32,
+    /// The SP's encryption certificate (also in the SP metadata): what Entra ID's
+    /// "Token encryption" uploads. IdPs that encrypt assertions encrypt to it.
+    pub sp_encryption_certificate: Option<SpCertificateView>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpCertificateView {
+    /// PEM, to save as a `.cer` file.
+    pub pem: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub sha256_fingerprint: String,
 }
 
 fn view(
     state: &AppState,
     tenant: &Tenant,
     connection: Option<&SamlConnection>,
+    sp_certificate: Option<&[u8]>,
 ) -> SamlConnectionView {
     let public = &state.config.public_url;
     let now = state.clock.now();
@@ -147,8 +160,26 @@ fn view(
         clock_skew_seconds: connection
             .map(|c| u32::try_from(c.clock_skew_seconds).unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS))
             .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS),
+        sp_encryption_certificate: sp_certificate
+            .and_then(|der| Certificate::from_der(der).ok())
+            .map(|cert| SpCertificateView {
+                pem: cert.to_pem(),
+                not_after: cert.not_after,
+                sha256_fingerprint: cert.sha256_fingerprint,
+            }),
         updated_at: connection.map(|c| c.updated_at),
     }
+}
+
+/// The tenant's active SP certificate, creating the key pair on first use.
+async fn sp_certificate(state: &AppState, tenant: &Tenant) -> Result<Option<Vec<u8>>, AdminError> {
+    let keys = crate::saml::sp_keys(state, tenant, true)
+        .await
+        .map_err(AdminError::internal)?;
+    Ok(keys
+        .into_iter()
+        .find(|k| k.retired_at.is_none())
+        .map(|k| k.certificate))
 }
 
 #[utoipa::path(
@@ -165,7 +196,13 @@ pub async fn get_saml(
 ) -> Result<Json<SamlConnectionView>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
     let connection = state.store.saml_connection(tenant.id).await?;
-    Ok(Json(view(&state, &tenant, connection.as_ref())))
+    let certificate = sp_certificate(&state, &tenant).await?;
+    Ok(Json(view(
+        &state,
+        &tenant,
+        connection.as_ref(),
+        certificate.as_deref(),
+    )))
 }
 
 #[utoipa::path(
@@ -321,7 +358,13 @@ pub async fn put_saml(
         }
         None => tenant,
     };
-    Ok(Json(view(&state, &tenant, Some(&connection))))
+    let certificate = sp_certificate(&state, &tenant).await?;
+    Ok(Json(view(
+        &state,
+        &tenant,
+        Some(&connection),
+        certificate.as_deref(),
+    )))
 }
 
 /// Fetches metadata from `url` for a connection; any failure is the admin's to fix.

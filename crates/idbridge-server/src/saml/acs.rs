@@ -17,6 +17,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idbridge_core::secret::{AuthorizationCode, SecretHash};
+use idbridge_saml::SpDecryptionKey;
 use idbridge_saml::response::{Expectations, ValidAssertion};
 use idbridge_saml::verify::{decode_post_value, verify_response};
 use idbridge_saml::{Certificate, claims};
@@ -141,7 +142,10 @@ async fn consume(
             "The sign-in request carries no SAMLResponse.",
         ));
     };
-    let assertion = verify(state, tenant, &connection, &encoded)?;
+    let bytes = decode_post_value(&encoded)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.reason(), e.to_string()))?;
+    let keys = decryption_keys(state, tenant, &bytes).await?;
+    let assertion = verify(state, tenant, &connection, &bytes, &keys)?;
     log.email = email_of(&connection, &assertion);
 
     // Which request this answers: one of ours, once, for this tenant; or none.
@@ -411,11 +415,39 @@ async fn create_just_in_time(
     }
 }
 
+/// The SP keys to decrypt with, loaded only for a response that carries an
+/// encrypted assertion (most do not: no key parsing on their path). A tenant that
+/// never had a key has none, and the assertion is refused as unexpected.
+async fn decryption_keys(
+    state: &AppState,
+    tenant: &Tenant,
+    response: &[u8],
+) -> Result<Vec<SpDecryptionKey>, FlowError> {
+    let encrypted = response.windows(18).any(|w| w == b"EncryptedAssertion");
+    if !encrypted {
+        return Ok(Vec::new());
+    }
+    let keys = super::sp_keys(state, tenant, false).await?;
+    Ok(keys
+        .iter()
+        .filter_map(
+            |k| match SpDecryptionKey::new(&k.private_key, &k.certificate) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    tracing::error!(error = %e, key = %k.id, "stored SP key cannot be used");
+                    None
+                }
+            },
+        )
+        .collect())
+}
+
 fn verify(
     state: &AppState,
     tenant: &Tenant,
     connection: &SamlConnection,
-    encoded: &str,
+    bytes: &[u8],
+    decryption_keys: &[SpDecryptionKey],
 ) -> Result<ValidAssertion, FlowError> {
     let certificates: Vec<Certificate> = connection
         .idp_certificates
@@ -432,11 +464,7 @@ fn verify(
         want_response_signed: connection.want_response_signed,
         want_assertions_signed: connection.want_assertions_signed,
     };
-    let bytes = decode_post_value(encoded)
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, e.reason(), e.to_string()))?;
-    // The SP has no decryption keys yet: an encrypted assertion is refused as
-    // `encrypted_assertion_unexpected`.
-    verify_response(&bytes, &certificates, &[], &expect).map_err(|e| {
+    verify_response(bytes, &certificates, decryption_keys, &expect).map_err(|e| {
         let status = match e.reason() {
             "signature_invalid" | "signature_missing" => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,

@@ -72,6 +72,54 @@ pub(crate) fn unavailable(err: idbridge_store::StoreError) -> FlowError {
     )
 }
 
+/// The tenant's SP keys, active first. With `create`, a tenant without one gets its
+/// first key now (RSA generation takes tens of milliseconds, so off the async
+/// workers); of two processes doing this at once, one key wins and both return it.
+pub(crate) async fn sp_keys(
+    state: &AppState,
+    tenant: &Tenant,
+    create: bool,
+) -> Result<Vec<idbridge_store::SpKeyRecord>, FlowError> {
+    let keys = state.store.sp_keys(tenant.id).await.map_err(unavailable)?;
+    if !create || keys.iter().any(|k| k.retired_at.is_none()) {
+        return Ok(keys);
+    }
+    let now = state.clock.now();
+    let common_name = format!("idbridge SP {}", tenant.slug);
+    let generated =
+        tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "SP key generation panicked");
+                unavailable_text()
+            })?
+            .map_err(|e| {
+                tracing::error!(error = %e, "SP key generation failed");
+                unavailable_text()
+            })?;
+    let record = idbridge_store::SpKeyRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: tenant.id,
+        private_key: generated.private_key_pkcs8.to_vec(),
+        certificate: generated.certificate_der,
+        created_at: now,
+        not_after: generated.not_after,
+        retired_at: None,
+    };
+    if state.store.add_sp_key(&record).await.map_err(unavailable)? {
+        tracing::info!(tenant = %tenant.slug, "created the tenant's SP key pair");
+    }
+    state.store.sp_keys(tenant.id).await.map_err(unavailable)
+}
+
+fn unavailable_text() -> FlowError {
+    FlowError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The sign-in service is temporarily unavailable. Try again in a moment.",
+    )
+}
+
 fn endpoints(state: &AppState, tenant: &Tenant) -> SpEndpoints {
     let public = &state.config.public_url;
     SpEndpoints {
@@ -95,6 +143,13 @@ async fn metadata(
             .await
             .map_err(unavailable)?;
         let endpoints = endpoints(&state, &tenant);
+        let keys = sp_keys(&state, &tenant, true).await?;
+        // Only the active key is offered for encryption; retired ones still decrypt.
+        let encryption: Vec<&[u8]> = keys
+            .iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.certificate.as_slice())
+            .collect();
         Ok::<_, FlowError>(
             SpMetadata {
                 endpoints: &endpoints,
@@ -103,7 +158,7 @@ async fn metadata(
                     .is_none_or(|c| c.want_assertions_signed),
                 authn_requests_signed: false,
                 signing_certificates: &[],
-                encryption_certificates: &[],
+                encryption_certificates: &encryption,
             }
             .to_xml(),
         )

@@ -418,6 +418,50 @@ impl SamlRepo for SqliteStore {
             .transpose()
     }
 
+    async fn sp_keys(&self, tenant_id: Uuid) -> Result<Vec<crate::SpKeyRecord>> {
+        sqlx::query(
+            "SELECT * FROM saml_sp_keys WHERE tenant_id = ?1 \
+             ORDER BY retired_at IS NOT NULL, created_at DESC",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(crate::SpKeyRecord {
+                id: uuid_of(row, "id")?,
+                tenant_id: uuid_of(row, "tenant_id")?,
+                private_key: row.try_get("private_key")?,
+                certificate: row.try_get("certificate")?,
+                created_at: from_micros(row.try_get("created_at")?)?,
+                not_after: from_micros(row.try_get("not_after")?)?,
+                retired_at: row
+                    .try_get::<Option<i64>, _>("retired_at")?
+                    .map(from_micros)
+                    .transpose()?,
+            })
+        })
+        .collect()
+    }
+
+    async fn add_sp_key(&self, key: &crate::SpKeyRecord) -> Result<bool> {
+        // The partial unique index keeps one active key per tenant.
+        let inserted = sqlx::query(
+            "INSERT INTO saml_sp_keys (id, tenant_id, private_key, certificate, created_at, \
+             not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )
+        .bind(key.id)
+        .bind(key.tenant_id)
+        .bind(&key.private_key)
+        .bind(&key.certificate)
+        .bind(micros(key.created_at))
+        .bind(micros(key.not_after))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

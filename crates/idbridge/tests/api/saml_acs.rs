@@ -471,3 +471,105 @@ both_backends! {
         assert!(log[0]["detail"].as_str().expect("detail").chars().count() < 500);
     }
 }
+
+mod encrypted {
+    //! Encrypted assertions end to end: the server decrypts with the tenant's stored
+    //! SP key (seeded here with the test IdP's fixture key, so the IdP can encrypt to
+    //! it), and its generated key is what the metadata and the admin API publish.
+
+    use idbridge_store::SpKeyRecord;
+    use idbridge_testkit::saml::{Encryption, SpKey};
+
+    use super::*;
+
+    /// A tenant whose SP key is the fixture key `key`, connected to `idp`, landing
+    /// at the app.
+    async fn tenant_with_sp_key(app: &TestApp, idp: &TestIdp, key: SpKey) {
+        let tenant = app.create_tenant("acme").await;
+        let tenant_id = uuid::Uuid::parse_str(tenant["id"].as_str().expect("id")).expect("uuid");
+        let now = app.clock.now();
+        let stored = app
+            .store
+            .add_sp_key(&SpKeyRecord {
+                id: uuid::Uuid::now_v7(),
+                tenant_id,
+                private_key: key.private_key_der().to_vec(),
+                certificate: key.certificate_der(),
+                created_at: now,
+                not_after: now + time::Duration::days(365),
+                retired_at: None,
+            })
+            .await
+            .expect("store SP key");
+        assert!(stored);
+        let response = app
+            .admin(Method::POST, "/api/v1/clients")
+            .json(&json!({"name": "app", "redirect_uris": [APP_CALLBACK]}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let response = app
+            .admin(Method::PUT, "/api/v1/tenants/acme/saml")
+            .json(&json!({"idp_metadata_xml": idp.metadata_xml(), "default_redirect_uri": APP_CALLBACK}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    both_backends! {
+        async fn entra_encrypted_assertions_sign_in(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            tenant_with_sp_key(&app, &idp, SpKey::Encryption).await;
+            for encryption in [Encryption::entra(SpKey::Encryption), Encryption::sibling(SpKey::Encryption)] {
+                let mut spec = spec(&app, &idp, "acme", None);
+                spec.encryption = Some(encryption);
+                let value = idp.post_value(&spec);
+                let response = post_acs_raw(&app, "acme", &[("SAMLResponse", &value)]).await;
+                code_in(&response);
+            }
+            assert_eq!(users(&app, "acme").await.len(), 1);
+        }
+
+        async fn an_assertion_encrypted_for_another_key_is_refused(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::okta(Key::Rsa2048);
+            tenant_with_sp_key(&app, &idp, SpKey::Encryption).await;
+            let mut spec = spec(&app, &idp, "acme", None);
+            spec.encryption = Some(Encryption::entra(SpKey::Rollover));
+            let value = idp.post_value(&spec);
+            let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+            assert_eq!(last_reason(&app, "acme").await, "decryption_failed");
+            assert!(users(&app, "acme").await.is_empty());
+        }
+
+        async fn the_generated_sp_key_is_published_for_encryption(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            configure(&app, "acme", &idp, json!({})).await;
+            let view: Value = app
+                .admin(Method::GET, "/api/v1/tenants/acme/saml")
+                .send().await.expect("send").json().await.expect("json");
+            let pem = view["sp_encryption_certificate"]["pem"].as_str().expect("pem");
+            let body: String = pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect();
+            let metadata = app
+                .http
+                .get(app.url("/saml/acme/metadata"))
+                .send().await.expect("send").text().await.expect("xml");
+            assert!(metadata.contains("use=\"encryption\""), "{metadata}");
+            assert!(metadata.contains(&body), "the metadata publishes the admin API's certificate");
+            assert!(!metadata.contains("rsa-1_5"));
+            // The same key on every read: created once.
+            let again: Value = app
+                .admin(Method::GET, "/api/v1/tenants/acme/saml")
+                .send().await.expect("send").json().await.expect("json");
+            assert_eq!(again["sp_encryption_certificate"]["pem"], pem);
+        }
+    }
+}
