@@ -91,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
             metadata_error: None,
             want_assertions_signed: true,
             want_response_signed: false,
+            sign_authn_requests: false,
             allow_idp_initiated: true,
             default_redirect_uri: Some(CALLBACK.into()),
             default_client_id: Some(client.id),

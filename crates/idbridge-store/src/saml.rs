@@ -27,6 +27,9 @@ pub struct SamlConnection {
     pub metadata_error: Option<String>,
     pub want_assertions_signed: bool,
     pub want_response_signed: bool,
+    /// Sign AuthnRequests (HTTP-Redirect binding signature) with the tenant's SP key,
+    /// for IdPs set to require signed requests.
+    pub sign_authn_requests: bool,
     pub allow_idp_initiated: bool,
     /// Where sign-ins that no OIDC request started land (IdP-initiated, or
     /// `/saml/{slug}/login` opened directly). A registered client redirect URI.

@@ -446,6 +446,7 @@ both_backends! {
         let unsigned = SamlConnection {
             want_assertions_signed: false,
             want_response_signed: false,
+            sign_authn_requests: false,
             ..saml_connection(acme.id)
         };
         assert!(store.put_saml_connection(&unsigned).await.is_err());
@@ -557,6 +558,7 @@ fn saml_connection(tenant_id: Uuid) -> SamlConnection {
         metadata_error: None,
         want_assertions_signed: true,
         want_response_signed: false,
+        sign_authn_requests: false,
         allow_idp_initiated: true,
         default_redirect_uri: Some("https://app.example.com/cb".into()),
         default_client_id: None,

@@ -33,6 +33,10 @@ pub struct PutSamlConnection {
     pub want_assertions_signed: Option<bool>,
     /// Default false. At least one of the two must be true.
     pub want_response_signed: Option<bool>,
+    /// Sign AuthnRequests with the tenant's SP key (the certificate is in the SP
+    /// metadata and `sp_signing_certificate`), for IdPs that require signed requests.
+    /// Default false: Entra ID and Okta do not require them unless told to.
+    pub sign_authn_requests: Option<bool>,
     /// Accept IdP-initiated sign-ins (from the My Apps / Okta dashboard). Default true.
     pub allow_idp_initiated: Option<bool>,
     /// Where sign-ins no app request started land; must be a registered client
@@ -86,14 +90,17 @@ pub struct SamlConnectionView {
     pub idp_metadata_error: Option<String>,
     pub want_assertions_signed: bool,
     pub want_response_signed: bool,
+    pub sign_authn_requests: bool,
     pub allow_idp_initiated: bool,
     pub default_redirect_uri: Option<String>,
     /// Where the user's email is read from, in order (then an emailAddress NameID).
     pub email_attributes: Vec<String>,
     pub default_role: Option<String>,
     pub clock_skew_seconds: u32,
-    /// The SP's encryption certificate (also in the SP metadata): what Entra ID's
-    /// "Token encryption" uploads. IdPs that encrypt assertions encrypt to it.
+    /// The SP's certificate (also in the SP metadata): what Entra ID's "Token
+    /// encryption" uploads, and (with `sign_authn_requests`) the key requests are
+    /// signed with: Entra ID's "Verification certificates", Okta's "Signature
+    /// Certificate".
     pub sp_encryption_certificate: Option<SpCertificateView>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
@@ -146,6 +153,7 @@ fn view(
         idp_metadata_error: connection.and_then(|c| c.metadata_error.clone()),
         want_assertions_signed: connection.is_none_or(|c| c.want_assertions_signed),
         want_response_signed: connection.is_some_and(|c| c.want_response_signed),
+        sign_authn_requests: connection.is_some_and(|c| c.sign_authn_requests),
         allow_idp_initiated: connection.is_none_or(|c| c.allow_idp_initiated),
         default_redirect_uri: connection.and_then(|c| c.default_redirect_uri.clone()),
         email_attributes: connection
@@ -333,6 +341,10 @@ pub async fn put_saml(
         metadata_error,
         want_assertions_signed,
         want_response_signed,
+        sign_authn_requests: input
+            .sign_authn_requests
+            .or(existing.as_ref().map(|c| c.sign_authn_requests))
+            .unwrap_or(false),
         allow_idp_initiated: input
             .allow_idp_initiated
             .or(existing.as_ref().map(|c| c.allow_idp_initiated))

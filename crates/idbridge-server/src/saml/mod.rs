@@ -150,14 +150,16 @@ async fn metadata(
             .filter(|k| k.retired_at.is_none())
             .map(|k| k.certificate.as_slice())
             .collect();
+        let signs = connection.as_ref().is_some_and(|c| c.sign_authn_requests);
+        let signing: &[&[u8]] = if signs { &encryption } else { &[] };
         Ok::<_, FlowError>(
             SpMetadata {
                 endpoints: &endpoints,
                 want_assertions_signed: connection
                     .as_ref()
                     .is_none_or(|c| c.want_assertions_signed),
-                authn_requests_signed: false,
-                signing_certificates: &[],
+                authn_requests_signed: signs,
+                signing_certificates: signing,
                 encryption_certificates: &encryption,
             }
             .to_xml(),
@@ -241,14 +243,23 @@ pub async fn start_login(
     let id = authn_request::request_id(random_bytes::<16>());
     let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
     let endpoints = endpoints(state, &tenant);
-    let url = AuthnRequest {
+    let request = AuthnRequest {
         id: &id,
         issue_instant: now,
         destination: &destination,
         sp: &endpoints,
         force_authn: test,
+    };
+    let url = if connection.sign_authn_requests {
+        let keys = sp_keys(state, &tenant, true).await?;
+        let key = keys
+            .iter()
+            .find(|k| k.retired_at.is_none())
+            .ok_or_else(unavailable_text)?;
+        request.signed_redirect_url(&relay_state, &key.private_key)
+    } else {
+        request.redirect_url(&relay_state)
     }
-    .redirect_url(&relay_state)
     .map_err(|e| {
         FlowError::new(
             StatusCode::CONFLICT,

@@ -35,6 +35,7 @@ fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
         metadata_error: row.try_get("metadata_error")?,
         want_assertions_signed: row.try_get("want_assertions_signed")?,
         want_response_signed: row.try_get("want_response_signed")?,
+        sign_authn_requests: row.try_get("sign_authn_requests")?,
         allow_idp_initiated: row.try_get("allow_idp_initiated")?,
         default_redirect_uri: row.try_get("default_redirect_uri")?,
         default_client_id: row.try_get("default_client_id")?,
@@ -86,9 +87,9 @@ impl SamlRepo for SqliteStore {
              want_assertions_signed, want_response_signed, allow_idp_initiated, \
              default_redirect_uri, clock_skew_seconds, created_at, updated_at, metadata_checked_at, \
              metadata_error, \
-             default_client_id, email_attributes) \
+             default_client_id, email_attributes, sign_authn_requests) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-             ?18, ?19) \
+             ?18, ?19, ?20) \
              ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
              idp_sso_redirect_url = excluded.idp_sso_redirect_url, \
              idp_sso_post_url = excluded.idp_sso_post_url, \
@@ -100,7 +101,8 @@ impl SamlRepo for SqliteStore {
              default_redirect_uri = excluded.default_redirect_uri, \
              clock_skew_seconds = excluded.clock_skew_seconds, updated_at = excluded.updated_at, \
              metadata_checked_at = excluded.metadata_checked_at, metadata_error = excluded.metadata_error, \
-             default_client_id = excluded.default_client_id, email_attributes = excluded.email_attributes",
+             default_client_id = excluded.default_client_id, email_attributes = excluded.email_attributes, \
+             sign_authn_requests = excluded.sign_authn_requests",
         )
         .bind(c.tenant_id)
         .bind(&c.idp_entity_id)
@@ -127,6 +129,7 @@ impl SamlRepo for SqliteStore {
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("email_attributes: {e}")))?,
         )
+        .bind(c.sign_authn_requests)
         .execute(&self.writer)
         .await?;
         Ok(())

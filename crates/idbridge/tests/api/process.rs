@@ -176,6 +176,9 @@ both_backends! {
             .json(&json!({"name": "app", "redirect_uris": ["https://app.example.com/cb"]}))
             .send().await.expect("send");
         assert_eq!(response.status(), StatusCode::CREATED);
+        let client: Value = response.json().await.expect("json");
+        let client_id = client["client_id"].as_str().expect("client_id").to_owned();
+        let client_secret = client["client_secret"].as_str().expect("secret").to_owned();
         let response = http.put(a.url("/api/v1/tenants/acme/saml")).bearer_auth(ADMIN_KEY)
             .json(&json!({"idp_metadata_xml": idp.metadata_xml(), "default_redirect_uri": "https://app.example.com/cb"}))
             .send().await.expect("send");
@@ -210,6 +213,36 @@ both_backends! {
         let reasons: Vec<&str> = log["data"].as_array().expect("data").iter()
             .filter_map(|e| e["reason"].as_str()).collect();
         assert_eq!(reasons, vec!["replayed"; 3]);
+
+        // The code, exchanged at both nodes at once, twice each: one token.
+        let code = code.split('&').next().expect("code").to_owned();
+        let exchanges = [&a, &b, &a, &b].map(|node| {
+            http.post(node.url("/oauth/token"))
+                .basic_auth(&client_id, Some(&client_secret))
+                .form(&[("grant_type", "authorization_code"), ("code", code.as_str()),
+                        ("redirect_uri", "https://app.example.com/cb")])
+                .send()
+        });
+        let answers: Vec<reqwest::Response> = futures::future::join_all(exchanges).await
+            .into_iter().map(|r| r.expect("send")).collect();
+        let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count(), 3, "{statuses:?}");
+        let issued = answers.into_iter().find(|r| r.status() == StatusCode::OK).expect("one 200");
+        let tokens: Value = issued.json().await.expect("json");
+        // The losers' second use revoked what the winner got.
+        let userinfo = http.get(b.url("/oauth/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().expect("access_token"))
+            .send().await.expect("send");
+        assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+        for node in [&a, &b] {
+            let logs = node.logs();
+            for secret in ["access_token", "id_token"] {
+                let value = tokens[secret].as_str().expect("token");
+                assert!(!logs.contains(&value[value.len() - 30..]), "the {secret} reached a log line");
+            }
+            assert!(!logs.contains(&client_secret), "the client secret reached a log line");
+        }
         // Neither the code, nor the response, nor what the assertion says is logged.
         let xml = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &value).expect("b64")).expect("utf8");
         let assertion_start = xml.find("<saml2:Assertion").expect("assertion");

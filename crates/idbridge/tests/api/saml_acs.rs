@@ -573,3 +573,53 @@ mod encrypted {
         }
     }
 }
+
+both_backends! {
+    async fn signed_authn_requests_verify_with_the_published_certificate(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &idp, json!({"sign_authn_requests": true})).await;
+        let view: Value = app
+            .admin(Method::GET, "/api/v1/tenants/acme/saml")
+            .send().await.expect("send").json().await.expect("json");
+        assert_eq!(view["sign_authn_requests"], true);
+        let pem = view["sp_encryption_certificate"]["pem"].as_str().expect("pem");
+        let der = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>(),
+        )
+        .expect("base64");
+        let metadata = app.http.get(app.url("/saml/acme/metadata"))
+            .send().await.expect("send").text().await.expect("xml");
+        assert!(metadata.contains("AuthnRequestsSigned=\"true\""), "{metadata}");
+        assert!(metadata.contains("use=\"signing\""), "{metadata}");
+
+        let response = app.browser().get(app.url("/saml/acme/login")).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+        let query = location.split_once('?').expect("query").1;
+        assert!(query.contains("SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"), "{query}");
+        assert!(idbridge_saml::authn_request::verify_redirect_signature(query, &der));
+        // The signed request is still one the ACS answers.
+        let (id, relay) = start(&app, "acme", false).await;
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let response = post_acs_raw(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT, "no default_redirect_uri: the sign-in itself was valid");
+
+        // Off by default: unsigned requests, no signing key in the metadata.
+        configure_again_unsigned(&app, &idp).await;
+        let response = app.browser().get(app.url("/saml/acme/login")).send().await.expect("send");
+        let location = response.headers()["location"].to_str().expect("ascii");
+        assert!(!location.contains("Signature="));
+    }
+}
+
+async fn configure_again_unsigned(app: &TestApp, idp: &TestIdp) {
+    let response = app
+        .admin(Method::PUT, "/api/v1/tenants/acme/saml")
+        .json(&json!({"idp_metadata_xml": idp.metadata_xml(), "sign_authn_requests": false}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+}
