@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         name: "bench app".into(),
         redirect_uris: vec![RedirectUri::parse(CALLBACK)?],
         is_public: true,
+        id_token_alg: "RS256".into(),
         created_at: now,
     };
     store.create_client(&client, None).await?;

@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         name: "bench app".into(),
         redirect_uris: vec![RedirectUri::parse(CALLBACK)?],
         is_public: false,
+        id_token_alg: "RS256".into(),
         created_at: now,
     };
     store.create_client(&client, Some(&secret.hash())).await?;

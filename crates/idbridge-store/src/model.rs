@@ -42,6 +42,8 @@ pub struct OidcClient {
     pub redirect_uris: Vec<RedirectUri>,
     /// A public client has no secret and must use PKCE.
     pub is_public: bool,
+    /// `RS256` or `ES256`: how its ID tokens are signed.
+    pub id_token_alg: String,
     pub created_at: OffsetDateTime,
 }
 

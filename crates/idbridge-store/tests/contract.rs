@@ -343,6 +343,7 @@ both_backends! {
                 RedirectUri::parse("http://127.0.0.1:9/cb").expect("uri"),
             ],
             is_public: false,
+            id_token_alg: "RS256".into(),
             created_at: T0,
         };
         store.create_client(&client, Some(&secret.hash())).await.expect("create");
@@ -609,6 +610,7 @@ mod oidc {
             name: "app".into(),
             redirect_uris: vec![RedirectUri::parse("https://app.example.com/cb").expect("uri")],
             is_public: false,
+            id_token_alg: "RS256".into(),
             created_at: T0,
         };
         store

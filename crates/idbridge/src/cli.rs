@@ -190,6 +190,9 @@ pub enum ClientCommand {
         /// A public client (no secret; PKCE required).
         #[arg(long)]
         public: bool,
+        /// ID token signature: RS256 (default) or ES256.
+        #[arg(long = "id-token-alg")]
+        id_token_alg: Option<String>,
     },
     /// List OIDC clients.
     List,

@@ -274,6 +274,7 @@ async fn client(state: AppState, command: ClientCommand) -> anyhow::Result<()> {
             name,
             redirect_uris,
             public,
+            id_token_alg,
         } => {
             let created = service::create_client(
                 &state,
@@ -281,6 +282,7 @@ async fn client(state: AppState, command: ClientCommand) -> anyhow::Result<()> {
                     name,
                     redirect_uris,
                     public,
+                    id_token_signed_response_alg: id_token_alg,
                 },
             )
             .await?;

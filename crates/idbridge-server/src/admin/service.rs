@@ -81,6 +81,10 @@ pub struct CreateClient {
     /// A public client (a SPA or native app) gets no secret and must use PKCE.
     #[serde(default)]
     pub public: bool,
+    /// How its ID tokens are signed: `RS256` (default, what every OIDC library
+    /// accepts) or `ES256`.
+    #[schema(example = "RS256")]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -269,12 +273,21 @@ pub async fn create_client(
         }
         redirect_uris.push(uri);
     }
+    let id_token_alg = match input.id_token_signed_response_alg.as_deref() {
+        None => idbridge_oidc::SigningAlgorithm::Rs256,
+        Some(alg) => idbridge_oidc::SigningAlgorithm::parse(alg).ok_or_else(|| {
+            AdminError::InvalidRequest(format!(
+                "id_token_signed_response_alg {alg:?} is not supported: RS256 or ES256"
+            ))
+        })?,
+    };
     let secret = (!input.public).then(ClientSecret::generate);
     let client = OidcClient {
         id: Uuid::now_v7(),
         name,
         redirect_uris,
         is_public: input.public,
+        id_token_alg: id_token_alg.as_str().to_owned(),
         created_at: state.clock.now(),
     };
     state

@@ -189,6 +189,8 @@ pub struct ClientView {
     pub redirect_uris: Vec<String>,
     /// A public client has no secret and must use PKCE.
     pub public: bool,
+    /// `RS256` or `ES256`.
+    pub id_token_signed_response_alg: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -200,6 +202,7 @@ impl From<OidcClient> for ClientView {
             name: c.name,
             redirect_uris: c.redirect_uris.into_iter().map(String::from).collect(),
             public: c.is_public,
+            id_token_signed_response_alg: c.id_token_alg,
             created_at: c.created_at,
         }
     }

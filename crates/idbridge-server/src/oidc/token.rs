@@ -195,11 +195,13 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         &profile,
         &scopes,
     );
+    let algorithm =
+        SigningAlgorithm::parse(&client.id_token_alg).unwrap_or(SigningAlgorithm::Rs256);
     let key = match keys::active_key(
         state.store.as_ref(),
         state.clock.as_ref(),
         &state.signing_keys,
-        SigningAlgorithm::Rs256,
+        algorithm,
     )
     .await
     {

@@ -89,6 +89,7 @@ fn client_from_row(row: &PgRow) -> Result<OidcClient> {
         name: row.try_get("name")?,
         redirect_uris,
         is_public: row.try_get("is_public")?,
+        id_token_alg: row.try_get("id_token_alg")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -259,8 +260,8 @@ impl TenantRepo for PostgresStore {
 impl ClientRepo for PostgresStore {
     async fn create_client(&self, c: &OidcClient, secret_hash: Option<&SecretHash>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO oidc_clients (id, name, redirect_uris, is_public, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO oidc_clients (id, name, redirect_uris, is_public, secret_hash, created_at, \
+             id_token_alg) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(c.id)
         .bind(&c.name)
@@ -268,6 +269,7 @@ impl ClientRepo for PostgresStore {
         .bind(c.is_public)
         .bind(secret_hash.map(|h| h.as_bytes().to_vec()))
         .bind(c.created_at)
+        .bind(&c.id_token_alg)
         .execute(&self.pool)
         .await?;
         Ok(())

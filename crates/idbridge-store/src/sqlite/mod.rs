@@ -122,6 +122,7 @@ fn client_from_row(row: &SqliteRow) -> Result<OidcClient> {
         name: row.try_get("name")?,
         redirect_uris,
         is_public: row.try_get("is_public")?,
+        id_token_alg: row.try_get("id_token_alg")?,
         created_at: from_micros(row.try_get("created_at")?)?,
     })
 }
@@ -304,8 +305,8 @@ impl ClientRepo for SqliteStore {
         let uris = serde_json::to_string(&c.redirect_uris)
             .map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
         sqlx::query(
-            "INSERT INTO oidc_clients (id, name, redirect_uris, is_public, secret_hash, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO oidc_clients (id, name, redirect_uris, is_public, secret_hash, created_at, \
+             id_token_alg) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(c.id)
         .bind(&c.name)
@@ -313,6 +314,7 @@ impl ClientRepo for SqliteStore {
         .bind(c.is_public)
         .bind(secret_hash.map(|h| h.as_bytes().to_vec()))
         .bind(micros(c.created_at))
+        .bind(&c.id_token_alg)
         .execute(&self.writer)
         .await?;
         Ok(())

@@ -327,6 +327,54 @@ both_backends! {
         assert_eq!(claims["tenant"], "acme");
     }
 
+    async fn an_es256_client_gets_es256_id_tokens(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = tenant_with_idp(&app, "acme").await;
+        let response = app
+            .admin(Method::POST, "/api/v1/clients")
+            .json(&json!({"name": "app", "redirect_uris": [CALLBACK], "id_token_signed_response_alg": "ES256"}))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["id_token_signed_response_alg"], "ES256");
+        let registered = App {
+            client_id: body["client_id"].as_str().expect("client_id").to_owned(),
+            secret: body["client_secret"].as_str().map(str::to_owned),
+        };
+        let code = code_for(&app, &idp, "acme", &registered, "").await;
+        let (status, tokens) = exchange(&app, &registered, &code).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let text = tokens["id_token"].as_str().expect("id_token");
+
+        let metadata = CoreProviderMetadata::discover_async(
+            IssuerUrl::new(app.base.clone()).expect("issuer"),
+            &http,
+        )
+        .await
+        .expect("discovery");
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(registered.client_id.clone()),
+            registered.secret.clone().map(ClientSecret::new),
+        );
+        let now = app.clock.now();
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(move || chrono::DateTime::from_timestamp(now.unix_timestamp(), 0).expect("time"));
+        let id_token: CoreIdToken = text.parse().expect("JWT");
+        let claims = id_token
+            .claims(&verifier, &Nonce::new("n-1".into()))
+            .expect("ES256 ID token verifies against JWKS");
+        assert_eq!(claims.email().map(|e| e.as_str()), Some("ada@example.com"));
+
+        let bad = app
+            .admin(Method::POST, "/api/v1/clients")
+            .json(&json!({"name": "app", "redirect_uris": [CALLBACK], "id_token_signed_response_alg": "HS256"}))
+            .send().await.expect("send");
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    }
+
     async fn discovery_and_jwks_tell_the_truth(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let doc: Value = app.http.get(app.url("/.well-known/openid-configuration"))
