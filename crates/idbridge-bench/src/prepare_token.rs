@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         name: "Bench OIDC".into(),
         sso_required: true,
         jit_enabled: true,
+        require_verified_domains: false,
         default_role: None,
         role_policy: RolePolicy::Highest,
         created_at: now,

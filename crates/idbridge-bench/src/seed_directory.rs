@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         name: "Bench".into(),
         sso_required: false,
         jit_enabled: true,
+        require_verified_domains: false,
         default_role: None,
         role_policy: RolePolicy::Highest,
         created_at: now,

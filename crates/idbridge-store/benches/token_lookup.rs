@@ -28,6 +28,7 @@ async fn seeded(db: &TestDb) -> (Arc<dyn Store>, ScimToken) {
         name: "Bench".into(),
         sso_required: false,
         jit_enabled: true,
+        require_verified_domains: false,
         default_role: None,
         role_policy: idbridge_core::roles::RolePolicy::Highest,
         created_at: now,

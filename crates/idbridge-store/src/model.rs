@@ -15,6 +15,9 @@ pub struct Tenant {
     pub sso_required: bool,
     /// Whether a SAML sign-in may create a directory user that SCIM has not.
     pub jit_enabled: bool,
+    /// Refuse SAML sign-ins and SCIM users whose email domain this tenant has not
+    /// verified.
+    pub require_verified_domains: bool,
     /// Role given to users for whom the IdP sends none.
     pub default_role: Option<String>,
     /// Whether a user with several app roles gets the highest one or all.
@@ -29,6 +32,7 @@ pub struct TenantUpdate {
     pub name: Option<String>,
     pub sso_required: Option<bool>,
     pub jit_enabled: Option<bool>,
+    pub require_verified_domains: Option<bool>,
     /// `Some(None)` clears the default role.
     pub default_role: Option<Option<String>>,
     pub role_policy: Option<RolePolicy>,

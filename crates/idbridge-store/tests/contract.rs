@@ -35,6 +35,7 @@ fn tenant(s: &str) -> Tenant {
         name: format!("{s} Inc"),
         sso_required: false,
         jit_enabled: true,
+        require_verified_domains: false,
         default_role: None,
         role_policy: idbridge_core::roles::RolePolicy::Highest,
         created_at: T0,

@@ -222,6 +222,7 @@ async fn tenant(state: AppState, command: TenantCommand) -> anyhow::Result<()> {
                 name,
                 sso_required: Some(sso_required),
                 jit_enabled: None,
+                require_verified_domains: None,
                 default_role,
                 role_policy: None,
             };

@@ -37,6 +37,10 @@ pub struct CreateTenant {
     pub sso_required: Option<bool>,
     #[serde(default)]
     pub jit_enabled: Option<bool>,
+    /// Refuse SAML sign-ins and SCIM users whose email domain this tenant has not
+    /// verified. Default false.
+    #[serde(default)]
+    pub require_verified_domains: Option<bool>,
     #[serde(default)]
     pub default_role: Option<String>,
     /// `highest` (default) or `all`: what a user with several app roles gets.
@@ -55,6 +59,10 @@ pub struct UpdateTenant {
     pub sso_required: Option<bool>,
     #[serde(default)]
     pub jit_enabled: Option<bool>,
+    /// Refuse SAML sign-ins and SCIM users whose email domain this tenant has not
+    /// verified. Default false.
+    #[serde(default)]
+    pub require_verified_domains: Option<bool>,
     #[serde(default, deserialize_with = "present_or_null")]
     #[schema(value_type = Option<String>)]
     pub default_role: Option<Option<String>>,
@@ -163,6 +171,7 @@ pub async fn create_tenant(
         name,
         sso_required: input.sso_required.unwrap_or(false),
         jit_enabled: input.jit_enabled.unwrap_or(true),
+        require_verified_domains: input.require_verified_domains.unwrap_or(false),
         default_role,
         role_policy: input.role_policy.unwrap_or_default(),
         created_at: now,
@@ -211,6 +220,7 @@ pub async fn update_tenant(
             .transpose()?,
         sso_required: input.sso_required,
         jit_enabled: input.jit_enabled,
+        require_verified_domains: input.require_verified_domains,
         default_role: input
             .default_role
             .map(|r| {

@@ -23,6 +23,8 @@ pub struct TenantView {
     pub sso_required: bool,
     /// SAML sign-ins may create users that SCIM has not provisioned.
     pub jit_enabled: bool,
+    /// SAML sign-ins and SCIM users must have an email at a domain this tenant verified.
+    pub require_verified_domains: bool,
     /// Role for users whose IdP sends none.
     pub default_role: Option<String>,
     /// `highest` or `all`: what a user with several app roles gets.
@@ -41,6 +43,7 @@ impl From<Tenant> for TenantView {
             name: t.name,
             sso_required: t.sso_required,
             jit_enabled: t.jit_enabled,
+            require_verified_domains: t.require_verified_domains,
             default_role: t.default_role,
             role_policy: t.role_policy.as_str().to_owned(),
             created_at: t.created_at,

@@ -71,6 +71,7 @@ fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
         name: row.try_get("name")?,
         sso_required: row.try_get("sso_required")?,
         jit_enabled: row.try_get("jit_enabled")?,
+        require_verified_domains: row.try_get("require_verified_domains")?,
         default_role: row.try_get("default_role")?,
         role_policy: {
             let raw: String = row.try_get("role_policy")?;
@@ -159,7 +160,8 @@ impl TenantRepo for PostgresStore {
     async fn create_tenant(&self, t: &Tenant) -> Result<()> {
         sqlx::query(
             "INSERT INTO tenants (id, slug, name, sso_required, jit_enabled, default_role, \
-             created_at, updated_at, role_policy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             created_at, updated_at, role_policy, require_verified_domains) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(t.id)
         .bind(t.slug.as_str())
@@ -170,6 +172,7 @@ impl TenantRepo for PostgresStore {
         .bind(t.created_at)
         .bind(t.updated_at)
         .bind(t.role_policy.as_str())
+        .bind(t.require_verified_domains)
         .execute(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -230,7 +233,8 @@ impl TenantRepo for PostgresStore {
                jit_enabled = COALESCE($3, jit_enabled), \
                default_role = CASE WHEN $4::boolean THEN $5 ELSE default_role END, \
                updated_at = $6, \
-               role_policy = COALESCE($8, role_policy) \
+               role_policy = COALESCE($8, role_policy), \
+               require_verified_domains = COALESCE($9, require_verified_domains) \
              WHERE slug = $7 RETURNING *",
         )
         .bind(&update.name)
@@ -241,6 +245,7 @@ impl TenantRepo for PostgresStore {
         .bind(now)
         .bind(slug.as_str())
         .bind(update.role_policy.map(RolePolicy::as_str))
+        .bind(update.require_verified_domains)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;

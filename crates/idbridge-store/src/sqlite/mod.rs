@@ -102,6 +102,7 @@ fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
         name: row.try_get("name")?,
         sso_required: row.try_get("sso_required")?,
         jit_enabled: row.try_get("jit_enabled")?,
+        require_verified_domains: row.try_get("require_verified_domains")?,
         default_role: row.try_get("default_role")?,
         role_policy: {
             let raw: String = row.try_get("role_policy")?;
@@ -203,7 +204,8 @@ impl TenantRepo for SqliteStore {
     async fn create_tenant(&self, t: &Tenant) -> Result<()> {
         sqlx::query(
             "INSERT INTO tenants (id, slug, name, sso_required, jit_enabled, default_role, \
-             created_at, updated_at, role_policy) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             created_at, updated_at, role_policy, require_verified_domains) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .bind(t.id)
         .bind(t.slug.as_str())
@@ -214,6 +216,7 @@ impl TenantRepo for SqliteStore {
         .bind(micros(t.created_at))
         .bind(micros(t.updated_at))
         .bind(t.role_policy.as_str())
+        .bind(t.require_verified_domains)
         .execute(&self.writer)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -273,7 +276,8 @@ impl TenantRepo for SqliteStore {
                jit_enabled = COALESCE(?3, jit_enabled), \
                default_role = CASE WHEN ?4 THEN ?5 ELSE default_role END, \
                updated_at = ?6, \
-               role_policy = COALESCE(?8, role_policy) \
+               role_policy = COALESCE(?8, role_policy), \
+               require_verified_domains = COALESCE(?9, require_verified_domains) \
              WHERE slug = ?7 RETURNING *",
         )
         .bind(&update.name)
@@ -284,6 +288,7 @@ impl TenantRepo for SqliteStore {
         .bind(micros(now))
         .bind(slug.as_str())
         .bind(update.role_policy.map(RolePolicy::as_str))
+        .bind(update.require_verified_domains)
         .fetch_optional(&self.writer)
         .await?
         .ok_or(StoreError::NotFound)?;
