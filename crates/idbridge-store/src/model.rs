@@ -67,6 +67,8 @@ pub struct ActiveScimToken {
     pub token_id: Uuid,
     pub tenant_id: Uuid,
     pub tenant_slug: TenantSlug,
+    /// The tenant's `require_verified_domains`, read with the token (no second query).
+    pub require_verified_domains: bool,
     pub last_used_at: Option<OffsetDateTime>,
 }
 

@@ -21,6 +21,8 @@ pub struct ScimTenant {
     pub tenant_id: Uuid,
     pub slug: TenantSlug,
     pub token_id: Uuid,
+    /// Users must have emails at domains the tenant verified.
+    pub require_verified_domains: bool,
 }
 
 pub async fn require_scim_token(
@@ -54,6 +56,7 @@ pub async fn require_scim_token(
         tenant_id: active.tenant_id,
         slug: active.tenant_slug,
         token_id: active.token_id,
+        require_verified_domains: active.require_verified_domains,
     };
     request.extensions_mut().insert(tenant.clone());
     let mut response = next.run(request).await;

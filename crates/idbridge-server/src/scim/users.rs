@@ -145,6 +145,7 @@ pub async fn create_user(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimProblem> {
     let doc = resource::normalize(ResourceType::User, &body)?;
+    check_email_domains(&state, &tenant, &doc).await?;
     let now = state.clock.now();
     let user = new_user(&tenant, doc, now);
     let base = base(&state, &tenant);
@@ -300,6 +301,50 @@ pub async fn patch_user(
     .await
 }
 
+/// With the tenant's `require_verified_domains`, every address the user document
+/// carries (an email-shaped userName, each `emails[].value`) must be at a domain the
+/// tenant verified: an IdP must not provision someone else's users.
+async fn check_email_domains(
+    state: &AppState,
+    tenant: &ScimTenant,
+    doc: &resource::Document,
+) -> Result<(), ScimProblem> {
+    if !tenant.require_verified_domains {
+        return Ok(());
+    }
+    let mut addresses: Vec<&str> = Vec::new();
+    if let Some(user_name) = doc.get("userName").and_then(serde_json::Value::as_str)
+        && user_name.contains('@')
+    {
+        addresses.push(user_name);
+    }
+    if let Some(emails) = doc.get("emails").and_then(serde_json::Value::as_array) {
+        addresses.extend(
+            emails
+                .iter()
+                .filter_map(|e| e.get("value").and_then(serde_json::Value::as_str)),
+        );
+    }
+    let mut checked: Vec<idbridge_core::domain::DomainName> = Vec::new();
+    for address in addresses {
+        let domain = idbridge_core::domain::email_domain(address).map_err(|_| {
+            ScimError::invalid_value(format!("{address:?} is not an email address"))
+        })?;
+        if checked.contains(&domain) {
+            continue;
+        }
+        let owner = state.store.tenant_for_verified_domain(domain.as_str()).await?;
+        if owner.is_none_or(|t| t.id != tenant.tenant_id) {
+            return Err(ScimError::invalid_value(format!(
+                "the email domain {domain} is not verified for this tenant, which requires verified domains"
+            ))
+            .into());
+        }
+        checked.push(domain);
+    }
+    Ok(())
+}
+
 /// Read, change, write with a version check; retried if another request won the race.
 async fn write_user(
     state: &AppState,
@@ -325,6 +370,7 @@ async fn write_user(
             .into());
         }
         let doc = change(&existing)?;
+        check_email_domains(state, tenant, &doc).await?;
         let now = state.clock.now();
         let user = updated(&existing, doc, now);
         let events = change_events(&base, &existing, &user);

@@ -34,7 +34,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The hot-path lookups, named so the index test below can EXPLAIN exactly them.
 const TENANT_BY_SLUG: &str = "SELECT * FROM tenants WHERE slug = ?1";
-const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug FROM scim_tokens s \
+const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug, \
+     t.require_verified_domains FROM scim_tokens s \
      JOIN tenants t ON t.id = s.tenant_id WHERE s.token_hash = ?1 AND s.revoked_at IS NULL";
 const ACTIVE_ADMIN_KEY: &str =
     "SELECT * FROM admin_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL";
@@ -463,6 +464,7 @@ impl CredentialRepo for SqliteStore {
                 token_id: uuid_of(&row, "id")?,
                 tenant_id: uuid_of(&row, "tenant_id")?,
                 tenant_slug: slug_of(&row, "slug")?,
+                require_verified_domains: row.try_get("require_verified_domains")?,
                 last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
             })
         })
