@@ -61,9 +61,17 @@ fn first<'a>(assertion: &'a ValidAssertion, names: &[&str]) -> Option<&'a str> {
     })
 }
 
-/// The first value of the first of `names` the assertion has, if it is not too long.
+/// Like [`first`], but an over-long value counts as absent, so the next name is
+/// tried (a hostile `name` does not hide Entra's display name claim).
 fn first_bounded<'a>(assertion: &'a ValidAssertion, names: &[&str]) -> Option<&'a str> {
-    first(assertion, names).filter(|v| v.chars().count() <= MAX_VALUE_CHARS)
+    names.iter().find_map(|name| {
+        assertion
+            .attributes
+            .get(*name)
+            .and_then(|values| values.first())
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && v.chars().count() <= MAX_VALUE_CHARS)
+    })
 }
 
 /// Every value of every attribute in `names`: deduplicated case-insensitively (first
@@ -295,6 +303,12 @@ mod tests {
             "first ones kept"
         );
         assert_eq!(display_name(&a), None, "an over-long name is no name");
+        let a = assertion(&[("name", long.as_str()), (MS_DISPLAY_NAME, "Ada")], None);
+        assert_eq!(
+            display_name(&a).as_deref(),
+            Some("Ada"),
+            "the next name is read"
+        );
         assert_eq!(given_name(&a), None);
         let exact = "é".repeat(MAX_VALUE_CHARS);
         let a = assertion(&[("roles", exact.as_str())], None);
