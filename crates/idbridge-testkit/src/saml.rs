@@ -434,6 +434,22 @@ pub struct ResponseSpec {
     pub encryption: Option<Encryption>,
 }
 
+impl ResponseSpec {
+    /// Sends `values` as the attribute `name`: replaces it where the IdP's shape
+    /// already has it (keeping its place), else adds it. No values: removes it.
+    pub fn set_attribute(&mut self, name: &str, values: &[&str]) {
+        let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+        match self.attributes.iter().position(|(n, _)| n == name) {
+            Some(i) if values.is_empty() => {
+                self.attributes.remove(i);
+            }
+            Some(i) => self.attributes[i].1 = values,
+            None if values.is_empty() => {}
+            None => self.attributes.push((name.to_owned(), values)),
+        }
+    }
+}
+
 fn instant(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }

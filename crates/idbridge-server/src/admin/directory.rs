@@ -31,12 +31,17 @@ pub struct DirectoryUserView {
     pub family_name: Option<String>,
     /// The primary email, else the first.
     pub email: Option<String>,
-    /// The app roles the user has, resolved from `idp_roles` and `groups` through
-    /// the tenant's role mappings (or its default role).
+    /// The app roles the user has, resolved from `idp_roles`, `groups` and
+    /// `saml_groups` through the tenant's role mappings (or its default role).
     pub roles: Vec<String>,
-    /// Role values the IdP sent (SCIM `roles`).
+    /// Role values the IdP sent (SCIM `roles`, or a SAML role claim for a user
+    /// created at sign-in).
     pub idp_roles: Vec<String>,
+    /// The directory groups the user is a member of (SCIM).
     pub groups: Vec<GroupRefView>,
+    /// Group names (or Entra group object IDs) the last SAML sign-in sent, for a
+    /// user created at sign-in. They map to roles like directory group names.
+    pub saml_groups: Vec<String>,
     /// `scim` or `jit`.
     pub source: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -101,11 +106,13 @@ pub fn user_view(
         })
         .unwrap_or_default();
     let user_groups: Vec<&UserGroup> = groups.iter().filter(|g| g.user_id == user.id).collect();
+    let saml_groups = crate::saml::document::saml_groups(doc);
     let roles = {
         let idp: Vec<&str> = idp_roles.iter().map(String::as_str).collect();
         let names: Vec<&str> = user_groups
             .iter()
             .map(|g| g.display_name.as_str())
+            .chain(saml_groups.iter().map(String::as_str))
             .collect();
         idbridge_core::roles::resolve(&rules.0, &rules.1, &idp, &names)
     };
@@ -124,6 +131,7 @@ pub fn user_view(
                 display_name: g.display_name.clone(),
             })
             .collect(),
+        saml_groups,
         source: user.source.as_str().to_owned(),
         created_at: user.created_at,
         updated_at: user.updated_at,

@@ -288,9 +288,24 @@ async fn profile(
         preferred_username: Some(view.user_name),
         tenant: tenant.slug.to_string(),
         roles: view.roles,
-        groups: view.groups.into_iter().map(|g| g.display_name).collect(),
+        groups: group_names(view.groups, view.saml_groups),
         idp: "saml".into(),
     })
+}
+
+/// The `groups` claim: directory group names, then the group names SAML sent for a
+/// user created at sign-in, each once (compared case-insensitively, as role mappings compare).
+fn group_names(
+    directory: Vec<crate::admin::directory::GroupRefView>,
+    saml: Vec<String>,
+) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    directory
+        .into_iter()
+        .map(|g| g.display_name)
+        .chain(saml)
+        .filter(|name| seen.insert(name.to_lowercase()))
+        .collect()
 }
 
 /// `email_verified` is true only when the tenant has verified the email's domain:

@@ -11,6 +11,14 @@
 //! emails) or created just in time, refused if SCIM deactivated them, and an
 //! authorization code (60 s, single use, stored as a digest) sent to the redirect
 //! URI of the request that started it or the tenant's `default_redirect_uri`.
+//!
+//! Users SAML created (source `jit`) take their names, role values and group names
+//! from every sign-in (`document::with_claims`): a `user.updated` event when that
+//! changes something, no write when it does not. Users SCIM provisioned are left as
+//! SCIM wrote them, claims included: SCIM is the IdP's authoritative channel for
+//! them (Entra and Okta push roles and groups there), a SCIM PUT would wipe
+//! anything SAML added, and so the app sees one consistent set of roles for a
+//! user, in the directory view and in the ID token alike.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
@@ -18,12 +26,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idbridge_core::secret::{AuthorizationCode, SecretHash};
 use idbridge_saml::SpDecryptionKey;
+use idbridge_saml::claims::UserClaims;
 use idbridge_saml::response::{Expectations, ValidAssertion};
 use idbridge_saml::verify::{decode_post_value, verify_response};
 use idbridge_saml::{Certificate, claims};
 use idbridge_store::{
     AuthorizationCodeRecord, DirectoryUser, NewEvent, SamlConnection, SamlRequestState,
-    SignInEvent, Tenant, UserSource, WriteContext,
+    SignInEvent, StoreError, Tenant, UserSource, WriteContext,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,6 +40,7 @@ use uuid::Uuid;
 
 use crate::scim::render::{self, Base};
 
+use super::document::with_claims;
 use super::page::escape_html;
 use super::{FlowError, endpoints, tenant, unavailable};
 use crate::AppState;
@@ -202,8 +212,9 @@ async fn consume(
     }
 
     if log.test {
+        let roles = resolved_roles(state, tenant, &claims::user_claims(&assertion)).await?;
         return Ok(Finished {
-            response: test_result_page(&connection, &assertion),
+            response: test_result_page(&connection, &assertion, &roles),
             code: None,
         });
     }
@@ -260,28 +271,19 @@ async fn complete(
             "The identity provider sent no email address for the user. Add an \"email\" claim (Entra ID: user.mail).",
         )
     })?;
+    let user_claims = claims::user_claims(assertion);
     let user = match state
         .store
         .user_for_sign_in(tenant.id, &email)
         .await
         .map_err(unavailable)?
     {
-        Some(user) if !user.active => {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "user_inactive",
-                "This account is deactivated in the organisation's directory.",
-            ));
+        Some(user) if !user.active => return Err(inactive()),
+        Some(user) => update_from_claims(state, tenant, user, &user_claims).await?,
+        None if tenant.jit_enabled => {
+            create_just_in_time(state, tenant, &user_claims, &email).await?
         }
-        Some(user) => user,
-        None if tenant.jit_enabled => create_just_in_time(state, tenant, assertion, &email).await?,
-        None => {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "user_not_provisioned",
-                "This account has not been given access to the app by the organisation.",
-            ));
-        }
+        None => return Err(not_provisioned()),
     };
     log.user_id = Some(user.id);
 
@@ -358,12 +360,135 @@ fn email_of(connection: &SamlConnection, assertion: &ValidAssertion) -> Option<S
     }
 }
 
+fn inactive() -> FlowError {
+    refuse(
+        StatusCode::FORBIDDEN,
+        "user_inactive",
+        "This account is deactivated in the organisation's directory.",
+    )
+}
+
+/// How often a sign-in re-reads and re-applies its update when another write to the
+/// same user came first (a SCIM request, a parallel sign-in).
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// A later sign-in of a user SAML created: the mapped attributes follow the
+/// assertion, through the same versioned write SCIM uses, with a `user.updated`
+/// event in the same transaction. Nothing changed, nothing written. Users SCIM
+/// provisioned are returned as they are (see the module documentation).
+async fn update_from_claims(
+    state: &AppState,
+    tenant: &Tenant,
+    mut user: DirectoryUser,
+    user_claims: &UserClaims,
+) -> Result<DirectoryUser, FlowError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        if user.source != UserSource::Jit {
+            return Ok(user);
+        }
+        let document = with_claims(&user.document, user_claims);
+        if document == user.document {
+            return Ok(user);
+        }
+        let now = state.clock.now();
+        let updated = DirectoryUser {
+            document,
+            updated_at: now,
+            version: user.version + 1,
+            ..user.clone()
+        };
+        let ctx = WriteContext {
+            now,
+            events: vec![user_event("user.updated", state, tenant, &updated)],
+            log: None,
+        };
+        match state.store.update_user(&updated, user.version, &ctx).await {
+            Ok(()) => return Ok(updated),
+            // Someone else wrote the user since it was read: start from their version
+            // (which may have deactivated or deleted them).
+            Err(StoreError::VersionMismatch) => {
+                user = match state
+                    .store
+                    .user_by_id(tenant.id, user.id)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    Some(fresh) if !fresh.active => return Err(inactive()),
+                    Some(fresh) => fresh,
+                    None => return Err(not_provisioned()),
+                };
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    // Fail closed: signing in with roles the IdP has just taken away is worse than
+    // asking the user to try again.
+    Err(refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "user_busy",
+        "The account is being changed elsewhere right now. Try signing in again.",
+    ))
+}
+
+fn not_provisioned() -> FlowError {
+    refuse(
+        StatusCode::FORBIDDEN,
+        "user_not_provisioned",
+        "This account has not been given access to the app by the organisation.",
+    )
+}
+
+/// A directory event about `user` raised by a sign-in: the user as SCIM renders it,
+/// and `source: saml` so the app can tell it from a SCIM write.
+fn user_event(
+    kind: &'static str,
+    state: &AppState,
+    tenant: &Tenant,
+    user: &DirectoryUser,
+) -> NewEvent {
+    let base = Base {
+        public_url: &state.config.public_url,
+        slug: &tenant.slug,
+    };
+    NewEvent {
+        kind,
+        resource_type: "User",
+        resource_id: user.id,
+        data: json!({ "user": Value::Object(render::user(&base, user, None)), "source": "saml" }),
+    }
+}
+
+/// The app roles the claims alone give, under the tenant's rules (for the "test
+/// connection" page: no directory user is involved there).
+async fn resolved_roles(
+    state: &AppState,
+    tenant: &Tenant,
+    user_claims: &UserClaims,
+) -> Result<Vec<String>, FlowError> {
+    let app_roles = state.store.app_roles().await.map_err(unavailable)?;
+    let mappings = state
+        .store
+        .role_mappings(tenant.id)
+        .await
+        .map_err(unavailable)?;
+    let rules = idbridge_core::roles::RoleRules {
+        mappings,
+        default_role: tenant.default_role.clone(),
+        policy: tenant.role_policy,
+    };
+    let roles: Vec<&str> = user_claims.roles.iter().map(String::as_str).collect();
+    let groups: Vec<&str> = user_claims.groups.iter().map(String::as_str).collect();
+    Ok(idbridge_core::roles::resolve(
+        &app_roles, &rules, &roles, &groups,
+    ))
+}
+
 /// Just-in-time provisioning: the first sign-in of someone SCIM has not provisioned
-/// creates them, with what the assertion says.
+/// creates them, with what the assertion says, in the shape SCIM would store.
 async fn create_just_in_time(
     state: &AppState,
     tenant: &Tenant,
-    assertion: &ValidAssertion,
+    user_claims: &UserClaims,
     email: &str,
 ) -> Result<DirectoryUser, FlowError> {
     let now = state.clock.now();
@@ -373,9 +498,7 @@ async fn create_just_in_time(
         "emails".into(),
         json!([{"value": email, "type": "work", "primary": true}]),
     );
-    if let Some(name) = claims::display_name(assertion) {
-        document.insert("displayName".into(), json!(name));
-    }
+    let document = with_claims(&document, user_claims);
     let user = DirectoryUser {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
@@ -388,29 +511,24 @@ async fn create_just_in_time(
         updated_at: now,
         version: 1,
     };
-    let base = Base {
-        public_url: &state.config.public_url,
-        slug: &tenant.slug,
-    };
     let ctx = WriteContext {
         now,
-        events: vec![NewEvent {
-            kind: "user.created",
-            resource_type: "User",
-            resource_id: user.id,
-            data: json!({ "user": Value::Object(render::user(&base, &user, None)), "source": "saml" }),
-        }],
+        events: vec![user_event("user.created", state, tenant, &user)],
         log: None,
     };
     match state.store.create_user(&user, &ctx).await {
         Ok(()) => Ok(user),
-        // Two first sign-ins at once: the other one created the user.
-        Err(idbridge_store::StoreError::Conflict(_)) => state
-            .store
-            .user_for_sign_in(tenant.id, email)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| unavailable(idbridge_store::StoreError::NotFound)),
+        // Two first sign-ins at once: the other one created the user (with its own
+        // assertion's claims, which this one's then update if they differ).
+        Err(StoreError::Conflict(_)) => {
+            let other = state
+                .store
+                .user_for_sign_in(tenant.id, email)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| unavailable(StoreError::NotFound))?;
+            update_from_claims(state, tenant, other, user_claims).await
+        }
         Err(e) => Err(unavailable(e)),
     }
 }
@@ -480,8 +598,13 @@ fn verify(
     })
 }
 
-/// What an admin sees at the end of "test connection": the claims as received.
-fn test_result_page(connection: &SamlConnection, assertion: &ValidAssertion) -> Response {
+/// What an admin sees at the end of "test connection": the claims as received, what
+/// idbridge reads from them, and the app roles they give under the tenant's rules.
+fn test_result_page(
+    connection: &SamlConnection,
+    assertion: &ValidAssertion,
+    roles: &[String],
+) -> Response {
     let mut rows = String::new();
     for (name, values) in &assertion.attributes {
         rows.push_str(&format!(
@@ -501,6 +624,23 @@ fn test_result_page(connection: &SamlConnection, assertion: &ValidAssertion) -> 
     let display = claims::display_name(assertion)
         .map(|n| escape_html(&n))
         .unwrap_or_default();
+    let list = |values: &[String], none: &str| {
+        if values.is_empty() {
+            none.to_owned()
+        } else {
+            values
+                .iter()
+                .map(|v| escape_html(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let role_claims = list(&claims::roles(assertion), "(none)");
+    let group_claims = list(&claims::groups(assertion), "(none)");
+    let app_roles = list(
+        roles,
+        "(none: no role claim or group maps to an app role, and the organisation has no default role)",
+    );
     let body = format!(
         concat!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -510,12 +650,19 @@ fn test_result_page(connection: &SamlConnection, assertion: &ValidAssertion) -> 
             "table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #d9e2ec;vertical-align:top;word-break:break-all}}",
             "</style></head><body><h1>Test connection succeeded</h1>",
             "<p>The identity provider's response was signed, addressed to this service, and valid. No sign-in to the app took place.</p>",
-            "<dl><dt>Email</dt><dd>{email}</dd><dt>Name</dt><dd>{display}</dd><dt>NameID</dt><dd>{name_id}</dd></dl>",
+            "<dl><dt>Email</dt><dd>{email}</dd><dt>Name</dt><dd>{display}</dd><dt>NameID</dt><dd>{name_id}</dd>",
+            "<dt>Role claims</dt><dd>{role_claims}</dd><dt>Group claims</dt><dd>{group_claims}</dd>",
+            "<dt>App roles</dt><dd id=\"app-roles\">{app_roles}</dd></dl>",
+            "<p>App roles are resolved from these claims with the organisation's role mappings. ",
+            "For a user provisioned by SCIM, the directory's roles and groups count instead.</p>",
             "<h2>Claims received</h2><table>{rows}</table></body></html>"
         ),
         email = email,
         display = display,
         name_id = name_id,
+        role_claims = role_claims,
+        group_claims = group_claims,
+        app_roles = app_roles,
         rows = rows,
     );
     let mut response = (StatusCode::OK, body).into_response();

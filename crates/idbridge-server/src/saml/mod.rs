@@ -7,6 +7,7 @@
 //! completes so far.
 
 mod acs;
+pub(crate) mod document;
 mod page;
 pub mod refresh;
 

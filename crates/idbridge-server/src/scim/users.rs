@@ -333,7 +333,10 @@ async fn check_email_domains(
         if checked.contains(&domain) {
             continue;
         }
-        let owner = state.store.tenant_for_verified_domain(domain.as_str()).await?;
+        let owner = state
+            .store
+            .tenant_for_verified_domain(domain.as_str())
+            .await?;
         if owner.is_none_or(|t| t.id != tenant.tenant_id) {
             return Err(ScimError::invalid_value(format!(
                 "the email domain {domain} is not verified for this tenant, which requires verified domains"

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use idbridge_core::Clock;
 use idbridge_saml::authn_request::inflate_redirect_payload;
 use idbridge_testkit::both_backends;
-use idbridge_testkit::saml::{Key, TestIdp};
+use idbridge_testkit::saml::{Key, ResponseSpec, TestIdp};
 use openidconnect::core::{CoreClient, CoreIdToken, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
@@ -89,6 +89,18 @@ async fn browse(
     authorize_url: &str,
     email: &str,
 ) -> HashMap<String, String> {
+    browse_with(app, idp, slug, authorize_url, email, |_| {}).await
+}
+
+/// [`browse`], with the IdP's response changed by `edit` (claims, mostly).
+async fn browse_with(
+    app: &TestApp,
+    idp: &TestIdp,
+    slug: &str,
+    authorize_url: &str,
+    email: &str,
+    edit: impl FnOnce(&mut ResponseSpec),
+) -> HashMap<String, String> {
     let browser = app.browser();
     let response = browser.get(authorize_url).send().await.expect("authorize");
     assert_eq!(
@@ -116,13 +128,14 @@ async fn browse(
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("ID");
-    let spec = idp.response_spec(
+    let mut spec = idp.response_spec(
         &app.url(&format!("/saml/{slug}")),
         &app.url(&format!("/saml/{slug}/acs")),
         Some(id),
         email,
         app.clock.now(),
     );
+    edit(&mut spec);
     let response = browser
         .post(app.url(&format!("/saml/{slug}/acs")))
         .form(&[
@@ -289,6 +302,31 @@ both_backends! {
             .encode(serde_json::to_vec(&payload).expect("json"));
         let tampered: CoreIdToken = parts.join(".").parse().expect("still a JWT");
         assert!(tampered.claims(&verifier, &nonce).is_err(), "tampered token accepted");
+    }
+
+    async fn saml_role_and_group_claims_reach_the_id_token(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = tenant_with_idp(&app, "acme").await;
+        let client = register_app(&app, false).await;
+        let response = app.admin(Method::PUT, "/api/v1/app-roles")
+            .json(&json!({"roles": ["admin", "editor", "viewer"]})).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let response = app.admin(Method::PUT, "/api/v1/tenants/acme/role-mappings")
+            .json(&json!({"mappings": [{"source": "group", "value": "Engineering", "role": "editor"}], "policy": "all"}))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let url = authorize_url(&app, &client.client_id, "&tenant=acme");
+        let callback = browse_with(&app, &idp, "acme", &url, "ada@example.com", |s| {
+            s.set_attribute(idbridge_saml::claims::MS_ROLE, &["Admin"]);
+            s.set_attribute(idbridge_saml::claims::MS_GROUPS, &["Engineering"]);
+        })
+        .await;
+        let (status, tokens) = exchange(&app, &client, &callback["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let id_token = jwt_payload(tokens["id_token"].as_str().expect("id_token"));
+        assert_eq!(id_token["roles"], json!(["admin", "editor"]));
+        assert_eq!(id_token["groups"], json!(["Engineering"]));
+        assert_eq!(id_token["given_name"], "Ada");
     }
 
     async fn login_hint_finds_the_tenant_by_its_verified_domain(db: TestDb) {

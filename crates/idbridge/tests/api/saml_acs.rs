@@ -623,3 +623,266 @@ async fn configure_again_unsigned(app: &TestApp, idp: &TestIdp) {
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+mod claims {
+    //! Role, group and name claims: what a JIT user gets from them, how later
+    //! sign-ins keep it current, and what is left alone.
+
+    use idbridge_saml::claims::{MS_DISPLAY_NAME, MS_GIVEN_NAME, MS_GROUPS, MS_ROLE};
+
+    use super::*;
+
+    async fn set_app_roles(app: &TestApp, roles: &[&str]) {
+        let response = app
+            .admin(Method::PUT, "/api/v1/app-roles")
+            .json(&json!({ "roles": roles }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    async fn set_mappings(app: &TestApp, slug: &str, mappings: Value) {
+        let response = app
+            .admin(
+                Method::PUT,
+                &format!("/api/v1/tenants/{slug}/role-mappings"),
+            )
+            .json(&json!({ "mappings": mappings, "policy": "all" }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    async fn events(app: &TestApp, slug: &str) -> Vec<Value> {
+        let body: Value = app
+            .admin(
+                Method::GET,
+                &format!("/api/v1/tenants/{slug}/events?after=0"),
+            )
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        body["data"].as_array().expect("data").clone()
+    }
+
+    /// An unsolicited sign-in with `edit` applied to the IdP's usual response.
+    async fn sign_in(app: &TestApp, idp: &TestIdp, edit: impl FnOnce(&mut ResponseSpec)) {
+        let mut s = spec(app, idp, "acme", None);
+        edit(&mut s);
+        let response = post_acs_raw(app, "acme", &[("SAMLResponse", &idp.post_value(&s))]).await;
+        code_in(&response);
+    }
+
+    async fn only_user(app: &TestApp) -> Value {
+        let users = users(app, "acme").await;
+        assert_eq!(users.len(), 1, "{users:?}");
+        users[0].clone()
+    }
+
+    both_backends! {
+        async fn entra_role_claims_give_a_jit_user_app_roles(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            configure_for_app(&app, "acme", &idp).await;
+            set_app_roles(&app, &["admin", "editor", "viewer"]).await;
+            sign_in(&app, &idp, |s| s.set_attribute(MS_ROLE, &["Admin", "SuperEditor", "Admin"])).await;
+            let user = only_user(&app).await;
+            assert_eq!(user["source"], "jit");
+            assert_eq!(user["idp_roles"], json!(["Admin", "SuperEditor"]));
+            // `Admin` names an app role; `SuperEditor` maps to nothing yet.
+            assert_eq!(user["roles"], json!(["admin"]));
+            assert_eq!(user["given_name"], "Ada");
+            assert_eq!(user["family_name"], "Lovelace");
+            assert_eq!(user["display_name"], "Ada Lovelace");
+            // Stored as SCIM stores them.
+            let doc = &user["attributes"];
+            assert_eq!(doc["roles"], json!([{"value": "Admin", "primary": false}, {"value": "SuperEditor", "primary": false}]));
+            assert_eq!(doc["name"], json!({"givenName": "Ada", "familyName": "Lovelace"}));
+            assert_eq!(doc["emails"][0]["value"], "ada@example.com");
+
+            // A role mapping set through the admin API applies to the stored values.
+            set_mappings(&app, "acme", json!([{"source": "role", "value": "supereditor", "role": "editor"}])).await;
+            assert_eq!(only_user(&app).await["roles"], json!(["admin", "editor"]));
+            let created = &events(&app, "acme").await[0];
+            assert_eq!(created["type"], "user.created");
+            assert_eq!(created["data"]["source"], "saml");
+            assert_eq!(created["data"]["user"]["roles"][0]["value"], "Admin");
+        }
+
+        async fn okta_group_claims_map_through_group_mappings(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::okta(Key::P256);
+            configure_for_app(&app, "acme", &idp).await;
+            set_app_roles(&app, &["admin", "editor", "viewer"]).await;
+            set_mappings(&app, "acme", json!([
+                {"source": "group", "value": "engineering", "role": "editor"},
+                {"source": "group", "value": "07dd8a60-bf6d-4e17-8844-230b77145381", "role": "viewer"},
+            ])).await;
+            sign_in(&app, &idp, |s| s.set_attribute("groups", &["Engineering", "Everyone"])).await;
+            let user = only_user(&app).await;
+            assert_eq!(user["saml_groups"], json!(["Engineering", "Everyone"]));
+            assert_eq!(user["groups"], json!([]), "not directory groups");
+            assert_eq!(user["roles"], json!(["editor"]));
+            assert_eq!(
+                user["attributes"]["urn:idbridge:params:scim:schemas:extension:saml:2.0:User"],
+                json!({"groups": ["Engineering", "Everyone"]})
+            );
+            // Entra's group claim (object IDs by default) maps the same way.
+            let entra = TestIdp::entra(Key::Rsa2048);
+            let response = app.admin(Method::PUT, "/api/v1/tenants/acme/saml")
+                .json(&json!({"idp_metadata_xml": entra.metadata_xml()})).send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::OK);
+            sign_in(&app, &entra, |s| s.set_attribute(MS_GROUPS, &["07dd8a60-bf6d-4e17-8844-230b77145381"])).await;
+            let user = only_user(&app).await;
+            assert_eq!(user["saml_groups"], json!(["07dd8a60-bf6d-4e17-8844-230b77145381"]));
+            assert_eq!(user["roles"], json!(["viewer"]), "the groups the IdP no longer sends no longer count");
+        }
+
+        async fn later_sign_ins_update_what_changed_and_only_then(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            configure_for_app(&app, "acme", &idp).await;
+            set_app_roles(&app, &["admin", "viewer"]).await;
+            sign_in(&app, &idp, |s| s.set_attribute(MS_ROLE, &["admin"])).await;
+            let first = only_user(&app).await;
+            assert_eq!(first["roles"], json!(["admin"]));
+
+            // Renamed, and demoted, at the IdP.
+            app.clock.advance(time::Duration::minutes(5));
+            sign_in(&app, &idp, |s| {
+                s.set_attribute(MS_GIVEN_NAME, &["Augusta Ada"]);
+                s.set_attribute(MS_DISPLAY_NAME, &["Augusta Ada King"]);
+                s.set_attribute(MS_ROLE, &["viewer"]);
+            }).await;
+            let second = only_user(&app).await;
+            assert_eq!(second["id"], first["id"]);
+            assert_eq!(second["display_name"], "Augusta Ada King");
+            assert_eq!(second["given_name"], "Augusta Ada");
+            assert_eq!(second["family_name"], "Lovelace");
+            assert_eq!(second["roles"], json!(["viewer"]));
+            assert_ne!(second["updated_at"], first["updated_at"]);
+            let feed = events(&app, "acme").await;
+            let kinds: Vec<&str> = feed.iter().map(|e| e["type"].as_str().expect("type")).collect();
+            assert_eq!(kinds, ["user.created", "sign_in.succeeded", "user.updated", "sign_in.succeeded"]);
+            assert_eq!(feed[2]["data"]["source"], "saml");
+            assert_eq!(feed[2]["data"]["user"]["displayName"], "Augusta Ada King");
+            assert_eq!(feed[2]["data"]["user"]["meta"]["version"], "W/\"2\"");
+
+            // The same claims again (in another order): no write, no event.
+            app.clock.advance(time::Duration::minutes(5));
+            sign_in(&app, &idp, |s| {
+                s.set_attribute(MS_GIVEN_NAME, &["Augusta Ada"]);
+                s.set_attribute(MS_DISPLAY_NAME, &["Augusta Ada King"]);
+                s.set_attribute(MS_ROLE, &["viewer"]);
+                s.attributes.reverse();
+            }).await;
+            let third = only_user(&app).await;
+            assert_eq!(third["updated_at"], second["updated_at"]);
+            assert_eq!(third["attributes"], second["attributes"]);
+            assert_eq!(event_types(&app, "acme").await.len(), 5, "only the sign-in");
+            assert_eq!(event_types(&app, "acme").await[4], "sign_in.succeeded");
+
+            // The role claim withdrawn: the role goes with it.
+            sign_in(&app, &idp, |s| {
+                s.set_attribute(MS_GIVEN_NAME, &["Augusta Ada"]);
+                s.set_attribute(MS_DISPLAY_NAME, &["Augusta Ada King"]);
+            }).await;
+            let fourth = only_user(&app).await;
+            assert_eq!(fourth["idp_roles"], json!([]));
+            assert_eq!(fourth["roles"], json!([]));
+            assert!(fourth["attributes"].get("roles").is_none());
+        }
+
+        async fn hostile_claim_values_are_bounded(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            configure_for_app(&app, "acme", &idp).await;
+            let long = "x".repeat(257);
+            let many: Vec<String> = (0..400).map(|i| format!("group-{i:03}")).collect();
+            let mut groups: Vec<&str> = vec![long.as_str(), "<script>alert(1)</script>"];
+            groups.extend(many.iter().map(String::as_str));
+            sign_in(&app, &idp, |s| {
+                s.set_attribute("groups", &groups);
+                s.set_attribute("roles", &[long.as_str(), "Admin", "ADMIN", "admin"]);
+                s.set_attribute("name", &[long.as_str()]);
+            }).await;
+            let user = only_user(&app).await;
+            let saml_groups = user["saml_groups"].as_array().expect("array");
+            assert_eq!(saml_groups.len(), 200);
+            assert!(saml_groups.iter().all(|g| g.as_str().expect("str").chars().count() <= 256));
+            assert!(!saml_groups.contains(&json!(long)));
+            assert_eq!(user["idp_roles"], json!(["Admin"]), "deduplicated as mappings compare");
+            assert_eq!(user["display_name"], "Ada Lovelace", "the over-long name is skipped");
+            let (_, page) = {
+                configure(&app, "globex", &idp, json!({})).await;
+                let (id, relay) = start(&app, "globex", true).await;
+                let mut s = spec(&app, &idp, "globex", Some(&id));
+                s.set_attribute(MS_ROLE, &["<b>Admin</b>"]);
+                post_acs(&app, "globex", &[("SAMLResponse", &idp.post_value(&s)), ("RelayState", &relay)]).await
+            };
+            assert!(!page.contains("<b>Admin</b>") && page.contains("&lt;b&gt;Admin&lt;/b&gt;"), "{page}");
+        }
+
+        async fn scim_provisioned_users_keep_their_document(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::okta(Key::P256);
+            configure_for_app(&app, "acme", &idp).await;
+            set_app_roles(&app, &["admin", "viewer"]).await;
+            set_mappings(&app, "acme", json!([{"source": "group", "value": "Admins", "role": "admin"}])).await;
+            let (_, token) = app.create_scim_token("acme").await;
+            let created = app
+                .scim(Method::POST, "acme", "/Users", &token, Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "ada@example.com",
+                    "name": {"givenName": "Ada", "familyName": "Byron"},
+                    "displayName": "Ada Byron",
+                    "roles": [{"value": "viewer"}],
+                    "active": true,
+                })))
+                .await;
+            assert_eq!(created.status(), StatusCode::CREATED);
+            let before = only_user(&app).await;
+            let kinds_before = event_types(&app, "acme").await;
+            sign_in(&app, &idp, |s| {
+                s.set_attribute("groups", &["Admins"]);
+                s.set_attribute("roles", &["admin"]);
+            }).await;
+            let after = only_user(&app).await;
+            assert_eq!(after["attributes"], before["attributes"], "SCIM's document is SCIM's");
+            assert_eq!(after["updated_at"], before["updated_at"]);
+            assert_eq!(after["display_name"], "Ada Byron");
+            assert_eq!(after["roles"], json!(["viewer"]), "SCIM's roles, not the claims'");
+            assert_eq!(after["saml_groups"], json!([]));
+            let mut expected = kinds_before;
+            expected.push("sign_in.succeeded".into());
+            assert_eq!(event_types(&app, "acme").await, expected);
+        }
+
+        async fn test_connection_shows_the_roles_the_claims_give(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::okta(Key::P256);
+            configure(&app, "acme", &idp, json!({})).await;
+            set_app_roles(&app, &["admin", "editor", "viewer"]).await;
+            set_mappings(&app, "acme", json!([{"source": "group", "value": "Engineering", "role": "editor"}])).await;
+            let (id, relay) = start(&app, "acme", true).await;
+            let mut s = spec(&app, &idp, "acme", Some(&id));
+            s.set_attribute("groups", &["Engineering"]);
+            s.set_attribute("roles", &["Admin"]);
+            let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &idp.post_value(&s)), ("RelayState", &relay)]).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert!(page.contains("<dd id=\"app-roles\">admin, editor</dd>"), "{page}");
+            assert!(page.contains("<dt>Group claims</dt><dd>Engineering</dd>"), "{page}");
+            assert!(users(&app, "acme").await.is_empty(), "a test creates no user");
+        }
+    }
+}
