@@ -210,6 +210,9 @@ async fn consume(
             "This sign-in response was already used.",
         ));
     }
+    if tenant.require_verified_domains {
+        require_verified_domain(state, tenant, log.email.as_deref()).await?;
+    }
 
     if log.test {
         let roles = resolved_roles(state, tenant, &claims::user_claims(&assertion)).await?;
@@ -227,6 +230,39 @@ async fn consume(
         log,
     )
     .await
+}
+
+/// The tenant requires verified domains: the email must be at one it verified, or
+/// its IdP could sign in someone else's users (anyone can type any address into an
+/// IdP's directory).
+async fn require_verified_domain(
+    state: &AppState,
+    tenant: &Tenant,
+    email: Option<&str>,
+) -> Result<(), FlowError> {
+    let domain = email.and_then(|e| idbridge_core::domain::email_domain(e).ok());
+    let verified = match &domain {
+        Some(domain) => state
+            .store
+            .tenant_for_verified_domain(domain.as_str())
+            .await
+            .map_err(unavailable)?
+            .is_some_and(|owner| owner.id == tenant.id),
+        None => false,
+    };
+    if verified {
+        return Ok(());
+    }
+    Err(refuse(
+        StatusCode::FORBIDDEN,
+        "email_domain_not_verified",
+        match domain {
+            Some(domain) => format!(
+                "This organisation only accepts sign-ins at domains it has verified, and {domain} is not one of them."
+            ),
+            None => "This organisation only accepts sign-ins at domains it has verified, and the identity provider sent no usable email address.".to_owned(),
+        },
+    ))
 }
 
 /// A verified sign-in for the app: the directory user (matched, or created just in

@@ -527,3 +527,99 @@ async fn a_silent_dns_server_is_reported_as_a_timeout() {
     );
     drop(udp);
 }
+
+mod required {
+    //! `require_verified_domains`: a tenant that turns it on accepts SAML sign-ins
+    //! and SCIM users only at domains it verified.
+
+    use idbridge_core::Clock;
+    use idbridge_testkit::saml::{Key, TestIdp};
+
+    use super::*;
+
+    async fn verified_tenant(app: &TestApp, dns: &TestDns) {
+        app.create_tenant("acme").await;
+        let claim = app.claim("acme", "acme.test").await;
+        publish(dns, &claim).await;
+        assert_eq!(app.verify_ok("acme", "acme.test").await["verified"], true);
+        let response = app
+            .admin(Method::PATCH, "/api/v1/tenants/acme")
+            .json(&json!({"require_verified_domains": true}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let tenant: Value = response.json().await.expect("json");
+        assert_eq!(tenant["require_verified_domains"], true);
+    }
+
+    both_backends! {
+        async fn scim_users_must_be_at_a_verified_domain(db: TestDb) {
+            let (app, dns) = app_with_dns(db).await;
+            verified_tenant(&app, &dns).await;
+            let (_, token) = app.create_scim_token("acme").await;
+            let scim = crate::helpers::ScimClient { app: &app, slug: "acme".into(), token };
+            let ok = scim.create_user("ada@ACME.test").await;
+            let refused = scim
+                .send(Method::POST, "/Users", Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "eve@elsewhere.test",
+                })))
+                .await;
+            assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+            let body: Value = refused.json().await.expect("json");
+            assert_eq!(body["scimType"], "invalidValue");
+            assert!(body["detail"].as_str().expect("detail").contains("elsewhere.test"));
+            // Nor can a PATCH add an address elsewhere; the user stays as it was.
+            let id = ok["id"].as_str().expect("id");
+            let patched = scim
+                .send(Method::PATCH, &format!("/Users/{id}"), Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "emails", "value": [{"value": "ada@elsewhere.test"}]}],
+                })))
+                .await;
+            assert_eq!(patched.status(), StatusCode::BAD_REQUEST);
+            let user = scim.get(&format!("/Users/{id}")).await;
+            assert_eq!(user["emails"].as_array().expect("emails").len(), 1);
+        }
+
+        async fn saml_sign_ins_must_be_at_a_verified_domain(db: TestDb) {
+            let (app, dns) = app_with_dns(db).await;
+            verified_tenant(&app, &dns).await;
+            let idp = TestIdp::okta(Key::Rsa2048);
+            let response = app
+                .admin(Method::PUT, "/api/v1/tenants/acme/saml")
+                .json(&json!({"idp_metadata_xml": idp.metadata_xml()}))
+                .send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::OK);
+            let post = |email: &'static str| {
+                let spec = idp.response_spec(
+                    &app.url("/saml/acme"),
+                    &app.url("/saml/acme/acs"),
+                    None,
+                    email,
+                    app.clock.now(),
+                );
+                let value = idp.post_value(&spec);
+                let browser = app.browser();
+                let url = app.url("/saml/acme/acs");
+                async move {
+                    browser.post(url).form(&[("SAMLResponse", value.as_str())]).send().await.expect("send")
+                }
+            };
+            let refused = post("eve@elsewhere.test").await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+            assert!(refused.text().await.expect("page").contains("email_domain_not_verified"));
+            // At the verified domain the response is accepted (it then stops at the
+            // missing default_redirect_uri, which is a later step).
+            let accepted = post("ada@acme.test").await;
+            assert_eq!(accepted.status(), StatusCode::CONFLICT);
+            let log: Value = app
+                .admin(Method::GET, "/api/v1/tenants/acme/sign-in-log")
+                .send().await.expect("send").json().await.expect("json");
+            let reasons: Vec<&str> = log["data"].as_array().expect("data").iter()
+                .filter_map(|e| e["reason"].as_str()).collect();
+            assert_eq!(reasons, vec!["no_redirect_uri", "email_domain_not_verified"]);
+        }
+    }
+}
