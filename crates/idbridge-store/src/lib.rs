@@ -166,6 +166,9 @@ pub trait DirectoryRepo {
     /// else the first whose emails include it (both compared case-insensitively).
     async fn user_for_sign_in(&self, tenant_id: Uuid, email: &str)
     -> Result<Option<DirectoryUser>>;
+    /// Whether a user at `email` (userName or one of its emails, case-insensitive)
+    /// was deleted and no user has been created at it since.
+    async fn email_of_deleted_user(&self, tenant_id: Uuid, email: &str) -> Result<bool>;
     /// Writes `user` (whose `version` is the new version) if the stored version is
     /// `expected_version`; else [`StoreError::VersionMismatch`].
     async fn update_user(

@@ -317,6 +317,20 @@ async fn complete(
         Some(user) if !user.active => return Err(inactive()),
         Some(user) => update_from_claims(state, tenant, user, &user_claims).await?,
         None if tenant.jit_enabled => {
+            // A user the organisation's directory deleted is not created again by
+            // the next sign-in: only SCIM can bring it back.
+            if state
+                .store
+                .email_of_deleted_user(tenant.id, &email)
+                .await
+                .map_err(unavailable)?
+            {
+                return Err(refuse(
+                    StatusCode::FORBIDDEN,
+                    "user_deleted",
+                    "This account was removed from the organisation's directory.",
+                ));
+            }
             create_just_in_time(state, tenant, &user_claims, &email).await?
         }
         None => return Err(not_provisioned()),

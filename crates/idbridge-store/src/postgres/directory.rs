@@ -547,6 +547,17 @@ impl DirectoryRepo for PostgresStore {
         Ok(())
     }
 
+    async fn email_of_deleted_user(&self, tenant_id: Uuid, email: &str) -> Result<bool> {
+        let found = sqlx::query(
+            "SELECT 1 FROM deleted_user_emails WHERE tenant_id = $1 AND email_lower = $2",
+        )
+        .bind(tenant_id)
+        .bind(email.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     async fn delete_user(
         &self,
         tenant_id: Uuid,
@@ -555,6 +566,20 @@ impl DirectoryRepo for PostgresStore {
         ctx: &WriteContext,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        // The addresses it had, remembered before the row (and its emails) go, so a
+        // SAML sign-in cannot create the user again just in time.
+        sqlx::query(
+            "INSERT INTO deleted_user_emails (tenant_id, email_lower, deleted_at) \
+             SELECT tenant_id, user_name_lower, $3 FROM directory_users \
+               WHERE id = $1 AND tenant_id = $2 AND strpos(user_name_lower, '@') > 0 \
+             UNION SELECT tenant_id, value_lower, $3 FROM directory_user_emails WHERE user_id = $1 \
+             ON CONFLICT (tenant_id, email_lower) DO UPDATE SET deleted_at = excluded.deleted_at",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await?;
         let result = sqlx::query(
             "DELETE FROM directory_users WHERE id = $1 AND tenant_id = $2 AND ($3::bigint IS NULL OR version = $3)",
         )

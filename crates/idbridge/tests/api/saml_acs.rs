@@ -396,6 +396,29 @@ both_backends! {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(page.contains("user_inactive"), "{page}");
         assert_eq!(last_reason(&app, "acme").await, "user_inactive");
+
+        // SCIM deletes the user: the next sign-in is refused too, and does not create
+        // the user again just in time.
+        let deleted = app.scim(Method::DELETE, "acme", &format!("/Users/{id}"), &token, None).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("user_deleted"), "{page}");
+        assert_eq!(last_reason(&app, "acme").await, "user_deleted");
+        assert!(users(&app, "acme").await.is_empty());
+
+        // SCIM creating the user again brings the sign-in back.
+        let again = app
+            .scim(Method::POST, "acme", "/Users", &token, Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada@example.com",
+                "active": true,
+            })))
+            .await;
+        assert_eq!(again.status(), StatusCode::CREATED);
+        let value = idp.post_value(&spec(&app, &idp, "acme", None));
+        code_in(&post_acs_raw(&app, "acme", &[("SAMLResponse", &value)]).await);
     }
 
     async fn without_jit_only_provisioned_users_sign_in(db: TestDb) {
