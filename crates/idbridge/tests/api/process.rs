@@ -356,6 +356,32 @@ both_backends! {
         assert_eq!(run_cli(&url, &["tenant", "delete", "acme"]).await.0, 0);
         assert_eq!(run_cli(&url, &["tenant", "delete", "acme"]).await.0, 1);
         assert_eq!(run_cli(&url, &["migrate"]).await.0, 0);
+
+        // Signing keys: the server made one per algorithm; rotation adds a new active
+        // key and keeps the old one published (JWKS lists both); no private key is
+        // ever printed.
+        let jwks = |server: &ServerProcess| {
+            let url = server.url("/oauth/jwks");
+            async move {
+                let body: Value = reqwest::get(url).await.expect("send").json().await.expect("json");
+                body["keys"].as_array().expect("keys").iter()
+                    .map(|k| k["kid"].as_str().expect("kid").to_owned()).collect::<Vec<_>>()
+            }
+        };
+        let before = jwks(&server).await;
+        assert_eq!(before.len(), 2, "{before:?}");
+        let (code, out, err) = run_cli(&url, &["keys", "rotate", "--alg", "RS256"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("rotated"), "{err}");
+        let after = jwks(&server).await;
+        assert_eq!(after.len(), 3, "{after:?}");
+        assert!(before.iter().all(|kid| after.contains(kid)));
+        let (code, out_list, _) = run_cli(&url, &["keys", "list"]).await;
+        assert_eq!(code, 0);
+        let listed: Value = serde_json::from_str(&out_list).expect("JSON");
+        assert_eq!(listed.as_array().expect("keys").len(), 3);
+        assert!(!out_list.contains("private") && !out.contains("PRIVATE"));
+        assert_eq!(run_cli(&url, &["keys", "rotate", "--alg", "HS256"]).await.0, 1);
     }
 
     async fn no_secret_ever_reaches_a_log_line(db: TestDb) {
