@@ -307,31 +307,33 @@ impl SamlRepo for PostgresStore {
         e: &SignInEvent,
         code: Option<(&idbridge_core::secret::SecretHash, &AuthorizationCodeRecord)>,
     ) -> Result<()> {
-        // The sign-in log row and its event in the tenant's feed, in one transaction.
-        let mut tx = self.pool.begin().await?;
-        if let Some((hash, c)) = code {
-            sqlx::query(
-                "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
+        // The sign-in log row, the code it issued and its event in the tenant's feed:
+        // one statement, committed on its own. The tenant row (the feed's sequencer)
+        // is then locked only while the server runs the statement and commits, never
+        // across a round trip to idbridge; under load that round trip, not the work,
+        // is what queued one tenant's sign-ins behind each other.
+        let event = sign_in_event(e);
+        let (hash, c) = match code {
+            Some((hash, c)) => (Some(hash.as_bytes().to_vec()), Some(c)),
+            None => (None, None),
+        };
+        sqlx::query_scalar::<_, i64>(
+            "WITH seq AS ( \
+                 UPDATE tenants SET event_seq = event_seq + 1 WHERE id = $2 RETURNING event_seq \
+             ), log AS ( \
+                 INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
+                 email, user_id, test, request_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ), code AS ( \
+                 INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
                  user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(hash.as_bytes().as_slice())
-            .bind(c.client_id)
-            .bind(&c.redirect_uri)
-            .bind(c.tenant_id)
-            .bind(c.user_id)
-            .bind(&c.nonce)
-            .bind(&c.code_challenge)
-            .bind(c.auth_time)
-            .bind(c.created_at)
-            .bind(c.expires_at)
-            .bind(&c.scope)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
-             email, user_id, test, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 SELECT $11, $12, $13, $2, $14, $15, $16, $17, $18, $19, $20 \
+                 WHERE $11::bytea IS NOT NULL \
+             ), event AS ( \
+                 INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, \
+                 resource_id, occurred_at, data) \
+                 SELECT $2, seq.event_seq, $21, $22, $23, $24, $3, $25::jsonb FROM seq \
+             ) SELECT event_seq FROM seq",
         )
         .bind(e.id)
         .bind(e.tenant_id)
@@ -343,15 +345,24 @@ impl SamlRepo for PostgresStore {
         .bind(e.user_id)
         .bind(e.test)
         .bind(&e.request_id)
-        .execute(&mut *tx)
-        .await?;
-        let ctx = WriteContext {
-            now: e.occurred_at,
-            events: vec![sign_in_event(e)],
-            log: None,
-        };
-        super::directory::finish_write(&mut tx, e.tenant_id, &ctx, Vec::new(), 0, 0).await?;
-        tx.commit().await?;
+        .bind(hash)
+        .bind(c.map(|c| c.client_id))
+        .bind(c.map(|c| c.redirect_uri.as_str()))
+        .bind(c.map(|c| c.user_id))
+        .bind(c.and_then(|c| c.nonce.as_deref()))
+        .bind(c.and_then(|c| c.code_challenge.as_deref()))
+        .bind(c.map(|c| c.auth_time))
+        .bind(c.map(|c| c.created_at))
+        .bind(c.map(|c| c.expires_at))
+        .bind(c.map(|c| c.scope.as_str()))
+        .bind(uuid::Uuid::now_v7())
+        .bind(event.kind)
+        .bind(event.resource_type)
+        .bind(event.resource_id)
+        .bind(event.data.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
         Ok(())
     }
 
