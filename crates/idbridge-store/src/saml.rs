@@ -258,6 +258,10 @@ pub trait SamlRepo {
     /// Stores `key` as the tenant's active SP key unless it already has one (`false`):
     /// two processes creating the first key at once end with one.
     async fn add_sp_key(&self, key: &SpKeyRecord) -> Result<bool>;
+    /// Makes `key` the tenant's active SP key and retires the one before it (which
+    /// keeps decrypting: IdPs switch to the new certificate when they next read the
+    /// metadata). One transaction.
+    async fn rotate_sp_key(&self, key: &SpKeyRecord) -> Result<()>;
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

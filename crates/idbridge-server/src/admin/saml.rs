@@ -427,3 +427,33 @@ pub async fn test_saml(
         }),
     ))
 }
+
+#[utoipa::path(
+    post, path = "/tenants/{slug}/saml/sp-key/rotate", tag = "saml",
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, description = "A new SP key pair is published; the previous one still decrypts", body = SamlConnectionView),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    )
+)]
+/// Replaces the tenant's SP key pair. The new certificate is in the SP metadata and
+/// the view at once; assertions encrypted to the previous certificate still decrypt,
+/// so the IdP can switch when it next reads the metadata (or its admin uploads the
+/// new certificate).
+pub async fn rotate_sp_key(
+    State(state): State<AppState>,
+    AdminPath(slug): AdminPath<String>,
+) -> Result<Json<SamlConnectionView>, AdminError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    crate::saml::rotate_sp_key(&state, &tenant)
+        .await
+        .map_err(AdminError::internal)?;
+    let connection = state.store.saml_connection(tenant.id).await?;
+    let certificate = sp_certificate(&state, &tenant).await?;
+    Ok(Json(view(
+        &state,
+        &tenant,
+        connection.as_ref(),
+        certificate.as_deref(),
+    )))
+}

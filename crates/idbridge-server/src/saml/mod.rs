@@ -113,6 +113,48 @@ pub(crate) async fn sp_keys(
     state.store.sp_keys(tenant.id).await.map_err(unavailable)
 }
 
+/// Generates a key pair for `tenant` (RSA generation takes tens of milliseconds, so
+/// off the async workers).
+async fn new_sp_key(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<idbridge_store::SpKeyRecord, FlowError> {
+    let now = state.clock.now();
+    let common_name = format!("idbridge SP {}", tenant.slug);
+    let generated =
+        tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "SP key generation panicked");
+                unavailable_text()
+            })?
+            .map_err(|e| {
+                tracing::error!(error = %e, "SP key generation failed");
+                unavailable_text()
+            })?;
+    Ok(idbridge_store::SpKeyRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: tenant.id,
+        private_key: generated.private_key_pkcs8.to_vec(),
+        certificate: generated.certificate_der,
+        created_at: now,
+        not_after: generated.not_after,
+        retired_at: None,
+    })
+}
+
+/// A new SP key pair for the tenant; the previous one keeps decrypting.
+pub(crate) async fn rotate_sp_key(state: &AppState, tenant: &Tenant) -> Result<(), FlowError> {
+    let record = new_sp_key(state, tenant).await?;
+    state
+        .store
+        .rotate_sp_key(&record)
+        .await
+        .map_err(unavailable)?;
+    tracing::info!(tenant = %tenant.slug, "rotated the tenant's SP key pair");
+    Ok(())
+}
+
 fn unavailable_text() -> FlowError {
     FlowError::new(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -465,6 +465,31 @@ impl SamlRepo for SqliteStore {
         Ok(inserted == 1)
     }
 
+    async fn rotate_sp_key(&self, key: &crate::SpKeyRecord) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE saml_sp_keys SET retired_at = ?2 WHERE tenant_id = ?1 AND retired_at IS NULL",
+        )
+        .bind(key.tenant_id)
+        .bind(micros(key.created_at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO saml_sp_keys (id, tenant_id, private_key, certificate, created_at, \
+             not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(key.id)
+        .bind(key.tenant_id)
+        .bind(&key.private_key)
+        .bind(&key.certificate)
+        .bind(micros(key.created_at))
+        .bind(micros(key.not_after))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

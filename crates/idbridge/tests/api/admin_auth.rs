@@ -1,5 +1,5 @@
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_error};
 use idbridge_server::admin::service;
@@ -29,7 +29,27 @@ both_backends! {
             (Method::DELETE, "/api/v1/tenants/acme/domains/acme.test".to_owned()),
             (Method::GET, "/api/v1/lookup?email=jane%40acme.test".to_owned()),
         ];
-        for (method, path) in routes {
+        // And every operation the OpenAPI document lists, so a new route cannot be
+        // forgotten here.
+        let openapi: Value = app.http.get(app.url("/api/v1/openapi.json"))
+            .send().await.expect("send").json().await.expect("json");
+        let mut documented = Vec::new();
+        for (path, operations) in openapi["paths"].as_object().expect("paths") {
+            let concrete = path
+                .replace("{slug}", "acme")
+                .replace("{domain}", "acme.test")
+                .replace("{id}", &id.to_string())
+                .replace("{client_id}", &id.to_string())
+                .replace("{user_id}", &id.to_string())
+                .replace("{group_id}", &id.to_string());
+            assert!(!concrete.contains('{'), "add a value for {path}");
+            for method in operations.as_object().expect("operations").keys() {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+                documented.push((method, format!("/api/v1{concrete}")));
+            }
+        }
+        assert!(documented.len() >= routes.len(), "{documented:?}");
+        for (method, path) in routes.into_iter().chain(documented) {
             let response = app.http.request(method.clone(), app.url(&path)).json(&json!({})).send().await.expect("send");
             assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"idbridge-admin\"");
             expect_error(response, StatusCode::UNAUTHORIZED, "missing_credentials").await;

@@ -556,6 +556,35 @@ mod encrypted {
             assert_eq!(users(&app, "acme").await.len(), 1);
         }
 
+        async fn after_an_sp_key_rotation_both_keys_decrypt(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            tenant_with_sp_key(&app, &idp, SpKey::Encryption).await;
+            let before: Value = app
+                .admin(Method::GET, "/api/v1/tenants/acme/saml")
+                .send().await.expect("send").json().await.expect("json");
+            let rotated = app
+                .admin(Method::POST, "/api/v1/tenants/acme/saml/sp-key/rotate")
+                .send().await.expect("send");
+            assert_eq!(rotated.status(), StatusCode::OK);
+            let after: Value = rotated.json().await.expect("json");
+            let (old_pem, new_pem) = (
+                before["sp_encryption_certificate"]["pem"].as_str().expect("pem"),
+                after["sp_encryption_certificate"]["pem"].as_str().expect("pem"),
+            );
+            assert_ne!(old_pem, new_pem);
+            let body = |pem: &str| pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>();
+            let metadata = app.http.get(app.url("/saml/acme/metadata"))
+                .send().await.expect("send").text().await.expect("xml");
+            assert!(metadata.contains(&body(new_pem)), "the new certificate is published");
+            assert!(!metadata.contains(&body(old_pem)), "only the active one is offered");
+            // An IdP still encrypting to the previous certificate is not cut off.
+            let mut spec = spec(&app, &idp, "acme", None);
+            spec.encryption = Some(Encryption::entra(SpKey::Encryption));
+            let value = idp.post_value(&spec);
+            code_in(&post_acs_raw(&app, "acme", &[("SAMLResponse", &value)]).await);
+        }
+
         async fn an_assertion_encrypted_for_another_key_is_refused(db: TestDb) {
             let app = TestApp::spawn(db).await;
             let idp = TestIdp::okta(Key::Rsa2048);
