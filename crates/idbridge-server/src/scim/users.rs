@@ -86,6 +86,9 @@ fn updated(
         document: doc,
         updated_at: now,
         version: existing.version + 1,
+        // A user SCIM writes is SCIM's from now on, even one a sign-in created: the
+        // IdP's provisioning found it and took it over, and sign-ins stop editing it.
+        source: UserSource::Scim,
         ..existing.clone()
     }
 }

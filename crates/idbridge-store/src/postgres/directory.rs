@@ -519,7 +519,8 @@ impl DirectoryRepo for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
-             display_name_lower = $6, active = $7, document = $8, updated_at = $9, version = $10 \
+             display_name_lower = $6, active = $7, document = $8, updated_at = $9, version = $10, \
+             source = $12 \
              WHERE id = $1 AND tenant_id = $2 AND version = $11",
         )
         .bind(user.id)
@@ -533,6 +534,7 @@ impl DirectoryRepo for PostgresStore {
         .bind(user.updated_at)
         .bind(user.version)
         .bind(expected_version)
+        .bind(user.source.as_str())
         .execute(&mut *tx)
         .await
         .map_err(user_conflict)?;

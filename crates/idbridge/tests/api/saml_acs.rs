@@ -920,6 +920,32 @@ mod claims {
             assert_eq!(event_types(&app, "acme").await, expected);
         }
 
+        async fn a_jit_user_scim_takes_over_is_left_to_scim(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::okta(Key::P256);
+            configure_for_app(&app, "acme", &idp).await;
+            sign_in(&app, &idp, |s| s.set_attribute("roles", &["viewer"])).await;
+            let jit = only_user(&app).await;
+            assert_eq!(jit["source"], "jit");
+            // Entra/Okta provisioning finds the user by userName and patches it.
+            let (_, token) = app.create_scim_token("acme").await;
+            let id = jit["id"].as_str().expect("id");
+            let patched = app
+                .scim(Method::PATCH, "acme", &format!("/Users/{id}"), &token, Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "displayName", "value": "Ada (HR system)"}],
+                })))
+                .await;
+            assert_eq!(patched.status(), StatusCode::OK);
+            let taken = only_user(&app).await;
+            assert_eq!(taken["source"], "scim");
+            // The next sign-in with other claims no longer edits it.
+            sign_in(&app, &idp, |s| s.set_attribute("roles", &["admin"])).await;
+            let after = only_user(&app).await;
+            assert_eq!(after["attributes"], taken["attributes"]);
+            assert_eq!(after["display_name"], "Ada (HR system)");
+        }
+
         async fn test_connection_shows_the_roles_the_claims_give(db: TestDb) {
             let app = TestApp::spawn(db).await;
             let idp = TestIdp::okta(Key::P256);
