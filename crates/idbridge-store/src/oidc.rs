@@ -76,14 +76,15 @@ pub trait OidcRepo {
     /// try to create the first key at start-up and exactly one key results.
     async fn add_signing_key(&self, key: &StoredSigningKey, rotate: bool) -> Result<bool>;
     /// Exchanges the code with digest `code_hash`, all in one transaction: marks an
-    /// unused code used, runs `check` on it, and stores `token` under `token_hash`
-    /// if it passes. A code already used revokes what it produced.
+    /// unused code used, runs `check` on it, and if it passes stores an access token
+    /// under `token_hash` for the code's client, tenant, user and scope, valid until
+    /// `token_expires_at`. A code already used revokes what it produced.
     async fn redeem_authorization_code(
         &self,
         code_hash: &SecretHash,
         check: CodeCheck<'_>,
         token_hash: &SecretHash,
-        token: &AccessTokenRecord,
+        token_expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Redemption>;
     /// The access token with this digest, revoked or not.

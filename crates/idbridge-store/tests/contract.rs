@@ -588,8 +588,8 @@ mod oidc {
     use super::*;
     use idbridge_core::secret::{AccessToken, AuthorizationCode};
     use idbridge_store::{
-        AccessTokenRecord, AuthorizationCodeRecord, DirectoryUser, Redemption, StoredSigningKey,
-        UserSource, WriteContext,
+        AuthorizationCodeRecord, DirectoryUser, Redemption, StoredSigningKey, UserSource,
+        WriteContext,
     };
 
     fn key(kid: &str, alg: &str, at: OffsetDateTime) -> StoredSigningKey {
@@ -668,18 +668,6 @@ mod oidc {
         (code, record)
     }
 
-    fn token_for(record: &AuthorizationCodeRecord) -> AccessTokenRecord {
-        AccessTokenRecord {
-            client_id: record.client_id,
-            tenant_id: record.tenant_id,
-            user_id: record.user_id,
-            scope: record.scope.clone(),
-            created_at: T0,
-            expires_at: T0 + time::Duration::minutes(15),
-            revoked_at: None,
-        }
-    }
-
     both_backends! {
         async fn one_active_signing_key_per_algorithm(db: TestDb) {
             let store = open(&db).await;
@@ -711,17 +699,22 @@ mod oidc {
             let token = AccessToken::generate();
             let pass = |_: &AuthorizationCodeRecord| Ok(());
             let first = store
-                .redeem_authorization_code(&code.hash(), &pass, &token.hash(), &token_for(&record), T0)
+                .redeem_authorization_code(&code.hash(), &pass, &token.hash(), T0 + time::Duration::minutes(15), T0)
                 .await
                 .expect("redeem");
             assert_eq!(first, Redemption::Issued(record.clone()));
             let stored = store.access_token(&token.hash()).await.expect("token").expect("stored");
             assert_eq!(stored.revoked_at, None);
-            assert_eq!(stored.scope, "openid email");
+            // The token is the code's: its client, tenant, user and scope.
+            assert_eq!(
+                (stored.client_id, stored.tenant_id, stored.user_id, stored.scope.as_str()),
+                (record.client_id, record.tenant_id, record.user_id, "openid email")
+            );
+            assert_eq!(stored.expires_at, T0 + time::Duration::minutes(15));
 
             let second_token = AccessToken::generate();
             let again = store
-                .redeem_authorization_code(&code.hash(), &pass, &second_token.hash(), &token_for(&record), T0)
+                .redeem_authorization_code(&code.hash(), &pass, &second_token.hash(), T0 + time::Duration::minutes(15), T0)
                 .await
                 .expect("redeem");
             assert_eq!(again, Redemption::Reused);
@@ -730,7 +723,7 @@ mod oidc {
             assert_eq!(revoked.revoked_at, Some(T0));
 
             let unknown = store
-                .redeem_authorization_code(&AuthorizationCode::generate().hash(), &pass, &second_token.hash(), &token_for(&record), T0)
+                .redeem_authorization_code(&AuthorizationCode::generate().hash(), &pass, &second_token.hash(), T0 + time::Duration::minutes(15), T0)
                 .await
                 .expect("redeem");
             assert_eq!(unknown, Redemption::Unknown);
@@ -738,11 +731,11 @@ mod oidc {
 
         async fn a_refused_code_is_used_up(db: TestDb) {
             let store = open(&db).await;
-            let (code, record) = code_fixture(store.as_ref()).await;
+            let (code, _) = code_fixture(store.as_ref()).await;
             let token = AccessToken::generate();
             let refuse = |_: &AuthorizationCodeRecord| Err("code_wrong_client");
             let refused = store
-                .redeem_authorization_code(&code.hash(), &refuse, &token.hash(), &token_for(&record), T0)
+                .redeem_authorization_code(&code.hash(), &refuse, &token.hash(), T0 + time::Duration::minutes(15), T0)
                 .await
                 .expect("redeem");
             assert_eq!(refused, Redemption::Refused("code_wrong_client"));
@@ -750,7 +743,7 @@ mod oidc {
             // The rightful client comes too late: one try per code.
             let pass = |_: &AuthorizationCodeRecord| Ok(());
             let later = store
-                .redeem_authorization_code(&code.hash(), &pass, &token.hash(), &token_for(&record), T0)
+                .redeem_authorization_code(&code.hash(), &pass, &token.hash(), T0 + time::Duration::minutes(15), T0)
                 .await
                 .expect("redeem");
             assert_eq!(later, Redemption::Reused);
@@ -758,16 +751,15 @@ mod oidc {
 
         async fn concurrent_exchanges_of_one_code_issue_one_token(db: TestDb) {
             let store = open(&db).await;
-            let (code, record) = code_fixture(store.as_ref()).await;
+            let (code, _) = code_fixture(store.as_ref()).await;
             let attempts = (0..8).map(|_| {
                 let store = Arc::clone(&store);
-                let record = record.clone();
                 let hash = code.hash();
                 async move {
                     let token = AccessToken::generate();
                     let pass = |_: &AuthorizationCodeRecord| Ok(());
                     store
-                        .redeem_authorization_code(&hash, &pass, &token.hash(), &token_for(&record), T0)
+                        .redeem_authorization_code(&hash, &pass, &token.hash(), T0 + time::Duration::minutes(15), T0)
                         .await
                         .expect("redeem")
                 }

@@ -179,6 +179,21 @@ fn view(
     }
 }
 
+/// The view of what is stored now: the connection (if any) and the SP certificate.
+async fn stored_view(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<Json<SamlConnectionView>, AdminError> {
+    let connection = state.store.saml_connection(tenant.id).await?;
+    let certificate = sp_certificate(state, tenant).await?;
+    Ok(Json(view(
+        state,
+        tenant,
+        connection.as_ref(),
+        certificate.as_deref(),
+    )))
+}
+
 /// The tenant's active SP certificate, creating the key pair on first use.
 async fn sp_certificate(state: &AppState, tenant: &Tenant) -> Result<Option<Vec<u8>>, AdminError> {
     let keys = crate::saml::sp_keys(state, tenant, true)
@@ -203,14 +218,7 @@ pub async fn get_saml(
     AdminPath(slug): AdminPath<String>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let connection = state.store.saml_connection(tenant.id).await?;
-    let certificate = sp_certificate(&state, &tenant).await?;
-    Ok(Json(view(
-        &state,
-        &tenant,
-        connection.as_ref(),
-        certificate.as_deref(),
-    )))
+    stored_view(&state, &tenant).await
 }
 
 #[utoipa::path(
@@ -448,12 +456,5 @@ pub async fn rotate_sp_key(
     crate::saml::rotate_sp_key(&state, &tenant)
         .await
         .map_err(AdminError::internal)?;
-    let connection = state.store.saml_connection(tenant.id).await?;
-    let certificate = sp_certificate(&state, &tenant).await?;
-    Ok(Json(view(
-        &state,
-        &tenant,
-        connection.as_ref(),
-        certificate.as_deref(),
-    )))
+    stored_view(&state, &tenant).await
 }

@@ -8,7 +8,7 @@ use idbridge_core::secret::{AccessToken, AuthorizationCode, ClientSecret};
 use idbridge_oidc::claims::{self, IdTokenContext, Profile};
 use idbridge_oidc::token::{self as rules, CodeBinding};
 use idbridge_oidc::{ClientAuth, SigningAlgorithm, TokenError, TokenErrorCode, TokenRequest};
-use idbridge_store::{AccessTokenRecord, DirectoryUser, Redemption, Tenant};
+use idbridge_store::{DirectoryUser, Redemption, Tenant};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -126,33 +126,19 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         )
         .map_err(|refusal| refusal.reason())
     };
-    // Fields other than the binding come from the code, filled in below once known;
-    // the store copies tenant, user and scope from the code row it locked.
-    let redemption = {
-        let record = match state.store.authorization_code(&code.hash()).await {
-            Ok(r) => r,
-            Err(e) => return server_error("token: code lookup failed", e),
-        };
-        let Some(record) = record else {
-            return oauth_error(&idbridge_oidc::GrantRefusal::Unknown.to_error());
-        };
-        let token = AccessTokenRecord {
-            client_id: client.id,
-            tenant_id: record.tenant_id,
-            user_id: record.user_id,
-            scope: record.scope.clone(),
-            created_at: now,
-            expires_at: now + idbridge_oidc::TOKEN_TTL,
-            revoked_at: None,
-        };
-        match state
-            .store
-            .redeem_authorization_code(&code.hash(), &check, &access_token.hash(), &token, now)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return server_error("token: code exchange failed", e),
-        }
+    let redemption = match state
+        .store
+        .redeem_authorization_code(
+            &code.hash(),
+            &check,
+            &access_token.hash(),
+            now + idbridge_oidc::TOKEN_TTL,
+            now,
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return server_error("token: code exchange failed", e),
     };
     let record = match redemption {
         Redemption::Issued(record) => record,

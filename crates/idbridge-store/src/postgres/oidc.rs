@@ -81,7 +81,7 @@ impl OidcRepo for PostgresStore {
         code_hash: &SecretHash,
         check: CodeCheck<'_>,
         token_hash: &SecretHash,
-        token: &AccessTokenRecord,
+        token_expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Redemption> {
         let mut tx = self.pool.begin().await?;
@@ -127,12 +127,12 @@ impl OidcRepo for PostgresStore {
         )
         .bind(token_hash.as_bytes().as_slice())
         .bind(code)
-        .bind(token.client_id)
-        .bind(token.tenant_id)
-        .bind(token.user_id)
-        .bind(&token.scope)
-        .bind(token.created_at)
-        .bind(token.expires_at)
+        .bind(record.client_id)
+        .bind(record.tenant_id)
+        .bind(record.user_id)
+        .bind(&record.scope)
+        .bind(now)
+        .bind(token_expires_at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

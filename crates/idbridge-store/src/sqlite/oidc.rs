@@ -87,7 +87,7 @@ impl OidcRepo for SqliteStore {
         code_hash: &SecretHash,
         check: CodeCheck<'_>,
         token_hash: &SecretHash,
-        token: &AccessTokenRecord,
+        token_expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Redemption> {
         // The writer's IMMEDIATE transaction serialises every redemption, so the
@@ -129,12 +129,12 @@ impl OidcRepo for SqliteStore {
         )
         .bind(token_hash.as_bytes().as_slice())
         .bind(code)
-        .bind(token.client_id)
-        .bind(token.tenant_id)
-        .bind(token.user_id)
-        .bind(&token.scope)
-        .bind(micros(token.created_at))
-        .bind(micros(token.expires_at))
+        .bind(record.client_id)
+        .bind(record.tenant_id)
+        .bind(record.user_id)
+        .bind(&record.scope)
+        .bind(micros(now))
+        .bind(micros(token_expires_at))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
