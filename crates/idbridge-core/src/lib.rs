@@ -11,6 +11,7 @@ mod redirect_uri;
 pub mod roles;
 pub mod secret;
 mod slug;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, truncate_to_micros};
 pub use redirect_uri::{RedirectUri, RedirectUriError};

@@ -65,6 +65,13 @@ impl SecretKind for Access {
     const NAME: &'static str = "access token";
 }
 
+#[derive(Debug)]
+pub enum Webhook {}
+impl SecretKind for Webhook {
+    const PREFIX: &'static str = "idb_whsec_";
+    const NAME: &'static str = "webhook signing secret";
+}
+
 /// A bearer secret of kind `K`, either freshly issued or presented by a caller.
 pub struct Token<K: SecretKind> {
     value: SecretString,
@@ -78,6 +85,9 @@ pub type AdminApiKey = Token<Admin>;
 pub type AuthorizationCode = Token<Code>;
 /// An OAuth access token for `/oauth/userinfo`: opaque, short-lived, stored as a digest.
 pub type AccessToken = Token<Access>;
+/// The key a webhook endpoint's deliveries are signed with (HMAC-SHA256). Unlike
+/// every other secret here it is stored as issued: signing needs the key itself.
+pub type WebhookSecret = Token<Webhook>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedToken {

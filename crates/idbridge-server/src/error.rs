@@ -58,6 +58,8 @@ pub enum AdminError {
     NoRoute,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
+    #[error("unusable webhook URL: {0}")]
+    InvalidWebhookUrl(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -71,7 +73,9 @@ impl AdminError {
             MissingCredentials | InvalidCredentials => StatusCode::UNAUTHORIZED,
             MalformedJson(_) | InvalidBody(_) | InvalidRequest(_) | InvalidSlug(_)
             | InvalidCursor | InvalidMetadata(_) | MetadataFetch(_) | InvalidDomain(_)
-            | PublicMailDomain(_) | InvalidEmail(_) => StatusCode::BAD_REQUEST,
+            | PublicMailDomain(_) | InvalidEmail(_) | InvalidWebhookUrl(_) => {
+                StatusCode::BAD_REQUEST
+            }
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             TenantNotFound(_) | NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
@@ -104,6 +108,7 @@ impl AdminError {
             PublicMailDomain(_) => "public_mail_domain",
             DomainClaimed(_) => idbridge_store::CLAIMED_BY_ANOTHER_TENANT,
             InvalidEmail(_) => "invalid_email",
+            InvalidWebhookUrl(_) => "invalid_webhook_url",
             NoRoute => "no_route",
             MethodNotAllowed => "method_not_allowed",
             Unavailable(_) => "unavailable",

@@ -1,5 +1,5 @@
-//! Fetching URLs that come from outside (IdP metadata URLs; later webhook targets),
-//! without letting them reach the operator's private network.
+//! Fetching URLs that come from outside (IdP metadata URLs) and posting to them
+//! (webhook endpoints), without letting them reach the operator's private network.
 //!
 //! The check sits in the DNS resolver reqwest connects through: every address a
 //! host name resolves to is checked against [`idbridge_core::net::is_public`] at
@@ -32,6 +32,8 @@ pub enum FetchError {
         "{0} is a private or reserved address, which idbridge does not fetch (--allow-private-urls lifts this)"
     )]
     PrivateAddress(String),
+    #[error("{0}")]
+    Refused(&'static str),
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
     #[error("the server answered HTTP {0}")]
@@ -48,7 +50,17 @@ pub enum FetchError {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// For webhook deliveries: the same address checks, no redirects (a receiver
+    /// that redirects has moved, and following would re-send a signed body to a
+    /// place the operator never registered).
+    poster: reqwest::Client,
     allow_private: bool,
+}
+
+/// What the receiver of a POST answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostOutcome {
+    pub status: u16,
 }
 
 impl Fetcher {
@@ -70,13 +82,74 @@ impl Fetcher {
             .no_proxy()
             .user_agent(concat!("idbridge/", env!("CARGO_PKG_VERSION")))
             .build();
+        let poster = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .redirect(Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .no_proxy()
+            .user_agent(concat!("idbridge-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build();
         // Only fails if the TLS backend cannot initialise. Falling back to a default
         // client would drop the address checks above, so there is no fallback.
         #[allow(clippy::expect_used)]
         let client = client.expect("the HTTP client for outside URLs cannot be built");
+        #[allow(clippy::expect_used)]
+        let poster = poster.expect("the HTTP client for webhooks cannot be built");
         Self {
             client,
+            poster,
             allow_private,
+        }
+    }
+
+    /// Whether `url` may be a webhook endpoint: absolute, https (http only with
+    /// `--allow-private-urls`), no credentials or fragment, and not an IP literal
+    /// of a private network. Names are checked again at every connection.
+    pub fn check_webhook_url(&self, url: &str) -> Result<Url, FetchError> {
+        let parsed = Url::parse(url).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+        if !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || parsed.fragment().is_some()
+        {
+            return Err(FetchError::Refused(
+                "a webhook URL carries no credentials or fragment (the receiver checks the signature instead)",
+            ));
+        }
+        check_url(&parsed, self.allow_private)?;
+        Ok(parsed)
+    }
+
+    /// POSTs a JSON `body` with `headers`; a 2xx answer is success, anything else
+    /// (including a redirect) is [`FetchError::Status`]. The answer's body is
+    /// read (up to 64 KiB, so the connection can be reused) and dropped.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> Result<PostOutcome, FetchError> {
+        let parsed = self.check_webhook_url(url)?;
+        let mut request = self
+            .poster
+            .post(parsed)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let mut response = request.body(body).send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let mut drained = 0usize;
+        while drained < 64 * 1024 {
+            match response.chunk().await {
+                Ok(Some(chunk)) => drained += chunk.len(),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if (200..300).contains(&status) {
+            Ok(PostOutcome { status })
+        } else {
+            Err(FetchError::Status(status))
         }
     }
 

@@ -20,6 +20,7 @@ pub mod saml;
 pub mod scim;
 mod state;
 mod telemetry;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -21,6 +21,7 @@ mod saml;
 mod scim_sql;
 pub mod sqlite;
 mod url;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub use saml::{
     SamlRequestState, SignInEvent, SpKeyRecord,
 };
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
+pub use webhook::WebhookRepo;
 
 /// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.
 #[async_trait]
@@ -55,6 +57,7 @@ pub trait Store:
     + SamlRepo
     + OidcRepo
     + DomainRepo
+    + WebhookRepo
     + Send
     + Sync
     + 'static

@@ -794,3 +794,185 @@ both_backends! {
         assert!(!format!("{:?}", key(3)).contains("private_key"));
     }
 }
+
+mod webhooks {
+    use super::*;
+    use idbridge_store::webhook::{
+        AttemptOutcome, ReplayFrom, WebhookAttempt, WebhookEndpoint, WebhookFailure,
+    };
+    use idbridge_store::{DirectoryUser, NewEvent, UserSource, WriteContext};
+    use time::Duration;
+
+    fn endpoint(tenant_id: Option<Uuid>, at: OffsetDateTime) -> WebhookEndpoint {
+        WebhookEndpoint {
+            id: Uuid::now_v7(),
+            url: "https://hooks.example.com/x".into(),
+            description: String::new(),
+            event_types: None,
+            tenant_id,
+            secret: "idb_whsec_x".into(),
+            previous_secret: None,
+            previous_secret_until: None,
+            enabled: true,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Appends one `user.created` event to the tenant's feed.
+    async fn event(store: &dyn Store, tenant_id: Uuid) {
+        let id = Uuid::now_v7();
+        let user = DirectoryUser {
+            id,
+            tenant_id,
+            user_name: format!("{id}@example.com"),
+            external_id: None,
+            active: true,
+            document: serde_json::Map::new(),
+            source: UserSource::Scim,
+            created_at: T0,
+            updated_at: T0,
+            version: 1,
+        };
+        let ctx = WriteContext {
+            now: T0,
+            events: vec![NewEvent {
+                kind: "user.created",
+                resource_type: "User",
+                resource_id: id,
+                data: serde_json::json!({}),
+            }],
+            log: None,
+        };
+        store.create_user(&user, &ctx).await.expect("user");
+    }
+
+    fn attempt(e: &WebhookEndpoint, tenant_id: Uuid, seq: i64) -> WebhookAttempt {
+        WebhookAttempt {
+            id: Uuid::now_v7(),
+            endpoint_id: e.id,
+            tenant_id,
+            event_id: Uuid::now_v7(),
+            seq,
+            attempt: 1,
+            attempted_at: T0,
+            duration_ms: 3,
+            status_code: Some(204),
+            error: None,
+            outcome: AttemptOutcome::Delivered,
+        }
+    }
+
+    both_backends! {
+        async fn a_new_endpoint_starts_at_the_end_of_each_feed(db: TestDb) {
+            let store = open(&db).await;
+            let acme = tenant("acme");
+            store.create_tenant(&acme).await.expect("tenant");
+            event(store.as_ref(), acme.id).await;
+            let e = endpoint(None, T0);
+            store.create_webhook(&e).await.expect("webhook");
+            let lease = T0 + Duration::seconds(60);
+            assert!(store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10).await.expect("claim").is_empty());
+            event(store.as_ref(), acme.id).await;
+            let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10).await.expect("claim");
+            assert_eq!(claims.len(), 1);
+            assert_eq!(claims[0].delivered_seq, 1);
+            // A tenant created later has no cursor yet: from its first event.
+            let globex = tenant("globex");
+            store.create_tenant(&globex).await.expect("tenant");
+            event(store.as_ref(), globex.id).await;
+            let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10).await.expect("claim");
+            assert_eq!(claims.len(), 1, "acme is still leased; globex is new");
+            assert_eq!((claims[0].tenant_id, claims[0].delivered_seq), (globex.id, 0));
+        }
+
+        async fn concurrent_claims_never_share_a_pair(db: TestDb) {
+            let store = open(&db).await;
+            let mut tenants = Vec::new();
+            for n in 0..12 {
+                let t = tenant(&format!("t{n}"));
+                store.create_tenant(&t).await.expect("tenant");
+                tenants.push(t);
+            }
+            for e in 0..2 {
+                store.create_webhook(&endpoint(None, T0 + Duration::seconds(e))).await.expect("webhook");
+            }
+            for t in &tenants {
+                event(store.as_ref(), t.id).await;
+            }
+            let lease = T0 + Duration::seconds(60);
+            let claimers = (0..6).map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store.claim_webhook_work(T0, Uuid::new_v4(), lease, 5).await.expect("claim")
+                })
+            });
+            let mut pairs = Vec::new();
+            for claimer in claimers {
+                for c in claimer.await.expect("join") {
+                    pairs.push((c.endpoint_id, c.tenant_id));
+                }
+            }
+            let total = pairs.len();
+            pairs.sort();
+            pairs.dedup();
+            assert_eq!(pairs.len(), total, "no pair claimed twice");
+            assert_eq!(total, 24, "every pair claimed once");
+        }
+
+        async fn only_the_lease_holder_records_and_a_lapsed_lease_is_reclaimed(db: TestDb) {
+            let store = open(&db).await;
+            let acme = tenant("acme");
+            store.create_tenant(&acme).await.expect("tenant");
+            let e = endpoint(None, T0);
+            store.create_webhook(&e).await.expect("webhook");
+            event(store.as_ref(), acme.id).await;
+            event(store.as_ref(), acme.id).await;
+            let first = store.claim_webhook_work(T0, Uuid::new_v4(), T0 + Duration::seconds(60), 10).await.expect("claim").remove(0);
+            // Not claimable while leased; claimable once the lease lapsed.
+            assert!(store.claim_webhook_work(T0 + Duration::seconds(59), Uuid::new_v4(), T0 + Duration::seconds(120), 10).await.expect("claim").is_empty());
+            let later = T0 + Duration::seconds(61);
+            let second = store.claim_webhook_work(later, Uuid::new_v4(), later + Duration::seconds(60), 10).await.expect("claim").remove(0);
+            // The first holder lost it: its progress is refused.
+            assert!(!store.record_webhook_progress(&first, 1, Some(&attempt(&e, acme.id, 1)), later).await.expect("progress"));
+            assert!(store.record_webhook_progress(&second, 1, Some(&attempt(&e, acme.id, 1)), later + Duration::seconds(60)).await.expect("progress"));
+            let attempts = store.webhook_attempts(e.id, None, PageRequest::first(10)).await.expect("attempts");
+            assert_eq!(attempts.items.len(), 1, "the refused progress wrote no attempt");
+
+            // A failure releases the lease and schedules the next attempt.
+            let failure = WebhookFailure {
+                delivered_seq: 1,
+                failing_seq: 2,
+                failures: 1,
+                first_failed_at: later,
+                next_attempt_at: Some(later + Duration::seconds(10)),
+                error: "HTTP 500".into(),
+            };
+            let mut failed = attempt(&e, acme.id, 2);
+            failed.outcome = AttemptOutcome::Failed;
+            assert!(store.record_webhook_failure(&second, &failure, &failed).await.expect("failure"));
+            assert!(store.claim_webhook_work(later + Duration::seconds(9), Uuid::new_v4(), later + Duration::seconds(70), 10).await.expect("claim").is_empty());
+            let third = store.claim_webhook_work(later + Duration::seconds(10), Uuid::new_v4(), later + Duration::seconds(70), 10).await.expect("claim").remove(0);
+            assert_eq!((third.delivered_seq, third.failures, third.first_failed_at), (1, 1, Some(later)));
+
+            // Dead: never claimed, until replayed.
+            let dead = WebhookFailure { next_attempt_at: None, failures: 2, ..failure };
+            failed.id = Uuid::now_v7();
+            failed.outcome = AttemptOutcome::Dead;
+            assert!(store.record_webhook_failure(&third, &dead, &failed).await.expect("failure"));
+            let much_later = later + Duration::days(3);
+            assert!(store.claim_webhook_work(much_later, Uuid::new_v4(), much_later, 10).await.expect("claim").is_empty());
+            let cursors = store.webhook_cursors(e.id, PageRequest::first(10)).await.expect("cursors");
+            assert!(cursors.items[0].dead);
+            assert_eq!(cursors.items[0].failing_seq, Some(2));
+            assert_eq!(cursors.items[0].latest_seq, 2);
+            assert_eq!(store.replay_webhook(e.id, None, ReplayFrom::FailedEvent, much_later).await.expect("replay"), 1);
+            let resumed = store.claim_webhook_work(much_later, Uuid::new_v4(), much_later + Duration::seconds(60), 10).await.expect("claim");
+            assert_eq!((resumed[0].delivered_seq, resumed[0].failures), (1, 0));
+
+            // Deleting the endpoint removes its cursors and attempts.
+            assert!(store.delete_webhook(e.id).await.expect("delete"));
+            assert!(store.webhook_attempts(e.id, None, PageRequest::first(10)).await.expect("attempts").items.is_empty());
+        }
+    }
+}

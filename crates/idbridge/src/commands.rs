@@ -124,6 +124,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(listen = %bound, public_url = public_url.as_str(), "idbridge is ready");
     // Background work every process shares; it holds no state of its own.
     let refresher = tokio::spawn(idbridge_server::saml::refresh::run(state.clone()));
+    let deliverer = tokio::spawn(idbridge_server::webhooks::run(state.clone()));
     idbridge_server::serve(
         listener,
         state,
@@ -133,6 +134,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("server failed")?;
     refresher.abort();
+    // A delivery cut off here is retried after its lease runs out (at least once).
+    deliverer.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -239,7 +239,9 @@ pub struct EventView {
     pub seq: i64,
     /// `user.created`, `user.updated`, `user.deactivated`, `user.reactivated`,
     /// `user.deleted`, `group.created`, `group.updated`, `group.deleted`,
-    /// `group.member_added`, `group.member_removed`.
+    /// `group.member_added`, `group.member_removed`, `sign_in.succeeded`,
+    /// `sign_in.failed`, `domain.verified`, `domain.unverified`,
+    /// `saml.certificate_expiring`.
     #[serde(rename = "type")]
     pub kind: String,
     pub tenant: String,
@@ -249,6 +251,22 @@ pub struct EventView {
     pub occurred_at: OffsetDateTime,
     #[schema(value_type = Object)]
     pub data: Value,
+}
+
+impl EventView {
+    /// The feed's and the webhooks' one shape of an event.
+    pub fn new(event: DirectoryEvent, tenant_slug: &str) -> Self {
+        Self {
+            id: event.id,
+            seq: event.seq,
+            kind: event.kind,
+            tenant: tenant_slug.to_owned(),
+            resource_type: event.resource_type,
+            resource_id: event.resource_id,
+            occurred_at: event.occurred_at,
+            data: event.data,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -290,16 +308,9 @@ pub async fn list_events(
     }
     let events = state.store.list_events(tenant.id, after, limit).await?;
     let next_cursor = events.last().map(|e| e.seq).unwrap_or(after).to_string();
-    let data = events.into_iter().map(|e: DirectoryEvent| EventView {
-        id: e.id,
-        seq: e.seq,
-        kind: e.kind,
-        tenant: tenant.slug.to_string(),
-        resource_type: e.resource_type,
-        resource_id: e.resource_id,
-        occurred_at: e.occurred_at,
-        data: e.data,
-    });
+    let data = events
+        .into_iter()
+        .map(|e| EventView::new(e, tenant.slug.as_str()));
     Ok(Json(EventFeed {
         data: data.collect(),
         next_cursor,

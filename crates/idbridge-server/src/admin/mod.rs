@@ -13,6 +13,7 @@ mod scim_tokens;
 pub mod service;
 mod tenants;
 pub mod views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -44,6 +45,7 @@ use crate::AppState;
         (name = "roles", description = "App roles and how each tenant's IdP roles and groups map to them"),
         (name = "saml", description = "A tenant's SAML connection to its IdP"),
         (name = "domains", description = "Email domains a tenant proves with a DNS TXT record, and the lookup from an email to its tenant"),
+        (name = "webhooks", description = "Endpoints that receive every tenant's events as signed POSTs, their delivery state and replay"),
     )
 )]
 struct AdminApiDoc;
@@ -91,6 +93,16 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(domains::verify_domain))
         .routes(routes!(domains::delete_domain))
         .routes(routes!(domains::lookup))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::webhook_tenants))
+        .routes(routes!(webhooks::webhook_attempts))
+        .routes(routes!(webhooks::replay_webhook))
         .split_for_parts();
     let router = router.route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     (router, openapi)

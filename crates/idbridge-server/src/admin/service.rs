@@ -72,7 +72,7 @@ pub struct UpdateTenant {
 }
 
 /// Tells "absent" (outer `None`, via `#[serde(default)]`) from "null" (`Some(None)`).
-fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -103,7 +103,7 @@ pub struct CreateScimToken {
     pub description: Option<String>,
 }
 
-pub(super) fn validate_text(
+pub(crate) fn validate_text(
     field: &str,
     value: &str,
     max_chars: usize,

@@ -149,7 +149,8 @@ pub async fn warn_expiring(state: &AppState) -> Result<usize, idbridge_store::St
 /// Every [`CHECK_EVERY`] until the task is dropped: [`refresh_due`], [`warn_expiring`],
 /// the daily re-check of verified domains ([`crate::domains::recheck_due`]), and
 /// removal of expired AuthnRequests, replay records and authorization codes (kept off
-/// the sign-in path, where each would cost a statement per request).
+/// the sign-in path, where each would cost a statement per request), and of webhook
+/// attempt records older than [`crate::webhooks::ATTEMPTS_KEPT_FOR`].
 pub async fn run(state: AppState) {
     loop {
         tokio::time::sleep(CHECK_EVERY).await;
@@ -169,6 +170,10 @@ pub async fn run(state: AppState) {
         let retired_before = now - crate::oidc::keys::RETIRED_KEY_PUBLISHED_FOR;
         if let Err(error) = state.store.sweep_oidc(now, retired_before).await {
             tracing::warn!(%error, "sweeping expired access tokens failed");
+        }
+        let attempts_before = now - crate::webhooks::ATTEMPTS_KEPT_FOR;
+        if let Err(error) = state.store.sweep_webhook_attempts(attempts_before).await {
+            tracing::warn!(%error, "sweeping old webhook attempts failed");
         }
     }
 }

@@ -27,6 +27,7 @@ mod directory;
 mod domain;
 mod oidc;
 mod saml;
+mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -29,6 +29,7 @@ mod directory;
 mod domain;
 mod oidc;
 mod saml;
+mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -20,3 +20,4 @@ mod scim_tokens;
 mod scim_users;
 mod tenants;
 mod tidy;
+mod webhooks;

@@ -1,0 +1,321 @@
+//! Webhook endpoint operations, shared by the admin API and the console.
+
+use idbridge_core::secret::WebhookSecret;
+use idbridge_core::webhook::EventFilter;
+use idbridge_store::webhook::{ReplayFrom, WebhookChanges, WebhookEndpoint};
+use idbridge_store::{PageRequest, Tenant};
+use serde::Deserialize;
+use time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::views::{
+    ReplayView, WebhookAttemptView, WebhookCreated, WebhookTenantView, WebhookView,
+};
+use crate::AppState;
+use crate::admin::pagination::List;
+use crate::admin::service::{find_tenant, present_or_null, validate_text};
+use crate::error::AdminError;
+
+/// Endpoints per deployment: each is delivered every tenant's feed.
+pub const MAX_WEBHOOKS: u64 = 50;
+const MAX_DESCRIPTION_CHARS: usize = 200;
+const MAX_URL_LEN: usize = 2048;
+/// After a rotation the old secret keeps signing beside the new one this long, so
+/// receivers can switch without dropping a delivery.
+pub const SECRET_OVERLAP: Duration = Duration::hours(24);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// Where events are POSTed: https (http only with `--allow-private-urls`).
+    #[schema(example = "https://app.example.com/hooks/idbridge")]
+    pub url: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Event types to deliver (`user.created`, or a prefix such as `user.*`);
+    /// absent: every type.
+    #[serde(default)]
+    #[schema(example = json!(["user.*", "group.*"]))]
+    pub event_types: Option<Vec<String>>,
+    /// Only this tenant's events; absent: every tenant's.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    /// `null` for every type.
+    #[serde(default, deserialize_with = "present_or_null")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub event_types: Option<Option<Vec<String>>>,
+    /// A disabled endpoint keeps its place in every feed and catches up when
+    /// enabled again.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayWebhook {
+    /// One tenant's deliveries; absent: every tenant's. Required with `from_seq`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Deliver again from this event (`seq` in the feed) on; receivers
+    /// de-duplicate by event id. Absent: dead-lettered deliveries resume at the
+    /// event that failed.
+    #[serde(default)]
+    pub from_seq: Option<i64>,
+    /// Give up the event that failed and resume after it (dead-lettered
+    /// deliveries only; not with `from_seq`).
+    #[serde(default)]
+    pub skip_failed_event: bool,
+}
+
+fn validate_url(state: &AppState, url: &str) -> Result<String, AdminError> {
+    if url.len() > MAX_URL_LEN {
+        return Err(AdminError::InvalidWebhookUrl(format!(
+            "longer than {MAX_URL_LEN} bytes"
+        )));
+    }
+    state
+        .fetcher
+        .check_webhook_url(url)
+        .map(|u| u.to_string())
+        .map_err(|e| AdminError::InvalidWebhookUrl(e.to_string()))
+}
+
+fn validate_types(types: Option<Vec<String>>) -> Result<Option<Vec<String>>, AdminError> {
+    EventFilter::parse(types)
+        .map(|f| f.patterns().map(<[String]>::to_vec))
+        .map_err(|e| AdminError::InvalidRequest(e.to_string()))
+}
+
+fn validate_description(description: Option<&str>) -> Result<String, AdminError> {
+    match description.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(String::new()),
+        Some(d) => validate_text("description", d, MAX_DESCRIPTION_CHARS),
+    }
+}
+
+async fn find_webhook(state: &AppState, id: Uuid) -> Result<WebhookEndpoint, AdminError> {
+    state
+        .store
+        .webhook(id)
+        .await?
+        .ok_or(AdminError::NotFound("webhook"))
+}
+
+/// The slug of the endpoint's tenant, for views.
+async fn tenant_slug(state: &AppState, e: &WebhookEndpoint) -> Result<Option<String>, AdminError> {
+    Ok(match e.tenant_id {
+        None => None,
+        Some(id) => state
+            .store
+            .tenant_by_id(id)
+            .await?
+            .map(|t: Tenant| t.slug.to_string()),
+    })
+}
+
+pub async fn create_webhook(
+    state: &AppState,
+    input: CreateWebhook,
+) -> Result<WebhookCreated, AdminError> {
+    let url = validate_url(state, &input.url)?;
+    let description = validate_description(input.description.as_deref())?;
+    let event_types = validate_types(input.event_types)?;
+    let tenant = match &input.tenant {
+        Some(slug) => Some(find_tenant(state, slug).await?),
+        None => None,
+    };
+    if state.store.count_webhooks().await? >= MAX_WEBHOOKS {
+        return Err(AdminError::InvalidRequest(format!(
+            "at most {MAX_WEBHOOKS} webhook endpoints"
+        )));
+    }
+    let secret = WebhookSecret::generate();
+    let now = state.clock.now();
+    let endpoint = WebhookEndpoint {
+        id: Uuid::now_v7(),
+        url,
+        description,
+        event_types,
+        tenant_id: tenant.as_ref().map(|t| t.id),
+        secret: secret.expose_secret().to_owned(),
+        previous_secret: None,
+        previous_secret_until: None,
+        enabled: input.enabled.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.create_webhook(&endpoint).await {
+        Ok(()) => {}
+        Err(idbridge_store::StoreError::NotFound) => {
+            return Err(AdminError::TenantNotFound(input.tenant.unwrap_or_default()));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(webhook_id = %endpoint.id, "webhook endpoint created");
+    let slug = tenant.map(|t| t.slug.to_string());
+    Ok(WebhookCreated {
+        webhook: WebhookView::new(&endpoint, slug, now),
+        secret: secret.expose_secret().to_owned(),
+    })
+}
+
+pub async fn get_webhook(state: &AppState, id: Uuid) -> Result<WebhookView, AdminError> {
+    let endpoint = find_webhook(state, id).await?;
+    let slug = tenant_slug(state, &endpoint).await?;
+    Ok(WebhookView::new(&endpoint, slug, state.clock.now()))
+}
+
+pub async fn list_webhooks(
+    state: &AppState,
+    page: PageRequest,
+) -> Result<List<WebhookView>, AdminError> {
+    let page = state.store.list_webhooks(page).await?;
+    let now = state.clock.now();
+    let mut slugs = Vec::with_capacity(page.items.len());
+    for endpoint in &page.items {
+        slugs.push(tenant_slug(state, endpoint).await?);
+    }
+    let mut slugs = slugs.into_iter();
+    Ok(List::from_page(page, |e| {
+        WebhookView::new(&e, slugs.next().flatten(), now)
+    }))
+}
+
+pub async fn update_webhook(
+    state: &AppState,
+    id: Uuid,
+    input: UpdateWebhook,
+) -> Result<WebhookView, AdminError> {
+    let changes = WebhookChanges {
+        url: input
+            .url
+            .as_deref()
+            .map(|u| validate_url(state, u))
+            .transpose()?,
+        description: input
+            .description
+            .as_deref()
+            .map(|d| validate_description(Some(d)))
+            .transpose()?,
+        event_types: input.event_types.map(validate_types).transpose()?,
+        enabled: input.enabled,
+    };
+    let now = state.clock.now();
+    let endpoint = state
+        .store
+        .update_webhook(id, &changes, now)
+        .await?
+        .ok_or(AdminError::NotFound("webhook"))?;
+    let slug = tenant_slug(state, &endpoint).await?;
+    Ok(WebhookView::new(&endpoint, slug, now))
+}
+
+pub async fn delete_webhook(state: &AppState, id: Uuid) -> Result<(), AdminError> {
+    if state.store.delete_webhook(id).await? {
+        tracing::info!(webhook_id = %id, "webhook endpoint deleted");
+        Ok(())
+    } else {
+        Err(AdminError::NotFound("webhook"))
+    }
+}
+
+/// A new signing secret, shown once; the previous one signs beside it for
+/// [`SECRET_OVERLAP`].
+pub async fn rotate_webhook_secret(
+    state: &AppState,
+    id: Uuid,
+) -> Result<WebhookCreated, AdminError> {
+    let secret = WebhookSecret::generate();
+    let now = state.clock.now();
+    if !state
+        .store
+        .rotate_webhook_secret(id, secret.expose_secret(), now + SECRET_OVERLAP, now)
+        .await?
+    {
+        return Err(AdminError::NotFound("webhook"));
+    }
+    tracing::info!(webhook_id = %id, "webhook signing secret rotated");
+    Ok(WebhookCreated {
+        webhook: get_webhook(state, id).await?,
+        secret: secret.expose_secret().to_owned(),
+    })
+}
+
+pub async fn webhook_tenants(
+    state: &AppState,
+    id: Uuid,
+    page: PageRequest,
+) -> Result<List<WebhookTenantView>, AdminError> {
+    find_webhook(state, id).await?;
+    Ok(List::from_page(
+        state.store.webhook_cursors(id, page).await?,
+        WebhookTenantView::from,
+    ))
+}
+
+pub async fn webhook_attempts(
+    state: &AppState,
+    id: Uuid,
+    tenant: Option<&str>,
+    page: PageRequest,
+) -> Result<List<WebhookAttemptView>, AdminError> {
+    find_webhook(state, id).await?;
+    let tenant_id = match tenant {
+        Some(slug) => Some(find_tenant(state, slug).await?.id),
+        None => None,
+    };
+    Ok(List::from_page(
+        state.store.webhook_attempts(id, tenant_id, page).await?,
+        WebhookAttemptView::from,
+    ))
+}
+
+pub async fn replay_webhook(
+    state: &AppState,
+    id: Uuid,
+    input: ReplayWebhook,
+) -> Result<ReplayView, AdminError> {
+    find_webhook(state, id).await?;
+    let tenant = match &input.tenant {
+        Some(slug) => Some(find_tenant(state, slug).await?),
+        None => None,
+    };
+    let from = match (input.from_seq, input.skip_failed_event) {
+        (Some(_), true) => {
+            return Err(AdminError::InvalidRequest(
+                "from_seq and skip_failed_event exclude each other".into(),
+            ));
+        }
+        (Some(seq), false) => {
+            if seq < 1 {
+                return Err(AdminError::InvalidRequest(
+                    "from_seq is a feed position, 1 or more".into(),
+                ));
+            }
+            if tenant.is_none() {
+                return Err(AdminError::InvalidRequest(
+                    "from_seq needs a tenant: positions are per tenant".into(),
+                ));
+            }
+            ReplayFrom::Seq(seq)
+        }
+        (None, true) => ReplayFrom::SkipFailedEvent,
+        (None, false) => ReplayFrom::FailedEvent,
+    };
+    let resumed = state
+        .store
+        .replay_webhook(id, tenant.map(|t| t.id), from, state.clock.now())
+        .await?;
+    tracing::info!(webhook_id = %id, resumed, ?from, "webhook deliveries replayed");
+    Ok(ReplayView { resumed })
+}
