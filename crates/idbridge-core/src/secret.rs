@@ -72,6 +72,13 @@ impl SecretKind for Webhook {
     const NAME: &'static str = "webhook signing secret";
 }
 
+#[derive(Debug)]
+pub enum Setup {}
+impl SecretKind for Setup {
+    const PREFIX: &'static str = "idb_setup_";
+    const NAME: &'static str = "setup link token";
+}
+
 /// A bearer secret of kind `K`, either freshly issued or presented by a caller.
 pub struct Token<K: SecretKind> {
     value: SecretString,
@@ -88,6 +95,9 @@ pub type AccessToken = Token<Access>;
 /// The key a webhook endpoint's deliveries are signed with (HMAC-SHA256). Unlike
 /// every other secret here it is stored as issued: signing needs the key itself.
 pub type WebhookSecret = Token<Webhook>;
+/// The token in a setup link: lets a tenant's IT admin into the setup portal of that
+/// one tenant until it expires or is revoked. Stored as a digest.
+pub type SetupLinkToken = Token<Setup>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedToken {

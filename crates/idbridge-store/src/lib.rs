@@ -19,6 +19,7 @@ mod oidc;
 pub mod postgres;
 mod saml;
 mod scim_sql;
+pub mod setup_link;
 pub mod sqlite;
 mod url;
 pub mod webhook;
@@ -43,6 +44,7 @@ pub use saml::{
     AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, SamlConnection, SamlRepo,
     SamlRequestState, SignInEvent, SpKeyRecord,
 };
+pub use setup_link::{SetupLinkRecord, SetupLinkRepo};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 pub use webhook::WebhookRepo;
 
@@ -58,6 +60,7 @@ pub trait Store:
     + OidcRepo
     + DomainRepo
     + WebhookRepo
+    + SetupLinkRepo
     + Send
     + Sync
     + 'static

@@ -11,6 +11,7 @@ pub mod roles;
 pub mod saml;
 mod scim_tokens;
 pub mod service;
+pub mod setup_links;
 mod tenants;
 pub mod views;
 pub mod webhooks;
@@ -45,6 +46,7 @@ use crate::AppState;
         (name = "roles", description = "App roles and how each tenant's IdP roles and groups map to them"),
         (name = "saml", description = "A tenant's SAML connection to its IdP"),
         (name = "domains", description = "Email domains a tenant proves with a DNS TXT record, and the lookup from an email to its tenant"),
+        (name = "setup-links", description = "Links that let a tenant's IT admin into the setup portal for that tenant, without an account"),
         (name = "webhooks", description = "Endpoints that receive every tenant's events as signed POSTs, their delivery state and replay"),
     )
 )]
@@ -93,6 +95,11 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(domains::verify_domain))
         .routes(routes!(domains::delete_domain))
         .routes(routes!(domains::lookup))
+        .routes(routes!(
+            setup_links::create_setup_link,
+            setup_links::list_setup_links
+        ))
+        .routes(routes!(setup_links::revoke_setup_link))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

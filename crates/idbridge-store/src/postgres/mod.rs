@@ -27,6 +27,7 @@ mod directory;
 mod domain;
 mod oidc;
 mod saml;
+mod setup_link;
 mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -66,7 +67,7 @@ fn slug_of(row: &PgRow, column: &str) -> Result<TenantSlug> {
     TenantSlug::parse(&raw).map_err(|e| StoreError::Corrupt(format!("slug {raw:?}: {e}")))
 }
 
-fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
+pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
     Ok(Tenant {
         id: uuid_of(row, "id")?,
         slug: slug_of(row, "slug")?,
@@ -132,7 +133,7 @@ pub(super) fn one_row_affected(result: sqlx::postgres::PgQueryResult) -> Result<
 }
 
 /// Rows after the cursor, one more than the page holds.
-fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
+pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
     (page.after, i64::from(page.effective_limit()) + 1)
 }
 
@@ -643,6 +644,7 @@ mod index_tests {
             Text,
             Hash,
             TimeAndLimit,
+            HashAndTime,
         }
 
         /// Every hot-path lookup can be answered by an index. With sequential scans
@@ -664,12 +666,16 @@ mod index_tests {
                 (ACTIVE_ADMIN_KEY, Binds::Hash),
                 (domain::TENANT_FOR_VERIFIED_DOMAIN, Binds::Text),
                 (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
+                (setup_link::USABLE_SETUP_LINK, Binds::HashAndTime),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 let explain = match binds {
                     Binds::Text => explain.bind("acme"),
                     Binds::Hash => explain.bind(vec![0u8; 32]),
                     Binds::TimeAndLimit => explain.bind(OffsetDateTime::UNIX_EPOCH).bind(50_i64),
+                    Binds::HashAndTime => {
+                        explain.bind(vec![0u8; 32]).bind(OffsetDateTime::UNIX_EPOCH)
+                    }
                 };
                 let plan: Vec<String> = explain
                     .fetch_all(&mut *conn)

@@ -29,6 +29,7 @@ mod directory;
 mod domain;
 mod oidc;
 mod saml;
+mod setup_link;
 mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -97,7 +98,7 @@ fn slug_of(row: &SqliteRow, column: &str) -> Result<TenantSlug> {
     TenantSlug::parse(&raw).map_err(|e| StoreError::Corrupt(format!("slug {raw:?}: {e}")))
 }
 
-fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
+pub(super) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
     Ok(Tenant {
         id: uuid_of(row, "id")?,
         slug: slug_of(row, "slug")?,
@@ -165,7 +166,7 @@ pub(super) fn one_row_affected(result: sqlx::sqlite::SqliteQueryResult) -> Resul
 }
 
 /// Rows after the cursor, one more than the page holds.
-fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
+pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
     (page.after, i64::from(page.effective_limit()) + 1)
 }
 
@@ -667,6 +668,7 @@ mod index_tests {
             ACTIVE_ADMIN_KEY,
             domain::TENANT_FOR_VERIFIED_DOMAIN,
             domain::DOMAINS_TO_RECHECK,
+            setup_link::USABLE_SETUP_LINK,
         ] {
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))

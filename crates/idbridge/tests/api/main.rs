@@ -18,6 +18,7 @@ mod scim2_tester;
 mod scim_idp;
 mod scim_tokens;
 mod scim_users;
+mod setup_links;
 mod tenants;
 mod tidy;
 mod webhooks;

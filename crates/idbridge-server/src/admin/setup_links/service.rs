@@ -1,0 +1,188 @@
+//! Setup link operations, shared by the admin API and the console.
+
+use idbridge_core::secret::SetupLinkToken;
+use idbridge_store::{PageRequest, SetupLinkRecord, StoreError};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::admin::pagination::List;
+use crate::admin::service::{find_tenant, validate_text};
+use crate::error::AdminError;
+
+/// How long a link lasts unless the operator says otherwise.
+pub const DEFAULT_LIFETIME_HOURS: u32 = 72;
+/// The longest a link may last: a month.
+pub const MAX_LIFETIME_HOURS: u32 = 24 * 30;
+
+/// The guide the portal opens with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Microsoft Entra ID.
+    Entra,
+    Okta,
+    /// Any SAML 2.0 / SCIM 2.0 IdP.
+    #[default]
+    Generic,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Entra => "entra",
+            Self::Okta => "okta",
+            Self::Generic => "generic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "entra" => Some(Self::Entra),
+            "okta" => Some(Self::Okta),
+            "generic" => Some(Self::Generic),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSetupLink {
+    /// `entra`, `okta` or `generic` (default).
+    #[serde(default)]
+    pub provider: Provider,
+    /// Hours until the link stops working: 1 to 720 (default 72).
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+    /// Who it is for, e.g. "Jane, Acme IT".
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupLinkView {
+    pub id: Uuid,
+    pub tenant: String,
+    pub provider: String,
+    pub note: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    #[schema(example = "active")]
+    pub state: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl SetupLinkView {
+    fn new(link: SetupLinkRecord, tenant: &str, now: OffsetDateTime) -> Self {
+        let state = if link.revoked_at.is_some() {
+            "revoked"
+        } else if link.expires_at <= now {
+            "expired"
+        } else {
+            "active"
+        };
+        Self {
+            id: link.id,
+            tenant: tenant.to_owned(),
+            provider: link.provider,
+            note: link.note,
+            state,
+            created_at: link.created_at,
+            expires_at: link.expires_at,
+            last_used_at: link.last_used_at,
+            revoked_at: link.revoked_at,
+        }
+    }
+}
+
+/// A link just created: the only answer that carries its URL (the token is in it).
+#[derive(Serialize, ToSchema)]
+pub struct SetupLinkCreated {
+    #[serde(flatten)]
+    pub link: SetupLinkView,
+    /// Send this to the tenant's IT admin. Shown once; only a digest is stored.
+    pub url: String,
+}
+
+pub async fn create_setup_link(
+    state: &AppState,
+    slug: &str,
+    input: CreateSetupLink,
+) -> Result<SetupLinkCreated, AdminError> {
+    let tenant = find_tenant(state, slug).await?;
+    let hours = input.expires_in_hours.unwrap_or(DEFAULT_LIFETIME_HOURS);
+    if !(1..=MAX_LIFETIME_HOURS).contains(&hours) {
+        return Err(AdminError::InvalidRequest(format!(
+            "expires_in_hours must be between 1 and {MAX_LIFETIME_HOURS}"
+        )));
+    }
+    let note = input
+        .note
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| validate_text("note", n, 200))
+        .transpose()?;
+    let token = SetupLinkToken::generate();
+    let now = state.clock.now();
+    let link = SetupLinkRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        provider: input.provider.as_str().to_owned(),
+        note,
+        created_at: now,
+        expires_at: now + Duration::hours(i64::from(hours)),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    match state.store.create_setup_link(&link, &token.hash()).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(AdminError::TenantNotFound(slug.to_owned())),
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(tenant = %tenant.slug, link_id = %link.id, "setup link created");
+    Ok(SetupLinkCreated {
+        url: state
+            .config
+            .public_url
+            .join(&format!("/setup?token={}", token.expose_secret())),
+        link: SetupLinkView::new(link, tenant.slug.as_str(), now),
+    })
+}
+
+pub async fn list_setup_links(
+    state: &AppState,
+    slug: &str,
+    page: PageRequest,
+) -> Result<List<SetupLinkView>, AdminError> {
+    let tenant = find_tenant(state, slug).await?;
+    let now = state.clock.now();
+    Ok(List::from_page(
+        state.store.list_setup_links(tenant.id, page).await?,
+        |link| SetupLinkView::new(link, tenant.slug.as_str(), now),
+    ))
+}
+
+pub async fn revoke_setup_link(state: &AppState, slug: &str, id: Uuid) -> Result<(), AdminError> {
+    let tenant = find_tenant(state, slug).await?;
+    match state
+        .store
+        .revoke_setup_link(tenant.id, id, state.clock.now())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(tenant = %tenant.slug, link_id = %id, "setup link revoked");
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(AdminError::NotFound("setup link")),
+        Err(other) => Err(other.into()),
+    }
+}
