@@ -12,6 +12,7 @@ mod domains;
 mod observability;
 mod oidc;
 mod process;
+mod rate_limit;
 mod saml_acs;
 mod saml_setup;
 mod scim2_tester;
