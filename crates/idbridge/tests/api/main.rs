@@ -6,6 +6,8 @@ mod helpers;
 
 mod admin_auth;
 mod bad_input;
+mod browser;
+mod browser_pages;
 mod clients;
 mod dns_server;
 mod domains;
