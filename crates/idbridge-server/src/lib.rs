@@ -9,6 +9,7 @@
 
 pub mod admin;
 mod bearer;
+pub mod client_address;
 pub mod dns;
 pub mod domains;
 pub mod error;
@@ -16,6 +17,7 @@ mod extract;
 pub mod fetch;
 mod metrics;
 pub mod oidc;
+pub mod rate_limit;
 pub mod saml;
 pub mod scim;
 mod state;
@@ -23,6 +25,7 @@ mod telemetry;
 pub mod webhooks;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,8 +37,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+pub use crate::client_address::{InvalidTrustedProxies, TrustedProxies};
 pub use crate::error::AdminError;
 pub use crate::metrics::Metrics;
+pub use crate::rate_limit::RateLimitQuota;
 pub use crate::state::{AppState, InvalidPublicUrl, PublicUrl, ServerConfig};
 
 /// Largest request body the admin API reads (IdP metadata XML is the biggest thing
@@ -68,8 +73,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve_metrics))
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
-        .nest("/saml/{slug}", saml::router())
-        .merge(oidc::router())
+        .nest("/saml/{slug}", saml::router(&state))
+        .merge(oidc::router(&state))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     telemetry::wrap(router)
@@ -91,6 +96,8 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Serves until `shutdown` completes, then stops accepting connections and lets
 /// in-flight requests finish, for at most `drain` (after which it returns anyway).
+/// Each request carries its TCP peer (`ConnectInfo<SocketAddr>`), which the rate
+/// limit keys on; the limiter's idle addresses are forgotten while it runs.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -102,7 +109,12 @@ pub async fn serve(
         shutdown.await;
         let _ = signalled_tx.send(());
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let forgetting = rate_limit::spawn_forgetting(&state).map(AbortOnDrop);
+    let server = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown);
     let deadline = async move {
         // Only a real signal starts the clock; a dropped sender means the server ended.
         if signalled_rx.await.is_ok() {
@@ -111,11 +123,22 @@ pub async fn serve(
             std::future::pending::<()>().await;
         }
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = server => result,
         () = deadline => {
             tracing::warn!(?drain, "requests still in flight after the drain period; stopping anyway");
             Ok(())
         }
+    };
+    drop(forgetting);
+    result
+}
+
+/// A background task that ends with its owner, however the owner returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

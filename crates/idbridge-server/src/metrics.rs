@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -25,6 +26,11 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
     method: String,
     route: String,
@@ -34,6 +40,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
+    rate_limited: Family<RouteLabels, Counter>,
+    rate_limit_tracked: Gauge,
 }
 
 /// Latency buckets from 0.5 ms to 10 s: token checks sit at the bottom, metadata
@@ -65,10 +73,24 @@ impl Metrics {
             "Time to answer an HTTP request, by method and route template",
             latency.clone(),
         );
+        let rate_limited = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "rate_limited_requests",
+            "Requests refused with 429 by the per-client-address limit, by route template",
+            rate_limited.clone(),
+        );
+        let rate_limit_tracked = Gauge::default();
+        registry.register(
+            "rate_limit_tracked_clients",
+            "Client addresses (IPv6 by /64) the rate limiter holds in memory",
+            rate_limit_tracked.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            rate_limited,
+            rate_limit_tracked,
         }
     }
 
@@ -86,6 +108,19 @@ impl Metrics {
                 route: route.into(),
             })
             .observe(seconds);
+    }
+
+    pub(crate) fn count_rate_limited(&self, route: &str) {
+        self.rate_limited
+            .get_or_create(&RouteLabels {
+                route: route.into(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn set_rate_limit_tracked(&self, clients: usize) {
+        self.rate_limit_tracked
+            .set(i64::try_from(clients).unwrap_or(i64::MAX));
     }
 
     pub fn encode(&self) -> String {

@@ -5,12 +5,16 @@ use idbridge_core::{Clock, TenantSlug};
 use idbridge_store::Store;
 use url::Url;
 
+use crate::client_address::TrustedProxies;
 use crate::dns::DomainVerifier;
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
+use crate::rate_limit::{ClientRateLimiter, RateLimitQuota};
 
 /// What every handler can reach. Cheap to clone (all `Arc`s). Holds no state of its
 /// own that matters across requests: that lives in the store, shared by all processes.
+/// (The rate limiter's counters are the one deliberate exception: approximate,
+/// per process, and kept out of the database so that counting is not a write.)
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -24,6 +28,9 @@ pub struct AppState {
     pub signing_keys: Arc<crate::oidc::KeyCache>,
     /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
     pub domains: DomainVerifier,
+    /// The per-client-address limit on the unauthenticated routes that write rows;
+    /// `None` when `--rate-limit-per-minute 0` turned it off.
+    pub rate_limiter: Option<Arc<ClientRateLimiter>>,
 }
 
 impl AppState {
@@ -31,6 +38,12 @@ impl AppState {
         Self {
             fetcher: Fetcher::new(config.allow_private_urls),
             domains: DomainVerifier::new(config.dns_resolver),
+            rate_limiter: config.rate_limit.map(|quota| {
+                Arc::new(ClientRateLimiter::new(
+                    quota,
+                    config.trusted_proxies.clone(),
+                ))
+            }),
             store,
             clock,
             config: Arc::new(config),
@@ -53,6 +66,12 @@ pub struct ServerConfig {
     /// `--dns-resolver`: the one DNS server domain verification asks; `None` means
     /// the system's resolvers.
     pub dns_resolver: Option<std::net::SocketAddr>,
+    /// `--rate-limit-per-minute` and `--rate-limit-burst`: the budget of each client
+    /// address on `/saml/{slug}/login`, `/saml/{slug}/acs` and `/oauth/authorize`.
+    /// `None` turns the limit off.
+    pub rate_limit: Option<RateLimitQuota>,
+    /// `--trusted-proxies`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The externally visible base URL: scheme, host, optional port and optional path

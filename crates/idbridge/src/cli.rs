@@ -2,9 +2,11 @@
 //! same configuration (flags, or the `IDBRIDGE_*` environment variables).
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use idbridge_server::{RateLimitQuota, TrustedProxies};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -118,6 +120,28 @@ pub struct ServeArgs {
     /// Most database connections this process opens.
     #[arg(long, env = "IDBRIDGE_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
+
+    /// Requests per minute each client address may make, in this process, to the
+    /// routes anyone can call that store something: /saml/{slug}/login,
+    /// /saml/{slug}/acs and /oauth/authorize (one budget for the three; an IPv6
+    /// client counts by its /64). Over it: 429 with Retry-After. 0 turns it off.
+    #[arg(long, env = "IDBRIDGE_RATE_LIMIT_PER_MINUTE", default_value_t = RateLimitQuota::DEFAULT_PER_MINUTE)]
+    pub rate_limit_per_minute: u32,
+
+    /// Requests a client address may make at once before the per-minute rate applies.
+    #[arg(long, env = "IDBRIDGE_RATE_LIMIT_BURST", default_value_t = RateLimitQuota::DEFAULT_BURST)]
+    pub rate_limit_burst: NonZeroU32,
+
+    /// Reverse proxies and load balancers whose X-Forwarded-For names the client:
+    /// comma-separated IP addresses and CIDR blocks (10.0.0.0/8,2001:db8::/32).
+    /// Default: none, and the header is ignored.
+    #[arg(
+        long,
+        env = "IDBRIDGE_TRUSTED_PROXIES",
+        value_name = "LIST",
+        default_value = ""
+    )]
+    pub trusted_proxies: TrustedProxies,
 
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "IDBRIDGE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]

@@ -6,7 +6,7 @@ use idbridge_core::SystemClock;
 use idbridge_core::secret::BootstrapAdminKey;
 use idbridge_server::admin::pagination::ListParams;
 use idbridge_server::admin::service::{self, CreateClient, CreateScimToken, CreateTenant};
-use idbridge_server::{AppState, PublicUrl, ServerConfig};
+use idbridge_server::{AppState, PublicUrl, RateLimitQuota, ServerConfig, TrustedProxies};
 use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
 use serde::Serialize;
 
@@ -101,11 +101,30 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             "--allow-private-urls: metadata URLs may reach private and loopback addresses"
         );
     }
+    let rate_limit = RateLimitQuota::new(args.rate_limit_per_minute, args.rate_limit_burst);
+    match rate_limit {
+        Some(quota) => tracing::info!(
+            per_minute = quota.per_minute,
+            burst = quota.burst,
+            "sign-in routes are limited per client address, in this process"
+        ),
+        None => {
+            tracing::warn!("--rate-limit-per-minute 0: the sign-in routes have no per-client limit")
+        }
+    }
+    if !args.trusted_proxies.is_empty() {
+        tracing::info!(
+            trusted_proxies = %args.trusted_proxies,
+            "X-Forwarded-For is believed from these peers"
+        );
+    }
     let config = ServerConfig {
         public_url: public_url.clone(),
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
         allow_private_urls: args.allow_private_urls,
         dns_resolver,
+        rate_limit,
+        trusted_proxies: args.trusted_proxies,
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
     // ID token signing keys exist before the first request (one per algorithm, even
@@ -200,6 +219,9 @@ where
         bootstrap_admin_key: None,
         allow_private_urls: false,
         dns_resolver: None,
+        // Operator commands serve no requests.
+        rate_limit: None,
+        trusted_proxies: TrustedProxies::default(),
     };
     let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
     let result = f(state).await;

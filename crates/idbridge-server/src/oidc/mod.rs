@@ -24,11 +24,19 @@ use crate::saml::{FlowError, OidcLogin};
 
 pub use keys::KeyCache;
 
-pub fn router() -> Router<AppState> {
+/// `/oauth/authorize` is open to anyone and stores an AuthnRequest, so each client
+/// address has a budget on it ([`crate::rate_limit`]), shared with the SAML routes.
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth/jwks", get(jwks))
-        .route("/oauth/authorize", get(authorize))
+        .route(
+            "/oauth/authorize",
+            get(authorize).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::rate_limit::enforce,
+            )),
+        )
         .route(
             "/oauth/token",
             axum::routing::post(token::token).layer(axum::extract::DefaultBodyLimit::max(

@@ -27,7 +27,7 @@ use idbridge_store::{OidcRequestState, SamlRequestState, Tenant};
 
 pub use page::FlowError;
 
-use crate::AppState;
+use crate::{AppState, rate_limit};
 
 /// How long an AuthnRequest waits for its response. Long enough for a user who has
 /// to sign in at the IdP with MFA; short enough that stale requests do not pile up.
@@ -36,14 +36,19 @@ pub const REQUEST_TTL: time::Duration = time::Duration::minutes(10);
 /// Largest ACS form read: a SAMLResponse decodes to at most 256 KiB of XML.
 const ACS_BODY_LIMIT: usize = 512 * 1024;
 
-pub fn router() -> Router<AppState> {
+/// `login` and `acs` are open to anyone and write rows (an AuthnRequest; a sign-in
+/// log entry for every refusal), so each client address has a budget on them
+/// ([`crate::rate_limit`]), checked before the body is read.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let limited = || axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce);
     Router::new()
         .route("/metadata", get(metadata))
-        .route("/login", get(login))
+        .route("/login", get(login).layer(limited()))
         .route(
             "/acs",
             axum::routing::post(acs::acs)
-                .layer(axum::extract::DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+                .layer(axum::extract::DefaultBodyLimit::max(ACS_BODY_LIMIT))
+                .layer(limited()),
         )
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use idbridge_core::ManualClock;
 use idbridge_core::secret::BootstrapAdminKey;
-use idbridge_server::{AppState, PublicUrl, ServerConfig};
+use idbridge_server::{AppState, PublicUrl, RateLimitQuota, ServerConfig, TrustedProxies};
 use idbridge_store::{DatabaseUrl, PoolSettings, Store};
 use idbridge_testkit::TestDb;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -40,26 +40,54 @@ pub async fn open_store(db: &TestDb) -> Arc<dyn Store> {
     store
 }
 
+/// Settings a test may change; the rest are as `idbridge serve` starts.
+pub struct TestOptions {
+    pub allow_private_urls: bool,
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    /// The sign-in routes' per-client limit; the production default unless a test
+    /// is about the limit.
+    pub rate_limit: Option<RateLimitQuota>,
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            allow_private_urls: false,
+            dns_resolver: None,
+            rate_limit: RateLimitQuota::new(
+                RateLimitQuota::DEFAULT_PER_MINUTE,
+                RateLimitQuota::DEFAULT_BURST,
+            ),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+}
+
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
-        Self::spawn_with(db, false, None).await
+        Self::spawn_with(db, TestOptions::default()).await
     }
 
     /// With `--allow-private-urls`: for tests whose metadata server is on loopback.
     pub async fn spawn_allowing_private_urls(db: TestDb) -> Self {
-        Self::spawn_with(db, true, None).await
+        let options = TestOptions {
+            allow_private_urls: true,
+            ..TestOptions::default()
+        };
+        Self::spawn_with(db, options).await
     }
 
     /// With `--dns-resolver <addr>`: domain verification asks the test's DNS server.
     pub async fn spawn_with_dns_resolver(db: TestDb, dns_resolver: std::net::SocketAddr) -> Self {
-        Self::spawn_with(db, false, Some(dns_resolver)).await
+        let options = TestOptions {
+            dns_resolver: Some(dns_resolver),
+            ..TestOptions::default()
+        };
+        Self::spawn_with(db, options).await
     }
 
-    async fn spawn_with(
-        db: TestDb,
-        allow_private_urls: bool,
-        dns_resolver: Option<std::net::SocketAddr>,
-    ) -> Self {
+    pub async fn spawn_with(db: TestDb, options: TestOptions) -> Self {
         // Server-side warnings and errors show up in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -75,8 +103,10 @@ impl TestApp {
         let config = ServerConfig {
             public_url: PublicUrl::parse(&base).expect("public url"),
             bootstrap_admin_key: Some(BootstrapAdminKey::new(&SecretString::from(ADMIN_KEY))),
-            allow_private_urls,
-            dns_resolver,
+            allow_private_urls: options.allow_private_urls,
+            dns_resolver: options.dns_resolver,
+            rate_limit: options.rate_limit,
+            trusted_proxies: options.trusted_proxies,
         };
         let state = AppState::new(Arc::clone(&store), clock.clone(), config);
         let (tx, rx) = oneshot::channel();

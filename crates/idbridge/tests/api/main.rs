@@ -6,12 +6,15 @@ mod helpers;
 
 mod admin_auth;
 mod bad_input;
+mod browser;
+mod browser_pages;
 mod clients;
 mod dns_server;
 mod domains;
 mod observability;
 mod oidc;
 mod process;
+mod rate_limit;
 mod saml_acs;
 mod saml_setup;
 mod scim2_tester;

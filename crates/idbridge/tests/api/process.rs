@@ -69,6 +69,9 @@ async fn help_lists_every_command() {
         ("--admin-api-key", "IDBRIDGE_ADMIN_API_KEY"),
         ("--dns-resolver", "IDBRIDGE_DNS_RESOLVER"),
         ("--allow-private-urls", "IDBRIDGE_ALLOW_PRIVATE_URLS"),
+        ("--rate-limit-per-minute", "IDBRIDGE_RATE_LIMIT_PER_MINUTE"),
+        ("--rate-limit-burst", "IDBRIDGE_RATE_LIMIT_BURST"),
+        ("--trusted-proxies", "IDBRIDGE_TRUSTED_PROXIES"),
     ] {
         assert!(
             help.contains(flag) && help.contains(env),
