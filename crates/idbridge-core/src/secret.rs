@@ -65,6 +65,13 @@ impl SecretKind for Access {
     const NAME: &'static str = "access token";
 }
 
+#[derive(Debug)]
+pub enum Session {}
+impl SecretKind for Session {
+    const PREFIX: &'static str = "idb_sess_";
+    const NAME: &'static str = "console session";
+}
+
 /// A bearer secret of kind `K`, either freshly issued or presented by a caller.
 pub struct Token<K: SecretKind> {
     value: SecretString,
@@ -78,6 +85,8 @@ pub type AdminApiKey = Token<Admin>;
 pub type AuthorizationCode = Token<Code>;
 /// An OAuth access token for `/oauth/userinfo`: opaque, short-lived, stored as a digest.
 pub type AccessToken = Token<Access>;
+/// The operator console's session cookie: stored as a digest, ended by sign-out.
+pub type SessionToken = Token<Session>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedToken {

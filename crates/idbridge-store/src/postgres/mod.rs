@@ -23,6 +23,7 @@ use crate::{
     TenantRepo, TenantUpdate,
 };
 
+mod console;
 mod directory;
 mod domain;
 mod oidc;
@@ -642,6 +643,7 @@ mod index_tests {
             Text,
             Hash,
             TimeAndLimit,
+            HashAndTimes,
         }
 
         /// Every hot-path lookup can be answered by an index. With sequential scans
@@ -663,12 +665,17 @@ mod index_tests {
                 (ACTIVE_ADMIN_KEY, Binds::Hash),
                 (domain::TENANT_FOR_VERIFIED_DOMAIN, Binds::Text),
                 (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
+                (console::ACTIVE_CONSOLE_SESSION, Binds::HashAndTimes),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 let explain = match binds {
                     Binds::Text => explain.bind("acme"),
                     Binds::Hash => explain.bind(vec![0u8; 32]),
                     Binds::TimeAndLimit => explain.bind(OffsetDateTime::UNIX_EPOCH).bind(50_i64),
+                    Binds::HashAndTimes => explain
+                        .bind(vec![0u8; 32])
+                        .bind(OffsetDateTime::UNIX_EPOCH)
+                        .bind(OffsetDateTime::UNIX_EPOCH),
                 };
                 let plan: Vec<String> = explain
                     .fetch_all(&mut *conn)

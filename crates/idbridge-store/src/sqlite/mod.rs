@@ -25,6 +25,7 @@ use crate::{
     TenantRepo, TenantUpdate,
 };
 
+mod console;
 mod directory;
 mod domain;
 mod oidc;
@@ -666,6 +667,7 @@ mod index_tests {
             ACTIVE_ADMIN_KEY,
             domain::TENANT_FOR_VERIFIED_DOMAIN,
             domain::DOMAINS_TO_RECHECK,
+            console::ACTIVE_CONSOLE_SESSION,
         ] {
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
