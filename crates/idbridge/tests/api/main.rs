@@ -7,6 +7,7 @@ mod helpers;
 mod admin_auth;
 mod bad_input;
 mod clients;
+mod console;
 mod dns_server;
 mod domains;
 mod observability;
