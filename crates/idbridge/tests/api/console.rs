@@ -461,3 +461,221 @@ both_backends! {
         Browser::signed_in(&app).await;
     }
 }
+
+/// The value of the read-only field with this id.
+fn field_value(page: &Page, id: &str) -> String {
+    let marker = format!(r#"id="{id}" type="text" readonly value=""#);
+    let start = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {id}"))
+        + marker.len();
+    let end = page.body[start..].find('"').expect("end") + start;
+    page.body[start..end].to_owned()
+}
+
+const IDP_CERT: &str = include_str!("../../../idbridge-saml/tests/fixtures/idp-rsa2048.pem");
+const IDP_SSO_URL: &str =
+    "https://login.microsoftonline.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/saml2";
+
+/// IdP metadata in Entra ID's shape with one signing certificate.
+fn idp_metadata() -> String {
+    let body: String = IDP_CERT
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><EntityDescriptor entityID="https://sts.windows.net/0f1e2d3c/" xmlns="urn:oasis:names:tc:SAML:2.0:metadata"><IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>{body}</X509Certificate></X509Data></KeyInfo></KeyDescriptor><SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{IDP_SSO_URL}"/></IDPSSODescriptor></EntityDescriptor>"#
+    )
+}
+
+async fn tenant_json(app: &TestApp, slug: &str) -> serde_json::Value {
+    app.admin(Method::GET, &format!("/api/v1/tenants/{slug}"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+both_backends! {
+    async fn console_creates_searches_pages_and_edits_tenants(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let created = browser.post("/admin/tenants", &[("slug", "acme"), ("name", "Acme Inc")]).await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER);
+        assert_eq!(created.location(), "/admin/tenants/acme?created=1");
+        let overview = browser.get(created.location()).await;
+        assert!(overview.body.contains("Tenant created."));
+        assert!(overview.body.contains(&format!("{}/scim/v2/acme", app.base)));
+
+        // Refusals are shown on the form, which keeps what was typed.
+        let taken = browser.post("/admin/tenants", &[("slug", "acme"), ("name", "Second Acme")]).await;
+        assert_eq!(taken.status, StatusCode::CONFLICT);
+        assert!(taken.body.contains("already exists") && taken.body.contains(r#"value="Second Acme""#));
+        let bad = browser.post("/admin/tenants", &[("slug", "Not A Slug"), ("name", "X")]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("invalid tenant slug"));
+        assert_eq!(app.tenant_count().await, 1);
+
+        for i in 0..26 {
+            app.create_tenant(&format!("t{i:02}")).await;
+        }
+        app.create_tenant("globex").await;
+        let first = browser.get("/admin/tenants").await;
+        assert_eq!(first.body.matches("<tr>").count(), 26, "25 rows and the header");
+        let next = first.body.split(r#"class="button" href=""#).nth(1).and_then(|s| s.split('"').next()).expect("next page link").replace("&#38;", "&").replace("&amp;", "&");
+        let second = browser.get(&next).await;
+        assert!(second.body.contains("/admin/tenants/globex"), "{next}");
+        assert!(!second.body.contains("Next page"));
+
+        let found = browser.get("/admin/tenants?q=GLOB").await;
+        assert!(found.body.contains("/admin/tenants/globex"));
+        assert!(!found.body.contains("/admin/tenants/acme\""));
+        let none = browser.get("/admin/tenants?q=nothing-like-this").await;
+        assert!(none.body.contains("No tenant matches"));
+
+        // Settings: ticked boxes are on, absent ones off.
+        let saved = browser.post("/admin/tenants/acme", &[
+            ("name", "Acme Corporation"), ("sso_required", "on"), ("require_verified_domains", "on"),
+            ("default_role", "Member"), ("role_policy", "all"),
+        ]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        assert_eq!(saved.location(), "/admin/tenants/acme?saved=1");
+        let tenant = tenant_json(&app, "acme").await;
+        assert_eq!(tenant["name"], "Acme Corporation");
+        assert_eq!(tenant["sso_required"], true);
+        assert_eq!(tenant["jit_enabled"], false);
+        assert_eq!(tenant["require_verified_domains"], true);
+        assert_eq!(tenant["default_role"], "Member");
+        assert_eq!(tenant["role_policy"], "all");
+        let page = browser.get("/admin/tenants/acme?saved=1").await;
+        assert!(page.body.contains("Settings saved.") && page.body.contains(r#"value="Member""#));
+        // An empty name is refused, and nothing changes.
+        let refused = browser.post("/admin/tenants/acme", &[("name", "  "), ("role_policy", "highest")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(tenant_json(&app, "acme").await["role_policy"], "all");
+        assert_eq!(browser.get("/admin/tenants/nope").await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn console_connects_saml_and_starts_a_test_sign_in(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let page = browser.get("/admin/tenants/acme/saml").await;
+        assert_eq!(field_value(&page, "sp-entity-id"), format!("{}/saml/acme", app.base));
+        assert_eq!(field_value(&page, "acs-url"), format!("{}/saml/acme/acs", app.base));
+        assert_eq!(field_value(&page, "sp-metadata-url"), format!("{}/saml/acme/metadata", app.base));
+        assert!(page.body.contains(r#"data-copy="acs-url" hidden"#), "copy buttons wait for the script");
+        assert!(page.body.contains("Not connected") && page.body.contains("BEGIN CERTIFICATE"));
+        let early = browser.post("/admin/tenants/acme/saml/test", &[]).await;
+        assert_eq!(early.status, StatusCode::CONFLICT);
+        assert!(early.body.contains("Connect the identity provider first"));
+
+        // Both signatures off is refused by the same rule as the API; nothing is stored.
+        let metadata = idp_metadata();
+        let refused = browser.post("/admin/tenants/acme/saml", &[("metadata_xml", &metadata), ("allow_idp_initiated", "on")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body.contains("cannot both be false"));
+        assert_eq!(tenant_json(&app, "acme").await["saml"]["configured"], false);
+
+        let saved = browser.post("/admin/tenants/acme/saml", &[
+            ("metadata_xml", &metadata), ("want_assertions_signed", "on"), ("want_response_signed", "on"),
+            ("clock_skew_seconds", "120"), ("email_attributes", "email\nhttp://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\nuser.email\nmail"),
+        ]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let saml: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        assert_eq!(saml["configured"], true);
+        assert_eq!(saml["want_response_signed"], true);
+        assert_eq!(saml["allow_idp_initiated"], false);
+        assert_eq!(saml["clock_skew_seconds"], 120);
+        assert_eq!(saml["idp_sso_url"], IDP_SSO_URL);
+        let fingerprint = saml["idp_certificates"][0]["sha256_fingerprint"].as_str().expect("fingerprint").to_owned();
+        let page = browser.get("/admin/tenants/acme/saml?saved=1").await;
+        assert!(page.body.contains("SAML connection saved.") && page.body.contains("Connected"));
+        assert!(page.body.contains(&fingerprint));
+
+        // Saving a toggle keeps the stored metadata.
+        let toggled = browser.post("/admin/tenants/acme/saml", &[("want_assertions_signed", "on"), ("allow_idp_initiated", "on")]).await;
+        assert_eq!(toggled.status, StatusCode::SEE_OTHER);
+        let saml: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        assert_eq!((saml["allow_idp_initiated"].as_bool(), saml["want_response_signed"].as_bool()), (Some(true), Some(false)));
+        assert_eq!(saml["idp_sso_url"], IDP_SSO_URL);
+
+        let test = browser.post("/admin/tenants/acme/saml/test", &[]).await;
+        assert_eq!(test.status, StatusCode::OK);
+        assert!(test.body.contains("Test sign-in ready until"));
+        let link = test.body.split(r#"class="button primary" href=""#).nth(1).and_then(|s| s.split('"').next()).expect("link");
+        assert!(link.starts_with(IDP_SSO_URL), "{link}");
+    }
+
+    async fn console_shows_a_new_scim_token_once_and_revokes_it(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+        let page = browser.get("/admin/tenants/acme/scim").await;
+        assert_eq!(field_value(&page, "scim-url"), format!("{}/scim/v2/acme", app.base));
+        assert!(page.body.contains("No tokens yet."));
+
+        let generated = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "Entra ID")]).await;
+        assert_eq!(generated.status, StatusCode::CREATED);
+        assert_eq!(generated.headers["cache-control"], "no-store");
+        assert!(generated.body.contains("it is shown only this once"));
+        let token = field_value(&generated, "new-token");
+        assert!(token.starts_with("idb_scim_"));
+        assert_eq!(app.scim_get("acme", "/Users", &token).await.status(), StatusCode::OK);
+
+        let later = browser.get("/admin/tenants/acme/scim").await;
+        assert!(!later.body.contains(&token), "never shown again");
+        assert!(later.body.contains("Entra ID") && later.body.contains("Active"));
+        let action = later.body.split("action=\"").find(|s| s.contains("/revoke\"")).and_then(|s| s.split('"').next()).expect("revoke form").to_owned();
+        let revoked = browser.post(&action, &[]).await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.scim_get("acme", "/Users", &token).await.status(), StatusCode::UNAUTHORIZED);
+        let after = browser.get(revoked.location()).await;
+        assert!(after.body.contains("Token revoked.") && after.body.contains("Revoked "));
+    }
+
+    async fn console_adds_verifies_and_removes_domains(db: TestDb) {
+        let dns = crate::dns_server::TestDns::start().await;
+        let app = TestApp::spawn_with_dns_resolver(db, dns.addr).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let added = browser.post("/admin/tenants/acme/domains", &[("domain", "Acme.TEST")]).await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER);
+        let page = browser.get(added.location()).await;
+        assert!(page.body.contains("Publish the TXT record") && page.body.contains("Pending"));
+        let name = field_value(&page, "txt-name-1");
+        let value = field_value(&page, "txt-value-1");
+        assert_eq!(name, "_idbridge-verification.acme.test");
+        assert!(value.starts_with("idbridge-verification="));
+
+        let checked = browser.post("/admin/tenants/acme/domains/acme.test/verify", &[]).await;
+        assert_eq!(checked.status, StatusCode::SEE_OTHER);
+        let page = browser.get(checked.location()).await;
+        assert!(page.body.contains("(nxdomain)") && page.body.contains("Pending"), "{}", page.body);
+
+        dns.add_txt(&name, &[&value]).await;
+        browser.post("/admin/tenants/acme/domains/acme.test/verify", &[]).await;
+        let page = browser.get("/admin/tenants/acme/domains").await;
+        assert!(page.body.contains("Verified 2026-"), "{}", page.body);
+        assert_eq!(tenant_json(&app, "acme").await["domains"]["verified"], 1);
+
+        let public = browser.post("/admin/tenants/acme/domains", &[("domain", "gmail.com")]).await;
+        assert_eq!(public.status, StatusCode::BAD_REQUEST);
+        assert!(public.body.contains("public mail provider") && public.body.contains(r#"value="gmail.com""#));
+
+        let removed = browser.post("/admin/tenants/acme/domains/acme.test/remove", &[]).await;
+        assert_eq!(removed.status, StatusCode::SEE_OTHER);
+        let page = browser.get(removed.location()).await;
+        assert!(page.body.contains("Domain removed.") && page.body.contains("No domains yet."));
+    }
+}
