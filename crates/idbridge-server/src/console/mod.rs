@@ -13,6 +13,7 @@
 
 mod auth;
 mod csrf;
+mod directory;
 mod domains;
 mod page;
 pub mod password;
@@ -81,6 +82,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tenants/{slug}", get(tenants::show).post(tenants::update))
         .route("/tenants/{slug}/saml", get(saml::show).post(saml::save))
         .route("/tenants/{slug}/saml/test", post(saml::test))
+        .route("/tenants/{slug}/users", get(directory::users))
         .route("/tenants/{slug}/scim", get(scim::show))
         .route("/tenants/{slug}/scim/tokens", post(scim::generate))
         .route(

@@ -395,7 +395,8 @@ both_backends! {
         assert_eq!(generated.status, StatusCode::CREATED);
         let search = format!("/admin/tenants?q={}", "%3Cimg%20src");
         for path in ["/admin/tenants", search.as_str(), "/admin/tenants/acme", "/admin/tenants/acme/saml",
-                     "/admin/tenants/acme/scim", "/admin/tenants/acme/domains"] {
+                     "/admin/tenants/acme/scim", "/admin/tenants/acme/domains", "/admin/tenants/acme/users",
+                     "/admin/tenants/acme/users?q=mallory"] {
             let page = browser.get(path).await;
             assert_eq!(page.status, StatusCode::OK, "{path}");
             for raw in ["<img src=x", "<script>alert", "<b onmouseover", "\"><script>"] {
@@ -407,6 +408,8 @@ both_backends! {
             || list.body.contains("&lt;img src=x onerror=alert(1)&gt;Acme &quot;quoted&quot; &amp; co"), "{}", list.body);
         let tokens = browser.get("/admin/tenants/acme/scim").await;
         assert!(tokens.body.contains("alert(3)"), "the description is shown, escaped");
+        let users = browser.get("/admin/tenants/acme/users?q=mallory").await;
+        assert!(users.body.contains("mallory@acme.test") && users.body.contains("alert(1)"), "the display name is shown, escaped");
     }
 }
 
@@ -677,5 +680,45 @@ both_backends! {
         assert_eq!(removed.status, StatusCode::SEE_OTHER);
         let page = browser.get(removed.location()).await;
         assert!(page.body.contains("Domain removed.") && page.body.contains("No domains yet."));
+    }
+}
+
+both_backends! {
+    async fn console_lists_and_searches_users_with_status_and_roles(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        let response = app.admin(Method::PUT, "/api/v1/app-roles").json(&json!({"roles": ["Admin", "Member"]})).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        for i in 0..27 {
+            scim.create_user(&format!("user{i:02}@acme.test")).await;
+        }
+        let ada = scim.send(Method::POST, "/Users", Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@acme.test", "displayName": "Ada Lovelace", "active": false,
+            "emails": [{"value": "ada.l@acme.test", "primary": true}],
+            "roles": [{"value": "Admin", "primary": true}],
+        }))).await;
+        assert_eq!(ada.status(), StatusCode::CREATED);
+        let mut browser = Browser::signed_in(&app).await;
+
+        let first = browser.get("/admin/tenants/acme/users").await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(first.body.matches("<tr>").count(), 26, "25 users and the header");
+        let next = first.body.split(r#"class="pager"><a class="button" href=""#).nth(1).and_then(|s| s.split('"').next()).expect("next").replace("&#38;", "&").replace("&amp;", "&");
+        let second = browser.get(&next).await;
+        assert!(second.body.contains("Ada Lovelace"), "{next}");
+
+        for q in ["ada.l", "LOVELACE", "ada@acme"] {
+            let found = browser.get(&format!("/admin/tenants/acme/users?q={q}")).await;
+            assert!(found.body.contains("1 user match."), "{q}");
+            assert!(found.body.contains("Ada Lovelace") && found.body.contains("Deactivated") && found.body.contains("Admin"), "{q}");
+        }
+        let many = browser.get("/admin/tenants/acme/users?q=user").await;
+        assert!(many.body.contains("27 users match.") && many.body.contains("page=2"));
+        let page_two = browser.get("/admin/tenants/acme/users?q=user&page=2").await;
+        assert_eq!(page_two.body.matches("<tr>").count(), 3);
+        let hostile = browser.get("/admin/tenants/acme/users?q=%22%20or%20userName%20pr%20or%20%22").await;
+        assert!(hostile.body.contains("No user matches"), "the text is searched for, not run");
     }
 }
