@@ -177,3 +177,136 @@ mod tests {
         );
     }
 }
+
+pub struct SignInRow {
+    pub occurred_at: String,
+    pub success: bool,
+    pub reason: String,
+    pub detail: String,
+    pub email: String,
+    pub test: bool,
+    pub request_id: String,
+}
+
+pub struct ProvisioningRow {
+    pub occurred_at: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub reason: String,
+    pub request_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/logs.html")]
+struct LogsPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    sign_ins: Vec<SignInRow>,
+    provisioning: Vec<ProvisioningRow>,
+    next_page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogQuery {
+    cursor: Option<String>,
+}
+
+fn next_link(base: &str, next: Option<uuid::Uuid>) -> Option<String> {
+    next.map(|id| {
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string([("cursor", encode_cursor(id))]).unwrap_or_default()
+        )
+    })
+}
+
+/// Every sign-in attempt, newest first, with its outcome and reason.
+pub async fn sign_ins(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page = ListParams {
+        limit: Some(50),
+        cursor: query.cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()?;
+    let found = state
+        .store
+        .list_sign_ins(tenant.id, page)
+        .await
+        .map_err(AdminError::from)?;
+    let base = site.path(&format!("/tenants/{}/sign-ins", tenant.slug));
+    ok(&LogsPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Sign-in log", tenant.name),
+        notice: Notice::None,
+        tab: "sign-ins",
+        slug: tenant.slug.to_string(),
+        next_page: next_link(&base, found.next_after),
+        sign_ins: found
+            .items
+            .into_iter()
+            .map(|e| SignInRow {
+                occurred_at: when(e.occurred_at),
+                success: e.success,
+                reason: e.reason.unwrap_or_default(),
+                detail: e.detail.unwrap_or_default(),
+                email: e.email.unwrap_or_default(),
+                test: e.test,
+                request_id: e.request_id.unwrap_or_default(),
+            })
+            .collect(),
+        provisioning: Vec::new(),
+    })
+}
+
+/// Every SCIM request that changed something or failed, newest first.
+pub async fn provisioning(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page = ListParams {
+        limit: Some(50),
+        cursor: query.cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()?;
+    let found = state
+        .store
+        .list_provisioning(tenant.id, page)
+        .await
+        .map_err(AdminError::from)?;
+    let base = site.path(&format!("/tenants/{}/provisioning", tenant.slug));
+    ok(&LogsPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Provisioning log", tenant.name),
+        notice: Notice::None,
+        tab: "provisioning",
+        slug: tenant.slug.to_string(),
+        next_page: next_link(&base, found.next_after),
+        sign_ins: Vec::new(),
+        provisioning: found
+            .items
+            .into_iter()
+            .map(|r| ProvisioningRow {
+                occurred_at: when(r.occurred_at),
+                method: r.method,
+                path: r.path,
+                status: r.status,
+                reason: r.reason.unwrap_or_default(),
+                request_id: r.request_id.unwrap_or_default(),
+            })
+            .collect(),
+    })
+}

@@ -83,6 +83,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tenants/{slug}/saml", get(saml::show).post(saml::save))
         .route("/tenants/{slug}/saml/test", post(saml::test))
         .route("/tenants/{slug}/users", get(directory::users))
+        .route("/tenants/{slug}/sign-ins", get(directory::sign_ins))
+        .route("/tenants/{slug}/provisioning", get(directory::provisioning))
         .route("/tenants/{slug}/scim", get(scim::show))
         .route("/tenants/{slug}/scim/tokens", post(scim::generate))
         .route(

@@ -722,3 +722,41 @@ both_backends! {
         assert!(hostile.body.contains("No user matches"), "the text is searched for, not run");
     }
 }
+
+both_backends! {
+    async fn console_shows_the_sign_in_and_provisioning_logs_with_reasons(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        scim.create_user("ada@acme.test").await;
+        let refused = scim.send(Method::POST, "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}))).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let tenant = app.store.tenant_by_slug(&idbridge_core::TenantSlug::parse("acme").expect("slug")).await.expect("read").expect("tenant");
+        let event = |success: bool, reason: Option<&str>, email: &str| idbridge_store::SignInEvent {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: tenant.id,
+            occurred_at: idbridge_core::Clock::now(app.clock.as_ref()),
+            success,
+            reason: reason.map(str::to_owned),
+            detail: reason.map(|_| "<script>alert(4)</script> the audience was someone else".to_owned()),
+            email: Some(email.to_owned()),
+            user_id: None,
+            test: !success,
+            request_id: Some("req-1".into()),
+        };
+        app.store.record_sign_in(&event(false, Some("audience_mismatch"), "eve@acme.test"), None).await.expect("record");
+        app.store.record_sign_in(&event(true, None, "ada@acme.test"), None).await.expect("record");
+        let mut browser = Browser::signed_in(&app).await;
+
+        let sign_ins = browser.get("/admin/tenants/acme/sign-ins").await;
+        assert_eq!(sign_ins.status, StatusCode::OK);
+        assert!(sign_ins.body.contains("audience_mismatch") && sign_ins.body.contains("Refused") && sign_ins.body.contains("Signed in"));
+        assert!(sign_ins.body.contains("eve@acme.test") && sign_ins.body.contains("Test"));
+        assert!(!sign_ins.body.contains("<script>alert(4)"));
+
+        let provisioning = browser.get("/admin/tenants/acme/provisioning").await;
+        assert_eq!(provisioning.status, StatusCode::OK);
+        assert!(provisioning.body.contains("POST /scim/v2/acme/Users"), "{}", provisioning.body);
+        assert!(provisioning.body.contains(">201<") && provisioning.body.contains(">400<"));
+    }
+}
