@@ -79,6 +79,13 @@ impl SecretKind for Setup {
     const NAME: &'static str = "setup link token";
 }
 
+#[derive(Debug)]
+pub enum Session {}
+impl SecretKind for Session {
+    const PREFIX: &'static str = "idb_sess_";
+    const NAME: &'static str = "console session";
+}
+
 /// A bearer secret of kind `K`, either freshly issued or presented by a caller.
 pub struct Token<K: SecretKind> {
     value: SecretString,
@@ -98,6 +105,8 @@ pub type WebhookSecret = Token<Webhook>;
 /// The token in a setup link: lets a tenant's IT admin into the setup portal of that
 /// one tenant until it expires or is revoked. Stored as a digest.
 pub type SetupLinkToken = Token<Setup>;
+/// The operator console's session cookie: stored as a digest, ended by sign-out.
+pub type SessionToken = Token<Session>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedToken {

@@ -6,10 +6,12 @@
 //! - `/api/v1`: the admin API ([`admin`]), documented at `/api/v1/openapi.json`.
 //! - `/scim/v2/{slug}`: the SCIM service provider ([`scim`]).
 //! - `/saml/{slug}`: the SAML service provider's browser routes ([`saml`]).
+//! - `/admin`: the operator console ([`console`]), server-rendered pages.
 
 pub mod admin;
 mod bearer;
 pub mod client_address;
+pub mod console;
 pub mod dns;
 pub mod domains;
 pub mod error;
@@ -74,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
         .nest("/saml/{slug}", saml::router(&state))
+        .nest("/admin", console::router(&state))
         .merge(oidc::router(&state))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);

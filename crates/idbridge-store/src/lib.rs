@@ -11,6 +11,7 @@
 //! idbridge processes must agree on (a revoked token, a used code) is read from the
 //! database on every request.
 
+mod console;
 pub mod directory;
 mod domain;
 mod error;
@@ -32,6 +33,7 @@ use idbridge_core::secret::SecretHash;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use console::{ActiveConsoleSession, ConsoleRepo, ConsoleSession, Operator};
 pub use directory::*;
 pub use domain::{
     CLAIMED_BY_ANOTHER_TENANT, DomainCheckOutcome, DomainCounts, DomainRepo, TenantDomain,
@@ -61,6 +63,7 @@ pub trait Store:
     + DomainRepo
     + WebhookRepo
     + SetupLinkRepo
+    + ConsoleRepo
     + Send
     + Sync
     + 'static

@@ -1021,3 +1021,113 @@ mod setup_links {
         }
     }
 }
+
+fn operator(email: &str) -> idbridge_store::Operator {
+    idbridge_store::Operator {
+        id: Uuid::now_v7(),
+        email: email.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        created_at: T0,
+        disabled_at: None,
+    }
+}
+
+fn console_session(operator_id: Uuid, at: OffsetDateTime) -> idbridge_store::ConsoleSession {
+    idbridge_store::ConsoleSession {
+        id: Uuid::now_v7(),
+        operator_id,
+        created_at: at,
+        expires_at: at + time::Duration::hours(12),
+        last_seen_at: at,
+    }
+}
+
+both_backends! {
+    async fn operator_emails_are_unique_and_the_hash_is_never_printed(db: TestDb) {
+        let store = open(&db).await;
+        let ops = operator("ops@example.com");
+        store.create_operator(&ops).await.expect("create");
+        assert_eq!(
+            store.operator_by_email("ops@example.com").await.expect("read"),
+            Some(ops.clone())
+        );
+        assert_eq!(store.operator_by_email("nobody@example.com").await.expect("read"), None);
+        assert!(matches!(
+            store.create_operator(&operator("ops@example.com")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(!format!("{ops:?}").contains("argon2"));
+    }
+
+    async fn a_console_session_ends_at_its_idle_or_absolute_limit_or_sign_out(db: TestDb) {
+        let store = open(&db).await;
+        let ops = operator("ops@example.com");
+        store.create_operator(&ops).await.expect("operator");
+        let token = idbridge_core::secret::SecretHash::of("idb_sess_one");
+        let session = console_session(ops.id, T0);
+        store.create_console_session(&session, &token).await.expect("session");
+        let idle = time::Duration::minutes(30);
+        let at = |t: OffsetDateTime| (t, t - idle);
+
+        let (now, idle_since) = at(T0 + time::Duration::minutes(10));
+        let found = store
+            .active_console_session(&token, now, idle_since)
+            .await
+            .expect("read")
+            .expect("active");
+        assert_eq!(found.session, session);
+        assert_eq!(found.operator_email, "ops@example.com");
+        // Another token finds nothing.
+        let other = idbridge_core::secret::SecretHash::of("idb_sess_two");
+        assert!(store.active_console_session(&other, now, idle_since).await.expect("read").is_none());
+
+        // Idle past the limit: gone; a touch keeps it alive.
+        let (later, later_idle) = at(T0 + time::Duration::minutes(31));
+        assert!(store.active_console_session(&token, later, later_idle).await.expect("read").is_none());
+        store.touch_console_session(session.id, T0 + time::Duration::minutes(20)).await.expect("touch");
+        assert!(store.active_console_session(&token, later, later_idle).await.expect("read").is_some());
+
+        // Past the absolute end, however recent the last request.
+        let end = T0 + time::Duration::hours(12);
+        store.touch_console_session(session.id, end - time::Duration::minutes(1)).await.expect("touch");
+        let (after_end, after_end_idle) = at(end);
+        assert!(store.active_console_session(&token, after_end, after_end_idle).await.expect("read").is_none());
+        assert_eq!(
+            store.delete_ended_console_sessions(after_end, after_end_idle).await.expect("sweep"),
+            1
+        );
+
+        // Sign-out ends a session at once; doing it twice is fine.
+        let fresh = console_session(ops.id, T0);
+        store.create_console_session(&fresh, &other).await.expect("session");
+        store.delete_console_session(&other).await.expect("sign out");
+        store.delete_console_session(&other).await.expect("again");
+        assert!(store.active_console_session(&other, now, idle_since).await.expect("read").is_none());
+    }
+
+    async fn tenant_search_matches_slug_or_name_and_treats_wildcards_literally(db: TestDb) {
+        let store = open(&db).await;
+        let mut acme = tenant("acme");
+        acme.name = "Acme 100% Inc".into();
+        store.create_tenant(&acme).await.expect("acme");
+        store.create_tenant(&tenant("globex")).await.expect("globex");
+        store.create_tenant(&tenant("initech")).await.expect("initech");
+        let slugs = |page: idbridge_store::Page<Tenant>| {
+            page.items.into_iter().map(|t| t.slug.to_string()).collect::<Vec<_>>()
+        };
+        let all = PageRequest::first(50);
+        assert_eq!(slugs(store.search_tenants("GLOB", all).await.expect("q")), ["globex"]);
+        assert_eq!(slugs(store.search_tenants("100%", all).await.expect("q")), ["acme"]);
+        assert_eq!(slugs(store.search_tenants("%", all).await.expect("q")), ["acme"]);
+        assert!(slugs(store.search_tenants("_", all).await.expect("q")).is_empty());
+        assert_eq!(slugs(store.search_tenants(" inc", all).await.expect("q")).len(), 3);
+        let first = store.search_tenants("inc", PageRequest::first(2)).await.expect("q");
+        let next = first.next_after.expect("more");
+        let second = store
+            .search_tenants("inc", PageRequest { limit: 2, after: Some(next) })
+            .await
+            .expect("q");
+        assert_eq!(slugs(first), ["acme", "globex"]);
+        assert_eq!(slugs(second), ["initech"]);
+    }
+}

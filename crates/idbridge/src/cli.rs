@@ -86,6 +86,19 @@ pub enum Command {
     /// Manage the keys that sign ID tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the people who sign in to the admin console (`/admin`).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create a console operator. The password is read from standard input (one
+    /// line), never from the command line, where other users and shell history see it.
+    Create {
+        #[arg(long, env = "IDBRIDGE_OPERATOR_EMAIL")]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

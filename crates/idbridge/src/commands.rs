@@ -11,8 +11,8 @@ use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
 use serde::Serialize;
 
 use crate::cli::{
-    AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, KeysCommand, ScimTokenCommand,
-    ServeArgs, TenantCommand,
+    AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, KeysCommand, OperatorCommand,
+    ScimTokenCommand, ServeArgs, TenantCommand,
 };
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -33,6 +33,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             with_state(&cli.common, |state| admin_key(state, command)).await
         }
         Command::Keys(command) => with_state(&cli.common, |state| keys(state, command)).await,
+        Command::Operator(command) => {
+            // Read before connecting, so a prompt is not interleaved with start-up logs.
+            let password = read_password()?;
+            with_state(&cli.common, |state| operator(state, command, password)).await
+        }
     }
 }
 
@@ -386,6 +391,34 @@ async fn keys(state: AppState, command: KeysCommand) -> anyhow::Result<()> {
                 "{alg} signing key rotated: {kid} signs from now; the previous key stays published for 24 hours"
             );
             Ok(())
+        }
+    }
+}
+
+/// The password on standard input: the first line, without its line ending. When a
+/// person types it, the terminal echoes it; pipe it from a password manager instead.
+fn read_password() -> anyhow::Result<secrecy::SecretString> {
+    use std::io::BufRead as _;
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Password (at least 12 characters), then Enter:");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok(secrecy::SecretString::from(password))
+}
+
+async fn operator(
+    state: AppState,
+    command: OperatorCommand,
+    password: secrecy::SecretString,
+) -> anyhow::Result<()> {
+    match command {
+        OperatorCommand::Create { email } => {
+            print(&service::create_operator(&state, &email, &password).await?)
         }
     }
 }

@@ -170,12 +170,26 @@ pub async fn list_users(
         .store
         .page_users(tenant.id, params.page_request()?)
         .await?;
-    let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
+    let next_cursor = page.next_after.map(super::pagination::encode_cursor);
+    Ok(Json(List {
+        data: user_views(&state, &tenant, page.items).await?,
+        next_cursor,
+    }))
+}
+
+/// Users as the API and the console show them: with their groups and resolved roles.
+pub async fn user_views(
+    state: &AppState,
+    tenant: &idbridge_store::Tenant,
+    users: Vec<DirectoryUser>,
+) -> Result<Vec<DirectoryUserView>, AdminError> {
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let groups = state.store.groups_of_users(tenant.id, &ids).await?;
-    let rules = rules_of(&state, &tenant).await?;
-    Ok(Json(List::from_page(page, |u| {
-        user_view(u, &groups, &rules)
-    })))
+    let rules = rules_of(state, tenant).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| user_view(u, &groups, &rules))
+        .collect())
 }
 
 #[utoipa::path(

@@ -180,18 +180,19 @@ fn view(
 }
 
 /// The view of what is stored now: the connection (if any) and the SP certificate.
-async fn stored_view(
+/// Shared by the API and the console.
+pub async fn connection_view(
     state: &AppState,
     tenant: &Tenant,
-) -> Result<Json<SamlConnectionView>, AdminError> {
+) -> Result<SamlConnectionView, AdminError> {
     let connection = state.store.saml_connection(tenant.id).await?;
     let certificate = sp_certificate(state, tenant).await?;
-    Ok(Json(view(
+    Ok(view(
         state,
         tenant,
         connection.as_ref(),
         certificate.as_deref(),
-    )))
+    ))
 }
 
 /// The tenant's active SP certificate, creating the key pair on first use.
@@ -218,7 +219,7 @@ pub async fn get_saml(
     AdminPath(slug): AdminPath<String>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
-    stored_view(&state, &tenant).await
+    Ok(Json(connection_view(&state, &tenant).await?))
 }
 
 #[utoipa::path(
@@ -236,7 +237,17 @@ pub async fn put_saml(
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<PutSamlConnection>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    Ok(Json(put_connection(&state, &slug, input).await?))
+}
+
+/// Checks (and fetches) everything, then stores the connection. Shared by the API
+/// and the console.
+pub async fn put_connection(
+    state: &AppState,
+    slug: &str,
+    input: PutSamlConnection,
+) -> Result<SamlConnectionView, AdminError> {
+    let tenant = find_tenant(state, slug).await?;
     let existing = state.store.saml_connection(tenant.id).await?;
     let now = state.clock.now();
 
@@ -249,7 +260,7 @@ pub async fn put_saml(
                 ));
             }
             (None, Some(url), _) => {
-                let xml = fetch_metadata(&state, &url).await?;
+                let xml = fetch_metadata(state, &url).await?;
                 (xml, Some(url), Some(now), Some(now), None)
             }
             (Some(xml), None, _) => (xml, None, None, None, None),
@@ -378,13 +389,13 @@ pub async fn put_saml(
         }
         None => tenant,
     };
-    let certificate = sp_certificate(&state, &tenant).await?;
-    Ok(Json(view(
-        &state,
+    let certificate = sp_certificate(state, &tenant).await?;
+    Ok(view(
+        state,
         &tenant,
         Some(&connection),
         certificate.as_deref(),
-    )))
+    ))
 }
 
 /// Fetches metadata from `url` for a connection; any failure is the admin's to fix.
@@ -420,20 +431,25 @@ pub async fn test_saml(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<(axum::http::StatusCode, Json<SamlTestStarted>), AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
-    let login_url = crate::saml::start_login(&state, tenant.slug.as_str(), None, true)
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(start_test(&state, &slug).await?),
+    ))
+}
+
+/// Starts a test sign-in ("test connection"). Shared by the API and the console.
+pub async fn start_test(state: &AppState, slug: &str) -> Result<SamlTestStarted, AdminError> {
+    let tenant = find_tenant(state, slug).await?;
+    let login_url = crate::saml::start_login(state, tenant.slug.as_str(), None, true)
         .await
         .map_err(|e| match e.reason {
             "saml_not_configured" => AdminError::NotFound("SAML connection"),
             _ => AdminError::InvalidRequest(e.message),
         })?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(SamlTestStarted {
-            login_url,
-            expires_at: state.clock.now() + crate::saml::REQUEST_TTL,
-        }),
-    ))
+    Ok(SamlTestStarted {
+        login_url,
+        expires_at: state.clock.now() + crate::saml::REQUEST_TTL,
+    })
 }
 
 #[utoipa::path(
@@ -456,5 +472,5 @@ pub async fn rotate_sp_key(
     crate::saml::rotate_sp_key(&state, &tenant)
         .await
         .map_err(AdminError::internal)?;
-    stored_view(&state, &tenant).await
+    Ok(Json(connection_view(&state, &tenant).await?))
 }

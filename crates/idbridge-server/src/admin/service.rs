@@ -6,8 +6,8 @@ use idbridge_core::roles::RolePolicy;
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
-    AdminKeyRecord, DomainCheckOutcome, DomainCounts, OidcClient, PageRequest, ScimTokenRecord,
-    StoreError, Tenant, TenantDomain, TenantUpdate,
+    AdminKeyRecord, DomainCheckOutcome, DomainCounts, OidcClient, Operator, PageRequest,
+    ScimTokenRecord, StoreError, Tenant, TenantDomain, TenantUpdate,
 };
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::pagination::List;
 use super::views::{
-    AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, DomainView, LookupView,
+    AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, DomainView, LookupView, OperatorView,
     ScimTokenCreated, ScimTokenView, TenantDetail, TenantView,
 };
 use crate::AppState;
@@ -606,5 +606,66 @@ pub async fn lookup_email(state: &AppState, email: &str) -> Result<LookupView, A
     Ok(LookupView {
         sso_required: tenant.as_ref().is_some_and(|t| t.sso_required),
         tenant: tenant.map(|t| t.slug.to_string()),
+    })
+}
+
+/// Email address of a console operator: trimmed, lowercased, one `@` with text on
+/// both sides, no spaces or control characters, at most 254 bytes (RFC 5321's path
+/// limit). Deliverability is not checked: the address is a sign-in name.
+pub fn parse_operator_email(raw: &str) -> Result<String, AdminError> {
+    let email = raw.trim().to_lowercase();
+    let well_formed = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if !well_formed {
+        return Err(AdminError::InvalidRequest(format!(
+            "{raw:?} is not an email address"
+        )));
+    }
+    Ok(email)
+}
+
+/// Creates a console operator who signs in with `email` and `password` (hashed
+/// with argon2id off the async workers; the password itself is never stored or
+/// logged).
+pub async fn create_operator(
+    state: &AppState,
+    raw_email: &str,
+    password: &secrecy::SecretString,
+) -> Result<OperatorView, AdminError> {
+    let email = parse_operator_email(raw_email)?;
+    let password_hash = crate::console::password::hash(password)
+        .await
+        .map_err(|e| match e {
+            crate::console::password::PasswordError::TooShort
+            | crate::console::password::PasswordError::TooLong => {
+                AdminError::InvalidRequest(e.to_string())
+            }
+            other => AdminError::internal(other),
+        })?;
+    let operator = Operator {
+        id: Uuid::now_v7(),
+        email,
+        password_hash,
+        created_at: state.clock.now(),
+        disabled_at: None,
+    };
+    match state.store.create_operator(&operator).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(AdminError::InvalidRequest(format!(
+                "an operator with the email {:?} already exists",
+                operator.email
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(operator = %operator.id, "console operator created");
+    Ok(OperatorView {
+        id: operator.id,
+        email: operator.email,
+        created_at: operator.created_at,
     })
 }

@@ -294,3 +294,12 @@ pub struct AdminKeyCreated {
     /// Shown once; only its digest is stored.
     pub admin_api_key: String,
 }
+
+/// A console operator (never the password hash).
+#[derive(Debug, Serialize)]
+pub struct OperatorView {
+    pub id: Uuid,
+    pub email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}

@@ -23,6 +23,7 @@ use crate::{
     TenantRepo, TenantUpdate,
 };
 
+mod console;
 mod directory;
 mod domain;
 mod oidc;
@@ -645,6 +646,7 @@ mod index_tests {
             Hash,
             TimeAndLimit,
             HashAndTime,
+            HashAndTimes,
         }
 
         /// Every hot-path lookup can be answered by an index. With sequential scans
@@ -667,6 +669,7 @@ mod index_tests {
                 (domain::TENANT_FOR_VERIFIED_DOMAIN, Binds::Text),
                 (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
                 (setup_link::USABLE_SETUP_LINK, Binds::HashAndTime),
+                (console::ACTIVE_CONSOLE_SESSION, Binds::HashAndTimes),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 let explain = match binds {
@@ -676,6 +679,10 @@ mod index_tests {
                     Binds::HashAndTime => {
                         explain.bind(vec![0u8; 32]).bind(OffsetDateTime::UNIX_EPOCH)
                     }
+                    Binds::HashAndTimes => explain
+                        .bind(vec![0u8; 32])
+                        .bind(OffsetDateTime::UNIX_EPOCH)
+                        .bind(OffsetDateTime::UNIX_EPOCH),
                 };
                 let plan: Vec<String> = explain
                     .fetch_all(&mut *conn)

@@ -25,6 +25,7 @@ use crate::{
     TenantRepo, TenantUpdate,
 };
 
+mod console;
 mod directory;
 mod domain;
 mod oidc;
@@ -669,6 +670,7 @@ mod index_tests {
             domain::TENANT_FOR_VERIFIED_DOMAIN,
             domain::DOMAINS_TO_RECHECK,
             setup_link::USABLE_SETUP_LINK,
+            console::ACTIVE_CONSOLE_SESSION,
         ] {
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))

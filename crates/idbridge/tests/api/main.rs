@@ -9,6 +9,7 @@ mod bad_input;
 mod browser;
 mod browser_pages;
 mod clients;
+mod console;
 mod dns_server;
 mod domains;
 mod observability;

@@ -1,0 +1,312 @@
+//! A tenant's directory: users (searchable by userName, display name or email,
+//! paginated) with their status, groups and resolved app roles.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use idbridge_scim::schema::ResourceType;
+use idbridge_store::PageRequest;
+use serde::Deserialize;
+
+use super::Site;
+use super::auth::Signed;
+use super::page::{Chrome, ConsoleError, Notice, ok, when};
+use crate::AppState;
+use crate::admin::directory::user_views;
+use crate::admin::pagination::{ListParams, encode_cursor};
+use crate::admin::service::find_tenant;
+use crate::error::AdminError;
+
+const PAGE_SIZE: u32 = 25;
+const MAX_QUERY_CHARS: usize = 200;
+
+pub struct UserRow {
+    pub user_name: String,
+    pub display_name: String,
+    pub email: String,
+    pub active: bool,
+    pub roles: String,
+    pub groups: String,
+    pub source: String,
+    pub updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    query: String,
+    users: Vec<UserRow>,
+    total: Option<u64>,
+    next_page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    cursor: Option<String>,
+    /// 1-based page of a search (searches page by position, lists by cursor).
+    page: Option<u32>,
+}
+
+/// A SCIM filter matching the text in userName, displayName or an email. The text
+/// goes in as a JSON string literal, so quotes and backslashes in it stay text.
+fn search_filter(needle: &str) -> String {
+    let literal = serde_json::Value::String(needle.to_owned()).to_string();
+    format!("userName co {literal} or displayName co {literal} or emails.value co {literal}")
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<UsersQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let base = site.path(&format!("/tenants/{}/users", tenant.slug));
+    let (users, total, next_page) = if needle.is_empty() {
+        let page: PageRequest = ListParams {
+            limit: Some(PAGE_SIZE),
+            cursor: query.cursor.clone().filter(|c| !c.is_empty()),
+        }
+        .page_request()?;
+        let found = state
+            .store
+            .page_users(tenant.id, page)
+            .await
+            .map_err(AdminError::from)?;
+        let next = found.next_after.map(|id| {
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string([("cursor", encode_cursor(id))]).unwrap_or_default()
+            )
+        });
+        (found.items, None, next)
+    } else {
+        let number = query.page.unwrap_or(1).clamp(1, 10_000);
+        let start = (number - 1) * PAGE_SIZE + 1;
+        let request = idbridge_scim::query::list_request(
+            ResourceType::User,
+            Some(&search_filter(&needle)),
+            Some("userName"),
+            None,
+            Some(&start.to_string()),
+            Some(&PAGE_SIZE.to_string()),
+        )
+        .map_err(|e| AdminError::InvalidRequest(e.detail))?;
+        let listing = state
+            .store
+            .list_users(tenant.id, &request)
+            .await
+            .map_err(AdminError::from)?;
+        let shown = u64::from(start - 1) + listing.items.len() as u64;
+        let next = (shown < listing.total).then(|| {
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string([
+                    ("q", needle.clone()),
+                    ("page", (number + 1).to_string())
+                ])
+                .unwrap_or_default()
+            )
+        });
+        (listing.items, Some(listing.total), next)
+    };
+    let rows = user_views(&state, &tenant, users)
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            display_name: u.display_name.unwrap_or_default(),
+            email: u.email.unwrap_or_default(),
+            active: u.active,
+            roles: u.roles.join(", "),
+            groups: u
+                .groups
+                .into_iter()
+                .map(|g| g.display_name)
+                .chain(u.saml_groups)
+                .collect::<Vec<_>>()
+                .join(", "),
+            source: u.source,
+            updated_at: when(u.updated_at),
+            user_name: u.user_name,
+        })
+        .collect();
+    ok(&UsersPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Users", tenant.name),
+        notice: Notice::None,
+        tab: "users",
+        slug: tenant.slug.to_string(),
+        query: needle,
+        users: rows,
+        total,
+        next_page,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_stays_a_string_in_the_filter() {
+        let filter = search_filter(r#"a" or userName pr or "\"#);
+        let parsed = idbridge_scim::query::list_request(
+            ResourceType::User,
+            Some(&filter),
+            None,
+            None,
+            None,
+            None,
+        );
+        assert!(parsed.is_ok(), "{filter}");
+        assert!(
+            filter.starts_with(r#"userName co "a\" or userName pr or \"\\" or displayName co"#),
+            "{filter}"
+        );
+    }
+}
+
+pub struct SignInRow {
+    pub occurred_at: String,
+    pub success: bool,
+    pub reason: String,
+    pub detail: String,
+    pub email: String,
+    pub test: bool,
+    pub request_id: String,
+}
+
+pub struct ProvisioningRow {
+    pub occurred_at: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub reason: String,
+    pub request_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/logs.html")]
+struct LogsPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    sign_ins: Vec<SignInRow>,
+    provisioning: Vec<ProvisioningRow>,
+    next_page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogQuery {
+    cursor: Option<String>,
+}
+
+fn next_link(base: &str, next: Option<uuid::Uuid>) -> Option<String> {
+    next.map(|id| {
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string([("cursor", encode_cursor(id))]).unwrap_or_default()
+        )
+    })
+}
+
+/// Every sign-in attempt, newest first, with its outcome and reason.
+pub async fn sign_ins(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page = ListParams {
+        limit: Some(50),
+        cursor: query.cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()?;
+    let found = state
+        .store
+        .list_sign_ins(tenant.id, page)
+        .await
+        .map_err(AdminError::from)?;
+    let base = site.path(&format!("/tenants/{}/sign-ins", tenant.slug));
+    ok(&LogsPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Sign-in log", tenant.name),
+        notice: Notice::None,
+        tab: "sign-ins",
+        slug: tenant.slug.to_string(),
+        next_page: next_link(&base, found.next_after),
+        sign_ins: found
+            .items
+            .into_iter()
+            .map(|e| SignInRow {
+                occurred_at: when(e.occurred_at),
+                success: e.success,
+                reason: e.reason.unwrap_or_default(),
+                detail: e.detail.unwrap_or_default(),
+                email: e.email.unwrap_or_default(),
+                test: e.test,
+                request_id: e.request_id.unwrap_or_default(),
+            })
+            .collect(),
+        provisioning: Vec::new(),
+    })
+}
+
+/// Every SCIM request that changed something or failed, newest first.
+pub async fn provisioning(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let page = ListParams {
+        limit: Some(50),
+        cursor: query.cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()?;
+    let found = state
+        .store
+        .list_provisioning(tenant.id, page)
+        .await
+        .map_err(AdminError::from)?;
+    let base = site.path(&format!("/tenants/{}/provisioning", tenant.slug));
+    ok(&LogsPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Provisioning log", tenant.name),
+        notice: Notice::None,
+        tab: "provisioning",
+        slug: tenant.slug.to_string(),
+        next_page: next_link(&base, found.next_after),
+        sign_ins: Vec::new(),
+        provisioning: found
+            .items
+            .into_iter()
+            .map(|r| ProvisioningRow {
+                occurred_at: when(r.occurred_at),
+                method: r.method,
+                path: r.path,
+                status: r.status,
+                reason: r.reason.unwrap_or_default(),
+                request_id: r.request_id.unwrap_or_default(),
+            })
+            .collect(),
+    })
+}

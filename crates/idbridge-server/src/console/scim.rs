@@ -1,0 +1,168 @@
+//! A tenant's SCIM provisioning: the Tenant URL, its tokens, and generating one
+//! (shown once, in the answer to the form, never again).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::auth::Signed;
+use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
+use super::{Site, see_other};
+use crate::AppState;
+use crate::admin::pagination::ListParams;
+use crate::admin::service::{self, CreateScimToken, find_tenant};
+
+pub struct TokenRow {
+    pub id: String,
+    pub description: String,
+    pub active: bool,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub revoked_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/scim.html")]
+struct ScimPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    base_url: String,
+    tokens: Vec<TokenRow>,
+    next_page: Option<String>,
+    /// The token just generated: on this one answer only.
+    new_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    cursor: Option<String>,
+    revoked: Option<String>,
+}
+
+async fn scim_page(
+    state: &AppState,
+    site: &Site,
+    signed: &Signed,
+    slug: &str,
+    cursor: Option<String>,
+    notice: Notice,
+) -> Result<ScimPage, ConsoleError> {
+    let tenant = find_tenant(state, slug).await?;
+    let page = ListParams {
+        limit: Some(50),
+        cursor: cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()?;
+    let list = service::list_scim_tokens(state, slug, page).await?;
+    let slug = tenant.slug.to_string();
+    Ok(ScimPage {
+        chrome: Chrome::signed_in(&site.base, signed),
+        title: format!("{} · SCIM", tenant.name),
+        notice,
+        tab: "scim",
+        base_url: state.config.public_url.scim_base_url(&tenant.slug),
+        tokens: list
+            .data
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id.to_string(),
+                description: t.description.unwrap_or_default(),
+                active: t.active,
+                created_at: when(t.created_at),
+                last_used_at: when_opt(t.last_used_at),
+                revoked_at: when_opt(t.revoked_at),
+            })
+            .collect(),
+        next_page: list.next_cursor.map(|c| {
+            format!(
+                "{}?{}",
+                site.path(&format!("/tenants/{slug}/scim")),
+                serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
+            )
+        }),
+        slug,
+        new_token: None,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Response, ConsoleError> {
+    let notice = if query.revoked.is_some() {
+        Notice::Success("Token revoked. It stops working at once.".into())
+    } else {
+        Notice::None
+    };
+    ok(&scim_page(&state, &site, &signed, &slug, query.cursor, notice).await?)
+}
+
+#[derive(Deserialize)]
+pub struct GenerateForm {
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn generate(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Form(form): Form<GenerateForm>,
+) -> Result<Response, ConsoleError> {
+    let description = form.description.trim();
+    let input = CreateScimToken {
+        description: (!description.is_empty()).then(|| description.to_owned()),
+    };
+    match service::issue_scim_token(&state, &slug, input).await {
+        Ok(created) => {
+            let mut page = scim_page(
+                &state,
+                &site,
+                &signed,
+                &slug,
+                None,
+                Notice::Success("Token generated.".into()),
+            )
+            .await?;
+            // Answered directly (no redirect): the token is in this page and nowhere
+            // else, and `no-store` keeps it out of the browser's cache.
+            page.new_token = Some(created.token);
+            render(StatusCode::CREATED, &page)
+        }
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            let page = scim_page(
+                &state,
+                &site,
+                &signed,
+                &slug,
+                None,
+                Notice::Error(e.to_string()),
+            )
+            .await?;
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Path((slug, id)): Path<(String, Uuid)>,
+) -> Result<Response, ConsoleError> {
+    service::revoke_scim_token(&state, &slug, id).await?;
+    Ok(see_other(&site, &format!("/tenants/{slug}/scim?revoked=1")))
+}

@@ -1,0 +1,32 @@
+-- The operator console (/admin): who may sign in, and their sessions.
+--
+-- Sessions live here, not in a process's memory, because any number of stateless
+-- idbridge processes share one database: a session started on one is valid on all,
+-- and signing out on one ends it everywhere at once.
+CREATE TABLE operators (
+    id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+    -- Stored lowercased: the sign-in form compares addresses case-insensitively.
+    email          TEXT NOT NULL UNIQUE CHECK (email = lower(email) AND length(email) BETWEEN 3 AND 254),
+    -- An argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
+    password_hash  TEXT NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+    created_at     INTEGER NOT NULL,
+    -- A disabled operator cannot sign in, and their open sessions stop working.
+    disabled_at    INTEGER
+) STRICT;
+
+-- The cookie carries a random 256-bit token; only its SHA-256 digest is stored, so a
+-- copy of the database opens no session. The CSRF token of a session is derived from
+-- the session token (a keyed digest computed per request), so it needs no column and
+-- cannot be read from the database either.
+CREATE TABLE console_sessions (
+    id            BLOB PRIMARY KEY CHECK (length(id) = 16),
+    token_hash    BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    operator_id   BLOB NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL,
+    -- Absolute end, set at sign-in; the idle limit is measured from last_seen_at.
+    expires_at    INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX console_sessions_operator_idx ON console_sessions (operator_id);
+-- Sweeping ended sessions reads them by their absolute end.
+CREATE INDEX console_sessions_expires_idx ON console_sessions (expires_at);
