@@ -17,24 +17,37 @@ use crate::{Page, PageRequest, Result, StoreError};
 /// Pairs with something to deliver and due now: every (enabled endpoint, tenant it
 /// covers) whose tenant's feed is past the cursor. A missing cursor row means the
 /// tenant was created after the endpoint: deliver from its first event. The scan is
-/// endpoints × tenants (both small; measured in docs/benchmarks.md); a due pair is
-/// then leased by the conditional upsert, which re-checks under the writer lock.
-pub(super) const CLAIM_WEBHOOK_WORK: &str = "WITH due AS ( \
-       SELECT e.id AS endpoint_id, t.id AS tenant_id FROM webhook_endpoints e \
-       JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id) \
-       LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
-       WHERE e.enabled = 1 AND t.event_seq > coalesce(c.delivered_seq, 0) \
-         AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= ?1 \
-              AND (c.lease_until IS NULL OR c.lease_until <= ?1))) \
-       ORDER BY coalesce(c.next_attempt_at, 0) LIMIT ?4) \
-     INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, failures, \
+/// endpoints × tenants (measured in docs/benchmarks.md). `?1` is now, `?4` a limit.
+macro_rules! due_pairs {
+    () => {
+        "SELECT e.id AS endpoint_id, t.id AS tenant_id FROM webhook_endpoints e \
+         JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id) \
+         LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
+         WHERE e.enabled = 1 AND t.event_seq > coalesce(c.delivered_seq, 0) \
+           AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= ?1 \
+                AND (c.lease_until IS NULL OR c.lease_until <= ?1))) \
+         ORDER BY coalesce(c.next_attempt_at, 0) LIMIT ?4"
+    };
+}
+
+/// Asked first on the read pool: an idle poll (nothing due, the usual answer) then
+/// never takes the single writer, which SCIM and sign-in writes queue for.
+pub(super) const ANY_WEBHOOK_WORK: &str = concat!("SELECT EXISTS (", due_pairs!(), ")");
+
+/// The due pairs, leased by the conditional upsert, which re-checks each under the
+/// writer lock.
+pub(super) const CLAIM_WEBHOOK_WORK: &str = concat!(
+    "WITH due AS (",
+    due_pairs!(),
+    ") INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, failures, \
        next_attempt_at, lease_token, lease_until) \
      SELECT endpoint_id, tenant_id, 0, 'active', 0, ?1, ?2, ?3 FROM due WHERE true \
      ON CONFLICT (endpoint_id, tenant_id) DO UPDATE \
        SET lease_token = excluded.lease_token, lease_until = excluded.lease_until \
        WHERE webhook_cursors.state = 'active' AND webhook_cursors.next_attempt_at <= ?1 \
          AND (webhook_cursors.lease_until IS NULL OR webhook_cursors.lease_until <= ?1) \
-     RETURNING endpoint_id, tenant_id, delivered_seq, failures, first_failed_at";
+     RETURNING endpoint_id, tenant_id, delivered_seq, failures, first_failed_at"
+);
 
 fn endpoint_from_row(row: &SqliteRow) -> Result<WebhookEndpoint> {
     let event_types: Option<String> = row.try_get("event_types")?;
@@ -257,6 +270,16 @@ impl WebhookRepo for SqliteStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<WebhookClaim>> {
+        let any_due: bool = sqlx::query_scalar(ANY_WEBHOOK_WORK)
+            .bind(micros(now))
+            .bind(lease_token)
+            .bind(micros(lease_until))
+            .bind(1_i64)
+            .fetch_one(&self.pool)
+            .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(CLAIM_WEBHOOK_WORK)
             .bind(micros(now))
             .bind(lease_token)
