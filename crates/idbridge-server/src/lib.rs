@@ -19,6 +19,7 @@ mod extract;
 pub mod fetch;
 mod metrics;
 pub mod oidc;
+pub mod portal;
 pub mod rate_limit;
 pub mod saml;
 pub mod scim;
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/scim/v2/{slug}", scim::router(&state))
         .nest("/saml/{slug}", saml::router(&state))
         .nest("/admin", console::router(&state))
+        .nest("/setup", portal::router(&state))
         .merge(oidc::router(&state))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);

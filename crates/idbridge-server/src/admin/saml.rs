@@ -240,6 +240,25 @@ pub async fn put_saml(
     Ok(Json(put_connection(&state, &slug, input).await?))
 }
 
+/// The metadata a web form asks for, as `(xml, url)` for [`PutSamlConnection`].
+/// Pasted XML wins over the URL. The URL field shows the stored URL, so sending it
+/// back unchanged with no XML keeps the stored metadata instead of fetching it
+/// again on every save of a toggle. Shared by the console and the setup portal.
+pub fn metadata_from_form(
+    url: &str,
+    xml: &str,
+    stored_url: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let (url, xml) = (url.trim(), xml.trim());
+    if !xml.is_empty() {
+        (Some(xml.to_owned()), None)
+    } else if url.is_empty() || stored_url == Some(url) {
+        (None, None)
+    } else {
+        (None, Some(url.to_owned()))
+    }
+}
+
 /// Checks (and fetches) everything, then stores the connection. Shared by the API
 /// and the console.
 pub async fn put_connection(
@@ -473,4 +492,33 @@ pub async fn rotate_sp_key(
         .await
         .map_err(AdminError::internal)?;
     Ok(Json(connection_view(&state, &tenant).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metadata_from_form;
+
+    #[test]
+    fn a_form_fetches_only_a_new_url_and_pasted_xml_wins() {
+        let stored = Some("https://idp.example/metadata");
+        assert_eq!(
+            metadata_from_form("https://idp.example/metadata", "", stored),
+            (None, None),
+            "the stored URL sent back unchanged keeps the stored metadata"
+        );
+        assert_eq!(
+            metadata_from_form(" https://idp.example/new ", "", stored),
+            (None, Some("https://idp.example/new".to_owned()))
+        );
+        assert_eq!(
+            metadata_from_form("https://idp.example/metadata", "", None),
+            (None, Some("https://idp.example/metadata".to_owned())),
+            "with nothing stored, the URL is fetched"
+        );
+        assert_eq!(
+            metadata_from_form("https://idp.example/metadata", " <md/> ", stored),
+            (Some("<md/>".to_owned()), None)
+        );
+        assert_eq!(metadata_from_form("", "", stored), (None, None));
+    }
 }

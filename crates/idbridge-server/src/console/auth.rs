@@ -77,7 +77,7 @@ fn cookie(site: &Site, name: &str, value: &str, max_age: Duration) -> HeaderValu
 }
 
 /// The value of the cookie `name`, from every `Cookie` header.
-pub(super) fn read_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn read_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()

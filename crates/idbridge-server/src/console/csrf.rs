@@ -31,9 +31,16 @@ pub const FIELD: &str = "csrf_token";
 
 /// The session's CSRF token: SHA-256 over a purpose label and the session token.
 pub fn token_for_session(session: &SessionToken) -> String {
+    derive_token(b"idbridge console csrf token\0", session.expose_secret())
+}
+
+/// A form token derived from a secret the browser holds only in an `HttpOnly`
+/// cookie: a page can show it, a cross-site page cannot learn it. The label keeps
+/// tokens of different purposes apart.
+pub(crate) fn derive_token(label: &[u8], secret: &str) -> String {
     let mut digest = Sha256::new();
-    digest.update(b"idbridge console csrf token\0");
-    digest.update(session.expose_secret().as_bytes());
+    digest.update(label);
+    digest.update(secret.as_bytes());
     URL_SAFE_NO_PAD.encode(digest.finalize())
 }
 
@@ -42,17 +49,21 @@ pub fn tokens_match(presented: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// The request comes from a page of this console's origin.
-pub fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), ConsoleError> {
+/// `Origin` (or, lacking it, `Referer`) names `origin`.
+pub(crate) fn is_same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let same = match (header_str(header::ORIGIN), header_str(header::REFERER)) {
-        (Some(origin), _) => origin == site.origin,
+    match (header_str(header::ORIGIN), header_str(header::REFERER)) {
+        (Some(sent), _) => sent == origin,
         (None, Some(referer)) => referer
-            .strip_prefix(site.origin.as_str())
+            .strip_prefix(origin)
             .is_some_and(|rest| rest.starts_with('/')),
         (None, None) => false,
-    };
-    if same {
+    }
+}
+
+/// The request comes from a page of this console's origin.
+pub fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), ConsoleError> {
+    if is_same_origin(&site.origin, headers) {
         Ok(())
     } else {
         Err(ConsoleError::Forbidden(
@@ -84,18 +95,30 @@ pub async fn require_csrf_token(request: Request, next: Next) -> Response {
     if let Err(refused) = check_origin(&site, request.headers()) {
         return refused.into_response();
     }
+    match with_checked_form_token(request, &signed.csrf_token).await {
+        Ok(request) => next.run(request).await,
+        Err(why) => {
+            tracing::warn!("console form refused: {why}");
+            ConsoleError::Forbidden(why).into_response()
+        }
+    }
+}
+
+/// Reads the form body, checks its `csrf_token` against `expected` in constant
+/// time, and gives the request back whole for the handler.
+pub(crate) async fn with_checked_form_token(
+    request: Request,
+    expected: &str,
+) -> Result<Request, &'static str> {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, ADMIN_BODY_LIMIT).await else {
-        return ConsoleError::Forbidden("the form is too large").into_response();
+        return Err("the form is too large");
     };
     let presented = form_field(&bytes, FIELD).unwrap_or_default();
-    if !tokens_match(&presented, &signed.csrf_token) {
-        tracing::warn!("console form refused: CSRF token missing or wrong");
-        return ConsoleError::Forbidden("the form's security token is missing or out of date")
-            .into_response();
+    if !tokens_match(&presented, expected) {
+        return Err("the form's security token is missing or out of date");
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]

@@ -29,6 +29,26 @@ pub struct DomainRow {
     pub created_at: String,
 }
 
+impl DomainRow {
+    /// Shared with the setup portal, which shows the same facts.
+    pub(crate) fn new(d: crate::admin::views::DomainView) -> Self {
+        Self {
+            verified: d.verified,
+            verified_at: when_opt(d.verified_at),
+            checked_at: when_opt(d.checked_at),
+            reason: d
+                .verification_error
+                .as_deref()
+                .map(explain)
+                .unwrap_or_default(),
+            txt_name: d.txt_record.name,
+            txt_value: d.txt_record.value,
+            created_at: when(d.created_at),
+            domain: d.domain,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/domains.html")]
 struct DomainsPage {
@@ -49,7 +69,7 @@ pub struct ShowQuery {
 }
 
 /// What a failed check's code means, for the operator.
-fn explain(reason: &str) -> String {
+pub(crate) fn explain(reason: &str) -> String {
     let text = match reason {
         "txt_record_not_found" => "DNS answered, but without the TXT record below",
         "nxdomain" => "DNS says the record's name does not exist",
@@ -83,24 +103,7 @@ async fn domains_page(
         title: format!("{} · Domains", tenant.name),
         notice,
         tab: "domains",
-        domains: list
-            .data
-            .into_iter()
-            .map(|d| DomainRow {
-                verified: d.verified,
-                verified_at: when_opt(d.verified_at),
-                checked_at: when_opt(d.checked_at),
-                reason: d
-                    .verification_error
-                    .as_deref()
-                    .map(explain)
-                    .unwrap_or_default(),
-                txt_name: d.txt_record.name,
-                txt_value: d.txt_record.value,
-                created_at: when(d.created_at),
-                domain: d.domain,
-            })
-            .collect(),
+        domains: list.data.into_iter().map(DomainRow::new).collect(),
         next_page: list.next_cursor.map(|c| {
             format!(
                 "{}?{}",

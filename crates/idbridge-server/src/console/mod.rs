@@ -12,13 +12,13 @@
 //! - Handlers are thin: parse the form, call the service, render or redirect.
 
 mod auth;
-mod csrf;
+pub(crate) mod csrf;
 mod directory;
-mod domains;
-mod page;
+pub(crate) mod domains;
+pub(crate) mod page;
 pub mod password;
 mod saml;
-mod scim;
+pub(crate) mod scim;
 mod tenants;
 
 use std::sync::Arc;
@@ -26,11 +26,12 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+pub(crate) use auth::read_cookie;
 pub use auth::{ABSOLUTE_LIFETIME, IDLE_TIMEOUT};
 pub use page::ConsoleError;
 
@@ -166,17 +167,22 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
 
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    set_page_headers(response.headers_mut(), "same-origin");
+    response
+}
+
+/// The headers of every HTML answer of the console and the setup portal: never
+/// cached, no inline code, never framed, and the given referrer policy.
+pub(crate) fn set_page_headers(headers: &mut HeaderMap, referrer_policy: &'static str) {
     for (name, value) in [
         (header::CACHE_CONTROL, "no-store"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
+        (header::REFERRER_POLICY, referrer_policy),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    response
 }
 
 /// A 303 to a console path (after a form, so a reload does not post it again).

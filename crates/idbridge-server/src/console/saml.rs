@@ -139,10 +139,11 @@ pub async fn save(
         .saml_connection(tenant.id)
         .await
         .map_err(crate::AdminError::from)?;
-    let url = form.metadata_url.trim();
-    // The URL field shows the stored URL; sending it back unchanged is not a request
-    // to fetch again unless no XML was pasted.
-    let xml = form.metadata_xml.trim();
+    let (idp_metadata_xml, idp_metadata_url) = admin_saml::metadata_from_form(
+        &form.metadata_url,
+        &form.metadata_xml,
+        current.as_ref().and_then(|c| c.metadata_url.as_deref()),
+    );
     let email_attributes: Vec<String> = form
         .email_attributes
         .lines()
@@ -163,8 +164,8 @@ pub async fn save(
         })?),
     };
     let input = PutSamlConnection {
-        idp_metadata_xml: (!xml.is_empty()).then(|| xml.to_owned()),
-        idp_metadata_url: (xml.is_empty() && !url.is_empty()).then(|| url.to_owned()),
+        idp_metadata_xml,
+        idp_metadata_url,
         want_assertions_signed: Some(form.want_assertions_signed.is_some()),
         want_response_signed: Some(form.want_response_signed.is_some()),
         sign_authn_requests: Some(form.sign_authn_requests.is_some()),
@@ -181,15 +182,6 @@ pub async fn save(
         }),
         default_role: None,
         clock_skew_seconds,
-    };
-    // An unchanged stored URL with no XML: keep the stored metadata rather than
-    // fetching it again on every save of a toggle.
-    let input = match (&input.idp_metadata_url, &current) {
-        (Some(u), Some(c)) if c.metadata_url.as_deref() == Some(u.as_str()) => PutSamlConnection {
-            idp_metadata_url: None,
-            ..input
-        },
-        _ => input,
     };
     match admin_saml::put_connection(&state, &slug, input).await {
         Ok(_) => Ok(see_other(&site, &format!("/tenants/{slug}/saml?saved=1"))),

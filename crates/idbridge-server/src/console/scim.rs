@@ -27,6 +27,20 @@ pub struct TokenRow {
     pub revoked_at: String,
 }
 
+impl TokenRow {
+    /// Shared with the setup portal, which lists the same tokens.
+    pub(crate) fn new(t: crate::admin::views::ScimTokenView) -> Self {
+        Self {
+            id: t.id.to_string(),
+            description: t.description.unwrap_or_default(),
+            active: t.active,
+            created_at: when(t.created_at),
+            last_used_at: when_opt(t.last_used_at),
+            revoked_at: when_opt(t.revoked_at),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/scim.html")]
 struct ScimPage {
@@ -70,18 +84,7 @@ async fn scim_page(
         notice,
         tab: "scim",
         base_url: state.config.public_url.scim_base_url(&tenant.slug),
-        tokens: list
-            .data
-            .into_iter()
-            .map(|t| TokenRow {
-                id: t.id.to_string(),
-                description: t.description.unwrap_or_default(),
-                active: t.active,
-                created_at: when(t.created_at),
-                last_used_at: when_opt(t.last_used_at),
-                revoked_at: when_opt(t.revoked_at),
-            })
-            .collect(),
+        tokens: list.data.into_iter().map(TokenRow::new).collect(),
         next_page: list.next_cursor.map(|c| {
             format!(
                 "{}?{}",

@@ -1,0 +1,155 @@
+//! Step 3, domains: the DNS TXT record that proves each email domain, "verify
+//! now", and why a check failed.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::overview::first_page;
+use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
+use super::visit::Visitor;
+use super::{Site, see_other};
+use crate::AppState;
+use crate::admin::service::{self, AddDomain};
+use crate::admin::setup_links::service::Provider;
+use crate::console::domains::DomainRow;
+use crate::console::page::Notice;
+use crate::error::AdminError;
+
+#[derive(Template)]
+#[template(path = "portal/domains.html")]
+struct DomainsPage {
+    chrome: Chrome,
+    title: &'static str,
+    notice: Notice,
+    domains: Vec<DomainRow>,
+    new_domain: String,
+}
+
+async fn domains_page(
+    state: &AppState,
+    site: &Site,
+    visitor: &Visitor,
+    guide: Provider,
+    notice: Notice,
+) -> Result<DomainsPage, PortalError> {
+    let list = service::list_domains(state, visitor.tenant.slug.as_str(), first_page(100)).await?;
+    Ok(DomainsPage {
+        chrome: Chrome::new(site, visitor, guide, "domains"),
+        title: "Email domains",
+        notice,
+        domains: list.data.into_iter().map(DomainRow::new).collect(),
+        new_domain: String::new(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    guide: Option<String>,
+    done: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(query.guide.as_deref(), &visitor);
+    let notice = match query.done.as_deref() {
+        Some("added") => {
+            Notice::Success("Domain added. Publish its TXT record, then press Verify now.".into())
+        }
+        Some("checked") => Notice::Success("Checked. The result is below.".into()),
+        Some("removed") => Notice::Success("Domain removed.".into()),
+        _ => Notice::None,
+    };
+    ok(&domains_page(&state, &site, &visitor, guide, notice).await?)
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    guide: String,
+    #[serde(default)]
+    domain: String,
+}
+
+/// The page again with the refusal on top (and what was typed kept).
+async fn refused(
+    state: &AppState,
+    site: &Site,
+    visitor: &Visitor,
+    guide: Provider,
+    error: AdminError,
+    typed: String,
+) -> Result<Response, PortalError> {
+    let status = error.status();
+    if status.is_server_error() || status == StatusCode::NOT_FOUND {
+        return Err(error.into());
+    }
+    let mut page = domains_page(
+        state,
+        site,
+        visitor,
+        guide,
+        Notice::Error(error.to_string()),
+    )
+    .await?;
+    page.new_domain = typed;
+    render(status, &page)
+}
+
+fn done(site: &Site, guide: Provider, what: &str) -> Response {
+    see_other(
+        site,
+        &format!("/domains?guide={}&done={what}", guide.as_str()),
+    )
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Form(form): Form<AddForm>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(Some(&form.guide), &visitor);
+    let input = AddDomain {
+        domain: form.domain.clone(),
+    };
+    match service::add_domain(&state, visitor.tenant.slug.as_str(), input).await {
+        Ok(_) => Ok(done(&site, guide, "added")),
+        Err(e) => refused(&state, &site, &visitor, guide, e, form.domain).await,
+    }
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Path(domain): Path<String>,
+    Form(form): Form<GuideForm>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(Some(&form.guide), &visitor);
+    match service::verify_domain(&state, visitor.tenant.slug.as_str(), &domain).await {
+        Ok(_) => Ok(done(&site, guide, "checked")),
+        Err(e) => refused(&state, &site, &visitor, guide, e, String::new()).await,
+    }
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Path(domain): Path<String>,
+    Form(form): Form<GuideForm>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(Some(&form.guide), &visitor);
+    service::delete_domain(&state, visitor.tenant.slug.as_str(), &domain).await?;
+    Ok(done(&site, guide, "removed"))
+}

@@ -1,0 +1,126 @@
+//! The tenant admin's setup portal at `/setup`: what a tenant's IT admin opens from
+//! a setup link the operator sent, with no idbridge account, to connect the
+//! tenant's identity provider step by step (single sign-on, provisioning, domains),
+//! guided in the words of Microsoft Entra ID's, Okta's or a generic SAML/SCIM
+//! console.
+//!
+//! - The link (`/setup?token=idb_setup_…`) is exchanged at once for an `HttpOnly`,
+//!   `SameSite=Lax` cookie holding the same token, and the browser is sent to the
+//!   clean `/setup`, so the token leaves the address bar; every answer says
+//!   `Referrer-Policy: no-referrer`, so it never leaves in a `Referer` either.
+//! - Every request looks the token's digest up again ([`visit`]): revoking or
+//!   expiring the link ends every portal visit opened with it at once, and the
+//!   tenant comes only from the link, never from the request, so a link of one
+//!   tenant cannot name another.
+//! - Every form carries a token derived from the link token and an `Origin` of the
+//!   public URL, checked in one place for every POST (the console's CSRF rules).
+//! - Handlers are thin: they call the same service functions as the admin API and
+//!   the console, so the portal validates exactly as they do.
+
+mod domains;
+mod overview;
+mod page;
+mod provisioning;
+mod sso;
+mod visit;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use page::PortalError;
+
+use crate::{ADMIN_BODY_LIMIT, AppState};
+
+/// Where the portal lives, derived once from the public URL.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The public URL's path prefix followed by `/setup`.
+    pub base: String,
+    /// Where the console's stylesheet and script are served (the portal uses the
+    /// same ones; they need no session).
+    pub assets: String,
+    /// `scheme://host[:port]` of the public URL: what `Origin` must say.
+    pub origin: String,
+    /// The public URL is https: the cookie is `Secure` and `__Host-` prefixed.
+    pub secure: bool,
+}
+
+impl Site {
+    pub fn new(public_url: &crate::PublicUrl) -> Self {
+        let console = crate::console::Site::new(public_url);
+        let prefix = console
+            .base
+            .strip_suffix("/admin")
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            base: format!("{prefix}/setup"),
+            assets: format!("{}/static", console.base),
+            origin: console.origin,
+            secure: console.secure,
+        }
+    }
+
+    pub fn path(&self, rest: &str) -> String {
+        format!("{}{rest}", self.base)
+    }
+}
+
+/// The portal's routes, relative to `/setup`.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let site = Arc::new(Site::new(&state.config.public_url));
+    let with_link = Router::new()
+        .route("/sso", get(sso::show).post(sso::save))
+        .route("/sso/test", post(sso::test))
+        .route("/provisioning", get(provisioning::show))
+        .route("/provisioning/tokens", post(provisioning::generate))
+        .route(
+            "/provisioning/tokens/{id}/revoke",
+            post(provisioning::revoke),
+        )
+        .route("/domains", get(domains::show).post(domains::add))
+        .route("/domains/{domain}/verify", post(domains::verify))
+        .route("/domains/{domain}/remove", post(domains::remove))
+        .route("/leave", post(visit::leave))
+        .route_layer(from_fn_with_state(state.clone(), visit::require_link));
+    Router::new()
+        // The link itself, and the overview it leads to.
+        .route("/", get(overview::open_or_show))
+        .merge(with_link)
+        .fallback(|| async { PortalError::NotFound })
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .layer(from_fn(scope_assets))
+        .layer(Extension(site))
+        .layer(from_fn(security_headers))
+}
+
+/// Error pages are made far from any handler; they find the stylesheet here.
+async fn scope_assets(
+    Extension(site): Extension<Arc<Site>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    page::ASSETS
+        .scope(site.assets.clone(), next.run(request))
+        .await
+}
+
+/// The console's page headers, with no referrer at all: the first page's address
+/// held the link's token.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    crate::console::set_page_headers(response.headers_mut(), "no-referrer");
+    response
+}
+
+/// A 303 to a portal path (after a form, so a reload does not post it again).
+fn see_other(site: &Site, rest: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, site.path(rest))]).into_response()
+}

@@ -1,0 +1,142 @@
+//! The link's landing page: the guide to follow, and where each step stands (what
+//! idbridge has seen from the identity provider so far).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use idbridge_store::{PageRequest, SignInEvent};
+use serde::Deserialize;
+
+use super::page::{Chrome, PortalError, choose_guide, ok};
+use super::visit::{self, Visitor};
+use super::{Site, provisioning};
+use crate::AppState;
+use crate::admin::saml as admin_saml;
+use crate::admin::service;
+use crate::admin::setup_links::service::Provider;
+use crate::console::page::when;
+
+/// The last sign-in idbridge saw, in a sentence.
+pub struct LastSignIn {
+    pub success: bool,
+    pub test: bool,
+    pub when: String,
+    pub email: String,
+    /// The machine-readable reason and its sentence, on failure.
+    pub reason: String,
+    pub detail: String,
+}
+
+impl LastSignIn {
+    fn new(event: SignInEvent) -> Self {
+        Self {
+            success: event.success,
+            test: event.test,
+            when: when(event.occurred_at),
+            email: event.email.unwrap_or_default(),
+            reason: event.reason.unwrap_or_default(),
+            detail: event.detail.unwrap_or_default(),
+        }
+    }
+}
+
+/// The newest entry of the tenant's sign-in log.
+pub async fn last_sign_in(
+    state: &AppState,
+    visitor: &Visitor,
+) -> Result<Option<LastSignIn>, PortalError> {
+    let newest = state
+        .store
+        .list_sign_ins(visitor.tenant.id, first_page(1))
+        .await
+        .map_err(crate::AdminError::from)?;
+    Ok(newest.items.into_iter().next().map(LastSignIn::new))
+}
+
+/// The first `limit` rows of a list.
+pub fn first_page(limit: u32) -> PageRequest {
+    PageRequest::first(limit)
+}
+
+pub struct GuideChoice {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub chosen: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    title: &'static str,
+    guides: Vec<GuideChoice>,
+    sso_connected: bool,
+    idp_entity_id: String,
+    last_sign_in: Option<LastSignIn>,
+    active_tokens: usize,
+    /// When the IdP last used a SCIM token (e.g. Entra's "Test Connection").
+    scim_last_used: Option<String>,
+    domains_total: usize,
+    domains_verified: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OpenQuery {
+    token: Option<String>,
+    guide: Option<String>,
+}
+
+/// `/setup?token=…` opens the link; `/setup` shows the overview of an open visit.
+pub async fn open_or_show(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Query(query): Query<OpenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PortalError> {
+    if let Some(raw) = &query.token {
+        return Ok(visit::open(&state, &site, raw).await);
+    }
+    let visitor = match visit::current_visitor(&state, &site, &headers).await {
+        Ok(visitor) => visitor,
+        Err(e) => return Ok(e.into_response()),
+    };
+    let guide = choose_guide(query.guide.as_deref(), &visitor);
+    let chrome = Chrome::new(&site, &visitor, guide, "overview");
+    let saml = admin_saml::connection_view(&state, &visitor.tenant).await?;
+    let slug = visitor.tenant.slug.as_str();
+    let tokens = provisioning::tokens(&state, slug).await?;
+    let domains = service::list_domains(&state, slug, first_page(100)).await?;
+    let page = OverviewPage {
+        title: "Set up sign-in and provisioning",
+        guides: [Provider::Entra, Provider::Okta, Provider::Generic]
+            .into_iter()
+            .map(|p| GuideChoice {
+                id: p.as_str(),
+                name: match p {
+                    Provider::Entra => "Microsoft Entra ID",
+                    Provider::Okta => "Okta",
+                    Provider::Generic => "Another SAML 2.0 / SCIM 2.0 provider",
+                },
+                chosen: p == guide,
+            })
+            .collect(),
+        sso_connected: saml.configured,
+        idp_entity_id: saml.idp_entity_id.unwrap_or_default(),
+        last_sign_in: last_sign_in(&state, &visitor).await?,
+        active_tokens: tokens.iter().filter(|t| t.active).count(),
+        scim_last_used: tokens
+            .iter()
+            .filter(|t| t.active)
+            .filter_map(|t| t.last_used_at)
+            .max()
+            .map(when),
+        domains_total: domains.data.len(),
+        domains_verified: domains.data.iter().filter(|d| d.verified).count(),
+        chrome,
+    };
+    ok(&page)
+}

@@ -1,0 +1,148 @@
+//! Step 2, provisioning: the SCIM Tenant URL, a Secret Token generated here and
+//! shown once, the app's roles and the mapping that carries them, and the tenant's
+//! tokens (revocable).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::overview::first_page;
+use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
+use super::visit::Visitor;
+use super::{Site, see_other};
+use crate::AppState;
+use crate::admin::service::{self, CreateScimToken};
+use crate::admin::setup_links::service::Provider;
+use crate::admin::views::ScimTokenView;
+use crate::console::page::Notice;
+use crate::console::scim::TokenRow;
+
+/// The tenant's tokens, newest first (a tenant has a handful).
+pub async fn tokens(state: &AppState, slug: &str) -> Result<Vec<ScimTokenView>, PortalError> {
+    Ok(service::list_scim_tokens(state, slug, first_page(100))
+        .await?
+        .data)
+}
+
+#[derive(Template)]
+#[template(path = "portal/provisioning.html")]
+struct ProvisioningPage {
+    chrome: Chrome,
+    title: &'static str,
+    notice: Notice,
+    tenant_url: String,
+    tokens: Vec<TokenRow>,
+    /// The app's role values, highest priority first (what Entra's app roles'
+    /// "Value" must say).
+    app_roles: Vec<String>,
+    default_role: String,
+    /// The token just generated: on this one answer only.
+    new_token: Option<String>,
+}
+
+async fn provisioning_page(
+    state: &AppState,
+    site: &Site,
+    visitor: &Visitor,
+    guide: Provider,
+    notice: Notice,
+) -> Result<ProvisioningPage, PortalError> {
+    let slug = visitor.tenant.slug.as_str();
+    Ok(ProvisioningPage {
+        chrome: Chrome::new(site, visitor, guide, "provisioning"),
+        title: "Provisioning",
+        notice,
+        tenant_url: state.config.public_url.scim_base_url(&visitor.tenant.slug),
+        tokens: tokens(state, slug)
+            .await?
+            .into_iter()
+            .map(TokenRow::new)
+            .collect(),
+        app_roles: state
+            .store
+            .app_roles()
+            .await
+            .map_err(crate::AdminError::from)?,
+        default_role: visitor.tenant.default_role.clone().unwrap_or_default(),
+        new_token: None,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    guide: Option<String>,
+    revoked: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(query.guide.as_deref(), &visitor);
+    let notice = if query.revoked.is_some() {
+        Notice::Success("Token revoked. It stops working at once.".into())
+    } else {
+        Notice::None
+    };
+    ok(&provisioning_page(&state, &site, &visitor, guide, notice).await?)
+}
+
+pub async fn generate(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Form(form): Form<GuideForm>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(Some(&form.guide), &visitor);
+    let description = match guide {
+        Provider::Entra => "Microsoft Entra ID provisioning (setup portal)",
+        Provider::Okta => "Okta provisioning (setup portal)",
+        Provider::Generic => "Provisioning (setup portal)",
+    };
+    let created = service::issue_scim_token(
+        &state,
+        visitor.tenant.slug.as_str(),
+        CreateScimToken {
+            description: Some(description.to_owned()),
+        },
+    )
+    .await?;
+    tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, "setup portal generated a SCIM token");
+    let mut page = provisioning_page(
+        &state,
+        &site,
+        &visitor,
+        guide,
+        Notice::Success("Secret Token generated. Copy it now: it is shown only this once.".into()),
+    )
+    .await?;
+    // Answered directly (no redirect): the token is in this page and nowhere else,
+    // and `no-store` keeps it out of the browser's cache.
+    page.new_token = Some(created.token);
+    render(StatusCode::CREATED, &page)
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<GuideForm>,
+) -> Result<Response, PortalError> {
+    let guide = choose_guide(Some(&form.guide), &visitor);
+    // Scoped by the link's tenant: another tenant's token id is "not found".
+    service::revoke_scim_token(&state, visitor.tenant.slug.as_str(), id).await?;
+    tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, token_id = %id, "setup portal revoked a SCIM token");
+    Ok(see_other(
+        &site,
+        &format!("/provisioning?guide={}&revoked=1", guide.as_str()),
+    ))
+}

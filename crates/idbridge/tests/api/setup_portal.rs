@@ -1,0 +1,294 @@
+//! The tenant admin's setup portal (`/setup`) over real HTTP, as a browser drives
+//! it: opening a link, the guides in each console's words, configuring SAML and
+//! SCIM through it, and every refusal: no link, an expired or revoked link, a
+//! forged form, and a link of one tenant reaching for another.
+
+use idbridge_testkit::both_backends;
+use idbridge_testkit::saml::{Key, TestIdp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::form_client::{FormClient, Page};
+use crate::helpers::TestApp;
+use crate::setup_links::create_link;
+
+/// A client that has opened a fresh `provider` link of `slug`.
+async fn open_link<'a>(app: &'a TestApp, slug: &str, provider: &str) -> (FormClient<'a>, String) {
+    let (created, token) = create_link(app, slug, json!({"provider": provider})).await;
+    let mut client = FormClient::new(app);
+    let opened = client.get(&format!("/setup?token={token}")).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let overview = client.get("/setup").await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    (client, created["id"].as_str().expect("id").to_owned())
+}
+
+async fn saml_view(app: &TestApp, slug: &str) -> Value {
+    app.admin(Method::GET, &format!("/api/v1/tenants/{slug}/saml"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn scim_token_count(app: &TestApp, slug: &str) -> usize {
+    let list: Value = app
+        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/scim-tokens"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    list["data"].as_array().expect("data").len()
+}
+
+/// The Secret Token shown on a page (once).
+fn shown_token(page: &Page) -> Option<String> {
+    let start = page.body.find("idb_scim_")?;
+    let end = page.body[start..].find('"')? + start;
+    Some(page.body[start..end].to_owned())
+}
+
+both_backends! {
+    async fn portal_opens_a_link_into_a_cookie_and_a_clean_address(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (_, token) = create_link(&app, "acme", json!({"provider": "entra"})).await;
+        let mut client = FormClient::new(&app);
+        let opened = client.get(&format!("/setup?token={token}")).await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER);
+        assert_eq!(opened.location(), "/setup", "the token leaves the address bar");
+        assert_eq!(opened.header("referrer-policy"), "no-referrer");
+        let cookie = opened.set_cookies().into_iter().find(|c| c.starts_with("idbridge_setup=")).expect("cookie");
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/setup", "Max-Age=259200"] {
+            assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+        }
+
+        let overview = client.get("/setup").await;
+        assert_eq!(overview.status, StatusCode::OK);
+        assert!(overview.body.contains("acme Inc"));
+        assert!(overview.body.contains("Microsoft Entra ID"), "the link's guide is the default");
+        for (name, value) in [("referrer-policy", "no-referrer"), ("cache-control", "no-store"), ("x-frame-options", "DENY")] {
+            assert_eq!(overview.header(name), value, "{name}");
+        }
+        assert!(overview.header("content-security-policy").contains("script-src 'self'"));
+        assert!(!overview.body.contains(&token), "the page never shows the link's token");
+
+        // The guides, in the words of each console (the seeds' words).
+        let entra_sso = client.get("/setup/sso?guide=entra").await;
+        for words in ["Identifier (Entity ID)", "Reply URL (Assertion Consumer Service URL)", "App Federation Metadata Url", "user.mail", "Non-gallery", "Test connection"] {
+            assert!(entra_sso.body.contains(words), "Entra SSO guide lacks {words:?}");
+        }
+        assert!(entra_sso.body.contains(&format!("{}/saml/acme/acs", app.base)));
+        let entra_scim = client.get("/setup/provisioning?guide=entra").await;
+        for words in ["Tenant URL", "Secret Token", "Provisioning Mode", "Automatic", "SingleAppRoleAssignment([appRoleAssignments])", r#"roles[primary eq "True"].value"#, "Test Connection", "Provision on demand"] {
+            assert!(entra_scim.body.contains(words), "Entra SCIM guide lacks {words:?}");
+        }
+        assert!(entra_scim.body.contains(&format!("{}/scim/v2/acme", app.base)));
+        let okta_sso = client.get("/setup/sso?guide=okta").await;
+        for words in ["Audience URI (SP Entity ID)", "Single sign-on URL", "Metadata URL", "user.email", r#"user.firstName + " " + user.lastName"#] {
+            assert!(okta_sso.body.contains(&words.replace('"', "&quot;")) || okta_sso.body.contains(words), "Okta SSO guide lacks {words:?}");
+        }
+        let okta_scim = client.get("/setup/provisioning?guide=okta").await;
+        for words in ["Enable API Integration", "Test API Credentials", "Create Users", "Update User Attributes", "Deactivate Users", "Push Groups", "Push group memberships immediately"] {
+            assert!(okta_scim.body.contains(words), "Okta SCIM guide lacks {words:?}");
+        }
+        let generic = client.get("/setup/sso?guide=generic").await;
+        assert!(generic.body.contains("SP metadata URL"));
+        // An unknown guide falls back to the link's.
+        assert!(client.get("/setup/sso?guide=nonsense").await.body.contains("App Federation Metadata Url"));
+    }
+
+    async fn portal_configures_sso_tests_it_and_issues_a_scim_token_shown_once(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (mut client, link_id) = open_link(&app, "acme", "okta").await;
+        let idp = TestIdp::okta(Key::P256);
+
+        // Test connection before any metadata: refused with the next step to take.
+        client.get("/setup/sso").await;
+        let early = client.post("/setup/sso/test", &[("guide", "okta")]).await;
+        assert_eq!(early.status, StatusCode::CONFLICT);
+        assert!(early.body.contains("metadata first"));
+
+        // Bad metadata is refused with the reason, and what was typed is kept.
+        let bad = client.post("/setup/sso", &[("guide", "okta"), ("metadata_xml", "<not-metadata/>"), ("want_assertions_signed", "on")]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("notice-error"));
+        assert!(bad.body.contains("&#60;not-metadata/&#62;"), "{}", bad.body);
+        assert_eq!(saml_view(&app, "acme").await["configured"], false);
+
+        let saved = client.post("/setup/sso", &[("guide", "okta"), ("metadata_xml", &idp.metadata_xml()), ("want_assertions_signed", "on"), ("allow_idp_initiated", "on")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        assert_eq!(saved.location(), "/setup/sso?guide=okta&saved=1");
+        let view = saml_view(&app, "acme").await;
+        assert_eq!(view["configured"], true);
+        assert_eq!(view["want_assertions_signed"], true);
+        assert_eq!(view["want_response_signed"], false);
+        let page = client.get(saved.location()).await;
+        assert!(page.body.contains("Connected"));
+
+        // Both signature requirements off is refused, as the API refuses it.
+        let unsigned = client.post("/setup/sso", &[("guide", "okta")]).await;
+        assert_eq!(unsigned.status, StatusCode::BAD_REQUEST);
+        assert_eq!(saml_view(&app, "acme").await["want_assertions_signed"], true);
+
+        let test = client.post("/setup/sso/test", &[("guide", "okta")]).await;
+        assert_eq!(test.status, StatusCode::OK);
+        assert!(test.body.contains("Open test sign-in"));
+        assert!(test.body.contains(&idp.sso_url), "the test link goes to the IdP");
+
+        // A Secret Token: shown on the answer to the form, working, never shown again.
+        client.get("/setup/provisioning").await;
+        let generated = client.post("/setup/provisioning/tokens", &[("guide", "okta")]).await;
+        assert_eq!(generated.status, StatusCode::CREATED);
+        let token = shown_token(&generated).expect("token on the page");
+        let users = app.scim_get("acme", "/Users", &token).await;
+        assert_eq!(users.status(), StatusCode::OK);
+        let again = client.get("/setup/provisioning").await;
+        assert!(shown_token(&again).is_none(), "the token is shown once");
+        assert!(again.body.contains("Okta provisioning (setup portal)"));
+        let overview = client.get("/setup").await;
+        assert!(overview.body.contains("1 active token"));
+        assert!(overview.body.contains("Okta last connected"), "the SCIM call above was seen");
+
+        // Revoked from the portal: it stops working at once.
+        let tokens: Value = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens").send().await.expect("send").json().await.expect("json");
+        let token_id = tokens["data"][0]["id"].as_str().expect("id").to_owned();
+        let revoked = client.post(&format!("/setup/provisioning/tokens/{token_id}/revoke"), &[("guide", "okta")]).await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.scim_get("acme", "/Users", &token).await.status(), StatusCode::UNAUTHORIZED);
+
+        // The link records that it was used.
+        let links: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        assert_eq!(links["data"][0]["id"], link_id);
+        assert!(links["data"][0]["last_used_at"].is_string());
+    }
+
+    async fn portal_refuses_a_missing_expired_or_revoked_link(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+
+        // No link at all.
+        let mut stranger = FormClient::new(&app);
+        for path in ["/setup", "/setup/sso", "/setup/provisioning", "/setup/domains"] {
+            let page = stranger.get(path).await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert!(page.body.contains("Open your setup link"));
+        }
+        // A made-up or mangled token.
+        for token in ["idb_setup_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "nonsense", ""] {
+            let page = stranger.get(&format!("/setup?token={token}")).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{token}");
+            assert!(page.body.contains("This setup link does not work"));
+        }
+
+        // Revoked while open: the next page and the next form are refused, and the
+        // form changes nothing.
+        let (mut client, link_id) = open_link(&app, "acme", "entra").await;
+        client.get("/setup/provisioning").await;
+        let response = app.admin(Method::DELETE, &format!("/api/v1/tenants/acme/setup-links/{link_id}")).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let kept = client.cookies.clone();
+        let post = client.post("/setup/provisioning/tokens", &[]).await;
+        assert_eq!(post.status, StatusCode::FORBIDDEN);
+        assert_eq!(scim_token_count(&app, "acme").await, 0);
+        assert!(post.set_cookies().iter().any(|c| c.starts_with("idbridge_setup=;") && c.contains("Max-Age=0")));
+        client.cookies = kept;
+        assert_eq!(client.get("/setup").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(client.get("/setup/sso").await.status, StatusCode::FORBIDDEN);
+
+        // Expired: fine until its end, refused after it, opened or not.
+        let (_, unopened) = create_link(&app, "acme", json!({"expires_in_hours": 1})).await;
+        let (mut client, _) = open_link(&app, "acme", "okta").await;
+        app.clock.advance(time::Duration::minutes(59));
+        assert_eq!(client.get("/setup/sso").await.status, StatusCode::OK);
+        app.clock.advance(time::Duration::hours(72));
+        let expired = client.get("/setup/sso").await;
+        assert_eq!(expired.status, StatusCode::FORBIDDEN);
+        assert!(expired.body.contains("expired or was revoked"));
+        let late = FormClient::new(&app).get(&format!("/setup?token={unopened}")).await;
+        assert_eq!(late.status, StatusCode::FORBIDDEN);
+    }
+
+    async fn portal_forms_need_the_token_and_the_pages_origin(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (mut client, _) = open_link(&app, "acme", "entra").await;
+        client.get("/setup/provisioning").await;
+        let token = client.csrf.clone();
+        let routes = ["/setup/sso", "/setup/sso/test", "/setup/provisioning/tokens", "/setup/domains", "/setup/domains/acme.example/verify", "/setup/domains/acme.example/remove", "/setup/leave"];
+        let base = app.base.clone();
+        for route in routes {
+            for (form, origin, what) in [
+                (vec![("domain", "acme.example")], Some(base.as_str()), "no token"),
+                (vec![("domain", "acme.example"), ("csrf_token", "forged")], Some(base.as_str()), "wrong token"),
+                (vec![("domain", "acme.example"), ("csrf_token", token.as_str())], Some("https://evil.example"), "foreign origin"),
+                (vec![("domain", "acme.example"), ("csrf_token", token.as_str())], None, "no origin"),
+            ] {
+                let page = client.post_raw(route, &form, origin).await;
+                assert_eq!(page.status, StatusCode::FORBIDDEN, "{route}: {what}");
+                assert!(page.body.contains("Nothing was changed"), "{route}: {what}");
+            }
+        }
+        assert_eq!(scim_token_count(&app, "acme").await, 0);
+        let domains: Value = app.admin(Method::GET, "/api/v1/tenants/acme/domains").send().await.expect("send").json().await.expect("json");
+        assert_eq!(domains["data"].as_array().expect("data").len(), 0);
+        assert_eq!(client.get("/setup").await.status, StatusCode::OK, "still in: leave was refused too");
+
+        // Leaving ends this browser's visit (the link itself still works).
+        let left = client.post("/setup/leave", &[]).await;
+        assert_eq!(left.status, StatusCode::OK);
+        assert!(left.body.contains("You left the setup portal"));
+        assert_eq!(client.get("/setup").await.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn portal_link_of_one_tenant_cannot_read_or_change_another(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (globex_token_id, globex_token) = app.create_scim_token("globex").await;
+        let added = app.admin(Method::POST, "/api/v1/tenants/globex/domains").json(&json!({"domain": "globex.example"})).send().await.expect("send");
+        assert_eq!(added.status(), StatusCode::CREATED);
+        let idp = TestIdp::entra(Key::Rsa2048);
+
+        let (mut client, _) = open_link(&app, "acme", "entra").await;
+        // Pages show acme only, whatever the address says.
+        for path in ["/setup?tenant=globex", "/setup/provisioning?slug=globex", "/setup/domains"] {
+            let page = client.get(path).await;
+            assert!(!page.body.contains("globex"), "{path} shows another tenant");
+        }
+        // Globex's token and domain are "not found" for acme's link, and unchanged.
+        let revoke = client.post(&format!("/setup/provisioning/tokens/{globex_token_id}/revoke"), &[]).await;
+        assert_eq!(revoke.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.scim_get("globex", "/Users", &globex_token).await.status(), StatusCode::OK);
+        let remove = client.post("/setup/domains/globex.example/remove", &[]).await;
+        assert_eq!(remove.status, StatusCode::NOT_FOUND);
+        let domains: Value = app.admin(Method::GET, "/api/v1/tenants/globex/domains").send().await.expect("send").json().await.expect("json");
+        assert_eq!(domains["data"].as_array().expect("data").len(), 1);
+        // No route takes a tenant: extra fields naming globex change acme only.
+        let saved = client.post("/setup/sso", &[("metadata_xml", &idp.metadata_xml()), ("want_assertions_signed", "on"), ("slug", "globex"), ("tenant", "globex")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        assert_eq!(saml_view(&app, "acme").await["configured"], true);
+        assert_eq!(saml_view(&app, "globex").await["configured"], false);
+        assert_eq!(client.get("/setup/globex/sso").await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn portal_escapes_names_it_did_not_write(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let hostile = r#"<script>alert("x")</script>"#;
+        let created = app.admin(Method::POST, "/api/v1/tenants").json(&json!({"slug": "acme", "name": hostile})).send().await.expect("send");
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let (mut client, _) = open_link(&app, "acme", "generic").await;
+        let typed = client.post("/setup/domains", &[("domain", "<img src=x onerror=alert(1)>")]).await;
+        assert_eq!(typed.status, StatusCode::BAD_REQUEST);
+        for page in [client.get("/setup").await, client.get("/setup/sso").await, client.get("/setup/provisioning").await, typed] {
+            assert!(!page.body.contains("<script>alert"), "unescaped tenant name");
+            assert!(!page.body.contains("<img src=x"), "unescaped domain");
+        }
+        assert!(client.get("/setup").await.body.contains("&#60;script&#62;"));
+    }
+}
