@@ -6,8 +6,9 @@
 //!
 //! - The link (`/setup?token=idb_setup_…`) is exchanged at once for an `HttpOnly`,
 //!   `SameSite=Lax` cookie holding the same token, and the browser is sent to the
-//!   clean `/setup`, so the token leaves the address bar; every answer says
-//!   `Referrer-Policy: no-referrer`, so it never leaves in a `Referer` either.
+//!   clean `/setup`, so the token leaves the address bar; the answers at the
+//!   token's address say `Referrer-Policy: no-referrer`, so it never leaves in a
+//!   `Referer` either.
 //! - Every request looks the token's digest up again ([`visit`]): revoking or
 //!   expiring the link ends every portal visit opened with it at once, and the
 //!   tenant comes only from the link, never from the request, so a link of one
@@ -112,11 +113,19 @@ async fn scope_assets(
         .await
 }
 
-/// The console's page headers, with no referrer at all: the first page's address
-/// held the link's token.
+/// The console's page headers. The referrer policy is `same-origin`, not
+/// `no-referrer`: under `no-referrer` a browser sends `Origin: null` with a form
+/// post, and the origin check refuses it. No page that renders carries the link's
+/// token in its address (opening the link redirects at once, and answers that do
+/// render there say `no-referrer` themselves: [`visit::open`]).
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    crate::console::set_page_headers(response.headers_mut(), "no-referrer");
+    let policy = if response.headers().contains_key(header::REFERRER_POLICY) {
+        "no-referrer"
+    } else {
+        "same-origin"
+    };
+    crate::console::set_page_headers(response.headers_mut(), policy);
     response
 }
 

@@ -116,7 +116,17 @@ pub(super) async fn current_visitor(
 
 /// Opens a link: the token moves into the cookie and the browser to the clean
 /// address. A link that is not usable is refused (and any older visit ended).
+/// Every answer here is at the token's address, so none sends a referrer.
 pub(super) async fn open(state: &AppState, site: &Site, raw: &str) -> Response {
+    let mut response = open_link(state, site, raw).await;
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn open_link(state: &AppState, site: &Site, raw: &str) -> Response {
     match visitor_for(state, raw).await {
         Ok(Some(visitor)) => {
             tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, "setup link opened");

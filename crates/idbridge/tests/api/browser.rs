@@ -24,6 +24,12 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long chromedriver may take to answer its status endpoint after starting.
 const DRIVER_START: Duration = Duration::from_secs(20);
 
+/// The window a test sees pages in: a laptop screen.
+const WINDOW_WIDTH: u32 = 1200;
+const WINDOW_HEIGHT: u32 = 900;
+/// Screenshots stop at this height, however long the page.
+const MAX_SCREENSHOT_HEIGHT: u32 = 5000;
+
 pub struct Browser {
     client: Option<Client>,
     driver: tokio::process::Child,
@@ -88,7 +94,7 @@ impl Browser {
                     "--disable-dev-shm-usage",
                     "--disable-gpu",
                     "--no-first-run",
-                    "--window-size=1200,900",
+                    format!("--window-size={WINDOW_WIDTH},{WINDOW_HEIGHT}"),
                     format!("--user-data-dir={}", profile.display()),
                 ],
                 // What a person's browser saves (a document it does not display)
@@ -177,6 +183,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("text of {css}: {e}"))
     }
 
+    /// The DOM property `name` of the first element matching `css` (`value` of a
+    /// field, `href` of a link, resolved as the browser resolves it).
+    pub async fn property(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .prop(name)
+            .await
+            .unwrap_or_else(|e| panic!("property {name} of {css}: {e}"))
+            .unwrap_or_default()
+    }
+
     /// Types `value` into the field matching `css`, replacing what it held.
     pub async fn fill(&self, css: &str, value: &str) {
         let field = self.find(css).await;
@@ -227,6 +244,18 @@ impl Browser {
             .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
     }
 
+    /// Waits (up to 10 s) until the browser is at `url`: after a click that posts a
+    /// form to another page, before reading that page.
+    pub async fn wait_for_url(&self, url: &str) {
+        let url = url::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        self.client()
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {url}: {e}"));
+    }
+
     async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client()
             .find(Locator::Css(css))
@@ -255,10 +284,33 @@ impl Browser {
         panic!("no download {file_name} within 10 s; the folder holds {present:?}");
     }
 
-    /// Saves what the browser shows as `target/browser-screenshots/<test>/<step>.png`
-    /// and returns the path.
+    /// Saves the whole page (not just the window: the window grows to the page's
+    /// height for the picture, then shrinks back) as
+    /// `target/browser-screenshots/<test>/<step>.png` and returns the path.
     pub async fn screenshot(&self, step: &str) -> PathBuf {
+        let height = self
+            .client()
+            .execute(
+                "return Math.max(document.documentElement.scrollHeight, \
+                 document.body ? document.body.scrollHeight : 0);",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(u64::from(WINDOW_HEIGHT));
+        let height = u32::try_from(height)
+            .unwrap_or(MAX_SCREENSHOT_HEIGHT)
+            .clamp(WINDOW_HEIGHT, MAX_SCREENSHOT_HEIGHT);
+        self.client()
+            .set_window_size(WINDOW_WIDTH, height)
+            .await
+            .expect("grow the window");
         let png = self.client().screenshot().await.expect("screenshot");
+        self.client()
+            .set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)
+            .await
+            .expect("restore the window");
         assert!(png.starts_with(b"\x89PNG"), "a PNG from the browser");
         std::fs::create_dir_all(&self.screenshots).expect("screenshot folder");
         let path = self.screenshots.join(format!("{step}.png"));

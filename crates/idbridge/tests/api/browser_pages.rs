@@ -23,7 +23,7 @@ use idbridge_server::RateLimitQuota;
 /// What an IdP's page does after sign-in: a form that posts to the ACS. Served as a
 /// `data:` URL, so no second server is needed; the browser posts across origins as
 /// it does from a real IdP.
-fn idp_post_page(acs_url: &str) -> String {
+pub(crate) fn idp_post_page(acs_url: &str) -> String {
     let html = format!(
         concat!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -97,8 +97,7 @@ async fn sign_in_pages_render_in_chromium() {
         .await;
     browser.screenshot("01-idp-post-form").await;
     browser.click("button[type=submit]").await;
-    browser.wait_for("h1").await;
-    assert_eq!(browser.current_url().await, acs_url);
+    browser.wait_for_url(&acs_url).await;
     assert_eq!(browser.title().await, "Sign-in failed");
     let page = browser.text("body").await;
     assert!(page.contains("Reason: malformed_encoding"), "{page}");
@@ -120,7 +119,7 @@ async fn sign_in_pages_render_in_chromium() {
         .await;
     browser.fill("input[name=RelayState]", &relay_state).await;
     browser.click("button[type=submit]").await;
-    browser.wait_for("h1").await;
+    browser.wait_for_url(&acs_url).await;
     assert_eq!(browser.title().await, "Test connection succeeded");
     let page = browser.text("body").await;
     assert!(page.contains("ada@example.com"), "{page}");

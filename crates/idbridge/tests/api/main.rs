@@ -8,6 +8,7 @@ mod admin_auth;
 mod bad_input;
 mod browser;
 mod browser_pages;
+mod browser_setup_journey;
 mod clients;
 mod console;
 mod dns_server;

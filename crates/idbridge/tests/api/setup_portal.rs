@@ -71,7 +71,8 @@ both_backends! {
         assert_eq!(overview.status, StatusCode::OK);
         assert!(overview.body.contains("acme Inc"));
         assert!(overview.body.contains("Microsoft Entra ID"), "the link's guide is the default");
-        for (name, value) in [("referrer-policy", "no-referrer"), ("cache-control", "no-store"), ("x-frame-options", "DENY")] {
+        // Not no-referrer: a browser would then send `Origin: null` with every form.
+        for (name, value) in [("referrer-policy", "same-origin"), ("cache-control", "no-store"), ("x-frame-options", "DENY")] {
             assert_eq!(overview.header(name), value, "{name}");
         }
         assert!(overview.header("content-security-policy").contains("script-src 'self'"));
@@ -184,6 +185,7 @@ both_backends! {
             let page = stranger.get(&format!("/setup?token={token}")).await;
             assert_eq!(page.status, StatusCode::FORBIDDEN, "{token}");
             assert!(page.body.contains("This setup link does not work"));
+            assert_eq!(page.header("referrer-policy"), "no-referrer", "the token is in this page's address");
         }
 
         // Revoked while open: the next page and the next form are refused, and the
