@@ -19,7 +19,7 @@ use idbridge_core::webhook::{self, EventFilter};
 use idbridge_store::webhook::{
     AttemptOutcome, WebhookAttempt, WebhookClaim, WebhookEndpoint, WebhookFailure,
 };
-use idbridge_store::{StoreError, Tenant};
+use idbridge_store::{ClaimScope, StoreError, Tenant};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -42,10 +42,29 @@ pub const ATTEMPTS_KEPT_FOR: Duration = Duration::days(30);
 /// Longest error text kept with an attempt.
 const MAX_ERROR_LEN: usize = 300;
 
+/// How often a process looks at every (endpoint, tenant) pair; in between, its
+/// polls look only at pairs where something happened lately ([`recent_scope`]).
+/// This is the bound on how late a pair the recent polls cannot see is delivered:
+/// a worker that died holding a lease, or an event committed long after its id
+/// was made.
+pub const FULL_CHECK_EVERY: StdDuration = StdDuration::from_secs(30);
+/// How far back a recent poll looks: beyond one poll interval, it covers clock
+/// differences between processes and transactions that commit a while after
+/// their events' ids were made.
+const RECENT_WINDOW: Duration = Duration::minutes(2);
+
 /// Delivers until the task is dropped.
 pub async fn run(state: AppState) {
+    let mut last_full_check: Option<tokio::time::Instant> = None;
     loop {
-        match deliver_due(&state).await {
+        let scope = match last_full_check {
+            Some(at) if at.elapsed() < FULL_CHECK_EVERY => recent_scope(&state),
+            _ => {
+                last_full_check = Some(tokio::time::Instant::now());
+                ClaimScope::Everything
+            }
+        };
+        match deliver_due_in(&state, scope).await {
             Ok(0) => tokio::time::sleep(POLL_EVERY).await,
             Ok(_) => {}
             Err(error) => {
@@ -56,12 +75,33 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// One round: claims due pairs and works each. Returns how many pairs it claimed.
+/// What happened in the last [`RECENT_WINDOW`]. Feed event ids are UUIDv7s made
+/// from the writing process's system clock, so their floor comes from the system
+/// clock too; cursors' due times are on the service's clock.
+pub fn recent_scope(state: &AppState) -> ClaimScope {
+    let since = std::time::SystemTime::now()
+        - StdDuration::from_secs(RECENT_WINDOW.unsigned_abs().as_secs());
+    let millis = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    ClaimScope::Recent {
+        events_after: uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid(),
+        due_after: state.clock.now() - RECENT_WINDOW,
+    }
+}
+
+/// One round over every pair: claims due pairs and works each. Returns how many
+/// pairs it claimed.
 pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
+    deliver_due_in(state, ClaimScope::Everything).await
+}
+
+/// One round over the pairs `scope` looks at.
+pub async fn deliver_due_in(state: &AppState, scope: ClaimScope) -> Result<usize, StoreError> {
     let now = state.clock.now();
     let claims = state
         .store
-        .claim_webhook_work(now, Uuid::new_v4(), now + LEASE, CLAIM_BATCH)
+        .claim_webhook_work(now, Uuid::new_v4(), now + LEASE, CLAIM_BATCH, scope)
         .await?;
     let claimed = claims.len();
     futures::stream::iter(claims)

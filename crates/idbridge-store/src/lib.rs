@@ -48,7 +48,7 @@ pub use saml::{
 };
 pub use setup_link::{SetupLinkRecord, SetupLinkRepo};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
-pub use webhook::WebhookRepo;
+pub use webhook::{ClaimScope, WebhookRepo};
 
 /// Everything idbridge keeps. Object-safe, so servers hold an `Arc<dyn Store>`.
 #[async_trait]

@@ -55,6 +55,23 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
 }
 
+/// Which (endpoint, tenant) pairs a claim considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimScope {
+    /// Every pair: endpoints × the tenants they cover, which no index answers (at
+    /// 10,000 tenants a few tens of milliseconds). The safety net, run now and then.
+    Everything,
+    /// Only pairs where something happened lately, found through indexes: tenants
+    /// with a feed event whose id (a UUIDv7, so time-ordered) is after
+    /// `events_after`, cursors that came due after `due_after`, and endpoints
+    /// changed after `due_after` (enabled again, say). An idle poll costs two empty
+    /// index range scans.
+    Recent {
+        events_after: Uuid,
+        due_after: OffsetDateTime,
+    },
+}
+
 /// A pair a worker now holds: deliver events of `tenant_id` after `delivered_seq`
 /// to `endpoint_id`, while `lease_token` is still the pair's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,15 +211,18 @@ pub trait WebhookRepo {
     /// `false` when there was no such endpoint.
     async fn delete_webhook(&self, id: Uuid) -> Result<bool>;
 
-    /// Claims up to `limit` pairs that have events to deliver and are due at `now`
-    /// (enabled endpoint, not dead, no live lease), leasing them to `lease_token`
-    /// until `lease_until`. Concurrent callers never get the same pair.
+    /// Claims up to `limit` pairs, among those `scope` looks at, that have events to
+    /// deliver and are due at `now` (enabled endpoint, not dead, no live lease),
+    /// leasing them to `lease_token` until `lease_until`. Concurrent callers never
+    /// get the same pair. Asks on a read first, so a poll with nothing due writes
+    /// nothing.
     async fn claim_webhook_work(
         &self,
         now: OffsetDateTime,
         lease_token: Uuid,
         lease_until: OffsetDateTime,
         limit: u32,
+        scope: ClaimScope,
     ) -> Result<Vec<WebhookClaim>>;
 
     /// Records that every event up to `delivered_seq` is done (with the attempt that

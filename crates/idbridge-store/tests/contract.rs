@@ -798,7 +798,8 @@ both_backends! {
 mod webhooks {
     use super::*;
     use idbridge_store::webhook::{
-        AttemptOutcome, ReplayFrom, WebhookAttempt, WebhookEndpoint, WebhookFailure,
+        AttemptOutcome, ClaimScope, ReplayFrom, WebhookAttempt, WebhookChanges, WebhookEndpoint,
+        WebhookFailure,
     };
     use idbridge_store::{DirectoryUser, NewEvent, UserSource, WriteContext};
     use time::Duration;
@@ -872,16 +873,16 @@ mod webhooks {
             let e = endpoint(None, T0);
             store.create_webhook(&e).await.expect("webhook");
             let lease = T0 + Duration::seconds(60);
-            assert!(store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10).await.expect("claim").is_empty());
+            assert!(store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10, ClaimScope::Everything).await.expect("claim").is_empty());
             event(store.as_ref(), acme.id).await;
-            let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10).await.expect("claim");
+            let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!(claims.len(), 1);
             assert_eq!(claims[0].delivered_seq, 1);
             // A tenant created later has no cursor yet: from its first event.
             let globex = tenant("globex");
             store.create_tenant(&globex).await.expect("tenant");
             event(store.as_ref(), globex.id).await;
-            let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10).await.expect("claim");
+            let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!(claims.len(), 1, "acme is still leased; globex is new");
             assert_eq!((claims[0].tenant_id, claims[0].delivered_seq), (globex.id, 0));
         }
@@ -904,7 +905,7 @@ mod webhooks {
             let claimers = (0..6).map(|_| {
                 let store = Arc::clone(&store);
                 tokio::spawn(async move {
-                    store.claim_webhook_work(T0, Uuid::new_v4(), lease, 5).await.expect("claim")
+                    store.claim_webhook_work(T0, Uuid::new_v4(), lease, 5, ClaimScope::Everything).await.expect("claim")
                 })
             });
             let mut pairs = Vec::new();
@@ -916,7 +917,7 @@ mod webhooks {
             // Claimers racing for the same due pairs may each get fewer than asked;
             // the next rounds take the rest.
             loop {
-                let more = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 5).await.expect("claim");
+                let more = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 5, ClaimScope::Everything).await.expect("claim");
                 if more.is_empty() {
                     break;
                 }
@@ -929,6 +930,68 @@ mod webhooks {
             assert_eq!(total, 24, "every pair claimed once");
         }
 
+        async fn a_recent_claim_sees_new_events_due_retries_and_changed_endpoints_only(db: TestDb) {
+            let store = open(&db).await;
+            let acme = tenant("acme");
+            store.create_tenant(&acme).await.expect("tenant");
+            let e = endpoint(None, T0 - Duration::hours(1));
+            store.create_webhook(&e).await.expect("webhook");
+            let lease = |at: OffsetDateTime| at + Duration::seconds(60);
+            // Feed event ids are UUIDv7s of the system clock: a floor just before
+            // an event lets the recent scope see it, one after it hides it.
+            let floor = || {
+                let millis = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_millis();
+                uuid::Builder::from_unix_timestamp_millis(u64::try_from(millis).expect("ms"), &[0; 10]).into_uuid()
+            };
+            let recent = |events_after, due_after| ClaimScope::Recent { events_after, due_after };
+
+            let before = floor();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            event(store.as_ref(), acme.id).await;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let after = floor();
+            // Nothing recent: the recent scope claims nothing; only a full look
+            // finds the event.
+            assert!(store.claim_webhook_work(T0, Uuid::new_v4(), lease(T0), 10, recent(after, T0)).await.expect("claim").is_empty());
+            // The event is recent: claimed.
+            let claim = store.claim_webhook_work(T0, Uuid::new_v4(), lease(T0), 10, recent(before, T0)).await.expect("claim").remove(0);
+            assert_eq!((claim.tenant_id, claim.delivered_seq), (acme.id, 0));
+
+            // A retry that came due lately is found by its cursor alone.
+            let failure = WebhookFailure {
+                delivered_seq: 0,
+                failing_seq: 1,
+                failures: 1,
+                first_failed_at: T0,
+                next_attempt_at: Some(T0 + Duration::seconds(10)),
+                error: "HTTP 503".into(),
+            };
+            let mut failed = attempt(&e, acme.id, 1);
+            failed.outcome = AttemptOutcome::Failed;
+            assert!(store.record_webhook_failure(&claim, &failure, &failed).await.expect("failure"));
+            let at = T0 + Duration::seconds(10);
+            assert!(store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at)).await.expect("claim").is_empty(), "due before the window");
+            let retry = store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(1))).await.expect("claim");
+            assert_eq!(retry.len(), 1);
+            store.release_webhook_claim(&retry[0]).await.expect("release");
+
+            // An endpoint changed lately (enabled again, say) is looked at whole.
+            let at = T0 + Duration::seconds(20);
+            assert!(store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(5))).await.expect("claim").is_empty());
+            let changes = WebhookChanges { enabled: Some(true), ..WebhookChanges::default() };
+            store.update_webhook(e.id, &changes, at).await.expect("update").expect("endpoint");
+            let changed = store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(5))).await.expect("claim");
+            assert_eq!(changed.len(), 1);
+            store.release_webhook_claim(&changed[0]).await.expect("release");
+
+            // And the full look always finds what is due.
+            let everything = store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, ClaimScope::Everything).await.expect("claim");
+            assert_eq!(everything.len(), 1);
+        }
+
         async fn only_the_lease_holder_records_and_a_lapsed_lease_is_reclaimed(db: TestDb) {
             let store = open(&db).await;
             let acme = tenant("acme");
@@ -937,11 +1000,11 @@ mod webhooks {
             store.create_webhook(&e).await.expect("webhook");
             event(store.as_ref(), acme.id).await;
             event(store.as_ref(), acme.id).await;
-            let first = store.claim_webhook_work(T0, Uuid::new_v4(), T0 + Duration::seconds(60), 10).await.expect("claim").remove(0);
+            let first = store.claim_webhook_work(T0, Uuid::new_v4(), T0 + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim").remove(0);
             // Not claimable while leased; claimable once the lease lapsed.
-            assert!(store.claim_webhook_work(T0 + Duration::seconds(59), Uuid::new_v4(), T0 + Duration::seconds(120), 10).await.expect("claim").is_empty());
+            assert!(store.claim_webhook_work(T0 + Duration::seconds(59), Uuid::new_v4(), T0 + Duration::seconds(120), 10, ClaimScope::Everything).await.expect("claim").is_empty());
             let later = T0 + Duration::seconds(61);
-            let second = store.claim_webhook_work(later, Uuid::new_v4(), later + Duration::seconds(60), 10).await.expect("claim").remove(0);
+            let second = store.claim_webhook_work(later, Uuid::new_v4(), later + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim").remove(0);
             // The first holder lost it: its progress is refused.
             assert!(!store.record_webhook_progress(&first, 1, Some(&attempt(&e, acme.id, 1)), later).await.expect("progress"));
             assert!(store.record_webhook_progress(&second, 1, Some(&attempt(&e, acme.id, 1)), later + Duration::seconds(60)).await.expect("progress"));
@@ -960,8 +1023,8 @@ mod webhooks {
             let mut failed = attempt(&e, acme.id, 2);
             failed.outcome = AttemptOutcome::Failed;
             assert!(store.record_webhook_failure(&second, &failure, &failed).await.expect("failure"));
-            assert!(store.claim_webhook_work(later + Duration::seconds(9), Uuid::new_v4(), later + Duration::seconds(70), 10).await.expect("claim").is_empty());
-            let third = store.claim_webhook_work(later + Duration::seconds(10), Uuid::new_v4(), later + Duration::seconds(70), 10).await.expect("claim").remove(0);
+            assert!(store.claim_webhook_work(later + Duration::seconds(9), Uuid::new_v4(), later + Duration::seconds(70), 10, ClaimScope::Everything).await.expect("claim").is_empty());
+            let third = store.claim_webhook_work(later + Duration::seconds(10), Uuid::new_v4(), later + Duration::seconds(70), 10, ClaimScope::Everything).await.expect("claim").remove(0);
             assert_eq!((third.delivered_seq, third.failures, third.first_failed_at), (1, 1, Some(later)));
 
             // Dead: never claimed, until replayed.
@@ -970,13 +1033,13 @@ mod webhooks {
             failed.outcome = AttemptOutcome::Dead;
             assert!(store.record_webhook_failure(&third, &dead, &failed).await.expect("failure"));
             let much_later = later + Duration::days(3);
-            assert!(store.claim_webhook_work(much_later, Uuid::new_v4(), much_later, 10).await.expect("claim").is_empty());
+            assert!(store.claim_webhook_work(much_later, Uuid::new_v4(), much_later, 10, ClaimScope::Everything).await.expect("claim").is_empty());
             let cursors = store.webhook_cursors(e.id, PageRequest::first(10)).await.expect("cursors");
             assert!(cursors.items[0].dead);
             assert_eq!(cursors.items[0].failing_seq, Some(2));
             assert_eq!(cursors.items[0].latest_seq, 2);
             assert_eq!(store.replay_webhook(e.id, None, ReplayFrom::FailedEvent, much_later).await.expect("replay"), 1);
-            let resumed = store.claim_webhook_work(much_later, Uuid::new_v4(), much_later + Duration::seconds(60), 10).await.expect("claim");
+            let resumed = store.claim_webhook_work(much_later, Uuid::new_v4(), much_later + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!((resumed[0].delivered_seq, resumed[0].failures), (1, 0));
 
             // Deleting the endpoint removes its cursors and attempts.

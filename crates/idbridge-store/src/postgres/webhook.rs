@@ -1,9 +1,10 @@
 //! Webhook endpoints, cursors and attempts on PostgreSQL.
 //!
-//! A claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE` statement: PostgreSQL
-//! locks each conflicting cursor row and re-checks the condition on its newest
-//! version, so of several processes claiming at once exactly one gets each pair,
-//! with no lock held beyond the statement (the lease replaces a long transaction).
+//! A claim is a read (is anything due?) and then one `INSERT … ON CONFLICT DO
+//! UPDATE … WHERE` statement: PostgreSQL locks each conflicting cursor row and
+//! re-checks the condition on its newest version, so of several processes claiming
+//! at once exactly one gets each pair, with no lock held beyond the statement (the
+//! lease replaces a long transaction).
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -13,28 +14,94 @@ use uuid::Uuid;
 
 use super::{PostgresStore, overfetch, uuid_of};
 use crate::webhook::{
-    AttemptOutcome, ReplayFrom, WebhookAttempt, WebhookChanges, WebhookClaim, WebhookCursor,
-    WebhookEndpoint, WebhookFailure, WebhookRepo,
+    AttemptOutcome, ClaimScope, ReplayFrom, WebhookAttempt, WebhookChanges, WebhookClaim,
+    WebhookCursor, WebhookEndpoint, WebhookFailure, WebhookRepo,
 };
 use crate::{Page, PageRequest, Result, StoreError};
 
-/// See the SQLite twin for what counts as due.
-pub(super) const CLAIM_WEBHOOK_WORK: &str = "WITH due AS ( \
-       SELECT e.id AS endpoint_id, t.id AS tenant_id FROM webhook_endpoints e \
-       JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id) \
-       LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
-       WHERE e.enabled AND t.event_seq > coalesce(c.delivered_seq, 0) \
-         AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= $1 \
-              AND (c.lease_until IS NULL OR c.lease_until <= $1))) \
-       ORDER BY c.next_attempt_at NULLS FIRST LIMIT $4) \
-     INSERT INTO webhook_cursors AS w (endpoint_id, tenant_id, delivered_seq, state, failures, \
-       next_attempt_at, lease_token, lease_until) \
-     SELECT endpoint_id, tenant_id, 0, 'active', 0, $1, $2, $3 FROM due \
-     ON CONFLICT (endpoint_id, tenant_id) DO UPDATE \
-       SET lease_token = excluded.lease_token, lease_until = excluded.lease_until \
-       WHERE w.state = 'active' AND w.next_attempt_at <= $1 \
-         AND (w.lease_until IS NULL OR w.lease_until <= $1) \
-     RETURNING endpoint_id, tenant_id, delivered_seq, failures, first_failed_at";
+/// See the SQLite twin for what counts as due and how each scope finds it. `$1` is
+/// now and `$2` the limit; the recent scope adds `$3` (events after) and `$4` (due
+/// after).
+macro_rules! due_pairs {
+    ($from:expr, $extra:expr) => {
+        concat!(
+            "SELECT e.id AS endpoint_id, t.id AS tenant_id, c.next_attempt_at AS due_at FROM ",
+            $from,
+            " LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
+             WHERE e.enabled AND t.event_seq > coalesce(c.delivered_seq, 0) \
+               AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= $1 \
+                    AND (c.lease_until IS NULL OR c.lease_until <= $1)))",
+            $extra
+        )
+    };
+}
+
+macro_rules! every_pair {
+    () => {
+        "webhook_endpoints e JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id)"
+    };
+}
+
+macro_rules! due_everywhere {
+    () => {
+        concat!(
+            "SELECT endpoint_id, tenant_id FROM (",
+            due_pairs!(every_pair!(), ""),
+            ") d ORDER BY due_at NULLS FIRST LIMIT $2"
+        )
+    };
+}
+
+macro_rules! due_recently {
+    () => {
+        concat!(
+            "SELECT endpoint_id, tenant_id FROM (",
+            due_pairs!(
+                "(SELECT tenant_id FROM directory_events WHERE id > $3 \
+                  UNION SELECT tenant_id FROM webhook_cursors \
+                    WHERE next_attempt_at > $4 AND next_attempt_at <= $1) k \
+                 JOIN tenants t ON t.id = k.tenant_id \
+                 JOIN webhook_endpoints e ON (e.tenant_id IS NULL OR e.tenant_id = t.id)",
+                ""
+            ),
+            " UNION ",
+            due_pairs!(every_pair!(), " AND e.updated_at > $4"),
+            ") d ORDER BY due_at NULLS FIRST LIMIT $2"
+        )
+    };
+}
+
+/// A read first: an idle poll then writes nothing (the claim below is an upsert,
+/// a write even when it claims nothing).
+const ANY_DUE_EVERYWHERE: &str = concat!("SELECT EXISTS (", due_everywhere!(), ")");
+const ANY_DUE_RECENTLY: &str = concat!("SELECT EXISTS (", due_recently!(), ")");
+
+/// One `INSERT … ON CONFLICT DO UPDATE … WHERE`: PostgreSQL locks each conflicting
+/// cursor row and re-checks the condition on its newest version, so of several
+/// processes claiming at once exactly one gets each pair. `$token` and `$until`
+/// name the lease's parameters.
+macro_rules! claim {
+    ($due:expr, $token:expr, $until:expr) => {
+        concat!(
+            "WITH due AS (",
+            $due,
+            ") INSERT INTO webhook_cursors AS w (endpoint_id, tenant_id, delivered_seq, state, \
+               failures, next_attempt_at, lease_token, lease_until) \
+             SELECT endpoint_id, tenant_id, 0, 'active', 0, $1, ",
+            $token,
+            ", ",
+            $until,
+            " FROM due \
+             ON CONFLICT (endpoint_id, tenant_id) DO UPDATE \
+               SET lease_token = excluded.lease_token, lease_until = excluded.lease_until \
+               WHERE w.state = 'active' AND w.next_attempt_at <= $1 \
+                 AND (w.lease_until IS NULL OR w.lease_until <= $1) \
+             RETURNING endpoint_id, tenant_id, delivered_seq, failures, first_failed_at"
+        )
+    };
+}
+const CLAIM_DUE_EVERYWHERE: &str = claim!(due_everywhere!(), "$3", "$4");
+const CLAIM_DUE_RECENTLY: &str = claim!(due_recently!(), "$5", "$6");
 
 fn unsigned(row: &PgRow, column: &str) -> Result<u32> {
     let value: i32 = row.try_get(column)?;
@@ -265,14 +332,51 @@ impl WebhookRepo for PostgresStore {
         lease_token: Uuid,
         lease_until: OffsetDateTime,
         limit: u32,
+        scope: ClaimScope,
     ) -> Result<Vec<WebhookClaim>> {
-        let rows = sqlx::query(CLAIM_WEBHOOK_WORK)
-            .bind(now)
-            .bind(lease_token)
-            .bind(lease_until)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = match scope {
+            ClaimScope::Everything => {
+                let due: bool = sqlx::query_scalar(ANY_DUE_EVERYWHERE)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_one(&self.pool)
+                    .await?;
+                if !due {
+                    return Ok(Vec::new());
+                }
+                sqlx::query(CLAIM_DUE_EVERYWHERE)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .bind(lease_token)
+                    .bind(lease_until)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            ClaimScope::Recent {
+                events_after,
+                due_after,
+            } => {
+                let due: bool = sqlx::query_scalar(ANY_DUE_RECENTLY)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .bind(events_after)
+                    .bind(due_after)
+                    .fetch_one(&self.pool)
+                    .await?;
+                if !due {
+                    return Ok(Vec::new());
+                }
+                sqlx::query(CLAIM_DUE_RECENTLY)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .bind(events_after)
+                    .bind(due_after)
+                    .bind(lease_token)
+                    .bind(lease_until)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         rows.iter()
             .map(|row| {
                 Ok(WebhookClaim {

@@ -9,45 +9,98 @@ use uuid::Uuid;
 
 use super::{SqliteStore, from_micros, micros, opt_from_micros, overfetch, uuid_of};
 use crate::webhook::{
-    AttemptOutcome, ReplayFrom, WebhookAttempt, WebhookChanges, WebhookClaim, WebhookCursor,
-    WebhookEndpoint, WebhookFailure, WebhookRepo,
+    AttemptOutcome, ClaimScope, ReplayFrom, WebhookAttempt, WebhookChanges, WebhookClaim,
+    WebhookCursor, WebhookEndpoint, WebhookFailure, WebhookRepo,
 };
 use crate::{Page, PageRequest, Result, StoreError};
 
-/// Pairs with something to deliver and due now: every (enabled endpoint, tenant it
-/// covers) whose tenant's feed is past the cursor. A missing cursor row means the
-/// tenant was created after the endpoint: deliver from its first event. The scan is
-/// endpoints × tenants (measured in docs/benchmarks.md). `?1` is now, `?4` a limit.
+/// Pairs with something to deliver and due now, among the pairs `$from` joins
+/// (`e` endpoints, `t` tenants): the enabled endpoint's tenant feed is past the
+/// cursor. A missing cursor row means the tenant was created after the endpoint:
+/// deliver from its first event. `?1` is now; `$extra` narrows further.
 macro_rules! due_pairs {
+    ($from:expr, $extra:expr) => {
+        concat!(
+            "SELECT e.id AS endpoint_id, t.id AS tenant_id, \
+               coalesce(c.next_attempt_at, 0) AS due_at FROM ",
+            $from,
+            " LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
+             WHERE e.enabled = 1 AND t.event_seq > coalesce(c.delivered_seq, 0) \
+               AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= ?1 \
+                    AND (c.lease_until IS NULL OR c.lease_until <= ?1)))",
+            $extra
+        )
+    };
+}
+
+/// Every endpoint with every tenant it covers: a scan of endpoints × tenants
+/// (measured in docs/benchmarks.md), for [`ClaimScope::Everything`].
+macro_rules! every_pair {
     () => {
-        "SELECT e.id AS endpoint_id, t.id AS tenant_id FROM webhook_endpoints e \
-         JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id) \
-         LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
-         WHERE e.enabled = 1 AND t.event_seq > coalesce(c.delivered_seq, 0) \
-           AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= ?1 \
-                AND (c.lease_until IS NULL OR c.lease_until <= ?1))) \
-         ORDER BY coalesce(c.next_attempt_at, 0) LIMIT ?4"
+        "webhook_endpoints e JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id)"
+    };
+}
+
+/// The due pairs of [`ClaimScope::Everything`]; `?4` is the limit.
+macro_rules! due_everywhere {
+    () => {
+        concat!(
+            "SELECT endpoint_id, tenant_id FROM (",
+            due_pairs!(every_pair!(), ""),
+            ") ORDER BY due_at LIMIT ?4"
+        )
+    };
+}
+
+/// The due pairs of [`ClaimScope::Recent`], driven from what happened lately, each
+/// found by an index: feed events after `?5` (the events' UUIDv7 ids are
+/// time-ordered; `directory_events.id` is unique, so indexed), cursors that came due
+/// after `?6` (`webhook_cursors_next_attempt_idx`), and endpoints changed after `?6`
+/// (a handful of rows). `CROSS JOIN` keeps SQLite from starting at the tenants.
+macro_rules! due_recently {
+    () => {
+        concat!(
+            "SELECT endpoint_id, tenant_id FROM (",
+            due_pairs!(
+                "(SELECT tenant_id FROM directory_events WHERE id > ?5 \
+                  UNION SELECT tenant_id FROM webhook_cursors \
+                    WHERE next_attempt_at > ?6 AND next_attempt_at <= ?1) k \
+                 CROSS JOIN tenants t ON t.id = k.tenant_id \
+                 JOIN webhook_endpoints e ON (e.tenant_id IS NULL OR e.tenant_id = t.id)",
+                ""
+            ),
+            " UNION ",
+            due_pairs!(every_pair!(), " AND e.updated_at > ?6"),
+            ") ORDER BY due_at LIMIT ?4"
+        )
     };
 }
 
 /// Asked first on the read pool: an idle poll (nothing due, the usual answer) then
 /// never takes the single writer, which SCIM and sign-in writes queue for.
-pub(super) const ANY_WEBHOOK_WORK: &str = concat!("SELECT EXISTS (", due_pairs!(), ")");
+const ANY_DUE_EVERYWHERE: &str = concat!("SELECT EXISTS (", due_everywhere!(), ")");
+const ANY_DUE_RECENTLY: &str = concat!("SELECT EXISTS (", due_recently!(), ")");
 
 /// The due pairs, leased by the conditional upsert, which re-checks each under the
 /// writer lock.
-pub(super) const CLAIM_WEBHOOK_WORK: &str = concat!(
-    "WITH due AS (",
-    due_pairs!(),
-    ") INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, failures, \
-       next_attempt_at, lease_token, lease_until) \
-     SELECT endpoint_id, tenant_id, 0, 'active', 0, ?1, ?2, ?3 FROM due WHERE true \
-     ON CONFLICT (endpoint_id, tenant_id) DO UPDATE \
-       SET lease_token = excluded.lease_token, lease_until = excluded.lease_until \
-       WHERE webhook_cursors.state = 'active' AND webhook_cursors.next_attempt_at <= ?1 \
-         AND (webhook_cursors.lease_until IS NULL OR webhook_cursors.lease_until <= ?1) \
-     RETURNING endpoint_id, tenant_id, delivered_seq, failures, first_failed_at"
-);
+macro_rules! claim {
+    ($due:expr) => {
+        concat!(
+            "WITH due AS (",
+            $due,
+            ") INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, \
+               failures, next_attempt_at, lease_token, lease_until) \
+             SELECT endpoint_id, tenant_id, 0, 'active', 0, ?1, ?2, ?3 FROM due WHERE true \
+             ON CONFLICT (endpoint_id, tenant_id) DO UPDATE \
+               SET lease_token = excluded.lease_token, lease_until = excluded.lease_until \
+               WHERE webhook_cursors.state = 'active' AND webhook_cursors.next_attempt_at <= ?1 \
+                 AND (webhook_cursors.lease_until IS NULL OR webhook_cursors.lease_until <= ?1) \
+             RETURNING endpoint_id, tenant_id, delivered_seq, failures, first_failed_at"
+        )
+    };
+}
+const CLAIM_DUE_EVERYWHERE: &str = claim!(due_everywhere!());
+const CLAIM_DUE_RECENTLY: &str = claim!(due_recently!());
 
 fn endpoint_from_row(row: &SqliteRow) -> Result<WebhookEndpoint> {
     let event_types: Option<String> = row.try_get("event_types")?;
@@ -269,24 +322,32 @@ impl WebhookRepo for SqliteStore {
         lease_token: Uuid,
         lease_until: OffsetDateTime,
         limit: u32,
+        scope: ClaimScope,
     ) -> Result<Vec<WebhookClaim>> {
-        let any_due: bool = sqlx::query_scalar(ANY_WEBHOOK_WORK)
-            .bind(micros(now))
-            .bind(lease_token)
-            .bind(micros(lease_until))
-            .bind(1_i64)
-            .fetch_one(&self.pool)
-            .await?;
-        if !any_due {
+        let (any_due, claim) = match scope {
+            ClaimScope::Everything => (ANY_DUE_EVERYWHERE, CLAIM_DUE_EVERYWHERE),
+            ClaimScope::Recent { .. } => (ANY_DUE_RECENTLY, CLAIM_DUE_RECENTLY),
+        };
+        // Both statements take ?1..?4, and ?5, ?6 in the recent scope.
+        let bind = |sql| {
+            let query = sqlx::query(sql)
+                .bind(micros(now))
+                .bind(lease_token)
+                .bind(micros(lease_until))
+                .bind(i64::from(limit));
+            match scope {
+                ClaimScope::Everything => query,
+                ClaimScope::Recent {
+                    events_after,
+                    due_after,
+                } => query.bind(events_after).bind(micros(due_after)),
+            }
+        };
+        let due: bool = bind(any_due).fetch_one(&self.pool).await?.try_get(0)?;
+        if !due {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(CLAIM_WEBHOOK_WORK)
-            .bind(micros(now))
-            .bind(lease_token)
-            .bind(micros(lease_until))
-            .bind(i64::from(limit))
-            .fetch_all(&self.writer)
-            .await?;
+        let rows = bind(claim).fetch_all(&self.writer).await?;
         rows.iter()
             .map(|row| {
                 Ok(WebhookClaim {
