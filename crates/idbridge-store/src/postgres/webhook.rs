@@ -23,15 +23,14 @@ use crate::{Page, PageRequest, Result, StoreError};
 /// now and `$2` the limit; the recent scope adds `$3` (events after) and `$4` (due
 /// after).
 macro_rules! due_pairs {
-    ($from:expr, $extra:expr) => {
+    ($from:expr) => {
         concat!(
             "SELECT e.id AS endpoint_id, t.id AS tenant_id, c.next_attempt_at AS due_at FROM ",
             $from,
             " LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
              WHERE e.enabled AND t.event_seq > coalesce(c.delivered_seq, 0) \
                AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= $1 \
-                    AND (c.lease_until IS NULL OR c.lease_until <= $1)))",
-            $extra
+                    AND (c.lease_until IS NULL OR c.lease_until <= $1)))"
         )
     };
 }
@@ -46,28 +45,41 @@ macro_rules! due_everywhere {
     () => {
         concat!(
             "SELECT endpoint_id, tenant_id FROM (",
-            due_pairs!(every_pair!(), ""),
+            due_pairs!(every_pair!()),
             ") d ORDER BY due_at NULLS FIRST LIMIT $2"
         )
     };
 }
 
+/// Starts from what happened lately, as on SQLite. Each `LATERAL … OFFSET 0` (the
+/// `OFFSET` keeps the planner from flattening it into an ordinary join) is a loop
+/// over the rows before it, whatever the statistics say: without that, a fresh or
+/// never-analysed table invites a hash join over every tenant and cursor. An idle
+/// poll reads two empty index ranges and the small endpoints table.
 macro_rules! due_recently {
     () => {
-        concat!(
-            "SELECT endpoint_id, tenant_id FROM (",
-            due_pairs!(
-                "(SELECT tenant_id FROM directory_events WHERE id > $3 \
-                  UNION SELECT tenant_id FROM webhook_cursors \
-                    WHERE next_attempt_at > $4 AND next_attempt_at <= $1) k \
-                 JOIN tenants t ON t.id = k.tenant_id \
-                 JOIN webhook_endpoints e ON (e.tenant_id IS NULL OR e.tenant_id = t.id)",
-                ""
-            ),
-            " UNION ",
-            due_pairs!(every_pair!(), " AND e.updated_at > $4"),
-            ") d ORDER BY due_at NULLS FIRST LIMIT $2"
-        )
+        "SELECT p.endpoint_id, p.tenant_id FROM ( \
+           SELECT e.id AS endpoint_id, t.id AS tenant_id, t.event_seq \
+           FROM (SELECT tenant_id FROM directory_events WHERE id > $3 \
+                 UNION SELECT tenant_id FROM webhook_cursors \
+                   WHERE next_attempt_at > $4 AND next_attempt_at <= $1) k \
+           CROSS JOIN LATERAL (SELECT id, event_seq FROM tenants \
+             WHERE id = k.tenant_id OFFSET 0) t \
+           CROSS JOIN LATERAL (SELECT id FROM webhook_endpoints \
+             WHERE enabled AND (tenant_id IS NULL OR tenant_id = t.id) OFFSET 0) e \
+           UNION \
+           SELECT e.id, t.id, t.event_seq \
+           FROM (SELECT id, tenant_id FROM webhook_endpoints \
+                 WHERE enabled AND updated_at > $4 OFFSET 0) e \
+           CROSS JOIN LATERAL (SELECT id, event_seq FROM tenants \
+             WHERE e.tenant_id IS NULL OR id = e.tenant_id OFFSET 0) t \
+         ) p \
+         LEFT JOIN LATERAL (SELECT * FROM webhook_cursors w \
+           WHERE w.endpoint_id = p.endpoint_id AND w.tenant_id = p.tenant_id OFFSET 0) c ON true \
+         WHERE p.event_seq > coalesce(c.delivered_seq, 0) \
+           AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= $1 \
+                AND (c.lease_until IS NULL OR c.lease_until <= $1))) \
+         ORDER BY c.next_attempt_at NULLS FIRST LIMIT $2"
     };
 }
 

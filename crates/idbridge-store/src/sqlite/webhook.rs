@@ -17,9 +17,9 @@ use crate::{Page, PageRequest, Result, StoreError};
 /// Pairs with something to deliver and due now, among the pairs `$from` joins
 /// (`e` endpoints, `t` tenants): the enabled endpoint's tenant feed is past the
 /// cursor. A missing cursor row means the tenant was created after the endpoint:
-/// deliver from its first event. `?1` is now; `$extra` narrows further.
+/// deliver from its first event. `?1` is now.
 macro_rules! due_pairs {
-    ($from:expr, $extra:expr) => {
+    ($from:expr) => {
         concat!(
             "SELECT e.id AS endpoint_id, t.id AS tenant_id, \
                coalesce(c.next_attempt_at, 0) AS due_at FROM ",
@@ -27,8 +27,7 @@ macro_rules! due_pairs {
             " LEFT JOIN webhook_cursors c ON c.endpoint_id = e.id AND c.tenant_id = t.id \
              WHERE e.enabled = 1 AND t.event_seq > coalesce(c.delivered_seq, 0) \
                AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= ?1 \
-                    AND (c.lease_until IS NULL OR c.lease_until <= ?1)))",
-            $extra
+                    AND (c.lease_until IS NULL OR c.lease_until <= ?1)))"
         )
     };
 }
@@ -46,7 +45,7 @@ macro_rules! due_everywhere {
     () => {
         concat!(
             "SELECT endpoint_id, tenant_id FROM (",
-            due_pairs!(every_pair!(), ""),
+            due_pairs!(every_pair!()),
             ") ORDER BY due_at LIMIT ?4"
         )
     };
@@ -56,22 +55,31 @@ macro_rules! due_everywhere {
 /// found by an index: feed events after `?5` (the events' UUIDv7 ids are
 /// time-ordered; `directory_events.id` is unique, so indexed), cursors that came due
 /// after `?6` (`webhook_cursors_next_attempt_idx`), and endpoints changed after `?6`
-/// (a handful of rows). `CROSS JOIN` keeps SQLite from starting at the tenants.
+/// (a handful of rows). Every `CROSS JOIN` makes SQLite loop over its left side
+/// first, so an idle poll reads two empty index ranges and one small table and
+/// never walks the tenants.
 macro_rules! due_recently {
     () => {
         concat!(
-            "SELECT endpoint_id, tenant_id FROM (",
-            due_pairs!(
-                "(SELECT tenant_id FROM directory_events WHERE id > ?5 \
-                  UNION SELECT tenant_id FROM webhook_cursors \
-                    WHERE next_attempt_at > ?6 AND next_attempt_at <= ?1) k \
-                 CROSS JOIN tenants t ON t.id = k.tenant_id \
-                 JOIN webhook_endpoints e ON (e.tenant_id IS NULL OR e.tenant_id = t.id)",
-                ""
-            ),
-            " UNION ",
-            due_pairs!(every_pair!(), " AND e.updated_at > ?6"),
-            ") ORDER BY due_at LIMIT ?4"
+            "SELECT p.endpoint_id, p.tenant_id FROM ( \
+               SELECT e.id AS endpoint_id, t.id AS tenant_id, t.event_seq \
+               FROM (SELECT tenant_id FROM directory_events WHERE id > ?5 \
+                     UNION SELECT tenant_id FROM webhook_cursors \
+                       WHERE next_attempt_at > ?6 AND next_attempt_at <= ?1) k \
+               CROSS JOIN tenants t ON t.id = k.tenant_id \
+               CROSS JOIN webhook_endpoints e \
+                 ON e.enabled = 1 AND (e.tenant_id IS NULL OR e.tenant_id = t.id) \
+               UNION \
+               SELECT e.id, t.id, t.event_seq \
+               FROM (SELECT id, tenant_id FROM webhook_endpoints \
+                     WHERE enabled = 1 AND updated_at > ?6) e \
+               CROSS JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id) \
+             ) p \
+             LEFT JOIN webhook_cursors c ON c.endpoint_id = p.endpoint_id AND c.tenant_id = p.tenant_id \
+             WHERE p.event_seq > coalesce(c.delivered_seq, 0) \
+               AND (c.endpoint_id IS NULL OR (c.state = 'active' AND c.next_attempt_at <= ?1 \
+                    AND (c.lease_until IS NULL OR c.lease_until <= ?1))) \
+             ORDER BY coalesce(c.next_attempt_at, 0) LIMIT ?4"
         )
     };
 }
