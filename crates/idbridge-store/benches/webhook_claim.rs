@@ -24,7 +24,8 @@ async fn seeded(db: &TestDb) -> Arc<dyn Store> {
     let url = DatabaseUrl::parse(db.url()).expect("url");
     let store = idbridge_store::connect(&url, &PoolSettings::default()).expect("connect");
     store.migrate().await.expect("migrate");
-    let now = OffsetDateTime::now_utc();
+    // Set up an hour ago: nothing has happened lately, as on an idle system.
+    let now = OffsetDateTime::now_utc() - Duration::hours(1);
     for n in 0..TENANTS {
         let tenant = Tenant {
             id: Uuid::now_v7(),

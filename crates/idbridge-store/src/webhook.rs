@@ -63,9 +63,10 @@ pub enum ClaimScope {
     Everything,
     /// Only pairs where something happened lately, found through indexes: tenants
     /// with a feed event whose id (a UUIDv7, so time-ordered) is after
-    /// `events_after`, cursors that came due after `due_after`, and endpoints
-    /// changed after `due_after` (enabled again, say). An idle poll costs two empty
-    /// index range scans.
+    /// `events_after`, and cursors that came due after `due_after` (a retry, a
+    /// replay). An idle poll costs two empty index range scans. What this does not
+    /// see (an endpoint enabled again, a lease that lapsed with work left) waits
+    /// for the next [`ClaimScope::Everything`].
     Recent {
         events_after: Uuid,
         due_after: OffsetDateTime,

@@ -55,7 +55,7 @@ macro_rules! due_everywhere {
 /// `OFFSET` keeps the planner from flattening it into an ordinary join) is a loop
 /// over the rows before it, whatever the statistics say: without that, a fresh or
 /// never-analysed table invites a hash join over every tenant and cursor. An idle
-/// poll reads two empty index ranges and the small endpoints table.
+/// poll reads two empty index ranges.
 macro_rules! due_recently {
     () => {
         "SELECT p.endpoint_id, p.tenant_id FROM ( \
@@ -67,12 +67,6 @@ macro_rules! due_recently {
              WHERE id = k.tenant_id OFFSET 0) t \
            CROSS JOIN LATERAL (SELECT id FROM webhook_endpoints \
              WHERE enabled AND (tenant_id IS NULL OR tenant_id = t.id) OFFSET 0) e \
-           UNION \
-           SELECT e.id, t.id, t.event_seq \
-           FROM (SELECT id, tenant_id FROM webhook_endpoints \
-                 WHERE enabled AND updated_at > $4 OFFSET 0) e \
-           CROSS JOIN LATERAL (SELECT id, event_seq FROM tenants \
-             WHERE e.tenant_id IS NULL OR id = e.tenant_id OFFSET 0) t \
          ) p \
          LEFT JOIN LATERAL (SELECT * FROM webhook_cursors w \
            WHERE w.endpoint_id = p.endpoint_id AND w.tenant_id = p.tenant_id OFFSET 0) c ON true \
@@ -230,13 +224,15 @@ impl WebhookRepo for PostgresStore {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             other => StoreError::from(other),
         })?;
+        // Caught up, so never due until a failure sets a time: the epoch, which also
+        // keeps a new endpoint's thousands of cursors out of the recent polls' "came
+        // due lately" range.
         sqlx::query(
             "INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, failures, \
-             next_attempt_at) SELECT $1, id, event_seq, 'active', 0, $2 FROM tenants \
-             WHERE $3::uuid IS NULL OR id = $3",
+             next_attempt_at) SELECT $1, id, event_seq, 'active', 0, 'epoch' FROM tenants \
+             WHERE $2::uuid IS NULL OR id = $2",
         )
         .bind(e.id)
-        .bind(e.created_at)
         .bind(e.tenant_id)
         .execute(&mut *tx)
         .await?;

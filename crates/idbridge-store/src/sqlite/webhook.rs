@@ -53,11 +53,10 @@ macro_rules! due_everywhere {
 
 /// The due pairs of [`ClaimScope::Recent`], driven from what happened lately, each
 /// found by an index: feed events after `?5` (the events' UUIDv7 ids are
-/// time-ordered; `directory_events.id` is unique, so indexed), cursors that came due
-/// after `?6` (`webhook_cursors_next_attempt_idx`), and endpoints changed after `?6`
-/// (a handful of rows). Every `CROSS JOIN` makes SQLite loop over its left side
-/// first, so an idle poll reads two empty index ranges and one small table and
-/// never walks the tenants.
+/// time-ordered; `directory_events.id` is unique, so indexed) and cursors that came
+/// due after `?6` (`webhook_cursors_next_attempt_idx`: retries, replays). Each
+/// `CROSS JOIN` makes SQLite loop over its left side first, so an idle poll reads
+/// two empty index ranges and never walks the tenants.
 macro_rules! due_recently {
     () => {
         concat!(
@@ -69,11 +68,6 @@ macro_rules! due_recently {
                CROSS JOIN tenants t ON t.id = k.tenant_id \
                CROSS JOIN webhook_endpoints e \
                  ON e.enabled = 1 AND (e.tenant_id IS NULL OR e.tenant_id = t.id) \
-               UNION \
-               SELECT e.id, t.id, t.event_seq \
-               FROM (SELECT id, tenant_id FROM webhook_endpoints \
-                     WHERE enabled = 1 AND updated_at > ?6) e \
-               CROSS JOIN tenants t ON (e.tenant_id IS NULL OR e.tenant_id = t.id) \
              ) p \
              LEFT JOIN webhook_cursors c ON c.endpoint_id = p.endpoint_id AND c.tenant_id = p.tenant_id \
              WHERE p.event_seq > coalesce(c.delivered_seq, 0) \
@@ -217,13 +211,15 @@ impl WebhookRepo for SqliteStore {
             }
             other => other,
         })?;
+        // Caught up, so never due until a failure sets a time: the epoch, which also
+        // keeps a new endpoint's thousands of cursors out of the recent polls' "came
+        // due lately" range.
         sqlx::query(
             "INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, failures, \
-             next_attempt_at) SELECT ?1, id, event_seq, 'active', 0, ?2 FROM tenants \
-             WHERE ?3 IS NULL OR id = ?3",
+             next_attempt_at) SELECT ?1, id, event_seq, 'active', 0, 0 FROM tenants \
+             WHERE ?2 IS NULL OR id = ?2",
         )
         .bind(e.id)
-        .bind(micros(e.created_at))
         .bind(e.tenant_id)
         .execute(&mut *tx)
         .await?;
