@@ -20,6 +20,7 @@ pub mod password;
 mod saml;
 pub(crate) mod scim;
 mod tenants;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -103,6 +104,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/tenants/{slug}/domains/{domain}/remove",
             post(domains::remove),
+        )
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/webhooks/{id}/rotate-secret", post(webhooks::rotate))
+        .route("/webhooks/{id}/replay", post(webhooks::replay))
+        .route(
+            "/webhooks/{id}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
         )
         // Layers run outside in: the session is found first, then the CSRF token
         // checked against it.
