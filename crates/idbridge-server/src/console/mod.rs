@@ -19,6 +19,7 @@ pub(crate) mod page;
 pub mod password;
 mod saml;
 pub(crate) mod scim;
+mod setup_links;
 mod tenants;
 mod webhooks;
 
@@ -104,6 +105,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/tenants/{slug}/domains/{domain}/remove",
             post(domains::remove),
+        )
+        .route(
+            "/tenants/{slug}/setup-links",
+            get(setup_links::show).post(setup_links::create),
+        )
+        .route(
+            "/tenants/{slug}/setup-links/{id}/revoke",
+            post(setup_links::revoke),
         )
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
