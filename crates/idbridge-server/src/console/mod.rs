@@ -17,6 +17,7 @@ mod directory;
 pub(crate) mod domains;
 pub(crate) mod page;
 pub mod password;
+mod roles;
 mod saml;
 pub(crate) mod scim;
 mod setup_links;
@@ -105,6 +106,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/tenants/{slug}/domains/{domain}/remove",
             post(domains::remove),
+        )
+        .route("/tenants/{slug}/roles", get(roles::show))
+        .route("/tenants/{slug}/roles/mappings", post(roles::save_mappings))
+        .route(
+            "/tenants/{slug}/roles/default",
+            post(roles::save_default_role),
+        )
+        .route(
+            "/tenants/{slug}/roles/app-roles",
+            post(roles::save_app_roles),
         )
         .route(
             "/tenants/{slug}/setup-links",
