@@ -1,5 +1,6 @@
 //! A tenant's directory: users (searchable by userName, display name or email,
-//! paginated) with their status, groups and resolved app roles.
+//! paginated) with their status, groups and resolved app roles; groups (searchable,
+//! paginated) with their members; the sign-in and provisioning logs.
 
 use std::sync::Arc;
 
@@ -155,6 +156,202 @@ pub async fn users(
     })
 }
 
+pub struct GroupRow {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/groups.html")]
+struct GroupsPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    query: String,
+    groups: Vec<GroupRow>,
+    total: Option<u64>,
+    next_page: Option<String>,
+}
+
+/// A SCIM filter matching the text in a group's display name or external id, the
+/// text kept a string literal as in [`search_filter`].
+fn group_search_filter(needle: &str) -> String {
+    let literal = serde_json::Value::String(needle.to_owned()).to_string();
+    format!("displayName co {literal} or externalId co {literal}")
+}
+
+/// The tenant's groups, searchable by display name or external id, paginated like
+/// the users: a list by cursor, a search by position.
+pub async fn groups(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<UsersQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let base = site.path(&format!("/tenants/{}/groups", tenant.slug));
+    let (groups, total, next_page) = if needle.is_empty() {
+        let page: PageRequest = ListParams {
+            limit: Some(PAGE_SIZE),
+            cursor: query.cursor.clone().filter(|c| !c.is_empty()),
+        }
+        .page_request()?;
+        let found = state
+            .store
+            .page_groups(tenant.id, page)
+            .await
+            .map_err(AdminError::from)?;
+        (found.items, None, next_link(&base, found.next_after))
+    } else {
+        let number = query.page.unwrap_or(1).clamp(1, 10_000);
+        let start = (number - 1) * PAGE_SIZE + 1;
+        let request = idbridge_scim::query::list_request(
+            ResourceType::Group,
+            Some(&group_search_filter(&needle)),
+            Some("displayName"),
+            None,
+            Some(&start.to_string()),
+            Some(&PAGE_SIZE.to_string()),
+        )
+        .map_err(|e| AdminError::InvalidRequest(e.detail))?;
+        let listing = state
+            .store
+            .list_groups(tenant.id, &request)
+            .await
+            .map_err(AdminError::from)?;
+        let shown = u64::from(start - 1) + listing.items.len() as u64;
+        let next = (shown < listing.total).then(|| {
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string([
+                    ("q", needle.clone()),
+                    ("page", (number + 1).to_string())
+                ])
+                .unwrap_or_default()
+            )
+        });
+        (listing.items, Some(listing.total), next)
+    };
+    ok(&GroupsPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Groups", tenant.name),
+        notice: Notice::None,
+        tab: "groups",
+        slug: tenant.slug.to_string(),
+        query: needle,
+        groups: groups
+            .into_iter()
+            .map(|g| GroupRow {
+                id: g.id.to_string(),
+                display_name: g.display_name,
+                external_id: g.external_id.unwrap_or_default(),
+                created_at: when(g.created_at),
+                updated_at: when(g.updated_at),
+            })
+            .collect(),
+        total,
+        next_page,
+    })
+}
+
+/// Members shown per page of a group.
+const MEMBERS_PER_PAGE: usize = 100;
+
+pub struct MemberRow {
+    pub display: String,
+    pub kind: &'static str,
+    pub id: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/group.html")]
+struct GroupPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    group: GroupRow,
+    member_count: usize,
+    members: Vec<MemberRow>,
+    next_page: Option<String>,
+    previous_page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupQuery {
+    page: Option<usize>,
+}
+
+/// One group and its members. The store has no per-group member count, so the
+/// count comes from the members read here, for this one group only.
+pub async fn group(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path((slug, id)): Path<(String, uuid::Uuid)>,
+    Query(query): Query<GroupQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let group = state
+        .store
+        .group_by_id(tenant.id, id)
+        .await
+        .map_err(AdminError::from)?
+        .ok_or(ConsoleError::NotFound)?;
+    let mut members: Vec<MemberRow> = state
+        .store
+        .group_members(tenant.id, &[id])
+        .await
+        .map_err(AdminError::from)?
+        .into_iter()
+        .map(|(_, m)| MemberRow {
+            display: m.display.unwrap_or_default(),
+            kind: match m.kind {
+                idbridge_store::MemberKind::User => "User",
+                idbridge_store::MemberKind::Group => "Group",
+            },
+            id: m.id.to_string(),
+        })
+        .collect();
+    members.sort_by(|a, b| a.display.to_lowercase().cmp(&b.display.to_lowercase()));
+    let member_count = members.len();
+    let number = query.page.unwrap_or(1).max(1);
+    let base = site.path(&format!("/tenants/{}/groups/{id}", tenant.slug));
+    let link = |n: usize| format!("{base}?page={n}");
+    let members: Vec<MemberRow> = members
+        .into_iter()
+        .skip((number - 1).saturating_mul(MEMBERS_PER_PAGE))
+        .take(MEMBERS_PER_PAGE)
+        .collect();
+    ok(&GroupPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · {}", tenant.name, group.display_name),
+        notice: Notice::None,
+        tab: "groups",
+        slug: tenant.slug.to_string(),
+        next_page: (number.saturating_mul(MEMBERS_PER_PAGE) < member_count)
+            .then(|| link(number + 1)),
+        previous_page: (number > 1).then(|| link(number - 1)),
+        group: GroupRow {
+            id: group.id.to_string(),
+            display_name: group.display_name,
+            external_id: group.external_id.unwrap_or_default(),
+            created_at: when(group.created_at),
+            updated_at: when(group.updated_at),
+        },
+        member_count,
+        members,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +371,19 @@ mod tests {
         assert!(
             filter.starts_with(r#"userName co "a\" or userName pr or \"\\" or displayName co"#),
             "{filter}"
+        );
+        let groups = group_search_filter(r#"x" or displayName pr or ""#);
+        assert!(
+            idbridge_scim::query::list_request(
+                ResourceType::Group,
+                Some(&groups),
+                None,
+                None,
+                None,
+                None
+            )
+            .is_ok(),
+            "{groups}"
         );
     }
 }

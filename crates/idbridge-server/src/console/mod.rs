@@ -87,6 +87,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tenants/{slug}/saml", get(saml::show).post(saml::save))
         .route("/tenants/{slug}/saml/test", post(saml::test))
         .route("/tenants/{slug}/users", get(directory::users))
+        .route("/tenants/{slug}/groups", get(directory::groups))
+        .route("/tenants/{slug}/groups/{id}", get(directory::group))
         .route("/tenants/{slug}/sign-ins", get(directory::sign_ins))
         .route("/tenants/{slug}/provisioning", get(directory::provisioning))
         .route("/tenants/{slug}/scim", get(scim::show))
