@@ -7,6 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use idbridge_scim::schema::ResourceType;
 use idbridge_store::PageRequest;
@@ -14,9 +15,9 @@ use serde::Deserialize;
 
 use super::Site;
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, when};
+use super::page::{Chrome, ConsoleError, Notice, ok, render, when};
 use crate::AppState;
-use crate::admin::directory::user_views;
+use crate::admin::directory::{LogParams, user_views};
 use crate::admin::pagination::{ListParams, encode_cursor};
 use crate::admin::service::find_tenant;
 use crate::error::AdminError;
@@ -418,105 +419,173 @@ struct LogsPage {
     sign_ins: Vec<SignInRow>,
     provisioning: Vec<ProvisioningRow>,
     next_page: Option<String>,
+    /// The filters as the form shows them (empty: not filtered).
+    filter: LogForm,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct LogQuery {
-    cursor: Option<String>,
+/// What the filter form holds, echoed back so it shows what the list shows.
+#[derive(Debug, Default)]
+pub struct LogForm {
+    pub outcome: String,
+    pub reason: String,
+    pub email: String,
+    pub method: String,
 }
 
+impl LogForm {
+    fn of(params: &LogParams) -> Self {
+        let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+        Self {
+            outcome: text(&params.outcome),
+            reason: text(&params.reason),
+            email: text(&params.email),
+            method: text(&params.method).to_ascii_uppercase(),
+        }
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !(self.outcome.is_empty()
+            && self.reason.is_empty()
+            && self.email.is_empty()
+            && self.method.is_empty())
+    }
+
+    /// The next page's link: the cursor and every filter, so paging never drops one.
+    fn next_link(&self, base: &str, next: Option<uuid::Uuid>) -> Option<String> {
+        next.map(|id| {
+            let mut query = vec![("cursor", encode_cursor(id))];
+            for (name, value) in [
+                ("outcome", &self.outcome),
+                ("reason", &self.reason),
+                ("email", &self.email),
+                ("method", &self.method),
+            ] {
+                if !value.is_empty() {
+                    query.push((name, value.clone()));
+                }
+            }
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string(query).unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// A next-page link that carries only the cursor (an unsearched list).
 fn next_link(base: &str, next: Option<uuid::Uuid>) -> Option<String> {
-    next.map(|id| {
-        format!(
-            "{base}?{}",
-            serde_urlencoded::to_string([("cursor", encode_cursor(id))]).unwrap_or_default()
-        )
-    })
+    LogForm::default().next_link(base, next)
 }
 
-/// Every sign-in attempt, newest first, with its outcome and reason.
+/// The page request of a log: the console's page size, the cursor of the link.
+fn log_page(params: &LogParams) -> Result<PageRequest, AdminError> {
+    LogParams {
+        limit: Some(50),
+        cursor: params.cursor.clone().filter(|c| !c.is_empty()),
+        ..LogParams::default()
+    }
+    .page_request()
+}
+
+/// Every sign-in attempt, newest first, with its outcome and reason; filtered by
+/// outcome, reason and email with the admin API's own rules ([`LogParams`]).
 pub async fn sign_ins(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
     Extension(signed): Extension<Signed>,
     Path(slug): Path<String>,
-    Query(query): Query<LogQuery>,
+    Query(params): Query<LogParams>,
 ) -> Result<Response, ConsoleError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: query.cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
-    let found = state
-        .store
-        .list_sign_ins(tenant.id, page)
-        .await
-        .map_err(AdminError::from)?;
+    let form = LogForm::of(&params);
     let base = site.path(&format!("/tenants/{}/sign-ins", tenant.slug));
-    ok(&LogsPage {
+    let mut page = LogsPage {
         chrome: Chrome::signed_in(&site.base, &signed),
         title: format!("{} · Sign-in log", tenant.name),
         notice: Notice::None,
         tab: "sign-ins",
         slug: tenant.slug.to_string(),
-        next_page: next_link(&base, found.next_after),
-        sign_ins: found
-            .items
-            .into_iter()
-            .map(|e| SignInRow {
-                occurred_at: when(e.occurred_at),
-                success: e.success,
-                reason: e.reason.unwrap_or_default(),
-                detail: e.detail.unwrap_or_default(),
-                email: e.email.unwrap_or_default(),
-                test: e.test,
-                request_id: e.request_id.unwrap_or_default(),
-            })
-            .collect(),
+        next_page: None,
+        sign_ins: Vec::new(),
         provisioning: Vec::new(),
-    })
+        filter: form,
+    };
+    let filter = match params.sign_in_filter() {
+        Ok(filter) => filter,
+        Err(e) => {
+            page.notice = Notice::Error(e.to_string());
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let found = state
+        .store
+        .list_sign_ins_filtered(tenant.id, &filter, log_page(&params)?)
+        .await
+        .map_err(AdminError::from)?;
+    page.next_page = page.filter.next_link(&base, found.next_after);
+    page.sign_ins = found
+        .items
+        .into_iter()
+        .map(|e| SignInRow {
+            occurred_at: when(e.occurred_at),
+            success: e.success,
+            reason: e.reason.unwrap_or_default(),
+            detail: e.detail.unwrap_or_default(),
+            email: e.email.unwrap_or_default(),
+            test: e.test,
+            request_id: e.request_id.unwrap_or_default(),
+        })
+        .collect();
+    ok(&page)
 }
 
-/// Every SCIM request that changed something or failed, newest first.
+/// Every SCIM request that changed something or failed, newest first; filtered by
+/// method (the operation) and outcome.
 pub async fn provisioning(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
     Extension(signed): Extension<Signed>,
     Path(slug): Path<String>,
-    Query(query): Query<LogQuery>,
+    Query(params): Query<LogParams>,
 ) -> Result<Response, ConsoleError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: query.cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
-    let found = state
-        .store
-        .list_provisioning(tenant.id, page)
-        .await
-        .map_err(AdminError::from)?;
+    let form = LogForm::of(&params);
     let base = site.path(&format!("/tenants/{}/provisioning", tenant.slug));
-    ok(&LogsPage {
+    let mut page = LogsPage {
         chrome: Chrome::signed_in(&site.base, &signed),
         title: format!("{} · Provisioning log", tenant.name),
         notice: Notice::None,
         tab: "provisioning",
         slug: tenant.slug.to_string(),
-        next_page: next_link(&base, found.next_after),
+        next_page: None,
         sign_ins: Vec::new(),
-        provisioning: found
-            .items
-            .into_iter()
-            .map(|r| ProvisioningRow {
-                occurred_at: when(r.occurred_at),
-                method: r.method,
-                path: r.path,
-                status: r.status,
-                reason: r.reason.unwrap_or_default(),
-                request_id: r.request_id.unwrap_or_default(),
-            })
-            .collect(),
-    })
+        provisioning: Vec::new(),
+        filter: form,
+    };
+    let filter = match params.provisioning_filter() {
+        Ok(filter) => filter,
+        Err(e) => {
+            page.notice = Notice::Error(e.to_string());
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let found = state
+        .store
+        .list_provisioning_filtered(tenant.id, &filter, log_page(&params)?)
+        .await
+        .map_err(AdminError::from)?;
+    page.next_page = page.filter.next_link(&base, found.next_after);
+    page.provisioning = found
+        .items
+        .into_iter()
+        .map(|r| ProvisioningRow {
+            occurred_at: when(r.occurred_at),
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            reason: r.reason.unwrap_or_default(),
+            request_id: r.request_id.unwrap_or_default(),
+        })
+        .collect();
+    ok(&page)
 }

@@ -656,6 +656,40 @@ mod index_tests {
         }
     }
 
+    /// Each filter of the sign-in and provisioning logs is served by its own index,
+    /// which also gives the newest-first order: no scan of the tenant's log.
+    #[tokio::test]
+    async fn log_filters_use_their_index() {
+        let db = idbridge_testkit::TestDb::sqlite().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
+        store.migrate().await.expect("migrate");
+        for (what, sql, index) in crate::log_filter::indexed_filters() {
+            if sql.dialect != Dialect::Sqlite {
+                continue;
+            }
+            let explain = format!("EXPLAIN QUERY PLAN {}", sql.text);
+            let plan: Vec<String> =
+                directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), sql.binds)
+                    .fetch_all(&store.pool)
+                    .await
+                    .expect("explain")
+                    .iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect();
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{what}: expected {index}\n{plan:#?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step.starts_with("SCAN") || step.contains("TEMP B-TREE")),
+                "{what}: scans or sorts\n{plan:#?}"
+            );
+        }
+    }
+
     /// Every hot-path lookup is answered by an index, never a table scan.
     #[tokio::test]
     async fn hot_path_lookups_use_an_index() {

@@ -1105,3 +1105,82 @@ both_backends! {
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
     }
 }
+
+both_backends! {
+    async fn console_and_api_filter_the_logs_and_pages_keep_the_filter(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        let tenant = app.store.tenant_by_slug(&idbridge_core::TenantSlug::parse("acme").expect("slug")).await.expect("read").expect("tenant");
+        let record = |success: bool, reason: Option<&str>, email: &str| {
+            let event = idbridge_store::SignInEvent {
+                id: uuid::Uuid::now_v7(),
+                tenant_id: tenant.id,
+                occurred_at: idbridge_core::Clock::now(app.clock.as_ref()),
+                success,
+                reason: reason.map(str::to_owned),
+                detail: None,
+                email: Some(email.to_owned()),
+                user_id: None,
+                test: false,
+                request_id: None,
+            };
+            let store = app.store.clone();
+            async move { store.record_sign_in(&event, None).await.expect("record") }
+        };
+        for i in 0..55 {
+            record(false, Some("expired"), if i % 2 == 0 { "Ada@acme.test" } else { "bob@acme.test" }).await;
+            record(true, None, "ada@acme.test").await;
+        }
+        record(false, Some("audience_mismatch"), "eve@acme.test").await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let expired = browser.get("/admin/tenants/acme/sign-ins?outcome=failure&reason=expired&email=").await;
+        assert_eq!(expired.status, StatusCode::OK);
+        assert_eq!(expired.body.matches("<code>expired</code>").count(), 50);
+        assert!(!expired.body.contains("audience_mismatch</code>") && !expired.body.contains("Signed in</span>"));
+        assert!(expired.body.contains(r#"<option value="failure" selected>"#) && expired.body.contains(r#"value="expired""#));
+        let next = pager_link(&expired, "Next page").expect("a second page");
+        assert!(next.contains("outcome=failure") && next.contains("reason=expired") && !next.contains("email="), "{next}");
+        let second = browser.get(&next).await;
+        assert_eq!(second.body.matches("<code>expired</code>").count(), 5);
+        assert!(pager_link(&second, "Next page").is_none());
+
+        let ada = browser.get("/admin/tenants/acme/sign-ins?outcome=failure&email=ADA%40acme.test").await;
+        assert_eq!(ada.body.matches("<code>expired</code>").count(), 28, "case-insensitive email");
+        let none = browser.get("/admin/tenants/acme/sign-ins?reason=nothing_like_it").await;
+        assert!(none.body.contains("No sign-in attempt matches these filters."));
+        let bad = browser.get("/admin/tenants/acme/sign-ins?outcome=maybe").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("neither success nor failure"));
+
+        // The admin API takes the same filters, and its cursor keeps them too.
+        let api: serde_json::Value = api_json(&app, Method::GET, "/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30").await;
+        assert_eq!(api["data"].as_array().map(Vec::len), Some(30));
+        let cursor = api["next_cursor"].as_str().expect("cursor");
+        let rest = api_json(&app, Method::GET, &format!("/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30&cursor={cursor}")).await;
+        assert_eq!(rest["data"].as_array().map(Vec::len), Some(25));
+        assert!(rest["data"].as_array().expect("data").iter().all(|e| e["reason"] == "expired" && e["outcome"] == "failure"));
+        let refused = app.admin(Method::GET, "/api/v1/tenants/acme/sign-in-log?method=POST").send().await.expect("send");
+        crate::helpers::expect_error(refused, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+        // Provisioning: by operation and by outcome.
+        let ada_user = scim.create_user("ada@acme.test").await;
+        scim.create_user("bob@acme.test").await;
+        let invalid = scim.send(Method::POST, "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}))).await;
+        assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+        let deleted = scim.send(Method::DELETE, &format!("/Users/{}", ada_user["id"].as_str().expect("id")), None).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let deletes = browser.get("/admin/tenants/acme/provisioning?method=delete").await;
+        assert_eq!(deletes.status, StatusCode::OK);
+        assert_eq!(deletes.body.matches("<code class=\"wrap\">DELETE ").count(), 1);
+        assert!(!deletes.body.contains("<code class=\"wrap\">POST ") && deletes.body.contains(r#"<option value="DELETE" selected>"#));
+        let failures = browser.get("/admin/tenants/acme/provisioning?outcome=failure").await;
+        assert!(failures.body.contains(">400<") && !failures.body.contains(">201<") && !failures.body.contains(">204<"), "{}", failures.body);
+        let posts_ok = api_json(&app, Method::GET, "/api/v1/tenants/acme/provisioning-log?method=POST&outcome=success").await;
+        assert_eq!(posts_ok["data"].as_array().map(Vec::len), Some(2));
+        let bad = browser.get("/admin/tenants/acme/provisioning?method=TRACE").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("not one SCIM uses"));
+    }
+}
