@@ -322,7 +322,7 @@ pub async fn group(
             id: m.id.to_string(),
         })
         .collect();
-    members.sort_by(|a, b| a.display.to_lowercase().cmp(&b.display.to_lowercase()));
+    members.sort_by_key(|m| m.display.to_lowercase());
     let member_count = members.len();
     let number = query.page.unwrap_or(1).max(1);
     let base = site.path(&format!("/tenants/{}/groups/{id}", tenant.slug));

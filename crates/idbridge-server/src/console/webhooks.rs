@@ -334,7 +334,7 @@ async fn endpoint_page(
     // Attempts name tenants by id; a page holds a few distinct ones.
     let mut slugs: HashMap<Uuid, String> = HashMap::new();
     for a in &attempts.data {
-        if !slugs.contains_key(&a.tenant_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = slugs.entry(a.tenant_id) {
             let slug = state
                 .store
                 .tenant_by_id(a.tenant_id)
@@ -342,7 +342,7 @@ async fn endpoint_page(
                 .map_err(AdminError::from)?
                 .map(|t| t.slug.to_string())
                 .unwrap_or_else(|| a.tenant_id.to_string());
-            slugs.insert(a.tenant_id, slug);
+            slot.insert(slug);
         }
     }
     let base = site.path(&format!("/webhooks/{id}"));
