@@ -1023,7 +1023,10 @@ mod webhooks {
             };
             let mut failed = attempt(&e, acme.id, 2);
             failed.outcome = AttemptOutcome::Failed;
+            let trouble = |retrying, dead| idbridge_store::webhook::WebhookTrouble { retrying, dead };
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 0));
             assert!(store.record_webhook_failure(&second, &failure, &failed).await.expect("failure"));
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(1, 0));
             assert!(store.claim_webhook_work(later + Duration::seconds(9), Uuid::new_v4(), later + Duration::seconds(70), 10, ClaimScope::Everything).await.expect("claim").is_empty());
             let third = store.claim_webhook_work(later + Duration::seconds(10), Uuid::new_v4(), later + Duration::seconds(70), 10, ClaimScope::Everything).await.expect("claim").remove(0);
             assert_eq!((third.delivered_seq, third.failures, third.first_failed_at), (1, 1, Some(later)));
@@ -1037,11 +1040,13 @@ mod webhooks {
             assert!(store.claim_webhook_work(much_later, Uuid::new_v4(), much_later, 10, ClaimScope::Everything).await.expect("claim").is_empty());
             let cursors = store.webhook_cursors(e.id, PageRequest::first(10)).await.expect("cursors");
             assert!(cursors.items[0].dead);
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 1));
             assert_eq!(cursors.items[0].failing_seq, Some(2));
             assert_eq!(cursors.items[0].latest_seq, 2);
             assert_eq!(store.replay_webhook(e.id, None, ReplayFrom::FailedEvent, much_later).await.expect("replay"), 1);
             let resumed = store.claim_webhook_work(much_later, Uuid::new_v4(), much_later + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!((resumed[0].delivered_seq, resumed[0].failures), (1, 0));
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 0));
 
             // Deleting the endpoint removes its cursors and attempts.
             assert!(store.delete_webhook(e.id).await.expect("delete"));

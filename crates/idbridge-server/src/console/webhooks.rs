@@ -44,6 +44,9 @@ pub struct EndpointRow {
     pub previous_secret_until: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Tenants whose deliveries are failing, and dead-lettered (list only).
+    pub retrying: u64,
+    pub dead: u64,
 }
 
 impl From<WebhookView> for EndpointRow {
@@ -58,6 +61,8 @@ impl From<WebhookView> for EndpointRow {
             previous_secret_until: w.previous_secret_expires_at.map(when).unwrap_or_default(),
             created_at: when(w.created_at),
             updated_at: when(w.updated_at),
+            retrying: 0,
+            dead: 0,
         }
     }
 }
@@ -103,11 +108,20 @@ async fn list_page(
     }
     .page_request()?;
     let list = service::list_webhooks(state, page).await?;
+    let mut endpoints = Vec::with_capacity(list.data.len());
+    for view in list.data {
+        let trouble = service::webhook_trouble(state, view.id).await?;
+        endpoints.push(EndpointRow {
+            retrying: trouble.retrying,
+            dead: trouble.dead,
+            ..EndpointRow::from(view)
+        });
+    }
     Ok(WebhooksPage {
         chrome: Chrome::signed_in(&site.base, signed),
         title: "Webhooks",
         notice,
-        endpoints: list.data.into_iter().map(EndpointRow::from).collect(),
+        endpoints,
         next_page: list.next_cursor.map(|c| {
             format!(
                 "{}?{}",

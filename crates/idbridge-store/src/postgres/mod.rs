@@ -707,6 +707,7 @@ mod index_tests {
             TimeAndLimit,
             HashAndTime,
             HashAndTimes,
+            Uuid,
         }
 
         /// Every hot-path lookup can be answered by an index. With sequential scans
@@ -730,6 +731,7 @@ mod index_tests {
                 (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
                 (setup_link::USABLE_SETUP_LINK, Binds::HashAndTime),
                 (console::ACTIVE_CONSOLE_SESSION, Binds::HashAndTimes),
+                (webhook::WEBHOOK_TROUBLE, Binds::Uuid),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 let explain = match binds {
@@ -743,6 +745,7 @@ mod index_tests {
                         .bind(vec![0u8; 32])
                         .bind(OffsetDateTime::UNIX_EPOCH)
                         .bind(OffsetDateTime::UNIX_EPOCH),
+                    Binds::Uuid => explain.bind(uuid::Uuid::nil()),
                 };
                 let plan: Vec<String> = explain
                     .fetch_all(&mut *conn)

@@ -891,6 +891,7 @@ both_backends! {
         let page = browser.get(&page_path).await;
         assert!(page.body.contains("Dead") && page.body.contains("500"), "{}", page.body);
         assert!(page.body.contains("0 of 2"), "position: nothing delivered of two events");
+        assert!(browser.get("/admin/webhooks").await.body.contains("1 dead"), "the list says which endpoint needs a look");
 
         // Attempts page, filtered by tenant; the next page keeps the filter.
         let filtered = browser.get(&format!("{page_path}?tenant=acme")).await;
@@ -928,6 +929,7 @@ both_backends! {
         assert_eq!(skipped.status, StatusCode::SEE_OTHER);
         assert!(browser.get(skipped.location()).await.body.contains("Replay started: 0 tenant feeds"));
         assert!(browser.get(&page_path).await.body.contains("Delivering"));
+        assert!(browser.get("/admin/webhooks").await.body.contains("No failures"));
 
         // Edit: every field, and an unticked box disables.
         let saved = browser.post(&page_path, &[("url", &receiver.url()), ("description", "renamed"), ("event_types", "")]).await;
