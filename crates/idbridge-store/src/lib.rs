@@ -15,6 +15,7 @@ mod console;
 pub mod directory;
 mod domain;
 mod error;
+mod log_filter;
 mod model;
 mod oidc;
 pub mod postgres;
@@ -39,6 +40,7 @@ pub use domain::{
     CLAIMED_BY_ANOTHER_TENANT, DomainCheckOutcome, DomainCounts, DomainRepo, TenantDomain,
 };
 pub use error::{Result, StoreError};
+pub use log_filter::{ProvisioningFilter, SignInFilter};
 pub use model::*;
 pub use oidc::{AccessTokenRecord, CodeCheck, OidcRepo, Redemption, StoredSigningKey};
 use saml::sign_in_event;
@@ -256,12 +258,26 @@ pub trait DirectoryRepo {
     ) -> Result<Vec<DirectoryEvent>>;
     /// A log line for a request that changed nothing (a failure, a refusal).
     async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()>;
-    /// The tenant's provisioning log, newest first.
+    /// The tenant's provisioning log, newest first, narrowed by `filter` (each
+    /// filter served by an index).
+    async fn list_provisioning_filtered(
+        &self,
+        tenant_id: Uuid,
+        filter: &ProvisioningFilter,
+        page: PageRequest,
+    ) -> Result<Page<ProvisioningRecord>>;
+    /// The whole provisioning log, newest first: no filter.
     async fn list_provisioning(
         &self,
         tenant_id: Uuid,
         page: PageRequest,
-    ) -> Result<Page<ProvisioningRecord>>;
+    ) -> Result<Page<ProvisioningRecord>>
+    where
+        Self: Sync,
+    {
+        self.list_provisioning_filtered(tenant_id, &ProvisioningFilter::default(), page)
+            .await
+    }
 }
 
 /// Connection pool settings that do not belong in the URL.

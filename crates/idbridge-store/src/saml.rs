@@ -241,12 +241,26 @@ pub trait SamlRepo {
     /// Removes expired AuthnRequests and replay records, and authorization codes a
     /// day past expiry; returns how many rows went. Run periodically by every process.
     async fn sweep_expired(&self, now: OffsetDateTime) -> Result<u64>;
-    /// The tenant's sign-in log, newest first, keyset-paged by id.
+    /// The tenant's sign-in log, newest first, keyset-paged by id, narrowed by
+    /// `filter` (each filter served by an index).
+    async fn list_sign_ins_filtered(
+        &self,
+        tenant_id: Uuid,
+        filter: &crate::SignInFilter,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<SignInEvent>>;
+    /// The whole sign-in log, newest first: no filter.
     async fn list_sign_ins(
         &self,
         tenant_id: Uuid,
         page: crate::PageRequest,
-    ) -> Result<crate::Page<SignInEvent>>;
+    ) -> Result<crate::Page<SignInEvent>>
+    where
+        Self: Sync,
+    {
+        self.list_sign_ins_filtered(tenant_id, &crate::SignInFilter::default(), page)
+            .await
+    }
     /// The code with this digest, if it exists (used or not): for tests and the
     /// token endpoint, which consumes it.
     async fn authorization_code(

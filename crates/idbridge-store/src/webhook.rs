@@ -167,6 +167,15 @@ pub struct WebhookCursor {
     pub dead_at: Option<OffsetDateTime>,
 }
 
+/// How many of an endpoint's tenants are in trouble, for the operator's list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookTrouble {
+    /// Failing, with another attempt scheduled.
+    pub retrying: u64,
+    /// Failed for the whole retry period; waiting for a replay.
+    pub dead: u64,
+}
+
 /// Which pairs a replay resumes, and from where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplayFrom {
@@ -255,6 +264,10 @@ pub trait WebhookRepo {
         endpoint_id: Uuid,
         page: PageRequest,
     ) -> Result<Page<WebhookCursor>>;
+
+    /// How many of the endpoint's pairs are retrying and how many are dead. Reads
+    /// only the pairs in trouble (a partial index), however many tenants there are.
+    async fn webhook_trouble(&self, endpoint_id: Uuid) -> Result<WebhookTrouble>;
 
     /// Attempts at an endpoint, newest first, optionally of one tenant.
     async fn webhook_attempts(

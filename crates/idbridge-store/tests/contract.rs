@@ -7,8 +7,9 @@ use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
     AdminKeyRecord, DatabaseUrl, DomainCheckOutcome, DomainCounts, OidcClient, PageRequest,
-    PoolSettings, SamlConnection, SamlRequestState, ScimTokenRecord, SignInEvent, Store,
-    StoreError, Tenant, TenantDomain, TenantUpdate,
+    PoolSettings, ProvisioningFilter, ProvisioningRecord, SamlConnection, SamlRequestState,
+    ScimTokenRecord, SignInEvent, SignInFilter, Store, StoreError, Tenant, TenantDomain,
+    TenantUpdate,
 };
 use idbridge_testkit::{TestDb, both_backends};
 use time::OffsetDateTime;
@@ -1020,7 +1021,10 @@ mod webhooks {
             };
             let mut failed = attempt(&e, acme.id, 2);
             failed.outcome = AttemptOutcome::Failed;
+            let trouble = |retrying, dead| idbridge_store::webhook::WebhookTrouble { retrying, dead };
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 0));
             assert!(store.record_webhook_failure(&second, &failure, &failed).await.expect("failure"));
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(1, 0));
             assert!(store.claim_webhook_work(later + Duration::seconds(9), Uuid::new_v4(), later + Duration::seconds(70), 10, ClaimScope::Everything).await.expect("claim").is_empty());
             let third = store.claim_webhook_work(later + Duration::seconds(10), Uuid::new_v4(), later + Duration::seconds(70), 10, ClaimScope::Everything).await.expect("claim").remove(0);
             assert_eq!((third.delivered_seq, third.failures, third.first_failed_at), (1, 1, Some(later)));
@@ -1034,11 +1038,13 @@ mod webhooks {
             assert!(store.claim_webhook_work(much_later, Uuid::new_v4(), much_later, 10, ClaimScope::Everything).await.expect("claim").is_empty());
             let cursors = store.webhook_cursors(e.id, PageRequest::first(10)).await.expect("cursors");
             assert!(cursors.items[0].dead);
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 1));
             assert_eq!(cursors.items[0].failing_seq, Some(2));
             assert_eq!(cursors.items[0].latest_seq, 2);
             assert_eq!(store.replay_webhook(e.id, None, ReplayFrom::FailedEvent, much_later).await.expect("replay"), 1);
             let resumed = store.claim_webhook_work(much_later, Uuid::new_v4(), much_later + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!((resumed[0].delivered_seq, resumed[0].failures), (1, 0));
+            assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 0));
 
             // Deleting the endpoint removes its cursors and attempts.
             assert!(store.delete_webhook(e.id).await.expect("delete"));
@@ -1190,5 +1196,107 @@ both_backends! {
             .expect("q");
         assert_eq!(slugs(first), ["acme", "globex"]);
         assert_eq!(slugs(second), ["initech"]);
+    }
+}
+
+both_backends! {
+    async fn log_filters_narrow_each_log_and_page_within_the_filter(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        let other = tenant("other");
+        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&other).await.expect("tenant");
+        let sign_in = |tenant_id: Uuid, reason: Option<&str>, email: &str| SignInEvent {
+            id: Uuid::now_v7(),
+            tenant_id,
+            occurred_at: T0,
+            success: reason.is_none(),
+            reason: reason.map(str::to_owned),
+            detail: None,
+            email: Some(email.to_owned()),
+            user_id: None,
+            test: false,
+            request_id: None,
+        };
+        let events = [
+            sign_in(acme.id, Some("expired"), "Ada@Example.com"),
+            sign_in(acme.id, None, "ada@example.com"),
+            sign_in(acme.id, Some("audience_mismatch"), "bob@example.com"),
+            sign_in(acme.id, Some("expired"), "bob@example.com"),
+            sign_in(acme.id, Some("expired"), "ada@example.com"),
+            sign_in(other.id, Some("expired"), "ada@example.com"),
+        ];
+        for e in &events {
+            store.record_sign_in(e, None).await.expect("record");
+        }
+        let ids = |items: Vec<SignInEvent>| items.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        let list = |filter: SignInFilter, page: PageRequest| {
+            let store = Arc::clone(&store);
+            async move { store.list_sign_ins_filtered(acme.id, &filter, page).await.expect("list") }
+        };
+        let refused = SignInFilter { success: Some(false), ..SignInFilter::default() };
+        assert_eq!(ids(list(refused, PageRequest::first(50)).await.items),
+                   vec![events[4].id, events[3].id, events[2].id, events[0].id]);
+        let succeeded = SignInFilter { success: Some(true), ..SignInFilter::default() };
+        assert_eq!(ids(list(succeeded, PageRequest::first(50)).await.items), vec![events[1].id]);
+        // Case-insensitive email, and filters combine.
+        let ada = SignInFilter { email: Some("ADA@example.COM".into()), ..SignInFilter::default() };
+        assert_eq!(ids(list(ada, PageRequest::first(50)).await.items),
+                   vec![events[4].id, events[1].id, events[0].id]);
+        let ada_expired = SignInFilter {
+            success: Some(false),
+            reason: Some("expired".into()),
+            email: Some("ada@example.com".into()),
+        };
+        assert_eq!(ids(list(ada_expired, PageRequest::first(50)).await.items),
+                   vec![events[4].id, events[0].id]);
+        // Pages of a filtered list stay within the filter.
+        let expired = SignInFilter { reason: Some("expired".into()), ..SignInFilter::default() };
+        let first = list(expired.clone(), PageRequest::first(2)).await;
+        assert_eq!(ids(first.items), vec![events[4].id, events[3].id]);
+        let rest = list(expired, PageRequest { limit: 2, after: first.next_after }).await;
+        assert_eq!(ids(rest.items), vec![events[0].id]);
+        assert_eq!(rest.next_after, None);
+
+        let record = |tenant_id: Uuid, method: &str, status: u16| ProvisioningRecord {
+            id: Uuid::now_v7(),
+            tenant_id,
+            occurred_at: T0,
+            method: method.to_owned(),
+            path: "/scim/v2/acme/Users".to_owned(),
+            status,
+            resource_type: Some("User".to_owned()),
+            resource_id: None,
+            reason: (status >= 400).then(|| "invalidValue".to_owned()),
+            request_id: None,
+            token_id: None,
+        };
+        let records = [
+            record(acme.id, "POST", 201),
+            record(acme.id, "POST", 409),
+            record(acme.id, "PATCH", 200),
+            record(acme.id, "DELETE", 404),
+            record(acme.id, "POST", 201),
+            record(other.id, "POST", 409),
+        ];
+        for r in &records {
+            store.record_provisioning(r).await.expect("record");
+        }
+        let ids = |items: Vec<ProvisioningRecord>| items.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let list = |filter: ProvisioningFilter, page: PageRequest| {
+            let store = Arc::clone(&store);
+            async move { store.list_provisioning_filtered(acme.id, &filter, page).await.expect("list") }
+        };
+        assert_eq!(list(ProvisioningFilter::default(), PageRequest::first(50)).await.items.len(), 5);
+        assert_eq!(store.list_provisioning(acme.id, PageRequest::first(50)).await.expect("list").items.len(), 5);
+        let failed = ProvisioningFilter { success: Some(false), ..ProvisioningFilter::default() };
+        assert_eq!(ids(list(failed, PageRequest::first(50)).await.items), vec![records[3].id, records[1].id]);
+        let posts = ProvisioningFilter { method: Some("POST".into()), ..ProvisioningFilter::default() };
+        let first = list(posts.clone(), PageRequest::first(2)).await;
+        assert_eq!(ids(first.items), vec![records[4].id, records[1].id]);
+        let rest = list(posts, PageRequest { limit: 2, after: first.next_after }).await;
+        assert_eq!(ids(rest.items), vec![records[0].id]);
+        let good_posts = ProvisioningFilter { method: Some("POST".into()), success: Some(true) };
+        assert_eq!(ids(list(good_posts, PageRequest::first(50)).await.items), vec![records[4].id, records[0].id]);
     }
 }

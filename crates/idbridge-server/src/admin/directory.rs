@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use idbridge_store::{
-    DirectoryEvent, DirectoryGroup, DirectoryUser, PageRequest, ProvisioningRecord, UserGroup,
+    DirectoryEvent, DirectoryGroup, DirectoryUser, PageRequest, ProvisioningFilter,
+    ProvisioningRecord, SignInFilter, UserGroup,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -365,23 +366,123 @@ impl From<ProvisioningRecord> for ProvisioningView {
     }
 }
 
+/// The longest filter value taken: reasons are short codes, emails at most 320.
+const MAX_FILTER_CHARS: usize = 320;
+
+/// Filters of the two logs, as the admin API and the console take them.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogParams {
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (of the same filters).
+    pub cursor: Option<String>,
+    /// `success` or `failure` (provisioning: answered below 400, or 400 and above).
+    pub outcome: Option<String>,
+    /// Sign-in log only: the machine-readable reason, exactly.
+    pub reason: Option<String>,
+    /// Sign-in log only: the whole email address, case-insensitively.
+    pub email: Option<String>,
+    /// Provisioning log only: the HTTP method (`POST`, `PUT`, `PATCH`, `DELETE`,
+    /// `GET`), in any case.
+    pub method: Option<String>,
+}
+
+impl LogParams {
+    pub fn page_request(&self) -> Result<PageRequest, AdminError> {
+        ListParams {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+        .page_request()
+    }
+
+    fn outcome(&self) -> Result<Option<bool>, AdminError> {
+        match present(&self.outcome) {
+            None => Ok(None),
+            Some("success") => Ok(Some(true)),
+            Some("failure") => Ok(Some(false)),
+            Some(other) => Err(AdminError::InvalidRequest(format!(
+                "outcome {other:?} is neither success nor failure"
+            ))),
+        }
+    }
+
+    /// The sign-in log's filter; a provisioning-only parameter is refused rather
+    /// than ignored, so a typo never silently lists everything.
+    pub fn sign_in_filter(&self) -> Result<SignInFilter, AdminError> {
+        if present(&self.method).is_some() {
+            return Err(AdminError::InvalidRequest(
+                "method filters the provisioning log, not the sign-in log".into(),
+            ));
+        }
+        Ok(SignInFilter {
+            success: self.outcome()?,
+            reason: bounded("reason", present(&self.reason))?,
+            email: bounded("email", present(&self.email))?,
+        })
+    }
+
+    pub fn provisioning_filter(&self) -> Result<ProvisioningFilter, AdminError> {
+        if present(&self.reason).is_some() || present(&self.email).is_some() {
+            return Err(AdminError::InvalidRequest(
+                "reason and email filter the sign-in log, not the provisioning log".into(),
+            ));
+        }
+        let method = match present(&self.method).map(str::to_ascii_uppercase) {
+            None => None,
+            Some(m) if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.as_str()) => Some(m),
+            Some(m) => {
+                return Err(AdminError::InvalidRequest(format!(
+                    "method {m:?} is not one SCIM uses (GET, POST, PUT, PATCH, DELETE)"
+                )));
+            }
+        };
+        Ok(ProvisioningFilter {
+            method,
+            success: self.outcome()?,
+        })
+    }
+}
+
+/// A parameter with something in it (an empty form field filters nothing).
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn bounded(name: &str, value: Option<&str>) -> Result<Option<String>, AdminError> {
+    match value {
+        Some(v) if v.chars().count() > MAX_FILTER_CHARS || v.chars().any(char::is_control) => {
+            Err(AdminError::InvalidRequest(format!(
+                "{name} must be at most {MAX_FILTER_CHARS} characters, without control characters"
+            )))
+        }
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
 #[utoipa::path(
     get, path = "/tenants/{slug}/provisioning-log", tag = "directory",
-    params(("slug" = String, Path, description = "Tenant slug"), ListParams),
+    params(("slug" = String, Path, description = "Tenant slug"), LogParams),
     responses(
-        (status = 200, description = "SCIM requests that changed something or failed, newest first", body = List<ProvisioningView>),
+        (status = 200, description = "SCIM requests that changed something or failed, newest first, narrowed by `outcome` and `method`", body = List<ProvisioningView>),
+        (status = 400, description = "A filter value not understood", body = ErrorBody),
         (status = 404, description = "No such tenant", body = ErrorBody),
     )
 )]
 pub async fn list_provisioning_log(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
-    AdminQuery(params): AdminQuery<ListParams>,
+    AdminQuery(params): AdminQuery<LogParams>,
 ) -> Result<Json<List<ProvisioningView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
+    let filter = params.provisioning_filter()?;
     let page: PageRequest = params.page_request()?;
     Ok(Json(List::from_page(
-        state.store.list_provisioning(tenant.id, page).await?,
+        state
+            .store
+            .list_provisioning_filtered(tenant.id, &filter, page)
+            .await?,
         ProvisioningView::from,
     )))
 }
@@ -425,21 +526,26 @@ impl From<idbridge_store::SignInEvent> for SignInView {
 
 #[utoipa::path(
     get, path = "/tenants/{slug}/sign-in-log", tag = "directory",
-    params(("slug" = String, Path, description = "Tenant slug"), ListParams),
+    params(("slug" = String, Path, description = "Tenant slug"), LogParams),
     responses(
-        (status = 200, description = "Sign-in attempts with their outcome and reason, newest first", body = List<SignInView>),
+        (status = 200, description = "Sign-in attempts with their outcome and reason, newest first, narrowed by `outcome`, `reason` and `email`", body = List<SignInView>),
+        (status = 400, description = "A filter value not understood", body = ErrorBody),
         (status = 404, description = "No such tenant", body = ErrorBody),
     )
 )]
 pub async fn list_sign_ins(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
-    AdminQuery(params): AdminQuery<ListParams>,
+    AdminQuery(params): AdminQuery<LogParams>,
 ) -> Result<Json<List<SignInView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
+    let filter = params.sign_in_filter()?;
     let page: PageRequest = params.page_request()?;
     Ok(Json(List::from_page(
-        state.store.list_sign_ins(tenant.id, page).await?,
+        state
+            .store
+            .list_sign_ins_filtered(tenant.id, &filter, page)
+            .await?,
         SignInView::from,
     )))
 }

@@ -58,25 +58,33 @@ pub async fn put_app_roles(
     State(state): State<AppState>,
     AdminJson(input): AdminJson<AppRoles>,
 ) -> Result<Json<AppRoles>, AdminError> {
-    if input.roles.len() > MAX_ROLES {
+    Ok(Json(AppRoles {
+        roles: set_app_roles(&state, input.roles).await?,
+    }))
+}
+
+/// Replaces the app's roles after checking them: the API and the console both
+/// come here, so both refuse the same lists.
+pub async fn set_app_roles(
+    state: &AppState,
+    roles: Vec<String>,
+) -> Result<Vec<String>, AdminError> {
+    if roles.len() > MAX_ROLES {
         return Err(AdminError::InvalidRequest(format!(
             "at most {MAX_ROLES} roles"
         )));
     }
-    for (i, role) in input.roles.iter().enumerate() {
+    for (i, role) in roles.iter().enumerate() {
         check_role_name(role)?;
-        if input.roles[..i]
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(role))
-        {
+        if roles[..i].iter().any(|r| r.eq_ignore_ascii_case(role)) {
             return Err(AdminError::InvalidRequest(format!(
                 "role {role:?} is listed twice"
             )));
         }
     }
-    state.store.set_app_roles(&input.roles).await?;
-    tracing::info!(count = input.roles.len(), "app roles replaced");
-    Ok(Json(input))
+    state.store.set_app_roles(&roles).await?;
+    tracing::info!(count = roles.len(), "app roles replaced");
+    Ok(roles)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -140,9 +148,14 @@ pub async fn get_role_mappings(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<Json<RoleMappings>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    Ok(Json(role_mappings(&state, &slug).await?))
+}
+
+/// The tenant's mappings, policy and default role.
+pub async fn role_mappings(state: &AppState, slug: &str) -> Result<RoleMappings, AdminError> {
+    let tenant = find_tenant(state, slug).await?;
     let mappings = state.store.role_mappings(tenant.id).await?;
-    Ok(Json(answer(&tenant, mappings)))
+    Ok(answer(&tenant, mappings))
 }
 
 #[utoipa::path(
@@ -160,7 +173,17 @@ pub async fn put_role_mappings(
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<PutRoleMappings>,
 ) -> Result<Json<RoleMappings>, AdminError> {
-    let mut tenant = find_tenant(&state, &slug).await?;
+    Ok(Json(set_role_mappings(&state, &slug, input).await?))
+}
+
+/// Replaces the tenant's mappings (and its policy, when given) after checking each
+/// against the app's roles: the API and the console both come here.
+pub async fn set_role_mappings(
+    state: &AppState,
+    slug: &str,
+    input: PutRoleMappings,
+) -> Result<RoleMappings, AdminError> {
+    let mut tenant = find_tenant(state, slug).await?;
     if input.mappings.len() > MAX_MAPPINGS {
         return Err(AdminError::InvalidRequest(format!(
             "at most {MAX_MAPPINGS} mappings"
@@ -207,7 +230,7 @@ pub async fn put_role_mappings(
             .await?;
     }
     tracing::info!(tenant = %tenant.slug, count = mappings.len(), "role mappings replaced");
-    Ok(Json(answer(&tenant, mappings)))
+    Ok(answer(&tenant, mappings))
 }
 
 /// A tenant's rules, for resolving users' roles.

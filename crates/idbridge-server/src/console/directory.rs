@@ -1,11 +1,13 @@
 //! A tenant's directory: users (searchable by userName, display name or email,
-//! paginated) with their status, groups and resolved app roles.
+//! paginated) with their status, groups and resolved app roles; groups (searchable,
+//! paginated) with their members; the sign-in and provisioning logs.
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use idbridge_scim::schema::ResourceType;
 use idbridge_store::PageRequest;
@@ -13,9 +15,9 @@ use serde::Deserialize;
 
 use super::Site;
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, when};
+use super::page::{Chrome, ConsoleError, Notice, ok, render, when};
 use crate::AppState;
-use crate::admin::directory::user_views;
+use crate::admin::directory::{LogParams, user_views};
 use crate::admin::pagination::{ListParams, encode_cursor};
 use crate::admin::service::find_tenant;
 use crate::error::AdminError;
@@ -155,6 +157,202 @@ pub async fn users(
     })
 }
 
+pub struct GroupRow {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/groups.html")]
+struct GroupsPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    query: String,
+    groups: Vec<GroupRow>,
+    total: Option<u64>,
+    next_page: Option<String>,
+}
+
+/// A SCIM filter matching the text in a group's display name or external id, the
+/// text kept a string literal as in [`search_filter`].
+fn group_search_filter(needle: &str) -> String {
+    let literal = serde_json::Value::String(needle.to_owned()).to_string();
+    format!("displayName co {literal} or externalId co {literal}")
+}
+
+/// The tenant's groups, searchable by display name or external id, paginated like
+/// the users: a list by cursor, a search by position.
+pub async fn groups(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<UsersQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let base = site.path(&format!("/tenants/{}/groups", tenant.slug));
+    let (groups, total, next_page) = if needle.is_empty() {
+        let page: PageRequest = ListParams {
+            limit: Some(PAGE_SIZE),
+            cursor: query.cursor.clone().filter(|c| !c.is_empty()),
+        }
+        .page_request()?;
+        let found = state
+            .store
+            .page_groups(tenant.id, page)
+            .await
+            .map_err(AdminError::from)?;
+        (found.items, None, next_link(&base, found.next_after))
+    } else {
+        let number = query.page.unwrap_or(1).clamp(1, 10_000);
+        let start = (number - 1) * PAGE_SIZE + 1;
+        let request = idbridge_scim::query::list_request(
+            ResourceType::Group,
+            Some(&group_search_filter(&needle)),
+            Some("displayName"),
+            None,
+            Some(&start.to_string()),
+            Some(&PAGE_SIZE.to_string()),
+        )
+        .map_err(|e| AdminError::InvalidRequest(e.detail))?;
+        let listing = state
+            .store
+            .list_groups(tenant.id, &request)
+            .await
+            .map_err(AdminError::from)?;
+        let shown = u64::from(start - 1) + listing.items.len() as u64;
+        let next = (shown < listing.total).then(|| {
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string([
+                    ("q", needle.clone()),
+                    ("page", (number + 1).to_string())
+                ])
+                .unwrap_or_default()
+            )
+        });
+        (listing.items, Some(listing.total), next)
+    };
+    ok(&GroupsPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · Groups", tenant.name),
+        notice: Notice::None,
+        tab: "groups",
+        slug: tenant.slug.to_string(),
+        query: needle,
+        groups: groups
+            .into_iter()
+            .map(|g| GroupRow {
+                id: g.id.to_string(),
+                display_name: g.display_name,
+                external_id: g.external_id.unwrap_or_default(),
+                created_at: when(g.created_at),
+                updated_at: when(g.updated_at),
+            })
+            .collect(),
+        total,
+        next_page,
+    })
+}
+
+/// Members shown per page of a group.
+const MEMBERS_PER_PAGE: usize = 100;
+
+pub struct MemberRow {
+    pub display: String,
+    pub kind: &'static str,
+    pub id: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/group.html")]
+struct GroupPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    group: GroupRow,
+    member_count: usize,
+    members: Vec<MemberRow>,
+    next_page: Option<String>,
+    previous_page: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupQuery {
+    page: Option<usize>,
+}
+
+/// One group and its members. The store has no per-group member count, so the
+/// count comes from the members read here, for this one group only.
+pub async fn group(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path((slug, id)): Path<(String, uuid::Uuid)>,
+    Query(query): Query<GroupQuery>,
+) -> Result<Response, ConsoleError> {
+    let tenant = find_tenant(&state, &slug).await?;
+    let group = state
+        .store
+        .group_by_id(tenant.id, id)
+        .await
+        .map_err(AdminError::from)?
+        .ok_or(ConsoleError::NotFound)?;
+    let mut members: Vec<MemberRow> = state
+        .store
+        .group_members(tenant.id, &[id])
+        .await
+        .map_err(AdminError::from)?
+        .into_iter()
+        .map(|(_, m)| MemberRow {
+            display: m.display.unwrap_or_default(),
+            kind: match m.kind {
+                idbridge_store::MemberKind::User => "User",
+                idbridge_store::MemberKind::Group => "Group",
+            },
+            id: m.id.to_string(),
+        })
+        .collect();
+    members.sort_by_key(|m| m.display.to_lowercase());
+    let member_count = members.len();
+    let number = query.page.unwrap_or(1).max(1);
+    let base = site.path(&format!("/tenants/{}/groups/{id}", tenant.slug));
+    let link = |n: usize| format!("{base}?page={n}");
+    let members: Vec<MemberRow> = members
+        .into_iter()
+        .skip((number - 1).saturating_mul(MEMBERS_PER_PAGE))
+        .take(MEMBERS_PER_PAGE)
+        .collect();
+    ok(&GroupPage {
+        chrome: Chrome::signed_in(&site.base, &signed),
+        title: format!("{} · {}", tenant.name, group.display_name),
+        notice: Notice::None,
+        tab: "groups",
+        slug: tenant.slug.to_string(),
+        next_page: (number.saturating_mul(MEMBERS_PER_PAGE) < member_count)
+            .then(|| link(number + 1)),
+        previous_page: (number > 1).then(|| link(number - 1)),
+        group: GroupRow {
+            id: group.id.to_string(),
+            display_name: group.display_name,
+            external_id: group.external_id.unwrap_or_default(),
+            created_at: when(group.created_at),
+            updated_at: when(group.updated_at),
+        },
+        member_count,
+        members,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +372,19 @@ mod tests {
         assert!(
             filter.starts_with(r#"userName co "a\" or userName pr or \"\\" or displayName co"#),
             "{filter}"
+        );
+        let groups = group_search_filter(r#"x" or displayName pr or ""#);
+        assert!(
+            idbridge_scim::query::list_request(
+                ResourceType::Group,
+                Some(&groups),
+                None,
+                None,
+                None,
+                None
+            )
+            .is_ok(),
+            "{groups}"
         );
     }
 }
@@ -208,105 +419,173 @@ struct LogsPage {
     sign_ins: Vec<SignInRow>,
     provisioning: Vec<ProvisioningRow>,
     next_page: Option<String>,
+    /// The filters as the form shows them (empty: not filtered).
+    filter: LogForm,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct LogQuery {
-    cursor: Option<String>,
+/// What the filter form holds, echoed back so it shows what the list shows.
+#[derive(Debug, Default)]
+pub struct LogForm {
+    pub outcome: String,
+    pub reason: String,
+    pub email: String,
+    pub method: String,
 }
 
+impl LogForm {
+    fn of(params: &LogParams) -> Self {
+        let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+        Self {
+            outcome: text(&params.outcome),
+            reason: text(&params.reason),
+            email: text(&params.email),
+            method: text(&params.method).to_ascii_uppercase(),
+        }
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !(self.outcome.is_empty()
+            && self.reason.is_empty()
+            && self.email.is_empty()
+            && self.method.is_empty())
+    }
+
+    /// The next page's link: the cursor and every filter, so paging never drops one.
+    fn next_link(&self, base: &str, next: Option<uuid::Uuid>) -> Option<String> {
+        next.map(|id| {
+            let mut query = vec![("cursor", encode_cursor(id))];
+            for (name, value) in [
+                ("outcome", &self.outcome),
+                ("reason", &self.reason),
+                ("email", &self.email),
+                ("method", &self.method),
+            ] {
+                if !value.is_empty() {
+                    query.push((name, value.clone()));
+                }
+            }
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string(query).unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// A next-page link that carries only the cursor (an unsearched list).
 fn next_link(base: &str, next: Option<uuid::Uuid>) -> Option<String> {
-    next.map(|id| {
-        format!(
-            "{base}?{}",
-            serde_urlencoded::to_string([("cursor", encode_cursor(id))]).unwrap_or_default()
-        )
-    })
+    LogForm::default().next_link(base, next)
 }
 
-/// Every sign-in attempt, newest first, with its outcome and reason.
+/// The page request of a log: the console's page size, the cursor of the link.
+fn log_page(params: &LogParams) -> Result<PageRequest, AdminError> {
+    LogParams {
+        limit: Some(50),
+        cursor: params.cursor.clone().filter(|c| !c.is_empty()),
+        ..LogParams::default()
+    }
+    .page_request()
+}
+
+/// Every sign-in attempt, newest first, with its outcome and reason; filtered by
+/// outcome, reason and email with the admin API's own rules ([`LogParams`]).
 pub async fn sign_ins(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
     Extension(signed): Extension<Signed>,
     Path(slug): Path<String>,
-    Query(query): Query<LogQuery>,
+    Query(params): Query<LogParams>,
 ) -> Result<Response, ConsoleError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: query.cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
-    let found = state
-        .store
-        .list_sign_ins(tenant.id, page)
-        .await
-        .map_err(AdminError::from)?;
+    let form = LogForm::of(&params);
     let base = site.path(&format!("/tenants/{}/sign-ins", tenant.slug));
-    ok(&LogsPage {
+    let mut page = LogsPage {
         chrome: Chrome::signed_in(&site.base, &signed),
         title: format!("{} · Sign-in log", tenant.name),
         notice: Notice::None,
         tab: "sign-ins",
         slug: tenant.slug.to_string(),
-        next_page: next_link(&base, found.next_after),
-        sign_ins: found
-            .items
-            .into_iter()
-            .map(|e| SignInRow {
-                occurred_at: when(e.occurred_at),
-                success: e.success,
-                reason: e.reason.unwrap_or_default(),
-                detail: e.detail.unwrap_or_default(),
-                email: e.email.unwrap_or_default(),
-                test: e.test,
-                request_id: e.request_id.unwrap_or_default(),
-            })
-            .collect(),
+        next_page: None,
+        sign_ins: Vec::new(),
         provisioning: Vec::new(),
-    })
+        filter: form,
+    };
+    let filter = match params.sign_in_filter() {
+        Ok(filter) => filter,
+        Err(e) => {
+            page.notice = Notice::Error(e.to_string());
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let found = state
+        .store
+        .list_sign_ins_filtered(tenant.id, &filter, log_page(&params)?)
+        .await
+        .map_err(AdminError::from)?;
+    page.next_page = page.filter.next_link(&base, found.next_after);
+    page.sign_ins = found
+        .items
+        .into_iter()
+        .map(|e| SignInRow {
+            occurred_at: when(e.occurred_at),
+            success: e.success,
+            reason: e.reason.unwrap_or_default(),
+            detail: e.detail.unwrap_or_default(),
+            email: e.email.unwrap_or_default(),
+            test: e.test,
+            request_id: e.request_id.unwrap_or_default(),
+        })
+        .collect();
+    ok(&page)
 }
 
-/// Every SCIM request that changed something or failed, newest first.
+/// Every SCIM request that changed something or failed, newest first; filtered by
+/// method (the operation) and outcome.
 pub async fn provisioning(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
     Extension(signed): Extension<Signed>,
     Path(slug): Path<String>,
-    Query(query): Query<LogQuery>,
+    Query(params): Query<LogParams>,
 ) -> Result<Response, ConsoleError> {
     let tenant = find_tenant(&state, &slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: query.cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
-    let found = state
-        .store
-        .list_provisioning(tenant.id, page)
-        .await
-        .map_err(AdminError::from)?;
+    let form = LogForm::of(&params);
     let base = site.path(&format!("/tenants/{}/provisioning", tenant.slug));
-    ok(&LogsPage {
+    let mut page = LogsPage {
         chrome: Chrome::signed_in(&site.base, &signed),
         title: format!("{} · Provisioning log", tenant.name),
         notice: Notice::None,
         tab: "provisioning",
         slug: tenant.slug.to_string(),
-        next_page: next_link(&base, found.next_after),
+        next_page: None,
         sign_ins: Vec::new(),
-        provisioning: found
-            .items
-            .into_iter()
-            .map(|r| ProvisioningRow {
-                occurred_at: when(r.occurred_at),
-                method: r.method,
-                path: r.path,
-                status: r.status,
-                reason: r.reason.unwrap_or_default(),
-                request_id: r.request_id.unwrap_or_default(),
-            })
-            .collect(),
-    })
+        provisioning: Vec::new(),
+        filter: form,
+    };
+    let filter = match params.provisioning_filter() {
+        Ok(filter) => filter,
+        Err(e) => {
+            page.notice = Notice::Error(e.to_string());
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let found = state
+        .store
+        .list_provisioning_filtered(tenant.id, &filter, log_page(&params)?)
+        .await
+        .map_err(AdminError::from)?;
+    page.next_page = page.filter.next_link(&base, found.next_after);
+    page.provisioning = found
+        .items
+        .into_iter()
+        .map(|r| ProvisioningRow {
+            occurred_at: when(r.occurred_at),
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            reason: r.reason.unwrap_or_default(),
+            request_id: r.request_id.unwrap_or_default(),
+        })
+        .collect();
+    ok(&page)
 }

@@ -17,9 +17,12 @@ mod directory;
 pub(crate) mod domains;
 pub(crate) mod page;
 pub mod password;
+mod roles;
 mod saml;
 pub(crate) mod scim;
+mod setup_links;
 mod tenants;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -84,6 +87,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tenants/{slug}/saml", get(saml::show).post(saml::save))
         .route("/tenants/{slug}/saml/test", post(saml::test))
         .route("/tenants/{slug}/users", get(directory::users))
+        .route("/tenants/{slug}/groups", get(directory::groups))
+        .route("/tenants/{slug}/groups/{id}", get(directory::group))
         .route("/tenants/{slug}/sign-ins", get(directory::sign_ins))
         .route("/tenants/{slug}/provisioning", get(directory::provisioning))
         .route("/tenants/{slug}/scim", get(scim::show))
@@ -103,6 +108,32 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/tenants/{slug}/domains/{domain}/remove",
             post(domains::remove),
+        )
+        .route("/tenants/{slug}/roles", get(roles::show))
+        .route("/tenants/{slug}/roles/mappings", post(roles::save_mappings))
+        .route(
+            "/tenants/{slug}/roles/default",
+            post(roles::save_default_role),
+        )
+        .route(
+            "/tenants/{slug}/roles/app-roles",
+            post(roles::save_app_roles),
+        )
+        .route(
+            "/tenants/{slug}/setup-links",
+            get(setup_links::show).post(setup_links::create),
+        )
+        .route(
+            "/tenants/{slug}/setup-links/{id}/revoke",
+            post(setup_links::revoke),
+        )
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
+        .route("/webhooks/{id}/rotate-secret", post(webhooks::rotate))
+        .route("/webhooks/{id}/replay", post(webhooks::replay))
+        .route(
+            "/webhooks/{id}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
         )
         // Layers run outside in: the session is found first, then the CSRF token
         // checked against it.

@@ -852,21 +852,17 @@ impl DirectoryRepo for SqliteStore {
         insert_log(&mut conn, record).await
     }
 
-    async fn list_provisioning(
+    async fn list_provisioning_filtered(
         &self,
         tenant_id: Uuid,
+        filter: &crate::ProvisioningFilter,
         page: PageRequest,
     ) -> Result<Page<ProvisioningRecord>> {
-        let limit = i64::from(page.effective_limit()) + 1;
-        let rows = sqlx::query(
-            "SELECT * FROM provisioning_log WHERE tenant_id = ?1 AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3",
-        )
-        .bind(tenant_id)
-        .bind(page.after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let Sql { text, binds, .. } =
+            crate::log_filter::provisioning_page_query(Dialect::Sqlite, tenant_id, filter, page);
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
+            .fetch_all(&self.pool)
+            .await?;
         let items = rows
             .iter()
             .map(|row| {

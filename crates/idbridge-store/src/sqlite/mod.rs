@@ -656,6 +656,64 @@ mod index_tests {
         }
     }
 
+    /// Each filter of the sign-in and provisioning logs is served by its own index,
+    /// which also gives the newest-first order: no scan of the tenant's log.
+    #[tokio::test]
+    async fn log_filters_use_their_index() {
+        let db = idbridge_testkit::TestDb::sqlite().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
+        store.migrate().await.expect("migrate");
+        for (what, sql, index) in crate::log_filter::indexed_filters() {
+            if sql.dialect != Dialect::Sqlite {
+                continue;
+            }
+            let explain = format!("EXPLAIN QUERY PLAN {}", sql.text);
+            let plan: Vec<String> =
+                directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), sql.binds)
+                    .fetch_all(&store.pool)
+                    .await
+                    .expect("explain")
+                    .iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect();
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{what}: expected {index}\n{plan:#?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step.starts_with("SCAN") || step.contains("TEMP B-TREE")),
+                "{what}: scans or sorts\n{plan:#?}"
+            );
+        }
+    }
+
+    /// The webhooks list's trouble count reads the partial index of failing and
+    /// dead pairs, not every tenant's cursor.
+    #[tokio::test]
+    async fn webhook_trouble_reads_only_pairs_in_trouble() {
+        let db = idbridge_testkit::TestDb::sqlite().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
+        store.migrate().await.expect("migrate");
+        let explain = format!("EXPLAIN QUERY PLAN {}", webhook::WEBHOOK_TROUBLE);
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
+            .bind(uuid::Uuid::nil())
+            .fetch_all(&store.pool)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("webhook_cursors_trouble_idx")),
+            "{plan:#?}"
+        );
+    }
+
     /// Every hot-path lookup is answered by an index, never a table scan.
     #[tokio::test]
     async fn hot_path_lookups_use_an_index() {
@@ -671,6 +729,7 @@ mod index_tests {
             domain::DOMAINS_TO_RECHECK,
             setup_link::USABLE_SETUP_LINK,
             console::ACTIVE_CONSOLE_SESSION,
+            webhook::WEBHOOK_TROUBLE,
         ] {
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))

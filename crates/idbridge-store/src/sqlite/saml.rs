@@ -376,16 +376,21 @@ impl SamlRepo for SqliteStore {
         Ok(())
     }
 
-    async fn list_sign_ins(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<SignInEvent>> {
-        let rows = sqlx::query(
-            "SELECT * FROM sign_in_events WHERE tenant_id = ?1 AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3",
-        )
-        .bind(tenant_id)
-        .bind(page.after)
-        .bind(i64::from(page.effective_limit()) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+    async fn list_sign_ins_filtered(
+        &self,
+        tenant_id: Uuid,
+        filter: &crate::SignInFilter,
+        page: PageRequest,
+    ) -> Result<Page<SignInEvent>> {
+        let crate::scim_sql::Sql { text, binds, .. } = crate::log_filter::sign_in_page_query(
+            crate::scim_sql::Dialect::Sqlite,
+            tenant_id,
+            filter,
+            page,
+        );
+        let rows = super::directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
+            .fetch_all(&self.pool)
+            .await?;
         let items = rows
             .iter()
             .map(|row| {

@@ -185,6 +185,12 @@ async fn insert_attempt(conn: &mut sqlx::SqliteConnection, attempt: &WebhookAtte
     Ok(())
 }
 
+/// Counts an endpoint's pairs in trouble. The last term is the partial index's
+/// predicate word for word (`webhook_cursors_trouble_idx`, migration 0023), so only
+/// failing and dead pairs are read.
+pub(crate) const WEBHOOK_TROUBLE: &str = "SELECT COUNT(*) AS troubled, COALESCE(SUM(state = 'dead'), 0) AS dead \
+     FROM webhook_cursors WHERE endpoint_id = ?1 AND (state = 'dead' OR failures > 0)";
+
 #[async_trait]
 impl WebhookRepo for SqliteStore {
     async fn create_webhook(&self, e: &WebhookEndpoint) -> Result<()> {
@@ -475,6 +481,22 @@ impl WebhookRepo for SqliteStore {
         Ok(Page::from_overfetch(items, page.effective_limit(), |c| {
             c.tenant_id
         }))
+    }
+
+    async fn webhook_trouble(&self, endpoint_id: Uuid) -> Result<crate::webhook::WebhookTrouble> {
+        let row = sqlx::query(WEBHOOK_TROUBLE)
+            .bind(endpoint_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let count = |name: &str| -> Result<u64> {
+            let n: i64 = row.try_get(name)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let (troubled, dead) = (count("troubled")?, count("dead")?);
+        Ok(crate::webhook::WebhookTrouble {
+            retrying: troubled.saturating_sub(dead),
+            dead,
+        })
     }
 
     async fn webhook_attempts(

@@ -170,3 +170,91 @@ async fn sign_in_pages_render_in_chromium() {
 
     browser.close().await;
 }
+
+/// The console's newer pages as an operator uses them, in headless Chromium: sign
+/// in, add a webhook endpoint (its secret shown once, with a working copy button,
+/// which proves the script loads under the CSP), a setup link, the roles tab and a
+/// filtered sign-in log. Screenshots:
+/// target/browser-screenshots/console_pages_render_in_chromium/.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_pages_render_in_chromium() {
+    let app = TestApp::spawn(TestDb::sqlite().await).await;
+    app.create_tenant("acme").await;
+    idbridge_server::admin::service::create_operator(
+        &app.state,
+        "ops@example.com",
+        &secrecy::SecretString::from("correct horse battery staple"),
+    )
+    .await
+    .expect("operator");
+    let browser = Browser::start("console_pages_render_in_chromium").await;
+
+    browser.goto(&app.url("/admin/login")).await;
+    browser.fill("#email", "ops@example.com").await;
+    browser
+        .fill("#password", "correct horse battery staple")
+        .await;
+    browser.click("main button[type=submit]").await;
+    browser.wait_for(".mainnav").await;
+
+    browser.click(".mainnav a[href$='/admin/webhooks']").await;
+    browser.wait_for("#new-url").await;
+    assert_eq!(browser.title().await, "Webhooks · idbridge");
+    browser
+        .fill("#new-url", "https://hooks.example.com/idbridge")
+        .await;
+    browser.fill("#new-description", "The app's receiver").await;
+    browser.fill("#new-types", "user.*").await;
+    browser.screenshot("01-webhooks").await;
+    browser
+        .click("form[action$='/admin/webhooks'] button[type=submit]")
+        .await;
+    browser.wait_for("#new-secret").await;
+    // The copy button is shown by the script only.
+    browser
+        .wait_for("button[data-copy='new-secret']:not([hidden])")
+        .await;
+    let page = browser.text("main").await;
+    assert!(page.contains("shown only this once"), "{page}");
+    assert!(
+        page.contains("Delivery by tenant") && page.contains("Replay"),
+        "{page}"
+    );
+    browser.screenshot("02-webhook-created").await;
+    browser.click("a.button.danger").await;
+    browser.wait_for("#delete-title").await;
+    browser.screenshot("03-webhook-delete-confirm").await;
+
+    browser
+        .goto(&app.url("/admin/tenants/acme/setup-links"))
+        .await;
+    browser.fill("#note", "Jane, Acme IT").await;
+    browser
+        .click("form[action$='/setup-links'] button[type=submit]")
+        .await;
+    browser.wait_for("#new-url").await;
+    let page = browser.text("main").await;
+    assert!(
+        page.contains("Jane, Acme IT") && page.contains("Active"),
+        "{page}"
+    );
+    browser.screenshot("04-setup-link-created").await;
+
+    browser.goto(&app.url("/admin/tenants/acme/roles")).await;
+    browser.fill("#app_roles", "Admin\nAppAdmin\nMember").await;
+    browser
+        .click("form[action$='/roles/app-roles'] button[type=submit]")
+        .await;
+    browser.wait_for("select#role-0").await;
+    let page = browser.text("main").await;
+    assert!(page.contains("App roles saved"), "{page}");
+    browser.screenshot("05-roles").await;
+
+    browser
+        .goto(&app.url("/admin/tenants/acme/sign-ins?outcome=failure"))
+        .await;
+    browser.wait_for("form.filters").await;
+    browser.screenshot("06-sign-in-log-filtered").await;
+
+    browser.close().await;
+}

@@ -275,7 +275,29 @@ both_backends! {
             StatusCode::SEE_OTHER
         );
         let revoke = format!("/admin/tenants/acme/scim/tokens/{token_id}/revoke");
+        let webhook: serde_json::Value = app.admin(Method::POST, "/api/v1/webhooks")
+            .json(&json!({"url": "https://hooks.example.com/in", "description": "before"}))
+            .send().await.expect("send").json().await.expect("json");
+        let webhook_id = webhook["id"].as_str().expect("id").to_owned();
+        let webhook_path = format!("/admin/webhooks/{webhook_id}");
+        let rotate = format!("{webhook_path}/rotate-secret");
+        let replay = format!("{webhook_path}/replay");
+        let delete = format!("{webhook_path}/delete");
+        let link: serde_json::Value = app.admin(Method::POST, "/api/v1/tenants/acme/setup-links")
+            .json(&json!({"provider": "okta"}))
+            .send().await.expect("send").json().await.expect("json");
+        let link_revoke = format!("/admin/tenants/acme/setup-links/{}/revoke", link["id"].as_str().expect("id"));
         let posts: Vec<(&str, Vec<(&str, &str)>)> = vec![
+            ("/admin/webhooks", vec![("url", "https://other.example.com/in"), ("enabled", "on")]),
+            (&webhook_path, vec![("url", "https://hooks.example.com/in"), ("description", "after")]),
+            (&rotate, vec![]),
+            (&replay, vec![("mode", "resume")]),
+            (&delete, vec![]),
+            ("/admin/tenants/acme/setup-links", vec![("provider", "entra"), ("expires_in_hours", "1")]),
+            (&link_revoke, vec![]),
+            ("/admin/tenants/acme/roles/app-roles", vec![("roles", "Admin")]),
+            ("/admin/tenants/acme/roles/mappings", vec![("source_0", "role"), ("value_0", "X"), ("role_0", "Admin")]),
+            ("/admin/tenants/acme/roles/default", vec![("default_role", "Admin")]),
             ("/admin/tenants", vec![("slug", "globex"), ("name", "Globex")]),
             ("/admin/tenants/acme", vec![("name", "Renamed")]),
             ("/admin/tenants/acme/saml", vec![("metadata_xml", "<x/>")]),
@@ -320,6 +342,20 @@ both_backends! {
         assert_eq!(tenant["scim"]["active_tokens"], 1);
         assert_eq!(tenant["saml"]["configured"], false);
         assert_eq!(tenant["domains"]["total"], 1);
+        assert!(tenant["default_role"].is_null());
+        // One webhook, its description and secret as they were; the setup link still
+        // active; no app roles, no mappings.
+        let webhooks: serde_json::Value = app.admin(Method::GET, "/api/v1/webhooks").send().await.expect("send").json().await.expect("json");
+        assert_eq!(webhooks["data"].as_array().map(Vec::len), Some(1));
+        assert_eq!(webhooks["data"][0]["description"], "before");
+        assert!(webhooks["data"][0]["previous_secret_expires_at"].is_null());
+        let links: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        assert_eq!(links["data"].as_array().map(Vec::len), Some(1));
+        assert_eq!(links["data"][0]["state"], "active");
+        let roles: serde_json::Value = app.admin(Method::GET, "/api/v1/app-roles").send().await.expect("send").json().await.expect("json");
+        assert_eq!(roles["roles"], json!([]));
+        let mappings: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/role-mappings").send().await.expect("send").json().await.expect("json");
+        assert_eq!(mappings["mappings"], json!([]));
         assert_eq!(browser.get("/admin/tenants").await.status, StatusCode::OK);
     }
 
@@ -389,17 +425,30 @@ both_backends! {
             "name": {"givenName": "<b onmouseover=alert(2)>M</b>"},
         }))).await;
         assert_eq!(user.status(), StatusCode::CREATED);
+        let group = scim.create_group("<svg onload=alert(6)>Admins", &[user.json::<serde_json::Value>().await.expect("json")["id"].as_str().expect("id")]).await;
+        let group_path = format!("/admin/tenants/acme/groups/{}", group["id"].as_str().expect("id"));
         let description = r#""><script>alert(3)</script>"#;
         let mut browser = Browser::signed_in(&app).await;
         let generated = browser.post("/admin/tenants/acme/scim/tokens", &[("description", description)]).await;
         assert_eq!(generated.status, StatusCode::CREATED);
+        let hook = browser.post("/admin/webhooks", &[("url", "https://hooks.example.com/in"), ("description", description), ("enabled", "on")]).await;
+        assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+        let hook_path = format!("/admin/webhooks/{}", app.admin(Method::GET, "/api/v1/webhooks").send().await.expect("send").json::<serde_json::Value>().await.expect("json")["data"][0]["id"].as_str().expect("id"));
+        let hook_delete = format!("{hook_path}/delete");
+        let link = browser.post("/admin/tenants/acme/setup-links", &[("provider", "entra"), ("expires_in_hours", "24"), ("note", "<iframe src=javascript:alert(7)>")]).await;
+        assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
+        let roles = browser.post("/admin/tenants/acme/roles/mappings", &[("source_0", "group"), ("value_0", "<svg onload=alert(6)>Admins"), ("role_0", "<i>Admin</i>")]).await;
+        assert_eq!(roles.status, StatusCode::SEE_OTHER, "{}", roles.body);
         let search = format!("/admin/tenants?q={}", "%3Cimg%20src");
         for path in ["/admin/tenants", search.as_str(), "/admin/tenants/acme", "/admin/tenants/acme/saml",
                      "/admin/tenants/acme/scim", "/admin/tenants/acme/domains", "/admin/tenants/acme/users",
-                     "/admin/tenants/acme/users?q=mallory"] {
+                     "/admin/tenants/acme/users?q=mallory", "/admin/tenants/acme/groups",
+                     "/admin/tenants/acme/groups?q=svg", group_path.as_str(), "/admin/webhooks",
+                     hook_path.as_str(), hook_delete.as_str(), "/admin/tenants/acme/setup-links",
+                     "/admin/tenants/acme/roles"] {
             let page = browser.get(path).await;
             assert_eq!(page.status, StatusCode::OK, "{path}");
-            for raw in ["<img src=x", "<script>alert", "<b onmouseover", "\"><script>"] {
+            for raw in ["<img src=x", "<script>alert", "<b onmouseover", "\"><script>", "<svg onload", "<iframe", "<i>Admin"] {
                 assert!(!page.body.contains(raw), "{path} shows {raw:?} unescaped");
             }
         }
@@ -410,6 +459,10 @@ both_backends! {
         assert!(tokens.body.contains("alert(3)"), "the description is shown, escaped");
         let users = browser.get("/admin/tenants/acme/users?q=mallory").await;
         assert!(users.body.contains("mallory@acme.test") && users.body.contains("alert(1)"), "the display name is shown, escaped");
+        for (path, shown) in [("/admin/tenants/acme/groups", "alert(6)"), ("/admin/webhooks", "alert(3)"),
+                              ("/admin/tenants/acme/setup-links", "alert(7)"), ("/admin/tenants/acme/roles", "alert(6)")] {
+            assert!(browser.get(path).await.body.contains(shown), "{path} shows the text, escaped");
+        }
     }
 }
 
@@ -758,5 +811,378 @@ both_backends! {
         assert_eq!(provisioning.status, StatusCode::OK);
         assert!(provisioning.body.contains("POST /scim/v2/acme/Users"), "{}", provisioning.body);
         assert!(provisioning.body.contains(">201<") && provisioning.body.contains(">400<"));
+    }
+}
+
+/// The `href` of the pager's button (`Next page`, `Older attempts`, …), unescaped.
+fn pager_link(page: &Page, label: &str) -> Option<String> {
+    let end = page.body.find(&format!("\">{label}</a>"))?;
+    let start = page.body[..end].rfind("href=\"")? + "href=\"".len();
+    Some(
+        page.body[start..end]
+            .replace("&#38;", "&")
+            .replace("&amp;", "&"),
+    )
+}
+
+async fn api_json(app: &TestApp, method: Method, path: &str) -> serde_json::Value {
+    app.admin(method, path)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+both_backends! {
+    async fn console_manages_webhooks_shows_secrets_once_and_replays_dead_letters(db: TestDb) {
+        use crate::webhooks::{Receiver, deliver_all};
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        let receiver = Receiver::start().await;
+        let mut browser = Browser::signed_in(&app).await;
+        let list = browser.get("/admin/webhooks").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains("No endpoints yet.") && list.body.contains(r#"href="/admin/webhooks">Webhooks</a>"#));
+
+        // A refusal keeps what was typed.
+        let refused = browser.post("/admin/webhooks", &[("url", "ftp://hooks.example.com/x"), ("description", "kept")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body.contains(r#"value="ftp://hooks.example.com/x""#) && refused.body.contains(r#"value="kept""#));
+        let unknown = browser.post("/admin/webhooks", &[("url", &receiver.url()), ("tenant", "nobody")]).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(unknown.body.contains("nobody") && unknown.body.contains("New endpoint"));
+
+        let created = browser.post("/admin/webhooks", &[("url", &receiver.url()), ("description", "the app"),
+            ("event_types", "user.*\r\ngroup.created"), ("tenant", "acme"), ("enabled", "on")]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.headers["cache-control"], "no-store");
+        assert!(created.body.contains("it is shown only this once"));
+        let secret = field_value(&created, "new-secret");
+        assert!(secret.starts_with("idb_whsec_"), "{secret}");
+        let id = api_json(&app, Method::GET, "/api/v1/webhooks").await["data"][0]["id"].as_str().expect("id").to_owned();
+        let view = api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!((view["tenant"].as_str(), view["enabled"].as_bool()), (Some("acme"), Some(true)));
+        assert_eq!(view["event_types"], json!(["user.*", "group.created"]));
+        let page_path = format!("/admin/webhooks/{id}");
+        let page = browser.get(&page_path).await;
+        assert!(!page.body.contains(&secret), "never shown again");
+        assert!(page.body.contains("the app") && page.body.contains("group.created"));
+        let list = browser.get("/admin/webhooks").await;
+        assert!(!list.body.contains(&secret) && list.body.contains(&receiver.url()) && list.body.contains("Enabled"));
+
+        // A receiver that fails for a day: the tenant is dead-lettered, with its error.
+        scim.create_user("a@acme.test").await;
+        scim.create_user("b@acme.test").await;
+        receiver.answer_always(Some(500));
+        // Rounds every ten minutes, so early retries (seconds and minutes apart) each
+        // happen: more attempts than one page holds.
+        for _ in 0..300 {
+            deliver_all(&app).await;
+            if api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}/tenants")).await["data"][0]["state"] == "dead" {
+                break;
+            }
+            app.clock.advance(time::Duration::minutes(10));
+        }
+        // A day went by: the session ended long ago.
+        let mut browser = Browser::signed_in(&app).await;
+        let page = browser.get(&page_path).await;
+        assert!(page.body.contains("Dead") && page.body.contains("500"), "{}", page.body);
+        assert!(page.body.contains("0 of 2"), "position: nothing delivered of two events");
+        assert!(browser.get("/admin/webhooks").await.body.contains("1 dead"), "the list says which endpoint needs a look");
+
+        // Attempts page, filtered by tenant; the next page keeps the filter.
+        let filtered = browser.get(&format!("{page_path}?tenant=acme")).await;
+        assert_eq!(filtered.status, StatusCode::OK);
+        let attempts = api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}/attempts?limit=200")).await["data"].as_array().map(Vec::len).expect("attempts");
+        assert!(attempts > 25, "{attempts} attempts in a day");
+        let older = pager_link(&filtered, "Older attempts").expect("a second page of attempts");
+        assert!(older.contains("tenant=acme") && older.contains("attempts="), "{older}");
+        let second = browser.get(&older).await;
+        assert_eq!(second.status, StatusCode::OK);
+        assert_eq!(second.body.matches("<td><code>acme</code></td>").count(), (attempts - 25).min(25), "{older}");
+        let nobody = browser.get(&format!("{page_path}?tenant=nobody")).await;
+        assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+
+        // Replay: the three forms.
+        let bad = browser.post(&format!("{page_path}/replay"), &[("mode", "rewind"), ("tenant", "acme"), ("from_seq", "zero")]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("whole number"));
+        let no_tenant = browser.post(&format!("{page_path}/replay"), &[("mode", "rewind"), ("from_seq", "1")]).await;
+        assert_eq!(no_tenant.status, StatusCode::BAD_REQUEST);
+        assert!(no_tenant.body.contains("needs a tenant"));
+        receiver.answer_always(None);
+        let resumed = browser.post(&format!("{page_path}/replay"), &[("mode", "resume"), ("tenant", "acme")]).await;
+        assert_eq!(resumed.status, StatusCode::SEE_OTHER);
+        let page = browser.get(resumed.location()).await;
+        assert!(page.body.contains("Replay started: 1 tenant feed will be delivered again."), "{}", page.body);
+        deliver_all(&app).await;
+        let seqs = || receiver.accepted().iter().map(|r| r.json()["seq"].as_i64().expect("seq")).collect::<Vec<_>>();
+        assert_eq!(seqs(), vec![1, 2]);
+        let rewound = browser.post(&format!("{page_path}/replay"), &[("mode", "rewind"), ("tenant", "acme"), ("from_seq", "2")]).await;
+        assert_eq!(rewound.status, StatusCode::SEE_OTHER);
+        deliver_all(&app).await;
+        assert_eq!(seqs(), vec![1, 2, 2]);
+        let skipped = browser.post(&format!("{page_path}/replay"), &[("mode", "skip")]).await;
+        assert_eq!(skipped.status, StatusCode::SEE_OTHER);
+        assert!(browser.get(skipped.location()).await.body.contains("Replay started: 0 tenant feeds"));
+        assert!(browser.get(&page_path).await.body.contains("Delivering"));
+        assert!(browser.get("/admin/webhooks").await.body.contains("No failures"));
+
+        // Edit: every field, and an unticked box disables.
+        let saved = browser.post(&page_path, &[("url", &receiver.url()), ("description", "renamed"), ("event_types", "")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        let view = api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!((view["description"].as_str(), view["enabled"].as_bool()), (Some("renamed"), Some(false)));
+        assert!(view["event_types"].is_null());
+        assert!(browser.get(saved.location()).await.body.contains("Endpoint saved."));
+        let refused = browser.post(&page_path, &[("url", "ftp://hooks.example.com/x"), ("description", "x")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+
+        // Rotation: the new secret once, and the overlap said.
+        let rotated = browser.post(&format!("{page_path}/rotate-secret"), &[]).await;
+        assert_eq!(rotated.status, StatusCode::OK);
+        let new_secret = field_value(&rotated, "new-secret");
+        assert!(new_secret.starts_with("idb_whsec_") && new_secret != secret);
+        assert!(rotated.body.contains("keeps signing beside the new one for 24 hours"), "{}", rotated.body);
+        let page = browser.get(&page_path).await;
+        assert!(!page.body.contains(&new_secret) && !page.body.contains(&secret));
+        assert!(page.body.contains("The previous secret still signs beside the current one until"));
+
+        // Deletion takes a confirmation page, then the post.
+        let confirm = browser.get(&format!("{page_path}/delete")).await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        assert!(confirm.body.contains("Delete this endpoint?") && confirm.body.contains("cannot be undone"));
+        let deleted = browser.post(&format!("{page_path}/delete"), &[]).await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        assert_eq!(deleted.location(), "/admin/webhooks?done=deleted");
+        assert!(browser.get(deleted.location()).await.body.contains("Endpoint deleted."));
+        assert_eq!(app.admin(Method::GET, &format!("/api/v1/webhooks/{id}")).send().await.expect("send").status(), StatusCode::NOT_FOUND);
+        assert_eq!(browser.get(&page_path).await.status, StatusCode::NOT_FOUND);
+    }
+
+    async fn console_issues_setup_links_shown_once_lists_their_state_and_revokes(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+        let page = browser.get("/admin/tenants/acme/setup-links").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("No setup links yet.") && page.body.contains(r#"aria-current="page">Setup links"#));
+
+        for (fields, message) in [
+            (vec![("provider", "entra"), ("expires_in_hours", "0")], "between 1 and 720"),
+            (vec![("provider", "entra"), ("expires_in_hours", "721")], "between 1 and 720"),
+            (vec![("provider", "entra"), ("expires_in_hours", "soon")], "between 1 and 720"),
+            (vec![("provider", "ping"), ("expires_in_hours", "1")], "entra, okta or generic"),
+        ] {
+            let refused = browser.post("/admin/tenants/acme/setup-links", &fields).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{fields:?}");
+            assert!(refused.body.contains(message), "{fields:?}: {}", refused.body);
+        }
+        assert!(browser.get("/admin/tenants/acme/setup-links").await.body.contains("No setup links yet."));
+
+        let created = browser.post("/admin/tenants/acme/setup-links", &[("provider", "okta"), ("expires_in_hours", "2"), ("note", "Jane, Acme IT")]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.headers["cache-control"], "no-store");
+        assert!(created.body.contains("it is shown only this once") && created.body.contains("Link created for Okta."));
+        let url = field_value(&created, "new-url");
+        assert!(url.starts_with(&format!("{}/setup?token=idb_setup_", app.base)), "{url}");
+        let token = url.split("token=").nth(1).expect("token").to_owned();
+        let later = browser.get("/admin/tenants/acme/setup-links").await;
+        assert!(!later.body.contains(&token), "never shown again");
+        assert!(later.body.contains("Jane, Acme IT") && later.body.contains("Okta") && later.body.contains("Active"));
+        browser.post("/admin/tenants/acme/setup-links", &[("provider", "generic"), ("expires_in_hours", "1"), ("note", "short")]).await;
+
+        app.clock.advance(time::Duration::minutes(90));
+        let mut browser = Browser::signed_in(&app).await;
+        let page = browser.get("/admin/tenants/acme/setup-links").await;
+        assert!(page.body.contains("Expired") && page.body.contains("Active"), "{}", page.body);
+        let action = page.body.split("action=\"").find(|s| s.contains("/revoke\"")).and_then(|s| s.split('"').next()).expect("one revoke form, for the active link").to_owned();
+        assert_eq!(page.body.matches("/revoke\"").count(), 1);
+        let revoked = browser.post(&action, &[]).await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+        let page = browser.get(revoked.location()).await;
+        assert!(page.body.contains("Link revoked.") && page.body.contains("Revoked 2026-") && page.body.contains("Expired"));
+        let mut states: Vec<String> = api_json(&app, Method::GET, "/api/v1/tenants/acme/setup-links").await["data"].as_array().expect("data")
+            .iter().map(|l| l["state"].as_str().expect("state").to_owned()).collect();
+        states.sort();
+        assert_eq!(states, ["expired", "revoked"]);
+    }
+
+    async fn console_edits_app_roles_mappings_and_the_default_role_like_the_api(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+        let page = browser.get("/admin/tenants/acme/roles").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("SingleAppRoleAssignment([appRoleAssignments])")
+            && page.body.contains(r#"roles[primary eq "True"].value"#), "{}", page.body);
+
+        let twice = browser.post("/admin/tenants/acme/roles/app-roles", &[("roles", "Admin\nadmin")]).await;
+        assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+        assert!(twice.body.contains("listed twice") && twice.body.contains("Admin\nadmin"));
+        let saved = browser.post("/admin/tenants/acme/roles/app-roles", &[("roles", "Admin\r\nAppAdmin\r\n\r\nMember\r\n")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        assert_eq!(api_json(&app, Method::GET, "/api/v1/app-roles").await["roles"], json!(["Admin", "AppAdmin", "Member"]));
+
+        // A mapping to a role the app does not have is refused as the API refuses it,
+        // and nothing is written.
+        let refused = browser.post("/admin/tenants/acme/roles/mappings", &[
+            ("source_0", "role"), ("value_0", "Owner"), ("role_0", "Owner"), ("policy", "highest")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body.contains("is not an app role") && refused.body.contains(r#"value="Owner""#));
+        assert_eq!(api_json(&app, Method::GET, "/api/v1/tenants/acme/role-mappings").await["mappings"], json!([]));
+
+        let saved = browser.post("/admin/tenants/acme/roles/mappings", &[
+            ("source_0", "group"), ("value_0", "Acme Admins"), ("role_0", "admin"),
+            ("source_1", "role"), ("value_1", "Viewer"), ("role_1", "Member"),
+            ("source_2", "role"), ("value_2", ""), ("role_2", "Admin"),
+            ("policy", "all")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let mappings = api_json(&app, Method::GET, "/api/v1/tenants/acme/role-mappings").await;
+        assert_eq!(mappings["mappings"], json!([
+            {"source": "group", "value": "Acme Admins", "role": "Admin"},
+            {"source": "role", "value": "Viewer", "role": "Member"},
+        ]));
+        assert_eq!(mappings["policy"], "all");
+        let page = browser.get(saved.location()).await;
+        assert!(page.body.contains("Role mappings saved.") && page.body.contains(r#"value="Acme Admins""#));
+        assert_eq!(page.body.matches(r#"name="value_"#).count(), 5, "two mappings and three empty rows");
+
+        // Removing one keeps the other.
+        let removed = browser.post("/admin/tenants/acme/roles/mappings", &[
+            ("source_0", "group"), ("value_0", "Acme Admins"), ("role_0", "Admin"), ("remove_0", "on"),
+            ("source_1", "role"), ("value_1", "Viewer"), ("role_1", "Member"), ("policy", "all")]).await;
+        assert_eq!(removed.status, StatusCode::SEE_OTHER);
+        assert_eq!(api_json(&app, Method::GET, "/api/v1/tenants/acme/role-mappings").await["mappings"].as_array().map(Vec::len), Some(1));
+
+        let default = browser.post("/admin/tenants/acme/roles/default", &[("default_role", "Member")]).await;
+        assert_eq!(default.status, StatusCode::SEE_OTHER);
+        assert_eq!(tenant_json(&app, "acme").await["default_role"], "Member");
+        let page = browser.get(default.location()).await;
+        assert!(page.body.contains("Default role saved.") && page.body.contains(r#"<option value="Member" selected>"#), "{}", page.body);
+        let cleared = browser.post("/admin/tenants/acme/roles/default", &[("default_role", "")]).await;
+        assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+        assert!(tenant_json(&app, "acme").await["default_role"].is_null());
+    }
+
+    async fn console_lists_searches_and_opens_groups(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        let ada = scim.create_user("ada@acme.test").await;
+        let bob = scim.create_user("bob@acme.test").await;
+        for i in 0..26 {
+            scim.create_group(&format!("Team {i:02}"), &[]).await;
+        }
+        let admins = scim.create_group("Acme Admins", &[ada["id"].as_str().expect("id"), bob["id"].as_str().expect("id")]).await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let first = browser.get("/admin/tenants/acme/groups").await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(first.body.matches("<tr>").count(), 26, "25 groups and the header");
+        let next = pager_link(&first, "Next page").expect("next");
+        let second = browser.get(&next).await;
+        assert!(second.body.contains("Acme Admins") && second.body.contains("Team 25"), "{next}");
+        assert!(pager_link(&second, "Next page").is_none());
+
+        let found = browser.get("/admin/tenants/acme/groups?q=admins").await;
+        assert!(found.body.contains("1 group match.") && found.body.contains("Acme Admins"));
+        let many = browser.get("/admin/tenants/acme/groups?q=team").await;
+        assert!(many.body.contains("26 groups match."));
+        let page_two = pager_link(&many, "Next page").expect("next");
+        assert!(page_two.contains("q=team") && page_two.contains("page=2"), "{page_two}");
+        assert_eq!(browser.get(&page_two).await.body.matches("<tr>").count(), 2);
+        let hostile = browser.get("/admin/tenants/acme/groups?q=%22%20or%20displayName%20pr%20or%20%22").await;
+        assert!(hostile.body.contains("No group matches"));
+
+        let group = browser.get(&format!("/admin/tenants/acme/groups/{}", admins["id"].as_str().expect("id"))).await;
+        assert_eq!(group.status, StatusCode::OK);
+        assert!(group.body.contains("2 members") && group.body.contains("ada@acme.test") && group.body.contains("bob@acme.test"), "{}", group.body);
+        let missing = browser.get(&format!("/admin/tenants/acme/groups/{}", uuid::Uuid::now_v7())).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+}
+
+both_backends! {
+    async fn console_and_api_filter_the_logs_and_pages_keep_the_filter(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        let tenant = app.store.tenant_by_slug(&idbridge_core::TenantSlug::parse("acme").expect("slug")).await.expect("read").expect("tenant");
+        let record = |success: bool, reason: Option<&str>, email: &str| {
+            let event = idbridge_store::SignInEvent {
+                id: uuid::Uuid::now_v7(),
+                tenant_id: tenant.id,
+                occurred_at: idbridge_core::Clock::now(app.clock.as_ref()),
+                success,
+                reason: reason.map(str::to_owned),
+                detail: None,
+                email: Some(email.to_owned()),
+                user_id: None,
+                test: false,
+                request_id: None,
+            };
+            let store = app.store.clone();
+            async move { store.record_sign_in(&event, None).await.expect("record") }
+        };
+        for i in 0..55 {
+            record(false, Some("expired"), if i % 2 == 0 { "Ada@acme.test" } else { "bob@acme.test" }).await;
+            record(true, None, "ada@acme.test").await;
+        }
+        record(false, Some("audience_mismatch"), "eve@acme.test").await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let expired = browser.get("/admin/tenants/acme/sign-ins?outcome=failure&reason=expired&email=").await;
+        assert_eq!(expired.status, StatusCode::OK);
+        assert_eq!(expired.body.matches("<code>expired</code>").count(), 50);
+        assert!(!expired.body.contains("audience_mismatch</code>") && !expired.body.contains("Signed in</span>"));
+        assert!(expired.body.contains(r#"<option value="failure" selected>"#) && expired.body.contains(r#"value="expired""#));
+        let next = pager_link(&expired, "Next page").expect("a second page");
+        assert!(next.contains("outcome=failure") && next.contains("reason=expired") && !next.contains("email="), "{next}");
+        let second = browser.get(&next).await;
+        assert_eq!(second.body.matches("<code>expired</code>").count(), 5);
+        assert!(pager_link(&second, "Next page").is_none());
+
+        let ada = browser.get("/admin/tenants/acme/sign-ins?outcome=failure&email=ADA%40acme.test").await;
+        assert_eq!(ada.body.matches("<code>expired</code>").count(), 28, "case-insensitive email");
+        let none = browser.get("/admin/tenants/acme/sign-ins?reason=nothing_like_it").await;
+        assert!(none.body.contains("No sign-in attempt matches these filters."));
+        let bad = browser.get("/admin/tenants/acme/sign-ins?outcome=maybe").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("neither success nor failure"));
+
+        // The admin API takes the same filters, and its cursor keeps them too.
+        let api: serde_json::Value = api_json(&app, Method::GET, "/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30").await;
+        assert_eq!(api["data"].as_array().map(Vec::len), Some(30));
+        let cursor = api["next_cursor"].as_str().expect("cursor");
+        let rest = api_json(&app, Method::GET, &format!("/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30&cursor={cursor}")).await;
+        assert_eq!(rest["data"].as_array().map(Vec::len), Some(25));
+        assert!(rest["data"].as_array().expect("data").iter().all(|e| e["reason"] == "expired" && e["outcome"] == "failure"));
+        let refused = app.admin(Method::GET, "/api/v1/tenants/acme/sign-in-log?method=POST").send().await.expect("send");
+        crate::helpers::expect_error(refused, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+        // Provisioning: by operation and by outcome.
+        let ada_user = scim.create_user("ada@acme.test").await;
+        scim.create_user("bob@acme.test").await;
+        let invalid = scim.send(Method::POST, "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}))).await;
+        assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+        let deleted = scim.send(Method::DELETE, &format!("/Users/{}", ada_user["id"].as_str().expect("id")), None).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let deletes = browser.get("/admin/tenants/acme/provisioning?method=delete").await;
+        assert_eq!(deletes.status, StatusCode::OK);
+        assert_eq!(deletes.body.matches("<code class=\"wrap\">DELETE ").count(), 1);
+        assert!(!deletes.body.contains("<code class=\"wrap\">POST ") && deletes.body.contains(r#"<option value="DELETE" selected>"#));
+        let failures = browser.get("/admin/tenants/acme/provisioning?outcome=failure").await;
+        assert!(failures.body.contains(">400<") && !failures.body.contains(">201<") && !failures.body.contains(">204<"), "{}", failures.body);
+        let posts_ok = api_json(&app, Method::GET, "/api/v1/tenants/acme/provisioning-log?method=POST&outcome=success").await;
+        assert_eq!(posts_ok["data"].as_array().map(Vec::len), Some(2));
+        let bad = browser.get("/admin/tenants/acme/provisioning?method=TRACE").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("not one SCIM uses"));
     }
 }

@@ -263,6 +263,15 @@ pub async fn webhook_tenants(
     ))
 }
 
+/// How many of the endpoint's tenants are retrying and dead (for the console's
+/// list: which endpoint needs a look).
+pub async fn webhook_trouble(
+    state: &AppState,
+    id: Uuid,
+) -> Result<idbridge_store::webhook::WebhookTrouble, AdminError> {
+    Ok(state.store.webhook_trouble(id).await?)
+}
+
 pub async fn webhook_attempts(
     state: &AppState,
     id: Uuid,

@@ -1,0 +1,229 @@
+//! A tenant's setup links: the way its IT admin gets into the setup portal. A new
+//! link's URL carries its token, so it is rendered into the answer to the form and
+//! nowhere else (idbridge keeps a digest); the list shows each link's state.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::auth::Signed;
+use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
+use super::{Site, see_other};
+use crate::AppState;
+use crate::admin::pagination::ListParams;
+use crate::admin::service::find_tenant;
+use crate::admin::setup_links::service::{
+    self, CreateSetupLink, DEFAULT_LIFETIME_HOURS, MAX_LIFETIME_HOURS, Provider,
+};
+use crate::error::AdminError;
+
+pub struct LinkRow {
+    pub id: String,
+    pub provider: &'static str,
+    pub note: String,
+    pub state: &'static str,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: String,
+    pub revoked_at: String,
+}
+
+/// The provider's name as the operator knows it.
+fn provider_label(raw: &str) -> &'static str {
+    match Provider::parse(raw) {
+        Some(Provider::Entra) => "Microsoft Entra ID",
+        Some(Provider::Okta) => "Okta",
+        Some(Provider::Generic) | None => "Other SAML / SCIM IdP",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/setup_links.html")]
+struct SetupLinksPage {
+    chrome: Chrome,
+    title: String,
+    notice: Notice,
+    tab: &'static str,
+    slug: String,
+    links: Vec<LinkRow>,
+    next_page: Option<String>,
+    /// The URL just issued: on this one answer only.
+    new_url: Option<String>,
+    /// What the create form holds (kept after a refusal).
+    form_provider: String,
+    form_hours: String,
+    form_note: String,
+    max_hours: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    cursor: Option<String>,
+    done: Option<String>,
+}
+
+async fn links_page(
+    state: &AppState,
+    site: &Site,
+    signed: &Signed,
+    slug: &str,
+    cursor: Option<String>,
+    notice: Notice,
+) -> Result<SetupLinksPage, ConsoleError> {
+    let tenant = find_tenant(state, slug).await?;
+    let page = ListParams {
+        limit: Some(50),
+        cursor: cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()?;
+    let list = service::list_setup_links(state, slug, page).await?;
+    let slug = tenant.slug.to_string();
+    Ok(SetupLinksPage {
+        chrome: Chrome::signed_in(&site.base, signed),
+        title: format!("{} · Setup links", tenant.name),
+        notice,
+        tab: "setup-links",
+        links: list
+            .data
+            .into_iter()
+            .map(|l| LinkRow {
+                id: l.id.to_string(),
+                provider: provider_label(&l.provider),
+                note: l.note.unwrap_or_default(),
+                state: l.state,
+                created_at: when(l.created_at),
+                expires_at: when(l.expires_at),
+                last_used_at: when_opt(l.last_used_at),
+                revoked_at: when_opt(l.revoked_at),
+            })
+            .collect(),
+        next_page: list.next_cursor.map(|c| {
+            format!(
+                "{}?{}",
+                site.path(&format!("/tenants/{slug}/setup-links")),
+                serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
+            )
+        }),
+        slug,
+        new_url: None,
+        form_provider: Provider::default().as_str().to_owned(),
+        form_hours: DEFAULT_LIFETIME_HOURS.to_string(),
+        form_note: String::new(),
+        max_hours: MAX_LIFETIME_HOURS,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Response, ConsoleError> {
+    let notice = match query.done.as_deref() {
+        Some("revoked") => Notice::Success("Link revoked. It stops working at once.".into()),
+        _ => Notice::None,
+    };
+    ok(&links_page(&state, &site, &signed, &slug, query.cursor, notice).await?)
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    expires_in_hours: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// The form as the service's input; a value the form cannot hold is refused here
+/// in the service's own words.
+fn parse_form(form: &CreateForm) -> Result<CreateSetupLink, AdminError> {
+    let provider = Provider::parse(form.provider.trim()).ok_or_else(|| {
+        AdminError::InvalidRequest("provider must be entra, okta or generic".into())
+    })?;
+    let hours = form.expires_in_hours.trim();
+    let expires_in_hours = if hours.is_empty() {
+        None
+    } else {
+        Some(hours.parse::<u32>().map_err(|_| {
+            AdminError::InvalidRequest(format!(
+                "expires_in_hours must be between 1 and {MAX_LIFETIME_HOURS}"
+            ))
+        })?)
+    };
+    Ok(CreateSetupLink {
+        provider,
+        expires_in_hours,
+        note: Some(form.note.clone()),
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Form(form): Form<CreateForm>,
+) -> Result<Response, ConsoleError> {
+    let outcome = match parse_form(&form) {
+        Ok(input) => service::create_setup_link(&state, &slug, input).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(created) => {
+            let mut page = links_page(
+                &state,
+                &site,
+                &signed,
+                &slug,
+                None,
+                Notice::Success(format!(
+                    "Link created for {}. It works until {}.",
+                    provider_label(&created.link.provider),
+                    when(created.link.expires_at)
+                )),
+            )
+            .await?;
+            // Answered directly (no redirect): the URL is in this page and nowhere
+            // else, and `no-store` keeps it out of the browser's cache.
+            page.new_url = Some(created.url);
+            render(StatusCode::CREATED, &page)
+        }
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            let mut page = links_page(
+                &state,
+                &site,
+                &signed,
+                &slug,
+                None,
+                Notice::Error(e.to_string()),
+            )
+            .await?;
+            page.form_provider = form.provider;
+            page.form_hours = form.expires_in_hours;
+            page.form_note = form.note;
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Path((slug, id)): Path<(String, Uuid)>,
+) -> Result<Response, ConsoleError> {
+    service::revoke_setup_link(&state, &slug, id).await?;
+    Ok(see_other(
+        &site,
+        &format!("/tenants/{slug}/setup-links?done=revoked"),
+    ))
+}
