@@ -1,6 +1,6 @@
 //! The issue's whole journey in headless Chromium, as the two people who make it
 //! see it: the operator signs in to the console and creates a tenant and a setup
-//! link; the tenant's IT admin opens the link, follows the Entra ID guide, gives
+//! link there; the tenant's IT admin opens the link, follows the Entra ID guide, gives
 //! idbridge the IdP's metadata, runs "test connection" (the test IdP answers as
 //! Entra ID would) and generates the Secret Token; Entra-shaped SCIM requests
 //! provision users with app roles and a group; the operator's console then shows
@@ -75,23 +75,30 @@ async fn setup_journey_in_chromium() {
     assert!(browser.text("h1").await.contains("Contoso Ltd"));
     browser.screenshot("02-console-tenant").await;
 
-    // The setup link for Contoso's IT admin.
-    let response = app
-        .admin(Method::POST, "/api/v1/tenants/contoso/setup-links")
-        .json(&json!({"provider": "entra", "note": "Contoso IT"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let link: Value = response.json().await.expect("json");
-    let setup_url = link["url"].as_str().expect("url").to_owned();
+    // The setup link for Contoso's IT admin, made in the console and shown once.
+    browser
+        .goto(&app.url("/admin/tenants/contoso/setup-links"))
+        .await;
+    browser.wait_for("#note").await;
+    browser.set_value("#provider", "entra").await;
+    browser.fill("#note", "Megan, Contoso IT").await;
+    browser
+        .click("form[action$='/setup-links'] button[type=submit]")
+        .await;
+    browser.wait_for("#new-url").await;
+    let setup_url = browser.property("#new-url", "value").await;
+    assert!(
+        setup_url.starts_with(&app.url("/setup?token=idb_setup_")),
+        "{setup_url}"
+    );
+    browser.screenshot("03-console-setup-link").await;
 
     // The IT admin opens it: the address loses the token at once.
     browser.goto(&setup_url).await;
     browser.wait_for("ol.progress").await;
     assert_eq!(browser.current_url().await, app.url("/setup"));
     assert!(browser.text("body").await.contains("Not connected"));
-    browser.screenshot("03-portal-overview").await;
+    browser.screenshot("04-portal-overview").await;
 
     // Step 1: the Entra guide, the values to paste, the metadata.
     browser.click("a.button.primary[href*='/setup/sso']").await;
@@ -113,7 +120,7 @@ async fn setup_journey_in_chromium() {
     ] {
         assert!(guide.contains(words), "the guide lacks {words:?}");
     }
-    browser.screenshot("04-portal-sso-guide").await;
+    browser.screenshot("05-portal-sso-guide").await;
     let idp = TestIdp::entra(Key::Rsa2048);
     browser
         .set_value("#metadata_xml", &idp.metadata_xml())
@@ -124,7 +131,7 @@ async fn setup_journey_in_chromium() {
     browser.wait_for(".notice-success").await;
     eprintln!("DEBUG {}", browser.text("main").await);
     assert!(browser.text(".page-head").await.contains("Connected"));
-    browser.screenshot("05-portal-sso-saved").await;
+    browser.screenshot("06-portal-sso-saved").await;
 
     // Test connection: idbridge hands over a sign-in for the IdP; the test IdP
     // answers it as Entra ID would, through the browser.
@@ -132,7 +139,7 @@ async fn setup_journey_in_chromium() {
         .click("form[action$='/setup/sso/test'] button[type=submit]")
         .await;
     browser.wait_for("#test-title").await;
-    browser.screenshot("06-portal-test-ready").await;
+    browser.screenshot("07-portal-test-ready").await;
     let login_url = browser
         .property(".highlight a.button.primary", "href")
         .await;
@@ -164,7 +171,7 @@ async fn setup_journey_in_chromium() {
     browser.wait_for_url(&acs_url).await;
     assert_eq!(browser.title().await, "Test connection succeeded");
     assert!(browser.text("body").await.contains("megan@contoso.com"));
-    browser.screenshot("07-test-connection-result").await;
+    browser.screenshot("08-test-connection-result").await;
 
     // Step 2: the Secret Token, shown once, and the Entra provisioning guide.
     browser.goto(&app.url("/setup/provisioning")).await;
@@ -189,7 +196,7 @@ async fn setup_journey_in_chromium() {
         browser.property("#role-target", "value").await,
         r#"roles[primary eq "True"].value"#
     );
-    browser.screenshot("08-portal-secret-token").await;
+    browser.screenshot("09-portal-secret-token").await;
 
     // Entra ID provisions with the token it was given.
     let hostile = r#"<img src=x onerror=alert(1)> Hacker"#;
@@ -232,7 +239,7 @@ async fn setup_journey_in_chromium() {
         "{overview}"
     );
     assert!(overview.contains("Succeeded"), "{overview}");
-    browser.screenshot("09-portal-overview-done").await;
+    browser.screenshot("10-portal-overview-done").await;
 
     // The operator's console shows the users, with roles, and both logs.
     browser.goto(&app.url("/admin/tenants/contoso/users")).await;
@@ -244,7 +251,7 @@ async fn setup_journey_in_chromium() {
             "users page lacks {expected:?}: {users}"
         );
     }
-    browser.screenshot("10-console-users").await;
+    browser.screenshot("11-console-users").await;
     browser
         .goto(&app.url("/admin/tenants/contoso/provisioning"))
         .await;
@@ -252,14 +259,14 @@ async fn setup_journey_in_chromium() {
     let log = browser.text("table").await;
     assert!(log.contains("POST /scim/v2/contoso/Users 201"), "{log}");
     assert!(log.contains("POST /scim/v2/contoso/Groups 201"), "{log}");
-    browser.screenshot("11-console-provisioning-log").await;
+    browser.screenshot("12-console-provisioning-log").await;
     browser
         .goto(&app.url("/admin/tenants/contoso/sign-ins"))
         .await;
     browser.wait_for("table").await;
     let log = browser.text("table").await;
     assert!(log.contains("megan@contoso.com"), "{log}");
-    browser.screenshot("12-console-sign-in-log").await;
+    browser.screenshot("13-console-sign-in-log").await;
 
     // The hostile display name was text on every page, never markup: no image
     // element was made from it.

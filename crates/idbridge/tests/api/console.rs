@@ -2,62 +2,20 @@
 //! sign-in, the session cookie and its expiry, CSRF refusals, escaping of hostile
 //! names, and each page's forms.
 
-use std::collections::HashMap;
-
 use idbridge_server::admin::service;
 use idbridge_testkit::both_backends;
-use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::json;
 
+use crate::form_client::{FormClient as Browser, Page};
 use crate::helpers::TestApp;
 
 const EMAIL: &str = "ops@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A browser's view of the console: its cookies, and the CSRF token of the last page.
-struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-    csrf: String,
-}
-
 /// A form, the Origin it is sent with, and what is wrong with it.
 type Attempt<'f> = (Vec<(&'f str, &'f str)>, Option<&'f str>, &'f str);
-
-/// What a page answered.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().expect("ascii").to_owned())
-            .collect()
-    }
-
-    /// The value of the first hidden `csrf_token` field.
-    fn csrf_field(&self) -> Option<String> {
-        let marker = r#"name="csrf_token" value=""#;
-        let start = self.body.find(marker)? + marker.len();
-        let end = self.body[start..].find('"')? + start;
-        Some(self.body[start..end].to_owned())
-    }
-}
 
 async fn create_operator(app: &TestApp) {
     service::create_operator(&app.state, EMAIL, &SecretString::from(PASSWORD))
@@ -65,76 +23,13 @@ async fn create_operator(app: &TestApp) {
         .expect("operator");
 }
 
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            http: app.browser(),
-            cookies: HashMap::new(),
-            csrf: String::new(),
-        }
-    }
+/// The console's sign-in, on the shared form client.
+trait Operator<'a>: Sized {
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page;
+    async fn signed_in(app: &'a TestApp) -> Self;
+}
 
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn remember(&mut self, page: &Page) {
-        for cookie in page.set_cookies() {
-            let pair = cookie.split(';').next().expect("pair");
-            let (name, value) = pair.split_once('=').expect("name=value");
-            if value.is_empty() || cookie.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        if let Some(token) = page.csrf_field() {
-            self.csrf = token;
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let response = request
-            .header(header::COOKIE, self.cookie_header())
-            .send()
-            .await
-            .expect("send");
-        let page = Page {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: response.text().await.expect("body"),
-        };
-        self.remember(&page);
-        page
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.http.get(self.app.url(path));
-        self.send(request).await
-    }
-
-    /// A form post as the console's own page sends it: same Origin, the CSRF token.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        let token = self.csrf.clone();
-        form.push(("csrf_token", &token));
-        self.post_raw(path, &form, Some(&self.app.base.clone()))
-            .await
-    }
-
-    async fn post_raw(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
-        let mut request = self.http.post(self.app.url(path)).form(form);
-        if let Some(origin) = origin {
-            request = request.header(header::ORIGIN, origin);
-        }
-        self.send(request).await
-    }
-
+impl<'a> Operator<'a> for Browser<'a> {
     async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/admin/login").await;
         assert_eq!(form.status, StatusCode::OK);
