@@ -134,13 +134,17 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
         Err(error) => {
             // Validated when stored; a bad row is reported, not guessed at.
             tracing::error!(endpoint_id = %endpoint.id, %error, "stored event filter is invalid");
-            store.release_webhook_claim(claim).await?;
+            store.release_webhook_claim(claim, None).await?;
             return Ok(());
         }
     };
     let events = store
         .list_events(tenant.id, claim.delivered_seq, EVENTS_PER_CLAIM)
         .await?;
+    // A full batch: more may follow, and they may be too old for a recent poll to
+    // notice, so the pair is released as due now rather than left for the next
+    // full check (30 s away).
+    let more_may_follow = events.len() >= EVENTS_PER_CLAIM as usize;
     let mut recorded_seq = claim.delivered_seq;
     let mut done_seq = claim.delivered_seq;
     // Failures so far at the head event: the claim's, until something succeeds.
@@ -239,7 +243,8 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
             return Ok(());
         }
     }
-    store.release_webhook_claim(claim).await
+    let due_again_at = more_may_follow.then(|| state.clock.now());
+    store.release_webhook_claim(claim, due_again_at).await
 }
 
 struct DeliveryFailure {

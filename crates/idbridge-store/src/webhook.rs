@@ -256,7 +256,14 @@ pub trait WebhookRepo {
     ) -> Result<bool>;
 
     /// Gives the pair back (caught up, or the worker stops).
-    async fn release_webhook_claim(&self, claim: &WebhookClaim) -> Result<()>;
+    /// `due_again_at`: the worker stopped with events left (it takes a batch at a
+    /// time), so the pair is due again then; recent polls find it through its due
+    /// time even when the events left are old.
+    async fn release_webhook_claim(
+        &self,
+        claim: &WebhookClaim,
+        due_again_at: Option<OffsetDateTime>,
+    ) -> Result<()>;
 
     /// The pairs of an endpoint that have a cursor, by tenant id.
     async fn webhook_cursors(

@@ -977,7 +977,16 @@ mod webhooks {
             assert!(store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at)).await.expect("claim").is_empty(), "due before the window");
             let retry = store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(1))).await.expect("claim");
             assert_eq!(retry.len(), 1);
-            store.release_webhook_claim(&retry[0]).await.expect("release");
+            store.release_webhook_claim(&retry[0], None).await.expect("release");
+            // A worker that stopped at its batch limit gives the pair back due now:
+            // recent polls find it, however old the events left are.
+            let at = T0 + Duration::seconds(15);
+            assert!(store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(1))).await.expect("claim").is_empty());
+            let batch = store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, ClaimScope::Everything).await.expect("claim").remove(0);
+            store.release_webhook_claim(&batch, Some(at)).await.expect("release");
+            let again = store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(1))).await.expect("claim");
+            assert_eq!(again.len(), 1, "due again at once");
+            store.release_webhook_claim(&again[0], None).await.expect("release");
 
             // An endpoint enabled again is not a recent event: the full look finds
             // what it missed.

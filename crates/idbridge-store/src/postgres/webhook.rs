@@ -477,14 +477,20 @@ impl WebhookRepo for PostgresStore {
         Ok(true)
     }
 
-    async fn release_webhook_claim(&self, claim: &WebhookClaim) -> Result<()> {
+    async fn release_webhook_claim(
+        &self,
+        claim: &WebhookClaim,
+        due_again_at: Option<OffsetDateTime>,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE webhook_cursors SET lease_token = NULL, lease_until = NULL \
+            "UPDATE webhook_cursors SET lease_token = NULL, lease_until = NULL, \
+             next_attempt_at = coalesce($4, next_attempt_at) \
              WHERE endpoint_id = $1 AND tenant_id = $2 AND lease_token = $3",
         )
         .bind(claim.endpoint_id)
         .bind(claim.tenant_id)
         .bind(claim.lease_token)
+        .bind(due_again_at)
         .execute(&self.pool)
         .await?;
         Ok(())
