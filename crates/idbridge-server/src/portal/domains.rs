@@ -65,7 +65,14 @@ pub async fn show(
         Some("added") => {
             Notice::Success("Domain added. Publish its TXT record, then press Verify now.".into())
         }
-        Some("checked") => Notice::Success("Checked. The result is below.".into()),
+        Some("verified") => Notice::Success(
+            "Verified. Sign-ins with addresses at this domain now come to this organisation's identity provider."
+                .into(),
+        ),
+        Some("checked") => Notice::Error(
+            "Checked, and not verified yet: the reason is below. DNS changes can take a few minutes to be seen."
+                .into(),
+        ),
         Some("removed") => Notice::Success("Domain removed.".into()),
         _ => Notice::None,
     };
@@ -137,6 +144,7 @@ pub async fn verify(
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
     match service::verify_domain(&state, visitor.tenant.slug.as_str(), &domain).await {
+        Ok(view) if view.verified => Ok(done(&site, guide, "verified")),
         Ok(_) => Ok(done(&site, guide, "checked")),
         Err(e) => refused(&state, &site, &visitor, guide, e, String::new()).await,
     }

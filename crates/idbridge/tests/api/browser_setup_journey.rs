@@ -2,7 +2,8 @@
 //! see it: the operator signs in to the console and creates a tenant and a setup
 //! link there; the tenant's IT admin opens the link, follows the Entra ID guide, gives
 //! idbridge the IdP's metadata, runs "test connection" (the test IdP answers as
-//! Entra ID would) and generates the Secret Token; Entra-shaped SCIM requests
+//! Entra ID would), generates the Secret Token and proves the email domain (the
+//! test's DNS server publishes the TXT record); Entra-shaped SCIM requests
 //! provision users with app roles and a group; the operator's console then shows
 //! the users, the sign-in log and the provisioning log.
 //! Screenshots: target/browser-screenshots/setup_journey_in_chromium/.
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::browser_pages::idp_post_page;
+use crate::dns_server::TestDns;
 use crate::helpers::TestApp;
 
 const OPERATOR: &str = "ops@example.com";
@@ -46,7 +48,8 @@ fn entra_user(user_name: &str, display_name: &str, role: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_journey_in_chromium() {
-    let app = TestApp::spawn(TestDb::sqlite().await).await;
+    let dns = TestDns::start().await;
+    let app = TestApp::spawn_with_dns_resolver(TestDb::sqlite().await, dns.addr).await;
     service::create_operator(&app.state, OPERATOR, &SecretString::from(PASSWORD))
         .await
         .expect("operator");
@@ -230,6 +233,31 @@ async fn setup_journey_in_chromium() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 
+    // Step 3: the email domain, proven with the TXT record the page gives, which
+    // the DNS admin publishes (here: the test's DNS server idbridge asks, which
+    // serves the reserved `.test` zone).
+    browser.goto(&app.url("/setup/domains")).await;
+    browser.wait_for("#domain").await;
+    browser.fill("#domain", "contoso.test").await;
+    browser
+        .click("form[action$='/setup/domains'] button[type=submit]")
+        .await;
+    browser.wait_for("#txt-name-1").await;
+    let txt_name = browser.property("#txt-name-1", "value").await;
+    let txt_value = browser.property("#txt-value-1", "value").await;
+    assert!(txt_name.ends_with("contoso.test"), "{txt_name}");
+    dns.add_txt(&txt_name, &[&txt_value]).await;
+    browser
+        .click("form[action$='/verify'] button[type=submit]")
+        .await;
+    // The same page again, with the outcome in its address: wait for that one.
+    browser
+        .wait_for_url(&app.url("/setup/domains?guide=entra&done=verified"))
+        .await;
+    let domains = browser.text("main").await;
+    assert!(domains.contains("Verified"), "{domains}");
+    browser.screenshot("10-portal-domain-verified").await;
+
     // The portal's overview now says what idbridge has seen.
     browser.goto(&app.url("/setup")).await;
     let overview = browser.text("ol.progress").await;
@@ -239,7 +267,8 @@ async fn setup_journey_in_chromium() {
         "{overview}"
     );
     assert!(overview.contains("Succeeded"), "{overview}");
-    browser.screenshot("10-portal-overview-done").await;
+    assert!(overview.contains("1 of 1 verified"), "{overview}");
+    browser.screenshot("11-portal-overview-done").await;
 
     // The operator's console shows the users, with roles, and both logs.
     browser.goto(&app.url("/admin/tenants/contoso/users")).await;
@@ -251,7 +280,7 @@ async fn setup_journey_in_chromium() {
             "users page lacks {expected:?}: {users}"
         );
     }
-    browser.screenshot("11-console-users").await;
+    browser.screenshot("12-console-users").await;
     browser
         .goto(&app.url("/admin/tenants/contoso/provisioning"))
         .await;
@@ -259,14 +288,14 @@ async fn setup_journey_in_chromium() {
     let log = browser.text("table").await;
     assert!(log.contains("POST /scim/v2/contoso/Users 201"), "{log}");
     assert!(log.contains("POST /scim/v2/contoso/Groups 201"), "{log}");
-    browser.screenshot("12-console-provisioning-log").await;
+    browser.screenshot("13-console-provisioning-log").await;
     browser
         .goto(&app.url("/admin/tenants/contoso/sign-ins"))
         .await;
     browser.wait_for("table").await;
     let log = browser.text("table").await;
     assert!(log.contains("megan@contoso.com"), "{log}");
-    browser.screenshot("13-console-sign-in-log").await;
+    browser.screenshot("14-console-sign-in-log").await;
 
     // The hostile display name was text on every page, never markup: no image
     // element was made from it.
