@@ -15,10 +15,10 @@ use serde::Deserialize;
 
 use super::Site;
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, render, when};
+use super::page::{Chrome, ConsoleError, Notice, next_page_link, ok, page_after, render, when};
 use crate::AppState;
 use crate::admin::directory::{LogParams, user_views};
-use crate::admin::pagination::{ListParams, encode_cursor};
+use crate::admin::pagination::encode_cursor;
 use crate::admin::service::find_tenant;
 use crate::error::AdminError;
 
@@ -59,6 +59,58 @@ pub struct UsersQuery {
     page: Option<u32>,
 }
 
+/// One page of a search: searches page by position (SCIM's `startIndex`), since
+/// their order is by name, not by id.
+struct SearchPage {
+    /// 1-based, as the link says.
+    number: u32,
+    /// 1-based position of the page's first row.
+    start: u32,
+}
+
+impl SearchPage {
+    fn new(page: Option<u32>) -> Self {
+        let number = page.unwrap_or(1).clamp(1, 10_000);
+        Self {
+            number,
+            start: (number - 1) * PAGE_SIZE + 1,
+        }
+    }
+
+    /// The store's query for this page of `filter`, sorted by `sort_by`.
+    fn request(
+        &self,
+        resource: ResourceType,
+        filter: &str,
+        sort_by: &str,
+    ) -> Result<idbridge_scim::query::ListRequest, AdminError> {
+        idbridge_scim::query::list_request(
+            resource,
+            Some(filter),
+            Some(sort_by),
+            None,
+            Some(&self.start.to_string()),
+            Some(&PAGE_SIZE.to_string()),
+        )
+        .map_err(|e| AdminError::InvalidRequest(e.detail))
+    }
+
+    /// The next page's link, when rows remain after the `shown` of this one.
+    fn next_link(&self, base: &str, needle: &str, shown: usize, total: u64) -> Option<String> {
+        let seen = u64::from(self.start - 1) + shown as u64;
+        (seen < total).then(|| {
+            format!(
+                "{base}?{}",
+                serde_urlencoded::to_string([
+                    ("q", needle.to_owned()),
+                    ("page", (self.number + 1).to_string())
+                ])
+                .unwrap_or_default()
+            )
+        })
+    }
+}
+
 /// A SCIM filter matching the text in userName, displayName or an email. The text
 /// goes in as a JSON string literal, so quotes and backslashes in it stay text.
 fn search_filter(needle: &str) -> String {
@@ -77,51 +129,23 @@ pub async fn users(
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let base = site.path(&format!("/tenants/{}/users", tenant.slug));
     let (users, total, next_page) = if needle.is_empty() {
-        let page: PageRequest = ListParams {
-            limit: Some(PAGE_SIZE),
-            cursor: query.cursor.clone().filter(|c| !c.is_empty()),
-        }
-        .page_request()?;
+        let page: PageRequest = page_after(PAGE_SIZE, query.cursor.clone())?;
         let found = state
             .store
             .page_users(tenant.id, page)
             .await
             .map_err(AdminError::from)?;
-        let next = found.next_after.map(|id| {
-            format!(
-                "{base}?{}",
-                serde_urlencoded::to_string([("cursor", encode_cursor(id))]).unwrap_or_default()
-            )
-        });
+        let next = next_page_link(&base, found.next_after.map(encode_cursor));
         (found.items, None, next)
     } else {
-        let number = query.page.unwrap_or(1).clamp(1, 10_000);
-        let start = (number - 1) * PAGE_SIZE + 1;
-        let request = idbridge_scim::query::list_request(
-            ResourceType::User,
-            Some(&search_filter(&needle)),
-            Some("userName"),
-            None,
-            Some(&start.to_string()),
-            Some(&PAGE_SIZE.to_string()),
-        )
-        .map_err(|e| AdminError::InvalidRequest(e.detail))?;
+        let search = SearchPage::new(query.page);
+        let request = search.request(ResourceType::User, &search_filter(&needle), "userName")?;
         let listing = state
             .store
             .list_users(tenant.id, &request)
             .await
             .map_err(AdminError::from)?;
-        let shown = u64::from(start - 1) + listing.items.len() as u64;
-        let next = (shown < listing.total).then(|| {
-            format!(
-                "{base}?{}",
-                serde_urlencoded::to_string([
-                    ("q", needle.clone()),
-                    ("page", (number + 1).to_string())
-                ])
-                .unwrap_or_default()
-            )
-        });
+        let next = search.next_link(&base, &needle, listing.items.len(), listing.total);
         (listing.items, Some(listing.total), next)
     };
     let rows = user_views(&state, &tenant, users)
@@ -199,45 +223,27 @@ pub async fn groups(
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let base = site.path(&format!("/tenants/{}/groups", tenant.slug));
     let (groups, total, next_page) = if needle.is_empty() {
-        let page: PageRequest = ListParams {
-            limit: Some(PAGE_SIZE),
-            cursor: query.cursor.clone().filter(|c| !c.is_empty()),
-        }
-        .page_request()?;
+        let page: PageRequest = page_after(PAGE_SIZE, query.cursor.clone())?;
         let found = state
             .store
             .page_groups(tenant.id, page)
             .await
             .map_err(AdminError::from)?;
-        (found.items, None, next_link(&base, found.next_after))
+        let next = next_page_link(&base, found.next_after.map(encode_cursor));
+        (found.items, None, next)
     } else {
-        let number = query.page.unwrap_or(1).clamp(1, 10_000);
-        let start = (number - 1) * PAGE_SIZE + 1;
-        let request = idbridge_scim::query::list_request(
+        let search = SearchPage::new(query.page);
+        let request = search.request(
             ResourceType::Group,
-            Some(&group_search_filter(&needle)),
-            Some("displayName"),
-            None,
-            Some(&start.to_string()),
-            Some(&PAGE_SIZE.to_string()),
-        )
-        .map_err(|e| AdminError::InvalidRequest(e.detail))?;
+            &group_search_filter(&needle),
+            "displayName",
+        )?;
         let listing = state
             .store
             .list_groups(tenant.id, &request)
             .await
             .map_err(AdminError::from)?;
-        let shown = u64::from(start - 1) + listing.items.len() as u64;
-        let next = (shown < listing.total).then(|| {
-            format!(
-                "{base}?{}",
-                serde_urlencoded::to_string([
-                    ("q", needle.clone()),
-                    ("page", (number + 1).to_string())
-                ])
-                .unwrap_or_default()
-            )
-        });
+        let next = search.next_link(&base, &needle, listing.items.len(), listing.total);
         (listing.items, Some(listing.total), next)
     };
     ok(&GroupsPage {
@@ -470,11 +476,6 @@ impl LogForm {
             )
         })
     }
-}
-
-/// A next-page link that carries only the cursor (an unsearched list).
-fn next_link(base: &str, next: Option<uuid::Uuid>) -> Option<String> {
-    LogForm::default().next_link(base, next)
 }
 
 /// The page request of a log: the console's page size, the cursor of the link.

@@ -11,10 +11,11 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
+use super::page::{
+    Chrome, ConsoleError, Notice, next_page_link, ok, page_after, render, when, when_opt,
+};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::pagination::ListParams;
 use crate::admin::service::{self, AddDomain, find_tenant};
 use crate::error::AdminError;
 
@@ -91,11 +92,7 @@ async fn domains_page(
     notice: Notice,
 ) -> Result<DomainsPage, ConsoleError> {
     let tenant = find_tenant(state, slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let page = page_after(50, cursor)?;
     let list = service::list_domains(state, slug, page).await?;
     let slug = tenant.slug.to_string();
     Ok(DomainsPage {
@@ -104,13 +101,10 @@ async fn domains_page(
         notice,
         tab: "domains",
         domains: list.data.into_iter().map(DomainRow::new).collect(),
-        next_page: list.next_cursor.map(|c| {
-            format!(
-                "{}?{}",
-                site.path(&format!("/tenants/{slug}/domains")),
-                serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
-            )
-        }),
+        next_page: next_page_link(
+            &site.path(&format!("/tenants/{slug}/domains")),
+            list.next_cursor,
+        ),
         slug,
         new_domain: String::new(),
     })

@@ -9,7 +9,9 @@ use time::macros::format_description;
 
 use super::auth::Signed;
 use super::password::PasswordError;
+use crate::admin::pagination::ListParams;
 use crate::error::AdminError;
+use idbridge_store::PageRequest;
 
 /// The frame of every page: where the console is, who is signed in, and the token
 /// every form posts back.
@@ -63,6 +65,26 @@ impl Notice {
     pub fn is_some(&self) -> bool {
         !matches!(self, Notice::None)
     }
+}
+
+/// The page of a console list that a link asks for: `size` rows after its cursor
+/// (none, or an empty one, is the first page).
+pub fn page_after(size: u32, cursor: Option<String>) -> Result<PageRequest, AdminError> {
+    ListParams {
+        limit: Some(size),
+        cursor: cursor.filter(|c| !c.is_empty()),
+    }
+    .page_request()
+}
+
+/// The link to the page of the list at `path` after `cursor`, when there is one.
+pub fn next_page_link(path: &str, cursor: Option<String>) -> Option<String> {
+    cursor.map(|c| {
+        format!(
+            "{path}?{}",
+            serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
+        )
+    })
 }
 
 /// Renders a page with a status. A template that fails to render is a bug; the

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
+use super::page::{
+    Chrome, ConsoleError, Notice, next_page_link, ok, page_after, render, when, when_opt,
+};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::pagination::ListParams;
 use crate::admin::service::{self, CreateScimToken, find_tenant};
 
 pub struct TokenRow {
@@ -71,11 +72,7 @@ async fn scim_page(
     notice: Notice,
 ) -> Result<ScimPage, ConsoleError> {
     let tenant = find_tenant(state, slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let page = page_after(50, cursor)?;
     let list = service::list_scim_tokens(state, slug, page).await?;
     let slug = tenant.slug.to_string();
     Ok(ScimPage {
@@ -85,13 +82,10 @@ async fn scim_page(
         tab: "scim",
         base_url: state.config.public_url.scim_base_url(&tenant.slug),
         tokens: list.data.into_iter().map(TokenRow::new).collect(),
-        next_page: list.next_cursor.map(|c| {
-            format!(
-                "{}?{}",
-                site.path(&format!("/tenants/{slug}/scim")),
-                serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
-            )
-        }),
+        next_page: next_page_link(
+            &site.path(&format!("/tenants/{slug}/scim")),
+            list.next_cursor,
+        ),
         slug,
         new_token: None,
     })

@@ -13,10 +13,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
+use super::page::{
+    Chrome, ConsoleError, Notice, next_page_link, ok, page_after, render, when, when_opt,
+};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::pagination::ListParams;
 use crate::admin::service::find_tenant;
 use crate::admin::setup_links::service::{
     self, CreateSetupLink, DEFAULT_LIFETIME_HOURS, MAX_LIFETIME_HOURS, Provider,
@@ -77,11 +78,7 @@ async fn links_page(
     notice: Notice,
 ) -> Result<SetupLinksPage, ConsoleError> {
     let tenant = find_tenant(state, slug).await?;
-    let page = ListParams {
-        limit: Some(50),
-        cursor: cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let page = page_after(50, cursor)?;
     let list = service::list_setup_links(state, slug, page).await?;
     let slug = tenant.slug.to_string();
     Ok(SetupLinksPage {
@@ -103,13 +100,10 @@ async fn links_page(
                 revoked_at: when_opt(l.revoked_at),
             })
             .collect(),
-        next_page: list.next_cursor.map(|c| {
-            format!(
-                "{}?{}",
-                site.path(&format!("/tenants/{slug}/setup-links")),
-                serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
-            )
-        }),
+        next_page: next_page_link(
+            &site.path(&format!("/tenants/{slug}/setup-links")),
+            list.next_cursor,
+        ),
         slug,
         new_url: None,
         form_provider: Provider::default().as_str().to_owned(),

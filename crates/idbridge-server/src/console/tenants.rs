@@ -12,10 +12,10 @@ use idbridge_core::roles::RolePolicy;
 use serde::Deserialize;
 
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, render, when};
+use super::page::{Chrome, ConsoleError, Notice, ok, page_after, render, when};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::pagination::{ListParams, encode_cursor};
+use crate::admin::pagination::encode_cursor;
 use crate::admin::service::{self, CreateTenant, UpdateTenant};
 use crate::admin::views::{TenantDetail, TenantView};
 use crate::error::AdminError;
@@ -77,11 +77,7 @@ async fn list_page(
     new_name: String,
 ) -> Result<TenantsPage, ConsoleError> {
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
-    let page = ListParams {
-        limit: Some(PAGE_SIZE),
-        cursor: query.cursor.clone().filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let page = page_after(PAGE_SIZE, query.cursor.clone())?;
     let (tenants, next) = if needle.is_empty() {
         let list = service::list_tenants(state, page).await?;
         (list.data, list.next_cursor)

@@ -19,10 +19,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Signed;
-use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
+use super::page::{
+    Chrome, ConsoleError, Notice, next_page_link, ok, page_after, render, when, when_opt,
+};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::pagination::ListParams;
 use crate::admin::webhooks::service::{
     self, CreateWebhook, ReplayWebhook, SECRET_OVERLAP, UpdateWebhook,
 };
@@ -102,11 +103,7 @@ async fn list_page(
     notice: Notice,
     form: EndpointForm,
 ) -> Result<WebhooksPage, ConsoleError> {
-    let page = ListParams {
-        limit: Some(PAGE_SIZE),
-        cursor: cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let page = page_after(PAGE_SIZE, cursor)?;
     let list = service::list_webhooks(state, page).await?;
     let mut endpoints = Vec::with_capacity(list.data.len());
     for view in list.data {
@@ -122,13 +119,7 @@ async fn list_page(
         title: "Webhooks",
         notice,
         endpoints,
-        next_page: list.next_cursor.map(|c| {
-            format!(
-                "{}?{}",
-                site.path("/webhooks"),
-                serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
-            )
-        }),
+        next_page: next_page_link(&site.path("/webhooks"), list.next_cursor),
         form,
     })
 }
@@ -321,17 +312,9 @@ async fn endpoint_page(
     notice: Notice,
 ) -> Result<EndpointPage, ConsoleError> {
     let webhook = service::get_webhook(state, id).await?;
-    let tenants_page = ListParams {
-        limit: Some(PAGE_SIZE),
-        cursor: query.tenants.clone().filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let tenants_page = page_after(PAGE_SIZE, query.tenants.clone())?;
     let cursors = service::webhook_tenants(state, id, tenants_page).await?;
-    let attempts_page = ListParams {
-        limit: Some(PAGE_SIZE),
-        cursor: query.attempts.clone().filter(|c| !c.is_empty()),
-    }
-    .page_request()?;
+    let attempts_page = page_after(PAGE_SIZE, query.attempts.clone())?;
     let attempts_tenant = query
         .tenant
         .as_deref()

@@ -8,9 +8,9 @@ use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use idbridge_store::PageRequest;
 use serde::Deserialize;
 
-use super::overview::first_page;
 use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
 use super::visit::Visitor;
 use super::{Site, see_other};
@@ -38,7 +38,8 @@ async fn domains_page(
     guide: Provider,
     notice: Notice,
 ) -> Result<DomainsPage, PortalError> {
-    let list = service::list_domains(state, visitor.tenant.slug.as_str(), first_page(100)).await?;
+    let list =
+        service::list_domains(state, visitor.tenant.slug.as_str(), PageRequest::first(100)).await?;
     Ok(DomainsPage {
         chrome: Chrome::new(site, visitor, guide, "domains"),
         title: "Email domains",

@@ -51,15 +51,10 @@ pub async fn last_sign_in(
 ) -> Result<Option<LastSignIn>, PortalError> {
     let newest = state
         .store
-        .list_sign_ins(visitor.tenant.id, first_page(1))
+        .list_sign_ins(visitor.tenant.id, PageRequest::first(1))
         .await
         .map_err(crate::AdminError::from)?;
     Ok(newest.items.into_iter().next().map(LastSignIn::new))
-}
-
-/// The first `limit` rows of a list.
-pub fn first_page(limit: u32) -> PageRequest {
-    PageRequest::first(limit)
 }
 
 pub struct GuideChoice {
@@ -109,7 +104,7 @@ pub async fn open_or_show(
     let saml = admin_saml::connection_view(&state, &visitor.tenant).await?;
     let slug = visitor.tenant.slug.as_str();
     let tokens = provisioning::tokens(&state, slug).await?;
-    let domains = service::list_domains(&state, slug, first_page(100)).await?;
+    let domains = service::list_domains(&state, slug, PageRequest::first(100)).await?;
     let page = OverviewPage {
         title: "Set up sign-in and provisioning",
         guides: [Provider::Entra, Provider::Okta, Provider::Generic]

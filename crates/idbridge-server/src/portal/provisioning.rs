@@ -9,10 +9,10 @@ use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use idbridge_store::PageRequest;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::overview::first_page;
 use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
 use super::visit::Visitor;
 use super::{Site, see_other};
@@ -25,9 +25,11 @@ use crate::console::scim::TokenRow;
 
 /// The tenant's tokens, newest first (a tenant has a handful).
 pub async fn tokens(state: &AppState, slug: &str) -> Result<Vec<ScimTokenView>, PortalError> {
-    Ok(service::list_scim_tokens(state, slug, first_page(100))
-        .await?
-        .data)
+    Ok(
+        service::list_scim_tokens(state, slug, PageRequest::first(100))
+            .await?
+            .data,
+    )
 }
 
 #[derive(Template)]

@@ -697,6 +697,64 @@ mod index_tests {
         }
     }
 
+    mod a_recent_webhook_poll_starts_from_its_indexes {
+        use crate::postgres::*;
+
+        /// A recent webhook poll loops over its two index ranges and looks tenants
+        /// and cursors up by key, even on tables the planner has no statistics
+        /// for (a fresh database, or one whose autovacuum is off): at 10,000
+        /// tenants it never reads the tenants or the cursors whole.
+        #[tokio::test]
+        async fn postgres() {
+            let db = idbridge_testkit::TestDb::postgres().await;
+            let url = DatabaseUrl::parse(db.url()).expect("url");
+            let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
+            store.migrate().await.expect("migrate");
+            let mut conn = store.pool.acquire().await.expect("connection");
+            for statement in [
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
+                 SELECT gen_random_uuid(), 't' || n, 'T' || n, now(), now() \
+                 FROM generate_series(1, 10000) n",
+                "INSERT INTO webhook_endpoints (id, url, description, secret, enabled, \
+                 created_at, updated_at) SELECT gen_random_uuid(), 'https://x', '', 's', true, \
+                 now(), now() FROM generate_series(1, 2)",
+                "INSERT INTO webhook_cursors (endpoint_id, tenant_id, delivered_seq, state, \
+                 failures, next_attempt_at) SELECT e.id, t.id, 0, 'active', 0, 'epoch' \
+                 FROM webhook_endpoints e, tenants t",
+            ] {
+                sqlx::query(statement)
+                    .execute(&mut *conn)
+                    .await
+                    .expect(statement);
+            }
+            let explain = format!("EXPLAIN {}", webhook::ANY_DUE_RECENTLY);
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
+                .bind(OffsetDateTime::now_utc())
+                .bind(16_i64)
+                .bind(uuid::Uuid::now_v7())
+                .bind(OffsetDateTime::now_utc() - time::Duration::minutes(2))
+                .fetch_all(&mut *conn)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|row| row.get::<String, _>(0))
+                .collect();
+            for table in ["tenants", "webhook_cursors"] {
+                assert!(
+                    !plan
+                        .iter()
+                        .any(|line| line.contains(&format!("Seq Scan on {table}"))),
+                    "reads {table} whole\n{plan:#?}"
+                );
+            }
+            assert!(
+                plan.iter()
+                    .any(|line| line.contains("webhook_cursors_next_attempt_idx")),
+                "{plan:#?}"
+            );
+        }
+    }
+
     mod hot_path_lookups_use_an_index {
         use crate::postgres::*;
 

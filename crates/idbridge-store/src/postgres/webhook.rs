@@ -80,7 +80,7 @@ macro_rules! due_recently {
 /// A read first: an idle poll then writes nothing (the claim below is an upsert,
 /// a write even when it claims nothing).
 const ANY_DUE_EVERYWHERE: &str = concat!("SELECT EXISTS (", due_everywhere!(), ")");
-const ANY_DUE_RECENTLY: &str = concat!("SELECT EXISTS (", due_recently!(), ")");
+pub(super) const ANY_DUE_RECENTLY: &str = concat!("SELECT EXISTS (", due_recently!(), ")");
 
 /// One `INSERT … ON CONFLICT DO UPDATE … WHERE`: PostgreSQL locks each conflicting
 /// cursor row and re-checks the condition on its newest version, so of several

@@ -622,27 +622,48 @@ impl crate::RoleRepo for SqliteStore {
 mod index_tests {
     use super::*;
     use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
+    use sqlx::sqlite::SqliteArguments;
+    use sqlx::{Arguments as _, Execute as _};
+
+    /// A migrated store on a fresh file (the handle keeps the file alive).
+    async fn migrated() -> (idbridge_testkit::TestDb, SqliteStore) {
+        let db = idbridge_testkit::TestDb::sqlite().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
+        store.migrate().await.expect("migrate");
+        (db, store)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of `sql` with these arguments: one line per step.
+    async fn plan(store: &SqliteStore, sql: &str, args: SqliteArguments) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        sqlx::query_with(sqlx::AssertSqlSafe(explain), args)
+            .fetch_all(&store.pool)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect()
+    }
+
+    /// The arguments of a built [`Sql`].
+    fn arguments(binds: Vec<crate::scim_sql::Bind>) -> SqliteArguments {
+        let mut query = directory::bind_all(sqlx::query("SELECT 1"), binds);
+        query
+            .take_arguments()
+            .expect("arguments")
+            .unwrap_or_default()
+    }
 
     /// Each SCIM filter an IdP sends is answered by its own index, not by walking
     /// the tenant's rows: that is what keeps an `eq` lookup as cheap at 1 M users as
     /// at 1 k.
     #[tokio::test]
     async fn scim_filters_idps_send_use_their_index() {
-        let db = idbridge_testkit::TestDb::sqlite().await;
-        let url = DatabaseUrl::parse(db.url()).expect("url");
-        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_db, store) = migrated().await;
         for (table, filter, index) in IDP_FILTERS {
             let Sql { text, binds, .. } = idp_filter_page_query(Dialect::Sqlite, *table, filter);
-            let explain = format!("EXPLAIN QUERY PLAN {text}");
-            let plan: Vec<String> =
-                directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), binds)
-                    .fetch_all(&store.pool)
-                    .await
-                    .expect("explain")
-                    .iter()
-                    .map(|row| row.get::<String, _>("detail"))
-                    .collect();
+            let plan = plan(&store, &text, arguments(binds)).await;
             assert!(
                 plan.iter().any(|step| step.contains(index)),
                 "{filter}: expected {index}\n{plan:#?}"
@@ -660,23 +681,12 @@ mod index_tests {
     /// which also gives the newest-first order: no scan of the tenant's log.
     #[tokio::test]
     async fn log_filters_use_their_index() {
-        let db = idbridge_testkit::TestDb::sqlite().await;
-        let url = DatabaseUrl::parse(db.url()).expect("url");
-        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_db, store) = migrated().await;
         for (what, sql, index) in crate::log_filter::indexed_filters() {
             if sql.dialect != Dialect::Sqlite {
                 continue;
             }
-            let explain = format!("EXPLAIN QUERY PLAN {}", sql.text);
-            let plan: Vec<String> =
-                directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), sql.binds)
-                    .fetch_all(&store.pool)
-                    .await
-                    .expect("explain")
-                    .iter()
-                    .map(|row| row.get::<String, _>("detail"))
-                    .collect();
+            let plan = plan(&store, &sql.text, arguments(sql.binds)).await;
             assert!(
                 plan.iter().any(|step| step.contains(index)),
                 "{what}: expected {index}\n{plan:#?}"
@@ -694,19 +704,10 @@ mod index_tests {
     /// dead pairs, not every tenant's cursor.
     #[tokio::test]
     async fn webhook_trouble_reads_only_pairs_in_trouble() {
-        let db = idbridge_testkit::TestDb::sqlite().await;
-        let url = DatabaseUrl::parse(db.url()).expect("url");
-        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
-        store.migrate().await.expect("migrate");
-        let explain = format!("EXPLAIN QUERY PLAN {}", webhook::WEBHOOK_TROUBLE);
-        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
-            .bind(uuid::Uuid::nil())
-            .fetch_all(&store.pool)
-            .await
-            .expect("explain")
-            .iter()
-            .map(|row| row.get::<String, _>("detail"))
-            .collect();
+        let (_db, store) = migrated().await;
+        let mut args = SqliteArguments::default();
+        args.add(uuid::Uuid::nil()).expect("bind");
+        let plan = plan(&store, webhook::WEBHOOK_TROUBLE, args).await;
         assert!(
             plan.iter()
                 .any(|step| step.contains("webhook_cursors_trouble_idx")),
@@ -714,13 +715,42 @@ mod index_tests {
         );
     }
 
+    /// A recent webhook poll starts from the two index ranges (feed events by id,
+    /// cursors by due time) and never walks the tenants or the cursors: that is
+    /// what makes an idle poll cost microseconds at any number of tenants.
+    #[tokio::test]
+    async fn a_recent_webhook_poll_starts_from_its_indexes() {
+        let (_db, store) = migrated().await;
+        let mut args = SqliteArguments::default();
+        args.add(0_i64).expect("bind");
+        args.add(uuid::Uuid::nil()).expect("bind");
+        args.add(0_i64).expect("bind");
+        args.add(16_i64).expect("bind");
+        args.add(uuid::Uuid::nil()).expect("bind");
+        args.add(0_i64).expect("bind");
+        let plan = plan(&store, webhook::ANY_DUE_RECENTLY, args).await;
+        for index in [
+            "sqlite_autoindex_directory_events_1 (id>?)",
+            "webhook_cursors_next_attempt_idx",
+        ] {
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "expected {index}\n{plan:#?}"
+            );
+        }
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN t")
+                || step.starts_with("SCAN tenants")
+                || step.starts_with("SCAN webhook_cursors")
+                || step.starts_with("SCAN c")),
+            "walks tenants or cursors\n{plan:#?}"
+        );
+    }
+
     /// Every hot-path lookup is answered by an index, never a table scan.
     #[tokio::test]
     async fn hot_path_lookups_use_an_index() {
-        let db = idbridge_testkit::TestDb::sqlite().await;
-        let url = DatabaseUrl::parse(db.url()).expect("url");
-        let store = SqliteStore::connect(&url, &PoolSettings::default()).expect("connect");
-        store.migrate().await.expect("migrate");
+        let (_db, store) = migrated().await;
         for sql in [
             TENANT_BY_SLUG,
             ACTIVE_SCIM_TOKEN,
@@ -731,15 +761,9 @@ mod index_tests {
             console::ACTIVE_CONSOLE_SESSION,
             webhook::WEBHOOK_TROUBLE,
         ] {
-            let explain = format!("EXPLAIN QUERY PLAN {sql}");
-            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
-                .bind(vec![0u8; 32])
-                .fetch_all(&store.pool)
-                .await
-                .expect("explain")
-                .iter()
-                .map(|row| row.get::<String, _>("detail"))
-                .collect();
+            let mut args = SqliteArguments::default();
+            args.add(vec![0u8; 32]).expect("bind");
+            let plan = plan(&store, sql, args).await;
             assert!(!plan.is_empty());
             for step in &plan {
                 assert!(

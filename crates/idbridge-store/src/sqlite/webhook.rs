@@ -81,7 +81,7 @@ macro_rules! due_recently {
 /// Asked first on the read pool: an idle poll (nothing due, the usual answer) then
 /// never takes the single writer, which SCIM and sign-in writes queue for.
 const ANY_DUE_EVERYWHERE: &str = concat!("SELECT EXISTS (", due_everywhere!(), ")");
-const ANY_DUE_RECENTLY: &str = concat!("SELECT EXISTS (", due_recently!(), ")");
+pub(super) const ANY_DUE_RECENTLY: &str = concat!("SELECT EXISTS (", due_recently!(), ")");
 
 /// The due pairs, leased by the conditional upsert, which re-checks each under the
 /// writer lock.
