@@ -246,6 +246,18 @@ async fn setup_journey_in_chromium() {
     let txt_name = browser.property("#txt-name-1", "value").await;
     let txt_value = browser.property("#txt-value-1", "value").await;
     assert!(txt_name.ends_with("contoso.test"), "{txt_name}");
+    // Pressed before the record is published: the page says it is not verified
+    // yet, and why.
+    browser
+        .click("form[action$='/verify'] button[type=submit]")
+        .await;
+    browser
+        .wait_for_url(&app.url("/setup/domains?guide=entra&done=checked"))
+        .await;
+    let notice = browser.text(".notice-error").await;
+    assert!(notice.contains("not verified yet"), "{notice}");
+    let reason = browser.text(".reason").await;
+    assert!(reason.contains("Last check"), "{reason}");
     dns.add_txt(&txt_name, &[&txt_value]).await;
     browser
         .click("form[action$='/verify'] button[type=submit]")

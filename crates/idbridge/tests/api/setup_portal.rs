@@ -279,6 +279,22 @@ both_backends! {
         assert_eq!(client.get("/setup/globex/sso").await.status, StatusCode::NOT_FOUND);
     }
 
+    async fn portal_answers_a_dead_database_with_an_error_not_a_refused_link(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (mut client, _) = open_link(&app, "acme", "entra").await;
+        app.store.close().await;
+        for path in ["/setup", "/setup/sso"] {
+            let page = client.get(path).await;
+            assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            assert!(page.body.contains("Something went wrong"), "{path}");
+            // The link is not called invalid, and the visit is not ended: it works
+            // again when the database does.
+            assert!(!page.body.contains("does not work"), "{path}");
+            assert!(page.set_cookies().is_empty(), "{path}");
+        }
+    }
+
     async fn portal_escapes_names_it_did_not_write(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let hostile = r#"<script>alert("x")</script>"#;

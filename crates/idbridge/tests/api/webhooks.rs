@@ -468,6 +468,29 @@ both_backends! {
         assert_eq!(types(&receiver.accepted()).last().map(String::as_str), Some("user.created"));
     }
 
+    async fn a_backlog_longer_than_a_batch_keeps_draining_between_full_checks(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        let receiver = Receiver::start().await;
+        register(&app, &receiver.url(), json!({})).await;
+        let scim = scim(&app, "acme").await;
+        for n in 0..120 {
+            scim.create_user(&format!("u{n}@acme.example")).await;
+        }
+        // A full check takes the first batch of 100 events.
+        let full = idbridge_server::webhooks::deliver_due(&app.state).await.expect("round");
+        assert_eq!((full, receiver.accepted().len()), (1, 100));
+        // The rest are older than any recent poll looks for (here: every event id
+        // is before `events_after`); the pair was given back due now, so a recent
+        // poll still finds it rather than waiting 30 s for the next full check.
+        let old_events = idbridge_store::ClaimScope::Recent {
+            events_after: uuid::Uuid::now_v7(),
+            due_after: app.clock.now() - Duration::seconds(1),
+        };
+        let recent = idbridge_server::webhooks::deliver_due_in(&app.state, old_events).await.expect("round");
+        assert_eq!((recent, receiver.accepted().len()), (1, 120));
+    }
+
     async fn a_tenant_created_later_is_delivered_from_its_first_event(db: TestDb) {
         let app = TestApp::spawn_allowing_private_urls(db).await;
         let receiver = Receiver::start().await;
