@@ -203,17 +203,21 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 /// The headers of every HTML answer of the console and the setup portal: never
-/// cached, no inline code, never framed, and the given referrer policy.
+/// cached, no inline code, never framed, and the given referrer policy unless the
+/// handler chose a stricter one for this answer (the portal's answers at a link's
+/// address send none at all).
 pub(crate) fn set_page_headers(headers: &mut HeaderMap, referrer_policy: &'static str) {
     for (name, value) in [
         (header::CACHE_CONTROL, "no-store"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, referrer_policy),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static(referrer_policy));
 }
 
 /// A 303 to a console path (after a form, so a reload does not post it again).

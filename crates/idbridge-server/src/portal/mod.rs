@@ -120,12 +120,7 @@ async fn scope_assets(
 /// render there say `no-referrer` themselves: [`visit::open`]).
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let policy = if response.headers().contains_key(header::REFERRER_POLICY) {
-        "no-referrer"
-    } else {
-        "same-origin"
-    };
-    crate::console::set_page_headers(response.headers_mut(), policy);
+    crate::console::set_page_headers(response.headers_mut(), "same-origin");
     response
 }
 
