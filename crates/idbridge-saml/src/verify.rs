@@ -2,11 +2,15 @@
 //! limits), gate, verify every signature with the tenant's certificates (xmlsec,
 //! through samael), then apply the rules to the verified copy.
 //!
-//! xmlsec checks the cryptography and returns a reduced document holding only what
-//! its signatures cover; the gate has already made sure that the signatures sign
-//! the Response and/or the one Assertion and nothing else. Identity is read from the
-//! reduced copy, never from the document as received. Keys come only from the
-//! configured certificates; a certificate in the response's KeyInfo is ignored.
+//! xmlsec checks the cryptography and hands back each signed element's pre-digest
+//! bytes: the canonical form it hashed, which is exactly what the signature covers
+//! (the enveloped Signature removed, comments dropped by exclusive c14n). The gate
+//! has already made sure that the signatures sign the Response and/or the one
+//! Assertion and nothing else. Identity is read from those bytes, parsed again, never
+//! from the document as received: what was hashed is what is read, so no difference
+//! between two parsers' view of the received document can change it. Keys come only
+//! from the configured certificates; a certificate in the response's KeyInfo is
+//! ignored.
 //!
 //! An encrypted assertion is decrypted (`decrypt`) after the Response's signature, if
 //! any, has been verified over the ciphertext; the plaintext Assertion then takes the
@@ -108,12 +112,18 @@ pub fn verify_response(
 }
 
 /// xmlsec: every Signature in `text` must verify with a configured certificate; the
-/// answer is a copy reduced to what they sign.
+/// answer is the signed element as it was hashed (for a signed Response, the
+/// Response's; else the one signed element's).
+///
+/// Pre-digest rather than samael's reduced copy of the parsed document: the reduced
+/// copy is rebuilt by matching libxml2's tree against the canonical form, which cost
+/// more than half of each verification; the canonical form is the signed content
+/// itself.
 fn reduce(text: &str, certs: &[CertificateDer]) -> Result<String, SamlError> {
     Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         text,
         certs,
-        ReduceMode::ValidateAndMarkNoAncestors,
+        ReduceMode::PreDigest,
         Some(ALLOWED_ALGORITHMS),
     )
     .map_err(|_| SamlError::SignatureInvalid)
