@@ -41,6 +41,9 @@ const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slu
 const ACTIVE_ADMIN_KEY: &str =
     "SELECT * FROM admin_api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
 
+/// How long a pooled connection may sit unused before it is pinged on its way out.
+const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct PostgresStore {
     pool: PgPool,
 }
@@ -51,9 +54,22 @@ impl PostgresStore {
         let options = PgConnectOptions::from_str(url.expose_secret())
             .map_err(StoreError::Backend)?
             .application_name("idbridge");
+        // sqlx pings every connection before handing it out: a round trip to the
+        // server before each query, which doubled a sign-in's round trips. A
+        // connection in steady use has just proved itself; one that sat idle (the
+        // server may have restarted, a proxy may have cut it) is still pinged.
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(Self { pool })
     }

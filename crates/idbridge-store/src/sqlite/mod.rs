@@ -64,13 +64,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10))
             .foreign_keys(true);
+        // No ping before each acquire (sqlx's default): the database is a file in
+        // this process, so there is no far end to lose, and each ping was a round
+        // trip to the connection's thread on every query (a sign-in made ten).
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
             .connect_lazy_with(options.clone());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
             .connect_lazy_with(options);
         Ok(Self { pool, writer })
     }
