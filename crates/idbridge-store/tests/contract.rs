@@ -442,6 +442,40 @@ both_backends! {
         assert_eq!(stored, SamlConnection { updated_at: later, ..connection });
     }
 
+    async fn the_acs_reads_a_tenant_and_its_connection_at_once(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("tenant");
+        let slug = |s: &str| TenantSlug::parse(s).expect("slug");
+        assert_eq!(store.tenant_with_saml_connection(&slug("nobody")).await.expect("read"), None);
+        assert_eq!(
+            store.tenant_with_saml_connection(&slug("acme")).await.expect("read"),
+            Some((acme.clone(), None))
+        );
+        // Every column, with the timestamps both tables have told apart.
+        let later = T0 + time::Duration::hours(2);
+        let connection = SamlConnection {
+            idp_sso_post_url: Some("https://idp.example.com/post".into()),
+            metadata_url: Some("https://idp.example.com/metadata".into()),
+            metadata_fetched_at: Some(later),
+            metadata_checked_at: Some(later),
+            metadata_error: Some("timed out".into()),
+            want_response_signed: true,
+            sign_authn_requests: true,
+            allow_idp_initiated: false,
+            default_redirect_uri: Some("https://app.example.com/cb".into()),
+            email_attributes: Some(vec!["mail".into()]),
+            clock_skew_seconds: 60,
+            updated_at: later,
+            ..saml_connection(acme.id)
+        };
+        store.put_saml_connection(&connection).await.expect("put");
+        assert_eq!(
+            store.tenant_with_saml_connection(&slug("acme")).await.expect("read"),
+            Some((acme, Some(connection)))
+        );
+    }
+
     async fn saml_connection_needs_a_signature_requirement_and_a_tenant(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
@@ -670,6 +704,48 @@ mod oidc {
     }
 
     both_backends! {
+        async fn a_sign_in_is_written_whole_with_its_code_and_feed_event(db: TestDb) {
+            let store = open(&db).await;
+            let (code, record) = code_fixture(store.as_ref()).await;
+            let tenant_id = record.tenant_id;
+            // The fixture's code, as written: every column back.
+            assert_eq!(store.authorization_code(&code.hash()).await.expect("get"), Some(record.clone()));
+            // A refused sign-in with every optional field set, and no code.
+            let refused = SignInEvent {
+                id: Uuid::now_v7(),
+                tenant_id,
+                occurred_at: T0 + time::Duration::seconds(5),
+                success: false,
+                reason: Some("audience_mismatch".into()),
+                detail: Some("The audience was https://other.example.com.".into()),
+                email: Some("bob@example.com".into()),
+                user_id: Some(record.user_id),
+                test: true,
+                request_id: Some("req-7".into()),
+            };
+            store.record_sign_in(&refused, None).await.expect("record");
+            let page = store.list_sign_ins(tenant_id, PageRequest::first(10)).await.expect("list");
+            assert_eq!(page.items.len(), 2);
+            assert_eq!(page.items[0], refused);
+            assert!(page.items[1].success);
+            let events = store.list_events(tenant_id, 0, 10).await.expect("events");
+            let kinds: Vec<(i64, &str, &str)> =
+                events.iter().map(|e| (e.seq, e.kind.as_str(), e.resource_type.as_str())).collect();
+            assert_eq!(
+                kinds,
+                vec![(1, "sign_in.succeeded", "User"), (2, "sign_in.failed", "User")]
+            );
+            let last = &events[1];
+            assert_eq!((last.tenant_id, last.resource_id, last.occurred_at), (tenant_id, record.user_id, refused.occurred_at));
+            assert_eq!(last.data["sign_in"]["reason"], "audience_mismatch");
+            assert_eq!(last.data["sign_in"]["request_id"], "req-7");
+            assert_eq!(last.data["sign_in"]["test"], true);
+            // A sign-in for a tenant that is gone writes nothing.
+            let orphan = SignInEvent { id: Uuid::now_v7(), tenant_id: Uuid::now_v7(), ..refused.clone() };
+            assert!(store.record_sign_in(&orphan, None).await.is_err());
+            assert_eq!(store.list_sign_ins(orphan.tenant_id, PageRequest::first(10)).await.expect("list").items, vec![]);
+        }
+
         async fn one_active_signing_key_per_algorithm(db: TestDb) {
             let store = open(&db).await;
             assert!(store.add_signing_key(&key("r1", "RS256", T0), false).await.expect("add"));

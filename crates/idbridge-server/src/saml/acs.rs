@@ -42,7 +42,7 @@ use crate::scim::render::{self, Base};
 
 use super::document::with_claims;
 use super::page::escape_html;
-use super::{FlowError, endpoints, tenant, unavailable};
+use super::{FlowError, endpoints, tenant_with_connection, unavailable};
 use crate::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -66,8 +66,8 @@ pub async fn acs(
     headers: HeaderMap,
     form: Result<Form<AcsForm>, FormRejection>,
 ) -> Response {
-    let tenant = match tenant(&state, &slug).await {
-        Ok(t) => t,
+    let (tenant, connection) = match tenant_with_connection(&state, &slug).await {
+        Ok(found) => found,
         Err(e) => return e.page(&headers),
     };
     let request_id = headers
@@ -86,7 +86,7 @@ pub async fn acs(
         test: false,
         request_id,
     };
-    let outcome = consume(&state, &tenant, form, &mut log).await;
+    let outcome = consume(&state, &tenant, connection, form, &mut log).await;
     match &outcome {
         Ok(_) => log.success = true,
         Err(e) => {
@@ -123,21 +123,17 @@ struct Finished {
 async fn consume(
     state: &AppState,
     tenant: &Tenant,
+    connection: Option<SamlConnection>,
     form: Result<Form<AcsForm>, FormRejection>,
     log: &mut SignInEvent,
 ) -> Result<Finished, FlowError> {
-    let connection = state
-        .store
-        .saml_connection(tenant.id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "saml_not_configured",
-                "Single sign-on is not set up for this organisation.",
-            )
-        })?;
+    let connection = connection.ok_or_else(|| {
+        refuse(
+            StatusCode::NOT_FOUND,
+            "saml_not_configured",
+            "Single sign-on is not set up for this organisation.",
+        )
+    })?;
     let Ok(Form(form)) = form else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,

@@ -52,21 +52,36 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
 }
 
+fn tenant_not_found() -> FlowError {
+    FlowError::new(
+        StatusCode::NOT_FOUND,
+        "tenant_not_found",
+        "There is no organisation at this address.",
+    )
+}
+
 async fn tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, FlowError> {
-    let not_found = || {
-        FlowError::new(
-            StatusCode::NOT_FOUND,
-            "tenant_not_found",
-            "There is no organisation at this address.",
-        )
-    };
-    let slug = TenantSlug::parse(raw_slug).map_err(|_| not_found())?;
+    let slug = TenantSlug::parse(raw_slug).map_err(|_| tenant_not_found())?;
     state
         .store
         .tenant_by_slug(&slug)
         .await
         .map_err(unavailable)?
-        .ok_or_else(not_found)
+        .ok_or_else(tenant_not_found)
+}
+
+/// The tenant and its SAML connection (if any), in one read.
+async fn tenant_with_connection(
+    state: &AppState,
+    raw_slug: &str,
+) -> Result<(Tenant, Option<idbridge_store::SamlConnection>), FlowError> {
+    let slug = TenantSlug::parse(raw_slug).map_err(|_| tenant_not_found())?;
+    state
+        .store
+        .tenant_with_saml_connection(&slug)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(tenant_not_found)
 }
 
 pub(crate) fn unavailable(err: idbridge_store::StoreError) -> FlowError {

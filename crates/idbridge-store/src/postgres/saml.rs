@@ -9,12 +9,17 @@ use uuid::Uuid;
 use sqlx::types::Json;
 
 use super::{PostgresStore, uuid_of};
+use crate::saml::{ConnectionTimestamps, tenant_with_saml_connection_sql};
 use crate::{
     AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, Page, PageRequest, Result,
     SamlConnection, SamlRepo, SamlRequestState, SignInEvent, WriteContext, sign_in_event,
 };
 
 fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
+    connection_from_columns(row, &ConnectionTimestamps::OWN)
+}
+
+fn connection_from_columns(row: &PgRow, at: &ConnectionTimestamps) -> Result<SamlConnection> {
     let Json(idp_certificates): Json<Vec<String>> = row.try_get("idp_certificates")?;
     Ok(SamlConnection {
         tenant_id: uuid_of(row, "tenant_id")?,
@@ -37,8 +42,8 @@ fn connection_from_row(row: &PgRow) -> Result<SamlConnection> {
             .try_get::<Option<Json<Vec<String>>>, _>("email_attributes")?
             .map(|Json(v)| v),
         clock_skew_seconds: row.try_get("clock_skew_seconds")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        created_at: row.try_get(at.created_at)?,
+        updated_at: row.try_get(at.updated_at)?,
     })
 }
 
@@ -125,6 +130,30 @@ impl SamlRepo for PostgresStore {
             .as_ref()
             .map(connection_from_row)
             .transpose()
+    }
+
+    async fn tenant_with_saml_connection(
+        &self,
+        slug: &idbridge_core::TenantSlug,
+    ) -> Result<Option<(crate::Tenant, Option<SamlConnection>)>> {
+        let Some(row) = sqlx::query(tenant_with_saml_connection_sql!("$1"))
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tenant = super::tenant_from_row(&row)?;
+        let connected = row.try_get::<Option<Uuid>, _>("tenant_id")?.is_some();
+        let connection = if connected {
+            Some(connection_from_columns(
+                &row,
+                &ConnectionTimestamps::BESIDE_TENANT,
+            )?)
+        } else {
+            None
+        };
+        Ok(Some((tenant, connection)))
     }
 
     async fn saml_connections_to_refresh(

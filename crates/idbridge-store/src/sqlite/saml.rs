@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqliteStore, from_micros, micros, uuid_of};
+use crate::saml::{ConnectionTimestamps, tenant_with_saml_connection_sql};
 use crate::{
     AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, Page, PageRequest, Result,
     SamlConnection, SamlRepo, SamlRequestState, SignInEvent, StoreError, WriteContext,
@@ -14,6 +15,10 @@ use crate::{
 };
 
 fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
+    connection_from_columns(row, &ConnectionTimestamps::OWN)
+}
+
+fn connection_from_columns(row: &SqliteRow, at: &ConnectionTimestamps) -> Result<SamlConnection> {
     let certificates: String = row.try_get("idp_certificates")?;
     Ok(SamlConnection {
         tenant_id: uuid_of(row, "tenant_id")?,
@@ -47,8 +52,8 @@ fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
             })
             .transpose()?,
         clock_skew_seconds: row.try_get("clock_skew_seconds")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
+        created_at: from_micros(row.try_get(at.created_at)?)?,
+        updated_at: from_micros(row.try_get(at.updated_at)?)?,
     })
 }
 
@@ -143,6 +148,30 @@ impl SamlRepo for SqliteStore {
             .as_ref()
             .map(connection_from_row)
             .transpose()
+    }
+
+    async fn tenant_with_saml_connection(
+        &self,
+        slug: &idbridge_core::TenantSlug,
+    ) -> Result<Option<(crate::Tenant, Option<SamlConnection>)>> {
+        let Some(row) = sqlx::query(tenant_with_saml_connection_sql!("?1"))
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tenant = super::tenant_from_row(&row)?;
+        let connected = row.try_get::<Option<Uuid>, _>("tenant_id")?.is_some();
+        let connection = if connected {
+            Some(connection_from_columns(
+                &row,
+                &ConnectionTimestamps::BESIDE_TENANT,
+            )?)
+        } else {
+            None
+        };
+        Ok(Some((tenant, connection)))
     }
 
     async fn saml_connections_to_refresh(
@@ -328,35 +357,44 @@ impl SamlRepo for SqliteStore {
         e: &SignInEvent,
         code: Option<(&idbridge_core::secret::SecretHash, &AuthorizationCodeRecord)>,
     ) -> Result<()> {
-        // The sign-in log row and its event in the tenant's feed, in one transaction.
+        // The code, the sign-in log row and its event in the tenant's feed, in one
+        // transaction. Every statement on SQLite is a hand-off to the connection's
+        // thread and back, and the writer is held across them all, so the body goes
+        // as one multi-statement message: three hand-offs in all, where one per
+        // statement made six.
+        //
+        // How sqlx binds such a body: each statement takes `?N` as the N-th value,
+        // but counts every number it skips below its highest as a positional
+        // parameter, across statements, and stops binding once that count passes
+        // the number of values. The statements are ordered and numbered to stay
+        // under it (skipped: 0, 0, 5, 14 of 25); the store contract tests read back
+        // every column written here.
+        let event = sign_in_event(e);
+        let (hash, c) = match code {
+            Some((hash, c)) => (Some(hash.as_bytes().to_vec()), Some(c)),
+            None => (None, None),
+        };
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some((hash, c)) = code {
-            sqlx::query(
-                "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
-                 user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .bind(hash.as_bytes().as_slice())
-            .bind(c.client_id)
-            .bind(&c.redirect_uri)
-            .bind(c.tenant_id)
-            .bind(c.user_id)
-            .bind(&c.nonce)
-            .bind(&c.code_challenge)
-            .bind(micros(c.auth_time))
-            .bind(micros(c.created_at))
-            .bind(micros(c.expires_at))
-            .bind(&c.scope)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
-             email, user_id, test, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        let sequenced = sqlx::query_scalar::<_, i64>(
+            "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq; \
+             INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, resource_id, \
+             occurred_at, data) \
+             SELECT ?1, event_seq, ?3, ?4, ?5, ?6, ?2, ?7 FROM tenants WHERE id = ?1; \
+             INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
+             email, user_id, test, request_id) \
+             VALUES (?8, ?1, ?2, ?9, ?10, ?11, ?12, ?13, ?14, ?15); \
+             INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
+             user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
+             SELECT ?16, ?17, ?18, ?1, ?19, ?20, ?21, ?22, ?23, ?24, ?25 WHERE ?16 IS NOT NULL",
         )
-        .bind(e.id)
         .bind(e.tenant_id)
         .bind(micros(e.occurred_at))
+        .bind(Uuid::now_v7())
+        .bind(event.kind)
+        .bind(event.resource_type)
+        .bind(event.resource_id)
+        .bind(event.data.to_string())
+        .bind(e.id)
         .bind(if e.success { "success" } else { "failure" })
         .bind(&e.reason)
         .bind(&e.detail)
@@ -364,14 +402,24 @@ impl SamlRepo for SqliteStore {
         .bind(e.user_id)
         .bind(e.test)
         .bind(&e.request_id)
-        .execute(&mut *tx)
+        .bind(hash)
+        .bind(c.map(|c| c.client_id))
+        .bind(c.map(|c| c.redirect_uri.as_str()))
+        .bind(c.map(|c| c.user_id))
+        .bind(c.and_then(|c| c.nonce.as_deref()))
+        .bind(c.and_then(|c| c.code_challenge.as_deref()))
+        .bind(c.map(|c| micros(c.auth_time)))
+        .bind(c.map(|c| micros(c.created_at)))
+        .bind(c.map(|c| micros(c.expires_at)))
+        .bind(c.map(|c| c.scope.as_str()))
+        // `fetch_all`, never `fetch_optional`: that stops at the first row, and the
+        // statements after it would not run.
+        .fetch_all(&mut *tx)
         .await?;
-        let ctx = WriteContext {
-            now: e.occurred_at,
-            events: vec![sign_in_event(e)],
-            log: None,
-        };
-        super::directory::finish_write(&mut tx, e.tenant_id, &ctx, Vec::new(), 0, 0).await?;
+        if sequenced.len() != 1 {
+            // No tenant row: nothing is committed (the transaction rolls back on drop).
+            return Err(StoreError::NotFound);
+        }
         tx.commit().await?;
         Ok(())
     }
