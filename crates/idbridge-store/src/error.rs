@@ -32,6 +32,10 @@ pub enum StoreError {
     /// Worth retrying; a readiness probe should fail.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The task that writes sign-in records has stopped (the store is shutting
+    /// down). Worth retrying on another process.
+    #[error("the sign-in writer has stopped")]
+    WriterGone,
     /// The database said no for a reason that is not the caller's.
     #[error("database error: {0}")]
     Backend(#[source] sqlx::Error),

@@ -746,6 +746,50 @@ mod oidc {
             assert_eq!(store.list_sign_ins(orphan.tenant_id, PageRequest::first(10)).await.expect("list").items, vec![]);
         }
 
+        async fn concurrent_sign_ins_are_all_recorded_and_a_bad_one_fails_alone(db: TestDb) {
+            // On SQLite these share transactions (group commit); a record that cannot
+            // be written must fail alone and take none of the others with it.
+            let store = open(&db).await;
+            let acme = tenant("acme");
+            store.create_tenant(&acme).await.expect("tenant");
+            let sign_in = |tenant_id: Uuid, n: usize| SignInEvent {
+                id: Uuid::now_v7(),
+                tenant_id,
+                occurred_at: T0,
+                success: false,
+                reason: Some("expired".into()),
+                detail: None,
+                email: Some(format!("user{n}@example.com")),
+                user_id: None,
+                test: false,
+                request_id: None,
+            };
+            let mut records: Vec<SignInEvent> = (0..200).map(|n| sign_in(acme.id, n)).collect();
+            // A tenant that does not exist, in the middle of the crowd.
+            records.insert(100, sign_in(Uuid::now_v7(), 999));
+            let outcomes = futures::future::join_all(
+                records.iter().map(|r| store.record_sign_in(r, None)),
+            )
+            .await;
+            for (record, outcome) in records.iter().zip(&outcomes) {
+                assert_eq!(outcome.is_ok(), record.tenant_id == acme.id, "{:?}", record.email);
+            }
+            let events = store.list_events(acme.id, 0, 500).await.expect("events");
+            let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, (1..=200).collect::<Vec<i64>>());
+            let mut logged = Vec::new();
+            let mut page = PageRequest::first(100);
+            loop {
+                let listed = store.list_sign_ins(acme.id, page).await.expect("list");
+                logged.extend(listed.items);
+                match listed.next_after {
+                    Some(after) => page = PageRequest { limit: 100, after: Some(after) },
+                    None => break,
+                }
+            }
+            assert_eq!(logged.len(), 200);
+        }
+
         async fn one_active_signing_key_per_algorithm(db: TestDb) {
             let store = open(&db).await;
             assert!(store.add_signing_key(&key("r1", "RS256", T0), false).await.expect("add"));

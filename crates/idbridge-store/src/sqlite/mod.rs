@@ -31,6 +31,7 @@ mod domain;
 mod oidc;
 mod saml;
 mod setup_link;
+mod sign_in_batch;
 mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -50,6 +51,8 @@ pub struct SqliteStore {
     /// writes here, in order, beats letting them collide and back off in SQLite's busy
     /// handler (which sleeps), and keeps write latency flat under concurrency.
     writer: SqlitePool,
+    /// Sign-in records, group-committed on the writer (see `sign_in_batch`).
+    sign_ins: sign_in_batch::SignInBatcher,
 }
 
 impl SqliteStore {
@@ -77,7 +80,11 @@ impl SqliteStore {
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
             .connect_lazy_with(options);
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            sign_ins: sign_in_batch::SignInBatcher::new(writer.clone()),
+            writer,
+        })
     }
 }
 

@@ -11,7 +11,6 @@ use crate::saml::{ConnectionTimestamps, tenant_with_saml_connection_sql};
 use crate::{
     AuthorizationCodeRecord, FetchedMetadata, OidcRequestState, Page, PageRequest, Result,
     SamlConnection, SamlRepo, SamlRequestState, SignInEvent, StoreError, WriteContext,
-    sign_in_event,
 };
 
 fn connection_from_row(row: &SqliteRow) -> Result<SamlConnection> {
@@ -357,71 +356,7 @@ impl SamlRepo for SqliteStore {
         e: &SignInEvent,
         code: Option<(&idbridge_core::secret::SecretHash, &AuthorizationCodeRecord)>,
     ) -> Result<()> {
-        // The code, the sign-in log row and its event in the tenant's feed, in one
-        // transaction. Every statement on SQLite is a hand-off to the connection's
-        // thread and back, and the writer is held across them all, so the body goes
-        // as one multi-statement message: three hand-offs in all, where one per
-        // statement made six.
-        //
-        // How sqlx binds such a body: each statement takes `?N` as the N-th value,
-        // but counts every number it skips below its highest as a positional
-        // parameter, across statements, and stops binding once that count passes
-        // the number of values. The statements are ordered and numbered to stay
-        // under it (skipped: 0, 0, 5, 14 of 25); the store contract tests read back
-        // every column written here.
-        let event = sign_in_event(e);
-        let (hash, c) = match code {
-            Some((hash, c)) => (Some(hash.as_bytes().to_vec()), Some(c)),
-            None => (None, None),
-        };
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let sequenced = sqlx::query_scalar::<_, i64>(
-            "UPDATE tenants SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq; \
-             INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, resource_id, \
-             occurred_at, data) \
-             SELECT ?1, event_seq, ?3, ?4, ?5, ?6, ?2, ?7 FROM tenants WHERE id = ?1; \
-             INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
-             email, user_id, test, request_id) \
-             VALUES (?8, ?1, ?2, ?9, ?10, ?11, ?12, ?13, ?14, ?15); \
-             INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
-             user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
-             SELECT ?16, ?17, ?18, ?1, ?19, ?20, ?21, ?22, ?23, ?24, ?25 WHERE ?16 IS NOT NULL",
-        )
-        .bind(e.tenant_id)
-        .bind(micros(e.occurred_at))
-        .bind(Uuid::now_v7())
-        .bind(event.kind)
-        .bind(event.resource_type)
-        .bind(event.resource_id)
-        .bind(event.data.to_string())
-        .bind(e.id)
-        .bind(if e.success { "success" } else { "failure" })
-        .bind(&e.reason)
-        .bind(&e.detail)
-        .bind(&e.email)
-        .bind(e.user_id)
-        .bind(e.test)
-        .bind(&e.request_id)
-        .bind(hash)
-        .bind(c.map(|c| c.client_id))
-        .bind(c.map(|c| c.redirect_uri.as_str()))
-        .bind(c.map(|c| c.user_id))
-        .bind(c.and_then(|c| c.nonce.as_deref()))
-        .bind(c.and_then(|c| c.code_challenge.as_deref()))
-        .bind(c.map(|c| micros(c.auth_time)))
-        .bind(c.map(|c| micros(c.created_at)))
-        .bind(c.map(|c| micros(c.expires_at)))
-        .bind(c.map(|c| c.scope.as_str()))
-        // `fetch_all`, never `fetch_optional`: that stops at the first row, and the
-        // statements after it would not run.
-        .fetch_all(&mut *tx)
-        .await?;
-        if sequenced.len() != 1 {
-            // No tenant row: nothing is committed (the transaction rolls back on drop).
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await?;
-        Ok(())
+        self.sign_ins.record(e, code).await
     }
 
     async fn list_sign_ins_filtered(
