@@ -22,6 +22,7 @@ pub mod postgres;
 mod saml;
 mod scim_sql;
 pub mod setup_link;
+mod sign_in_batch;
 pub mod sqlite;
 mod url;
 pub mod webhook;

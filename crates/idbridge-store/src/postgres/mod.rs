@@ -29,6 +29,7 @@ mod domain;
 mod oidc;
 mod saml;
 mod setup_link;
+mod sign_in_batch;
 mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -46,6 +47,8 @@ const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Sign-in records, group-committed (see `crate::sign_in_batch`).
+    sign_ins: crate::sign_in_batch::SignInBatcher<sign_in_batch::PgSignIns>,
 }
 
 impl PostgresStore {
@@ -71,7 +74,12 @@ impl PostgresStore {
                 })
             })
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self {
+            sign_ins: crate::sign_in_batch::SignInBatcher::new(sign_in_batch::PgSignIns {
+                pool: pool.clone(),
+            }),
+            pool,
+        })
     }
 }
 

@@ -51,8 +51,8 @@ pub struct SqliteStore {
     /// writes here, in order, beats letting them collide and back off in SQLite's busy
     /// handler (which sleeps), and keeps write latency flat under concurrency.
     writer: SqlitePool,
-    /// Sign-in records, group-committed on the writer (see `sign_in_batch`).
-    sign_ins: sign_in_batch::SignInBatcher,
+    /// Sign-in records, group-committed on the writer (see `crate::sign_in_batch`).
+    sign_ins: crate::sign_in_batch::SignInBatcher<sign_in_batch::SqliteSignIns>,
 }
 
 impl SqliteStore {
@@ -82,7 +82,9 @@ impl SqliteStore {
             .connect_lazy_with(options);
         Ok(Self {
             pool,
-            sign_ins: sign_in_batch::SignInBatcher::new(writer.clone()),
+            sign_ins: crate::sign_in_batch::SignInBatcher::new(sign_in_batch::SqliteSignIns {
+                writer: writer.clone(),
+            }),
             writer,
         })
     }

@@ -1,114 +1,30 @@
-//! Sign-in records, written many to a transaction (group commit).
-//!
-//! Every sign-in, accepted or refused, writes its log row and feed event (and its
-//! authorization code) before the browser gets an answer. SQLite has one writer, and
-//! a transaction per sign-in held it across three hand-offs to the connection's
-//! thread, each waiting for a busy async worker to come back, and wrote the same hot
-//! pages (the tenant's row, the tables' last pages) to the WAL again per sign-in.
-//! That, not the CPU, bounded sign-ins per second.
-//!
-//! Here one task owns the sign-in writes: it takes every record waiting, writes them
-//! in one transaction, and answers each caller after the commit. Under no load a
-//! batch is one record and costs what a lone transaction did; under load the cost of
-//! a commit is shared. Nothing is acknowledged before it is committed, so a caller
-//! sees exactly what it would have seen writing alone.
-//!
-//! A batch that fails is rolled back whole and each of its records is then written
-//! in its own transaction, so a record that cannot be written (its tenant deleted a
-//! moment ago) fails alone, with its own error, and takes no other down.
-//!
-//! The task is a spawned task, not part of any request: a client that disconnects
-//! cancels its wait, never a write in flight.
+//! Sign-in records on SQLite, for the group commit of `crate::sign_in_batch`: a
+//! batch is one IMMEDIATE transaction on the writer, and each record in it one
+//! message to the connection's thread.
 
-use std::sync::OnceLock;
-
+use async_trait::async_trait;
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::micros;
+use crate::sign_in_batch::{SignInRecord, SignInWriter};
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, StoreError, sign_in_event};
 use idbridge_core::secret::SecretHash;
 
-/// The most records one transaction takes: enough to share a commit widely, few
-/// enough that the writer is soon free for other writes.
-const MAX_BATCH: usize = 64;
-/// Records that may wait before callers wait to enqueue (backpressure).
-const QUEUE_DEPTH: usize = 1024;
-
-/// One sign-in to record, and where to say how it went.
-struct Pending {
-    event: SignInEvent,
-    code: Option<(SecretHash, AuthorizationCodeRecord)>,
-    done: oneshot::Sender<Result<()>>,
+pub(super) struct SqliteSignIns {
+    pub(super) writer: SqlitePool,
 }
 
-/// The way into the writing task, started on first use (the store is built before
-/// a runtime may exist; its first write always runs inside one). The task ends when
-/// the store is dropped, with the sender.
-pub(super) struct SignInBatcher {
-    writer: SqlitePool,
-    queue: OnceLock<mpsc::Sender<Pending>>,
-}
-
-impl SignInBatcher {
-    pub(super) fn new(writer: SqlitePool) -> Self {
-        Self {
-            writer,
-            queue: OnceLock::new(),
+#[async_trait]
+impl SignInWriter for SqliteSignIns {
+    async fn write_together(&self, batch: &[&SignInRecord]) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for record in batch {
+            write_one(&mut tx, &record.event, record.code.as_ref()).await?;
         }
+        tx.commit().await?;
+        Ok(())
     }
-
-    pub(super) async fn record(
-        &self,
-        event: &SignInEvent,
-        code: Option<(&SecretHash, &AuthorizationCodeRecord)>,
-    ) -> Result<()> {
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-            tokio::spawn(write_batches(self.writer.clone(), receiver));
-            sender
-        });
-        let (done, outcome) = oneshot::channel();
-        let pending = Pending {
-            event: event.clone(),
-            code: code.map(|(hash, record)| (*hash, record.clone())),
-            done,
-        };
-        queue
-            .send(pending)
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        outcome.await.map_err(|_| StoreError::WriterGone)?
-    }
-}
-
-async fn write_batches(writer: SqlitePool, mut queue: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if batch.len() > 1 && write_together(&writer, &batch).await.is_ok() {
-            for pending in batch.drain(..) {
-                let _ = pending.done.send(Ok(()));
-            }
-            continue;
-        }
-        // One record, or a batch that failed (rolled back whole): each alone, with
-        // its own answer.
-        for pending in batch.drain(..) {
-            let outcome = write_together(&writer, std::slice::from_ref(&pending)).await;
-            let _ = pending.done.send(outcome);
-        }
-    }
-}
-
-/// Writes `batch` in one transaction: all of it, or (on any error) none.
-async fn write_together(writer: &SqlitePool, batch: &[Pending]) -> Result<()> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    for pending in batch {
-        write_one(&mut tx, &pending.event, pending.code.as_ref()).await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// The code, the sign-in log row and its event in the tenant's feed, sent as one
