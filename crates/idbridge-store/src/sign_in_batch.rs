@@ -1,7 +1,9 @@
-//! Sign-in records, written many to a transaction (group commit).
+//! A sign-in's writes, many to a transaction (group commit).
 //!
-//! Every sign-in, accepted or refused, writes its log row and feed event (and its
-//! authorization code) before the browser gets an answer, and each appends to its
+//! Every accepted response first records its assertion in the replay cache, and
+//! every sign-in, accepted or refused, then writes its log row and feed event (and
+//! its authorization code) before the browser gets an answer. The record appends to
+//! its
 //! tenant's gapless feed, whose sequencer is the tenant's row. One transaction per
 //! sign-in made that row, or SQLite's single writer, a queue with one commit per
 //! place in it: on SQLite the writer was held across three hand-offs to the
@@ -9,15 +11,20 @@
 //! PostgreSQL a tenant's sign-ins waited for each other's commit to reach the disk.
 //! That, not the CPU, bounded sign-ins per second.
 //!
-//! Here one task per process owns the sign-in writes: it takes every record waiting,
-//! writes them in one transaction, and answers each caller after the commit. Under
+//! Here one task per process owns these writes: it takes every write waiting, runs
+//! them in order in one transaction, and answers each caller after the commit. Under
 //! no load a batch is one record and costs what a lone transaction did; under load a
 //! commit is shared. Nothing is acknowledged before it is committed, so a caller sees
 //! exactly what it would have seen writing alone.
 //!
-//! A batch that fails is rolled back whole and each of its records is then written
-//! in its own transaction, so a record that cannot be written (its tenant deleted a
-//! moment ago) fails alone, with its own error, and takes no other down.
+//! A replay record's answer (new, or seen before) is what its statement saw inside
+//! the transaction, in order: the same assertion twice in one batch is new once.
+//! It is given only once the batch has committed, so no other process can accept
+//! that assertion after this one was told it is new.
+//!
+//! A batch that fails is rolled back whole and each of its writes is then run in its
+//! own transaction, so a write that cannot be made (its tenant deleted a moment ago)
+//! fails alone, with its own error, and takes no other down.
 //!
 //! The task is a spawned task, not part of any request: a client that disconnects
 //! cancels its wait, never a write in flight.
@@ -26,6 +33,9 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
+
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, StoreError};
 use idbridge_core::secret::SecretHash;
@@ -42,16 +52,37 @@ pub(crate) struct SignInRecord {
     pub code: Option<(SecretHash, AuthorizationCodeRecord)>,
 }
 
-/// How a backend writes records: all of `batch` in one transaction, or (on any
-/// error) none of it.
+/// An accepted assertion for the replay cache, kept until `expires_at`.
+pub(crate) struct SeenAssertion {
+    pub tenant_id: Uuid,
+    pub assertion_id: String,
+    pub expires_at: OffsetDateTime,
+    pub now: OffsetDateTime,
+}
+
+pub(crate) enum SignInWrite {
+    Record(Box<SignInRecord>),
+    Remember(SeenAssertion),
+}
+
+/// What a write did: a record is written; an assertion is new (`true`) or was seen
+/// before and is still live (`false`, a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    Recorded,
+    Remembered { fresh: bool },
+}
+
+/// How a backend runs writes: all of `batch` in one transaction, in order, with one
+/// answer per write; or (on any error) none of it.
 #[async_trait]
 pub(crate) trait SignInWriter: Send + Sync + 'static {
-    async fn write_together(&self, batch: &[&SignInRecord]) -> Result<()>;
+    async fn write_together(&self, batch: &[&SignInWrite]) -> Result<Vec<Written>>;
 }
 
 struct Pending {
-    record: SignInRecord,
-    done: oneshot::Sender<Result<()>>,
+    write: SignInWrite,
+    done: oneshot::Sender<Result<Written>>,
 }
 
 /// The way into the writing task, started on first use (a store is built before a
@@ -75,18 +106,34 @@ impl<W: SignInWriter> SignInBatcher<W> {
         event: &SignInEvent,
         code: Option<(&SecretHash, &AuthorizationCodeRecord)>,
     ) -> Result<()> {
+        let record = SignInRecord {
+            event: event.clone(),
+            code: code.map(|(hash, record)| (*hash, record.clone())),
+        };
+        self.submit(SignInWrite::Record(Box::new(record)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether the assertion is new (and now remembered) rather than a replay.
+    pub(crate) async fn remember(&self, seen: SeenAssertion) -> Result<bool> {
+        match self.submit(SignInWrite::Remember(seen)).await? {
+            Written::Remembered { fresh } => Ok(fresh),
+            Written::Recorded => Err(StoreError::Corrupt(
+                "a replay record was answered as a sign-in record".into(),
+            )),
+        }
+    }
+
+    async fn submit(&self, write: SignInWrite) -> Result<Written> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
             tokio::spawn(write_batches(self.writer.clone(), receiver));
             sender
         });
         let (done, outcome) = oneshot::channel();
-        let record = SignInRecord {
-            event: event.clone(),
-            code: code.map(|(hash, record)| (*hash, record.clone())),
-        };
         queue
-            .send(Pending { record, done })
+            .send(Pending { write, done })
             .await
             .map_err(|_| StoreError::WriterGone)?;
         outcome.await.map_err(|_| StoreError::WriterGone)?
@@ -97,18 +144,28 @@ async fn write_batches<W: SignInWriter>(writer: Arc<W>, mut queue: mpsc::Receive
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if batch.len() > 1 {
-            let records: Vec<&SignInRecord> = batch.iter().map(|p| &p.record).collect();
-            if writer.write_together(&records).await.is_ok() {
-                for pending in batch.drain(..) {
-                    let _ = pending.done.send(Ok(()));
+            let writes: Vec<&SignInWrite> = batch.iter().map(|p| &p.write).collect();
+            if let Ok(answers) = writer.write_together(&writes).await
+                && answers.len() == batch.len()
+            {
+                for (pending, answer) in batch.drain(..).zip(answers) {
+                    let _ = pending.done.send(Ok(answer));
                 }
                 continue;
             }
         }
-        // One record, or a batch that failed (rolled back whole): each alone, with
+        // One write, or a batch that failed (rolled back whole): each alone, with
         // its own answer.
         for pending in batch.drain(..) {
-            let outcome = writer.write_together(&[&pending.record]).await;
+            let outcome = writer
+                .write_together(&[&pending.write])
+                .await
+                .and_then(|answers| {
+                    answers
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| StoreError::Corrupt("a write was given no answer".into()))
+                });
             let _ = pending.done.send(outcome);
         }
     }

@@ -790,6 +790,42 @@ mod oidc {
             assert_eq!(logged.len(), 200);
         }
 
+        async fn a_crowd_of_replays_accepts_each_assertion_once(db: TestDb) {
+            // Many submissions of a few assertions at once, mixed with sign-in
+            // records: each assertion is new exactly once, whichever transaction
+            // (group commit) each submission lands in.
+            let store = open(&db).await;
+            let acme = tenant("acme");
+            store.create_tenant(&acme).await.expect("tenant");
+            let until = T0 + time::Duration::minutes(5);
+            let ids: Vec<String> = (0..120).map(|n| format!("_a{}", n % 12)).collect();
+            let remembers = futures::future::join_all(
+                ids.iter().map(|id| store.remember_assertion(acme.id, id, until, T0)),
+            );
+            let record = SignInEvent {
+                id: Uuid::now_v7(),
+                tenant_id: acme.id,
+                occurred_at: T0,
+                success: false,
+                reason: Some("replayed".into()),
+                detail: None,
+                email: None,
+                user_id: None,
+                test: false,
+                request_id: None,
+            };
+            let (fresh, recorded) = futures::join!(remembers, store.record_sign_in(&record, None));
+            recorded.expect("record");
+            for n in 0..12 {
+                let wins = ids
+                    .iter()
+                    .zip(&fresh)
+                    .filter(|(id, outcome)| **id == format!("_a{n}") && *outcome.as_ref().expect("remember"))
+                    .count();
+                assert_eq!(wins, 1, "_a{n}");
+            }
+        }
+
         async fn one_active_signing_key_per_algorithm(db: TestDb) {
             let store = open(&db).await;
             assert!(store.add_signing_key(&key("r1", "RS256", T0), false).await.expect("add"));

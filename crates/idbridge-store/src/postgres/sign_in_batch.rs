@@ -1,11 +1,11 @@
-//! Sign-in records on PostgreSQL, for the group commit of `crate::sign_in_batch`:
-//! a batch is one transaction, and each record in it one statement. A batch of one is
+//! A sign-in's writes on PostgreSQL, for the group commit of `crate::sign_in_batch`:
+//! a batch is one transaction, and each write in it one statement. A batch of one is
 //! its statement alone, committed on its own (one round trip).
 
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use crate::sign_in_batch::{SignInRecord, SignInWriter};
+use crate::sign_in_batch::{SeenAssertion, SignInWrite, SignInWriter, Written};
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, sign_in_event};
 use idbridge_core::secret::SecretHash;
 
@@ -15,17 +15,48 @@ pub(super) struct PgSignIns {
 
 #[async_trait]
 impl SignInWriter for PgSignIns {
-    async fn write_together(&self, batch: &[&SignInRecord]) -> Result<()> {
-        if let [record] = batch {
-            return write_one(&self.pool, &record.event, record.code.as_ref()).await;
+    async fn write_together(&self, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
+        if let [write] = batch {
+            return Ok(vec![write_alone(&self.pool, write).await?]);
         }
         let mut tx = self.pool.begin().await?;
-        for record in batch {
-            write_one(&mut *tx, &record.event, record.code.as_ref()).await?;
+        let mut answers = Vec::with_capacity(batch.len());
+        for write in batch {
+            answers.push(write_alone(&mut *tx, write).await?);
         }
         tx.commit().await?;
-        Ok(())
+        Ok(answers)
     }
+}
+
+async fn write_alone<'c>(conn: impl sqlx::PgExecutor<'c>, write: &SignInWrite) -> Result<Written> {
+    Ok(match write {
+        SignInWrite::Record(record) => {
+            write_one(conn, &record.event, record.code.as_ref()).await?;
+            Written::Recorded
+        }
+        SignInWrite::Remember(seen) => Written::Remembered {
+            fresh: remember(conn, seen).await?,
+        },
+    })
+}
+
+/// One statement decides: a new id is inserted; a remembered one that has expired
+/// is renewed; a live one is left alone (0 rows: a replay).
+async fn remember<'c>(conn: impl sqlx::PgExecutor<'c>, seen: &SeenAssertion) -> Result<bool> {
+    let affected = sqlx::query(
+        "INSERT INTO saml_assertions_seen (tenant_id, assertion_id, expires_at) \
+         VALUES ($1, $2, $3) ON CONFLICT (tenant_id, assertion_id) DO UPDATE \
+         SET expires_at = excluded.expires_at WHERE saml_assertions_seen.expires_at < $4",
+    )
+    .bind(seen.tenant_id)
+    .bind(&seen.assertion_id)
+    .bind(seen.expires_at)
+    .bind(seen.now)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(affected == 1)
 }
 
 async fn write_one<'c>(

@@ -262,21 +262,15 @@ impl SamlRepo for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool> {
-        // One statement decides: a new id is inserted; a remembered one that has
-        // expired is renewed; a live one is left alone (0 rows: a replay).
-        let affected = sqlx::query(
-            "INSERT INTO saml_assertions_seen (tenant_id, assertion_id, expires_at) \
-             VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, assertion_id) DO UPDATE \
-             SET expires_at = excluded.expires_at WHERE saml_assertions_seen.expires_at < ?4",
-        )
-        .bind(tenant_id)
-        .bind(assertion_id)
-        .bind(micros(expires_at))
-        .bind(micros(now))
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(affected == 1)
+        // In the sign-in writes' group commit: see `crate::sign_in_batch`.
+        self.sign_ins
+            .remember(crate::sign_in_batch::SeenAssertion {
+                tenant_id,
+                assertion_id: assertion_id.to_owned(),
+                expires_at,
+                now,
+            })
+            .await
     }
 
     async fn saml_connections_after(

@@ -1,5 +1,5 @@
-//! Sign-in records on SQLite, for the group commit of `crate::sign_in_batch`: a
-//! batch is one IMMEDIATE transaction on the writer, and each record in it one
+//! A sign-in's writes on SQLite, for the group commit of `crate::sign_in_batch`: a
+//! batch is one IMMEDIATE transaction on the writer, and each write in it one
 //! message to the connection's thread.
 
 use async_trait::async_trait;
@@ -7,7 +7,7 @@ use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::micros;
-use crate::sign_in_batch::{SignInRecord, SignInWriter};
+use crate::sign_in_batch::{SeenAssertion, SignInWrite, SignInWriter, Written};
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, StoreError, sign_in_event};
 use idbridge_core::secret::SecretHash;
 
@@ -17,14 +17,41 @@ pub(super) struct SqliteSignIns {
 
 #[async_trait]
 impl SignInWriter for SqliteSignIns {
-    async fn write_together(&self, batch: &[&SignInRecord]) -> Result<()> {
+    async fn write_together(&self, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for record in batch {
-            write_one(&mut tx, &record.event, record.code.as_ref()).await?;
+        let mut answers = Vec::with_capacity(batch.len());
+        for write in batch {
+            answers.push(match write {
+                SignInWrite::Record(record) => {
+                    write_one(&mut tx, &record.event, record.code.as_ref()).await?;
+                    Written::Recorded
+                }
+                SignInWrite::Remember(seen) => Written::Remembered {
+                    fresh: remember(&mut tx, seen).await?,
+                },
+            });
         }
         tx.commit().await?;
-        Ok(())
+        Ok(answers)
     }
+}
+
+/// One statement decides: a new id is inserted; a remembered one that has expired
+/// is renewed; a live one is left alone (0 rows: a replay).
+async fn remember(conn: &mut sqlx::SqliteConnection, seen: &SeenAssertion) -> Result<bool> {
+    let affected = sqlx::query(
+        "INSERT INTO saml_assertions_seen (tenant_id, assertion_id, expires_at) \
+         VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, assertion_id) DO UPDATE \
+         SET expires_at = excluded.expires_at WHERE saml_assertions_seen.expires_at < ?4",
+    )
+    .bind(seen.tenant_id)
+    .bind(&seen.assertion_id)
+    .bind(micros(seen.expires_at))
+    .bind(micros(seen.now))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(affected == 1)
 }
 
 /// The code, the sign-in log row and its event in the tenant's feed, sent as one
