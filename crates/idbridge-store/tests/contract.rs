@@ -790,6 +790,65 @@ mod oidc {
             assert_eq!(logged.len(), 200);
         }
 
+        async fn sign_ins_written_together_keep_every_field_and_each_feed_gapless(db: TestDb) {
+            // A crowd of sign-ins for two tenants, half with codes: whether they
+            // share a transaction (and, on PostgreSQL, one statement) or not, every
+            // code reads back whole and each tenant's feed is numbered 1, 2, 3, …
+            let store = open(&db).await;
+            let (_, record) = code_fixture(store.as_ref()).await;
+            let other = tenant("other");
+            store.create_tenant(&other).await.expect("tenant");
+            let sign_in = |tenant_id: Uuid, n: usize| SignInEvent {
+                id: Uuid::now_v7(),
+                tenant_id,
+                occurred_at: T0 + time::Duration::seconds(n as i64),
+                success: tenant_id == record.tenant_id,
+                reason: (tenant_id != record.tenant_id).then(|| "expired".to_owned()),
+                detail: None,
+                email: Some(format!("user{n}@example.com")),
+                user_id: (tenant_id == record.tenant_id).then_some(record.user_id),
+                test: n.is_multiple_of(3),
+                request_id: Some(format!("req-{n}")),
+            };
+            let crowd: Vec<(SignInEvent, Option<(AuthorizationCode, AuthorizationCodeRecord)>)> = (0..60)
+                .map(|n: usize| {
+                    if n.is_multiple_of(2) {
+                        let code = AuthorizationCode::generate();
+                        let mut issued = record.clone();
+                        issued.nonce = n.is_multiple_of(4).then(|| format!("nonce-{n}"));
+                        issued.code_challenge = Some(format!("challenge-{n}"));
+                        (sign_in(record.tenant_id, n), Some((code, issued)))
+                    } else {
+                        (sign_in(other.id, n), None)
+                    }
+                })
+                .collect();
+            let hashes: Vec<Option<_>> = crowd.iter().map(|(_, c)| c.as_ref().map(|(code, _)| code.hash())).collect();
+            let outcomes = futures::future::join_all(crowd.iter().zip(&hashes).map(|((e, c), hash)| {
+                store.record_sign_in(e, hash.as_ref().zip(c.as_ref().map(|(_, r)| r)))
+            }))
+            .await;
+            assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+            for ((_, c), hash) in crowd.iter().zip(&hashes) {
+                if let (Some((_, issued)), Some(hash)) = (c, hash) {
+                    assert_eq!(store.authorization_code(hash).await.expect("get").as_ref(), Some(issued));
+                }
+            }
+            // The fixture wrote the first event of the code's tenant.
+            for (tenant_id, count) in [(record.tenant_id, 31), (other.id, 30)] {
+                let events = store.list_events(tenant_id, 0, 100).await.expect("events");
+                let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+                assert_eq!(seqs, (1..=count).collect::<Vec<i64>>());
+            }
+            let logged = store.list_sign_ins(other.id, PageRequest::first(100)).await.expect("list");
+            let mut expected: Vec<SignInEvent> =
+                crowd.iter().map(|(e, _)| e.clone()).filter(|e| e.tenant_id == other.id).collect();
+            expected.reverse();
+            let mut got = logged.items;
+            got.sort_by_key(|e| std::cmp::Reverse(e.id));
+            assert_eq!(got, expected);
+        }
+
         async fn a_crowd_of_replays_accepts_each_assertion_once(db: TestDb) {
             // Many submissions of a few assertions at once, mixed with sign-in
             // records: each assertion is new exactly once, whichever transaction
