@@ -148,8 +148,6 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: OffsetDateTime,
 }
 
-/// The tenant feed's event for a sign-in: `sign_in.succeeded` or `sign_in.failed`,
-/// about the user when one is known (else about the sign-in itself).
 /// The tenant's columns and its connection's, with the two names both tables use
 /// renamed on the connection's side (`saml_created_at`, `saml_updated_at`), so no
 /// column name is ambiguous. `?1` / `$1` is the slug. Every connection column is
@@ -190,6 +188,8 @@ impl ConnectionTimestamps {
     };
 }
 
+/// The tenant feed's event for a sign-in: `sign_in.succeeded` or `sign_in.failed`,
+/// about the user when one is known (else about the sign-in itself).
 pub(crate) fn sign_in_event(e: &SignInEvent) -> crate::NewEvent {
     crate::NewEvent {
         kind: if e.success {
