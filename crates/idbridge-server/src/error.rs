@@ -125,7 +125,7 @@ impl AdminError {
 impl From<StoreError> for AdminError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(_) => AdminError::Unavailable(err),
+            err if err.is_unavailable() => AdminError::Unavailable(err),
             other => AdminError::internal(other),
         }
     }

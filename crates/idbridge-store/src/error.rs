@@ -36,6 +36,11 @@ pub enum StoreError {
     /// down). Worth retrying on another process.
     #[error("the sign-in writer has stopped")]
     WriterGone,
+    /// The database failed a whole group-committed batch of sign-in writes for its
+    /// own reasons (see `sign_in_batch`): every write in the batch gets this, with
+    /// the one cause.
+    #[error("database unavailable: {0}")]
+    BatchUnavailable(#[source] std::sync::Arc<StoreError>),
     /// The database said no for a reason that is not the caller's.
     #[error("database error: {0}")]
     Backend(#[source] sqlx::Error),
@@ -57,6 +62,17 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
             _ => StoreError::Backend(err),
         }
+    }
+}
+
+impl StoreError {
+    /// Whether the database (not the request) is at fault: worth retrying, and a
+    /// 503 rather than a 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::WriterGone | StoreError::BatchUnavailable(_)
+        )
     }
 }
 

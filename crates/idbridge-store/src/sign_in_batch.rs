@@ -24,7 +24,9 @@
 //!
 //! A batch that fails is rolled back whole and each of its writes is then run in its
 //! own transaction, so a write that cannot be made (its tenant deleted a moment ago)
-//! fails alone, with its own error, and takes no other down.
+//! fails alone, with its own error, and takes no other down. A batch the database
+//! itself failed (unreachable, pool timed out) is not redone: every write in it
+//! gets that error at once, rather than each waiting it out again in turn.
 //!
 //! The task is a spawned task, not part of any request: a client that disconnects
 //! cancels its wait, never a write in flight.
@@ -145,17 +147,30 @@ async fn write_batches<W: SignInWriter>(writer: Arc<W>, mut queue: mpsc::Receive
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if batch.len() > 1 {
             let writes: Vec<&SignInWrite> = batch.iter().map(|p| &p.write).collect();
-            if let Ok(answers) = writer.write_together(&writes).await
-                && answers.len() == batch.len()
-            {
-                for (pending, answer) in batch.drain(..).zip(answers) {
-                    let _ = pending.done.send(Ok(answer));
+            match writer.write_together(&writes).await {
+                Ok(answers) if answers.len() == batch.len() => {
+                    for (pending, answer) in batch.drain(..).zip(answers) {
+                        let _ = pending.done.send(Ok(answer));
+                    }
+                    continue;
                 }
-                continue;
+                // The database's failure, not one write's: redoing each write alone
+                // would make every caller wait out the same failure again, one after
+                // another. All of them get it now.
+                Err(e) if e.is_unavailable() => {
+                    let shared = Arc::new(e);
+                    for pending in batch.drain(..) {
+                        let _ = pending
+                            .done
+                            .send(Err(StoreError::BatchUnavailable(shared.clone())));
+                    }
+                    continue;
+                }
+                _ => {}
             }
         }
-        // One write, or a batch that failed (rolled back whole): each alone, with
-        // its own answer.
+        // One write, or a batch that failed because of a write in it (rolled back
+        // whole): each alone, with its own answer.
         for pending in batch.drain(..) {
             let outcome = writer
                 .write_together(&[&pending.write])

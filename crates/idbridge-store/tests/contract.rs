@@ -1524,3 +1524,55 @@ both_backends! {
         assert_eq!(ids(list(good_posts, PageRequest::first(50)).await.items), vec![records[4].id, records[0].id]);
     }
 }
+
+/// A database that cannot be reached fails a crowd of sign-in writes promptly: a
+/// group-committed batch that failed for the database's sake (not one write's) is
+/// not redone write by write, each waiting out the pool's timeout again. Needs no
+/// server: nothing listens on port 1.
+#[tokio::test]
+async fn a_dead_database_fails_a_crowd_of_sign_ins_at_once() {
+    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/none").expect("url");
+    let timeout = std::time::Duration::from_millis(400);
+    let settings = PoolSettings {
+        max_connections: 4,
+        acquire_timeout: timeout,
+    };
+    let store = idbridge_store::connect(&url, &settings).expect("lazy pool");
+    let tenant_id = Uuid::now_v7();
+    let records: Vec<SignInEvent> = (0..20)
+        .map(|n| SignInEvent {
+            id: Uuid::now_v7(),
+            tenant_id,
+            occurred_at: T0,
+            success: false,
+            reason: Some("expired".into()),
+            detail: None,
+            email: Some(format!("user{n}@example.com")),
+            user_id: None,
+            test: false,
+            request_id: None,
+        })
+        .collect();
+    let assertion_ids: Vec<String> = (0..20).map(|n| format!("_a{n}")).collect();
+    let started = std::time::Instant::now();
+    let (recorded, remembered) = futures::join!(
+        futures::future::join_all(records.iter().map(|r| store.record_sign_in(r, None))),
+        futures::future::join_all(
+            assertion_ids
+                .iter()
+                .map(|id| store.remember_assertion(tenant_id, id, T0, T0))
+        ),
+    );
+    let elapsed = started.elapsed();
+    for outcome in recorded {
+        let err = outcome.expect_err("no database");
+        assert!(err.is_unavailable(), "{err}");
+    }
+    for outcome in remembered {
+        let err = outcome.expect_err("no database");
+        assert!(err.is_unavailable(), "{err}");
+    }
+    // A few timeouts at most (a first batch of one, then the rest), never one per
+    // write.
+    assert!(elapsed < timeout * 6, "took {elapsed:?}");
+}

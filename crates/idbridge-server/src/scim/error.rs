@@ -37,7 +37,7 @@ impl From<StoreError> for ScimProblem {
             StoreError::InvalidQuery(detail) => {
                 ScimError::bad_request(ScimType::InvalidFilter, detail)
             }
-            StoreError::Unavailable(cause) => {
+            cause if cause.is_unavailable() => {
                 tracing::warn!(error = %cause, "SCIM request: database unavailable");
                 ScimError::new(
                     503,
