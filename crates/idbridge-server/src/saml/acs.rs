@@ -296,7 +296,8 @@ async fn complete(
             "The address to return to is no longer registered by any app.",
         )
     })?;
-    let email = email_of(connection, assertion).ok_or_else(|| {
+    // Read once, in `consume`, from the verified assertion.
+    let email = log.email.clone().ok_or_else(|| {
         refuse(
             StatusCode::BAD_REQUEST,
             "email_missing",
