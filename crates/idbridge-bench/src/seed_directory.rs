@@ -128,8 +128,8 @@ async fn main() -> anyhow::Result<()> {
                 let ctx = WriteContext {
                     now,
                     events: vec![NewEvent {
-                        kind: "user.created",
-                        resource_type: "User",
+                        kind: idbridge_core::EventKind::UserCreated,
+                        resource_type: idbridge_core::EventResource::User,
                         resource_id: u.id,
                         data: json!({"user": {"id": u.id, "userName": u.user_name}}),
                     }],

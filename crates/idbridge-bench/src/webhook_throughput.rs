@@ -475,8 +475,8 @@ async fn write_user(store: &dyn Store, tenant: &Tenant, events: usize) -> anyhow
         version: 1,
     };
     let event = NewEvent {
-        kind: "user.created",
-        resource_type: "User",
+        kind: idbridge_core::EventKind::UserCreated,
+        resource_type: idbridge_core::EventResource::User,
         resource_id: id,
         data: serde_json::Value::Object(document),
     };

@@ -6,6 +6,7 @@
 
 mod clock;
 pub mod domain;
+pub mod event;
 pub mod net;
 mod redirect_uri;
 pub mod roles;
@@ -14,5 +15,6 @@ mod slug;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, truncate_to_micros};
+pub use event::{EventKind, EventResource};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use slug::{InvalidSlug, TenantSlug};

@@ -192,7 +192,11 @@ impl EventFilter {
         self.0.as_deref()
     }
 
-    pub fn matches(&self, event_type: &str) -> bool {
+    pub fn matches(&self, kind: crate::EventKind) -> bool {
+        self.matches_type(kind.as_str())
+    }
+
+    fn matches_type(&self, event_type: &str) -> bool {
         let Some(patterns) = &self.0 else {
             return true;
         };
@@ -312,15 +316,16 @@ mod tests {
 
     #[test]
     fn event_filters_match_types_and_prefixes() {
-        assert!(EventFilter::ALL.matches("user.created"));
+        use crate::EventKind;
+        assert!(EventFilter::ALL.matches(EventKind::UserCreated));
         let filter = EventFilter::parse(Some(vec!["user.*".into(), "sign_in.failed".into()]))
             .expect("valid");
-        assert!(filter.matches("user.created"));
-        assert!(filter.matches("user.deactivated"));
-        assert!(filter.matches("sign_in.failed"));
-        assert!(!filter.matches("sign_in.succeeded"));
-        assert!(!filter.matches("group.created"));
-        assert!(!filter.matches("userx.created"));
+        assert!(filter.matches(EventKind::UserCreated));
+        assert!(filter.matches(EventKind::UserDeactivated));
+        assert!(filter.matches(EventKind::SignInFailed));
+        assert!(!filter.matches(EventKind::SignInSucceeded));
+        assert!(!filter.matches(EventKind::GroupCreated));
+        assert!(!filter.matches_type("userx.created"));
         for bad in [
             "",
             "*",

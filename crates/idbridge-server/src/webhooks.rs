@@ -151,7 +151,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
     let mut failures = claim.failures;
     let mut first_failed_at = claim.first_failed_at;
     for event in events {
-        if !filter.matches(&event.kind) {
+        if !filter.matches(event.kind) {
             done_seq = event.seq;
             continue;
         }

@@ -1,5 +1,6 @@
 //! The directory's records: users, groups, memberships, events, provisioning log.
 
+use idbridge_core::{EventKind, EventResource};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -96,9 +97,8 @@ pub struct UserGroup {
 /// An event to append to the tenant's feed with a write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    /// `user.created`, `group.member_added`, …
-    pub kind: &'static str,
-    pub resource_type: &'static str,
+    pub kind: EventKind,
+    pub resource_type: EventResource,
     pub resource_id: Uuid,
     pub data: Value,
 }
@@ -109,8 +109,8 @@ pub struct DirectoryEvent {
     pub seq: i64,
     pub id: Uuid,
     pub tenant_id: Uuid,
-    pub kind: String,
-    pub resource_type: String,
+    pub kind: EventKind,
+    pub resource_type: EventResource,
     pub resource_id: Uuid,
     pub occurred_at: OffsetDateTime,
     pub data: Value,
@@ -151,4 +151,16 @@ pub struct WriteContext {
 pub struct Listing<T> {
     pub total: u64,
     pub items: Vec<T>,
+}
+
+/// A stored event type, or [`crate::StoreError::Corrupt`].
+pub(crate) fn event_kind(text: String) -> crate::Result<EventKind> {
+    EventKind::parse(&text)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("event type {text:?}")))
+}
+
+/// A stored event resource type, or [`crate::StoreError::Corrupt`].
+pub(crate) fn event_resource(text: String) -> crate::Result<EventResource> {
+    EventResource::parse(&text)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("event resource type {text:?}")))
 }

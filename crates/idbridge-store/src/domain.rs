@@ -1,6 +1,7 @@
 //! Email domains a tenant claims and proves with a DNS TXT record.
 
 use async_trait::async_trait;
+use idbridge_core::{EventKind, EventResource};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -58,11 +59,11 @@ pub(crate) fn domain_event(
 ) -> NewEvent {
     NewEvent {
         kind: if verified {
-            "domain.verified"
+            EventKind::DomainVerified
         } else {
-            "domain.unverified"
+            EventKind::DomainUnverified
         },
-        resource_type: "Domain",
+        resource_type: EventResource::Domain,
         resource_id: domain.id,
         data: serde_json::json!({
             "domain": {

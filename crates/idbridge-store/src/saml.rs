@@ -1,6 +1,7 @@
 //! SAML records: each tenant's IdP connection and the AuthnRequests in flight.
 
 use async_trait::async_trait;
+use idbridge_core::{EventKind, EventResource};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -193,14 +194,14 @@ impl ConnectionTimestamps {
 pub(crate) fn sign_in_event(e: &SignInEvent) -> crate::NewEvent {
     crate::NewEvent {
         kind: if e.success {
-            "sign_in.succeeded"
+            EventKind::SignInSucceeded
         } else {
-            "sign_in.failed"
+            EventKind::SignInFailed
         },
         resource_type: if e.user_id.is_some() {
-            "User"
+            EventResource::User
         } else {
-            "SignIn"
+            EventResource::SignIn
         },
         resource_id: e.user_id.unwrap_or(e.id),
         data: serde_json::json!({

@@ -1054,8 +1054,8 @@ mod webhooks {
         let ctx = WriteContext {
             now: T0,
             events: vec![NewEvent {
-                kind: "user.created",
-                resource_type: "User",
+                kind: idbridge_core::EventKind::UserCreated,
+                resource_type: idbridge_core::EventResource::User,
                 resource_id: id,
                 data: serde_json::json!({}),
             }],

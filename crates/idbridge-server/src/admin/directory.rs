@@ -258,9 +258,11 @@ pub struct EventView {
     /// `sign_in.failed`, `domain.verified`, `domain.unverified`,
     /// `saml.certificate_expiring`.
     #[serde(rename = "type")]
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: idbridge_core::EventKind,
     pub tenant: String,
-    pub resource_type: String,
+    #[schema(value_type = String)]
+    pub resource_type: idbridge_core::EventResource,
     pub resource_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,

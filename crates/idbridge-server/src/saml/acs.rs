@@ -446,7 +446,12 @@ async fn update_from_claims(
         };
         let ctx = WriteContext {
             now,
-            events: vec![user_event("user.updated", state, tenant, &updated)],
+            events: vec![user_event(
+                idbridge_core::EventKind::UserUpdated,
+                state,
+                tenant,
+                &updated,
+            )],
             log: None,
         };
         match state.store.update_user(&updated, user.version, &ctx).await {
@@ -488,7 +493,7 @@ fn not_provisioned() -> FlowError {
 /// A directory event about `user` raised by a sign-in: the user as SCIM renders it,
 /// and `source: saml` so the app can tell it from a SCIM write.
 fn user_event(
-    kind: &'static str,
+    kind: idbridge_core::EventKind,
     state: &AppState,
     tenant: &Tenant,
     user: &DirectoryUser,
@@ -499,7 +504,7 @@ fn user_event(
     };
     NewEvent {
         kind,
-        resource_type: "User",
+        resource_type: idbridge_core::EventResource::User,
         resource_id: user.id,
         data: json!({ "user": Value::Object(render::user(&base, user, None)), "source": "saml" }),
     }
@@ -560,7 +565,12 @@ async fn create_just_in_time(
     };
     let ctx = WriteContext {
         now,
-        events: vec![user_event("user.created", state, tenant, &user)],
+        events: vec![user_event(
+            idbridge_core::EventKind::UserCreated,
+            state,
+            tenant,
+            &user,
+        )],
         log: None,
     };
     match state.store.create_user(&user, &ctx).await {

@@ -112,8 +112,8 @@ pub async fn warn_expiring(state: &AppState) -> Result<usize, idbridge_store::St
                 .filter(|c| c.expires_within(now, EXPIRY_WARNING))
             {
                 let event = idbridge_store::NewEvent {
-                    kind: "saml.certificate_expiring",
-                    resource_type: "SamlConnection",
+                    kind: idbridge_core::EventKind::SamlCertificateExpiring,
+                    resource_type: idbridge_core::EventResource::SamlConnection,
                     resource_id: connection.tenant_id,
                     data: serde_json::json!({
                         "certificate": {

@@ -101,8 +101,8 @@ pub async fn create_group(
     let ctx = WriteContext {
         now,
         events: vec![NewEvent {
-            kind: "group.created",
-            resource_type: "Group",
+            kind: idbridge_core::EventKind::GroupCreated,
+            resource_type: idbridge_core::EventResource::Group,
             resource_id: group.id,
             data: event_data(&group),
         }],
@@ -308,8 +308,8 @@ async fn write_group(
         let mut events = Vec::new();
         if group.document != existing.document {
             events.push(NewEvent {
-                kind: "group.updated",
-                resource_type: "Group",
+                kind: idbridge_core::EventKind::GroupUpdated,
+                resource_type: idbridge_core::EventResource::Group,
                 resource_id: id,
                 data: event_data(&group),
             });
@@ -376,8 +376,8 @@ pub async fn delete_group(
     let ctx = WriteContext {
         now,
         events: vec![NewEvent {
-            kind: "group.deleted",
-            resource_type: "Group",
+            kind: idbridge_core::EventKind::GroupDeleted,
+            resource_type: idbridge_core::EventResource::Group,
             resource_id: id,
             data: event_data(&existing),
         }],

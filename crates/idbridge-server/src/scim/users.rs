@@ -104,21 +104,21 @@ fn change_events(base: &Base<'_>, before: &DirectoryUser, after: &DirectoryUser)
     let data = event_data(base, after);
     if without_active(&before.document) != without_active(&after.document) {
         events.push(NewEvent {
-            kind: "user.updated",
-            resource_type: "User",
+            kind: idbridge_core::EventKind::UserUpdated,
+            resource_type: idbridge_core::EventResource::User,
             resource_id: after.id,
             data: data.clone(),
         });
     }
     if before.active != after.active {
         let kind = if after.active {
-            "user.reactivated"
+            idbridge_core::EventKind::UserReactivated
         } else {
-            "user.deactivated"
+            idbridge_core::EventKind::UserDeactivated
         };
         events.push(NewEvent {
             kind,
-            resource_type: "User",
+            resource_type: idbridge_core::EventResource::User,
             resource_id: after.id,
             data,
         });
@@ -155,8 +155,8 @@ pub async fn create_user(
     let ctx = WriteContext {
         now,
         events: vec![NewEvent {
-            kind: "user.created",
-            resource_type: "User",
+            kind: idbridge_core::EventKind::UserCreated,
+            resource_type: idbridge_core::EventResource::User,
             resource_id: user.id,
             data: event_data(&base, &user),
         }],
@@ -456,8 +456,8 @@ pub async fn delete_user(
     let ctx = WriteContext {
         now,
         events: vec![NewEvent {
-            kind: "user.deleted",
-            resource_type: "User",
+            kind: idbridge_core::EventKind::UserDeleted,
+            resource_type: idbridge_core::EventResource::User,
             resource_id: id,
             data: json!({"user": {"id": id.to_string(), "userName": existing.user_name, "externalId": existing.external_id}}),
         }],

@@ -1,6 +1,8 @@
 //! The directory on PostgreSQL. Same shape as the SQLite implementation; native types.
 
+use crate::directory::{event_kind, event_resource};
 use async_trait::async_trait;
+use idbridge_core::{EventKind, EventResource};
 use serde_json::{Map, Value, json};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
@@ -132,8 +134,8 @@ pub(super) async fn finish_write(
     // writes every event, keeps that window to one round trip and the commit.
     let count = events.len() as i64;
     let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
-    let resource_types: Vec<&str> = events.iter().map(|e| e.resource_type).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let resource_types: Vec<&str> = events.iter().map(|e| e.resource_type.as_str()).collect();
     let resource_ids: Vec<Uuid> = events.iter().map(|e| e.resource_id).collect();
     let data: Vec<String> = events.iter().map(|e| e.data.to_string()).collect();
     sqlx::query_scalar::<_, i64>(
@@ -185,14 +187,14 @@ async fn insert_log(conn: &mut PgConnection, log: &ProvisioningRecord) -> Result
 }
 
 fn member_event(
-    kind: &'static str,
+    kind: EventKind,
     group_id: Uuid,
     member_id: Uuid,
     member_kind: MemberKind,
 ) -> NewEvent {
     NewEvent {
         kind,
-        resource_type: "Group",
+        resource_type: EventResource::Group,
         resource_id: group_id,
         data: json!({"group_id": group_id, "member_id": member_id, "member_type": member_kind.as_str()}),
     }
@@ -250,7 +252,12 @@ async fn add_members(
         .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 1 {
-            events.push(member_event("group.member_added", group.id, id, kind));
+            events.push(member_event(
+                EventKind::GroupMemberAdded,
+                group.id,
+                id,
+                kind,
+            ));
         }
     }
     Ok(())
@@ -276,7 +283,12 @@ async fn remove_members(
             } else {
                 MemberKind::User
             };
-            events.push(member_event("group.member_removed", group_id, *id, kind));
+            events.push(member_event(
+                EventKind::GroupMemberRemoved,
+                group_id,
+                *id,
+                kind,
+            ));
         }
     }
     Ok(())
@@ -360,7 +372,7 @@ async fn remove_from_all_groups(
             MemberKind::User
         };
         events.push(member_event(
-            "group.member_removed",
+            EventKind::GroupMemberRemoved,
             uuid_of(&row, "group_id")?,
             member_id,
             kind,
@@ -846,8 +858,8 @@ impl DirectoryRepo for PostgresStore {
                     seq: row.try_get("seq")?,
                     id: uuid_of(row, "id")?,
                     tenant_id: uuid_of(row, "tenant_id")?,
-                    kind: row.try_get("type")?,
-                    resource_type: row.try_get("resource_type")?,
+                    kind: event_kind(row.try_get("type")?)?,
+                    resource_type: event_resource(row.try_get("resource_type")?)?,
                     resource_id: uuid_of(row, "resource_id")?,
                     occurred_at: row.try_get("occurred_at")?,
                     data,

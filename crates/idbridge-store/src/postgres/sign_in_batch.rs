@@ -240,8 +240,13 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
             .collect::<Vec<_>>(),
     )
     .bind(records.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .bind(events.iter().map(|ev| ev.kind).collect::<Vec<_>>())
-    .bind(events.iter().map(|ev| ev.resource_type).collect::<Vec<_>>())
+    .bind(events.iter().map(|ev| ev.kind.as_str()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|ev| ev.resource_type.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(events.iter().map(|ev| ev.resource_id).collect::<Vec<_>>())
     .bind(
         events

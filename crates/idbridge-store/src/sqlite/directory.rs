@@ -1,6 +1,8 @@
 //! The directory on SQLite.
 
+use crate::directory::{event_kind, event_resource};
 use async_trait::async_trait;
+use idbridge_core::{EventKind, EventResource};
 use serde_json::{Map, Value, json};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqliteConnection};
@@ -143,8 +145,8 @@ pub(super) async fn finish_write(
         .bind(tenant_id)
         .bind(first + offset as i64)
         .bind(Uuid::now_v7())
-        .bind(event.kind)
-        .bind(event.resource_type)
+        .bind(event.kind.as_str())
+        .bind(event.resource_type.as_str())
         .bind(event.resource_id)
         .bind(micros(ctx.now))
         .bind(event.data.to_string())
@@ -179,14 +181,14 @@ async fn insert_log(conn: &mut SqliteConnection, log: &ProvisioningRecord) -> Re
 }
 
 fn member_event(
-    kind: &'static str,
+    kind: EventKind,
     group_id: Uuid,
     member_id: Uuid,
     member_kind: MemberKind,
 ) -> NewEvent {
     NewEvent {
         kind,
-        resource_type: "Group",
+        resource_type: EventResource::Group,
         resource_id: group_id,
         data: json!({"group_id": group_id, "member_id": member_id, "member_type": member_kind.as_str()}),
     }
@@ -242,7 +244,12 @@ async fn add_members(
         .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 1 {
-            events.push(member_event("group.member_added", group.id, id, kind));
+            events.push(member_event(
+                EventKind::GroupMemberAdded,
+                group.id,
+                id,
+                kind,
+            ));
         }
     }
     Ok(())
@@ -268,7 +275,12 @@ async fn remove_members(
             } else {
                 MemberKind::User
             };
-            events.push(member_event("group.member_removed", group_id, *id, kind));
+            events.push(member_event(
+                EventKind::GroupMemberRemoved,
+                group_id,
+                *id,
+                kind,
+            ));
         }
     }
     Ok(())
@@ -352,7 +364,7 @@ async fn remove_from_all_groups(
             MemberKind::User
         };
         events.push(member_event(
-            "group.member_removed",
+            EventKind::GroupMemberRemoved,
             uuid_of(&row, "group_id")?,
             member_id,
             kind,
@@ -836,8 +848,8 @@ impl DirectoryRepo for SqliteStore {
                     seq: row.try_get("seq")?,
                     id: uuid_of(row, "id")?,
                     tenant_id: uuid_of(row, "tenant_id")?,
-                    kind: row.try_get("type")?,
-                    resource_type: row.try_get("resource_type")?,
+                    kind: event_kind(row.try_get("type")?)?,
+                    resource_type: event_resource(row.try_get("resource_type")?)?,
                     resource_id: uuid_of(row, "resource_id")?,
                     occurred_at: from_micros(row.try_get("occurred_at")?)?,
                     data: serde_json::from_str(&data)
