@@ -12,18 +12,20 @@
 //! database on every request.
 
 mod console;
+mod db;
 pub mod directory;
 mod domain;
 mod error;
 mod log_filter;
 mod model;
 mod oidc;
-pub mod postgres;
+mod postgres;
+mod repo;
 mod saml;
 mod scim_sql;
 pub mod setup_link;
 mod sign_in_batch;
-pub mod sqlite;
+mod sqlite;
 mod url;
 pub mod webhook;
 

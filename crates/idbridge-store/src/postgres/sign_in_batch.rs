@@ -7,32 +7,25 @@
 //! a tenant's row) for the batch's length in round trips; two hold it for two. A
 //! batch of one is its own single statement, committed on its own.
 
-use async_trait::async_trait;
 use sqlx::PgPool;
 
 use uuid::Uuid;
 
-use crate::sign_in_batch::{SeenAssertion, SignInRecord, SignInWrite, SignInWriter, Written};
+use crate::sign_in_batch::{SeenAssertion, SignInRecord, SignInWrite, Written};
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, StoreError, sign_in_event};
 
-pub(super) struct PgSignIns {
-    pub(super) pool: PgPool,
-}
-
-#[async_trait]
-impl SignInWriter for PgSignIns {
-    async fn write_together(&self, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
-        if let [_] = batch {
-            // One write is one statement, atomic on its own: no BEGIN and COMMIT
-            // round trips.
-            let mut conn = self.pool.acquire().await?;
-            return write_all(&mut conn, batch).await;
-        }
-        let mut tx = self.pool.begin().await?;
-        let answers = write_all(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(answers)
+/// All of `batch` in one transaction (a batch of one is its own statement).
+pub(super) async fn write_together(pool: &PgPool, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
+    if let [_] = batch {
+        // One write is one statement, atomic on its own: no BEGIN and COMMIT
+        // round trips.
+        let mut conn = pool.acquire().await?;
+        return write_all(&mut conn, batch).await;
     }
+    let mut tx = pool.begin().await?;
+    let answers = write_all(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(answers)
 }
 
 /// The batch's replay records, then its sign-in records, each kind in one

@@ -2,38 +2,34 @@
 //! batch is one IMMEDIATE transaction on the writer, and each write in it one
 //! message to the connection's thread.
 
-use async_trait::async_trait;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::micros;
-use crate::sign_in_batch::{SeenAssertion, SignInWrite, SignInWriter, Written};
+use crate::sign_in_batch::{SeenAssertion, SignInWrite, Written};
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, StoreError, sign_in_event};
 use idbridge_core::secret::SecretHash;
 
-pub(super) struct SqliteSignIns {
-    pub(super) writer: SqlitePool,
-}
-
-#[async_trait]
-impl SignInWriter for SqliteSignIns {
-    async fn write_together(&self, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut answers = Vec::with_capacity(batch.len());
-        for write in batch {
-            answers.push(match write {
-                SignInWrite::Record(record) => {
-                    write_one(&mut tx, &record.event, record.code.as_ref()).await?;
-                    Written::Recorded
-                }
-                SignInWrite::Remember(seen) => Written::Remembered {
-                    fresh: remember(&mut tx, seen).await?,
-                },
-            });
-        }
-        tx.commit().await?;
-        Ok(answers)
+/// All of `batch` in one IMMEDIATE transaction on the writer, in order.
+pub(super) async fn write_together(
+    writer: &SqlitePool,
+    batch: &[&SignInWrite],
+) -> Result<Vec<Written>> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut answers = Vec::with_capacity(batch.len());
+    for write in batch {
+        answers.push(match write {
+            SignInWrite::Record(record) => {
+                write_one(&mut tx, &record.event, record.code.as_ref()).await?;
+                Written::Recorded
+            }
+            SignInWrite::Remember(seen) => Written::Remembered {
+                fresh: remember(&mut tx, seen).await?,
+            },
+        });
     }
+    tx.commit().await?;
+    Ok(answers)
 }
 
 /// One statement decides: a new id is inserted; a remembered one that has expired

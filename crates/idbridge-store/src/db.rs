@@ -1,0 +1,327 @@
+//! The seam between the one store logic and the two databases.
+//!
+//! Every repository is written once, over [`Db`], in the manner of rustls'
+//! `CryptoProvider`: the logic asks for statements to be run and rows to be read,
+//! and each backend (`sqlite`, `postgres`) supplies only what really differs — how
+//! a value is bound, how a statement runs, how a write transaction begins, how
+//! migrations run, and the handful of statements whose SQL cannot be shared
+//! (PostgreSQL's `unnest`, `FOR UPDATE` and `LATERAL`; SQLite's `json_each`).
+//!
+//! SQL is written once too: `$1`-style placeholders (SQLite reads `$N` as the N-th
+//! value, as PostgreSQL does), `CAST(… AS BIGINT)` rather than `::`, `->>` for JSON
+//! fields, `ON CONFLICT` upserts. Values cross the seam as [`Param`]s and come back
+//! through [`Row`], so the two storage conventions (PostgreSQL's native `uuid`,
+//! `timestamptz`, `jsonb`; SQLite's blobs, integer microseconds and text) meet in
+//! the value types: [`Ts`] for time, `sqlx::types::Json` for documents.
+
+use std::future::Future;
+
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgRow, PgTypeInfo, PgValueRef};
+use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteRow, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{AssertSqlSafe, Database, Pool, Postgres, SqlSafeStr, SqlStr, Sqlite};
+use time::OffsetDateTime;
+
+use crate::scim_sql::Bind;
+use crate::sign_in_batch::{SignInWrite, Written};
+use crate::{Backend, Result, StoreError};
+
+/// What a backend supplies. Implemented by `sqlx::Sqlite` and `sqlx::Postgres`.
+pub(crate) trait Db: Database<Row: Row> + Sync {
+    const BACKEND: Backend;
+    /// The statement that opens a transaction that will write: SQLite takes the
+    /// file's write lock at once (`IMMEDIATE`), so a transaction never fails to
+    /// upgrade halfway.
+    const BEGIN_WRITE: &'static str;
+    /// The client that registered exactly `$1` as a redirect URI (JSON arrays are
+    /// searched differently).
+    const CLIENT_FOR_REDIRECT_URI: &'static str;
+
+    fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
+    /// A value of a compiled SCIM query (see `scim_sql`).
+    #[allow(dead_code)] // Transitional: the directory and the logs move next.
+    fn bind_dynamic(args: &mut Self::Arguments, value: Bind) -> Result<(), BoxDynError>;
+
+    fn fetch_all(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+        args: Self::Arguments,
+    ) -> impl Future<Output = Result<Vec<Self::Row>>> + Send;
+    fn fetch_optional(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+        args: Self::Arguments,
+    ) -> impl Future<Output = Result<Option<Self::Row>>> + Send;
+    /// Runs the statement; the number of rows it changed.
+    fn execute(
+        conn: &mut Self::Connection,
+        sql: SqlStr,
+        args: Self::Arguments,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Applies the embedded migrations that are not applied yet.
+    fn migrate(writer: &Pool<Self>) -> impl Future<Output = Result<()>> + Send;
+
+    /// A sign-in group commit: every write of `batch` in one transaction, in order,
+    /// with one answer per write (see `sign_in_batch`).
+    fn write_sign_ins(
+        writer: &Pool<Self>,
+        batch: &[&SignInWrite],
+    ) -> impl Future<Output = Result<Vec<Written>>> + Send;
+}
+
+/// A value either backend can bind (for as long as `'q`: an `Option` of a borrowed
+/// value encodes only while what it borrows lives).
+pub(crate) trait Param<'q>:
+    sqlx::Encode<'q, Sqlite>
+    + sqlx::Type<Sqlite>
+    + sqlx::Encode<'q, Postgres>
+    + sqlx::Type<Postgres>
+    + Send
+{
+}
+
+impl<'q, T> Param<'q> for T where
+    T: sqlx::Encode<'q, Sqlite>
+        + sqlx::Type<Sqlite>
+        + sqlx::Encode<'q, Postgres>
+        + sqlx::Type<Postgres>
+        + Send
+{
+}
+
+/// A column value either backend can decode.
+pub(crate) trait Column:
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+{
+}
+
+impl<T> Column for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+{
+}
+
+/// A result row, read the same way on both backends.
+pub(crate) trait Row {
+    fn get<T: Column>(&self, column: &str) -> Result<T>;
+    /// The first column (for single-value queries).
+    fn first<T: Column>(&self) -> Result<T>;
+
+    fn time(&self, column: &str) -> Result<OffsetDateTime> {
+        Ok(self.get::<Ts>(column)?.0)
+    }
+
+    fn opt_time(&self, column: &str) -> Result<Option<OffsetDateTime>> {
+        Ok(self.get::<Option<Ts>>(column)?.map(|t| t.0))
+    }
+
+    /// A JSON column: `jsonb` on PostgreSQL, text on SQLite.
+    fn json<T: serde::de::DeserializeOwned + 'static>(&self, column: &str) -> Result<T> {
+        Ok(self.get::<sqlx::types::Json<T>>(column)?.0)
+    }
+
+    /// A text column that holds one of a vocabulary's spellings.
+    fn parsed<T>(&self, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+        let raw: String = self.get(column)?;
+        parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("{column} {raw:?}")))
+    }
+}
+
+impl Row for SqliteRow {
+    fn get<T: Column>(&self, column: &str) -> Result<T> {
+        Ok(sqlx::Row::try_get(self, column)?)
+    }
+
+    fn first<T: Column>(&self) -> Result<T> {
+        Ok(sqlx::Row::try_get(self, 0)?)
+    }
+}
+
+impl Row for PgRow {
+    fn get<T: Column>(&self, column: &str) -> Result<T> {
+        Ok(sqlx::Row::try_get(self, column)?)
+    }
+
+    fn first<T: Column>(&self) -> Result<T> {
+        Ok(sqlx::Row::try_get(self, 0)?)
+    }
+}
+
+/// A record read from a row: each mapping is written once, for both backends.
+pub(crate) trait FromRow: Sized + Send {
+    fn from_row(row: &impl Row) -> Result<Self>;
+}
+
+/// A single-column result.
+pub(crate) struct Scalar<T>(pub T);
+
+impl<T: Column + Send> FromRow for Scalar<T> {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        row.first().map(Scalar)
+    }
+}
+
+/// A statement and its values, for one backend; run on a connection the caller
+/// holds (a pooled reader, the writer, or a transaction).
+pub(crate) struct Query<D: Db> {
+    sql: SqlStr,
+    args: D::Arguments,
+    /// The first value that could not be encoded: reported when the statement runs.
+    unbound: Option<BoxDynError>,
+}
+
+/// A statement from the fixed text of this crate.
+pub(crate) fn query<D: Db>(sql: &'static str) -> Query<D> {
+    Query::with_sql(sql.into_sql_str())
+}
+
+/// A statement assembled at run time from fixed fragments only, every request value
+/// bound (`scim_sql`, `log_filter`).
+#[allow(dead_code)] // Transitional: the directory and the logs move next.
+pub(crate) fn query_assembled<D: Db>(sql: String) -> Query<D> {
+    Query::with_sql(AssertSqlSafe(sql).into_sql_str())
+}
+
+impl<D: Db> Query<D> {
+    fn with_sql(sql: SqlStr) -> Self {
+        Self {
+            sql,
+            args: D::Arguments::default(),
+            unbound: None,
+        }
+    }
+
+    pub fn bind<'q>(mut self, value: impl Param<'q>) -> Self {
+        if self.unbound.is_none()
+            && let Err(e) = D::bind(&mut self.args, value)
+        {
+            self.unbound = Some(e);
+        }
+        self
+    }
+
+    #[allow(dead_code)] // Transitional: the directory and the logs move next.
+    pub fn bind_dynamic(mut self, value: Bind) -> Self {
+        if self.unbound.is_none()
+            && let Err(e) = D::bind_dynamic(&mut self.args, value)
+        {
+            self.unbound = Some(e);
+        }
+        self
+    }
+
+    fn ready(self) -> Result<(SqlStr, D::Arguments)> {
+        match self.unbound {
+            None => Ok((self.sql, self.args)),
+            Some(e) => Err(StoreError::Backend(sqlx::Error::Encode(e))),
+        }
+    }
+
+    pub async fn fetch_all<T: FromRow>(self, conn: &mut D::Connection) -> Result<Vec<T>> {
+        let (sql, args) = self.ready()?;
+        let rows = D::fetch_all(conn, sql, args).await?;
+        rows.iter().map(T::from_row).collect()
+    }
+
+    pub async fn fetch_optional<T: FromRow>(self, conn: &mut D::Connection) -> Result<Option<T>> {
+        let (sql, args) = self.ready()?;
+        D::fetch_optional(conn, sql, args)
+            .await?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
+    }
+
+    /// The one row the statement must return ([`StoreError::NotFound`] if none).
+    pub async fn fetch_one<T: FromRow>(self, conn: &mut D::Connection) -> Result<T> {
+        self.fetch_optional(conn).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// The number of rows changed.
+    pub async fn execute(self, conn: &mut D::Connection) -> Result<u64> {
+        let (sql, args) = self.ready()?;
+        D::execute(conn, sql, args).await
+    }
+
+    /// Runs a statement that must change a row: [`StoreError::NotFound`] if none.
+    pub async fn execute_one(self, conn: &mut D::Connection) -> Result<()> {
+        match self.execute(conn).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A point in time as each backend stores it: `timestamptz` on PostgreSQL, INTEGER
+/// microseconds since the Unix epoch (UTC) on SQLite, whose text timestamps of
+/// varying precision would not order correctly in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ts(pub OffsetDateTime);
+
+/// `t` as SQLite stores it.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    // i64 microseconds cover ±292,000 years; OffsetDateTime's range is smaller.
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(us: i64) -> Result<OffsetDateTime, BoxDynError> {
+    Ok(OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(us) * 1_000,
+    )?)
+}
+
+impl sqlx::Type<Sqlite> for Ts {
+    fn type_info() -> SqliteTypeInfo {
+        <i64 as sqlx::Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <i64 as sqlx::Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl sqlx::Encode<'_, Sqlite> for Ts {
+    fn encode_by_ref(
+        &self,
+        buf: &mut SqliteArgumentsBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        <i64 as sqlx::Encode<Sqlite>>::encode(micros(self.0), buf)
+    }
+}
+
+impl sqlx::Decode<'_, Sqlite> for Ts {
+    fn decode(value: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        from_micros(<i64 as sqlx::Decode<Sqlite>>::decode(value)?).map(Ts)
+    }
+}
+
+impl sqlx::Type<Postgres> for Ts {
+    fn type_info() -> PgTypeInfo {
+        <OffsetDateTime as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <OffsetDateTime as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for Ts {
+    fn encode_by_ref(
+        &self,
+        buf: &mut PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        <OffsetDateTime as sqlx::Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl sqlx::Decode<'_, Postgres> for Ts {
+    fn decode(value: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        <OffsetDateTime as sqlx::Decode<Postgres>>::decode(value).map(Ts)
+    }
+}
