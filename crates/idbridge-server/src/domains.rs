@@ -26,8 +26,9 @@ pub async fn recheck_due(state: &AppState) -> Result<usize, StoreError> {
     let mut checked = 0;
     loop {
         let due = state
+            .app
             .store
-            .domains_to_recheck(state.clock.now() - RECHECK_AFTER, BATCH)
+            .domains_to_recheck(state.app.clock.now() - RECHECK_AFTER, BATCH)
             .await?;
         for claim in &due {
             recheck_one(state, claim).await?;
@@ -45,6 +46,7 @@ async fn recheck_one(state: &AppState, claim: &TenantDomain) -> Result<(), Store
     let domain = DomainName::parse(&claim.domain)
         .map_err(|e| StoreError::Corrupt(format!("stored domain {:?}: {e}", claim.domain)))?;
     let check = state
+        .app
         .domains
         .check(&domain, &claim.verification_token)
         .await;
@@ -61,8 +63,14 @@ async fn recheck_one(state: &AppState, claim: &TenantDomain) -> Result<(), Store
         },
     };
     match state
+        .app
         .store
-        .record_domain_check(claim.tenant_id, &claim.domain, outcome, state.clock.now())
+        .record_domain_check(
+            claim.tenant_id,
+            &claim.domain,
+            outcome,
+            state.app.clock.now(),
+        )
         .await
     {
         Ok(stored) if !stored.verified => {

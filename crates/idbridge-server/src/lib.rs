@@ -12,11 +12,9 @@ pub mod admin;
 mod bearer;
 pub mod client_address;
 pub mod console;
-pub mod dns;
 pub mod domains;
 pub mod error;
 mod extract;
-pub mod fetch;
 mod metrics;
 pub mod oidc;
 pub mod portal;
@@ -44,7 +42,8 @@ pub use crate::client_address::{InvalidTrustedProxies, TrustedProxies};
 pub use crate::error::AdminError;
 pub use crate::metrics::Metrics;
 pub use crate::rate_limit::RateLimitQuota;
-pub use crate::state::{AppState, InvalidPublicUrl, PublicUrl, ServerConfig};
+pub use crate::state::{AppState, ServerConfig};
+pub use idbridge_app::{App, AppConfig, InvalidPublicUrl, PublicUrl};
 
 /// Largest request body the admin API reads (IdP metadata XML is the biggest thing
 /// an operator sends; real metadata documents are a few tens of kilobytes).
@@ -86,7 +85,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+    match state.app.store.ping().await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok"),
         Err(err) => {
             tracing::warn!(error = %err, "health check: database unreachable");

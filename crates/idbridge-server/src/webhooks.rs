@@ -86,7 +86,7 @@ pub fn recent_scope(state: &AppState) -> ClaimScope {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     ClaimScope::Recent {
         events_after: uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid(),
-        due_after: state.clock.now() - RECENT_WINDOW,
+        due_after: state.app.clock.now() - RECENT_WINDOW,
     }
 }
 
@@ -98,8 +98,9 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
 
 /// One round over the pairs `scope` looks at.
 pub async fn deliver_due_in(state: &AppState, scope: ClaimScope) -> Result<usize, StoreError> {
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let claims = state
+        .app
         .store
         .claim_webhook_work(now, Uuid::new_v4(), now + LEASE, CLAIM_BATCH, scope)
         .await?;
@@ -121,7 +122,7 @@ pub async fn deliver_due_in(state: &AppState, scope: ClaimScope) -> Result<usize
 
 /// Delivers one claimed pair's next events, stopping at the first failure.
 async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreError> {
-    let store = &state.store;
+    let store = &state.app.store;
     let (Some(endpoint), Some(tenant)) = (
         store.webhook(claim.endpoint_id).await?,
         store.tenant_by_id(claim.tenant_id).await?,
@@ -157,7 +158,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
         }
         let (event_id, seq) = (event.id, event.seq);
         let attempt_number = failures + 1;
-        let attempted_at = state.clock.now();
+        let attempted_at = state.app.clock.now();
         let started = Instant::now();
         let result = post(
             state,
@@ -185,7 +186,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
         match result {
             Ok(status) => {
                 attempt.status_code = Some(status);
-                let lease_until = state.clock.now() + LEASE;
+                let lease_until = state.app.clock.now() + LEASE;
                 if !store
                     .record_webhook_progress(claim, seq, Some(&attempt), lease_until)
                     .await?
@@ -235,7 +236,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
     }
     if done_seq > recorded_seq {
         // Trailing events the endpoint does not take.
-        let lease_until = state.clock.now() + LEASE;
+        let lease_until = state.app.clock.now() + LEASE;
         if !store
             .record_webhook_progress(claim, done_seq, None, lease_until)
             .await?
@@ -243,7 +244,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
             return Ok(());
         }
     }
-    let due_again_at = more_may_follow.then(|| state.clock.now());
+    let due_again_at = more_may_follow.then(|| state.app.clock.now());
     store.release_webhook_claim(claim, due_again_at).await
 }
 
@@ -284,13 +285,14 @@ async fn post(
         (webhook::ATTEMPT_HEADER, attempt.to_string()),
     ];
     state
+        .app
         .fetcher
         .post_json(&endpoint.url, &headers, body)
         .await
         .map(|outcome| outcome.status)
         .map_err(|error| DeliveryFailure {
             status: match error {
-                crate::fetch::FetchError::Status(status) => Some(status),
+                idbridge_app::net::fetch::FetchError::Status(status) => Some(status),
                 _ => None,
             },
             error: error.to_string(),

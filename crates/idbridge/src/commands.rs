@@ -2,11 +2,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use idbridge_app::{App, AppConfig, PublicUrl};
 use idbridge_core::SystemClock;
 use idbridge_core::secret::BootstrapAdminKey;
 use idbridge_server::admin::pagination::ListParams;
 use idbridge_server::admin::service::{self, CreateClient, CreateScimToken, CreateTenant};
-use idbridge_server::{AppState, PublicUrl, RateLimitQuota, ServerConfig, TrustedProxies};
+use idbridge_server::{AppState, RateLimitQuota, ServerConfig};
 use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
 use serde::Serialize;
 
@@ -123,18 +124,24 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             "X-Forwarded-For is believed from these peers"
         );
     }
+    let app = App::new(
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        AppConfig {
+            public_url: public_url.clone(),
+            allow_private_urls: args.allow_private_urls,
+            dns_resolver,
+        },
+    );
     let config = ServerConfig {
-        public_url: public_url.clone(),
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
-        allow_private_urls: args.allow_private_urls,
-        dns_resolver,
         rate_limit,
         trusted_proxies: args.trusted_proxies,
     };
-    let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
+    let state = AppState::new(app, config);
     // ID token signing keys exist before the first request (one per algorithm, even
     // when several processes start at once).
-    idbridge_server::oidc::keys::ensure_signing_keys(store.as_ref(), state.clock.as_ref())
+    idbridge_server::oidc::keys::ensure_signing_keys(store.as_ref(), state.app.clock.as_ref())
         .await
         .context("cannot create ID token signing keys")?;
     let listener = tokio::net::TcpListener::bind(common.listen)
@@ -219,16 +226,13 @@ where
         },
     )
     .await?;
-    let config = ServerConfig {
-        public_url: public_url(common)?,
-        bootstrap_admin_key: None,
-        allow_private_urls: false,
-        dns_resolver: None,
-        // Operator commands serve no requests.
-        rate_limit: None,
-        trusted_proxies: TrustedProxies::default(),
-    };
-    let state = AppState::new(Arc::clone(&store), Arc::new(SystemClock), config);
+    let app = App::new(
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        AppConfig::new(public_url(common)?),
+    );
+    // Operator commands serve no requests: no rate limit, no bootstrap key.
+    let state = AppState::new(app, ServerConfig::default());
     let result = f(state).await;
     store.close().await;
     result
@@ -365,6 +369,7 @@ async fn keys(state: AppState, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::List => {
             let keys: Vec<SigningKeyView> = state
+                .app
                 .store
                 .signing_keys()
                 .await?
@@ -382,8 +387,8 @@ async fn keys(state: AppState, command: KeysCommand) -> anyhow::Result<()> {
             let algorithm = idbridge_oidc::SigningAlgorithm::parse(&alg)
                 .with_context(|| format!("--alg {alg:?}: RS256 or ES256"))?;
             let kid = idbridge_server::oidc::keys::rotate(
-                state.store.as_ref(),
-                state.clock.as_ref(),
+                state.app.store.as_ref(),
+                state.app.clock.as_ref(),
                 algorithm,
             )
             .await?;

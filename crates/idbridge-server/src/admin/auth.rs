@@ -47,16 +47,17 @@ async fn authenticate(state: &AppState, presented: &str) -> Result<AdminPrincipa
         return Err(AdminError::InvalidCredentials);
     };
     let record = state
+        .app
         .store
         .active_admin_key(&key.hash())
         .await?
         .ok_or(AdminError::InvalidCredentials)?;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     if record
         .last_used_at
         .is_none_or(|last| now - last >= LAST_USED_GRANULARITY)
     {
-        state.store.touch_admin_key(record.id, now).await?;
+        state.app.store.touch_admin_key(record.id, now).await?;
     }
     Ok(AdminPrincipal::Key(record.id))
 }

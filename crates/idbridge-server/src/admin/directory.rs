@@ -168,6 +168,7 @@ pub async fn list_users(
 ) -> Result<Json<List<DirectoryUserView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
     let page = state
+        .app
         .store
         .page_users(tenant.id, params.page_request()?)
         .await?;
@@ -185,7 +186,7 @@ pub async fn user_views(
     users: Vec<DirectoryUser>,
 ) -> Result<Vec<DirectoryUserView>, AdminError> {
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    let groups = state.store.groups_of_users(tenant.id, &ids).await?;
+    let groups = state.app.store.groups_of_users(tenant.id, &ids).await?;
     let rules = rules_of(state, tenant).await?;
     Ok(users
         .into_iter()
@@ -207,11 +208,12 @@ pub async fn get_user(
 ) -> Result<Json<DirectoryUserView>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
     let user = state
+        .app
         .store
         .user_by_id(tenant.id, id)
         .await?
         .ok_or(AdminError::NotFound("user"))?;
-    let groups = state.store.groups_of_users(tenant.id, &[id]).await?;
+    let groups = state.app.store.groups_of_users(tenant.id, &[id]).await?;
     let rules = rules_of(&state, &tenant).await?;
     Ok(Json(user_view(user, &groups, &rules)))
 }
@@ -231,6 +233,7 @@ pub async fn list_groups(
 ) -> Result<Json<List<DirectoryGroupView>>, AdminError> {
     let tenant = find_tenant(&state, &slug).await?;
     let page = state
+        .app
         .store
         .page_groups(tenant.id, params.page_request()?)
         .await?;
@@ -323,7 +326,7 @@ pub async fn list_events(
             "limit must be between 1 and 1000".into(),
         ));
     }
-    let events = state.store.list_events(tenant.id, after, limit).await?;
+    let events = state.app.store.list_events(tenant.id, after, limit).await?;
     let next_cursor = events.last().map(|e| e.seq).unwrap_or(after).to_string();
     let data = events
         .into_iter()
@@ -482,6 +485,7 @@ pub async fn list_provisioning_log(
     let page: PageRequest = params.page_request()?;
     Ok(Json(List::from_page(
         state
+            .app
             .store
             .list_provisioning_filtered(tenant.id, &filter, page)
             .await?,
@@ -545,6 +549,7 @@ pub async fn list_sign_ins(
     let page: PageRequest = params.page_request()?;
     Ok(Json(List::from_page(
         state
+            .app
             .store
             .list_sign_ins_filtered(tenant.id, &filter, page)
             .await?,

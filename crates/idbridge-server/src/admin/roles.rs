@@ -42,7 +42,7 @@ fn check_role_name(name: &str) -> Result<(), AdminError> {
 )]
 pub async fn get_app_roles(State(state): State<AppState>) -> Result<Json<AppRoles>, AdminError> {
     Ok(Json(AppRoles {
-        roles: state.store.app_roles().await?,
+        roles: state.app.store.app_roles().await?,
     }))
 }
 
@@ -82,7 +82,7 @@ pub async fn set_app_roles(
             )));
         }
     }
-    state.store.set_app_roles(&roles).await?;
+    state.app.store.set_app_roles(&roles).await?;
     tracing::info!(count = roles.len(), "app roles replaced");
     Ok(roles)
 }
@@ -154,7 +154,7 @@ pub async fn get_role_mappings(
 /// The tenant's mappings, policy and default role.
 pub async fn role_mappings(state: &AppState, slug: &str) -> Result<RoleMappings, AdminError> {
     let tenant = find_tenant(state, slug).await?;
-    let mappings = state.store.role_mappings(tenant.id).await?;
+    let mappings = state.app.store.role_mappings(tenant.id).await?;
     Ok(answer(&tenant, mappings))
 }
 
@@ -189,7 +189,7 @@ pub async fn set_role_mappings(
             "at most {MAX_MAPPINGS} mappings"
         )));
     }
-    let app_roles = state.store.app_roles().await?;
+    let app_roles = state.app.store.app_roles().await?;
     let mut mappings = Vec::with_capacity(input.mappings.len());
     for m in input.mappings {
         check_role_name(&m.role)?;
@@ -218,15 +218,20 @@ pub async fn set_role_mappings(
             role,
         });
     }
-    state.store.set_role_mappings(tenant.id, &mappings).await?;
+    state
+        .app
+        .store
+        .set_role_mappings(tenant.id, &mappings)
+        .await?;
     if let Some(policy) = input.policy.filter(|p| *p != tenant.role_policy) {
         let update = TenantUpdate {
             role_policy: Some(policy),
             ..TenantUpdate::default()
         };
         tenant = state
+            .app
             .store
-            .update_tenant(&tenant.slug, &update, state.clock.now())
+            .update_tenant(&tenant.slug, &update, state.app.clock.now())
             .await?;
     }
     tracing::info!(tenant = %tenant.slug, count = mappings.len(), "role mappings replaced");
@@ -238,8 +243,8 @@ pub async fn rules_of(
     state: &AppState,
     tenant: &Tenant,
 ) -> Result<(Vec<String>, RoleRules), AdminError> {
-    let app_roles = state.store.app_roles().await?;
-    let mappings = state.store.role_mappings(tenant.id).await?;
+    let app_roles = state.app.store.app_roles().await?;
+    let mappings = state.app.store.role_mappings(tenant.id).await?;
     Ok((
         app_roles,
         RoleRules {

@@ -121,8 +121,8 @@ fn view(
     connection: Option<&SamlConnection>,
     sp_certificate: Option<&[u8]>,
 ) -> SamlConnectionView {
-    let public = &state.config.public_url;
-    let now = state.clock.now();
+    let public = &state.app.config.public_url;
+    let now = state.app.clock.now();
     let certificates = connection
         .map(|c| {
             c.idp_certificates
@@ -185,7 +185,7 @@ pub async fn connection_view(
     state: &AppState,
     tenant: &Tenant,
 ) -> Result<SamlConnectionView, AdminError> {
-    let connection = state.store.saml_connection(tenant.id).await?;
+    let connection = state.app.store.saml_connection(tenant.id).await?;
     let certificate = sp_certificate(state, tenant).await?;
     Ok(view(
         state,
@@ -267,8 +267,8 @@ pub async fn put_connection(
     input: PutSamlConnection,
 ) -> Result<SamlConnectionView, AdminError> {
     let tenant = find_tenant(state, slug).await?;
-    let existing = state.store.saml_connection(tenant.id).await?;
-    let now = state.clock.now();
+    let existing = state.app.store.saml_connection(tenant.id).await?;
+    let now = state.app.clock.now();
 
     // Everything is checked (and fetched) before anything is written.
     let (metadata_xml, metadata_url, metadata_fetched_at, metadata_checked_at, metadata_error) =
@@ -329,7 +329,7 @@ pub async fn put_connection(
     }
     let (default_redirect_uri, default_client_id) = match &input.default_redirect_uri {
         Some(uri) => {
-            let client = state.store.client_for_redirect_uri(uri).await?.ok_or_else(|| {
+            let client = state.app.store.client_for_redirect_uri(uri).await?.ok_or_else(|| {
                 AdminError::InvalidRequest(format!(
                     "default_redirect_uri {uri:?} is not a redirect URI of any registered client"
                 ))
@@ -394,7 +394,7 @@ pub async fn put_connection(
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
         updated_at: now,
     };
-    state.store.put_saml_connection(&connection).await?;
+    state.app.store.put_saml_connection(&connection).await?;
     let tenant = match default_role {
         Some(role) => {
             let update = TenantUpdate {
@@ -402,6 +402,7 @@ pub async fn put_connection(
                 ..TenantUpdate::default()
             };
             state
+                .app
                 .store
                 .update_tenant(&tenant.slug, &update, now)
                 .await?
@@ -420,6 +421,7 @@ pub async fn put_connection(
 /// Fetches metadata from `url` for a connection; any failure is the admin's to fix.
 async fn fetch_metadata(state: &AppState, url: &str) -> Result<String, AdminError> {
     let bytes = state
+        .app
         .fetcher
         .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
         .await
@@ -467,7 +469,7 @@ pub async fn start_test(state: &AppState, slug: &str) -> Result<SamlTestStarted,
         })?;
     Ok(SamlTestStarted {
         login_url,
-        expires_at: state.clock.now() + crate::saml::REQUEST_TTL,
+        expires_at: state.app.clock.now() + crate::saml::REQUEST_TTL,
     })
 }
 

@@ -135,6 +135,7 @@ pub fn parse_slug(raw: &str) -> Result<TenantSlug, AdminError> {
 pub async fn find_tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, AdminError> {
     let slug = parse_slug(raw_slug)?;
     state
+        .app
         .store
         .tenant_by_slug(&slug)
         .await?
@@ -142,12 +143,12 @@ pub async fn find_tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, Adm
 }
 
 async fn detail(state: &AppState, tenant: Tenant) -> Result<TenantDetail, AdminError> {
-    let active_tokens = state.store.count_active_scim_tokens(tenant.id).await?;
-    let saml_configured = state.store.saml_connection(tenant.id).await?.is_some();
-    let domains = state.store.domain_counts(tenant.id).await?;
+    let active_tokens = state.app.store.count_active_scim_tokens(tenant.id).await?;
+    let saml_configured = state.app.store.saml_connection(tenant.id).await?.is_some();
+    let domains = state.app.store.domain_counts(tenant.id).await?;
     Ok(TenantDetail::new(
         tenant,
-        &state.config.public_url,
+        &state.app.config.public_url,
         active_tokens,
         saml_configured,
         domains,
@@ -164,7 +165,7 @@ pub async fn create_tenant(
         .default_role
         .map(|r| validate_text("default_role", &r, MAX_ROLE_CHARS))
         .transpose()?;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let tenant = Tenant {
         id: Uuid::now_v7(),
         slug: slug.clone(),
@@ -177,7 +178,7 @@ pub async fn create_tenant(
         created_at: now,
         updated_at: now,
     };
-    match state.store.create_tenant(&tenant).await {
+    match state.app.store.create_tenant(&tenant).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(AdminError::TenantExists(slug.to_string())),
         Err(other) => return Err(other.into()),
@@ -185,7 +186,7 @@ pub async fn create_tenant(
     tracing::info!(tenant = %slug, "tenant created");
     Ok(TenantDetail::new(
         tenant,
-        &state.config.public_url,
+        &state.app.config.public_url,
         0,
         false,
         DomainCounts::default(),
@@ -202,7 +203,7 @@ pub async fn list_tenants(
     page: PageRequest,
 ) -> Result<List<TenantView>, AdminError> {
     Ok(List::from_page(
-        state.store.list_tenants(page).await?,
+        state.app.store.list_tenants(page).await?,
         TenantView::from,
     ))
 }
@@ -234,8 +235,9 @@ pub async fn update_tenant(
         return get_tenant(state, raw_slug).await;
     }
     let tenant = match state
+        .app
         .store
-        .update_tenant(&slug, &update, state.clock.now())
+        .update_tenant(&slug, &update, state.app.clock.now())
         .await
     {
         Ok(tenant) => tenant,
@@ -248,7 +250,7 @@ pub async fn update_tenant(
 
 pub async fn delete_tenant(state: &AppState, raw_slug: &str) -> Result<(), AdminError> {
     let slug = parse_slug(raw_slug)?;
-    match state.store.delete_tenant(&slug).await {
+    match state.app.store.delete_tenant(&slug).await {
         Ok(()) => {
             tracing::info!(tenant = %slug, "tenant deleted");
             Ok(())
@@ -298,9 +300,10 @@ pub async fn create_client(
         redirect_uris,
         is_public: input.public,
         id_token_alg: id_token_alg.as_str().to_owned(),
-        created_at: state.clock.now(),
+        created_at: state.app.clock.now(),
     };
     state
+        .app
         .store
         .create_client(&client, secret.as_ref().map(|s| s.hash()).as_ref())
         .await?;
@@ -313,6 +316,7 @@ pub async fn create_client(
 
 pub async fn get_client(state: &AppState, id: Uuid) -> Result<ClientView, AdminError> {
     state
+        .app
         .store
         .client_by_id(id)
         .await?
@@ -325,13 +329,13 @@ pub async fn list_clients(
     page: PageRequest,
 ) -> Result<List<ClientView>, AdminError> {
     Ok(List::from_page(
-        state.store.list_clients(page).await?,
+        state.app.store.list_clients(page).await?,
         ClientView::from,
     ))
 }
 
 pub async fn delete_client(state: &AppState, id: Uuid) -> Result<(), AdminError> {
-    match state.store.delete_client(id).await {
+    match state.app.store.delete_client(id).await {
         Ok(()) => {
             tracing::info!(client_id = %id, "OIDC client deleted");
             Ok(())
@@ -356,11 +360,16 @@ pub async fn issue_scim_token(
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
         description,
-        created_at: state.clock.now(),
+        created_at: state.app.clock.now(),
         last_used_at: None,
         revoked_at: None,
     };
-    match state.store.create_scim_token(&record, &token.hash()).await {
+    match state
+        .app
+        .store
+        .create_scim_token(&record, &token.hash())
+        .await
+    {
         Ok(()) => {}
         // The tenant was deleted between the lookup and the insert.
         Err(StoreError::NotFound) => {
@@ -372,7 +381,7 @@ pub async fn issue_scim_token(
     Ok(ScimTokenCreated {
         id: record.id,
         token: token.expose_secret().to_owned(),
-        scim_base_url: state.config.public_url.scim_base_url(&tenant.slug),
+        scim_base_url: state.app.config.public_url.scim_base_url(&tenant.slug),
         description: record.description,
         created_at: record.created_at,
     })
@@ -385,7 +394,7 @@ pub async fn list_scim_tokens(
 ) -> Result<List<ScimTokenView>, AdminError> {
     let tenant = find_tenant(state, raw_slug).await?;
     Ok(List::from_page(
-        state.store.list_scim_tokens(tenant.id, page).await?,
+        state.app.store.list_scim_tokens(tenant.id, page).await?,
         ScimTokenView::from,
     ))
 }
@@ -397,8 +406,9 @@ pub async fn revoke_scim_token(
 ) -> Result<(), AdminError> {
     let tenant = find_tenant(state, raw_slug).await?;
     match state
+        .app
         .store
-        .revoke_scim_token(tenant.id, id, state.clock.now())
+        .revoke_scim_token(tenant.id, id, state.app.clock.now())
         .await
     {
         Ok(()) => {
@@ -416,11 +426,15 @@ pub async fn create_admin_key(state: &AppState, name: &str) -> Result<AdminKeyCr
     let record = AdminKeyRecord {
         id: Uuid::now_v7(),
         name,
-        created_at: state.clock.now(),
+        created_at: state.app.clock.now(),
         last_used_at: None,
         revoked_at: None,
     };
-    state.store.create_admin_key(&record, &key.hash()).await?;
+    state
+        .app
+        .store
+        .create_admin_key(&record, &key.hash())
+        .await?;
     tracing::info!(key_id = %record.id, "admin API key created");
     Ok(AdminKeyCreated {
         key: record.into(),
@@ -433,13 +447,18 @@ pub async fn list_admin_keys(
     page: PageRequest,
 ) -> Result<List<AdminKeyView>, AdminError> {
     Ok(List::from_page(
-        state.store.list_admin_keys(page).await?,
+        state.app.store.list_admin_keys(page).await?,
         AdminKeyView::from,
     ))
 }
 
 pub async fn revoke_admin_key(state: &AppState, id: Uuid) -> Result<(), AdminError> {
-    match state.store.revoke_admin_key(id, state.clock.now()).await {
+    match state
+        .app
+        .store
+        .revoke_admin_key(id, state.app.clock.now())
+        .await
+    {
         Ok(()) => {
             tracing::info!(key_id = %id, "admin API key revoked");
             Ok(())
@@ -484,9 +503,9 @@ pub async fn add_domain(
         verified_at: None,
         checked_at: None,
         verification_error: None,
-        created_at: state.clock.now(),
+        created_at: state.app.clock.now(),
     };
-    match state.store.add_domain(&claim).await {
+    match state.app.store.add_domain(&claim).await {
         Ok((stored, created)) => {
             if created {
                 tracing::info!(tenant = %tenant.slug, %domain, "domain claimed");
@@ -506,7 +525,7 @@ pub async fn list_domains(
 ) -> Result<List<DomainView>, AdminError> {
     let tenant = find_tenant(state, raw_slug).await?;
     Ok(List::from_page(
-        state.store.list_domains(tenant.id, page).await?,
+        state.app.store.list_domains(tenant.id, page).await?,
         DomainView::from,
     ))
 }
@@ -522,12 +541,14 @@ pub async fn verify_domain(
     let tenant = find_tenant(state, raw_slug).await?;
     let domain = parse_domain(raw_domain)?;
     let claim = state
+        .app
         .store
         .tenant_domain(tenant.id, domain.as_str())
         .await?
         .ok_or(AdminError::NotFound("domain"))?;
     // Held by another tenant: no DNS answer could change that, so none is asked.
     let holder = state
+        .app
         .store
         .tenant_for_verified_domain(domain.as_str())
         .await?;
@@ -536,6 +557,7 @@ pub async fn verify_domain(
     } else {
         Some(
             state
+                .app
                 .domains
                 .check(&domain, &claim.verification_token)
                 .await,
@@ -553,8 +575,9 @@ pub async fn verify_domain(
         },
     };
     let recorded = state
+        .app
         .store
-        .record_domain_check(tenant.id, domain.as_str(), outcome, state.clock.now())
+        .record_domain_check(tenant.id, domain.as_str(), outcome, state.app.clock.now())
         .await;
     match recorded {
         Ok(_) if check.is_none() => Err(AdminError::DomainClaimed(domain.to_string())),
@@ -582,8 +605,9 @@ pub async fn delete_domain(
     let tenant = find_tenant(state, raw_slug).await?;
     let domain = parse_domain(raw_domain)?;
     match state
+        .app
         .store
-        .delete_domain(tenant.id, domain.as_str(), state.clock.now())
+        .delete_domain(tenant.id, domain.as_str(), state.app.clock.now())
         .await
     {
         Ok(()) => {
@@ -600,6 +624,7 @@ pub async fn delete_domain(
 pub async fn lookup_email(state: &AppState, email: &str) -> Result<LookupView, AdminError> {
     let domain = email_domain(email)?;
     let tenant = state
+        .app
         .store
         .tenant_for_verified_domain(domain.as_str())
         .await?;
@@ -636,11 +661,11 @@ pub async fn create_operator(
     password: &secrecy::SecretString,
 ) -> Result<OperatorView, AdminError> {
     let email = parse_operator_email(raw_email)?;
-    let password_hash = crate::console::password::hash(password)
+    let password_hash = idbridge_app::operators::hash(password)
         .await
         .map_err(|e| match e {
-            crate::console::password::PasswordError::TooShort
-            | crate::console::password::PasswordError::TooLong => {
+            idbridge_app::operators::PasswordError::TooShort
+            | idbridge_app::operators::PasswordError::TooLong => {
                 AdminError::InvalidRequest(e.to_string())
             }
             other => AdminError::internal(other),
@@ -649,10 +674,10 @@ pub async fn create_operator(
         id: Uuid::now_v7(),
         email,
         password_hash,
-        created_at: state.clock.now(),
+        created_at: state.app.clock.now(),
         disabled_at: None,
     };
-    match state.store.create_operator(&operator).await {
+    match state.app.store.create_operator(&operator).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(AdminError::InvalidRequest(format!(

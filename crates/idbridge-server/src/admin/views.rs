@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::state::PublicUrl;
+use idbridge_app::PublicUrl;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {

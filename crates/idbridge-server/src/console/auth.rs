@@ -23,8 +23,9 @@ use time::Duration;
 use uuid::Uuid;
 
 use super::page::{Chrome, ConsoleError, render};
-use super::{Site, csrf, password, see_other};
+use super::{Site, csrf, see_other};
 use crate::{AppState, LAST_USED_GRANULARITY};
+use idbridge_app::operators as password;
 
 /// A session ends after this long without a request (NIST SP 800-63B's limit for
 /// AAL2 is 30 minutes of inactivity).
@@ -101,9 +102,10 @@ async fn current_session(
     let Ok(token) = SessionToken::parse(raw) else {
         return Ok(None);
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let token_hash = token.hash();
     let Some(active) = state
+        .app
         .store
         .active_console_session(&token_hash, now, now - IDLE_TIMEOUT)
         .await
@@ -113,6 +115,7 @@ async fn current_session(
     };
     if now - active.session.last_seen_at >= LAST_USED_GRANULARITY {
         state
+            .app
             .store
             .touch_console_session(active.session.id, now)
             .await
@@ -224,6 +227,7 @@ pub async fn login(
         None
     } else {
         state
+            .app
             .store
             .operator_by_email(&email)
             .await
@@ -251,12 +255,13 @@ pub async fn login(
         .and_then(|raw| SessionToken::parse(raw).ok())
     {
         state
+            .app
             .store
             .delete_console_session(&old.hash())
             .await
             .map_err(crate::AdminError::from)?;
     }
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let token = SessionToken::generate();
     let session = ConsoleSession {
         id: Uuid::now_v7(),
@@ -266,12 +271,14 @@ pub async fn login(
         last_seen_at: now,
     };
     state
+        .app
         .store
         .create_console_session(&session, &token.hash())
         .await
         .map_err(crate::AdminError::from)?;
     // Ended sessions are swept here, off every other request's path.
     if let Err(e) = state
+        .app
         .store
         .delete_ended_console_sessions(now, now - IDLE_TIMEOUT)
         .await
@@ -306,6 +313,7 @@ pub async fn logout(
     Extension(signed): Extension<Signed>,
 ) -> Result<Response, ConsoleError> {
     state
+        .app
         .store
         .delete_console_session(&signed.token_hash)
         .await

@@ -126,7 +126,7 @@ mod tests {
     use super::*;
 
     fn site() -> Site {
-        Site::new(&crate::PublicUrl::parse("https://id.example.com/idp").expect("url"))
+        Site::new(&idbridge_app::PublicUrl::parse("https://id.example.com/idp").expect("url"))
     }
 
     #[test]

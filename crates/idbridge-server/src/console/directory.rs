@@ -131,6 +131,7 @@ pub async fn users(
     let (users, total, next_page) = if needle.is_empty() {
         let page: PageRequest = page_after(PAGE_SIZE, query.cursor.clone())?;
         let found = state
+            .app
             .store
             .page_users(tenant.id, page)
             .await
@@ -141,6 +142,7 @@ pub async fn users(
         let search = SearchPage::new(query.page);
         let request = search.request(ResourceType::User, &search_filter(&needle), "userName")?;
         let listing = state
+            .app
             .store
             .list_users(tenant.id, &request)
             .await
@@ -225,6 +227,7 @@ pub async fn groups(
     let (groups, total, next_page) = if needle.is_empty() {
         let page: PageRequest = page_after(PAGE_SIZE, query.cursor.clone())?;
         let found = state
+            .app
             .store
             .page_groups(tenant.id, page)
             .await
@@ -239,6 +242,7 @@ pub async fn groups(
             "displayName",
         )?;
         let listing = state
+            .app
             .store
             .list_groups(tenant.id, &request)
             .await
@@ -308,12 +312,14 @@ pub async fn group(
 ) -> Result<Response, ConsoleError> {
     let tenant = find_tenant(&state, &slug).await?;
     let group = state
+        .app
         .store
         .group_by_id(tenant.id, id)
         .await
         .map_err(AdminError::from)?
         .ok_or(ConsoleError::NotFound)?;
     let mut members: Vec<MemberRow> = state
+        .app
         .store
         .group_members(tenant.id, &[id])
         .await
@@ -519,6 +525,7 @@ pub async fn sign_ins(
         }
     };
     let found = state
+        .app
         .store
         .list_sign_ins_filtered(tenant.id, &filter, log_page(&params)?)
         .await
@@ -571,6 +578,7 @@ pub async fn provisioning(
         }
     };
     let found = state
+        .app
         .store
         .list_provisioning_filtered(tenant.id, &filter, log_page(&params)?)
         .await

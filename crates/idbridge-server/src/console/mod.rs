@@ -16,7 +16,6 @@ pub(crate) mod csrf;
 mod directory;
 pub(crate) mod domains;
 pub(crate) mod page;
-pub mod password;
 mod roles;
 mod saml;
 pub(crate) mod scim;
@@ -54,7 +53,7 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(public_url: &crate::PublicUrl) -> Self {
+    pub fn new(public_url: &idbridge_app::PublicUrl) -> Self {
         // PublicUrl was parsed at start-up; it always parses again.
         let parsed = url::Url::parse(public_url.as_str()).ok();
         let prefix = parsed
@@ -78,7 +77,7 @@ impl Site {
 
 /// The console's routes, relative to `/admin`.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let site = Arc::new(Site::new(&state.config.public_url));
+    let site = Arc::new(Site::new(&state.app.config.public_url));
     let signed_in = Router::new()
         .route("/", get(home))
         .route("/logout", post(auth::logout))

@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::auth::Signed;
-use super::password::PasswordError;
 use crate::admin::pagination::ListParams;
 use crate::error::AdminError;
+use idbridge_app::operators::PasswordError;
 use idbridge_store::PageRequest;
 
 /// The frame of every page: where the console is, who is signed in, and the token

@@ -75,7 +75,12 @@ async fn roles_page(
 ) -> Result<RolesPage, ConsoleError> {
     let tenant = find_tenant(state, slug).await?;
     let current = roles::role_mappings(state, slug).await?;
-    let app_roles = state.store.app_roles().await.map_err(AdminError::from)?;
+    let app_roles = state
+        .app
+        .store
+        .app_roles()
+        .await
+        .map_err(AdminError::from)?;
     let mut rows = kept.rows.unwrap_or_else(|| {
         current
             .mappings

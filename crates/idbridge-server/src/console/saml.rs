@@ -135,6 +135,7 @@ pub async fn save(
 ) -> Result<Response, ConsoleError> {
     let tenant = find_tenant(&state, &slug).await?;
     let current = state
+        .app
         .store
         .saml_connection(tenant.id)
         .await

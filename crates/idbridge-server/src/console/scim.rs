@@ -80,7 +80,7 @@ async fn scim_page(
         title: format!("{} · SCIM", tenant.name),
         notice,
         tab: "scim",
-        base_url: state.config.public_url.scim_base_url(&tenant.slug),
+        base_url: state.app.config.public_url.scim_base_url(&tenant.slug),
         tokens: list.data.into_iter().map(TokenRow::new).collect(),
         next_page: next_page_link(
             &site.path(&format!("/tenants/{slug}/scim")),

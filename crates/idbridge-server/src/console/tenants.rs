@@ -83,6 +83,7 @@ async fn list_page(
         (list.data, list.next_cursor)
     } else {
         let found = state
+            .app
             .store
             .search_tenants(&needle, page)
             .await

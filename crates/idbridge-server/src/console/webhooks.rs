@@ -333,6 +333,7 @@ async fn endpoint_page(
     for a in &attempts.data {
         if let std::collections::hash_map::Entry::Vacant(slot) = slugs.entry(a.tenant_id) {
             let slug = state
+                .app
                 .store
                 .tenant_by_id(a.tenant_id)
                 .await

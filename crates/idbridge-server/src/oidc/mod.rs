@@ -64,15 +64,15 @@ fn public_json(value: serde_json::Value, max_age: u32) -> Response {
 
 async fn discovery(State(state): State<AppState>) -> Response {
     public_json(
-        idbridge_oidc::discovery::document(state.config.public_url.as_str()),
+        idbridge_oidc::discovery::document(state.app.config.public_url.as_str()),
         3600,
     )
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
     match keys::jwks(
-        state.store.as_ref(),
-        state.clock.as_ref(),
+        state.app.store.as_ref(),
+        state.app.clock.as_ref(),
         &state.signing_keys,
     )
     .await
@@ -128,7 +128,7 @@ async fn authorize(
         Err(refusal) => return refusal_page(&refusal, &headers),
         Ok(raw) => match Uuid::parse_str(raw) {
             Err(_) => return refusal_page(&ClientRefusal::UnknownClient, &headers),
-            Ok(id) => match state.store.client_by_id(id).await {
+            Ok(id) => match state.app.store.client_by_id(id).await {
                 Ok(Some(client)) => client,
                 Ok(None) => return refusal_page(&ClientRefusal::UnknownClient, &headers),
                 Err(e) => return crate::saml::unavailable(e).page(&headers),
@@ -139,7 +139,7 @@ async fn authorize(
         Ok(uri) => uri,
         Err(refusal) => return refusal_page(&refusal, &headers),
     };
-    let issuer = state.config.public_url.as_str();
+    let issuer = state.app.config.public_url.as_str();
     let send_error = |error: AuthorizeError| {
         tracing::info!(error = %error, client_id = %client.id, "authorization request refused");
         match authorize::error_url(&redirect_uri, &error, request.state(), issuer) {

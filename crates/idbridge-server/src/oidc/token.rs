@@ -78,7 +78,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let Ok(client_id) = Uuid::parse_str(request.client.client_id()) else {
         return oauth_error(&invalid_client());
     };
-    let client = match state.store.client_by_id(client_id).await {
+    let client = match state.app.store.client_by_id(client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return oauth_error(&invalid_client()),
         Err(e) => return server_error("token: client lookup failed", e),
@@ -87,7 +87,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         (ClientAuth::None { .. }, true) => {}
         (ClientAuth::None { .. }, false) | (_, true) => return oauth_error(&invalid_client()),
         (auth, false) => {
-            let stored = match state.store.client_secret_hash(client.id).await {
+            let stored = match state.app.store.client_secret_hash(client.id).await {
                 Ok(h) => h,
                 Err(e) => return server_error("token: client lookup failed", e),
             };
@@ -110,7 +110,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let Ok(code) = AuthorizationCode::parse(&request.code) else {
         return oauth_error(&idbridge_oidc::GrantRefusal::Unknown.to_error());
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let access_token = AccessToken::generate();
     let check = |record: &idbridge_store::AuthorizationCodeRecord| {
         rules::check_code(
@@ -127,6 +127,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         .map_err(|refusal| refusal.reason())
     };
     let redemption = match state
+        .app
         .store
         .redeem_authorization_code(
             &code.hash(),
@@ -167,7 +168,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         Err(response) => return response,
     };
     let scopes: Vec<String> = record.scope.split(' ').map(str::to_owned).collect();
-    let issuer = state.config.public_url.as_str();
+    let issuer = state.app.config.public_url.as_str();
     let client_id_text = client.id.to_string();
     let claims = claims::id_token_claims(
         &IdTokenContext {
@@ -184,8 +185,8 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let algorithm =
         SigningAlgorithm::parse(&client.id_token_alg).unwrap_or(SigningAlgorithm::Rs256);
     let key = match keys::active_key(
-        state.store.as_ref(),
-        state.clock.as_ref(),
+        state.app.store.as_ref(),
+        state.app.clock.as_ref(),
         &state.signing_keys,
         algorithm,
     )
@@ -221,6 +222,7 @@ async fn tenant_and_user(
     user_id: Uuid,
 ) -> Result<Option<(Tenant, DirectoryUser)>, Response> {
     let tenant = state
+        .app
         .store
         .tenant_by_id(tenant_id)
         .await
@@ -229,6 +231,7 @@ async fn tenant_and_user(
         return Ok(None);
     };
     let user = state
+        .app
         .store
         .user_by_id(tenant_id, user_id)
         .await
@@ -245,12 +248,18 @@ async fn profile(
 ) -> Result<Profile, Response> {
     let fail = |e| server_error("profile lookup failed", e);
     let groups = state
+        .app
         .store
         .groups_of_users(tenant.id, &[user.id])
         .await
         .map_err(fail)?;
-    let app_roles = state.store.app_roles().await.map_err(fail)?;
-    let mappings = state.store.role_mappings(tenant.id).await.map_err(fail)?;
+    let app_roles = state.app.store.app_roles().await.map_err(fail)?;
+    let mappings = state
+        .app
+        .store
+        .role_mappings(tenant.id)
+        .await
+        .map_err(fail)?;
     let rules = (
         app_roles,
         idbridge_core::roles::RoleRules {
@@ -316,6 +325,7 @@ pub(super) async fn verified_domain_owner(
     domain: &idbridge_core::domain::DomainName,
 ) -> Result<Option<Tenant>, idbridge_store::StoreError> {
     state
+        .app
         .store
         .tenant_for_verified_domain(domain.as_str())
         .await
@@ -351,12 +361,12 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let Ok(token) = AccessToken::parse(presented) else {
         return invalid_token("the access token is malformed");
     };
-    let record = match state.store.access_token(&token.hash()).await {
+    let record = match state.app.store.access_token(&token.hash()).await {
         Ok(Some(r)) => r,
         Ok(None) => return invalid_token("the access token is not known"),
         Err(e) => return server_error("userinfo: token lookup failed", e),
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     if record.revoked_at.is_some() {
         return invalid_token("the access token was revoked");
     }

@@ -54,7 +54,7 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(public_url: &crate::PublicUrl) -> Self {
+    pub fn new(public_url: &idbridge_app::PublicUrl) -> Self {
         let console = crate::console::Site::new(public_url);
         let prefix = console
             .base
@@ -76,7 +76,7 @@ impl Site {
 
 /// The portal's routes, relative to `/setup`.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let site = Arc::new(Site::new(&state.config.public_url));
+    let site = Arc::new(Site::new(&state.app.config.public_url));
     let with_link = Router::new()
         .route("/sso", get(sso::show).post(sso::save))
         .route("/sso/test", post(sso::test))

@@ -50,6 +50,7 @@ pub async fn last_sign_in(
     visitor: &Visitor,
 ) -> Result<Option<LastSignIn>, PortalError> {
     let newest = state
+        .app
         .store
         .list_sign_ins(visitor.tenant.id, PageRequest::first(1))
         .await

@@ -60,13 +60,18 @@ async fn provisioning_page(
         chrome: Chrome::new(site, visitor, guide, "provisioning"),
         title: "Provisioning",
         notice,
-        tenant_url: state.config.public_url.scim_base_url(&visitor.tenant.slug),
+        tenant_url: state
+            .app
+            .config
+            .public_url
+            .scim_base_url(&visitor.tenant.slug),
         tokens: tokens(state, slug)
             .await?
             .into_iter()
             .map(TokenRow::new)
             .collect(),
         app_roles: state
+            .app
             .store
             .app_roles()
             .await

@@ -108,6 +108,7 @@ pub async fn save(
     let guide = choose_guide(Some(&form.guide), &visitor);
     let slug = visitor.tenant.slug.as_str();
     let current = state
+        .app
         .store
         .saml_connection(visitor.tenant.id)
         .await

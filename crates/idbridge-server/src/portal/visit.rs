@@ -71,8 +71,9 @@ async fn visitor_for(state: &AppState, raw: &str) -> Result<Option<Visitor>, Por
     let Ok(token) = SetupLinkToken::parse(raw) else {
         return Ok(None);
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let Some((link, tenant)) = state
+        .app
         .store
         .usable_setup_link(&token.hash(), now)
         .await
@@ -85,6 +86,7 @@ async fn visitor_for(state: &AppState, raw: &str) -> Result<Option<Visitor>, Por
         .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
     {
         state
+            .app
             .store
             .touch_setup_link(link.id, now)
             .await
@@ -130,7 +132,7 @@ async fn open_link(state: &AppState, site: &Site, raw: &str) -> Response {
     match visitor_for(state, raw).await {
         Ok(Some(visitor)) => {
             tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, "setup link opened");
-            let lifetime = visitor.expires_at - state.clock.now();
+            let lifetime = visitor.expires_at - state.app.clock.now();
             let mut response = see_other(site, "");
             response
                 .headers_mut()

@@ -77,7 +77,7 @@ pub async fn acs(
     let mut log = SignInEvent {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
-        occurred_at: state.clock.now(),
+        occurred_at: state.app.clock.now(),
         success: false,
         reason: None,
         detail: None,
@@ -104,7 +104,7 @@ pub async fn acs(
         }) => Some((hash, record)),
         _ => None,
     };
-    if let Err(e) = state.store.record_sign_in(&log, code).await {
+    if let Err(e) = state.app.store.record_sign_in(&log, code).await {
         return unavailable(e).page(&headers);
     }
     match outcome {
@@ -155,10 +155,11 @@ async fn consume(
     log.email = email_of(&connection, &assertion);
 
     // Which request this answers: one of ours, once, for this tenant; or none.
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let request = match &assertion.in_response_to {
         Some(id) => {
             let request = state
+                .app
                 .store
                 .take_saml_request(tenant.id, id, now)
                 .await
@@ -190,6 +191,7 @@ async fn consume(
     };
     log.test = request.as_ref().is_some_and(|r| r.test);
     let fresh = state
+        .app
         .store
         .remember_assertion(
             tenant.id,
@@ -239,6 +241,7 @@ async fn require_verified_domain(
     let domain = email.and_then(|e| idbridge_core::domain::email_domain(e).ok());
     let verified = match &domain {
         Some(domain) => state
+            .app
             .store
             .tenant_for_verified_domain(domain.as_str())
             .await
@@ -306,6 +309,7 @@ async fn complete(
     })?;
     let user_claims = claims::user_claims(assertion);
     let user = match state
+        .app
         .store
         .user_for_sign_in(tenant.id, &email)
         .await
@@ -317,6 +321,7 @@ async fn complete(
             // A user the organisation's directory deleted is not created again by
             // the next sign-in: only SCIM can bring it back.
             if state
+                .app
                 .store
                 .email_of_deleted_user(tenant.id, &email)
                 .await
@@ -335,7 +340,7 @@ async fn complete(
     log.user_id = Some(user.id);
 
     let code = AuthorizationCode::generate();
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let record = AuthorizationCodeRecord {
         client_id,
         redirect_uri: redirect_uri.clone(),
@@ -363,7 +368,7 @@ async fn complete(
             query.append_pair("state", app_state);
         }
         // RFC 9207: says which provider answered (mix-up defence).
-        query.append_pair("iss", state.config.public_url.as_str());
+        query.append_pair("iss", state.app.config.public_url.as_str());
     }
     let location = HeaderValue::from_str(target.as_str()).map_err(|_| {
         refuse(
@@ -437,7 +442,7 @@ async fn update_from_claims(
         if document == user.document {
             return Ok(user);
         }
-        let now = state.clock.now();
+        let now = state.app.clock.now();
         let updated = DirectoryUser {
             document,
             updated_at: now,
@@ -454,12 +459,18 @@ async fn update_from_claims(
             )],
             log: None,
         };
-        match state.store.update_user(&updated, user.version, &ctx).await {
+        match state
+            .app
+            .store
+            .update_user(&updated, user.version, &ctx)
+            .await
+        {
             Ok(()) => return Ok(updated),
             // Someone else wrote the user since it was read: start from their version
             // (which may have deactivated or deleted them).
             Err(StoreError::VersionMismatch) => {
                 user = match state
+                    .app
                     .store
                     .user_by_id(tenant.id, user.id)
                     .await
@@ -499,7 +510,7 @@ fn user_event(
     user: &DirectoryUser,
 ) -> NewEvent {
     let base = Base {
-        public_url: &state.config.public_url,
+        public_url: &state.app.config.public_url,
         slug: &tenant.slug,
     };
     NewEvent {
@@ -517,8 +528,9 @@ async fn resolved_roles(
     tenant: &Tenant,
     user_claims: &UserClaims,
 ) -> Result<Vec<String>, FlowError> {
-    let app_roles = state.store.app_roles().await.map_err(unavailable)?;
+    let app_roles = state.app.store.app_roles().await.map_err(unavailable)?;
     let mappings = state
+        .app
         .store
         .role_mappings(tenant.id)
         .await
@@ -543,7 +555,7 @@ async fn create_just_in_time(
     user_claims: &UserClaims,
     email: &str,
 ) -> Result<DirectoryUser, FlowError> {
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let mut document = serde_json::Map::new();
     document.insert("userName".into(), json!(email));
     document.insert(
@@ -573,12 +585,13 @@ async fn create_just_in_time(
         )],
         log: None,
     };
-    match state.store.create_user(&user, &ctx).await {
+    match state.app.store.create_user(&user, &ctx).await {
         Ok(()) => Ok(user),
         // Two first sign-ins at once: the other one created the user (with its own
         // assertion's claims, which this one's then update if they differ).
         Err(StoreError::Conflict(_)) => {
             let other = state
+                .app
                 .store
                 .user_for_sign_in(tenant.id, email)
                 .await
@@ -634,7 +647,7 @@ fn verify(
         idp_entity_id: &connection.idp_entity_id,
         sp_entity_id: &sp.entity_id,
         acs_url: &sp.acs_url,
-        now: state.clock.now(),
+        now: state.app.clock.now(),
         clock_skew: time::Duration::seconds(connection.clock_skew_seconds),
         want_response_signed: connection.want_response_signed,
         want_assertions_signed: connection.want_assertions_signed,

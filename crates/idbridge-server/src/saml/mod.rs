@@ -63,6 +63,7 @@ fn tenant_not_found() -> FlowError {
 async fn tenant(state: &AppState, raw_slug: &str) -> Result<Tenant, FlowError> {
     let slug = TenantSlug::parse(raw_slug).map_err(|_| tenant_not_found())?;
     state
+        .app
         .store
         .tenant_by_slug(&slug)
         .await
@@ -77,6 +78,7 @@ async fn tenant_with_connection(
 ) -> Result<(Tenant, Option<idbridge_store::SamlConnection>), FlowError> {
     let slug = TenantSlug::parse(raw_slug).map_err(|_| tenant_not_found())?;
     state
+        .app
         .store
         .tenant_with_saml_connection(&slug)
         .await
@@ -101,11 +103,16 @@ pub(crate) async fn sp_keys(
     tenant: &Tenant,
     create: bool,
 ) -> Result<Vec<idbridge_store::SpKeyRecord>, FlowError> {
-    let keys = state.store.sp_keys(tenant.id).await.map_err(unavailable)?;
+    let keys = state
+        .app
+        .store
+        .sp_keys(tenant.id)
+        .await
+        .map_err(unavailable)?;
     if !create || keys.iter().any(|k| k.retired_at.is_none()) {
         return Ok(keys);
     }
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let common_name = format!("idbridge SP {}", tenant.slug);
     let generated =
         tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
@@ -127,10 +134,21 @@ pub(crate) async fn sp_keys(
         not_after: generated.not_after,
         retired_at: None,
     };
-    if state.store.add_sp_key(&record).await.map_err(unavailable)? {
+    if state
+        .app
+        .store
+        .add_sp_key(&record)
+        .await
+        .map_err(unavailable)?
+    {
         tracing::info!(tenant = %tenant.slug, "created the tenant's SP key pair");
     }
-    state.store.sp_keys(tenant.id).await.map_err(unavailable)
+    state
+        .app
+        .store
+        .sp_keys(tenant.id)
+        .await
+        .map_err(unavailable)
 }
 
 /// Generates a key pair for `tenant` (RSA generation takes tens of milliseconds, so
@@ -139,7 +157,7 @@ async fn new_sp_key(
     state: &AppState,
     tenant: &Tenant,
 ) -> Result<idbridge_store::SpKeyRecord, FlowError> {
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let common_name = format!("idbridge SP {}", tenant.slug);
     let generated =
         tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
@@ -167,6 +185,7 @@ async fn new_sp_key(
 pub(crate) async fn rotate_sp_key(state: &AppState, tenant: &Tenant) -> Result<(), FlowError> {
     let record = new_sp_key(state, tenant).await?;
     state
+        .app
         .store
         .rotate_sp_key(&record)
         .await
@@ -184,7 +203,7 @@ fn unavailable_text() -> FlowError {
 }
 
 fn endpoints(state: &AppState, tenant: &Tenant) -> SpEndpoints {
-    let public = &state.config.public_url;
+    let public = &state.app.config.public_url;
     SpEndpoints {
         entity_id: public.saml_entity_id(&tenant.slug),
         acs_url: public.saml_acs_url(&tenant.slug),
@@ -201,6 +220,7 @@ async fn metadata(
     let result = async {
         let tenant = tenant(&state, &slug).await?;
         let connection = state
+            .app
             .store
             .saml_connection(tenant.id)
             .await
@@ -284,6 +304,7 @@ pub async fn start_login(
 ) -> Result<String, FlowError> {
     let tenant = tenant(state, slug).await?;
     let connection = state
+        .app
         .store
         .saml_connection(tenant.id)
         .await
@@ -302,7 +323,7 @@ pub async fn start_login(
             "The identity provider's configuration has no sign-in address.",
         )
     })?;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let id = authn_request::request_id(random_bytes::<16>());
     let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
     let endpoints = endpoints(state, &tenant);
@@ -331,6 +352,7 @@ pub async fn start_login(
         )
     })?;
     state
+        .app
         .store
         .create_saml_request(&SamlRequestState {
             id,

@@ -24,8 +24,9 @@ const BATCH: u32 = 50;
 
 /// Refreshes every connection due now; returns how many were tried.
 pub async fn refresh_due(state: &AppState) -> Result<usize, idbridge_store::StoreError> {
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let due = state
+        .app
         .store
         .saml_connections_to_refresh(now - REFRESH_AFTER, BATCH)
         .await?;
@@ -43,7 +44,7 @@ async fn refresh_one(
         return Ok(());
     };
     let outcome = fetch(state, url).await;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     match &outcome {
         Ok(_) => tracing::info!(tenant_id = %connection.tenant_id, "IdP metadata refreshed"),
         Err(error) => tracing::warn!(
@@ -53,6 +54,7 @@ async fn refresh_one(
         ),
     }
     state
+        .app
         .store
         .record_metadata_refresh(
             connection.tenant_id,
@@ -65,6 +67,7 @@ async fn refresh_one(
 
 async fn fetch(state: &AppState, url: &str) -> Result<FetchedMetadata, String> {
     let bytes = state
+        .app
         .fetcher
         .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
         .await
@@ -95,11 +98,11 @@ pub const EXPIRY_WARNING: Duration = Duration::days(30);
 /// certificate. An IdP that publishes its next certificate early gets it picked up
 /// by the refresh; this is for the admins of IdPs (or pasted metadata) that do not.
 pub async fn warn_expiring(state: &AppState) -> Result<usize, idbridge_store::StoreError> {
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let mut warned = 0;
     let mut after = None;
     loop {
-        let page = state.store.saml_connections_after(after, BATCH).await?;
+        let page = state.app.store.saml_connections_after(after, BATCH).await?;
         let Some(last) = page.last() else {
             return Ok(warned);
         };
@@ -125,6 +128,7 @@ pub async fn warn_expiring(state: &AppState) -> Result<usize, idbridge_store::St
                     }),
                 };
                 if state
+                    .app
                     .store
                     .warn_certificate_expiring(
                         connection.tenant_id,
@@ -163,16 +167,21 @@ pub async fn run(state: AppState) {
         if let Err(error) = crate::domains::recheck_due(&state).await {
             tracing::warn!(%error, "domain re-check: storage failed");
         }
-        if let Err(error) = state.store.sweep_expired(state.clock.now()).await {
+        if let Err(error) = state.app.store.sweep_expired(state.app.clock.now()).await {
             tracing::warn!(%error, "sweeping expired SAML state failed");
         }
-        let now = state.clock.now();
+        let now = state.app.clock.now();
         let retired_before = now - crate::oidc::keys::RETIRED_KEY_PUBLISHED_FOR;
-        if let Err(error) = state.store.sweep_oidc(now, retired_before).await {
+        if let Err(error) = state.app.store.sweep_oidc(now, retired_before).await {
             tracing::warn!(%error, "sweeping expired access tokens failed");
         }
         let attempts_before = now - crate::webhooks::ATTEMPTS_KEPT_FOR;
-        if let Err(error) = state.store.sweep_webhook_attempts(attempts_before).await {
+        if let Err(error) = state
+            .app
+            .store
+            .sweep_webhook_attempts(attempts_before)
+            .await
+        {
             tracing::warn!(%error, "sweeping old webhook attempts failed");
         }
     }

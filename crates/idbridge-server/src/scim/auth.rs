@@ -37,6 +37,7 @@ pub async fn require_scim_token(
     let presented = bearer_token(request.headers()).map_err(|_| ScimProblem::unauthorized())?;
     let token = ScimToken::parse(presented).map_err(|_| ScimProblem::unauthorized())?;
     let active = state
+        .app
         .store
         .active_scim_token(&token.hash())
         .await?
@@ -45,12 +46,16 @@ pub async fn require_scim_token(
         tracing::warn!(token_id = %active.token_id, "SCIM token used on another tenant's URL");
         return Err(ScimProblem::unauthorized());
     }
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     if active
         .last_used_at
         .is_none_or(|last| now - last >= LAST_USED_GRANULARITY)
     {
-        state.store.touch_scim_token(active.token_id, now).await?;
+        state
+            .app
+            .store
+            .touch_scim_token(active.token_id, now)
+            .await?;
     }
     let tenant = ScimTenant {
         tenant_id: active.tenant_id,

@@ -23,7 +23,7 @@ const WRITE_ATTEMPTS: usize = 5;
 
 fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
     Base {
-        public_url: &state.config.public_url,
+        public_url: &state.app.config.public_url,
         slug: &tenant.slug,
     }
 }
@@ -73,7 +73,11 @@ async fn members_for(
     }
     let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
     Ok(Some(
-        state.store.group_members(tenant.tenant_id, &ids).await?,
+        state
+            .app
+            .store
+            .group_members(tenant.tenant_id, &ids)
+            .await?,
     ))
 }
 
@@ -85,7 +89,7 @@ pub async fn create_group(
 ) -> Result<Response, ScimProblem> {
     let doc = resource::normalize(ResourceType::Group, &body)?;
     let members = body_members(&body)?;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let group = DirectoryGroup {
         id: Uuid::now_v7(),
         tenant_id: tenant.tenant_id,
@@ -115,9 +119,10 @@ pub async fn create_group(
             now,
         )),
     };
-    state.store.create_group(&group, &members, &ctx).await?;
+    state.app.store.create_group(&group, &members, &ctx).await?;
     let base = base(&state, &tenant);
     let stored_members = state
+        .app
         .store
         .group_members(tenant.tenant_id, &[group.id])
         .await?;
@@ -140,6 +145,7 @@ pub async fn get_group(
     let id = resource_id(&params)?;
     let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
     let group = state
+        .app
         .store
         .group_by_id(tenant.tenant_id, id)
         .await?
@@ -191,7 +197,11 @@ async fn list(
         query.attributes.as_deref(),
         query.excluded_attributes.as_deref(),
     )?;
-    let listing = state.store.list_groups(tenant.tenant_id, &request).await?;
+    let listing = state
+        .app
+        .store
+        .list_groups(tenant.tenant_id, &request)
+        .await?;
     let members = members_for(state, tenant, &listing.items, &projection).await?;
     let base = base(state, tenant);
     let resources = listing
@@ -226,11 +236,16 @@ pub async fn replace_group(
     .await?;
     // PUT answers with the whole group as it now is, members included (Okta reads it).
     let group = state
+        .app
         .store
         .group_by_id(tenant.tenant_id, id)
         .await?
         .ok_or_else(not_found)?;
-    let stored_members = state.store.group_members(tenant.tenant_id, &[id]).await?;
+    let stored_members = state
+        .app
+        .store
+        .group_members(tenant.tenant_id, &[id])
+        .await?;
     let body = render::group(&base(&state, &tenant), &group, Some(&stored_members));
     Ok(answer(StatusCode::OK, &body, group.version, None))
 }
@@ -260,6 +275,7 @@ pub async fn patch_group(
     }
     let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
     let group = state
+        .app
         .store
         .group_by_id(tenant.tenant_id, id)
         .await?
@@ -281,6 +297,7 @@ async fn write_group(
     let base = base(state, tenant);
     for _ in 0..WRITE_ATTEMPTS {
         let existing = state
+            .app
             .store
             .group_by_id(tenant.tenant_id, id)
             .await?
@@ -294,7 +311,7 @@ async fn write_group(
             .into());
         }
         let (doc, member_changes) = change(&existing)?;
-        let now = state.clock.now();
+        let now = state.app.clock.now();
         let group = DirectoryGroup {
             display_name: string_attr(&doc, "displayName")
                 .unwrap_or_default()
@@ -327,6 +344,7 @@ async fn write_group(
             )),
         };
         match state
+            .app
             .store
             .update_group(&group, existing.version, &member_changes, &ctx)
             .await
@@ -358,6 +376,7 @@ pub async fn delete_group(
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
     let existing = state
+        .app
         .store
         .group_by_id(tenant.tenant_id, id)
         .await?
@@ -372,7 +391,7 @@ pub async fn delete_group(
         Some(_) => Some(existing.version),
         None => None,
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let ctx = WriteContext {
         now,
         events: vec![NewEvent {
@@ -391,6 +410,7 @@ pub async fn delete_group(
         )),
     };
     state
+        .app
         .store
         .delete_group(tenant.tenant_id, id, expected, &ctx)
         .await

@@ -44,6 +44,7 @@ pub async fn record_failures(
         None => match slug {
             Some(slug) => (
                 state
+                    .app
                     .store
                     .tenant_by_slug(&slug)
                     .await
@@ -59,7 +60,7 @@ pub async fn record_failures(
         let record = ProvisioningRecord {
             id: Uuid::now_v7(),
             tenant_id,
-            occurred_at: state.clock.now(),
+            occurred_at: state.app.clock.now(),
             method: meta.method,
             path: meta.path,
             status: status.as_u16(),
@@ -69,7 +70,7 @@ pub async fn record_failures(
             request_id: meta.request_id,
             token_id,
         };
-        if let Err(err) = state.store.record_provisioning(&record).await {
+        if let Err(err) = state.app.store.record_provisioning(&record).await {
             tracing::warn!(error = %err, "could not write a provisioning log line");
         }
     }

@@ -91,7 +91,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 fn base_url(state: &AppState, tenant: &ScimTenant) -> String {
-    state.config.public_url.scim_base_url(&tenant.slug)
+    state.app.config.public_url.scim_base_url(&tenant.slug)
 }
 
 const DOCUMENTATION: &str = "https://github.com/idbridge/idbridge#scim";

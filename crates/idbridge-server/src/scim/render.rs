@@ -6,7 +6,7 @@ use idbridge_store::{DirectoryGroup, DirectoryUser, GroupMember, UserGroup};
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use crate::state::PublicUrl;
+use idbridge_app::PublicUrl;
 use idbridge_core::TenantSlug;
 
 /// The tenant's SCIM base URL, for `meta.location` and `$ref`.

@@ -24,7 +24,7 @@ const WRITE_ATTEMPTS: usize = 5;
 
 fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
     Base {
-        public_url: &state.config.public_url,
+        public_url: &state.app.config.public_url,
         slug: &tenant.slug,
     }
 }
@@ -137,7 +137,11 @@ async fn groups_for(
     }
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     Ok(Some(
-        state.store.groups_of_users(tenant.tenant_id, &ids).await?,
+        state
+            .app
+            .store
+            .groups_of_users(tenant.tenant_id, &ids)
+            .await?,
     ))
 }
 
@@ -149,7 +153,7 @@ pub async fn create_user(
 ) -> Result<Response, ScimProblem> {
     let doc = resource::normalize(ResourceType::User, &body)?;
     check_email_domains(&state, &tenant, &doc).await?;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let user = new_user(&tenant, doc, now);
     let base = base(&state, &tenant);
     let ctx = WriteContext {
@@ -169,7 +173,7 @@ pub async fn create_user(
             now,
         )),
     };
-    match state.store.create_user(&user, &ctx).await {
+    match state.app.store.create_user(&user, &ctx).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ScimError::uniqueness(format!(
@@ -199,6 +203,7 @@ pub async fn get_user(
     let id = resource_id(&params)?;
     let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
     let user = state
+        .app
         .store
         .user_by_id(tenant.tenant_id, id)
         .await?
@@ -254,7 +259,11 @@ async fn list(
         query.attributes.as_deref(),
         query.excluded_attributes.as_deref(),
     )?;
-    let listing = state.store.list_users(tenant.tenant_id, &request).await?;
+    let listing = state
+        .app
+        .store
+        .list_users(tenant.tenant_id, &request)
+        .await?;
     let groups = groups_for(state, tenant, &listing.items, &projection).await?;
     let base = base(state, tenant);
     let resources = listing
@@ -337,6 +346,7 @@ async fn check_email_domains(
             continue;
         }
         let owner = state
+            .app
             .store
             .tenant_for_verified_domain(domain.as_str())
             .await?;
@@ -363,6 +373,7 @@ async fn write_user(
     let base = base(state, tenant);
     for _ in 0..WRITE_ATTEMPTS {
         let existing = state
+            .app
             .store
             .user_by_id(tenant.tenant_id, id)
             .await?
@@ -377,12 +388,13 @@ async fn write_user(
         }
         let doc = change(&existing)?;
         check_email_domains(state, tenant, &doc).await?;
-        let now = state.clock.now();
+        let now = state.app.clock.now();
         let user = updated(&existing, doc, now);
         let events = change_events(&base, &existing, &user);
         if existing.document == user.document && existing.active == user.active {
             // Nothing changed (Entra re-sends unchanged values): no write, no event.
             let groups = state
+                .app
                 .store
                 .groups_of_users(tenant.tenant_id, &[existing.id])
                 .await?;
@@ -401,9 +413,15 @@ async fn write_user(
                 now,
             )),
         };
-        match state.store.update_user(&user, existing.version, &ctx).await {
+        match state
+            .app
+            .store
+            .update_user(&user, existing.version, &ctx)
+            .await
+        {
             Ok(()) => {
                 let groups = state
+                    .app
                     .store
                     .groups_of_users(tenant.tenant_id, &[user.id])
                     .await?;
@@ -438,6 +456,7 @@ pub async fn delete_user(
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
     let existing = state
+        .app
         .store
         .user_by_id(tenant.tenant_id, id)
         .await?
@@ -452,7 +471,7 @@ pub async fn delete_user(
         Some(_) => Some(existing.version),
         None => None,
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let ctx = WriteContext {
         now,
         events: vec![NewEvent {
@@ -471,6 +490,7 @@ pub async fn delete_user(
         )),
     };
     state
+        .app
         .store
         .delete_user(tenant.tenant_id, id, expected, &ctx)
         .await

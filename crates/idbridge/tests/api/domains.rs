@@ -521,7 +521,8 @@ async fn a_silent_dns_server_is_reported_as_a_timeout() {
     assert_eq!(checked["verified"], false);
     assert_eq!(checked["verification_error"], "dns_timeout", "{checked}");
     assert!(
-        started.elapsed() < idbridge_server::dns::CHECK_TIMEOUT + std::time::Duration::from_secs(2),
+        started.elapsed()
+            < idbridge_app::net::dns::CHECK_TIMEOUT + std::time::Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );

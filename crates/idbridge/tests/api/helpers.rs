@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use idbridge_app::{App, AppConfig, PublicUrl};
 use idbridge_core::ManualClock;
 use idbridge_core::secret::BootstrapAdminKey;
-use idbridge_server::{AppState, PublicUrl, RateLimitQuota, ServerConfig, TrustedProxies};
+use idbridge_server::{AppState, RateLimitQuota, ServerConfig, TrustedProxies};
 use idbridge_store::{DatabaseUrl, PoolSettings, Store};
 use idbridge_testkit::TestDb;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -100,15 +101,21 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
+        let app = App::new(
+            Arc::clone(&store),
+            clock.clone(),
+            AppConfig {
+                public_url: PublicUrl::parse(&base).expect("public url"),
+                allow_private_urls: options.allow_private_urls,
+                dns_resolver: options.dns_resolver,
+            },
+        );
         let config = ServerConfig {
-            public_url: PublicUrl::parse(&base).expect("public url"),
             bootstrap_admin_key: Some(BootstrapAdminKey::new(&SecretString::from(ADMIN_KEY))),
-            allow_private_urls: options.allow_private_urls,
-            dns_resolver: options.dns_resolver,
             rate_limit: options.rate_limit,
             trusted_proxies: options.trusted_proxies,
         };
-        let state = AppState::new(Arc::clone(&store), clock.clone(), config);
+        let state = AppState::new(app, config);
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(idbridge_server::serve(
             listener,

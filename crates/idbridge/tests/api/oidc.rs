@@ -441,7 +441,7 @@ both_backends! {
 
         let new_kid = idbridge_server::oidc::keys::rotate(
             app.store.as_ref(),
-            app.state.clock.as_ref(),
+            app.state.app.clock.as_ref(),
             idbridge_oidc::SigningAlgorithm::Rs256,
         )
         .await

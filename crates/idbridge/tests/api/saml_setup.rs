@@ -234,7 +234,7 @@ both_backends! {
 
         // The request is in the database, for whichever process receives the response.
         let tenant_id: uuid::Uuid = tenant["id"].as_str().expect("id").parse().expect("uuid");
-        let now = app.state.clock.now();
+        let now = app.state.app.clock.now();
         let stored = app.store.take_saml_request(tenant_id, id, now).await.expect("take").expect("stored");
         assert_eq!(&stored.relay_state, relay_state);
         assert_eq!(stored.redirect_uri, None);

@@ -96,6 +96,23 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "reqwest",
         ],
     ),
+    // The application layer speaks no HTTP and no SQL: the product's rules, over the
+    // store, for every surface.
+    (
+        "idbridge-app",
+        &[
+            "axum",
+            "http",
+            "hyper",
+            "tower",
+            "tower-http",
+            "askama",
+            "utoipa",
+            "utoipa-axum",
+            "sqlx",
+            "idbridge-server",
+        ],
+    ),
     ("idbridge-server", &["sqlx"]),
     ("idbridge", &["sqlx"]),
 ];
@@ -103,7 +120,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 #[test]
 fn crates_respect_the_layering() {
     let crates = crates();
-    assert!(crates.contains_key("idbridge-core") && crates.contains_key("idbridge-store"));
+    for required in ["idbridge-core", "idbridge-store", "idbridge-app"] {
+        assert!(crates.contains_key(required), "{required} is missing");
+    }
     for (krate, forbidden) in FORBIDDEN {
         let Some(manifest) = crates.get(*krate) else {
             continue;

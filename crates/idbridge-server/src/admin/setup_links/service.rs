@@ -132,7 +132,7 @@ pub async fn create_setup_link(
         .map(|n| validate_text("note", n, 200))
         .transpose()?;
     let token = SetupLinkToken::generate();
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let link = SetupLinkRecord {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
@@ -143,7 +143,12 @@ pub async fn create_setup_link(
         last_used_at: None,
         revoked_at: None,
     };
-    match state.store.create_setup_link(&link, &token.hash()).await {
+    match state
+        .app
+        .store
+        .create_setup_link(&link, &token.hash())
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(AdminError::TenantNotFound(slug.to_owned())),
         Err(other) => return Err(other.into()),
@@ -151,6 +156,7 @@ pub async fn create_setup_link(
     tracing::info!(tenant = %tenant.slug, link_id = %link.id, "setup link created");
     Ok(SetupLinkCreated {
         url: state
+            .app
             .config
             .public_url
             .join(&format!("/setup?token={}", token.expose_secret())),
@@ -164,9 +170,9 @@ pub async fn list_setup_links(
     page: PageRequest,
 ) -> Result<List<SetupLinkView>, AdminError> {
     let tenant = find_tenant(state, slug).await?;
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     Ok(List::from_page(
-        state.store.list_setup_links(tenant.id, page).await?,
+        state.app.store.list_setup_links(tenant.id, page).await?,
         |link| SetupLinkView::new(link, tenant.slug.as_str(), now),
     ))
 }
@@ -174,8 +180,9 @@ pub async fn list_setup_links(
 pub async fn revoke_setup_link(state: &AppState, slug: &str, id: Uuid) -> Result<(), AdminError> {
     let tenant = find_tenant(state, slug).await?;
     match state
+        .app
         .store
-        .revoke_setup_link(tenant.id, id, state.clock.now())
+        .revoke_setup_link(tenant.id, id, state.app.clock.now())
         .await
     {
         Ok(()) => {

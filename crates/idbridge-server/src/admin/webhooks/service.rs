@@ -84,6 +84,7 @@ fn validate_url(state: &AppState, url: &str) -> Result<String, AdminError> {
         )));
     }
     state
+        .app
         .fetcher
         .check_webhook_url(url)
         .map(|u| u.to_string())
@@ -105,6 +106,7 @@ fn validate_description(description: Option<&str>) -> Result<String, AdminError>
 
 async fn find_webhook(state: &AppState, id: Uuid) -> Result<WebhookEndpoint, AdminError> {
     state
+        .app
         .store
         .webhook(id)
         .await?
@@ -116,6 +118,7 @@ async fn tenant_slug(state: &AppState, e: &WebhookEndpoint) -> Result<Option<Str
     Ok(match e.tenant_id {
         None => None,
         Some(id) => state
+            .app
             .store
             .tenant_by_id(id)
             .await?
@@ -134,13 +137,13 @@ pub async fn create_webhook(
         Some(slug) => Some(find_tenant(state, slug).await?),
         None => None,
     };
-    if state.store.count_webhooks().await? >= MAX_WEBHOOKS {
+    if state.app.store.count_webhooks().await? >= MAX_WEBHOOKS {
         return Err(AdminError::InvalidRequest(format!(
             "at most {MAX_WEBHOOKS} webhook endpoints"
         )));
     }
     let secret = WebhookSecret::generate();
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let endpoint = WebhookEndpoint {
         id: Uuid::now_v7(),
         url,
@@ -154,7 +157,7 @@ pub async fn create_webhook(
         created_at: now,
         updated_at: now,
     };
-    match state.store.create_webhook(&endpoint).await {
+    match state.app.store.create_webhook(&endpoint).await {
         Ok(()) => {}
         Err(idbridge_store::StoreError::NotFound) => {
             return Err(AdminError::TenantNotFound(input.tenant.unwrap_or_default()));
@@ -172,15 +175,15 @@ pub async fn create_webhook(
 pub async fn get_webhook(state: &AppState, id: Uuid) -> Result<WebhookView, AdminError> {
     let endpoint = find_webhook(state, id).await?;
     let slug = tenant_slug(state, &endpoint).await?;
-    Ok(WebhookView::new(&endpoint, slug, state.clock.now()))
+    Ok(WebhookView::new(&endpoint, slug, state.app.clock.now()))
 }
 
 pub async fn list_webhooks(
     state: &AppState,
     page: PageRequest,
 ) -> Result<List<WebhookView>, AdminError> {
-    let page = state.store.list_webhooks(page).await?;
-    let now = state.clock.now();
+    let page = state.app.store.list_webhooks(page).await?;
+    let now = state.app.clock.now();
     let mut slugs = Vec::with_capacity(page.items.len());
     for endpoint in &page.items {
         slugs.push(tenant_slug(state, endpoint).await?);
@@ -210,8 +213,9 @@ pub async fn update_webhook(
         event_types: input.event_types.map(validate_types).transpose()?,
         enabled: input.enabled,
     };
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     let endpoint = state
+        .app
         .store
         .update_webhook(id, &changes, now)
         .await?
@@ -221,7 +225,7 @@ pub async fn update_webhook(
 }
 
 pub async fn delete_webhook(state: &AppState, id: Uuid) -> Result<(), AdminError> {
-    if state.store.delete_webhook(id).await? {
+    if state.app.store.delete_webhook(id).await? {
         tracing::info!(webhook_id = %id, "webhook endpoint deleted");
         Ok(())
     } else {
@@ -236,8 +240,9 @@ pub async fn rotate_webhook_secret(
     id: Uuid,
 ) -> Result<WebhookCreated, AdminError> {
     let secret = WebhookSecret::generate();
-    let now = state.clock.now();
+    let now = state.app.clock.now();
     if !state
+        .app
         .store
         .rotate_webhook_secret(id, secret.expose_secret(), now + SECRET_OVERLAP, now)
         .await?
@@ -258,7 +263,7 @@ pub async fn webhook_tenants(
 ) -> Result<List<WebhookTenantView>, AdminError> {
     find_webhook(state, id).await?;
     Ok(List::from_page(
-        state.store.webhook_cursors(id, page).await?,
+        state.app.store.webhook_cursors(id, page).await?,
         WebhookTenantView::from,
     ))
 }
@@ -269,7 +274,7 @@ pub async fn webhook_trouble(
     state: &AppState,
     id: Uuid,
 ) -> Result<idbridge_store::webhook::WebhookTrouble, AdminError> {
-    Ok(state.store.webhook_trouble(id).await?)
+    Ok(state.app.store.webhook_trouble(id).await?)
 }
 
 pub async fn webhook_attempts(
@@ -284,7 +289,11 @@ pub async fn webhook_attempts(
         None => None,
     };
     Ok(List::from_page(
-        state.store.webhook_attempts(id, tenant_id, page).await?,
+        state
+            .app
+            .store
+            .webhook_attempts(id, tenant_id, page)
+            .await?,
         WebhookAttemptView::from,
     ))
 }
@@ -322,8 +331,9 @@ pub async fn replay_webhook(
         (None, false) => ReplayFrom::FailedEvent,
     };
     let resumed = state
+        .app
         .store
-        .replay_webhook(id, tenant.map(|t| t.id), from, state.clock.now())
+        .replay_webhook(id, tenant.map(|t| t.id), from, state.app.clock.now())
         .await?;
     tracing::info!(webhook_id = %id, resumed, ?from, "webhook deliveries replayed");
     Ok(ReplayView { resumed })

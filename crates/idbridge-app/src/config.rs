@@ -1,0 +1,138 @@
+//! The settings the application needs, and the public URL every handed-out address
+//! is built from.
+
+use idbridge_core::TenantSlug;
+use url::Url;
+
+/// What the application is told at start.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Base of every URL idbridge hands out. Never ends with `/`.
+    pub public_url: PublicUrl,
+    /// `--allow-private-urls`: outside URLs may reach private and loopback addresses
+    /// (and use http). Off in production; tests and private deployments need it.
+    pub allow_private_urls: bool,
+    /// `--dns-resolver`: the one DNS server domain verification asks; `None` means
+    /// the system's resolvers.
+    pub dns_resolver: Option<std::net::SocketAddr>,
+}
+
+impl AppConfig {
+    /// Production defaults for everything but the public URL.
+    pub fn new(public_url: PublicUrl) -> Self {
+        Self {
+            public_url,
+            allow_private_urls: false,
+            dns_resolver: None,
+        }
+    }
+}
+
+/// The externally visible base URL: scheme, host, optional port and optional path
+/// prefix, with no trailing slash, query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPublicUrl {
+    #[error("the public URL is not an absolute URL: {0}")]
+    NotAbsolute(String),
+    #[error("the public URL must use http or https")]
+    BadScheme,
+    #[error("the public URL must not carry a query, a fragment or user info")]
+    HasExtras,
+}
+
+impl PublicUrl {
+    pub fn parse(input: &str) -> Result<Self, InvalidPublicUrl> {
+        let url = Url::parse(input).map_err(|e| InvalidPublicUrl::NotAbsolute(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(InvalidPublicUrl::BadScheme);
+        }
+        if url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(InvalidPublicUrl::HasExtras);
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `{public-url}{path}`; `path` starts with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+
+    /// SP Entity ID = `{public-url}/saml/{slug}` (fixed by the contract).
+    pub fn saml_entity_id(&self, slug: &TenantSlug) -> String {
+        self.join(&format!("/saml/{slug}"))
+    }
+
+    /// ACS URL = `{public-url}/saml/{slug}/acs`.
+    pub fn saml_acs_url(&self, slug: &TenantSlug) -> String {
+        self.join(&format!("/saml/{slug}/acs"))
+    }
+
+    pub fn saml_metadata_url(&self, slug: &TenantSlug) -> String {
+        self.join(&format!("/saml/{slug}/metadata"))
+    }
+
+    /// The SCIM "Tenant URL" pasted into Entra ID or Okta.
+    pub fn scim_base_url(&self, slug: &TenantSlug) -> String {
+        self.join(&format!("/scim/v2/{slug}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_is_normalised_without_trailing_slash() {
+        let url = PublicUrl::parse("https://id.example.com/").expect("valid");
+        assert_eq!(url.as_str(), "https://id.example.com");
+        let slug = TenantSlug::parse("acme").expect("slug");
+        assert_eq!(
+            url.saml_entity_id(&slug),
+            "https://id.example.com/saml/acme"
+        );
+        assert_eq!(
+            url.saml_acs_url(&slug),
+            "https://id.example.com/saml/acme/acs"
+        );
+        assert_eq!(
+            url.scim_base_url(&slug),
+            "https://id.example.com/scim/v2/acme"
+        );
+        let prefixed = PublicUrl::parse("https://example.com/idp/").expect("valid");
+        assert_eq!(
+            prefixed.scim_base_url(&slug),
+            "https://example.com/idp/scim/v2/acme"
+        );
+    }
+
+    #[test]
+    fn public_url_refuses_what_cannot_be_a_base() {
+        assert_eq!(
+            PublicUrl::parse("ftp://x.example"),
+            Err(InvalidPublicUrl::BadScheme)
+        );
+        assert_eq!(
+            PublicUrl::parse("https://x.example/?a=b"),
+            Err(InvalidPublicUrl::HasExtras)
+        );
+        assert_eq!(
+            PublicUrl::parse("https://u:p@x.example"),
+            Err(InvalidPublicUrl::HasExtras)
+        );
+        assert!(matches!(
+            PublicUrl::parse("x.example"),
+            Err(InvalidPublicUrl::NotAbsolute(_))
+        ));
+    }
+}

@@ -1,0 +1,47 @@
+//! idbridge's application layer: the rules of the product, between the HTTP
+//! surfaces (`idbridge-server`) and storage (`idbridge-store`).
+//!
+//! It knows nothing of HTTP: no requests, status codes, headers or pages. A caller
+//! (an HTTP handler, the CLI, a test) hands it plain values and gets back records,
+//! typed outcomes or typed errors with a stable `reason()`; each surface decides
+//! how to say them. Protocol work stays in the pure cores (`idbridge-saml`,
+//! `idbridge-scim`, `idbridge-oidc`); this crate looks things up, applies the
+//! product's rules, and stores what comes out, in one place for every surface.
+//!
+//! Like the server, it holds no state that matters across requests: that lives in
+//! the store, shared by every process.
+
+pub mod config;
+pub mod net;
+pub mod operators;
+
+use std::sync::Arc;
+
+use idbridge_core::Clock;
+use idbridge_store::Store;
+
+pub use config::{AppConfig, InvalidPublicUrl, PublicUrl};
+
+/// The application: what every operation needs. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<AppConfig>,
+    /// The client for URLs that come from outside (metadata URLs, webhooks).
+    pub fetcher: net::Fetcher,
+    /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
+    pub domains: net::DomainVerifier,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
+        Self {
+            fetcher: net::Fetcher::new(config.allow_private_urls),
+            domains: net::DomainVerifier::new(config.dns_resolver),
+            store,
+            clock,
+            config: Arc::new(config),
+        }
+    }
+}
