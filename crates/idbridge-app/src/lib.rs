@@ -11,9 +11,22 @@
 //! Like the server, it holds no state that matters across requests: that lives in
 //! the store, shared by every process.
 
+pub mod clients;
 pub mod config;
+pub mod connections;
+pub mod credentials;
+pub mod directory;
+pub mod domains;
+mod error;
+pub mod jobs;
+pub mod keys;
 pub mod net;
 pub mod operators;
+pub mod roles;
+pub mod setup_links;
+pub mod tenants;
+pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -21,6 +34,7 @@ use idbridge_core::Clock;
 use idbridge_store::Store;
 
 pub use config::{AppConfig, InvalidPublicUrl, PublicUrl};
+pub use error::{Error, Result};
 
 /// The application: what every operation needs. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -32,6 +46,9 @@ pub struct App {
     pub fetcher: net::Fetcher,
     /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
     pub domains: net::DomainVerifier,
+    /// Parsed ID token signing keys by kid (which key is active is read from the
+    /// store on every use).
+    pub signing_keys: Arc<keys::KeyCache>,
 }
 
 impl App {
@@ -42,6 +59,7 @@ impl App {
             store,
             clock,
             config: Arc::new(config),
+            signing_keys: Arc::default(),
         }
     }
 }

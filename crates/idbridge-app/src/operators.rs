@@ -1,4 +1,6 @@
-//! Operator passwords: argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane),
+//! Console operators: their accounts and passwords.
+//!
+//! Passwords are argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane),
 //! stored as PHC strings. Hashing and verifying take tens of milliseconds of CPU on
 //! purpose, so they run on the blocking pool, never on the async workers.
 
@@ -7,7 +9,11 @@ use std::sync::LazyLock;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use idbridge_store::{Operator, StoreError};
 use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::{App, Error};
 
 /// Shortest password `operator create` accepts (NIST SP 800-63B asks for at least 8;
 /// an operator account reaches every tenant, so more).
@@ -82,6 +88,56 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
     })
     .await
     .map_err(PasswordError::from)
+}
+
+/// Email address of a console operator: trimmed, lowercased, one `@` with text on
+/// both sides, no spaces or control characters, at most 254 bytes (RFC 5321's path
+/// limit). Deliverability is not checked: the address is a sign-in name.
+pub fn parse_email(raw: &str) -> Result<String, Error> {
+    let email = raw.trim().to_lowercase();
+    let well_formed = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if !well_formed {
+        return Err(Error::Invalid(format!("{raw:?} is not an email address")));
+    }
+    Ok(email)
+}
+
+/// Creates a console operator who signs in with `email` and `password` (hashed
+/// with argon2id off the async workers; the password itself is never stored or
+/// logged).
+pub async fn create(
+    app: &App,
+    raw_email: &str,
+    password: &SecretString,
+) -> Result<Operator, Error> {
+    let email = parse_email(raw_email)?;
+    let password_hash = hash(password).await.map_err(|e| match e {
+        PasswordError::TooShort | PasswordError::TooLong => Error::Invalid(e.to_string()),
+        other => Error::internal(other),
+    })?;
+    let operator = Operator {
+        id: Uuid::now_v7(),
+        email,
+        password_hash,
+        created_at: app.clock.now(),
+        disabled_at: None,
+    };
+    match app.store.create_operator(&operator).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(Error::Invalid(format!(
+                "an operator with the email {:?} already exists",
+                operator.email
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(operator = %operator.id, "console operator created");
+    Ok(operator)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use idbridge_core::InvalidSlug;
+use idbridge_app::Error as AppError;
 use idbridge_store::StoreError;
 use serde::Serialize;
 
@@ -27,43 +27,16 @@ pub enum AdminError {
     UnsupportedMediaType,
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A path or query the router could not read.
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("invalid tenant slug: {0}")]
-    InvalidSlug(#[from] InvalidSlug),
-    #[error("the cursor was not issued by this list, or is damaged")]
-    InvalidCursor,
-    #[error("no tenant has the slug {0:?}")]
-    TenantNotFound(String),
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("a tenant with the slug {0:?} already exists")]
-    TenantExists(String),
-    #[error("the IdP metadata cannot be used: {0}")]
-    InvalidMetadata(#[from] idbridge_saml::MetadataError),
-    #[error("the IdP metadata URL could not be fetched: {0}")]
-    MetadataFetch(String),
-    #[error("invalid domain: {0}")]
-    InvalidDomain(#[from] idbridge_core::domain::InvalidDomain),
-    #[error(
-        "{0} is a public mail provider's domain: anyone can have an address there, so no \
-         tenant can claim it"
-    )]
-    PublicMailDomain(String),
-    #[error("the domain {0} is verified by another tenant")]
-    DomainClaimed(String),
-    #[error("invalid email address: {0}")]
-    InvalidEmail(#[from] idbridge_core::domain::InvalidEmail),
     #[error("no route for this method and path")]
     NoRoute,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
-    #[error("unusable webhook URL: {0}")]
-    InvalidWebhookUrl(String),
-    #[error("the database is unavailable")]
-    Unavailable(#[source] StoreError),
-    #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// What the application said.
+    #[error(transparent)]
+    App(#[from] AppError),
 }
 
 impl AdminError {
@@ -71,18 +44,12 @@ impl AdminError {
         use AdminError::*;
         match self {
             MissingCredentials | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            MalformedJson(_) | InvalidBody(_) | InvalidRequest(_) | InvalidSlug(_)
-            | InvalidCursor | InvalidMetadata(_) | MetadataFetch(_) | InvalidDomain(_)
-            | PublicMailDomain(_) | InvalidEmail(_) | InvalidWebhookUrl(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            MalformedJson(_) | InvalidBody(_) | InvalidRequest(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            TenantNotFound(_) | NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
+            NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            TenantExists(_) | DomainClaimed(_) => StatusCode::CONFLICT,
-            Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            App(e) => app_status(e),
         }
     }
 
@@ -97,37 +64,40 @@ impl AdminError {
             UnsupportedMediaType => "unsupported_media_type",
             PayloadTooLarge { .. } => "payload_too_large",
             InvalidRequest(_) => "invalid_request",
-            InvalidSlug(_) => "invalid_slug",
-            InvalidCursor => "invalid_cursor",
-            TenantNotFound(_) => "tenant_not_found",
-            NotFound(_) => "not_found",
-            TenantExists(_) => "tenant_exists",
-            InvalidMetadata(_) => "invalid_metadata",
-            MetadataFetch(_) => "metadata_fetch_failed",
-            InvalidDomain(_) => "invalid_domain",
-            PublicMailDomain(_) => "public_mail_domain",
-            DomainClaimed(_) => idbridge_store::CLAIMED_BY_ANOTHER_TENANT,
-            InvalidEmail(_) => "invalid_email",
-            InvalidWebhookUrl(_) => "invalid_webhook_url",
             NoRoute => "no_route",
             MethodNotAllowed => "method_not_allowed",
-            Unavailable(_) => "unavailable",
-            Internal(_) => "internal_error",
+            App(e) => e.reason(),
         }
     }
 
     pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        AdminError::Internal(Box::new(err))
+        AdminError::App(AppError::internal(err))
+    }
+}
+
+/// The status of each application error, for every surface that answers with one.
+pub fn app_status(error: &AppError) -> StatusCode {
+    match error {
+        AppError::Invalid(_)
+        | AppError::InvalidSlug(_)
+        | AppError::InvalidCursor
+        | AppError::InvalidMetadata(_)
+        | AppError::MetadataFetch(_)
+        | AppError::InvalidDomain(_)
+        | AppError::PublicMailDomain(_)
+        | AppError::InvalidEmail(_)
+        | AppError::InvalidWebhookUrl(_) => StatusCode::BAD_REQUEST,
+        AppError::TenantNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::TenantExists(_) | AppError::DomainClaimed(_) => StatusCode::CONFLICT,
+        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 /// Storage failures the handler did not map to something more specific.
 impl From<StoreError> for AdminError {
     fn from(err: StoreError) -> Self {
-        match err {
-            err if err.is_unavailable() => AdminError::Unavailable(err),
-            other => AdminError::internal(other),
-        }
+        AdminError::App(err.into())
     }
 }
 
@@ -147,7 +117,7 @@ impl IntoResponse for AdminError {
             // The cause stays in the log; the request id ties the two together.
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
             match &self {
-                AdminError::Unavailable(_) => self.to_string(),
+                AdminError::App(AppError::Unavailable(_)) => self.to_string(),
                 _ => "internal error; the server log has the details for this request id".into(),
             }
         } else {

@@ -12,7 +12,7 @@ pub mod admin;
 mod bearer;
 pub mod client_address;
 pub mod console;
-pub mod domains;
+
 pub mod error;
 mod extract;
 mod metrics;
@@ -23,7 +23,6 @@ pub mod saml;
 pub mod scim;
 mod state;
 mod telemetry;
-pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -17,9 +17,6 @@ pub struct AppState {
     pub app: App,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
-    /// Parsed ID token signing keys by kid (which key is active is read from the
-    /// store on every use).
-    pub signing_keys: Arc<crate::oidc::KeyCache>,
     /// The per-client-address limit on the unauthenticated routes that write rows;
     /// `None` when `--rate-limit-per-minute 0` turned it off.
     pub rate_limiter: Option<Arc<ClientRateLimiter>>,
@@ -37,7 +34,6 @@ impl AppState {
             app,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
-            signing_keys: Arc::default(),
         }
     }
 }

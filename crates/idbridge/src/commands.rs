@@ -2,11 +2,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use idbridge_app::clients::{self, CreateClient};
+use idbridge_app::credentials::{self, CreateScimToken};
+use idbridge_app::tenants::{self, CreateTenant};
+use idbridge_app::views::{
+    AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, List, OperatorView, ScimTokenCreated,
+    ScimTokenView, TenantDetail, TenantView,
+};
 use idbridge_app::{App, AppConfig, PublicUrl};
 use idbridge_core::SystemClock;
 use idbridge_core::secret::BootstrapAdminKey;
-use idbridge_server::admin::pagination::ListParams;
-use idbridge_server::admin::service::{self, CreateClient, CreateScimToken, CreateTenant};
 use idbridge_server::{AppState, RateLimitQuota, ServerConfig};
 use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
 use serde::Serialize;
@@ -25,19 +30,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Tenant(command) => with_state(&cli.common, |state| tenant(state, command)).await,
-        Command::ScimToken(command) => {
-            with_state(&cli.common, |state| scim_token(state, command)).await
-        }
-        Command::Client(command) => with_state(&cli.common, |state| client(state, command)).await,
-        Command::AdminKey(command) => {
-            with_state(&cli.common, |state| admin_key(state, command)).await
-        }
-        Command::Keys(command) => with_state(&cli.common, |state| keys(state, command)).await,
+        Command::Tenant(command) => with_app(&cli.common, |app| tenant(app, command)).await,
+        Command::ScimToken(command) => with_app(&cli.common, |app| scim_token(app, command)).await,
+        Command::Client(command) => with_app(&cli.common, |app| client(app, command)).await,
+        Command::AdminKey(command) => with_app(&cli.common, |app| admin_key(app, command)).await,
+        Command::Keys(command) => with_app(&cli.common, |app| keys(app, command)).await,
         Command::Operator(command) => {
             // Read before connecting, so a prompt is not interleaved with start-up logs.
             let password = read_password()?;
-            with_state(&cli.common, |state| operator(state, command, password)).await
+            with_app(&cli.common, |app| operator(app, command, password)).await
         }
     }
 }
@@ -141,7 +142,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(app, config);
     // ID token signing keys exist before the first request (one per algorithm, even
     // when several processes start at once).
-    idbridge_server::oidc::keys::ensure_signing_keys(store.as_ref(), state.app.clock.as_ref())
+    idbridge_app::keys::ensure_signing_keys(&state.app)
         .await
         .context("cannot create ID token signing keys")?;
     let listener = tokio::net::TcpListener::bind(common.listen)
@@ -154,8 +155,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(listen = %bound, public_url = public_url.as_str(), "idbridge is ready");
     // Background work every process shares; it holds no state of its own.
-    let refresher = tokio::spawn(idbridge_server::saml::refresh::run(state.clone()));
-    let deliverer = tokio::spawn(idbridge_server::webhooks::run(state.clone()));
+    let jobs = idbridge_app::jobs::spawn(&state.app);
     idbridge_server::serve(
         listener,
         state,
@@ -164,9 +164,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("server failed")?;
-    refresher.abort();
     // A delivery cut off here is retried after its lease runs out (at least once).
-    deliverer.abort();
+    drop(jobs);
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -212,10 +211,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs an operator command against the same database the service uses.
-async fn with_state<F, Fut>(common: &CommonArgs, f: F) -> anyhow::Result<()>
+/// Runs an operator command against the same database the service uses, through
+/// the application layer (no HTTP state: operator commands serve no requests).
+async fn with_app<F, Fut>(common: &CommonArgs, f: F) -> anyhow::Result<()>
 where
-    F: FnOnce(AppState) -> Fut,
+    F: FnOnce(App) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     let store = open_store(
@@ -231,9 +231,7 @@ where
         Arc::new(SystemClock),
         AppConfig::new(public_url(common)?),
     );
-    // Operator commands serve no requests: no rate limit, no bootstrap key.
-    let state = AppState::new(app, ServerConfig::default());
-    let result = f(state).await;
+    let result = f(app).await;
     store.close().await;
     result
 }
@@ -243,7 +241,7 @@ fn print(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn tenant(state: AppState, command: TenantCommand) -> anyhow::Result<()> {
+async fn tenant(app: App, command: TenantCommand) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create {
             slug,
@@ -260,50 +258,51 @@ async fn tenant(state: AppState, command: TenantCommand) -> anyhow::Result<()> {
                 default_role,
                 role_policy: None,
             };
-            print(&service::create_tenant(&state, input).await?)
+            let created = tenants::create(&app, input).await?;
+            print(&TenantDetail::new(created, &app.config.public_url))
         }
         TenantCommand::List { limit, cursor } => {
-            let page = ListParams {
-                limit: Some(limit),
-                cursor,
-            }
-            .page_request()?;
-            print(&service::list_tenants(&state, page).await?)
+            let page = idbridge_app::views::page_request(Some(limit), cursor.as_deref())?;
+            let tenants = tenants::list(&app, page).await?;
+            print(&List::from_page(tenants, TenantView::from))
         }
         TenantCommand::Delete { slug } => {
-            service::delete_tenant(&state, &slug).await?;
+            tenants::delete(&app, &slug).await?;
             eprintln!("tenant {slug} deleted");
             Ok(())
         }
     }
 }
 
-async fn scim_token(state: AppState, command: ScimTokenCommand) -> anyhow::Result<()> {
+async fn scim_token(app: App, command: ScimTokenCommand) -> anyhow::Result<()> {
     match command {
         ScimTokenCommand::Create {
             tenant,
             description,
         } => {
-            let created =
-                service::issue_scim_token(&state, &tenant, CreateScimToken { description }).await?;
+            let issued =
+                credentials::issue_scim_token(&app, &tenant, CreateScimToken { description })
+                    .await?;
+            let created = ScimTokenCreated::new(issued, &app.config.public_url);
             eprintln!(
                 "This token is shown once. Paste it as the Secret Token (Entra ID) or API Token (Okta)."
             );
             print(&created)
         }
-        ScimTokenCommand::List { tenant } => print(
-            &service::list_scim_tokens(&state, &tenant, PageRequest::first(PageRequest::MAX_LIMIT))
-                .await?,
-        ),
+        ScimTokenCommand::List { tenant } => {
+            let page = PageRequest::first(PageRequest::MAX_LIMIT);
+            let tokens = credentials::list_scim_tokens(&app, &tenant, page).await?;
+            print(&List::from_page(tokens, ScimTokenView::from))
+        }
         ScimTokenCommand::Revoke { tenant, id } => {
-            service::revoke_scim_token(&state, &tenant, id).await?;
+            credentials::revoke_scim_token(&app, &tenant, id).await?;
             eprintln!("SCIM token {id} revoked");
             Ok(())
         }
     }
 }
 
-async fn client(state: AppState, command: ClientCommand) -> anyhow::Result<()> {
+async fn client(app: App, command: ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Create {
             name,
@@ -311,8 +310,8 @@ async fn client(state: AppState, command: ClientCommand) -> anyhow::Result<()> {
             public,
             id_token_alg,
         } => {
-            let created = service::create_client(
-                &state,
+            let created = clients::create(
+                &app,
                 CreateClient {
                     name,
                     redirect_uris,
@@ -321,34 +320,38 @@ async fn client(state: AppState, command: ClientCommand) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            let created = ClientCreated::from(created);
             if created.client_secret.is_some() {
                 eprintln!("The client secret is shown once; store it in the app's configuration.");
             }
             print(&created)
         }
         ClientCommand::List => {
-            print(&service::list_clients(&state, PageRequest::first(PageRequest::MAX_LIMIT)).await?)
+            let page = clients::list(&app, PageRequest::first(PageRequest::MAX_LIMIT)).await?;
+            print(&List::from_page(page, ClientView::from))
         }
         ClientCommand::Delete { client_id } => {
-            service::delete_client(&state, client_id).await?;
+            clients::delete(&app, client_id).await?;
             eprintln!("client {client_id} deleted");
             Ok(())
         }
     }
 }
 
-async fn admin_key(state: AppState, command: AdminKeyCommand) -> anyhow::Result<()> {
+async fn admin_key(app: App, command: AdminKeyCommand) -> anyhow::Result<()> {
     match command {
         AdminKeyCommand::Create { name } => {
-            let created = service::create_admin_key(&state, &name).await?;
+            let created = AdminKeyCreated::from(credentials::create_admin_key(&app, &name).await?);
             eprintln!("This admin API key is shown once.");
             print(&created)
         }
-        AdminKeyCommand::List => print(
-            &service::list_admin_keys(&state, PageRequest::first(PageRequest::MAX_LIMIT)).await?,
-        ),
+        AdminKeyCommand::List => {
+            let page = PageRequest::first(PageRequest::MAX_LIMIT);
+            let keys = credentials::list_admin_keys(&app, page).await?;
+            print(&List::from_page(keys, AdminKeyView::from))
+        }
         AdminKeyCommand::Revoke { id } => {
-            service::revoke_admin_key(&state, id).await?;
+            credentials::revoke_admin_key(&app, id).await?;
             eprintln!("admin API key {id} revoked");
             Ok(())
         }
@@ -365,11 +368,10 @@ struct SigningKeyView {
     retired_at: Option<time::OffsetDateTime>,
 }
 
-async fn keys(state: AppState, command: KeysCommand) -> anyhow::Result<()> {
+async fn keys(app: App, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::List => {
-            let keys: Vec<SigningKeyView> = state
-                .app
+            let keys: Vec<SigningKeyView> = app
                 .store
                 .signing_keys()
                 .await?
@@ -386,12 +388,7 @@ async fn keys(state: AppState, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate { alg } => {
             let algorithm = idbridge_oidc::SigningAlgorithm::parse(&alg)
                 .with_context(|| format!("--alg {alg:?}: RS256 or ES256"))?;
-            let kid = idbridge_server::oidc::keys::rotate(
-                state.app.store.as_ref(),
-                state.app.clock.as_ref(),
-                algorithm,
-            )
-            .await?;
+            let kid = idbridge_app::keys::rotate(&app, algorithm).await?;
             eprintln!(
                 "{alg} signing key rotated: {kid} signs from now; the previous key stays published for 24 hours"
             );
@@ -417,13 +414,14 @@ fn read_password() -> anyhow::Result<secrecy::SecretString> {
 }
 
 async fn operator(
-    state: AppState,
+    app: App,
     command: OperatorCommand,
     password: secrecy::SecretString,
 ) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Create { email } => {
-            print(&service::create_operator(&state, &email, &password).await?)
+            let operator = idbridge_app::operators::create(&app, &email, &password).await?;
+            print(&OperatorView::from(operator))
         }
     }
 }

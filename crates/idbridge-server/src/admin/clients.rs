@@ -5,11 +5,11 @@ use axum::response::IntoResponse;
 use uuid::Uuid;
 
 use super::pagination::{List, ListParams};
-use super::service::{self, CreateClient};
-use super::views::{ClientCreated, ClientView};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use idbridge_app::clients::{self, CreateClient};
+use idbridge_app::views::{ClientCreated, ClientView};
 
 #[utoipa::path(
     post, path = "/clients", tag = "clients",
@@ -23,7 +23,7 @@ pub async fn create_client(
     State(state): State<AppState>,
     AdminJson(input): AdminJson<CreateClient>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = service::create_client(&state, input).await?;
+    let created = ClientCreated::from(clients::create(&state.app, input).await?);
     let location = format!("/api/v1/clients/{}", created.client.client_id);
     Ok((
         StatusCode::CREATED,
@@ -41,9 +41,8 @@ pub async fn list_clients(
     State(state): State<AppState>,
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<ClientView>>, AdminError> {
-    Ok(Json(
-        service::list_clients(&state, params.page_request()?).await?,
-    ))
+    let page = clients::list(&state.app, params.page_request()?).await?;
+    Ok(Json(List::from_page(page, ClientView::from)))
 }
 
 #[utoipa::path(
@@ -58,7 +57,7 @@ pub async fn get_client(
     State(state): State<AppState>,
     AdminPath(client_id): AdminPath<Uuid>,
 ) -> Result<Json<ClientView>, AdminError> {
-    Ok(Json(service::get_client(&state, client_id).await?))
+    Ok(Json(clients::get(&state.app, client_id).await?.into()))
 }
 
 #[utoipa::path(
@@ -73,6 +72,6 @@ pub async fn delete_client(
     State(state): State<AppState>,
     AdminPath(client_id): AdminPath<Uuid>,
 ) -> Result<StatusCode, AdminError> {
-    service::delete_client(&state, client_id).await?;
+    clients::delete(&state.app, client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,156 +1,39 @@
-//! The tenant's directory as the operator and the app see it: users and groups (from
-//! SCIM, and later from JIT), the event feed, and the provisioning log.
+//! The tenant's directory as the operator and the app see it: users and groups
+//! (from SCIM and from sign-ins), the event feed, and the two logs.
 
 use axum::Json;
 use axum::extract::State;
-use idbridge_store::{
-    DirectoryEvent, DirectoryGroup, DirectoryUser, PageRequest, ProvisioningFilter,
-    ProvisioningRecord, SignInFilter, UserGroup,
+use idbridge_app::directory::{
+    self, DirectoryGroupView, DirectoryUserView, LogParams, ProvisioningView, SignInView,
+    group_view,
 };
+use idbridge_app::views::EventView;
+use idbridge_app::{Error as AppError, tenants};
+use idbridge_store::PageRequest;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::pagination::{List, ListParams};
-use super::roles::rules_of;
-use super::service::find_tenant;
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminPath, AdminQuery};
-use idbridge_core::roles::RoleRules;
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DirectoryUserView {
-    pub id: Uuid,
-    pub user_name: String,
-    pub external_id: Option<String>,
-    pub active: bool,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    /// The primary email, else the first.
-    pub email: Option<String>,
-    /// The app roles the user has, resolved from `idp_roles`, `groups` and
-    /// `saml_groups` through the tenant's role mappings (or its default role).
-    pub roles: Vec<String>,
-    /// Role values the IdP sent (SCIM `roles`, or a SAML role claim for a user
-    /// created at sign-in).
-    pub idp_roles: Vec<String>,
-    /// The directory groups the user is a member of (SCIM).
-    pub groups: Vec<GroupRefView>,
-    /// Group names (or Entra group object IDs) the last SAML sign-in sent, for a
-    /// user created at sign-in. They map to roles like directory group names.
-    pub saml_groups: Vec<String>,
-    /// `scim` or `jit`.
-    pub source: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    /// The full SCIM document, extension attributes included.
-    #[schema(value_type = Object)]
-    pub attributes: Value,
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// `next_cursor` of the previous answer; absent to start from the beginning.
+    pub after: Option<String>,
+    /// Events per answer, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct GroupRefView {
-    pub id: Uuid,
-    pub display_name: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DirectoryGroupView {
-    pub id: Uuid,
-    pub display_name: String,
-    pub external_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-fn str_at<'a>(doc: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a str> {
-    let mut value = doc.get(*path.first()?)?;
-    for key in &path[1..] {
-        value = value.get(key)?;
-    }
-    value.as_str()
-}
-
-pub fn user_view(
-    user: DirectoryUser,
-    groups: &[UserGroup],
-    rules: &(Vec<String>, RoleRules),
-) -> DirectoryUserView {
-    let doc = &user.document;
-    let emails = doc.get("emails").and_then(Value::as_array);
-    let email = emails
-        .and_then(|list| {
-            list.iter()
-                .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-                .or_else(|| list.first())
-        })
-        .and_then(|e| e.get("value"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let idp_roles: Vec<String> = doc
-        .get("roles")
-        .and_then(Value::as_array)
-        .map(|roles| {
-            roles
-                .iter()
-                .filter_map(|r| r.get("value").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    let user_groups: Vec<&UserGroup> = groups.iter().filter(|g| g.user_id == user.id).collect();
-    let saml_groups = crate::saml::document::saml_groups(doc);
-    let roles = {
-        let idp: Vec<&str> = idp_roles.iter().map(String::as_str).collect();
-        let names: Vec<&str> = user_groups
-            .iter()
-            .map(|g| g.display_name.as_str())
-            .chain(saml_groups.iter().map(String::as_str))
-            .collect();
-        idbridge_core::roles::resolve(&rules.0, &rules.1, &idp, &names)
-    };
-    DirectoryUserView {
-        id: user.id,
-        roles,
-        display_name: str_at(doc, &["displayName"]).map(str::to_owned),
-        given_name: str_at(doc, &["name", "givenName"]).map(str::to_owned),
-        family_name: str_at(doc, &["name", "familyName"]).map(str::to_owned),
-        email,
-        idp_roles,
-        groups: user_groups
-            .iter()
-            .map(|g| GroupRefView {
-                id: g.group_id,
-                display_name: g.display_name.clone(),
-            })
-            .collect(),
-        saml_groups,
-        source: user.source.as_str().to_owned(),
-        created_at: user.created_at,
-        updated_at: user.updated_at,
-        user_name: user.user_name,
-        external_id: user.external_id,
-        active: user.active,
-        attributes: Value::Object(user.document),
-    }
-}
-
-fn group_view(group: DirectoryGroup) -> DirectoryGroupView {
-    DirectoryGroupView {
-        id: group.id,
-        display_name: group.display_name,
-        external_id: group.external_id,
-        created_at: group.created_at,
-        updated_at: group.updated_at,
-    }
+pub struct EventFeed {
+    pub data: Vec<EventView>,
+    /// Pass as `after` to continue. Unlike other lists this is never null: a feed
+    /// reader keeps it and polls again for newer events.
+    pub next_cursor: String,
 }
 
 #[utoipa::path(
@@ -166,7 +49,7 @@ pub async fn list_users(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<DirectoryUserView>>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let page = state
         .app
         .store
@@ -174,24 +57,9 @@ pub async fn list_users(
         .await?;
     let next_cursor = page.next_after.map(super::pagination::encode_cursor);
     Ok(Json(List {
-        data: user_views(&state, &tenant, page.items).await?,
+        data: directory::user_views(&state.app, &tenant, page.items).await?,
         next_cursor,
     }))
-}
-
-/// Users as the API and the console show them: with their groups and resolved roles.
-pub async fn user_views(
-    state: &AppState,
-    tenant: &idbridge_store::Tenant,
-    users: Vec<DirectoryUser>,
-) -> Result<Vec<DirectoryUserView>, AdminError> {
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    let groups = state.app.store.groups_of_users(tenant.id, &ids).await?;
-    let rules = rules_of(state, tenant).await?;
-    Ok(users
-        .into_iter()
-        .map(|u| user_view(u, &groups, &rules))
-        .collect())
 }
 
 #[utoipa::path(
@@ -206,16 +74,16 @@ pub async fn get_user(
     State(state): State<AppState>,
     AdminPath((slug, id)): AdminPath<(String, Uuid)>,
 ) -> Result<Json<DirectoryUserView>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let user = state
         .app
         .store
         .user_by_id(tenant.id, id)
         .await?
-        .ok_or(AdminError::NotFound("user"))?;
-    let groups = state.app.store.groups_of_users(tenant.id, &[id]).await?;
-    let rules = rules_of(&state, &tenant).await?;
-    Ok(Json(user_view(user, &groups, &rules)))
+        .ok_or(AdminError::App(AppError::NotFound("user")))?;
+    let views = directory::user_views(&state.app, &tenant, vec![user]).await?;
+    let view = views.into_iter().next().ok_or(AppError::NotFound("user"))?;
+    Ok(Json(view))
 }
 
 #[utoipa::path(
@@ -231,70 +99,13 @@ pub async fn list_groups(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<DirectoryGroupView>>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let page = state
         .app
         .store
         .page_groups(tenant.id, params.page_request()?)
         .await?;
     Ok(Json(List::from_page(page, group_view)))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventParams {
-    /// `next_cursor` of the previous answer; absent to start from the beginning.
-    pub after: Option<String>,
-    /// Events per answer, 1 to 1000 (default 100).
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventView {
-    /// Unique id, for de-duplication.
-    pub id: Uuid,
-    /// Position in the tenant's feed (gapless, increasing).
-    pub seq: i64,
-    /// `user.created`, `user.updated`, `user.deactivated`, `user.reactivated`,
-    /// `user.deleted`, `group.created`, `group.updated`, `group.deleted`,
-    /// `group.member_added`, `group.member_removed`, `sign_in.succeeded`,
-    /// `sign_in.failed`, `domain.verified`, `domain.unverified`,
-    /// `saml.certificate_expiring`.
-    #[serde(rename = "type")]
-    #[schema(value_type = String)]
-    pub kind: idbridge_core::EventKind,
-    pub tenant: String,
-    #[schema(value_type = String)]
-    pub resource_type: idbridge_core::EventResource,
-    pub resource_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
-    #[schema(value_type = Object)]
-    pub data: Value,
-}
-
-impl EventView {
-    /// The feed's and the webhooks' one shape of an event.
-    pub fn new(event: DirectoryEvent, tenant_slug: &str) -> Self {
-        Self {
-            id: event.id,
-            seq: event.seq,
-            kind: event.kind,
-            tenant: tenant_slug.to_owned(),
-            resource_type: event.resource_type,
-            resource_id: event.resource_id,
-            occurred_at: event.occurred_at,
-            data: event.data,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventFeed {
-    pub data: Vec<EventView>,
-    /// Pass as `after` to continue. Unlike other lists this is never null: a feed
-    /// reader keeps it and polls again for newer events.
-    pub next_cursor: String,
 }
 
 #[utoipa::path(
@@ -311,14 +122,14 @@ pub async fn list_events(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<EventParams>,
 ) -> Result<Json<EventFeed>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let after = match params.after.as_deref().filter(|a| !a.is_empty()) {
         None => 0,
         Some(raw) => raw
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 0)
-            .ok_or(AdminError::InvalidCursor)?,
+            .ok_or(AdminError::App(AppError::InvalidCursor))?,
     };
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -337,135 +148,6 @@ pub async fn list_events(
     }))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProvisioningView {
-    pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<Uuid>,
-    /// Why the request failed, as the IdP was told.
-    pub reason: Option<String>,
-    pub request_id: Option<String>,
-    /// The SCIM token used (its id, never the token).
-    pub token_id: Option<Uuid>,
-}
-
-impl From<ProvisioningRecord> for ProvisioningView {
-    fn from(r: ProvisioningRecord) -> Self {
-        Self {
-            id: r.id,
-            occurred_at: r.occurred_at,
-            method: r.method,
-            path: r.path,
-            status: r.status,
-            resource_type: r.resource_type,
-            resource_id: r.resource_id,
-            reason: r.reason,
-            request_id: r.request_id,
-            token_id: r.token_id,
-        }
-    }
-}
-
-/// The longest filter value taken: reasons are short codes, emails at most 320.
-const MAX_FILTER_CHARS: usize = 320;
-
-/// Filters of the two logs, as the admin API and the console take them.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LogParams {
-    /// Items per page, 1 to 200 (default 50).
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page (of the same filters).
-    pub cursor: Option<String>,
-    /// `success` or `failure` (provisioning: answered below 400, or 400 and above).
-    pub outcome: Option<String>,
-    /// Sign-in log only: the machine-readable reason, exactly.
-    pub reason: Option<String>,
-    /// Sign-in log only: the whole email address, case-insensitively.
-    pub email: Option<String>,
-    /// Provisioning log only: the HTTP method (`POST`, `PUT`, `PATCH`, `DELETE`,
-    /// `GET`), in any case.
-    pub method: Option<String>,
-}
-
-impl LogParams {
-    pub fn page_request(&self) -> Result<PageRequest, AdminError> {
-        ListParams {
-            limit: self.limit,
-            cursor: self.cursor.clone(),
-        }
-        .page_request()
-    }
-
-    fn outcome(&self) -> Result<Option<bool>, AdminError> {
-        match present(&self.outcome) {
-            None => Ok(None),
-            Some("success") => Ok(Some(true)),
-            Some("failure") => Ok(Some(false)),
-            Some(other) => Err(AdminError::InvalidRequest(format!(
-                "outcome {other:?} is neither success nor failure"
-            ))),
-        }
-    }
-
-    /// The sign-in log's filter; a provisioning-only parameter is refused rather
-    /// than ignored, so a typo never silently lists everything.
-    pub fn sign_in_filter(&self) -> Result<SignInFilter, AdminError> {
-        if present(&self.method).is_some() {
-            return Err(AdminError::InvalidRequest(
-                "method filters the provisioning log, not the sign-in log".into(),
-            ));
-        }
-        Ok(SignInFilter {
-            success: self.outcome()?,
-            reason: bounded("reason", present(&self.reason))?,
-            email: bounded("email", present(&self.email))?,
-        })
-    }
-
-    pub fn provisioning_filter(&self) -> Result<ProvisioningFilter, AdminError> {
-        if present(&self.reason).is_some() || present(&self.email).is_some() {
-            return Err(AdminError::InvalidRequest(
-                "reason and email filter the sign-in log, not the provisioning log".into(),
-            ));
-        }
-        let method = match present(&self.method).map(str::to_ascii_uppercase) {
-            None => None,
-            Some(m) if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.as_str()) => Some(m),
-            Some(m) => {
-                return Err(AdminError::InvalidRequest(format!(
-                    "method {m:?} is not one SCIM uses (GET, POST, PUT, PATCH, DELETE)"
-                )));
-            }
-        };
-        Ok(ProvisioningFilter {
-            method,
-            success: self.outcome()?,
-        })
-    }
-}
-
-/// A parameter with something in it (an empty form field filters nothing).
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-fn bounded(name: &str, value: Option<&str>) -> Result<Option<String>, AdminError> {
-    match value {
-        Some(v) if v.chars().count() > MAX_FILTER_CHARS || v.chars().any(char::is_control) => {
-            Err(AdminError::InvalidRequest(format!(
-                "{name} must be at most {MAX_FILTER_CHARS} characters, without control characters"
-            )))
-        }
-        other => Ok(other.map(str::to_owned)),
-    }
-}
-
 #[utoipa::path(
     get, path = "/tenants/{slug}/provisioning-log", tag = "directory",
     params(("slug" = String, Path, description = "Tenant slug"), LogParams),
@@ -480,7 +162,7 @@ pub async fn list_provisioning_log(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<LogParams>,
 ) -> Result<Json<List<ProvisioningView>>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let filter = params.provisioning_filter()?;
     let page: PageRequest = params.page_request()?;
     Ok(Json(List::from_page(
@@ -491,43 +173,6 @@ pub async fn list_provisioning_log(
             .await?,
         ProvisioningView::from,
     )))
-}
-
-/// One sign-in attempt.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SignInView {
-    pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
-    /// `success` or `failure`.
-    pub outcome: &'static str,
-    /// Why it failed, machine-readable: `signature_invalid`, `audience_mismatch`,
-    /// `expired`, `replayed`, `unknown_request`, …
-    pub reason: Option<String>,
-    /// Why it failed, for a human.
-    pub detail: Option<String>,
-    pub email: Option<String>,
-    pub user_id: Option<Uuid>,
-    /// A "test connection" sign-in.
-    pub test: bool,
-    /// The `x-request-id` of the request, as on the page the user saw.
-    pub request_id: Option<String>,
-}
-
-impl From<idbridge_store::SignInEvent> for SignInView {
-    fn from(e: idbridge_store::SignInEvent) -> Self {
-        Self {
-            id: e.id,
-            occurred_at: e.occurred_at,
-            outcome: if e.success { "success" } else { "failure" },
-            reason: e.reason,
-            detail: e.detail,
-            email: e.email,
-            user_id: e.user_id,
-            test: e.test,
-            request_id: e.request_id,
-        }
-    }
 }
 
 #[utoipa::path(
@@ -544,7 +189,7 @@ pub async fn list_sign_ins(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<LogParams>,
 ) -> Result<Json<List<SignInView>>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let filter = params.sign_in_filter()?;
     let page: PageRequest = params.page_request()?;
     Ok(Json(List::from_page(

@@ -7,11 +7,11 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::pagination::{List, ListParams};
-use super::service::{self, AddDomain};
-use super::views::{DomainView, LookupView};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use idbridge_app::domains::{self, AddDomain};
+use idbridge_app::views::{DomainView, LookupView};
 
 #[utoipa::path(
     post, path = "/tenants/{slug}/domains", tag = "domains",
@@ -30,7 +30,8 @@ pub async fn add_domain(
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<AddDomain>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let (domain, created) = service::add_domain(&state, &slug, input).await?;
+    let (domain, created) = domains::add(&state.app, &slug, input).await?;
+    let domain = DomainView::from(domain);
     let location = format!("/api/v1/tenants/{slug}/domains/{}", domain.domain);
     let status = if created {
         StatusCode::CREATED
@@ -53,9 +54,8 @@ pub async fn list_domains(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<DomainView>>, AdminError> {
-    Ok(Json(
-        service::list_domains(&state, &slug, params.page_request()?).await?,
-    ))
+    let page = domains::list(&state.app, &slug, params.page_request()?).await?;
+    Ok(Json(List::from_page(page, DomainView::from)))
 }
 
 #[utoipa::path(
@@ -74,7 +74,9 @@ pub async fn verify_domain(
     State(state): State<AppState>,
     AdminPath((slug, domain)): AdminPath<(String, String)>,
 ) -> Result<Json<DomainView>, AdminError> {
-    Ok(Json(service::verify_domain(&state, &slug, &domain).await?))
+    Ok(Json(
+        domains::verify(&state.app, &slug, &domain).await?.into(),
+    ))
 }
 
 #[utoipa::path(
@@ -92,7 +94,7 @@ pub async fn delete_domain(
     State(state): State<AppState>,
     AdminPath((slug, domain)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    service::delete_domain(&state, &slug, &domain).await?;
+    domains::delete(&state.app, &slug, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -116,5 +118,9 @@ pub async fn lookup(
     State(state): State<AppState>,
     AdminQuery(params): AdminQuery<LookupParams>,
 ) -> Result<Json<LookupView>, AdminError> {
-    Ok(Json(service::lookup_email(&state, &params.email).await?))
+    let tenant = domains::tenant_for_email(&state.app, &params.email).await?;
+    Ok(Json(LookupView {
+        sso_required: tenant.as_ref().is_some_and(|t| t.sso_required),
+        tenant: tenant.map(|t| t.slug.to_string()),
+    }))
 }

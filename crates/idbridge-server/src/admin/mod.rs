@@ -10,10 +10,9 @@ pub mod pagination;
 pub mod roles;
 pub mod saml;
 mod scim_tokens;
-pub mod service;
+
 pub mod setup_links;
 mod tenants;
-pub mod views;
 pub mod webhooks;
 
 use axum::Router;

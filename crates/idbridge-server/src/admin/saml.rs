@@ -2,56 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use idbridge_saml::{Certificate, metadata};
-use idbridge_store::{SamlConnection, Tenant, TenantUpdate};
-use serde::{Deserialize, Serialize};
+use idbridge_app::connections::{self, ConnectionState, PutSamlConnection};
+use idbridge_app::{App, Error as AppError, tenants};
+use idbridge_saml::Certificate;
+use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::service::{MAX_ROLE_CHARS, find_tenant, validate_text};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath};
-
-/// Default tolerance for clock differences between the IdP and idbridge.
-pub const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 180;
-const MAX_CLOCK_SKEW_SECONDS: u32 = 600;
-const MAX_EMAIL_ATTRIBUTES: usize = 10;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutSamlConnection {
-    /// The IdP's metadata document (Entra ID: "Federation Metadata XML"; Okta:
-    /// "Identity Provider metadata"). Required when the tenant has no connection yet,
-    /// unless `idp_metadata_url` is given.
-    pub idp_metadata_xml: Option<String>,
-    /// The IdP's metadata URL (Entra ID: "App Federation Metadata Url", Okta:
-    /// "Metadata URL"). Fetched now, over https, from a public address (unless the
-    /// server runs with `--allow-private-urls`), with size and time limits.
-    pub idp_metadata_url: Option<String>,
-    /// Default true.
-    pub want_assertions_signed: Option<bool>,
-    /// Default false. At least one of the two must be true.
-    pub want_response_signed: Option<bool>,
-    /// Sign AuthnRequests with the tenant's SP key (the certificate is in the SP
-    /// metadata and `sp_signing_certificate`), for IdPs that require signed requests.
-    /// Default false: Entra ID and Okta do not require them unless told to.
-    pub sign_authn_requests: Option<bool>,
-    /// Accept IdP-initiated sign-ins (from the My Apps / Okta dashboard). Default true.
-    pub allow_idp_initiated: Option<bool>,
-    /// Where sign-ins no app request started land; must be a registered client
-    /// redirect URI.
-    pub default_redirect_uri: Option<String>,
-    /// The SAML attributes the user's email is read from, in order (a NameID in
-    /// emailAddress format is the last resort). Default: `email`, Microsoft's
-    /// `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`,
-    /// `user.email`, `mail`. `[]` restores the default.
-    pub email_attributes: Option<Vec<String>>,
-    /// Sets the tenant's default role (as `PATCH /tenants/{slug}` does).
-    pub default_role: Option<String>,
-    /// Tolerated clock difference, 0 to 600 seconds. Default 180.
-    pub clock_skew_seconds: Option<u32>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CertificateView {
@@ -115,14 +75,12 @@ pub struct SpCertificateView {
     pub sha256_fingerprint: String,
 }
 
-fn view(
-    state: &AppState,
-    tenant: &Tenant,
-    connection: Option<&SamlConnection>,
-    sp_certificate: Option<&[u8]>,
-) -> SamlConnectionView {
-    let public = &state.app.config.public_url;
-    let now = state.app.clock.now();
+/// The view of a connection's state: the SP values to copy and the IdP as stored.
+pub fn view(app: &App, stored: &ConnectionState) -> SamlConnectionView {
+    let (tenant, connection) = (&stored.tenant, stored.connection.as_ref());
+    let sp_certificate = stored.sp_certificate.as_deref();
+    let public = &app.config.public_url;
+    let now = app.clock.now();
     let certificates = connection
         .map(|c| {
             c.idp_certificates
@@ -131,7 +89,7 @@ fn view(
                 // parses is left out of the view rather than failing it.
                 .filter_map(|b64| Certificate::from_base64(b64).ok())
                 .map(|cert| CertificateView {
-                    expires_soon: cert.expires_within(now, crate::saml::refresh::EXPIRY_WARNING),
+                    expires_soon: cert.expires_within(now, connections::EXPIRY_WARNING),
                     subject: cert.subject,
                     not_before: cert.not_before,
                     not_after: cert.not_after,
@@ -166,8 +124,11 @@ fn view(
             }),
         default_role: tenant.default_role.clone(),
         clock_skew_seconds: connection
-            .map(|c| u32::try_from(c.clock_skew_seconds).unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS))
-            .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS),
+            .map(|c| {
+                u32::try_from(c.clock_skew_seconds)
+                    .unwrap_or(connections::DEFAULT_CLOCK_SKEW_SECONDS)
+            })
+            .unwrap_or(connections::DEFAULT_CLOCK_SKEW_SECONDS),
         sp_encryption_certificate: sp_certificate
             .and_then(|der| Certificate::from_der(der).ok())
             .map(|cert| SpCertificateView {
@@ -177,33 +138,6 @@ fn view(
             }),
         updated_at: connection.map(|c| c.updated_at),
     }
-}
-
-/// The view of what is stored now: the connection (if any) and the SP certificate.
-/// Shared by the API and the console.
-pub async fn connection_view(
-    state: &AppState,
-    tenant: &Tenant,
-) -> Result<SamlConnectionView, AdminError> {
-    let connection = state.app.store.saml_connection(tenant.id).await?;
-    let certificate = sp_certificate(state, tenant).await?;
-    Ok(view(
-        state,
-        tenant,
-        connection.as_ref(),
-        certificate.as_deref(),
-    ))
-}
-
-/// The tenant's active SP certificate, creating the key pair on first use.
-async fn sp_certificate(state: &AppState, tenant: &Tenant) -> Result<Option<Vec<u8>>, AdminError> {
-    let keys = crate::saml::sp_keys(state, tenant, true)
-        .await
-        .map_err(AdminError::internal)?;
-    Ok(keys
-        .into_iter()
-        .find(|k| k.retired_at.is_none())
-        .map(|k| k.certificate))
 }
 
 #[utoipa::path(
@@ -218,8 +152,9 @@ pub async fn get_saml(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
-    Ok(Json(connection_view(&state, &tenant).await?))
+    let tenant = tenants::find(&state.app, &slug).await?;
+    let stored = connections::get(&state.app, tenant).await?;
+    Ok(Json(view(&state.app, &stored)))
 }
 
 #[utoipa::path(
@@ -237,197 +172,8 @@ pub async fn put_saml(
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<PutSamlConnection>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
-    Ok(Json(put_connection(&state, &slug, input).await?))
-}
-
-/// The metadata a web form asks for, as `(xml, url)` for [`PutSamlConnection`].
-/// Pasted XML wins over the URL. The URL field shows the stored URL, so sending it
-/// back unchanged with no XML keeps the stored metadata instead of fetching it
-/// again on every save of a toggle. Shared by the console and the setup portal.
-pub fn metadata_from_form(
-    url: &str,
-    xml: &str,
-    stored_url: Option<&str>,
-) -> (Option<String>, Option<String>) {
-    let (url, xml) = (url.trim(), xml.trim());
-    if !xml.is_empty() {
-        (Some(xml.to_owned()), None)
-    } else if url.is_empty() || stored_url == Some(url) {
-        (None, None)
-    } else {
-        (None, Some(url.to_owned()))
-    }
-}
-
-/// Checks (and fetches) everything, then stores the connection. Shared by the API
-/// and the console.
-pub async fn put_connection(
-    state: &AppState,
-    slug: &str,
-    input: PutSamlConnection,
-) -> Result<SamlConnectionView, AdminError> {
-    let tenant = find_tenant(state, slug).await?;
-    let existing = state.app.store.saml_connection(tenant.id).await?;
-    let now = state.app.clock.now();
-
-    // Everything is checked (and fetched) before anything is written.
-    let (metadata_xml, metadata_url, metadata_fetched_at, metadata_checked_at, metadata_error) =
-        match (input.idp_metadata_xml, input.idp_metadata_url, &existing) {
-            (Some(_), Some(_), _) => {
-                return Err(AdminError::InvalidRequest(
-                    "give idp_metadata_xml or idp_metadata_url, not both".into(),
-                ));
-            }
-            (None, Some(url), _) => {
-                let xml = fetch_metadata(state, &url).await?;
-                (xml, Some(url), Some(now), Some(now), None)
-            }
-            (Some(xml), None, _) => (xml, None, None, None, None),
-            (None, None, Some(existing)) => (
-                existing.metadata_xml.clone(),
-                existing.metadata_url.clone(),
-                existing.metadata_fetched_at,
-                existing.metadata_checked_at,
-                existing.metadata_error.clone(),
-            ),
-            (None, None, None) => {
-                return Err(AdminError::InvalidRequest(
-                "the tenant has no SAML connection yet: give idp_metadata_url or idp_metadata_xml"
-                    .into(),
-            ));
-            }
-        };
-    let idp = metadata::parse(&metadata_xml)?;
-    if idp.sso_redirect_url.is_none() {
-        return Err(AdminError::InvalidRequest(
-            "the IdP offers no HTTP-Redirect SingleSignOnService, which SP-initiated sign-in uses"
-                .into(),
-        ));
-    }
-    let want_assertions_signed = input
-        .want_assertions_signed
-        .or(existing.as_ref().map(|c| c.want_assertions_signed))
-        .unwrap_or(true);
-    let want_response_signed = input
-        .want_response_signed
-        .or(existing.as_ref().map(|c| c.want_response_signed))
-        .unwrap_or(false);
-    if !want_assertions_signed && !want_response_signed {
-        return Err(AdminError::InvalidRequest(
-            "want_assertions_signed and want_response_signed cannot both be false: idbridge never accepts an unsigned sign-in".into(),
-        ));
-    }
-    let clock_skew_seconds = input
-        .clock_skew_seconds
-        .map(i64::from)
-        .or(existing.as_ref().map(|c| c.clock_skew_seconds))
-        .unwrap_or(i64::from(DEFAULT_CLOCK_SKEW_SECONDS));
-    if clock_skew_seconds > i64::from(MAX_CLOCK_SKEW_SECONDS) {
-        return Err(AdminError::InvalidRequest(format!(
-            "clock_skew_seconds must be at most {MAX_CLOCK_SKEW_SECONDS}"
-        )));
-    }
-    let (default_redirect_uri, default_client_id) = match &input.default_redirect_uri {
-        Some(uri) => {
-            let client = state.app.store.client_for_redirect_uri(uri).await?.ok_or_else(|| {
-                AdminError::InvalidRequest(format!(
-                    "default_redirect_uri {uri:?} is not a redirect URI of any registered client"
-                ))
-            })?;
-            (Some(uri.clone()), Some(client))
-        }
-        None => existing.as_ref().map_or((None, None), |c| {
-            (c.default_redirect_uri.clone(), c.default_client_id)
-        }),
-    };
-    let email_attributes = match input.email_attributes {
-        None => existing.as_ref().and_then(|c| c.email_attributes.clone()),
-        Some(names) if names.is_empty() => None,
-        Some(names) => {
-            if names.len() > MAX_EMAIL_ATTRIBUTES
-                || names
-                    .iter()
-                    .any(|n| n.trim().is_empty() || n.trim() != n || n.len() > 256)
-            {
-                return Err(AdminError::InvalidRequest(format!(
-                    "email_attributes must be 1 to {MAX_EMAIL_ATTRIBUTES} attribute names of at most 256 characters, without surrounding spaces ([] restores the default order)"
-                )));
-            }
-            Some(names)
-        }
-    };
-    let default_role = input
-        .default_role
-        .as_deref()
-        .map(|r| validate_text("default_role", r, MAX_ROLE_CHARS))
-        .transpose()?;
-
-    let connection = SamlConnection {
-        tenant_id: tenant.id,
-        idp_entity_id: idp.entity_id,
-        idp_sso_redirect_url: idp.sso_redirect_url,
-        idp_sso_post_url: idp.sso_post_url,
-        idp_certificates: idp
-            .signing_certificates
-            .iter()
-            .map(Certificate::to_base64)
-            .collect(),
-        metadata_xml,
-        metadata_url,
-        metadata_fetched_at,
-        metadata_checked_at,
-        metadata_error,
-        want_assertions_signed,
-        want_response_signed,
-        sign_authn_requests: input
-            .sign_authn_requests
-            .or(existing.as_ref().map(|c| c.sign_authn_requests))
-            .unwrap_or(false),
-        allow_idp_initiated: input
-            .allow_idp_initiated
-            .or(existing.as_ref().map(|c| c.allow_idp_initiated))
-            .unwrap_or(true),
-        default_redirect_uri,
-        default_client_id,
-        email_attributes,
-        clock_skew_seconds,
-        created_at: existing.as_ref().map_or(now, |c| c.created_at),
-        updated_at: now,
-    };
-    state.app.store.put_saml_connection(&connection).await?;
-    let tenant = match default_role {
-        Some(role) => {
-            let update = TenantUpdate {
-                default_role: Some(Some(role)),
-                ..TenantUpdate::default()
-            };
-            state
-                .app
-                .store
-                .update_tenant(&tenant.slug, &update, now)
-                .await?
-        }
-        None => tenant,
-    };
-    let certificate = sp_certificate(state, &tenant).await?;
-    Ok(view(
-        state,
-        &tenant,
-        Some(&connection),
-        certificate.as_deref(),
-    ))
-}
-
-/// Fetches metadata from `url` for a connection; any failure is the admin's to fix.
-async fn fetch_metadata(state: &AppState, url: &str) -> Result<String, AdminError> {
-    let bytes = state
-        .app
-        .fetcher
-        .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
-        .await
-        .map_err(|e| AdminError::MetadataFetch(e.to_string()))?;
-    String::from_utf8(bytes)
-        .map_err(|_| AdminError::MetadataFetch("the document is not UTF-8".into()))
+    let stored = connections::put(&state.app, &slug, input).await?;
+    Ok(Json(view(&state.app, &stored)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -460,12 +206,12 @@ pub async fn test_saml(
 
 /// Starts a test sign-in ("test connection"). Shared by the API and the console.
 pub async fn start_test(state: &AppState, slug: &str) -> Result<SamlTestStarted, AdminError> {
-    let tenant = find_tenant(state, slug).await?;
+    let tenant = tenants::find(&state.app, slug).await?;
     let login_url = crate::saml::start_login(state, tenant.slug.as_str(), None, true)
         .await
         .map_err(|e| match e.reason {
-            "saml_not_configured" => AdminError::NotFound("SAML connection"),
-            _ => AdminError::InvalidRequest(e.message),
+            "saml_not_configured" => AdminError::from(AppError::NotFound("SAML connection")),
+            _ => AdminError::from(AppError::Invalid(e.message)),
         })?;
     Ok(SamlTestStarted {
         login_url,
@@ -489,38 +235,7 @@ pub async fn rotate_sp_key(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
-    let tenant = find_tenant(&state, &slug).await?;
-    crate::saml::rotate_sp_key(&state, &tenant)
-        .await
-        .map_err(AdminError::internal)?;
-    Ok(Json(connection_view(&state, &tenant).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::metadata_from_form;
-
-    #[test]
-    fn a_form_fetches_only_a_new_url_and_pasted_xml_wins() {
-        let stored = Some("https://idp.example/metadata");
-        assert_eq!(
-            metadata_from_form("https://idp.example/metadata", "", stored),
-            (None, None),
-            "the stored URL sent back unchanged keeps the stored metadata"
-        );
-        assert_eq!(
-            metadata_from_form(" https://idp.example/new ", "", stored),
-            (None, Some("https://idp.example/new".to_owned()))
-        );
-        assert_eq!(
-            metadata_from_form("https://idp.example/metadata", "", None),
-            (None, Some("https://idp.example/metadata".to_owned())),
-            "with nothing stored, the URL is fetched"
-        );
-        assert_eq!(
-            metadata_from_form("https://idp.example/metadata", " <md/> ", stored),
-            (Some("<md/>".to_owned()), None)
-        );
-        assert_eq!(metadata_from_form("", "", stored), (None, None));
-    }
+    let tenant = tenants::find(&state.app, &slug).await?;
+    let stored = connections::rotate_sp_key(&state.app, tenant).await?;
+    Ok(Json(view(&state.app, &stored)))
 }

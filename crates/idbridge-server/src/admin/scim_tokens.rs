@@ -5,11 +5,11 @@ use axum::response::IntoResponse;
 use uuid::Uuid;
 
 use super::pagination::{List, ListParams};
-use super::service::{self, CreateScimToken};
-use super::views::{ScimTokenCreated, ScimTokenView};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminPath, AdminQuery, OptionalAdminJson};
+use idbridge_app::credentials::{self, CreateScimToken};
+use idbridge_app::views::{ScimTokenCreated, ScimTokenView};
 
 #[utoipa::path(
     post, path = "/tenants/{slug}/scim-tokens", tag = "scim-tokens",
@@ -25,7 +25,9 @@ pub async fn create_scim_token(
     AdminPath(slug): AdminPath<String>,
     OptionalAdminJson(input): OptionalAdminJson<CreateScimToken>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = service::issue_scim_token(&state, &slug, input.unwrap_or_default()).await?;
+    let issued =
+        credentials::issue_scim_token(&state.app, &slug, input.unwrap_or_default()).await?;
+    let created = ScimTokenCreated::new(issued, &state.app.config.public_url);
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -42,9 +44,8 @@ pub async fn list_scim_tokens(
     AdminPath(slug): AdminPath<String>,
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<ScimTokenView>>, AdminError> {
-    Ok(Json(
-        service::list_scim_tokens(&state, &slug, params.page_request()?).await?,
-    ))
+    let page = credentials::list_scim_tokens(&state.app, &slug, params.page_request()?).await?;
+    Ok(Json(List::from_page(page, ScimTokenView::from)))
 }
 
 #[utoipa::path(
@@ -62,6 +63,6 @@ pub async fn revoke_scim_token(
     State(state): State<AppState>,
     AdminPath((slug, id)): AdminPath<(String, Uuid)>,
 ) -> Result<StatusCode, AdminError> {
-    service::revoke_scim_token(&state, &slug, id).await?;
+    credentials::revoke_scim_token(&state.app, &slug, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,11 +4,11 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::pagination::{List, ListParams};
-use super::service::{self, CreateTenant, UpdateTenant};
-use super::views::{TenantDetail, TenantView};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use idbridge_app::tenants::{self, CreateTenant, UpdateTenant};
+use idbridge_app::views::{TenantDetail, TenantView};
 
 #[utoipa::path(
     post, path = "/tenants", tag = "tenants",
@@ -23,7 +23,10 @@ pub async fn create_tenant(
     State(state): State<AppState>,
     AdminJson(input): AdminJson<CreateTenant>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let tenant = service::create_tenant(&state, input).await?;
+    let tenant = TenantDetail::new(
+        tenants::create(&state.app, input).await?,
+        &state.app.config.public_url,
+    );
     let location = format!("/api/v1/tenants/{}", tenant.tenant.slug);
     Ok((
         StatusCode::CREATED,
@@ -41,9 +44,8 @@ pub async fn list_tenants(
     State(state): State<AppState>,
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<TenantView>>, AdminError> {
-    Ok(Json(
-        service::list_tenants(&state, params.page_request()?).await?,
-    ))
+    let page = tenants::list(&state.app, params.page_request()?).await?;
+    Ok(Json(List::from_page(page, TenantView::from)))
 }
 
 #[utoipa::path(
@@ -58,7 +60,11 @@ pub async fn get_tenant(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<Json<TenantDetail>, AdminError> {
-    Ok(Json(service::get_tenant(&state, &slug).await?))
+    let overview = tenants::get(&state.app, &slug).await?;
+    Ok(Json(TenantDetail::new(
+        overview,
+        &state.app.config.public_url,
+    )))
 }
 
 #[utoipa::path(
@@ -76,7 +82,11 @@ pub async fn update_tenant(
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<UpdateTenant>,
 ) -> Result<Json<TenantDetail>, AdminError> {
-    Ok(Json(service::update_tenant(&state, &slug, input).await?))
+    let overview = tenants::update(&state.app, &slug, input).await?;
+    Ok(Json(TenantDetail::new(
+        overview,
+        &state.app.config.public_url,
+    )))
 }
 
 #[utoipa::path(
@@ -91,6 +101,6 @@ pub async fn delete_tenant(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<StatusCode, AdminError> {
-    service::delete_tenant(&state, &slug).await?;
+    tenants::delete(&state.app, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,10 +17,10 @@ use super::Site;
 use super::auth::Signed;
 use super::page::{Chrome, ConsoleError, Notice, next_page_link, ok, page_after, render, when};
 use crate::AppState;
-use crate::admin::directory::{LogParams, user_views};
-use crate::admin::pagination::encode_cursor;
-use crate::admin::service::find_tenant;
 use crate::error::AdminError;
+use idbridge_app::directory::{LogParams, user_views};
+use idbridge_app::tenants;
+use idbridge_app::views::encode_cursor;
 
 const PAGE_SIZE: u32 = 25;
 const MAX_QUERY_CHARS: usize = 200;
@@ -125,7 +125,7 @@ pub async fn users(
     Path(slug): Path<String>,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let base = site.path(&format!("/tenants/{}/users", tenant.slug));
     let (users, total, next_page) = if needle.is_empty() {
@@ -150,7 +150,7 @@ pub async fn users(
         let next = search.next_link(&base, &needle, listing.items.len(), listing.total);
         (listing.items, Some(listing.total), next)
     };
-    let rows = user_views(&state, &tenant, users)
+    let rows = user_views(&state.app, &tenant, users)
         .await?
         .into_iter()
         .map(|u| UserRow {
@@ -221,7 +221,7 @@ pub async fn groups(
     Path(slug): Path<String>,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let base = site.path(&format!("/tenants/{}/groups", tenant.slug));
     let (groups, total, next_page) = if needle.is_empty() {
@@ -310,7 +310,7 @@ pub async fn group(
     Path((slug, id)): Path<(String, uuid::Uuid)>,
     Query(query): Query<GroupQuery>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let group = state
         .app
         .store
@@ -486,12 +486,12 @@ impl LogForm {
 
 /// The page request of a log: the console's page size, the cursor of the link.
 fn log_page(params: &LogParams) -> Result<PageRequest, AdminError> {
-    LogParams {
+    Ok(LogParams {
         limit: Some(50),
         cursor: params.cursor.clone().filter(|c| !c.is_empty()),
         ..LogParams::default()
     }
-    .page_request()
+    .page_request()?)
 }
 
 /// Every sign-in attempt, newest first, with its outcome and reason; filtered by
@@ -503,7 +503,7 @@ pub async fn sign_ins(
     Path(slug): Path<String>,
     Query(params): Query<LogParams>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let form = LogForm::of(&params);
     let base = site.path(&format!("/tenants/{}/sign-ins", tenant.slug));
     let mut page = LogsPage {
@@ -556,7 +556,7 @@ pub async fn provisioning(
     Path(slug): Path<String>,
     Query(params): Query<LogParams>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let form = LogForm::of(&params);
     let base = site.path(&format!("/tenants/{}/provisioning", tenant.slug));
     let mut page = LogsPage {

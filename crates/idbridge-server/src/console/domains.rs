@@ -16,8 +16,10 @@ use super::page::{
 };
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::service::{self, AddDomain, find_tenant};
 use crate::error::AdminError;
+use idbridge_app::domains::{self, AddDomain};
+use idbridge_app::tenants;
+use idbridge_app::views::{DomainView, List};
 
 pub struct DomainRow {
     pub domain: String,
@@ -32,7 +34,7 @@ pub struct DomainRow {
 
 impl DomainRow {
     /// Shared with the setup portal, which shows the same facts.
-    pub(crate) fn new(d: crate::admin::views::DomainView) -> Self {
+    pub(crate) fn new(d: DomainView) -> Self {
         Self {
             verified: d.verified,
             verified_at: when_opt(d.verified_at),
@@ -91,9 +93,12 @@ async fn domains_page(
     cursor: Option<String>,
     notice: Notice,
 ) -> Result<DomainsPage, ConsoleError> {
-    let tenant = find_tenant(state, slug).await?;
+    let tenant = tenants::find(&state.app, slug).await?;
     let page = page_after(50, cursor)?;
-    let list = service::list_domains(state, slug, page).await?;
+    let list = List::from_page(
+        domains::list(&state.app, slug, page).await?,
+        DomainView::from,
+    );
     let slug = tenant.slug.to_string();
     Ok(DomainsPage {
         chrome: Chrome::signed_in(&site.base, signed),
@@ -171,7 +176,11 @@ pub async fn add(
     let input = AddDomain {
         domain: form.domain.clone(),
     };
-    match service::add_domain(&state, &slug, input).await {
+    match domains::add(&state.app, &slug, input)
+        .await
+        .map(|(d, created)| (DomainView::from(d), created))
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(see_other(
             &site,
             &format!("/tenants/{slug}/domains?done=added"),
@@ -186,7 +195,11 @@ pub async fn verify(
     Extension(signed): Extension<Signed>,
     Path((slug, domain)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    match service::verify_domain(&state, &slug, &domain).await {
+    match domains::verify(&state.app, &slug, &domain)
+        .await
+        .map(DomainView::from)
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(see_other(
             &site,
             &format!("/tenants/{slug}/domains?done=checked"),
@@ -200,7 +213,7 @@ pub async fn remove(
     Extension(site): Extension<Arc<Site>>,
     Path((slug, domain)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    service::delete_domain(&state, &slug, &domain).await?;
+    domains::delete(&state.app, &slug, &domain).await?;
     Ok(see_other(
         &site,
         &format!("/tenants/{slug}/domains?done=removed"),

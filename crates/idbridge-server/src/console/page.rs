@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::auth::Signed;
-use crate::admin::pagination::ListParams;
 use crate::error::AdminError;
 use idbridge_app::operators::PasswordError;
 use idbridge_store::PageRequest;
@@ -70,11 +69,10 @@ impl Notice {
 /// The page of a console list that a link asks for: `size` rows after its cursor
 /// (none, or an empty one, is the first page).
 pub fn page_after(size: u32, cursor: Option<String>) -> Result<PageRequest, AdminError> {
-    ListParams {
-        limit: Some(size),
-        cursor: cursor.filter(|c| !c.is_empty()),
-    }
-    .page_request()
+    Ok(idbridge_app::views::page_request(
+        Some(size),
+        cursor.as_deref().filter(|c| !c.is_empty()),
+    )?)
 }
 
 /// The link to the page of the list at `path` after `cursor`, when there is one.
@@ -134,6 +132,12 @@ struct ErrorPage {
     title: String,
     status: u16,
     message: String,
+}
+
+impl From<idbridge_app::Error> for ConsoleError {
+    fn from(error: idbridge_app::Error) -> Self {
+        ConsoleError::Admin(error.into())
+    }
 }
 
 impl IntoResponse for ConsoleError {

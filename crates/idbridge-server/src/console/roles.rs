@@ -1,7 +1,7 @@
 //! A tenant's roles: the app's roles (deployment-wide), how the tenant's IdP role
 //! values and group names map onto them, the policy for several roles, and the
 //! default role. Each form is one service call ([`crate::admin::roles`],
-//! [`crate::admin::service::update_tenant`]), so a refused form changes nothing and
+//! [`idbridge_app::tenants::update`]), so a refused form changes nothing and
 //! the rules are the API's.
 
 use std::collections::BTreeMap;
@@ -19,9 +19,10 @@ use super::auth::Signed;
 use super::page::{Chrome, ConsoleError, Notice, ok, render};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::roles::{self, MappingView, PutRoleMappings};
-use crate::admin::service::{self, UpdateTenant, find_tenant};
 use crate::error::AdminError;
+use idbridge_app::roles::{self, MappingView, PutRoleMappings};
+use idbridge_app::tenants::{self, UpdateTenant};
+use idbridge_app::views::TenantDetail;
 
 /// Empty rows the mapping form offers for new mappings.
 const BLANK_ROWS: usize = 3;
@@ -73,8 +74,8 @@ async fn roles_page(
     notice: Notice,
     kept: Kept,
 ) -> Result<RolesPage, ConsoleError> {
-    let tenant = find_tenant(state, slug).await?;
-    let current = roles::role_mappings(state, slug).await?;
+    let tenant = tenants::find(&state.app, slug).await?;
+    let current = roles::role_mappings(&state.app, slug).await?;
     let app_roles = state
         .app
         .store
@@ -176,7 +177,7 @@ pub async fn save_app_roles(
     Form(form): Form<AppRolesForm>,
 ) -> Result<Response, ConsoleError> {
     // The tenant must exist for the page to come back to; checked before writing.
-    find_tenant(&state, &slug).await?;
+    tenants::find(&state.app, &slug).await?;
     let roles: Vec<String> = form
         .roles
         .lines()
@@ -184,7 +185,10 @@ pub async fn save_app_roles(
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
         .collect();
-    match roles::set_app_roles(&state, roles).await {
+    match roles::set_app_roles(&state.app, roles)
+        .await
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(see_other(
             &site,
             &format!("/tenants/{slug}/roles?done=app-roles"),
@@ -266,7 +270,9 @@ pub async fn save_mappings(
     };
     let outcome = match (mappings_of(&rows, &removed), policy) {
         (Ok(mappings), Ok(policy)) => {
-            roles::set_role_mappings(&state, &slug, PutRoleMappings { mappings, policy }).await
+            roles::set_role_mappings(&state.app, &slug, PutRoleMappings { mappings, policy })
+                .await
+                .map_err(AdminError::from)
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
@@ -310,7 +316,11 @@ pub async fn save_default_role(
         default_role: Some((!role.is_empty()).then(|| role.to_owned())),
         ..UpdateTenant::default()
     };
-    match service::update_tenant(&state, &slug, input).await {
+    match tenants::update(&state.app, &slug, input)
+        .await
+        .map(|o| TenantDetail::new(o, &state.app.config.public_url))
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(see_other(
             &site,
             &format!("/tenants/{slug}/roles?done=default"),

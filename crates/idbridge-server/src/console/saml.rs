@@ -15,8 +15,11 @@ use super::auth::Signed;
 use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::saml::{self as admin_saml, PutSamlConnection, SamlConnectionView};
-use crate::admin::service::find_tenant;
+use idbridge_app::connections::{self, PutSamlConnection};
+use idbridge_app::tenants;
+
+use crate::admin::saml::{self as admin_saml, SamlConnectionView};
+use crate::error::AdminError;
 
 pub struct CertificateRow {
     pub subject: String,
@@ -54,8 +57,11 @@ async fn saml_page(
     slug: &str,
     notice: Notice,
 ) -> Result<SamlPage, ConsoleError> {
-    let tenant = find_tenant(state, slug).await?;
-    let saml = admin_saml::connection_view(state, &tenant).await?;
+    let tenant = tenants::find(&state.app, slug).await?;
+    let saml = admin_saml::view(
+        &state.app,
+        &connections::get(&state.app, tenant.clone()).await?,
+    );
     Ok(SamlPage {
         chrome: Chrome::signed_in(&site.base, signed),
         title: format!("{} · SAML", tenant.name),
@@ -133,14 +139,14 @@ pub async fn save(
     Path(slug): Path<String>,
     Form(form): Form<SaveForm>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = find_tenant(&state, &slug).await?;
+    let tenant = tenants::find(&state.app, &slug).await?;
     let current = state
         .app
         .store
         .saml_connection(tenant.id)
         .await
         .map_err(crate::AdminError::from)?;
-    let (idp_metadata_xml, idp_metadata_url) = admin_saml::metadata_from_form(
+    let (idp_metadata_xml, idp_metadata_url) = connections::metadata_from_form(
         &form.metadata_url,
         &form.metadata_xml,
         current.as_ref().and_then(|c| c.metadata_url.as_deref()),
@@ -184,7 +190,11 @@ pub async fn save(
         default_role: None,
         clock_skew_seconds,
     };
-    match admin_saml::put_connection(&state, &slug, input).await {
+    match connections::put(&state.app, &slug, input)
+        .await
+        .map(|c| admin_saml::view(&state.app, &c))
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(see_other(&site, &format!("/tenants/{slug}/saml?saved=1"))),
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
             let mut page =
@@ -222,7 +232,7 @@ pub async fn test(
             page.test_login_url = Some(started.login_url);
             ok(&page)
         }
-        Err(crate::AdminError::NotFound("SAML connection")) => {
+        Err(crate::AdminError::App(idbridge_app::Error::NotFound("SAML connection"))) => {
             let page = saml_page(
                 &state,
                 &site,

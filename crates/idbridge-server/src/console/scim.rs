@@ -17,7 +17,11 @@ use super::page::{
 };
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::service::{self, CreateScimToken, find_tenant};
+use idbridge_app::credentials::{self, CreateScimToken};
+use idbridge_app::tenants;
+use idbridge_app::views::{List, ScimTokenCreated, ScimTokenView};
+
+use crate::error::AdminError;
 
 pub struct TokenRow {
     pub id: String,
@@ -30,7 +34,7 @@ pub struct TokenRow {
 
 impl TokenRow {
     /// Shared with the setup portal, which lists the same tokens.
-    pub(crate) fn new(t: crate::admin::views::ScimTokenView) -> Self {
+    pub(crate) fn new(t: ScimTokenView) -> Self {
         Self {
             id: t.id.to_string(),
             description: t.description.unwrap_or_default(),
@@ -71,9 +75,12 @@ async fn scim_page(
     cursor: Option<String>,
     notice: Notice,
 ) -> Result<ScimPage, ConsoleError> {
-    let tenant = find_tenant(state, slug).await?;
+    let tenant = tenants::find(&state.app, slug).await?;
     let page = page_after(50, cursor)?;
-    let list = service::list_scim_tokens(state, slug, page).await?;
+    let list = List::from_page(
+        credentials::list_scim_tokens(&state.app, slug, page).await?,
+        ScimTokenView::from,
+    );
     let slug = tenant.slug.to_string();
     Ok(ScimPage {
         chrome: Chrome::signed_in(&site.base, signed),
@@ -123,7 +130,11 @@ pub async fn generate(
     let input = CreateScimToken {
         description: (!description.is_empty()).then(|| description.to_owned()),
     };
-    match service::issue_scim_token(&state, &slug, input).await {
+    match credentials::issue_scim_token(&state.app, &slug, input)
+        .await
+        .map(|i| ScimTokenCreated::new(i, &state.app.config.public_url))
+        .map_err(AdminError::from)
+    {
         Ok(created) => {
             let mut page = scim_page(
                 &state,
@@ -160,6 +171,6 @@ pub async fn revoke(
     Extension(site): Extension<Arc<Site>>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> Result<Response, ConsoleError> {
-    service::revoke_scim_token(&state, &slug, id).await?;
+    credentials::revoke_scim_token(&state.app, &slug, id).await?;
     Ok(see_other(&site, &format!("/tenants/{slug}/scim?revoked=1")))
 }

@@ -18,11 +18,11 @@ use super::page::{
 };
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::service::find_tenant;
-use crate::admin::setup_links::service::{
+use crate::error::AdminError;
+use idbridge_app::setup_links::{
     self, CreateSetupLink, DEFAULT_LIFETIME_HOURS, MAX_LIFETIME_HOURS, Provider,
 };
-use crate::error::AdminError;
+use idbridge_app::tenants;
 
 pub struct LinkRow {
     pub id: String,
@@ -77,9 +77,9 @@ async fn links_page(
     cursor: Option<String>,
     notice: Notice,
 ) -> Result<SetupLinksPage, ConsoleError> {
-    let tenant = find_tenant(state, slug).await?;
+    let tenant = tenants::find(&state.app, slug).await?;
     let page = page_after(50, cursor)?;
-    let list = service::list_setup_links(state, slug, page).await?;
+    let list = setup_links::list_setup_links(&state.app, slug, page).await?;
     let slug = tenant.slug.to_string();
     Ok(SetupLinksPage {
         chrome: Chrome::signed_in(&site.base, signed),
@@ -168,7 +168,9 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> Result<Response, ConsoleError> {
     let outcome = match parse_form(&form) {
-        Ok(input) => service::create_setup_link(&state, &slug, input).await,
+        Ok(input) => setup_links::create_setup_link(&state.app, &slug, input)
+            .await
+            .map_err(AdminError::from),
         Err(e) => Err(e),
     };
     match outcome {
@@ -215,7 +217,7 @@ pub async fn revoke(
     Extension(site): Extension<Arc<Site>>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> Result<Response, ConsoleError> {
-    service::revoke_setup_link(&state, &slug, id).await?;
+    setup_links::revoke_setup_link(&state.app, &slug, id).await?;
     Ok(see_other(
         &site,
         &format!("/tenants/{slug}/setup-links?done=revoked"),

@@ -15,10 +15,9 @@ use super::auth::Signed;
 use super::page::{Chrome, ConsoleError, Notice, ok, page_after, render, when};
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::pagination::encode_cursor;
-use crate::admin::service::{self, CreateTenant, UpdateTenant};
-use crate::admin::views::{TenantDetail, TenantView};
 use crate::error::AdminError;
+use idbridge_app::tenants::{self, CreateTenant, UpdateTenant};
+use idbridge_app::views::{List, TenantDetail, TenantView, encode_cursor};
 
 /// Tenants per page of the list.
 const PAGE_SIZE: u32 = 25;
@@ -79,7 +78,7 @@ async fn list_page(
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let page = page_after(PAGE_SIZE, query.cursor.clone())?;
     let (tenants, next) = if needle.is_empty() {
-        let list = service::list_tenants(state, page).await?;
+        let list = List::from_page(tenants::list(&state.app, page).await?, TenantView::from);
         (list.data, list.next_cursor)
     } else {
         let found = state
@@ -157,7 +156,11 @@ pub async fn create(
         default_role: None,
         role_policy: None,
     };
-    match service::create_tenant(&state, input).await {
+    match tenants::create(&state.app, input)
+        .await
+        .map(|o| TenantDetail::new(o, &state.app.config.public_url))
+        .map_err(AdminError::from)
+    {
         Ok(created) => Ok(see_other(
             &site,
             &format!("/tenants/{}?created=1", created.tenant.slug),
@@ -212,7 +215,10 @@ async fn tenant_page(
     slug: &str,
     notice: Notice,
 ) -> Result<TenantPage, ConsoleError> {
-    let tenant = service::get_tenant(state, slug).await?;
+    let tenant = TenantDetail::new(
+        tenants::get(&state.app, slug).await?,
+        &state.app.config.public_url,
+    );
     Ok(TenantPage {
         chrome: Chrome::signed_in(&site.base, signed),
         title: tenant.tenant.name.clone(),
@@ -286,7 +292,11 @@ pub async fn update(
         default_role: Some((!default_role.is_empty()).then(|| default_role.to_owned())),
         role_policy,
     };
-    match service::update_tenant(&state, &slug, input).await {
+    match tenants::update(&state.app, &slug, input)
+        .await
+        .map(|o| TenantDetail::new(o, &state.app.config.public_url))
+        .map_err(AdminError::from)
+    {
         Ok(tenant) => Ok(see_other(
             &site,
             &format!("/tenants/{}?saved=1", tenant.tenant.slug),

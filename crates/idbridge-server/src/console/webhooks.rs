@@ -1,7 +1,7 @@
 //! Webhook endpoints: the list with the create form, and each endpoint's page with
 //! its delivery state per tenant, recent attempts, settings, secret rotation,
 //! replay and deletion. Every action goes through
-//! [`crate::admin::webhooks::service`], as the API's do.
+//! [`idbridge_app::webhooks`], as the API's do.
 //!
 //! A signing secret (at creation, at rotation) is rendered into the answer to the
 //! form and nowhere else: no redirect carries it, and `no-store` keeps it out of the
@@ -24,11 +24,9 @@ use super::page::{
 };
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::webhooks::service::{
-    self, CreateWebhook, ReplayWebhook, SECRET_OVERLAP, UpdateWebhook,
-};
-use crate::admin::webhooks::views::WebhookView;
 use crate::error::AdminError;
+use idbridge_app::webhooks::WebhookView;
+use idbridge_app::webhooks::{self, CreateWebhook, ReplayWebhook, SECRET_OVERLAP, UpdateWebhook};
 
 const PAGE_SIZE: u32 = 25;
 
@@ -104,10 +102,10 @@ async fn list_page(
     form: EndpointForm,
 ) -> Result<WebhooksPage, ConsoleError> {
     let page = page_after(PAGE_SIZE, cursor)?;
-    let list = service::list_webhooks(state, page).await?;
+    let list = webhooks::list_webhooks(&state.app, page).await?;
     let mut endpoints = Vec::with_capacity(list.data.len());
     for view in list.data {
-        let trouble = service::webhook_trouble(state, view.id).await?;
+        let trouble = webhooks::webhook_trouble(&state.app, view.id).await?;
         endpoints.push(EndpointRow {
             retrying: trouble.retrying,
             dead: trouble.dead,
@@ -180,7 +178,10 @@ pub async fn create(
         tenant: (!tenant.is_empty()).then(|| tenant.to_owned()),
         enabled: Some(form.enabled.is_some()),
     };
-    match service::create_webhook(&state, input).await {
+    match webhooks::create_webhook(&state.app, input)
+        .await
+        .map_err(AdminError::from)
+    {
         Ok(created) => {
             let mut page = endpoint_page(
                 &state,
@@ -222,7 +223,8 @@ pub async fn create(
 /// A named tenant that does not exist is one: the form named it.
 fn is_refusal(e: &AdminError) -> bool {
     let status = e.status();
-    status == StatusCode::BAD_REQUEST || matches!(e, AdminError::TenantNotFound(_))
+    status == StatusCode::BAD_REQUEST
+        || matches!(e, AdminError::App(idbridge_app::Error::TenantNotFound(_)))
 }
 
 pub struct CursorRow {
@@ -311,9 +313,9 @@ async fn endpoint_page(
     query: &DetailQuery,
     notice: Notice,
 ) -> Result<EndpointPage, ConsoleError> {
-    let webhook = service::get_webhook(state, id).await?;
+    let webhook = webhooks::get_webhook(&state.app, id).await?;
     let tenants_page = page_after(PAGE_SIZE, query.tenants.clone())?;
-    let cursors = service::webhook_tenants(state, id, tenants_page).await?;
+    let cursors = webhooks::webhook_tenants(&state.app, id, tenants_page).await?;
     let attempts_page = page_after(PAGE_SIZE, query.attempts.clone())?;
     let attempts_tenant = query
         .tenant
@@ -321,8 +323,8 @@ async fn endpoint_page(
         .map(str::trim)
         .unwrap_or_default()
         .to_owned();
-    let attempts = service::webhook_attempts(
-        state,
+    let attempts = webhooks::webhook_attempts(
+        &state.app,
         id,
         (!attempts_tenant.is_empty()).then_some(attempts_tenant.as_str()),
         attempts_page,
@@ -467,7 +469,10 @@ pub async fn update(
         event_types: Some(parse_types(&form.event_types)),
         enabled: Some(form.enabled.is_some()),
     };
-    match service::update_webhook(&state, id, input).await {
+    match webhooks::update_webhook(&state.app, id, input)
+        .await
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(see_other(&site, &format!("/webhooks/{id}?done=saved"))),
         Err(e) => refused(&state, &site, &signed, id, e).await,
     }
@@ -479,7 +484,7 @@ pub async fn rotate(
     Extension(signed): Extension<Signed>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
-    let rotated = service::rotate_webhook_secret(&state, id).await?;
+    let rotated = webhooks::rotate_webhook_secret(&state.app, id).await?;
     let mut page = endpoint_page(
         &state,
         &site,
@@ -549,7 +554,9 @@ pub async fn replay(
         ))),
     };
     let outcome = match input {
-        Ok(input) => service::replay_webhook(&state, id, input).await,
+        Ok(input) => webhooks::replay_webhook(&state.app, id, input)
+            .await
+            .map_err(AdminError::from),
         Err(e) => Err(e),
     };
     match outcome {
@@ -577,7 +584,7 @@ pub async fn confirm_delete(
     Extension(signed): Extension<Signed>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
-    let endpoint = EndpointRow::from(service::get_webhook(&state, id).await?);
+    let endpoint = EndpointRow::from(webhooks::get_webhook(&state.app, id).await?);
     ok(&DeletePage {
         chrome: Chrome::signed_in(&site.base, &signed),
         title: format!("Delete webhook · {}", endpoint.url),
@@ -590,7 +597,7 @@ pub async fn delete(
     Extension(site): Extension<Arc<Site>>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
-    service::delete_webhook(&state, id).await?;
+    webhooks::delete_webhook(&state.app, id).await?;
     Ok(see_other(&site, "/webhooks?done=deleted"))
 }
 

@@ -7,7 +7,6 @@
 //! PKCE challenge in the database. The ACS issues the code bound to all of them;
 //! the token endpoint exchanges it once.
 
-pub mod keys;
 mod token;
 
 use axum::Router;
@@ -21,8 +20,6 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::saml::{FlowError, OidcLogin};
-
-pub use keys::KeyCache;
 
 /// `/oauth/authorize` is open to anyone and stores an AuthnRequest, so each client
 /// address has a budget on it ([`crate::rate_limit`]), shared with the SAML routes.
@@ -70,13 +67,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    match keys::jwks(
-        state.app.store.as_ref(),
-        state.app.clock.as_ref(),
-        &state.signing_keys,
-    )
-    .await
-    {
+    match idbridge_app::keys::jwks(&state.app).await {
         // Short: a rotation's new key must reach relying parties soon.
         Ok(doc) => public_json(doc, 300),
         Err(e) => {

@@ -12,7 +12,6 @@ use idbridge_store::{DirectoryUser, Redemption, Tenant};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::keys;
 use crate::AppState;
 use crate::bearer::bearer_token;
 
@@ -184,14 +183,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
     );
     let algorithm =
         SigningAlgorithm::parse(&client.id_token_alg).unwrap_or(SigningAlgorithm::Rs256);
-    let key = match keys::active_key(
-        state.app.store.as_ref(),
-        state.app.clock.as_ref(),
-        &state.signing_keys,
-        algorithm,
-    )
-    .await
-    {
+    let key = match idbridge_app::keys::active_key(&state.app, algorithm).await {
         Ok(k) => k,
         Err(e) => return server_error("token: no signing key", e),
     };
@@ -253,22 +245,10 @@ async fn profile(
         .groups_of_users(tenant.id, &[user.id])
         .await
         .map_err(fail)?;
-    let app_roles = state.app.store.app_roles().await.map_err(fail)?;
-    let mappings = state
-        .app
-        .store
-        .role_mappings(tenant.id)
+    let roles = idbridge_app::roles::TenantRoles::load(&state.app, tenant)
         .await
         .map_err(fail)?;
-    let rules = (
-        app_roles,
-        idbridge_core::roles::RoleRules {
-            mappings,
-            default_role: tenant.default_role.clone(),
-            policy: tenant.role_policy,
-        },
-    );
-    let view = crate::admin::directory::user_view(user, &groups, &rules);
+    let view = idbridge_app::directory::user_view(user, &groups, &roles);
     let email_verified = match &view.email {
         Some(email) => email_domain_verified(state, tenant, email).await?,
         None => false,
@@ -291,7 +271,7 @@ async fn profile(
 /// The `groups` claim: directory group names, then the group names SAML sent for a
 /// user created at sign-in, each once (compared case-insensitively, as role mappings compare).
 fn group_names(
-    directory: Vec<crate::admin::directory::GroupRefView>,
+    directory: Vec<idbridge_app::directory::GroupRefView>,
     saml: Vec<String>,
 ) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();

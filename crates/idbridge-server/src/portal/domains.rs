@@ -15,11 +15,12 @@ use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
 use super::visit::Visitor;
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::service::{self, AddDomain};
-use crate::admin::setup_links::service::Provider;
 use crate::console::domains::DomainRow;
 use crate::console::page::Notice;
 use crate::error::AdminError;
+use idbridge_app::domains::{self, AddDomain};
+use idbridge_app::setup_links::Provider;
+use idbridge_app::views::{DomainView, List};
 
 #[derive(Template)]
 #[template(path = "portal/domains.html")]
@@ -38,8 +39,15 @@ async fn domains_page(
     guide: Provider,
     notice: Notice,
 ) -> Result<DomainsPage, PortalError> {
-    let list =
-        service::list_domains(state, visitor.tenant.slug.as_str(), PageRequest::first(100)).await?;
+    let list = List::from_page(
+        domains::list(
+            &state.app,
+            visitor.tenant.slug.as_str(),
+            PageRequest::first(100),
+        )
+        .await?,
+        DomainView::from,
+    );
     Ok(DomainsPage {
         chrome: Chrome::new(site, visitor, guide, "domains"),
         title: "Email domains",
@@ -130,7 +138,11 @@ pub async fn add(
     let input = AddDomain {
         domain: form.domain.clone(),
     };
-    match service::add_domain(&state, visitor.tenant.slug.as_str(), input).await {
+    match domains::add(&state.app, visitor.tenant.slug.as_str(), input)
+        .await
+        .map(|(d, created)| (DomainView::from(d), created))
+        .map_err(AdminError::from)
+    {
         Ok(_) => Ok(done(&site, guide, "added")),
         Err(e) => refused(&state, &site, &visitor, guide, e, form.domain).await,
     }
@@ -144,7 +156,11 @@ pub async fn verify(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    match service::verify_domain(&state, visitor.tenant.slug.as_str(), &domain).await {
+    match domains::verify(&state.app, visitor.tenant.slug.as_str(), &domain)
+        .await
+        .map(DomainView::from)
+        .map_err(AdminError::from)
+    {
         Ok(view) if view.verified => Ok(done(&site, guide, "verified")),
         Ok(_) => Ok(done(&site, guide, "checked")),
         Err(e) => refused(&state, &site, &visitor, guide, e, String::new()).await,
@@ -159,6 +175,6 @@ pub async fn remove(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    service::delete_domain(&state, visitor.tenant.slug.as_str(), &domain).await?;
+    domains::delete(&state.app, visitor.tenant.slug.as_str(), &domain).await?;
     Ok(done(&site, guide, "removed"))
 }

@@ -15,9 +15,12 @@ use super::page::{Chrome, PortalError, choose_guide, ok};
 use super::visit::{self, Visitor};
 use super::{Site, provisioning};
 use crate::AppState;
+use idbridge_app::connections;
+use idbridge_app::domains;
+use idbridge_app::setup_links::Provider;
+use idbridge_app::views::{DomainView, List};
+
 use crate::admin::saml as admin_saml;
-use crate::admin::service;
-use crate::admin::setup_links::service::Provider;
 use crate::console::page::when;
 
 /// The last sign-in idbridge saw, in a sentence.
@@ -102,10 +105,16 @@ pub async fn open_or_show(
     };
     let guide = choose_guide(query.guide.as_deref(), &visitor);
     let chrome = Chrome::new(&site, &visitor, guide, "overview");
-    let saml = admin_saml::connection_view(&state, &visitor.tenant).await?;
+    let saml = admin_saml::view(
+        &state.app,
+        &connections::get(&state.app, visitor.tenant.clone()).await?,
+    );
     let slug = visitor.tenant.slug.as_str();
     let tokens = provisioning::tokens(&state, slug).await?;
-    let domains = service::list_domains(&state, slug, PageRequest::first(100)).await?;
+    let domains = List::from_page(
+        domains::list(&state.app, slug, PageRequest::first(100)).await?,
+        DomainView::from,
+    );
     let page = OverviewPage {
         title: "Set up sign-in and provisioning",
         guides: [Provider::Entra, Provider::Okta, Provider::Generic]

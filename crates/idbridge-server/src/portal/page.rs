@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::Site;
 use super::visit::Visitor;
-use crate::admin::setup_links::service::Provider;
 use crate::console::page::when;
 use crate::error::AdminError;
+use idbridge_app::setup_links::Provider;
 
 /// The frame of every page: where the portal is, whose tenant, which guide, and the
 /// token every form posts back.
@@ -105,6 +105,12 @@ struct MessagePage {
     title: &'static str,
     assets: String,
     message: String,
+}
+
+impl From<idbridge_app::Error> for PortalError {
+    fn from(error: idbridge_app::Error) -> Self {
+        PortalError::Admin(error.into())
+    }
 }
 
 impl IntoResponse for PortalError {

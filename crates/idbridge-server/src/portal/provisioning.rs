@@ -17,19 +17,19 @@ use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
 use super::visit::Visitor;
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::service::{self, CreateScimToken};
-use crate::admin::setup_links::service::Provider;
-use crate::admin::views::ScimTokenView;
 use crate::console::page::Notice;
 use crate::console::scim::TokenRow;
+use idbridge_app::credentials::{self, CreateScimToken};
+use idbridge_app::setup_links::Provider;
+use idbridge_app::views::{List, ScimTokenCreated, ScimTokenView};
 
 /// The tenant's tokens, newest first (a tenant has a handful).
 pub async fn tokens(state: &AppState, slug: &str) -> Result<Vec<ScimTokenView>, PortalError> {
-    Ok(
-        service::list_scim_tokens(state, slug, PageRequest::first(100))
-            .await?
-            .data,
+    Ok(List::from_page(
+        credentials::list_scim_tokens(&state.app, slug, PageRequest::first(100)).await?,
+        ScimTokenView::from,
     )
+    .data)
 }
 
 #[derive(Template)]
@@ -114,14 +114,15 @@ pub async fn generate(
         Provider::Okta => "Okta provisioning (setup portal)",
         Provider::Generic => "Provisioning (setup portal)",
     };
-    let created = service::issue_scim_token(
-        &state,
+    let issued = credentials::issue_scim_token(
+        &state.app,
         visitor.tenant.slug.as_str(),
         CreateScimToken {
             description: Some(description.to_owned()),
         },
     )
     .await?;
+    let created = ScimTokenCreated::new(issued, &state.app.config.public_url);
     tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, "setup portal generated a SCIM token");
     let mut page = provisioning_page(
         &state,
@@ -146,7 +147,7 @@ pub async fn revoke(
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
     // Scoped by the link's tenant: another tenant's token id is "not found".
-    service::revoke_scim_token(&state, visitor.tenant.slug.as_str(), id).await?;
+    credentials::revoke_scim_token(&state.app, visitor.tenant.slug.as_str(), id).await?;
     tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, token_id = %id, "setup portal revoked a SCIM token");
     Ok(see_other(
         &site,

@@ -15,9 +15,12 @@ use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
 use super::visit::Visitor;
 use super::{Site, see_other};
 use crate::AppState;
-use crate::admin::saml::{self as admin_saml, PutSamlConnection, SamlConnectionView};
-use crate::admin::setup_links::service::Provider;
+use idbridge_app::connections::{self, PutSamlConnection};
+use idbridge_app::setup_links::Provider;
+
+use crate::admin::saml::{self as admin_saml, SamlConnectionView};
 use crate::console::page::{Notice, when};
+use crate::error::AdminError;
 
 #[derive(Template)]
 #[template(path = "portal/sso.html")]
@@ -44,7 +47,10 @@ async fn sso_page(
     guide: Provider,
     notice: Notice,
 ) -> Result<SsoPage, PortalError> {
-    let saml = admin_saml::connection_view(state, &visitor.tenant).await?;
+    let saml = admin_saml::view(
+        &state.app,
+        &connections::get(&state.app, visitor.tenant.clone()).await?,
+    );
     let soonest = saml.idp_certificates.iter().min_by_key(|c| c.not_after);
     Ok(SsoPage {
         chrome: Chrome::new(site, visitor, guide, "sso"),
@@ -113,7 +119,7 @@ pub async fn save(
         .saml_connection(visitor.tenant.id)
         .await
         .map_err(crate::AdminError::from)?;
-    let (idp_metadata_xml, idp_metadata_url) = admin_saml::metadata_from_form(
+    let (idp_metadata_xml, idp_metadata_url) = connections::metadata_from_form(
         &form.metadata_url,
         &form.metadata_xml,
         current.as_ref().and_then(|c| c.metadata_url.as_deref()),
@@ -130,7 +136,11 @@ pub async fn save(
         default_role: None,
         clock_skew_seconds: None,
     };
-    match admin_saml::put_connection(&state, slug, input).await {
+    match connections::put(&state.app, slug, input)
+        .await
+        .map(|c| admin_saml::view(&state.app, &c))
+        .map_err(AdminError::from)
+    {
         Ok(_) => {
             tracing::info!(tenant = %slug, link_id = %visitor.link_id, "setup portal saved the SAML connection");
             Ok(see_other(
@@ -169,7 +179,7 @@ pub async fn test(
             page.test_login_url = Some(started.login_url);
             ok(&page)
         }
-        Err(crate::AdminError::NotFound("SAML connection")) => {
+        Err(crate::AdminError::App(idbridge_app::Error::NotFound("SAML connection"))) => {
             let notice = Notice::Error(
                 "Give idbridge the identity provider's metadata first (step 3 below).".into(),
             );

@@ -23,9 +23,9 @@ use uuid::Uuid;
 
 use super::page::PortalError;
 use super::{Site, see_other};
-use crate::admin::setup_links::service::Provider;
 use crate::console::csrf;
 use crate::{AdminError, AppState, LAST_USED_GRANULARITY};
+use idbridge_app::setup_links::Provider;
 
 /// Keeps portal form tokens apart from the console's.
 const CSRF_LABEL: &[u8] = b"idbridge setup portal csrf token\0";

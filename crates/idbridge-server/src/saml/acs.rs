@@ -40,10 +40,10 @@ use uuid::Uuid;
 
 use crate::scim::render::{self, Base};
 
-use super::document::with_claims;
 use super::page::escape_html;
 use super::{FlowError, endpoints, tenant_with_connection, unavailable};
 use crate::AppState;
+use idbridge_app::directory::saml_claims::with_claims;
 
 #[derive(Debug, Deserialize)]
 pub struct AcsForm {

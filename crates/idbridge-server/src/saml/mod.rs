@@ -7,9 +7,7 @@
 //! completes so far.
 
 mod acs;
-pub(crate) mod document;
 mod page;
-pub mod refresh;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -95,103 +93,18 @@ pub(crate) fn unavailable(err: idbridge_store::StoreError) -> FlowError {
     )
 }
 
-/// The tenant's SP keys, active first. With `create`, a tenant without one gets its
-/// first key now (RSA generation takes tens of milliseconds, so off the async
-/// workers); of two processes doing this at once, one key wins and both return it.
+/// The tenant's SP keys, active first (see [`idbridge_app::keys::sp_keys`]).
 pub(crate) async fn sp_keys(
     state: &AppState,
     tenant: &Tenant,
     create: bool,
 ) -> Result<Vec<idbridge_store::SpKeyRecord>, FlowError> {
-    let keys = state
-        .app
-        .store
-        .sp_keys(tenant.id)
+    idbridge_app::keys::sp_keys(&state.app, tenant, create)
         .await
-        .map_err(unavailable)?;
-    if !create || keys.iter().any(|k| k.retired_at.is_none()) {
-        return Ok(keys);
-    }
-    let now = state.app.clock.now();
-    let common_name = format!("idbridge SP {}", tenant.slug);
-    let generated =
-        tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "SP key generation panicked");
-                unavailable_text()
-            })?
-            .map_err(|e| {
-                tracing::error!(error = %e, "SP key generation failed");
-                unavailable_text()
-            })?;
-    let record = idbridge_store::SpKeyRecord {
-        id: uuid::Uuid::now_v7(),
-        tenant_id: tenant.id,
-        private_key: generated.private_key_pkcs8.to_vec(),
-        certificate: generated.certificate_der,
-        created_at: now,
-        not_after: generated.not_after,
-        retired_at: None,
-    };
-    if state
-        .app
-        .store
-        .add_sp_key(&record)
-        .await
-        .map_err(unavailable)?
-    {
-        tracing::info!(tenant = %tenant.slug, "created the tenant's SP key pair");
-    }
-    state
-        .app
-        .store
-        .sp_keys(tenant.id)
-        .await
-        .map_err(unavailable)
-}
-
-/// Generates a key pair for `tenant` (RSA generation takes tens of milliseconds, so
-/// off the async workers).
-async fn new_sp_key(
-    state: &AppState,
-    tenant: &Tenant,
-) -> Result<idbridge_store::SpKeyRecord, FlowError> {
-    let now = state.app.clock.now();
-    let common_name = format!("idbridge SP {}", tenant.slug);
-    let generated =
-        tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "SP key generation panicked");
-                unavailable_text()
-            })?
-            .map_err(|e| {
-                tracing::error!(error = %e, "SP key generation failed");
-                unavailable_text()
-            })?;
-    Ok(idbridge_store::SpKeyRecord {
-        id: uuid::Uuid::now_v7(),
-        tenant_id: tenant.id,
-        private_key: generated.private_key_pkcs8.to_vec(),
-        certificate: generated.certificate_der,
-        created_at: now,
-        not_after: generated.not_after,
-        retired_at: None,
-    })
-}
-
-/// A new SP key pair for the tenant; the previous one keeps decrypting.
-pub(crate) async fn rotate_sp_key(state: &AppState, tenant: &Tenant) -> Result<(), FlowError> {
-    let record = new_sp_key(state, tenant).await?;
-    state
-        .app
-        .store
-        .rotate_sp_key(&record)
-        .await
-        .map_err(unavailable)?;
-    tracing::info!(tenant = %tenant.slug, "rotated the tenant's SP key pair");
-    Ok(())
+        .map_err(|e| {
+            tracing::error!(error = %e, "SP keys unavailable");
+            unavailable_text()
+        })
 }
 
 fn unavailable_text() -> FlowError {

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_error};
-use idbridge_server::admin::service;
+use idbridge_app::credentials;
 use idbridge_testkit::both_backends;
 
 both_backends! {
@@ -83,14 +83,14 @@ both_backends! {
 
     async fn created_admin_keys_work_until_revoked(db: TestDb) {
         let app = TestApp::spawn(db).await;
-        let created = service::create_admin_key(&app.state, "ci").await.expect("create");
-        let key = created.admin_api_key.clone();
+        let created = credentials::create_admin_key(&app.state.app, "ci").await.expect("create");
+        let key = created.key.expose_secret().to_owned();
         assert!(key.starts_with("idb_admin_"));
         let response = app.http.get(app.url("/api/v1/tenants")).bearer_auth(&key).send().await.expect("send");
         assert_eq!(response.status(), StatusCode::OK);
-        let listed = service::list_admin_keys(&app.state, idbridge_store::PageRequest::first(10)).await.expect("list");
-        assert!(listed.data[0].last_used_at.is_some());
-        service::revoke_admin_key(&app.state, created.key.id).await.expect("revoke");
+        let listed = credentials::list_admin_keys(&app.state.app, idbridge_store::PageRequest::first(10)).await.expect("list");
+        assert!(listed.items[0].last_used_at.is_some());
+        credentials::revoke_admin_key(&app.state.app, created.record.id).await.expect("revoke");
         let response = app.http.get(app.url("/api/v1/tenants")).bearer_auth(&key).send().await.expect("send");
         expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }

@@ -180,8 +180,8 @@ async fn sign_in_pages_render_in_chromium() {
 async fn console_pages_render_in_chromium() {
     let app = TestApp::spawn(TestDb::sqlite().await).await;
     app.create_tenant("acme").await;
-    idbridge_server::admin::service::create_operator(
-        &app.state,
+    idbridge_app::operators::create(
+        &app.state.app,
         "ops@example.com",
         &secrecy::SecretString::from("correct horse battery staple"),
     )

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 
 use idbridge_core::Clock;
 use idbridge_saml::authn_request::inflate_redirect_payload;
-use idbridge_server::admin::service;
 use idbridge_testkit::TestDb;
 use idbridge_testkit::saml::{Key, TestIdp};
 use reqwest::{Method, StatusCode};
@@ -50,7 +49,7 @@ fn entra_user(user_name: &str, display_name: &str, role: &str) -> Value {
 async fn setup_journey_in_chromium() {
     let dns = TestDns::start().await;
     let app = TestApp::spawn_with_dns_resolver(TestDb::sqlite().await, dns.addr).await;
-    service::create_operator(&app.state, OPERATOR, &SecretString::from(PASSWORD))
+    idbridge_app::operators::create(&app.state.app, OPERATOR, &SecretString::from(PASSWORD))
         .await
         .expect("operator");
     let roles = app

@@ -2,7 +2,6 @@
 //! sign-in, the session cookie and its expiry, CSRF refusals, escaping of hostile
 //! names, and each page's forms.
 
-use idbridge_server::admin::service;
 use idbridge_testkit::both_backends;
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
@@ -18,7 +17,7 @@ const PASSWORD: &str = "correct horse battery staple";
 type Attempt<'f> = (Vec<(&'f str, &'f str)>, Option<&'f str>, &'f str);
 
 async fn create_operator(app: &TestApp) {
-    service::create_operator(&app.state, EMAIL, &SecretString::from(PASSWORD))
+    idbridge_app::operators::create(&app.state.app, EMAIL, &SecretString::from(PASSWORD))
         .await
         .expect("operator");
 }

@@ -347,11 +347,11 @@ both_backends! {
         app.verify_ok("acme", "kept.test").await;
 
         // Not due yet: nothing is asked.
-        assert_eq!(idbridge_server::domains::recheck_due(&app.state).await.expect("recheck"), 0);
+        assert_eq!(idbridge_app::domains::recheck_due(&app.state.app).await.expect("recheck"), 0);
 
         dns.remove_txt("_idbridge-verification.acme.test").await;
         app.clock.advance(time::Duration::hours(25));
-        assert_eq!(idbridge_server::domains::recheck_due(&app.state).await.expect("recheck"), 2);
+        assert_eq!(idbridge_app::domains::recheck_due(&app.state.app).await.expect("recheck"), 2);
 
         let list = app.get_json("/api/v1/tenants/acme/domains").await;
         let acme = &list["data"][0];
@@ -383,7 +383,7 @@ both_backends! {
         assert_eq!(unverified["data"]["domain"]["reason"], "txt_record_missing");
 
         // Checked a moment ago: the next run has nothing to do.
-        assert_eq!(idbridge_server::domains::recheck_due(&app.state).await.expect("recheck"), 0);
+        assert_eq!(idbridge_app::domains::recheck_due(&app.state.app).await.expect("recheck"), 0);
         // Published again, an admin's verify restores it.
         publish(&dns, &claim).await;
         assert_eq!(app.verify_ok("acme", "acme.test").await["verified"], true);

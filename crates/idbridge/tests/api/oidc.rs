@@ -439,9 +439,8 @@ both_backends! {
         assert_eq!(status, StatusCode::OK, "{tokens}");
         let old_kid = jsonwebtoken_kid(tokens["id_token"].as_str().expect("id_token"));
 
-        let new_kid = idbridge_server::oidc::keys::rotate(
-            app.store.as_ref(),
-            app.state.app.clock.as_ref(),
+        let new_kid = idbridge_app::keys::rotate(
+            &app.state.app,
             idbridge_oidc::SigningAlgorithm::Rs256,
         )
         .await

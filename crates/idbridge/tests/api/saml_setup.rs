@@ -318,9 +318,9 @@ both_backends! {
         let rolled = idp_metadata().replacen(&cert_body(CERT), &cert_body(NEXT_CERT), 1);
         document.lock().expect("lock").1 = rolled;
         // Not due yet: nothing is fetched.
-        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 0);
+        assert_eq!(idbridge_app::connections::refresh_due(&app.state.app).await.expect("refresh"), 0);
         app.clock.advance(time::Duration::hours(25));
-        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 1);
+        assert_eq!(idbridge_app::connections::refresh_due(&app.state.app).await.expect("refresh"), 1);
         let view = get_saml(&app, "acme").await;
         assert_eq!(fingerprints(&view), vec![before[1].clone()]);
         assert_eq!(view["idp_metadata_error"], Value::Null);
@@ -328,21 +328,21 @@ both_backends! {
         // The endpoint breaks: the error is reported, the last good metadata stays.
         document.lock().expect("lock").0 = 500;
         app.clock.advance(time::Duration::hours(25));
-        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 1);
+        assert_eq!(idbridge_app::connections::refresh_due(&app.state.app).await.expect("refresh"), 1);
         let view = get_saml(&app, "acme").await;
         assert_eq!(fingerprints(&view), vec![before[1].clone()]);
         assert!(view["idp_metadata_error"].as_str().is_some_and(|e| e.contains("500")), "{view}");
         // Switching to pasted metadata stops the refresh.
         assert_eq!(put_saml(&app, "acme", json!({"idp_metadata_xml": idp_metadata()})).await.status(), StatusCode::OK);
         app.clock.advance(time::Duration::hours(25));
-        assert_eq!(idbridge_server::saml::refresh::refresh_due(&app.state).await.expect("refresh"), 0);
+        assert_eq!(idbridge_app::connections::refresh_due(&app.state.app).await.expect("refresh"), 0);
     }
 
     async fn certificates_near_expiry_are_flagged_and_announced_once(db: TestDb) {
         let app = TestApp::spawn(db).await;
         app.create_tenant("acme").await;
         assert_eq!(put_saml(&app, "acme", json!({"idp_metadata_xml": idp_metadata()})).await.status(), StatusCode::OK);
-        assert_eq!(idbridge_server::saml::refresh::warn_expiring(&app.state).await.expect("check"), 0);
+        assert_eq!(idbridge_app::connections::warn_expiring(&app.state.app).await.expect("check"), 0);
         // Move to three weeks before the first certificate ends.
         let view = get_saml(&app, "acme").await;
         let not_after = time::OffsetDateTime::parse(
@@ -355,8 +355,8 @@ both_backends! {
         assert_eq!(view["idp_certificates"][0]["expires_soon"], true);
         // Both fixture certificates were issued the same day, for ten years: both end
         // within the 30 days.
-        assert_eq!(idbridge_server::saml::refresh::warn_expiring(&app.state).await.expect("check"), 2);
-        assert_eq!(idbridge_server::saml::refresh::warn_expiring(&app.state).await.expect("check"), 0, "once per certificate");
+        assert_eq!(idbridge_app::connections::warn_expiring(&app.state.app).await.expect("check"), 2);
+        assert_eq!(idbridge_app::connections::warn_expiring(&app.state.app).await.expect("check"), 0, "once per certificate");
         let events: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?after=0").send().await.expect("send")
             .json().await.expect("json");
         let events = events["data"].as_array().expect("data");

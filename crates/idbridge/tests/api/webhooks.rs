@@ -1,7 +1,7 @@
 //! Webhook delivery to a real HTTP receiver on loopback: signatures, order, retries
 //! with backoff, a receiver that is down, dead letters and replay, filters, and the
 //! admin API's refusals. Rounds of delivery are driven by the test
-//! (`webhooks::deliver_due`) on the test's clock, so backoff is exact and quick.
+//! (`idbridge_app::webhooks::delivery::deliver_due`) on the test's clock, so backoff is exact and quick.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -178,7 +178,7 @@ pub async fn register(app: &TestApp, url: &str, extra: Value) -> (String, String
 /// Runs delivery rounds until one claims nothing.
 pub async fn deliver_all(app: &TestApp) {
     for _ in 0..50 {
-        let claimed = idbridge_server::webhooks::deliver_due(&app.state)
+        let claimed = idbridge_app::webhooks::delivery::deliver_due(&app.state.app)
             .await
             .expect("delivery round");
         if claimed == 0 {
@@ -274,7 +274,7 @@ both_backends! {
         assert!(state["last_error"].as_str().expect("error").contains("failed"), "{state}");
 
         // Not due before the backoff has passed: nothing is tried.
-        assert_eq!(idbridge_server::webhooks::deliver_due(&app.state).await.expect("round"), 0);
+        assert_eq!(idbridge_app::webhooks::delivery::deliver_due(&app.state.app).await.expect("round"), 0);
         app.clock.advance(Duration::seconds(11));
         deliver_all(&app).await;
         assert_eq!(tenants_state(&app, &id).await[0]["failures"], 2);
@@ -478,7 +478,7 @@ both_backends! {
             scim.create_user(&format!("u{n}@acme.example")).await;
         }
         // A full check takes the first batch of 100 events.
-        let full = idbridge_server::webhooks::deliver_due(&app.state).await.expect("round");
+        let full = idbridge_app::webhooks::delivery::deliver_due(&app.state.app).await.expect("round");
         assert_eq!((full, receiver.accepted().len()), (1, 100));
         // The rest are older than any recent poll looks for (here: every event id
         // is before `events_after`); the pair was given back due now, so a recent
@@ -487,7 +487,7 @@ both_backends! {
             events_after: uuid::Uuid::now_v7(),
             due_after: app.clock.now() - Duration::seconds(1),
         };
-        let recent = idbridge_server::webhooks::deliver_due_in(&app.state, old_events).await.expect("round");
+        let recent = idbridge_app::webhooks::delivery::deliver_due_in(&app.state.app, old_events).await.expect("round");
         assert_eq!((recent, receiver.accepted().len()), (1, 120));
     }
 

@@ -1,19 +1,19 @@
 //! Setup links: how the operator lets a tenant's IT admin into the setup portal of
 //! that one tenant, without an idbridge account.
 
-pub mod service;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use uuid::Uuid;
 
-use self::service::{CreateSetupLink, SetupLinkCreated, SetupLinkView};
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use idbridge_app::setup_links::{
+    self as service, CreateSetupLink, SetupLinkCreated, SetupLinkView,
+};
 
 #[utoipa::path(
     post, path = "/tenants/{slug}/setup-links", tag = "setup-links",
@@ -30,7 +30,7 @@ pub async fn create_setup_link(
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<CreateSetupLink>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = service::create_setup_link(&state, &slug, input).await?;
+    let created = service::create_setup_link(&state.app, &slug, input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -48,7 +48,7 @@ pub async fn list_setup_links(
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<SetupLinkView>>, AdminError> {
     Ok(Json(
-        service::list_setup_links(&state, &slug, params.page_request()?).await?,
+        service::list_setup_links(&state.app, &slug, params.page_request()?).await?,
     ))
 }
 
@@ -67,6 +67,6 @@ pub async fn revoke_setup_link(
     State(state): State<AppState>,
     AdminPath((slug, id)): AdminPath<(String, Uuid)>,
 ) -> Result<StatusCode, AdminError> {
-    service::revoke_setup_link(&state, &slug, id).await?;
+    service::revoke_setup_link(&state.app, &slug, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

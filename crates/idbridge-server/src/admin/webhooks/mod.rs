@@ -1,9 +1,6 @@
 //! Webhook endpoints: registration, secrets, delivery state per tenant, attempts
 //! and replay. Delivery itself is [`crate::webhooks`].
 
-pub mod service;
-pub mod views;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -11,12 +8,14 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use self::service::{CreateWebhook, ReplayWebhook, UpdateWebhook};
-use self::views::{ReplayView, WebhookAttemptView, WebhookCreated, WebhookTenantView, WebhookView};
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use idbridge_app::webhooks::{
+    self as service, CreateWebhook, ReplayView, ReplayWebhook, UpdateWebhook, WebhookAttemptView,
+    WebhookCreated, WebhookTenantView, WebhookView,
+};
 
 #[utoipa::path(
     post, path = "/webhooks", tag = "webhooks",
@@ -31,7 +30,7 @@ pub async fn create_webhook(
     State(state): State<AppState>,
     AdminJson(input): AdminJson<CreateWebhook>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = service::create_webhook(&state, input).await?;
+    let created = service::create_webhook(&state.app, input).await?;
     let location = format!("/api/v1/webhooks/{}", created.webhook.id);
     Ok((
         StatusCode::CREATED,
@@ -50,7 +49,7 @@ pub async fn list_webhooks(
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<WebhookView>>, AdminError> {
     Ok(Json(
-        service::list_webhooks(&state, params.page_request()?).await?,
+        service::list_webhooks(&state.app, params.page_request()?).await?,
     ))
 }
 
@@ -66,7 +65,7 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     AdminPath(id): AdminPath<Uuid>,
 ) -> Result<Json<WebhookView>, AdminError> {
-    Ok(Json(service::get_webhook(&state, id).await?))
+    Ok(Json(service::get_webhook(&state.app, id).await?))
 }
 
 #[utoipa::path(
@@ -84,7 +83,7 @@ pub async fn update_webhook(
     AdminPath(id): AdminPath<Uuid>,
     AdminJson(input): AdminJson<UpdateWebhook>,
 ) -> Result<Json<WebhookView>, AdminError> {
-    Ok(Json(service::update_webhook(&state, id, input).await?))
+    Ok(Json(service::update_webhook(&state.app, id, input).await?))
 }
 
 #[utoipa::path(
@@ -99,7 +98,7 @@ pub async fn delete_webhook(
     State(state): State<AppState>,
     AdminPath(id): AdminPath<Uuid>,
 ) -> Result<StatusCode, AdminError> {
-    service::delete_webhook(&state, id).await?;
+    service::delete_webhook(&state.app, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -115,7 +114,7 @@ pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
     AdminPath(id): AdminPath<Uuid>,
 ) -> Result<Json<WebhookCreated>, AdminError> {
-    Ok(Json(service::rotate_webhook_secret(&state, id).await?))
+    Ok(Json(service::rotate_webhook_secret(&state.app, id).await?))
 }
 
 #[utoipa::path(
@@ -132,7 +131,7 @@ pub async fn webhook_tenants(
     AdminQuery(params): AdminQuery<ListParams>,
 ) -> Result<Json<List<WebhookTenantView>>, AdminError> {
     Ok(Json(
-        service::webhook_tenants(&state, id, params.page_request()?).await?,
+        service::webhook_tenants(&state.app, id, params.page_request()?).await?,
     ))
 }
 
@@ -166,7 +165,7 @@ pub async fn webhook_attempts(
     }
     .page_request()?;
     Ok(Json(
-        service::webhook_attempts(&state, id, params.tenant.as_deref(), page).await?,
+        service::webhook_attempts(&state.app, id, params.tenant.as_deref(), page).await?,
     ))
 }
 
@@ -185,5 +184,5 @@ pub async fn replay_webhook(
     AdminPath(id): AdminPath<Uuid>,
     AdminJson(input): AdminJson<ReplayWebhook>,
 ) -> Result<Json<ReplayView>, AdminError> {
-    Ok(Json(service::replay_webhook(&state, id, input).await?))
+    Ok(Json(service::replay_webhook(&state.app, id, input).await?))
 }

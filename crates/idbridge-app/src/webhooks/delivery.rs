@@ -23,8 +23,8 @@ use idbridge_store::{ClaimScope, StoreError, Tenant};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::admin::directory::EventView;
+use crate::App;
+use crate::views::EventView;
 
 /// How long a claim lasts without progress. Each delivery takes at most the
 /// fetcher's 10-second timeout and extends the lease when it succeeds, so a live
@@ -54,17 +54,17 @@ pub const FULL_CHECK_EVERY: StdDuration = StdDuration::from_secs(30);
 const RECENT_WINDOW: Duration = Duration::minutes(2);
 
 /// Delivers until the task is dropped.
-pub async fn run(state: AppState) {
+pub async fn run(app: App) {
     let mut last_full_check: Option<tokio::time::Instant> = None;
     loop {
         let scope = match last_full_check {
-            Some(at) if at.elapsed() < FULL_CHECK_EVERY => recent_scope(&state),
+            Some(at) if at.elapsed() < FULL_CHECK_EVERY => recent_scope(&app),
             _ => {
                 last_full_check = Some(tokio::time::Instant::now());
                 ClaimScope::Everything
             }
         };
-        match deliver_due_in(&state, scope).await {
+        match deliver_due_in(&app, scope).await {
             Ok(0) => tokio::time::sleep(POLL_EVERY).await,
             Ok(_) => {}
             Err(error) => {
@@ -78,7 +78,7 @@ pub async fn run(state: AppState) {
 /// What happened in the last [`RECENT_WINDOW`]. Feed event ids are UUIDv7s made
 /// from the writing process's system clock, so their floor comes from the system
 /// clock too; cursors' due times are on the service's clock.
-pub fn recent_scope(state: &AppState) -> ClaimScope {
+pub fn recent_scope(app: &App) -> ClaimScope {
     let since = std::time::SystemTime::now()
         - StdDuration::from_secs(RECENT_WINDOW.unsigned_abs().as_secs());
     let millis = since
@@ -86,28 +86,27 @@ pub fn recent_scope(state: &AppState) -> ClaimScope {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     ClaimScope::Recent {
         events_after: uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid(),
-        due_after: state.app.clock.now() - RECENT_WINDOW,
+        due_after: app.clock.now() - RECENT_WINDOW,
     }
 }
 
 /// One round over every pair: claims due pairs and works each. Returns how many
 /// pairs it claimed.
-pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
-    deliver_due_in(state, ClaimScope::Everything).await
+pub async fn deliver_due(app: &App) -> Result<usize, StoreError> {
+    deliver_due_in(app, ClaimScope::Everything).await
 }
 
 /// One round over the pairs `scope` looks at.
-pub async fn deliver_due_in(state: &AppState, scope: ClaimScope) -> Result<usize, StoreError> {
-    let now = state.app.clock.now();
-    let claims = state
-        .app
+pub async fn deliver_due_in(app: &App, scope: ClaimScope) -> Result<usize, StoreError> {
+    let now = app.clock.now();
+    let claims = app
         .store
         .claim_webhook_work(now, Uuid::new_v4(), now + LEASE, CLAIM_BATCH, scope)
         .await?;
     let claimed = claims.len();
     futures::stream::iter(claims)
         .for_each_concurrent(CONCURRENCY, |claim| async move {
-            if let Err(error) = work_pair(state, &claim).await {
+            if let Err(error) = work_pair(app, &claim).await {
                 tracing::warn!(
                     endpoint_id = %claim.endpoint_id,
                     tenant_id = %claim.tenant_id,
@@ -121,8 +120,8 @@ pub async fn deliver_due_in(state: &AppState, scope: ClaimScope) -> Result<usize
 }
 
 /// Delivers one claimed pair's next events, stopping at the first failure.
-async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreError> {
-    let store = &state.app.store;
+async fn work_pair(app: &App, claim: &WebhookClaim) -> Result<(), StoreError> {
+    let store = &app.store;
     let (Some(endpoint), Some(tenant)) = (
         store.webhook(claim.endpoint_id).await?,
         store.tenant_by_id(claim.tenant_id).await?,
@@ -158,17 +157,9 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
         }
         let (event_id, seq) = (event.id, event.seq);
         let attempt_number = failures + 1;
-        let attempted_at = state.app.clock.now();
+        let attempted_at = app.clock.now();
         let started = Instant::now();
-        let result = post(
-            state,
-            &endpoint,
-            &tenant,
-            event,
-            attempt_number,
-            attempted_at,
-        )
-        .await;
+        let result = post(app, &endpoint, &tenant, event, attempt_number, attempted_at).await;
         let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let mut attempt = WebhookAttempt {
             id: Uuid::now_v7(),
@@ -186,7 +177,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
         match result {
             Ok(status) => {
                 attempt.status_code = Some(status);
-                let lease_until = state.app.clock.now() + LEASE;
+                let lease_until = app.clock.now() + LEASE;
                 if !store
                     .record_webhook_progress(claim, seq, Some(&attempt), lease_until)
                     .await?
@@ -236,7 +227,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
     }
     if done_seq > recorded_seq {
         // Trailing events the endpoint does not take.
-        let lease_until = state.app.clock.now() + LEASE;
+        let lease_until = app.clock.now() + LEASE;
         if !store
             .record_webhook_progress(claim, done_seq, None, lease_until)
             .await?
@@ -244,7 +235,7 @@ async fn work_pair(state: &AppState, claim: &WebhookClaim) -> Result<(), StoreEr
             return Ok(());
         }
     }
-    let due_again_at = more_may_follow.then(|| state.app.clock.now());
+    let due_again_at = more_may_follow.then(|| app.clock.now());
     store.release_webhook_claim(claim, due_again_at).await
 }
 
@@ -256,7 +247,7 @@ struct DeliveryFailure {
 /// Signs and POSTs one event. The body is the feed's JSON for the event, signed
 /// with every secret the endpoint currently signs with.
 async fn post(
-    state: &AppState,
+    app: &App,
     endpoint: &WebhookEndpoint,
     tenant: &Tenant,
     event: idbridge_store::DirectoryEvent,
@@ -284,15 +275,13 @@ async fn post(
         (webhook::EVENT_ID_HEADER, event_id.to_string()),
         (webhook::ATTEMPT_HEADER, attempt.to_string()),
     ];
-    state
-        .app
-        .fetcher
+    app.fetcher
         .post_json(&endpoint.url, &headers, body)
         .await
         .map(|outcome| outcome.status)
         .map_err(|error| DeliveryFailure {
             status: match error {
-                idbridge_app::net::fetch::FetchError::Status(status) => Some(status),
+                crate::net::FetchError::Status(status) => Some(status),
                 _ => None,
             },
             error: error.to_string(),

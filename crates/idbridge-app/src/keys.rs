@@ -1,6 +1,9 @@
-//! ID token signing keys: created at first start, rotated by `idbridge keys rotate`,
-//! published in JWKS while any token they signed may still be valid.
+//! The keys idbridge holds: ID token signing keys and each tenant's SAML SP key
+//! pair. Private keys live in the database as PKCS#8 and are never returned or
+//! printed.
 //!
+//! ID token signing keys are created at first start, rotated by `idbridge keys
+//! rotate`, and published in JWKS while any token they signed may still be valid.
 //! Which key is active is read from the database on every use, so a rotation made
 //! by one process (or the CLI) is seen by all at once. Parsed keys are cached by
 //! `kid`: a kid names immutable bytes (it is their thumbprint), so the cache can be
@@ -9,10 +12,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use idbridge_core::Clock;
 use idbridge_oidc::{KeyError, SigningAlgorithm, SigningKey};
-use idbridge_store::{Store, StoreError, StoredSigningKey};
+use idbridge_store::{SpKeyRecord, StoreError, StoredSigningKey, Tenant};
 use time::OffsetDateTime;
+
+use crate::App;
 
 /// How long a retired key stays in JWKS: every token it signed has expired by then
 /// (tokens live [`idbridge_oidc::TOKEN_TTL`]), with room for clock skew and for
@@ -29,6 +33,24 @@ pub enum KeyringError {
     NoActiveKey(&'static str),
     #[error("stored key {kid} has an unknown algorithm {algorithm}")]
     UnknownAlgorithm { kid: String, algorithm: String },
+    #[error("generating a key pair failed: {0}")]
+    Generation(String),
+}
+
+impl KeyringError {
+    /// Whether the database, not a key, is at fault.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, KeyringError::Store(e) if e.is_unavailable())
+    }
+}
+
+impl From<KeyringError> for crate::Error {
+    fn from(err: KeyringError) -> Self {
+        match err {
+            KeyringError::Store(e) => e.into(),
+            other => crate::Error::internal(other),
+        }
+    }
 }
 
 /// Parsed keys by kid.
@@ -81,16 +103,17 @@ fn stored(key: &SigningKey, now: OffsetDateTime) -> StoredSigningKey {
 /// Makes sure every algorithm has an active key, generating the missing ones. Safe
 /// to run from several processes at once: the store keeps one active key per
 /// algorithm, and a loser's key is simply not stored.
-pub async fn ensure_signing_keys(store: &dyn Store, clock: &dyn Clock) -> Result<(), KeyringError> {
-    let existing = store.signing_keys().await?;
+pub async fn ensure_signing_keys(app: &App) -> Result<(), KeyringError> {
+    let existing = app.store.signing_keys().await?;
     for algorithm in SigningAlgorithm::ALL {
         let active = existing
             .iter()
             .any(|k| k.algorithm == algorithm.as_str() && k.retired_at.is_none());
         if !active {
             let key = SigningKey::generate(algorithm)?;
-            if store
-                .add_signing_key(&stored(&key, clock.now()), false)
+            if app
+                .store
+                .add_signing_key(&stored(&key, app.clock.now()), false)
                 .await?
             {
                 tracing::info!(
@@ -106,25 +129,18 @@ pub async fn ensure_signing_keys(store: &dyn Store, clock: &dyn Clock) -> Result
 
 /// Replaces `algorithm`'s active key with a new one; the old one stays published for
 /// [`RETIRED_KEY_PUBLISHED_FOR`]. Returns the new kid.
-pub async fn rotate(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    algorithm: SigningAlgorithm,
-) -> Result<String, KeyringError> {
+pub async fn rotate(app: &App, algorithm: SigningAlgorithm) -> Result<String, KeyringError> {
     let key = SigningKey::generate(algorithm)?;
-    store
-        .add_signing_key(&stored(&key, clock.now()), true)
+    app.store
+        .add_signing_key(&stored(&key, app.clock.now()), true)
         .await?;
     Ok(key.kid().to_owned())
 }
 
 /// The stored keys, after creating the first ones if there are none yet (a
 /// database that `serve` has not started on, as in tests of the server alone).
-async fn stored_keys(
-    store: &dyn Store,
-    clock: &dyn Clock,
-) -> Result<Vec<StoredSigningKey>, KeyringError> {
-    let keys = store.signing_keys().await?;
+async fn stored_keys(app: &App) -> Result<Vec<StoredSigningKey>, KeyringError> {
+    let keys = app.store.signing_keys().await?;
     let complete = SigningAlgorithm::ALL.iter().all(|alg| {
         keys.iter()
             .any(|k| k.algorithm == alg.as_str() && k.retired_at.is_none())
@@ -132,42 +148,92 @@ async fn stored_keys(
     if complete {
         return Ok(keys);
     }
-    ensure_signing_keys(store, clock).await?;
-    Ok(store.signing_keys().await?)
+    ensure_signing_keys(app).await?;
+    Ok(app.store.signing_keys().await?)
 }
 
 /// The key that signs with `algorithm` now.
 pub async fn active_key(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    cache: &KeyCache,
+    app: &App,
     algorithm: SigningAlgorithm,
 ) -> Result<Arc<SigningKey>, KeyringError> {
-    let keys = stored_keys(store, clock).await?;
+    let keys = stored_keys(app).await?;
     let stored = keys
         .iter()
         .rev()
         .find(|k| k.algorithm == algorithm.as_str() && k.retired_at.is_none())
         .ok_or(KeyringError::NoActiveKey(algorithm.as_str()))?;
-    cache.load(stored)
+    app.signing_keys.load(stored)
 }
 
 /// The JWKS document: active keys and keys retired less than
 /// [`RETIRED_KEY_PUBLISHED_FOR`] ago.
-pub async fn jwks(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    cache: &KeyCache,
-) -> Result<serde_json::Value, KeyringError> {
-    let now = clock.now();
+pub async fn jwks(app: &App) -> Result<serde_json::Value, KeyringError> {
+    let now = app.clock.now();
     let mut keys = Vec::new();
-    for stored in stored_keys(store, clock).await? {
+    for stored in stored_keys(app).await? {
         let published = stored
             .retired_at
             .is_none_or(|retired| now < retired + RETIRED_KEY_PUBLISHED_FOR);
         if published {
-            keys.push(cache.load(&stored)?.public_jwk().clone());
+            keys.push(app.signing_keys.load(&stored)?.public_jwk().clone());
         }
     }
     Ok(serde_json::json!({ "keys": keys }))
+}
+
+/// The tenant's SP keys, active first. With `create`, a tenant without one gets its
+/// first key now (RSA generation takes tens of milliseconds, so off the async
+/// workers); of two processes doing this at once, one key wins and both return it.
+pub async fn sp_keys(
+    app: &App,
+    tenant: &Tenant,
+    create: bool,
+) -> Result<Vec<SpKeyRecord>, KeyringError> {
+    let keys = app.store.sp_keys(tenant.id).await?;
+    if !create || keys.iter().any(|k| k.retired_at.is_none()) {
+        return Ok(keys);
+    }
+    let record = new_sp_key(app, tenant).await?;
+    if app.store.add_sp_key(&record).await? {
+        tracing::info!(tenant = %tenant.slug, "created the tenant's SP key pair");
+    }
+    Ok(app.store.sp_keys(tenant.id).await?)
+}
+
+/// The tenant's active SP key, created on first use.
+pub async fn active_sp_key(app: &App, tenant: &Tenant) -> Result<SpKeyRecord, KeyringError> {
+    sp_keys(app, tenant, true)
+        .await?
+        .into_iter()
+        .find(|k| k.retired_at.is_none())
+        .ok_or(KeyringError::NoActiveKey("SP"))
+}
+
+/// A new SP key pair for the tenant; the previous one keeps decrypting.
+pub async fn rotate_sp_key(app: &App, tenant: &Tenant) -> Result<(), KeyringError> {
+    let record = new_sp_key(app, tenant).await?;
+    app.store.rotate_sp_key(&record).await?;
+    tracing::info!(tenant = %tenant.slug, "rotated the tenant's SP key pair");
+    Ok(())
+}
+
+/// Generates a key pair for `tenant`, on the blocking pool.
+async fn new_sp_key(app: &App, tenant: &Tenant) -> Result<SpKeyRecord, KeyringError> {
+    let now = app.clock.now();
+    let common_name = format!("idbridge SP {}", tenant.slug);
+    let generated =
+        tokio::task::spawn_blocking(move || idbridge_saml::sp_key::generate(&common_name, now))
+            .await
+            .map_err(|e| KeyringError::Generation(e.to_string()))?
+            .map_err(|e| KeyringError::Generation(e.to_string()))?;
+    Ok(SpKeyRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: tenant.id,
+        private_key: generated.private_key_pkcs8.to_vec(),
+        certificate: generated.certificate_der,
+        created_at: now,
+        not_after: generated.not_after,
+        retired_at: None,
+    })
 }

@@ -1,4 +1,10 @@
-//! Webhook endpoint operations, shared by the admin API and the console.
+//! Webhooks: the operator's endpoints that receive every tenant's events as signed
+//! POSTs. The operations here configure them; [`delivery`] delivers the feeds.
+
+pub mod delivery;
+mod views;
+
+pub use views::*;
 
 use idbridge_core::secret::WebhookSecret;
 use idbridge_core::webhook::EventFilter;
@@ -9,13 +15,9 @@ use time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::views::{
-    ReplayView, WebhookAttemptView, WebhookCreated, WebhookTenantView, WebhookView,
-};
-use crate::AppState;
-use crate::admin::pagination::List;
-use crate::admin::service::{find_tenant, present_or_null, validate_text};
-use crate::error::AdminError;
+use crate::tenants::{find, present_or_null, validate_text};
+use crate::views::List;
+use crate::{App, Error, Result};
 
 /// Endpoints per deployment: each is delivered every tenant's feed.
 pub const MAX_WEBHOOKS: u64 = 50;
@@ -77,48 +79,43 @@ pub struct ReplayWebhook {
     pub skip_failed_event: bool,
 }
 
-fn validate_url(state: &AppState, url: &str) -> Result<String, AdminError> {
+fn validate_url(app: &App, url: &str) -> Result<String> {
     if url.len() > MAX_URL_LEN {
-        return Err(AdminError::InvalidWebhookUrl(format!(
+        return Err(Error::InvalidWebhookUrl(format!(
             "longer than {MAX_URL_LEN} bytes"
         )));
     }
-    state
-        .app
-        .fetcher
+    app.fetcher
         .check_webhook_url(url)
         .map(|u| u.to_string())
-        .map_err(|e| AdminError::InvalidWebhookUrl(e.to_string()))
+        .map_err(|e| Error::InvalidWebhookUrl(e.to_string()))
 }
 
-fn validate_types(types: Option<Vec<String>>) -> Result<Option<Vec<String>>, AdminError> {
+fn validate_types(types: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
     EventFilter::parse(types)
         .map(|f| f.patterns().map(<[String]>::to_vec))
-        .map_err(|e| AdminError::InvalidRequest(e.to_string()))
+        .map_err(|e| Error::Invalid(e.to_string()))
 }
 
-fn validate_description(description: Option<&str>) -> Result<String, AdminError> {
+fn validate_description(description: Option<&str>) -> Result<String> {
     match description.map(str::trim).filter(|d| !d.is_empty()) {
         None => Ok(String::new()),
         Some(d) => validate_text("description", d, MAX_DESCRIPTION_CHARS),
     }
 }
 
-async fn find_webhook(state: &AppState, id: Uuid) -> Result<WebhookEndpoint, AdminError> {
-    state
-        .app
-        .store
+async fn find_webhook(app: &App, id: Uuid) -> Result<WebhookEndpoint> {
+    app.store
         .webhook(id)
         .await?
-        .ok_or(AdminError::NotFound("webhook"))
+        .ok_or(Error::NotFound("webhook"))
 }
 
 /// The slug of the endpoint's tenant, for views.
-async fn tenant_slug(state: &AppState, e: &WebhookEndpoint) -> Result<Option<String>, AdminError> {
+async fn tenant_slug(app: &App, e: &WebhookEndpoint) -> Result<Option<String>> {
     Ok(match e.tenant_id {
         None => None,
-        Some(id) => state
-            .app
+        Some(id) => app
             .store
             .tenant_by_id(id)
             .await?
@@ -126,24 +123,21 @@ async fn tenant_slug(state: &AppState, e: &WebhookEndpoint) -> Result<Option<Str
     })
 }
 
-pub async fn create_webhook(
-    state: &AppState,
-    input: CreateWebhook,
-) -> Result<WebhookCreated, AdminError> {
-    let url = validate_url(state, &input.url)?;
+pub async fn create_webhook(app: &App, input: CreateWebhook) -> Result<WebhookCreated> {
+    let url = validate_url(app, &input.url)?;
     let description = validate_description(input.description.as_deref())?;
     let event_types = validate_types(input.event_types)?;
     let tenant = match &input.tenant {
-        Some(slug) => Some(find_tenant(state, slug).await?),
+        Some(slug) => Some(find(app, slug).await?),
         None => None,
     };
-    if state.app.store.count_webhooks().await? >= MAX_WEBHOOKS {
-        return Err(AdminError::InvalidRequest(format!(
+    if app.store.count_webhooks().await? >= MAX_WEBHOOKS {
+        return Err(Error::Invalid(format!(
             "at most {MAX_WEBHOOKS} webhook endpoints"
         )));
     }
     let secret = WebhookSecret::generate();
-    let now = state.app.clock.now();
+    let now = app.clock.now();
     let endpoint = WebhookEndpoint {
         id: Uuid::now_v7(),
         url,
@@ -157,10 +151,10 @@ pub async fn create_webhook(
         created_at: now,
         updated_at: now,
     };
-    match state.app.store.create_webhook(&endpoint).await {
+    match app.store.create_webhook(&endpoint).await {
         Ok(()) => {}
         Err(idbridge_store::StoreError::NotFound) => {
-            return Err(AdminError::TenantNotFound(input.tenant.unwrap_or_default()));
+            return Err(Error::TenantNotFound(input.tenant.unwrap_or_default()));
         }
         Err(other) => return Err(other.into()),
     }
@@ -172,21 +166,18 @@ pub async fn create_webhook(
     })
 }
 
-pub async fn get_webhook(state: &AppState, id: Uuid) -> Result<WebhookView, AdminError> {
-    let endpoint = find_webhook(state, id).await?;
-    let slug = tenant_slug(state, &endpoint).await?;
-    Ok(WebhookView::new(&endpoint, slug, state.app.clock.now()))
+pub async fn get_webhook(app: &App, id: Uuid) -> Result<WebhookView> {
+    let endpoint = find_webhook(app, id).await?;
+    let slug = tenant_slug(app, &endpoint).await?;
+    Ok(WebhookView::new(&endpoint, slug, app.clock.now()))
 }
 
-pub async fn list_webhooks(
-    state: &AppState,
-    page: PageRequest,
-) -> Result<List<WebhookView>, AdminError> {
-    let page = state.app.store.list_webhooks(page).await?;
-    let now = state.app.clock.now();
+pub async fn list_webhooks(app: &App, page: PageRequest) -> Result<List<WebhookView>> {
+    let page = app.store.list_webhooks(page).await?;
+    let now = app.clock.now();
     let mut slugs = Vec::with_capacity(page.items.len());
     for endpoint in &page.items {
-        slugs.push(tenant_slug(state, endpoint).await?);
+        slugs.push(tenant_slug(app, endpoint).await?);
     }
     let mut slugs = slugs.into_iter();
     Ok(List::from_page(page, |e| {
@@ -194,16 +185,12 @@ pub async fn list_webhooks(
     }))
 }
 
-pub async fn update_webhook(
-    state: &AppState,
-    id: Uuid,
-    input: UpdateWebhook,
-) -> Result<WebhookView, AdminError> {
+pub async fn update_webhook(app: &App, id: Uuid, input: UpdateWebhook) -> Result<WebhookView> {
     let changes = WebhookChanges {
         url: input
             .url
             .as_deref()
-            .map(|u| validate_url(state, u))
+            .map(|u| validate_url(app, u))
             .transpose()?,
         description: input
             .description
@@ -213,57 +200,52 @@ pub async fn update_webhook(
         event_types: input.event_types.map(validate_types).transpose()?,
         enabled: input.enabled,
     };
-    let now = state.app.clock.now();
-    let endpoint = state
-        .app
+    let now = app.clock.now();
+    let endpoint = app
         .store
         .update_webhook(id, &changes, now)
         .await?
-        .ok_or(AdminError::NotFound("webhook"))?;
-    let slug = tenant_slug(state, &endpoint).await?;
+        .ok_or(Error::NotFound("webhook"))?;
+    let slug = tenant_slug(app, &endpoint).await?;
     Ok(WebhookView::new(&endpoint, slug, now))
 }
 
-pub async fn delete_webhook(state: &AppState, id: Uuid) -> Result<(), AdminError> {
-    if state.app.store.delete_webhook(id).await? {
+pub async fn delete_webhook(app: &App, id: Uuid) -> Result<()> {
+    if app.store.delete_webhook(id).await? {
         tracing::info!(webhook_id = %id, "webhook endpoint deleted");
         Ok(())
     } else {
-        Err(AdminError::NotFound("webhook"))
+        Err(Error::NotFound("webhook"))
     }
 }
 
 /// A new signing secret, shown once; the previous one signs beside it for
 /// [`SECRET_OVERLAP`].
-pub async fn rotate_webhook_secret(
-    state: &AppState,
-    id: Uuid,
-) -> Result<WebhookCreated, AdminError> {
+pub async fn rotate_webhook_secret(app: &App, id: Uuid) -> Result<WebhookCreated> {
     let secret = WebhookSecret::generate();
-    let now = state.app.clock.now();
-    if !state
-        .app
+    let now = app.clock.now();
+    if !app
         .store
         .rotate_webhook_secret(id, secret.expose_secret(), now + SECRET_OVERLAP, now)
         .await?
     {
-        return Err(AdminError::NotFound("webhook"));
+        return Err(Error::NotFound("webhook"));
     }
     tracing::info!(webhook_id = %id, "webhook signing secret rotated");
     Ok(WebhookCreated {
-        webhook: get_webhook(state, id).await?,
+        webhook: get_webhook(app, id).await?,
         secret: secret.expose_secret().to_owned(),
     })
 }
 
 pub async fn webhook_tenants(
-    state: &AppState,
+    app: &App,
     id: Uuid,
     page: PageRequest,
-) -> Result<List<WebhookTenantView>, AdminError> {
-    find_webhook(state, id).await?;
+) -> Result<List<WebhookTenantView>> {
+    find_webhook(app, id).await?;
     Ok(List::from_page(
-        state.app.store.webhook_cursors(id, page).await?,
+        app.store.webhook_cursors(id, page).await?,
         WebhookTenantView::from,
     ))
 }
@@ -271,57 +253,49 @@ pub async fn webhook_tenants(
 /// How many of the endpoint's tenants are retrying and dead (for the console's
 /// list: which endpoint needs a look).
 pub async fn webhook_trouble(
-    state: &AppState,
+    app: &App,
     id: Uuid,
-) -> Result<idbridge_store::webhook::WebhookTrouble, AdminError> {
-    Ok(state.app.store.webhook_trouble(id).await?)
+) -> Result<idbridge_store::webhook::WebhookTrouble> {
+    Ok(app.store.webhook_trouble(id).await?)
 }
 
 pub async fn webhook_attempts(
-    state: &AppState,
+    app: &App,
     id: Uuid,
     tenant: Option<&str>,
     page: PageRequest,
-) -> Result<List<WebhookAttemptView>, AdminError> {
-    find_webhook(state, id).await?;
+) -> Result<List<WebhookAttemptView>> {
+    find_webhook(app, id).await?;
     let tenant_id = match tenant {
-        Some(slug) => Some(find_tenant(state, slug).await?.id),
+        Some(slug) => Some(find(app, slug).await?.id),
         None => None,
     };
     Ok(List::from_page(
-        state
-            .app
-            .store
-            .webhook_attempts(id, tenant_id, page)
-            .await?,
+        app.store.webhook_attempts(id, tenant_id, page).await?,
         WebhookAttemptView::from,
     ))
 }
 
-pub async fn replay_webhook(
-    state: &AppState,
-    id: Uuid,
-    input: ReplayWebhook,
-) -> Result<ReplayView, AdminError> {
-    find_webhook(state, id).await?;
+pub async fn replay_webhook(app: &App, id: Uuid, input: ReplayWebhook) -> Result<ReplayView> {
+    find_webhook(app, id).await?;
     let tenant = match &input.tenant {
-        Some(slug) => Some(find_tenant(state, slug).await?),
+        Some(slug) => Some(find(app, slug).await?),
         None => None,
     };
     let from = match (input.from_seq, input.skip_failed_event) {
         (Some(_), true) => {
-            return Err(AdminError::InvalidRequest(
+            return Err(Error::Invalid(
                 "from_seq and skip_failed_event exclude each other".into(),
             ));
         }
         (Some(seq), false) => {
             if seq < 1 {
-                return Err(AdminError::InvalidRequest(
+                return Err(Error::Invalid(
                     "from_seq is a feed position, 1 or more".into(),
                 ));
             }
             if tenant.is_none() {
-                return Err(AdminError::InvalidRequest(
+                return Err(Error::Invalid(
                     "from_seq needs a tenant: positions are per tenant".into(),
                 ));
             }
@@ -330,10 +304,9 @@ pub async fn replay_webhook(
         (None, true) => ReplayFrom::SkipFailedEvent,
         (None, false) => ReplayFrom::FailedEvent,
     };
-    let resumed = state
-        .app
+    let resumed = app
         .store
-        .replay_webhook(id, tenant.map(|t| t.id), from, state.app.clock.now())
+        .replay_webhook(id, tenant.map(|t| t.id), from, app.clock.now())
         .await?;
     tracing::info!(webhook_id = %id, resumed, ?from, "webhook deliveries replayed");
     Ok(ReplayView { resumed })

@@ -1,4 +1,6 @@
-//! Setup link operations, shared by the admin API and the console.
+//! Setup links: how the operator lets a tenant's IT admin into the setup portal of
+//! that one tenant, without an idbridge account. A link is a random token stored as
+//! a digest, bound to one tenant, expiring and revocable.
 
 use idbridge_core::secret::SetupLinkToken;
 use idbridge_store::{PageRequest, SetupLinkRecord, StoreError};
@@ -7,10 +9,9 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::admin::pagination::List;
-use crate::admin::service::{find_tenant, validate_text};
-use crate::error::AdminError;
+use crate::tenants::{find, validate_text};
+use crate::views::List;
+use crate::{App, Error, Result};
 
 /// How long a link lasts unless the operator says otherwise.
 pub const DEFAULT_LIFETIME_HOURS: u32 = 72;
@@ -114,14 +115,14 @@ pub struct SetupLinkCreated {
 }
 
 pub async fn create_setup_link(
-    state: &AppState,
+    app: &App,
     slug: &str,
     input: CreateSetupLink,
-) -> Result<SetupLinkCreated, AdminError> {
-    let tenant = find_tenant(state, slug).await?;
+) -> Result<SetupLinkCreated> {
+    let tenant = find(app, slug).await?;
     let hours = input.expires_in_hours.unwrap_or(DEFAULT_LIFETIME_HOURS);
     if !(1..=MAX_LIFETIME_HOURS).contains(&hours) {
-        return Err(AdminError::InvalidRequest(format!(
+        return Err(Error::Invalid(format!(
             "expires_in_hours must be between 1 and {MAX_LIFETIME_HOURS}"
         )));
     }
@@ -132,7 +133,7 @@ pub async fn create_setup_link(
         .map(|n| validate_text("note", n, 200))
         .transpose()?;
     let token = SetupLinkToken::generate();
-    let now = state.app.clock.now();
+    let now = app.clock.now();
     let link = SetupLinkRecord {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
@@ -143,20 +144,14 @@ pub async fn create_setup_link(
         last_used_at: None,
         revoked_at: None,
     };
-    match state
-        .app
-        .store
-        .create_setup_link(&link, &token.hash())
-        .await
-    {
+    match app.store.create_setup_link(&link, &token.hash()).await {
         Ok(()) => {}
-        Err(StoreError::NotFound) => return Err(AdminError::TenantNotFound(slug.to_owned())),
+        Err(StoreError::NotFound) => return Err(Error::TenantNotFound(slug.to_owned())),
         Err(other) => return Err(other.into()),
     }
     tracing::info!(tenant = %tenant.slug, link_id = %link.id, "setup link created");
     Ok(SetupLinkCreated {
-        url: state
-            .app
+        url: app
             .config
             .public_url
             .join(&format!("/setup?token={}", token.expose_secret())),
@@ -165,31 +160,30 @@ pub async fn create_setup_link(
 }
 
 pub async fn list_setup_links(
-    state: &AppState,
+    app: &App,
     slug: &str,
     page: PageRequest,
-) -> Result<List<SetupLinkView>, AdminError> {
-    let tenant = find_tenant(state, slug).await?;
-    let now = state.app.clock.now();
+) -> Result<List<SetupLinkView>> {
+    let tenant = find(app, slug).await?;
+    let now = app.clock.now();
     Ok(List::from_page(
-        state.app.store.list_setup_links(tenant.id, page).await?,
+        app.store.list_setup_links(tenant.id, page).await?,
         |link| SetupLinkView::new(link, tenant.slug.as_str(), now),
     ))
 }
 
-pub async fn revoke_setup_link(state: &AppState, slug: &str, id: Uuid) -> Result<(), AdminError> {
-    let tenant = find_tenant(state, slug).await?;
-    match state
-        .app
+pub async fn revoke_setup_link(app: &App, slug: &str, id: Uuid) -> Result<()> {
+    let tenant = find(app, slug).await?;
+    match app
         .store
-        .revoke_setup_link(tenant.id, id, state.app.clock.now())
+        .revoke_setup_link(tenant.id, id, app.clock.now())
         .await
     {
         Ok(()) => {
             tracing::info!(tenant = %tenant.slug, link_id = %id, "setup link revoked");
             Ok(())
         }
-        Err(StoreError::NotFound) => Err(AdminError::NotFound("setup link")),
+        Err(StoreError::NotFound) => Err(Error::NotFound("setup link")),
         Err(other) => Err(other.into()),
     }
 }

@@ -1,16 +1,24 @@
-//! What the admin API (and the CLI) answers with. Views never hold a secret except
-//! the `*Created` ones, which are returned once, at creation.
+//! The answers of the operator-facing operations, as the admin API, the CLI and the
+//! console show them (JSON field names are the admin API's). Views never hold a
+//! secret except the `*Created` ones, which are returned once, at creation.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idbridge_core::domain::txt_record_value;
 use idbridge_store::{
-    AdminKeyRecord, DomainCounts, OidcClient, ScimTokenRecord, Tenant, TenantDomain,
+    AdminKeyRecord, DirectoryEvent, DomainCounts, OidcClient, Operator, Page, PageRequest,
+    ScimTokenRecord, Tenant, TenantDomain,
 };
 use serde::Serialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use idbridge_app::PublicUrl;
+use crate::PublicUrl;
+use crate::clients::CreatedClient;
+use crate::credentials::{CreatedAdminKey, IssuedScimToken};
+use crate::tenants::TenantOverview;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
@@ -159,27 +167,21 @@ pub struct LookupView {
 }
 
 impl TenantDetail {
-    pub fn new(
-        tenant: Tenant,
-        public_url: &PublicUrl,
-        active_tokens: u64,
-        saml_configured: bool,
-        domains: DomainCounts,
-    ) -> Self {
-        let slug = tenant.slug.clone();
+    pub fn new(overview: TenantOverview, public_url: &PublicUrl) -> Self {
+        let slug = overview.tenant.slug.clone();
         Self {
-            tenant: tenant.into(),
+            tenant: overview.tenant.into(),
             saml: SamlSummary {
-                configured: saml_configured,
+                configured: overview.saml_configured,
                 sp_entity_id: public_url.saml_entity_id(&slug),
                 acs_url: public_url.saml_acs_url(&slug),
                 sp_metadata_url: public_url.saml_metadata_url(&slug),
             },
             scim: ScimSummary {
                 base_url: public_url.scim_base_url(&slug),
-                active_tokens,
+                active_tokens: overview.active_scim_tokens,
             },
-            domains: domains.into(),
+            domains: overview.domains.into(),
         }
     }
 }
@@ -219,6 +221,15 @@ pub struct ClientCreated {
     /// Shown once; only its digest is stored. Absent for public clients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+}
+
+impl From<CreatedClient> for ClientCreated {
+    fn from(created: CreatedClient) -> Self {
+        Self {
+            client: created.client.into(),
+            client_secret: created.secret.map(|s| s.expose_secret().to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -261,6 +272,18 @@ pub struct ScimTokenCreated {
     pub created_at: OffsetDateTime,
 }
 
+impl ScimTokenCreated {
+    pub fn new(issued: IssuedScimToken, public_url: &PublicUrl) -> Self {
+        Self {
+            id: issued.record.id,
+            token: issued.token.expose_secret().to_owned(),
+            scim_base_url: public_url.scim_base_url(&issued.tenant.slug),
+            description: issued.record.description,
+            created_at: issued.record.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminKeyView {
     pub id: Uuid,
@@ -295,6 +318,15 @@ pub struct AdminKeyCreated {
     pub admin_api_key: String,
 }
 
+impl From<CreatedAdminKey> for AdminKeyCreated {
+    fn from(created: CreatedAdminKey) -> Self {
+        Self {
+            key: created.record.into(),
+            admin_api_key: created.key.expose_secret().to_owned(),
+        }
+    }
+}
+
 /// A console operator (never the password hash).
 #[derive(Debug, Serialize)]
 pub struct OperatorView {
@@ -302,4 +334,138 @@ pub struct OperatorView {
     pub email: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl From<Operator> for OperatorView {
+    fn from(o: Operator) -> Self {
+        Self {
+            id: o.id,
+            email: o.email,
+            created_at: o.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Unique id, for de-duplication.
+    pub id: Uuid,
+    /// Position in the tenant's feed (gapless, increasing).
+    pub seq: i64,
+    /// `user.created`, `user.updated`, `user.deactivated`, `user.reactivated`,
+    /// `user.deleted`, `group.created`, `group.updated`, `group.deleted`,
+    /// `group.member_added`, `group.member_removed`, `sign_in.succeeded`,
+    /// `sign_in.failed`, `domain.verified`, `domain.unverified`,
+    /// `saml.certificate_expiring`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: idbridge_core::EventKind,
+    pub tenant: String,
+    #[schema(value_type = String)]
+    pub resource_type: idbridge_core::EventResource,
+    pub resource_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+impl EventView {
+    /// The feed's and the webhooks' one shape of an event.
+    pub fn new(event: DirectoryEvent, tenant_slug: &str) -> Self {
+        Self {
+            id: event.id,
+            seq: event.seq,
+            kind: event.kind,
+            tenant: tenant_slug.to_owned(),
+            resource_type: event.resource_type,
+            resource_id: event.resource_id,
+            occurred_at: event.occurred_at,
+            data: event.data,
+        }
+    }
+}
+
+/// One page of a list: `{"data": [...], "next_cursor": ...}`. A cursor is the
+/// opaque, base64url form of the last id on the page (ids are time-ordered
+/// UUIDv7s).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    pub fn from_page<R>(page: Page<R>, view: impl FnMut(R) -> T) -> Self {
+        Self {
+            data: page.items.into_iter().map(view).collect(),
+            next_cursor: page.next_after.map(encode_cursor),
+        }
+    }
+}
+
+pub const DEFAULT_LIMIT: u32 = 50;
+
+/// The page a list asks for: `limit` (1 to 200, default 50) items after `cursor`.
+pub fn page_request(limit: Option<u32>, cursor: Option<&str>) -> crate::Result<PageRequest> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
+        return Err(crate::Error::Invalid(format!(
+            "limit must be between 1 and {}",
+            PageRequest::MAX_LIMIT
+        )));
+    }
+    let after = cursor.map(decode_cursor).transpose()?;
+    Ok(PageRequest { limit, after })
+}
+
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> crate::Result<Uuid> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| crate::Error::InvalidCursor)?;
+    Uuid::from_slice(&bytes).map_err(|_| crate::Error::InvalidCursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            page_request(Some(10), Some(&encode_cursor(id))).ok(),
+            Some(PageRequest {
+                limit: 10,
+                after: Some(id)
+            })
+        );
+        for bad in ["", "!!", "AAAA", &encode_cursor(id)[1..]] {
+            assert!(
+                matches!(
+                    page_request(None, Some(bad)),
+                    Err(crate::Error::InvalidCursor)
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn limit_is_bounded() {
+        for (limit, ok) in [
+            (None, true),
+            (Some(1), true),
+            (Some(200), true),
+            (Some(0), false),
+            (Some(201), false),
+        ] {
+            assert_eq!(page_request(limit, None).is_ok(), ok, "{limit:?}");
+        }
+    }
 }

@@ -1,0 +1,79 @@
+//! The background work every idbridge process runs, in one place: the housekeeping
+//! round (metadata refresh, certificate expiry warnings, domain re-checks, sweeps of
+//! expired state) and the webhook delivery loop.
+//!
+//! None of it holds state of its own: each step reads what is due from the store
+//! and writes idempotently, so any number of processes may run it at once, and a
+//! process that stops mid-round leaves nothing half done.
+
+use std::time::Duration;
+
+use crate::{App, connections, domains, keys, webhooks};
+
+/// How often each process runs the housekeeping round.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// One housekeeping round: [`connections::refresh_due`] and
+/// [`connections::warn_expiring`], the daily re-check of verified domains
+/// ([`domains::recheck_due`]), and removal of expired AuthnRequests, replay records
+/// and authorization codes (kept off the sign-in path, where each would cost a
+/// statement per request), of expired access tokens and long-retired signing keys,
+/// and of webhook attempt records older than [`webhooks::delivery::ATTEMPTS_KEPT_FOR`].
+/// Each step's failure is logged and the next step still runs.
+pub async fn housekeeping(app: &App) {
+    if let Err(error) = connections::refresh_due(app).await {
+        tracing::warn!(%error, "IdP metadata refresh: storage failed");
+    }
+    if let Err(error) = connections::warn_expiring(app).await {
+        tracing::warn!(%error, "certificate expiry check: storage failed");
+    }
+    if let Err(error) = domains::recheck_due(app).await {
+        tracing::warn!(%error, "domain re-check: storage failed");
+    }
+    if let Err(error) = app.store.sweep_expired(app.clock.now()).await {
+        tracing::warn!(%error, "sweeping expired SAML state failed");
+    }
+    let now = app.clock.now();
+    let retired_before = now - keys::RETIRED_KEY_PUBLISHED_FOR;
+    if let Err(error) = app.store.sweep_oidc(now, retired_before).await {
+        tracing::warn!(%error, "sweeping expired access tokens failed");
+    }
+    let attempts_before = now - webhooks::delivery::ATTEMPTS_KEPT_FOR;
+    if let Err(error) = app.store.sweep_webhook_attempts(attempts_before).await {
+        tracing::warn!(%error, "sweeping old webhook attempts failed");
+    }
+}
+
+/// The background tasks of one process; dropping it stops them. A webhook delivery
+/// cut off by the stop is retried after its lease runs out (delivery is at least
+/// once).
+#[must_use = "the jobs stop when this is dropped"]
+pub struct Jobs {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the housekeeping round (every [`HOUSEKEEPING_EVERY`]) and webhook
+/// delivery. Must be called inside a tokio runtime.
+pub fn spawn(app: &App) -> Jobs {
+    let housekeeper = app.clone();
+    let deliverer = app.clone();
+    Jobs {
+        tasks: vec![
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HOUSEKEEPING_EVERY).await;
+                    housekeeping(&housekeeper).await;
+                }
+            }),
+            tokio::spawn(webhooks::delivery::run(deliverer)),
+        ],
+    }
+}
