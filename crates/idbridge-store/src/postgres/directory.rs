@@ -48,9 +48,8 @@ pub(super) async fn append_events(conn: &mut PgConnection, feed: FeedWrite<'_>) 
     Ok(())
 }
 
-// Transitional: saml and domain, still written per backend, end their writes here
-// and page the sign-in log with these binds.
-
+/// [`crate::repo::directory::finish_write`] on this backend's connection.
+/// Transitional: saml and domain, still written per backend, end their writes here.
 pub(super) async fn finish_write(
     conn: &mut PgConnection,
     tenant_id: Uuid,
@@ -72,6 +71,8 @@ pub(super) async fn finish_write(
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
+/// Binds a compiled query's values. Transitional: saml's sign-in log page, still
+/// written per backend; the one store logic binds with `Db::bind_dynamic`.
 pub(super) fn bind_all(mut query: PgQuery<'_>, binds: Vec<Bind>) -> PgQuery<'_> {
     for bind in binds {
         query = match bind {

@@ -11,8 +11,9 @@ use crate::scim_sql::Bind;
 use crate::{NewEvent, Result, WriteContext};
 
 /// Moves the tenant's counter past the events, then inserts them one by one. The
-/// transaction holds the file's write lock from its `BEGIN IMMEDIATE`, so there is
-/// no row lock to keep short, and a loop of small inserts is cheap in process.
+/// transaction has held the file's write lock since its `BEGIN IMMEDIATE`, so there
+/// is no row lock to keep short, and each insert is a call within the process, not
+/// a round trip over a network.
 pub(super) async fn append_events(conn: &mut SqliteConnection, feed: FeedWrite<'_>) -> Result<()> {
     let count = feed.events.len() as i64;
     let Scalar(last): Scalar<i64> = query::<Sqlite>(
@@ -45,9 +46,8 @@ pub(super) async fn append_events(conn: &mut SqliteConnection, feed: FeedWrite<'
     Ok(())
 }
 
-// Transitional: saml and domain, still written per backend, end their writes here
-// and page the sign-in log with these binds.
-
+/// [`crate::repo::directory::finish_write`] on this backend's connection.
+/// Transitional: saml and domain, still written per backend, end their writes here.
 pub(super) async fn finish_write(
     conn: &mut SqliteConnection,
     tenant_id: Uuid,
@@ -69,6 +69,8 @@ pub(super) async fn finish_write(
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
+/// Binds a compiled query's values. Transitional: saml's sign-in log page, still
+/// written per backend; the one store logic binds with `Db::bind_dynamic`.
 pub(super) fn bind_all(mut query: SqliteQuery<'_>, binds: Vec<Bind>) -> SqliteQuery<'_> {
     for bind in binds {
         query = match bind {
