@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{Db, FromRow, Param};
 use crate::repo::SqlStore;
+use crate::repo::directory::FeedWrite;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
@@ -114,6 +115,10 @@ impl Db for Postgres {
             .rows_affected())
     }
 
+    async fn append_events(conn: &mut PgConnection, feed: FeedWrite<'_>) -> Result<()> {
+        directory::append_events(conn, feed).await
+    }
+
     async fn migrate(writer: &Pool<Postgres>) -> Result<()> {
         // sqlx serialises concurrent migrators with an advisory lock.
         MIGRATOR.run(writer).await?;
@@ -157,7 +162,30 @@ use time::OffsetDateTime;
 
 #[cfg(test)]
 mod index_tests {
+    use crate::postgres::*;
+
+    /// The plan of an `EXPLAIN` of a built [`crate::scim_sql::Sql`], its values
+    /// bound as the store binds them: one line per row.
+    async fn explain_with(
+        conn: &mut PgConnection,
+        explain: String,
+        binds: Vec<Bind>,
+    ) -> Vec<String> {
+        let mut args = PgArguments::default();
+        for bind in binds {
+            <Postgres as Db>::bind_dynamic(&mut args, bind).expect("bind");
+        }
+        sqlx::query_with(sqlx::AssertSqlSafe(explain), args)
+            .fetch_all(conn)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect()
+    }
+
     mod scim_filters_idps_send_use_their_index {
+        use super::explain_with;
         use crate::postgres::*;
         use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
 
@@ -197,14 +225,7 @@ mod index_tests {
                 let Sql { text, binds, .. } =
                     idp_filter_page_query(Dialect::Postgres, *table, filter);
                 let explain = format!("EXPLAIN {text}");
-                let plan: Vec<String> =
-                    directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), binds)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .expect("explain")
-                        .iter()
-                        .map(|row| row.get::<String, _>(0))
-                        .collect();
+                let plan = explain_with(&mut conn, explain, binds).await;
                 assert!(
                     plan.iter().any(|line| line.contains(index)),
                     "{filter}: expected {index}\n{plan:#?}"
@@ -220,6 +241,7 @@ mod index_tests {
     }
 
     mod log_filters_use_their_index {
+        use super::explain_with;
         use crate::postgres::*;
         use crate::scim_sql::Dialect;
 
@@ -256,14 +278,7 @@ mod index_tests {
                     continue;
                 }
                 let explain = format!("EXPLAIN {}", sql.text);
-                let plan: Vec<String> =
-                    directory::bind_all(sqlx::query(sqlx::AssertSqlSafe(explain)), sql.binds)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .expect("explain")
-                        .iter()
-                        .map(|row| row.get::<String, _>(0))
-                        .collect();
+                let plan = explain_with(&mut conn, explain, sql.binds).await;
                 assert!(
                     plan.iter().any(|line| line.contains(index)),
                     "{what}: expected {index}\n{plan:#?}"

@@ -4,6 +4,8 @@
 //! This module holds the spine (tenants, the app's clients, credentials, roles);
 //! each other area has its own module beside it.
 
+pub(crate) mod directory;
+
 use async_trait::async_trait;
 use idbridge_core::TenantSlug;
 use idbridge_core::roles::{MappingSource, RoleMapping, RolePolicy};
@@ -186,8 +188,7 @@ pub(crate) const ACTIVE_ADMIN_KEY: &str =
 impl<D: Db> Store for SqlStore<D>
 where
     // Transitional: the areas each backend still implements on its own.
-    Self: crate::DirectoryRepo
-        + crate::SamlRepo
+    Self: crate::SamlRepo
         + crate::OidcRepo
         + crate::DomainRepo
         + crate::WebhookRepo

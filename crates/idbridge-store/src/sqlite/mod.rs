@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::db::{Db, FromRow, Param};
 use crate::repo::SqlStore;
+use crate::repo::directory::FeedWrite;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
@@ -121,6 +122,10 @@ impl Db for Sqlite {
             .rows_affected())
     }
 
+    async fn append_events(conn: &mut SqliteConnection, feed: FeedWrite<'_>) -> Result<()> {
+        directory::append_events(conn, feed).await
+    }
+
     async fn migrate(writer: &Pool<Sqlite>) -> Result<()> {
         // SQLite has no advisory lock, so two processes starting on one file would
         // both apply migration 1. Running every migration inside one IMMEDIATE
@@ -192,7 +197,6 @@ mod index_tests {
     use crate::Store;
     use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG};
     use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
-    use sqlx::Execute as _;
     use sqlx::sqlite::SqliteArguments;
 
     /// A migrated store on a fresh file (the handle keeps the file alive).
@@ -216,13 +220,13 @@ mod index_tests {
             .collect()
     }
 
-    /// The arguments of a built [`Sql`].
-    fn arguments(binds: Vec<crate::scim_sql::Bind>) -> SqliteArguments {
-        let mut query = directory::bind_all(sqlx::query("SELECT 1"), binds);
-        query
-            .take_arguments()
-            .expect("arguments")
-            .unwrap_or_default()
+    /// The arguments of a built [`Sql`], bound as the store binds them.
+    fn arguments(binds: Vec<Bind>) -> SqliteArguments {
+        let mut args = SqliteArguments::default();
+        for bind in binds {
+            <Sqlite as Db>::bind_dynamic(&mut args, bind).expect("bind");
+        }
+        args
     }
 
     /// Each SCIM filter an IdP sends is answered by its own index, not by walking

@@ -1,0 +1,898 @@
+//! The directory, written once: users, groups, memberships, the tenant's event feed
+//! and the provisioning log.
+//!
+//! Every write is one transaction that ends in [`finish_write`]: its log line, then
+//! its events appended to the tenant's feed. Only that append differs between the
+//! backends ([`Db::append_events`]); the SCIM list queries come from `scim_sql` and
+//! the log filters from `log_filter`, in the backend's [`Db::DIALECT`].
+
+use async_trait::async_trait;
+use idbridge_core::{EventKind, EventResource};
+use serde_json::{Map, Value, json};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{SqlStore, overfetch, page_of};
+use crate::db::{Db, FromRow, Query, Row, Scalar, Ts, query, query_assembled};
+use crate::directory::{event_kind, event_resource};
+use crate::scim_sql::{self, Bind, Sql, Table};
+use crate::{
+    DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
+    Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningFilter,
+    ProvisioningRecord, Result, StoreError, UserGroup, UserSource, WriteContext,
+};
+
+/// What a directory write appends to its tenant's feed (see [`Db::append_events`]).
+pub(crate) struct FeedWrite<'a> {
+    pub tenant_id: Uuid,
+    /// When the events occurred: the write's time.
+    pub now: OffsetDateTime,
+    /// In feed order: the caller's events, then those the store raised.
+    pub events: Vec<&'a NewEvent>,
+    /// Added to the tenant's maintained user and group counts.
+    pub user_delta: i64,
+    pub group_delta: i64,
+}
+
+/// A stored document, which must be a JSON object.
+fn document(row: &impl Row) -> Result<Map<String, Value>> {
+    match row.json("document")? {
+        Value::Object(map) => Ok(map),
+        _ => Err(StoreError::Corrupt(
+            "a stored document is not a JSON object".into(),
+        )),
+    }
+}
+
+/// A stored `member_type` (`'User'` or `'Group'`, by the table's CHECK).
+fn member_kind_of(text: &str) -> MemberKind {
+    if text == "Group" {
+        MemberKind::Group
+    } else {
+        MemberKind::User
+    }
+}
+
+impl FromRow for DirectoryUser {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(DirectoryUser {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            user_name: row.get("user_name")?,
+            external_id: row.get("external_id")?,
+            active: row.get("active")?,
+            document: document(row)?,
+            source: row.parsed("source", UserSource::parse)?,
+            created_at: row.time("created_at")?,
+            updated_at: row.time("updated_at")?,
+            version: row.get("version")?,
+        })
+    }
+}
+
+impl FromRow for DirectoryGroup {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(DirectoryGroup {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            display_name: row.get("display_name")?,
+            external_id: row.get("external_id")?,
+            document: document(row)?,
+            created_at: row.time("created_at")?,
+            updated_at: row.time("updated_at")?,
+            version: row.get("version")?,
+        })
+    }
+}
+
+impl FromRow for UserGroup {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(UserGroup {
+            user_id: row.get("member_id")?,
+            group_id: row.get("group_id")?,
+            display_name: row.get("display_name")?,
+        })
+    }
+}
+
+impl FromRow for GroupMember {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(GroupMember {
+            id: row.get("member_id")?,
+            kind: member_kind_of(&row.get::<String>("member_type")?),
+            display: row.get("display")?,
+        })
+    }
+}
+
+impl FromRow for DirectoryEvent {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(DirectoryEvent {
+            seq: row.get("seq")?,
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            kind: event_kind(row.get("type")?)?,
+            resource_type: event_resource(row.get("resource_type")?)?,
+            resource_id: row.get("resource_id")?,
+            occurred_at: row.time("occurred_at")?,
+            data: row.json("data")?,
+        })
+    }
+}
+
+impl FromRow for ProvisioningRecord {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(ProvisioningRecord {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            occurred_at: row.time("occurred_at")?,
+            method: row.get("method")?,
+            path: row.get("path")?,
+            status: u16::try_from(row.get::<i64>("status")?).unwrap_or(0),
+            resource_type: row.get("resource_type")?,
+            resource_id: row.get("resource_id")?,
+            reason: row.get("reason")?,
+            request_id: row.get("request_id")?,
+            token_id: row.get("token_id")?,
+        })
+    }
+}
+
+/// A membership a delete took away from a group.
+struct Removed {
+    group_id: Uuid,
+    kind: MemberKind,
+}
+
+impl FromRow for Removed {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(Removed {
+            group_id: row.get("group_id")?,
+            kind: member_kind_of(&row.get::<String>("member_type")?),
+        })
+    }
+}
+
+/// A statement `scim_sql` or `log_filter` assembled, with its values.
+fn assembled<D: Db>(sql: Sql) -> Query<D> {
+    let Sql { text, binds, .. } = sql;
+    // The SQL text is built only from fixed fragments; values are bound.
+    binds
+        .into_iter()
+        .fold(query_assembled::<D>(text), Query::bind_dynamic)
+}
+
+fn display_name_lower(document: &Map<String, Value>) -> Option<String> {
+    document
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
+}
+
+fn user_conflict(err: StoreError) -> StoreError {
+    match err {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict("a user with this userName exists in the tenant")
+        }
+        other => other,
+    }
+}
+
+async fn write_emails<D: Db>(conn: &mut D::Connection, user: &DirectoryUser) -> Result<()> {
+    query::<D>("DELETE FROM directory_user_emails WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    for (position, (value, kind, primary)) in idbridge_scim::resource::email_keys(&user.document)
+        .into_iter()
+        .enumerate()
+    {
+        query::<D>(
+            "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, is_primary) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(user.id)
+        .bind(position as i64)
+        .bind(user.tenant_id)
+        .bind(value)
+        .bind(kind)
+        .bind(primary)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes the log line, then appends events to the tenant's feed (taking the next
+/// sequence numbers) and adjusts the tenant's counts. Runs last in every write
+/// transaction.
+pub(crate) async fn finish_write<D: Db>(
+    conn: &mut D::Connection,
+    tenant_id: Uuid,
+    ctx: &WriteContext,
+    extra_events: Vec<NewEvent>,
+    user_delta: i64,
+    group_delta: i64,
+) -> Result<()> {
+    // The log line needs no sequence number: written first, outside the tenant lock
+    // that PostgreSQL's append takes.
+    if let Some(log) = &ctx.log {
+        insert_log::<D>(&mut *conn, log).await?;
+    }
+    let feed = FeedWrite {
+        tenant_id,
+        now: ctx.now,
+        events: ctx.events.iter().chain(extra_events.iter()).collect(),
+        user_delta,
+        group_delta,
+    };
+    D::append_events(conn, feed).await
+}
+
+async fn insert_log<D: Db>(conn: &mut D::Connection, log: &ProvisioningRecord) -> Result<()> {
+    query::<D>(
+        "INSERT INTO provisioning_log (id, tenant_id, occurred_at, method, path, status, resource_type, \
+         resource_id, reason, request_id, token_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(log.id)
+    .bind(log.tenant_id)
+    .bind(Ts(log.occurred_at))
+    .bind(&log.method)
+    .bind(&log.path)
+    .bind(i64::from(log.status))
+    .bind(&log.resource_type)
+    .bind(log.resource_id)
+    .bind(&log.reason)
+    .bind(&log.request_id)
+    .bind(log.token_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn member_event(
+    kind: EventKind,
+    group_id: Uuid,
+    member_id: Uuid,
+    member_kind: MemberKind,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        resource_type: EventResource::Group,
+        resource_id: group_id,
+        data: json!({"group_id": group_id, "member_id": member_id, "member_type": member_kind.as_str()}),
+    }
+}
+
+/// Whether `table` has the row `id` in this tenant.
+async fn exists<D: Db>(
+    conn: &mut D::Connection,
+    table: Table,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<bool> {
+    let sql = match table {
+        Table::Users => "SELECT 1 FROM directory_users WHERE id = $1 AND tenant_id = $2",
+        Table::Groups => "SELECT 1 FROM directory_groups WHERE id = $1 AND tenant_id = $2",
+    };
+    let found: Option<Scalar<i32>> = query::<D>(sql)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// What kind of member an id names in this tenant, if any.
+async fn member_kind<D: Db>(
+    conn: &mut D::Connection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<MemberKind>> {
+    if exists::<D>(&mut *conn, Table::Users, tenant_id, id).await? {
+        return Ok(Some(MemberKind::User));
+    }
+    let is_group = exists::<D>(conn, Table::Groups, tenant_id, id).await?;
+    Ok(is_group.then_some(MemberKind::Group))
+}
+
+async fn add_members<D: Db>(
+    conn: &mut D::Connection,
+    group: &DirectoryGroup,
+    members: &[MemberRef],
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    for member in members {
+        let id = Uuid::parse_str(&member.value)
+            .map_err(|_| StoreError::InvalidReference(member.value.clone()))?;
+        if id == group.id {
+            return Err(StoreError::InvalidReference(member.value.clone()));
+        }
+        let kind = member_kind::<D>(&mut *conn, group.tenant_id, id)
+            .await?
+            .ok_or_else(|| StoreError::InvalidReference(member.value.clone()))?;
+        let inserted = query::<D>(
+            "INSERT INTO directory_group_members (group_id, member_id, member_type, tenant_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(group.id)
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(group.tenant_id)
+        .execute(&mut *conn)
+        .await?;
+        if inserted == 1 {
+            events.push(member_event(
+                EventKind::GroupMemberAdded,
+                group.id,
+                id,
+                kind,
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn remove_members<D: Db>(
+    conn: &mut D::Connection,
+    group_id: Uuid,
+    ids: &[Uuid],
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    for id in ids {
+        let removed: Option<Scalar<String>> = query::<D>(
+            "DELETE FROM directory_group_members WHERE group_id = $1 AND member_id = $2 RETURNING member_type",
+        )
+        .bind(group_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(Scalar(kind)) = removed {
+            events.push(member_event(
+                EventKind::GroupMemberRemoved,
+                group_id,
+                *id,
+                member_kind_of(&kind),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn current_members<D: Db>(conn: &mut D::Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
+    let rows: Vec<Scalar<Uuid>> = query::<D>(
+        "SELECT member_id FROM directory_group_members WHERE group_id = $1 ORDER BY member_id",
+    )
+    .bind(group_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|Scalar(id)| id).collect())
+}
+
+async fn apply_member_changes<D: Db>(
+    conn: &mut D::Connection,
+    group: &DirectoryGroup,
+    changes: &[MemberChange],
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    for change in changes {
+        match change {
+            MemberChange::Add(members) => {
+                add_members::<D>(&mut *conn, group, members, events).await?
+            }
+            MemberChange::Remove(ids) => {
+                // An id that is not a UUID is no member of anything: nothing to remove.
+                let ids: Vec<Uuid> = ids
+                    .iter()
+                    .filter_map(|id| Uuid::parse_str(id).ok())
+                    .collect();
+                remove_members::<D>(&mut *conn, group.id, &ids, events).await?;
+            }
+            MemberChange::RemoveAll => {
+                let ids = current_members::<D>(&mut *conn, group.id).await?;
+                remove_members::<D>(&mut *conn, group.id, &ids, events).await?;
+            }
+            MemberChange::ReplaceAll(members) => {
+                let wanted: Vec<Uuid> = members
+                    .iter()
+                    .map(|m| {
+                        Uuid::parse_str(&m.value)
+                            .map_err(|_| StoreError::InvalidReference(m.value.clone()))
+                    })
+                    .collect::<Result<_>>()?;
+                let current = current_members::<D>(&mut *conn, group.id).await?;
+                let gone: Vec<Uuid> = current
+                    .iter()
+                    .filter(|id| !wanted.contains(id))
+                    .copied()
+                    .collect();
+                remove_members::<D>(&mut *conn, group.id, &gone, events).await?;
+                let new: Vec<MemberRef> = members
+                    .iter()
+                    .filter(|m| Uuid::parse_str(&m.value).is_ok_and(|id| !current.contains(&id)))
+                    .cloned()
+                    .collect();
+                add_members::<D>(&mut *conn, group, &new, events).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes an id from every group it is a member of.
+async fn remove_from_all_groups<D: Db>(
+    conn: &mut D::Connection,
+    member_id: Uuid,
+    events: &mut Vec<NewEvent>,
+) -> Result<()> {
+    let removed: Vec<Removed> = query::<D>(
+        "DELETE FROM directory_group_members WHERE member_id = $1 RETURNING group_id, member_type",
+    )
+    .bind(member_id)
+    .fetch_all(conn)
+    .await?;
+    for Removed { group_id, kind } in removed {
+        events.push(member_event(
+            EventKind::GroupMemberRemoved,
+            group_id,
+            member_id,
+            kind,
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the version of a row that an update or delete found nothing to change in.
+async fn missing_or_moved<D: Db>(
+    conn: &mut D::Connection,
+    table: Table,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> StoreError {
+    match exists::<D>(conn, table, tenant_id, id).await {
+        Ok(true) => StoreError::VersionMismatch,
+        Ok(false) => StoreError::NotFound,
+        Err(err) => err,
+    }
+}
+
+/// A delete of a user or group, if its version is `expected_version` (any, if
+/// `None`); else why not.
+async fn delete_row<D: Db>(
+    conn: &mut D::Connection,
+    table: Table,
+    tenant_id: Uuid,
+    id: Uuid,
+    expected_version: Option<i64>,
+) -> Result<()> {
+    let sql = match table {
+        Table::Users => {
+            "DELETE FROM directory_users WHERE id = $1 AND tenant_id = $2 AND ($3 IS NULL OR version = $3)"
+        }
+        Table::Groups => {
+            "DELETE FROM directory_groups WHERE id = $1 AND tenant_id = $2 AND ($3 IS NULL OR version = $3)"
+        }
+    };
+    let deleted = query::<D>(sql)
+        .bind(id)
+        .bind(tenant_id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await?;
+    match deleted {
+        0 => Err(missing_or_moved::<D>(conn, table, tenant_id, id).await),
+        _ => Ok(()),
+    }
+}
+
+impl<D: Db> SqlStore<D> {
+    /// A SCIM list: one page, and the total matching.
+    async fn list<T: FromRow>(
+        &self,
+        table: Table,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<T>> {
+        let mut conn = self.read().await?;
+        let mut items = Vec::new();
+        if let Some(sql) = scim_sql::page_query(D::DIALECT, table, tenant_id, request)? {
+            items = assembled::<D>(sql).fetch_all(&mut conn).await?;
+        }
+        let total = match (
+            scim_sql::total_from_page(request, items.len()),
+            &request.filter,
+        ) {
+            (Some(total), _) => total as i64,
+            // Without a filter, the total is the tenant's maintained count, not a scan.
+            (None, None) => {
+                let sql = match table {
+                    Table::Users => "SELECT user_count FROM tenants WHERE id = $1",
+                    Table::Groups => "SELECT group_count FROM tenants WHERE id = $1",
+                };
+                let count: Option<Scalar<i64>> = query::<D>(sql)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut conn)
+                    .await?;
+                count.map_or(0, |Scalar(count)| count)
+            }
+            (None, Some(filter)) => {
+                let sql = scim_sql::count_query(D::DIALECT, table, tenant_id, filter)?;
+                let Scalar(count) = assembled::<D>(sql).fetch_one(&mut conn).await?;
+                count
+            }
+        };
+        Ok(Listing {
+            total: total.max(0) as u64,
+            items,
+        })
+    }
+}
+
+#[async_trait]
+impl<D: Db> DirectoryRepo for SqlStore<D> {
+    async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()> {
+        let mut tx = self.begin().await?;
+        query::<D>(
+            "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
+             display_name_lower, active, document, source, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(user.id)
+        .bind(user.tenant_id)
+        .bind(&user.user_name)
+        .bind(user.user_name.to_lowercase())
+        .bind(&user.external_id)
+        .bind(display_name_lower(&user.document))
+        .bind(user.active)
+        .bind(Json(&user.document))
+        .bind(user.source.as_str())
+        .bind(Ts(user.created_at))
+        .bind(Ts(user.updated_at))
+        .bind(user.version)
+        .execute(&mut tx)
+        .await
+        .map_err(user_conflict)?;
+        write_emails::<D>(&mut tx, user).await?;
+        finish_write::<D>(&mut tx, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_for_sign_in(
+        &self,
+        tenant_id: Uuid,
+        email: &str,
+    ) -> Result<Option<DirectoryUser>> {
+        let lowered = email.to_lowercase();
+        let mut conn = self.read().await?;
+        let by_user_name = query::<D>(
+            "SELECT * FROM directory_users WHERE tenant_id = $1 AND user_name_lower = $2",
+        )
+        .bind(tenant_id)
+        .bind(&lowered)
+        .fetch_optional(&mut conn)
+        .await?;
+        match by_user_name {
+            Some(user) => Ok(Some(user)),
+            None => {
+                query::<D>(
+                    "SELECT u.* FROM directory_user_emails e JOIN directory_users u ON u.id = e.user_id \
+                     WHERE e.tenant_id = $1 AND e.value_lower = $2 ORDER BY u.id LIMIT 1",
+                )
+                .bind(tenant_id)
+                .bind(&lowered)
+                .fetch_optional(&mut conn)
+                .await
+            }
+        }
+    }
+
+    async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>> {
+        query::<D>("SELECT * FROM directory_users WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *self.read().await?)
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        user: &DirectoryUser,
+        expected_version: i64,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let updated = query::<D>(
+            "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
+             display_name_lower = $6, active = $7, document = $8, updated_at = $9, version = $10, \
+             source = $12 \
+             WHERE id = $1 AND tenant_id = $2 AND version = $11",
+        )
+        .bind(user.id)
+        .bind(user.tenant_id)
+        .bind(&user.user_name)
+        .bind(user.user_name.to_lowercase())
+        .bind(&user.external_id)
+        .bind(display_name_lower(&user.document))
+        .bind(user.active)
+        .bind(Json(&user.document))
+        .bind(Ts(user.updated_at))
+        .bind(user.version)
+        .bind(expected_version)
+        .bind(user.source.as_str())
+        .execute(&mut tx)
+        .await
+        .map_err(user_conflict)?;
+        if updated == 0 {
+            return Err(
+                missing_or_moved::<D>(&mut tx, Table::Users, user.tenant_id, user.id).await,
+            );
+        }
+        write_emails::<D>(&mut tx, user).await?;
+        finish_write::<D>(&mut tx, user.tenant_id, ctx, Vec::new(), 0, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn email_of_deleted_user(&self, tenant_id: Uuid, email: &str) -> Result<bool> {
+        let found: Option<Scalar<i32>> = query::<D>(
+            "SELECT 1 FROM deleted_user_emails WHERE tenant_id = $1 AND email_lower = $2",
+        )
+        .bind(tenant_id)
+        .bind(email.to_lowercase())
+        .fetch_optional(&mut *self.read().await?)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn delete_user(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // The addresses it had, remembered before the row (and its emails) go, so a
+        // SAML sign-in cannot create the user again just in time.
+        query::<D>(
+            "INSERT INTO deleted_user_emails (tenant_id, email_lower, deleted_at) \
+             SELECT tenant_id, user_name_lower, $3 FROM directory_users \
+               WHERE id = $1 AND tenant_id = $2 AND user_name_lower LIKE '%@%' \
+             UNION SELECT tenant_id, value_lower, $3 FROM directory_user_emails WHERE user_id = $1 \
+             ON CONFLICT (tenant_id, email_lower) DO UPDATE SET deleted_at = excluded.deleted_at",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(Ts(ctx.now))
+        .execute(&mut tx)
+        .await?;
+        delete_row::<D>(&mut tx, Table::Users, tenant_id, id, expected_version).await?;
+        let mut events = Vec::new();
+        remove_from_all_groups::<D>(&mut tx, id, &mut events).await?;
+        finish_write::<D>(&mut tx, tenant_id, ctx, events, -1, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<DirectoryUser>> {
+        self.list(Table::Users, tenant_id, request).await
+    }
+
+    async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>> {
+        let mut conn = self.read().await?;
+        let mut out = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let mut sql = Sql::new(D::DIALECT);
+            sql.push(
+                "SELECT m.member_id, g.id AS group_id, g.display_name FROM directory_group_members m \
+                 JOIN directory_groups g ON g.id = m.group_id WHERE m.tenant_id = ",
+            )
+            .bind(Bind::Uuid(tenant_id))
+            .push(" AND m.member_id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Bind::Uuid(*id));
+            }
+            sql.push(") ORDER BY g.display_name, g.id");
+            out.extend(
+                assembled::<D>(sql)
+                    .fetch_all::<UserGroup>(&mut conn)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn create_group(
+        &self,
+        group: &DirectoryGroup,
+        members: &[MemberRef],
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        query::<D>(
+            "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, external_id, \
+             document, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(group.id)
+        .bind(group.tenant_id)
+        .bind(&group.display_name)
+        .bind(group.display_name.to_lowercase())
+        .bind(&group.external_id)
+        .bind(Json(&group.document))
+        .bind(Ts(group.created_at))
+        .bind(Ts(group.updated_at))
+        .bind(group.version)
+        .execute(&mut tx)
+        .await?;
+        let mut events = Vec::new();
+        add_members::<D>(&mut tx, group, members, &mut events).await?;
+        finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn group_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryGroup>> {
+        query::<D>("SELECT * FROM directory_groups WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *self.read().await?)
+            .await
+    }
+
+    async fn group_members(
+        &self,
+        tenant_id: Uuid,
+        group_ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, GroupMember)>> {
+        let mut conn = self.read().await?;
+        let mut out = Vec::new();
+        for group_id in group_ids {
+            let members: Vec<GroupMember> = query::<D>(
+                "SELECT m.member_id, m.member_type, \
+                   COALESCE(u.document ->> 'displayName', u.user_name, g.display_name) AS display \
+                 FROM directory_group_members m \
+                 LEFT JOIN directory_users u ON m.member_type = 'User' AND u.id = m.member_id \
+                 LEFT JOIN directory_groups g ON m.member_type = 'Group' AND g.id = m.member_id \
+                 WHERE m.group_id = $1 AND m.tenant_id = $2 ORDER BY m.member_id",
+            )
+            .bind(group_id)
+            .bind(tenant_id)
+            .fetch_all(&mut conn)
+            .await?;
+            out.extend(members.into_iter().map(|member| (*group_id, member)));
+        }
+        Ok(out)
+    }
+
+    async fn update_group(
+        &self,
+        group: &DirectoryGroup,
+        expected_version: i64,
+        changes: &[MemberChange],
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let updated = query::<D>(
+            "UPDATE directory_groups SET display_name = $3, display_name_lower = $4, external_id = $5, \
+             document = $6, updated_at = $7, version = $8 WHERE id = $1 AND tenant_id = $2 AND version = $9",
+        )
+        .bind(group.id)
+        .bind(group.tenant_id)
+        .bind(&group.display_name)
+        .bind(group.display_name.to_lowercase())
+        .bind(&group.external_id)
+        .bind(Json(&group.document))
+        .bind(Ts(group.updated_at))
+        .bind(group.version)
+        .bind(expected_version)
+        .execute(&mut tx)
+        .await?;
+        if updated == 0 {
+            return Err(
+                missing_or_moved::<D>(&mut tx, Table::Groups, group.tenant_id, group.id).await,
+            );
+        }
+        let mut events = Vec::new();
+        apply_member_changes::<D>(&mut tx, group, changes, &mut events).await?;
+        finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_group(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        delete_row::<D>(&mut tx, Table::Groups, tenant_id, id, expected_version).await?;
+        let mut events = Vec::new();
+        // Its own members went with it (ON DELETE CASCADE); it may itself be a member.
+        remove_from_all_groups::<D>(&mut tx, id, &mut events).await?;
+        finish_write::<D>(&mut tx, tenant_id, ctx, events, 0, -1).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_groups(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<Listing<DirectoryGroup>> {
+        self.list(Table::Groups, tenant_id, request).await
+    }
+
+    async fn page_users(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryUser>> {
+        let (after, limit) = overfetch(page);
+        let rows = query::<D>(
+            "SELECT * FROM directory_users WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(page_of(rows, page, |u: &DirectoryUser| u.id))
+    }
+
+    async fn page_groups(
+        &self,
+        tenant_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<DirectoryGroup>> {
+        let (after, limit) = overfetch(page);
+        let rows = query::<D>(
+            "SELECT * FROM directory_groups WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(page_of(rows, page, |g: &DirectoryGroup| g.id))
+    }
+
+    async fn list_events(
+        &self,
+        tenant_id: Uuid,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<DirectoryEvent>> {
+        query::<D>(
+            "SELECT * FROM directory_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.read().await?)
+        .await
+    }
+
+    async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()> {
+        insert_log::<D>(&mut *self.write().await?, record).await
+    }
+
+    async fn list_provisioning_filtered(
+        &self,
+        tenant_id: Uuid,
+        filter: &ProvisioningFilter,
+        page: PageRequest,
+    ) -> Result<Page<ProvisioningRecord>> {
+        let sql = crate::log_filter::provisioning_page_query(D::DIALECT, tenant_id, filter, page);
+        let rows = assembled::<D>(sql)
+            .fetch_all(&mut *self.read().await?)
+            .await?;
+        Ok(page_of(rows, page, |r: &ProvisioningRecord| r.id))
+    }
+}
