@@ -1,12 +1,15 @@
 //! Bearer credentials: a tenant's SCIM tokens and the operator's admin API keys.
-//! Each is shown once, when issued, and stored only as its SHA-256 digest.
+//! Each is shown once, when issued, and stored only as its SHA-256 digest; a
+//! presented one is found by the digest of what was presented, through a unique
+//! index, on every request (so a revocation acts at once on every process).
 
-use idbridge_core::secret::{AdminApiKey, ScimToken};
+use idbridge_core::secret::{AdminApiKey, BootstrapAdminKey, ScimToken};
 use idbridge_store::{AdminKeyRecord, Page, PageRequest, ScimTokenRecord, StoreError, Tenant};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::directory::TenantRef;
 use crate::tenants::{MAX_NAME_CHARS, find, validate_text};
 use crate::{App, Error, Result};
 
@@ -117,4 +120,85 @@ pub async fn revoke_admin_key(app: &App, id: Uuid) -> Result<()> {
         Err(StoreError::NotFound) => Err(Error::NotFound("admin API key")),
         Err(other) => Err(other.into()),
     }
+}
+
+/// `last_used_at` of a credential is written at most once per this interval, so the
+/// hot path of authentication stays a read.
+pub const LAST_USED_GRANULARITY: time::Duration = time::Duration::seconds(60);
+
+/// Who is calling the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminPrincipal {
+    /// The operator's `--admin-api-key`.
+    Bootstrap,
+    Key(Uuid),
+}
+
+/// The principal a presented admin credential names, if any: the bootstrap key
+/// (compared in constant time, and always compared, so a match costs what a miss
+/// does), else a non-revoked admin key.
+pub async fn authenticate_admin(
+    app: &App,
+    bootstrap: Option<&BootstrapAdminKey>,
+    presented: &str,
+) -> Result<Option<AdminPrincipal>> {
+    if bootstrap.is_some_and(|key| key.matches(presented)) {
+        return Ok(Some(AdminPrincipal::Bootstrap));
+    }
+    let Ok(key) = AdminApiKey::parse(presented) else {
+        return Ok(None);
+    };
+    let Some(record) = app.store.active_admin_key(&key.hash()).await? else {
+        return Ok(None);
+    };
+    let now = app.clock.now();
+    if record
+        .last_used_at
+        .is_none_or(|last| now - last >= LAST_USED_GRANULARITY)
+    {
+        app.store.touch_admin_key(record.id, now).await?;
+    }
+    Ok(Some(AdminPrincipal::Key(record.id)))
+}
+
+/// A SCIM request's caller, once its token has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimCaller {
+    pub tenant: TenantRef,
+    pub token_id: Uuid,
+}
+
+/// The caller a presented SCIM token names, if the token is known, not revoked,
+/// and a token of the tenant at `slug` (a token of one tenant never reaches
+/// another). One answer, `None`, for every failure.
+pub async fn authenticate_scim(
+    app: &App,
+    slug: &str,
+    presented: &str,
+) -> Result<Option<ScimCaller>> {
+    let Ok(token) = ScimToken::parse(presented) else {
+        return Ok(None);
+    };
+    let Some(active) = app.store.active_scim_token(&token.hash()).await? else {
+        return Ok(None);
+    };
+    if active.tenant_slug.as_str() != slug {
+        tracing::warn!(token_id = %active.token_id, "SCIM token used on another tenant's URL");
+        return Ok(None);
+    }
+    let now = app.clock.now();
+    if active
+        .last_used_at
+        .is_none_or(|last| now - last >= LAST_USED_GRANULARITY)
+    {
+        app.store.touch_scim_token(active.token_id, now).await?;
+    }
+    Ok(Some(ScimCaller {
+        tenant: TenantRef {
+            id: active.tenant_id,
+            slug: active.tenant_slug,
+            require_verified_domains: active.require_verified_domains,
+        },
+        token_id: active.token_id,
+    }))
 }

@@ -3,7 +3,15 @@
 //! their filters. The admin API, the console and the ID token all read users
 //! through [`user_view`], so they agree on a user's email, names and roles.
 
+pub mod render;
 pub mod saml_claims;
+mod write;
+
+pub use write::{
+    DirectoryError, Origin, ScimChange, ScimRequest, TenantRef, Updated, UserToUpdate,
+    VersionMatch, create_scim_group, create_scim_user, create_user, delete_scim_group,
+    delete_scim_user, patch_scim_group, replace_scim_group, update_user, write_scim_user,
+};
 
 use idbridge_store::{
     DirectoryGroup, DirectoryUser, PageRequest, ProvisioningFilter, ProvisioningRecord,

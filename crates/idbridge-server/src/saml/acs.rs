@@ -38,7 +38,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::scim::render::{self, Base};
+use idbridge_app::directory::render::{self, Base};
 
 use super::page::escape_html;
 use super::{FlowError, endpoints, tenant_with_connection, unavailable};

@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use idbridge_app::directory::DirectoryError;
 use idbridge_scim::{ScimError, ScimType};
 use idbridge_store::StoreError;
 use serde::Serialize;
@@ -47,15 +48,48 @@ impl From<StoreError> for ScimProblem {
             }
             other => {
                 tracing::error!(error = %other, "SCIM request failed in storage");
-                ScimError::new(
-                    500,
-                    None,
-                    "internal error; the server log has the details for this request id",
-                )
+                ScimError::new(500, None, INTERNAL)
             }
         })
     }
 }
+
+/// The directory's refusals in SCIM's words: each variant's `scimType` and status.
+impl From<DirectoryError> for ScimProblem {
+    fn from(err: DirectoryError) -> Self {
+        let detail = err.to_string();
+        match err {
+            DirectoryError::Request(e) => Self(e),
+            DirectoryError::NotFound(_) => Self(ScimError::not_found(detail)),
+            DirectoryError::PreconditionFailed => Self(ScimError::precondition_failed(detail)),
+            DirectoryError::UserNameTaken(_) => Self(ScimError::uniqueness(detail)),
+            DirectoryError::NotAnEmail(_) | DirectoryError::DomainNotVerified(_) => {
+                Self(ScimError::invalid_value(detail))
+            }
+            DirectoryError::Busy(_) => Self(ScimError::new(409, None, detail)),
+            DirectoryError::Store(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "SCIM request failed");
+                Self(ScimError::new(500, None, INTERNAL))
+            }
+        }
+    }
+}
+
+/// Failures of the application's other operations (authentication).
+impl From<idbridge_app::Error> for ScimProblem {
+    fn from(err: idbridge_app::Error) -> Self {
+        match err {
+            idbridge_app::Error::Unavailable(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "SCIM request failed");
+                Self(ScimError::new(500, None, INTERNAL))
+            }
+        }
+    }
+}
+
+const INTERNAL: &str = "internal error; the server log has the details for this request id";
 
 impl ScimProblem {
     pub fn unauthorized() -> Self {

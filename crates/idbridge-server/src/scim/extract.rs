@@ -11,6 +11,8 @@ use axum::http::request::Parts;
 use idbridge_scim::ScimError;
 use serde_json::Value;
 
+pub use idbridge_app::directory::VersionMatch;
+
 use super::error::ScimProblem;
 
 /// A request body parsed as JSON.
@@ -89,36 +91,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimParams {
 pub struct Preconditions {
     pub if_match: Option<VersionMatch>,
     pub if_none_match: Option<VersionMatch>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VersionMatch {
-    Any,
-    Versions(Vec<i64>),
-}
-
-impl VersionMatch {
-    fn parse(raw: &str) -> Self {
-        if raw.trim() == "*" {
-            return VersionMatch::Any;
-        }
-        let versions = raw
-            .split(',')
-            .filter_map(|tag| {
-                let tag = tag.trim();
-                let tag = tag.strip_prefix("W/").unwrap_or(tag);
-                tag.trim_matches('"').parse::<i64>().ok()
-            })
-            .collect();
-        VersionMatch::Versions(versions)
-    }
-
-    pub fn matches(&self, version: i64) -> bool {
-        match self {
-            VersionMatch::Any => true,
-            VersionMatch::Versions(list) => list.contains(&version),
-        }
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Preconditions {

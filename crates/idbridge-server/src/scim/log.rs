@@ -38,7 +38,7 @@ pub async fn record_failures(
         .get::<FailureReason>()
         .map(|r| r.0.clone());
     let (tenant_id, token_id) = match response.extensions().get::<LoggedTenant>() {
-        Some(LoggedTenant(t)) => (Some(t.tenant_id), Some(t.token_id)),
+        Some(LoggedTenant(t)) => (Some(t.tenant.id), Some(t.token_id)),
         // Refused before authentication: log it under the tenant the path names, if
         // that tenant exists (a wrong token pasted into Entra shows up here).
         None => match slug {

@@ -11,23 +11,23 @@ mod error;
 mod extract;
 mod groups;
 mod log;
-pub(crate) mod render;
 mod users;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
+use idbridge_app::directory::ScimRequest;
+use idbridge_app::directory::render::{self, Base};
 use idbridge_scim::schema::ResourceType;
 use idbridge_scim::{ScimError, discovery};
-use idbridge_store::ProvisioningRecord;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use auth::ScimTenant;
 pub use error::ScimProblem;
+pub use idbridge_app::credentials::ScimCaller as ScimTenant;
 
 use crate::AppState;
 use error::scim_json;
@@ -91,7 +91,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 fn base_url(state: &AppState, tenant: &ScimTenant) -> String {
-    state.app.config.public_url.scim_base_url(&tenant.slug)
+    state
+        .app
+        .config
+        .public_url
+        .scim_base_url(&tenant.tenant.slug)
 }
 
 const DOCUMENTATION: &str = "https://github.com/idbridge/idbridge#scim";
@@ -170,26 +174,38 @@ fn resource_id(params: &std::collections::HashMap<String, String>) -> Result<Uui
         .ok_or_else(|| ScimProblem(ScimError::not_found("resource not found")))
 }
 
-/// The provisioning log line of a successful write, committed with it.
-fn provisioning_record(
-    tenant: &ScimTenant,
-    meta: &RequestMeta,
-    status: u16,
-    resource_type: &str,
-    resource_id: Option<Uuid>,
-    now: time::OffsetDateTime,
-) -> ProvisioningRecord {
-    ProvisioningRecord {
-        id: Uuid::now_v7(),
-        tenant_id: tenant.tenant_id,
-        occurred_at: now,
-        method: meta.method.clone(),
-        path: meta.path.clone(),
-        status,
-        resource_type: Some(resource_type.to_owned()),
-        resource_id,
-        reason: None,
-        request_id: meta.request_id.clone(),
-        token_id: Some(tenant.token_id),
+/// The write a request asks, as the directory records it.
+fn scim_request(tenant: &ScimTenant, meta: RequestMeta) -> ScimRequest {
+    ScimRequest {
+        tenant: tenant.tenant.clone(),
+        token_id: tenant.token_id,
+        method: meta.method,
+        path: meta.path,
+        request_id: meta.request_id,
     }
+}
+
+/// The tenant's SCIM base, for `meta.location` and `$ref`.
+fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
+    Base {
+        public_url: &state.app.config.public_url,
+        slug: &tenant.tenant.slug,
+    }
+}
+
+/// A SCIM resource answer with its `ETag` (and `Location`, for a create).
+fn answer(
+    status: StatusCode,
+    body: &serde_json::Map<String, Value>,
+    version: i64,
+    location: Option<String>,
+) -> Response {
+    let mut response = scim_json(status, body);
+    if let Ok(etag) = HeaderValue::from_str(&render::etag(version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }

@@ -1,4 +1,5 @@
-//! Stored directory records as SCIM resources.
+//! Stored directory records as SCIM resources: what SCIM answers, and what the
+//! feed's `user.*` events carry, so the app sees a user the same way in both.
 
 use idbridge_scim::resource::schemas_of;
 use idbridge_scim::schema::ResourceType;
@@ -6,7 +7,7 @@ use idbridge_store::{DirectoryGroup, DirectoryUser, GroupMember, UserGroup};
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use idbridge_app::PublicUrl;
+use crate::PublicUrl;
 use idbridge_core::TenantSlug;
 
 /// The tenant's SCIM base URL, for `meta.location` and `$ref`.
