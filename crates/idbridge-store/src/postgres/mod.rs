@@ -29,7 +29,6 @@ mod directory;
 mod domain;
 mod oidc;
 mod saml;
-mod setup_link;
 mod sign_in_batch;
 mod webhook;
 
@@ -138,20 +137,12 @@ pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
     Tenant::from_row(row)
 }
 
-pub(super) fn one_row_affected(result: sqlx::postgres::PgQueryResult) -> Result<()> {
-    if result.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
 pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
     crate::repo::overfetch(page)
 }
 
 #[cfg(test)]
-use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG};
+use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, setup_link};
 #[cfg(test)]
 use time::OffsetDateTime;
 

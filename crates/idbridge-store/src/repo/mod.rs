@@ -21,6 +21,9 @@ use crate::{
     TenantUpdate,
 };
 
+// The areas beside the spine, each written once.
+pub(crate) mod setup_link;
+
 /// The store on one backend.
 pub(crate) struct SqlStore<D: Db> {
     /// Readers. On SQLite, WAL lets them run beside the writer.
@@ -191,7 +194,6 @@ where
         + crate::OidcRepo
         + crate::DomainRepo
         + crate::WebhookRepo
-        + crate::SetupLinkRepo
         + crate::ConsoleRepo,
 {
     fn backend(&self) -> Backend {

@@ -33,7 +33,6 @@ mod directory;
 mod domain;
 mod oidc;
 mod saml;
-mod setup_link;
 mod sign_in_batch;
 mod webhook;
 
@@ -174,14 +173,6 @@ fn hash_of(row: &SqliteRow, column: &str) -> Result<SecretHash> {
     crate::repo::hash(row, column)
 }
 
-pub(super) fn one_row_affected(result: sqlx::sqlite::SqliteQueryResult) -> Result<()> {
-    if result.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
 pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
     crate::repo::overfetch(page)
 }
@@ -190,7 +181,7 @@ pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
 mod index_tests {
     use super::*;
     use crate::Store;
-    use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG};
+    use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, setup_link};
     use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
     use sqlx::Execute as _;
     use sqlx::sqlite::SqliteArguments;
