@@ -24,7 +24,6 @@ use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
 
-mod console;
 mod directory;
 mod domain;
 mod oidc;
@@ -142,7 +141,7 @@ pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
 }
 
 #[cfg(test)]
-use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, setup_link};
+use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, console, setup_link};
 #[cfg(test)]
 use time::OffsetDateTime;
 

@@ -22,6 +22,7 @@ use crate::{
 };
 
 // The areas beside the spine, each written once.
+pub(crate) mod console;
 pub(crate) mod setup_link;
 
 /// The store on one backend.
@@ -193,8 +194,7 @@ where
         + crate::SamlRepo
         + crate::OidcRepo
         + crate::DomainRepo
-        + crate::WebhookRepo
-        + crate::ConsoleRepo,
+        + crate::WebhookRepo,
 {
     fn backend(&self) -> Backend {
         D::BACKEND

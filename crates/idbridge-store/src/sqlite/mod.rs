@@ -28,7 +28,6 @@ use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
 
-mod console;
 mod directory;
 mod domain;
 mod oidc;
@@ -181,7 +180,7 @@ pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
 mod index_tests {
     use super::*;
     use crate::Store;
-    use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, setup_link};
+    use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, console, setup_link};
     use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
     use sqlx::Execute as _;
     use sqlx::sqlite::SqliteArguments;
