@@ -36,6 +36,11 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// The client that registered exactly `$1` as a redirect URI (JSON arrays are
     /// searched differently).
     const CLIENT_FOR_REDIRECT_URI: &'static str;
+    /// The authorization code with digest `$1`, read inside the exchange's write
+    /// transaction so that a code is exchanged at most once across processes
+    /// (PostgreSQL locks the row; SQLite's transaction already holds the file's
+    /// write lock).
+    const CODE_TO_REDEEM: &'static str;
 
     fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
     /// A value of a compiled SCIM query (see `scim_sql`).

@@ -26,7 +26,6 @@ use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError,
 
 mod directory;
 mod domain;
-mod oidc;
 mod saml;
 mod sign_in_batch;
 mod webhook;
@@ -72,6 +71,10 @@ impl Db for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT id FROM oidc_clients \
          WHERE redirect_uris @> jsonb_build_array($1::text) ORDER BY id LIMIT 1";
+    /// FOR UPDATE: a concurrent redemption of the same code waits here until this
+    /// one commits, then finds it used (and revokes the token stored by the first).
+    const CODE_TO_REDEEM: &'static str =
+        "SELECT * FROM authorization_codes WHERE code_hash = $1 FOR UPDATE";
 
     fn bind<'q, T: Param<'q>>(args: &mut PgArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)

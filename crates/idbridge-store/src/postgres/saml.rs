@@ -379,7 +379,7 @@ impl SamlRepo for PostgresStore {
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
-            .map(super::oidc::code_from_row)
+            .map(<AuthorizationCodeRecord as crate::db::FromRow>::from_row)
             .transpose()
     }
 

@@ -23,6 +23,7 @@ use crate::{
 
 // The areas beside the spine, each written once.
 pub(crate) mod console;
+mod oidc;
 pub(crate) mod setup_link;
 
 /// The store on one backend.
@@ -190,11 +191,7 @@ pub(crate) const ACTIVE_ADMIN_KEY: &str =
 impl<D: Db> Store for SqlStore<D>
 where
     // Transitional: the areas each backend still implements on its own.
-    Self: crate::DirectoryRepo
-        + crate::SamlRepo
-        + crate::OidcRepo
-        + crate::DomainRepo
-        + crate::WebhookRepo,
+    Self: crate::DirectoryRepo + crate::SamlRepo + crate::DomainRepo + crate::WebhookRepo,
 {
     fn backend(&self) -> Backend {
         D::BACKEND

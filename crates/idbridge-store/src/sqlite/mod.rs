@@ -30,7 +30,6 @@ use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError,
 
 mod directory;
 mod domain;
-mod oidc;
 mod saml;
 mod sign_in_batch;
 mod webhook;
@@ -74,6 +73,10 @@ impl Db for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT c.id FROM oidc_clients c WHERE EXISTS \
          (SELECT 1 FROM json_each(c.redirect_uris) u WHERE u.value = $1) ORDER BY c.id LIMIT 1";
+    /// No row lock: the redemption's transaction began IMMEDIATE on the single
+    /// writer, so every redemption runs alone and the read-check-write cannot
+    /// interleave with another one.
+    const CODE_TO_REDEEM: &'static str = "SELECT * FROM authorization_codes WHERE code_hash = $1";
 
     fn bind<'q, T: Param<'q>>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)

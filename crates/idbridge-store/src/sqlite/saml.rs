@@ -399,7 +399,7 @@ impl SamlRepo for SqliteStore {
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
-            .map(super::oidc::code_from_row)
+            .map(<AuthorizationCodeRecord as crate::db::FromRow>::from_row)
             .transpose()
     }
 
