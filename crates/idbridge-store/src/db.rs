@@ -41,6 +41,18 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// (PostgreSQL locks the row; SQLite's transaction already holds the file's
     /// write lock).
     const CODE_TO_REDEEM: &'static str;
+    /// The tenant that holds domain `$1` verified. This and the next two test
+    /// "verified" word for word as the backend's partial indexes do (see
+    /// `repo::domain::statements`).
+    const TENANT_FOR_VERIFIED_DOMAIN: &'static str;
+    /// Verified domains last checked before `$1`, oldest check first, `$2` of them.
+    const DOMAINS_TO_RECHECK: &'static str;
+    /// How many tenants other than `$2` hold domain `$1` verified.
+    const DOMAIN_VERIFIED_ELSEWHERE: &'static str;
+    /// Tenant `$1`'s claim on domain `$2`, read inside a DNS check's write
+    /// transaction so that two checks of one claim apply in turn (PostgreSQL locks
+    /// the row; SQLite's transaction already holds the file's write lock).
+    const DOMAIN_TO_CHECK: &'static str;
 
     fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
     /// A value of a compiled SCIM query (see `scim_sql`).
@@ -73,6 +85,15 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
         writer: &Pool<Self>,
         batch: &[&SignInWrite],
     ) -> impl Future<Output = Result<Vec<Written>>> + Send;
+
+    /// Transitional, until the directory moves to the one logic: the backend's end
+    /// of a directory write, appending `ctx`'s events to the tenant's feed, for the
+    /// areas beside the directory that raise events (see `repo::append_to_feed`).
+    fn finish_directory_write(
+        conn: &mut Self::Connection,
+        tenant_id: uuid::Uuid,
+        ctx: &crate::WriteContext,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A value either backend can bind (for as long as `'q`: an `Option` of a borrowed

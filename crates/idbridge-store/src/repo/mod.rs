@@ -16,13 +16,14 @@ use uuid::Uuid;
 use crate::db::{Db, FromRow, Row, Scalar, Ts, query};
 use crate::sign_in_batch::{SignInBatcher, SignInWrite, SignInWriter, Written};
 use crate::{
-    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, OidcClient, Page,
-    PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant, TenantRepo,
-    TenantUpdate,
+    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, NewEvent, OidcClient,
+    Page, PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant, TenantRepo,
+    TenantUpdate, WriteContext,
 };
 
 // The areas beside the spine, each written once.
 pub(crate) mod console;
+pub(crate) mod domain;
 mod oidc;
 pub(crate) mod setup_link;
 
@@ -174,6 +175,24 @@ impl FromRow for RoleMapping {
     }
 }
 
+/// Ends a write transaction of an area beside the directory that raises feed
+/// events (a domain verified or given up, a certificate about to expire): appends
+/// them to the tenant's feed, numbered on from its counter, as a directory write
+/// does. [`StoreError::NotFound`] if the tenant is gone.
+pub(crate) async fn append_to_feed<D: Db>(
+    conn: &mut D::Connection,
+    tenant_id: Uuid,
+    now: OffsetDateTime,
+    events: Vec<NewEvent>,
+) -> Result<()> {
+    let ctx = WriteContext {
+        now,
+        events,
+        log: None,
+    };
+    D::finish_directory_write(conn, tenant_id, &ctx).await
+}
+
 /// A digest column's value.
 fn digest(hash: &SecretHash) -> &[u8] {
     hash.as_bytes().as_slice()
@@ -191,7 +210,7 @@ pub(crate) const ACTIVE_ADMIN_KEY: &str =
 impl<D: Db> Store for SqlStore<D>
 where
     // Transitional: the areas each backend still implements on its own.
-    Self: crate::DirectoryRepo + crate::SamlRepo + crate::DomainRepo + crate::WebhookRepo,
+    Self: crate::DirectoryRepo + crate::SamlRepo + crate::WebhookRepo,
 {
     fn backend(&self) -> Backend {
         D::BACKEND

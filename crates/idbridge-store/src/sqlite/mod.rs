@@ -77,6 +77,10 @@ impl Db for Sqlite {
     /// writer, so every redemption runs alone and the read-check-write cannot
     /// interleave with another one.
     const CODE_TO_REDEEM: &'static str = "SELECT * FROM authorization_codes WHERE code_hash = $1";
+    const TENANT_FOR_VERIFIED_DOMAIN: &'static str = domain::TENANT_FOR_VERIFIED_DOMAIN;
+    const DOMAINS_TO_RECHECK: &'static str = domain::DOMAINS_TO_RECHECK;
+    const DOMAIN_VERIFIED_ELSEWHERE: &'static str = domain::VERIFIED_ELSEWHERE;
+    const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
 
     fn bind<'q, T: Param<'q>>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
@@ -139,6 +143,14 @@ impl Db for Sqlite {
 
     async fn write_sign_ins(writer: &Pool<Sqlite>, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
         sign_in_batch::write_together(writer, batch).await
+    }
+
+    async fn finish_directory_write(
+        conn: &mut SqliteConnection,
+        tenant_id: Uuid,
+        ctx: &crate::WriteContext,
+    ) -> Result<()> {
+        directory::finish_write(conn, tenant_id, ctx, Vec::new(), 0, 0).await
     }
 }
 
