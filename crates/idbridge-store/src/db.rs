@@ -22,13 +22,18 @@ use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteRow, SqliteTypeInfo, SqliteValue
 use sqlx::{AssertSqlSafe, Database, Pool, Postgres, SqlSafeStr, SqlStr, Sqlite};
 use time::OffsetDateTime;
 
-use crate::scim_sql::Bind;
+use crate::scim_sql::{Bind, Dialect};
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, Result, StoreError};
 
 /// What a backend supplies. Implemented by `sqlx::Sqlite` and `sqlx::Postgres`.
 pub(crate) trait Db: Database<Row: Row> + Sync {
     const BACKEND: Backend;
+    /// How `scim_sql` and `log_filter` spell this backend's SQL.
+    const DIALECT: Dialect = match Self::BACKEND {
+        Backend::Sqlite => Dialect::Sqlite,
+        Backend::Postgres => Dialect::Postgres,
+    };
     /// The statement that opens a transaction that will write: SQLite takes the
     /// file's write lock at once (`IMMEDIATE`), so a transaction never fails to
     /// upgrade halfway.
@@ -56,7 +61,6 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
 
     fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
     /// A value of a compiled SCIM query (see `scim_sql`).
-    #[allow(dead_code)] // Transitional: the directory and the logs move next.
     fn bind_dynamic(args: &mut Self::Arguments, value: Bind) -> Result<(), BoxDynError>;
 
     fn fetch_all(
@@ -209,7 +213,6 @@ pub(crate) fn query<D: Db>(sql: &'static str) -> Query<D> {
 
 /// A statement assembled at run time from fixed fragments only, every request value
 /// bound (`scim_sql`, `log_filter`).
-#[allow(dead_code)] // Transitional: the directory and the logs move next.
 pub(crate) fn query_assembled<D: Db>(sql: String) -> Query<D> {
     Query::with_sql(AssertSqlSafe(sql).into_sql_str())
 }
@@ -232,7 +235,6 @@ impl<D: Db> Query<D> {
         self
     }
 
-    #[allow(dead_code)] // Transitional: the directory and the logs move next.
     pub fn bind_dynamic(mut self, value: Bind) -> Self {
         if self.unbound.is_none()
             && let Err(e) = D::bind_dynamic(&mut self.args, value)

@@ -18,15 +18,14 @@ use uuid::Uuid;
 
 #[cfg(test)]
 use crate::Store;
-use crate::db::{Db, FromRow, Param};
+use crate::db::{Db, Param};
 use crate::repo::SqlStore;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
+use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError};
 
 mod directory;
 mod domain;
-mod saml;
 mod sign_in_batch;
 mod webhook;
 
@@ -145,10 +144,6 @@ impl Db for Postgres {
 
 pub(super) fn uuid_of(row: &PgRow, column: &str) -> Result<Uuid> {
     Ok(row.try_get::<Uuid, _>(column)?)
-}
-
-pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
-    Tenant::from_row(row)
 }
 
 pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {

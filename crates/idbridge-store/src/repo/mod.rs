@@ -25,6 +25,7 @@ use crate::{
 pub(crate) mod console;
 pub(crate) mod domain;
 mod oidc;
+mod saml;
 pub(crate) mod setup_link;
 
 /// The store on one backend.
@@ -210,7 +211,7 @@ pub(crate) const ACTIVE_ADMIN_KEY: &str =
 impl<D: Db> Store for SqlStore<D>
 where
     // Transitional: the areas each backend still implements on its own.
-    Self: crate::DirectoryRepo + crate::SamlRepo + crate::WebhookRepo,
+    Self: crate::DirectoryRepo + crate::WebhookRepo,
 {
     fn backend(&self) -> Backend {
         D::BACKEND

@@ -22,15 +22,14 @@ use sqlx::{Arguments as _, Pool, Row, SqlStr, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::{Db, FromRow, Param};
+use crate::db::{Db, Param};
 use crate::repo::SqlStore;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
+use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError};
 
 mod directory;
 mod domain;
-mod saml;
 mod sign_in_batch;
 mod webhook;
 
@@ -176,10 +175,6 @@ pub(super) fn uuid_of(row: &SqliteRow, column: &str) -> Result<Uuid> {
 #[allow(dead_code)]
 fn slug_of(row: &SqliteRow, column: &str) -> Result<TenantSlug> {
     crate::repo::slug(row, column)
-}
-
-pub(super) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
-    Tenant::from_row(row)
 }
 
 #[allow(dead_code)]
