@@ -58,6 +58,13 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// transaction so that two checks of one claim apply in turn (PostgreSQL locks
     /// the row; SQLite's transaction already holds the file's write lock).
     const DOMAIN_TO_CHECK: &'static str;
+    /// Whether any webhook pair that changed lately is due
+    /// ([`crate::ClaimScope::Recent`]). The planner must be made to start from two
+    /// index ranges, and each backend is made to in its own way (see
+    /// `repo::webhook` for the values it takes).
+    const WEBHOOK_ANY_DUE_RECENTLY: &'static str;
+    /// The claim of the pairs [`Db::WEBHOOK_ANY_DUE_RECENTLY`] finds due.
+    const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str;
 
     fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
     /// A value of a compiled SCIM query (see `scim_sql`).

@@ -22,7 +22,7 @@ use crate::db::{Db, Param};
 use crate::repo::SqlStore;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError};
+use crate::{Backend, DatabaseUrl, PoolSettings, Result, StoreError};
 
 mod directory;
 mod domain;
@@ -78,6 +78,8 @@ impl Db for Postgres {
     const DOMAINS_TO_RECHECK: &'static str = domain::DOMAINS_TO_RECHECK;
     const DOMAIN_VERIFIED_ELSEWHERE: &'static str = domain::VERIFIED_ELSEWHERE;
     const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
+    const WEBHOOK_ANY_DUE_RECENTLY: &'static str = webhook::ANY_DUE_RECENTLY;
+    const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str = webhook::CLAIM_DUE_RECENTLY;
 
     fn bind<'q, T: Param<'q>>(args: &mut PgArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
@@ -144,10 +146,6 @@ impl Db for Postgres {
 
 pub(super) fn uuid_of(row: &PgRow, column: &str) -> Result<Uuid> {
     Ok(row.try_get::<Uuid, _>(column)?)
-}
-
-pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
-    crate::repo::overfetch(page)
 }
 
 #[cfg(test)]
@@ -310,8 +308,12 @@ mod index_tests {
                     .expect(statement);
             }
             let explain = format!("EXPLAIN {}", webhook::ANY_DUE_RECENTLY);
+            // The claim's values: now, the lease's token and expiry, the limit,
+            // events after, due after.
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
                 .bind(OffsetDateTime::now_utc())
+                .bind(uuid::Uuid::now_v7())
+                .bind(OffsetDateTime::now_utc() + time::Duration::minutes(5))
                 .bind(16_i64)
                 .bind(uuid::Uuid::now_v7())
                 .bind(OffsetDateTime::now_utc() - time::Duration::minutes(2))
@@ -371,7 +373,7 @@ mod index_tests {
                 (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
                 (setup_link::USABLE_SETUP_LINK, Binds::HashAndTime),
                 (console::ACTIVE_CONSOLE_SESSION, Binds::HashAndTimes),
-                (webhook::WEBHOOK_TROUBLE, Binds::Uuid),
+                (crate::repo::webhook::WEBHOOK_TROUBLE, Binds::Uuid),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 let explain = match binds {

@@ -27,6 +27,7 @@ pub(crate) mod domain;
 mod oidc;
 mod saml;
 pub(crate) mod setup_link;
+pub(crate) mod webhook;
 
 /// The store on one backend.
 pub(crate) struct SqlStore<D: Db> {
@@ -211,7 +212,7 @@ pub(crate) const ACTIVE_ADMIN_KEY: &str =
 impl<D: Db> Store for SqlStore<D>
 where
     // Transitional: the areas each backend still implements on its own.
-    Self: crate::DirectoryRepo + crate::WebhookRepo,
+    Self: crate::DirectoryRepo,
 {
     fn backend(&self) -> Backend {
         D::BACKEND

@@ -26,7 +26,7 @@ use crate::db::{Db, Param};
 use crate::repo::SqlStore;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError};
+use crate::{Backend, DatabaseUrl, PoolSettings, Result, StoreError};
 
 mod directory;
 mod domain;
@@ -80,6 +80,8 @@ impl Db for Sqlite {
     const DOMAINS_TO_RECHECK: &'static str = domain::DOMAINS_TO_RECHECK;
     const DOMAIN_VERIFIED_ELSEWHERE: &'static str = domain::VERIFIED_ELSEWHERE;
     const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
+    const WEBHOOK_ANY_DUE_RECENTLY: &'static str = webhook::ANY_DUE_RECENTLY;
+    const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str = webhook::CLAIM_DUE_RECENTLY;
 
     fn bind<'q, T: Param<'q>>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
@@ -164,10 +166,6 @@ pub(super) fn from_micros(us: i64) -> Result<OffsetDateTime> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
 }
 
-fn opt_from_micros(us: Option<i64>) -> Result<Option<OffsetDateTime>> {
-    us.map(from_micros).transpose()
-}
-
 pub(super) fn uuid_of(row: &SqliteRow, column: &str) -> Result<Uuid> {
     Ok(row.try_get::<Uuid, _>(column)?)
 }
@@ -180,10 +178,6 @@ fn slug_of(row: &SqliteRow, column: &str) -> Result<TenantSlug> {
 #[allow(dead_code)]
 fn hash_of(row: &SqliteRow, column: &str) -> Result<SecretHash> {
     crate::repo::hash(row, column)
-}
-
-pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
-    crate::repo::overfetch(page)
 }
 
 #[cfg(test)]
@@ -277,7 +271,7 @@ mod index_tests {
         let (_db, store) = migrated().await;
         let mut args = SqliteArguments::default();
         args.add(uuid::Uuid::nil()).expect("bind");
-        let plan = plan(&store, webhook::WEBHOOK_TROUBLE, args).await;
+        let plan = plan(&store, crate::repo::webhook::WEBHOOK_TROUBLE, args).await;
         assert!(
             plan.iter()
                 .any(|step| step.contains("webhook_cursors_trouble_idx")),
@@ -329,7 +323,7 @@ mod index_tests {
             domain::DOMAINS_TO_RECHECK,
             setup_link::USABLE_SETUP_LINK,
             console::ACTIVE_CONSOLE_SESSION,
-            webhook::WEBHOOK_TROUBLE,
+            crate::repo::webhook::WEBHOOK_TROUBLE,
         ] {
             let mut args = SqliteArguments::default();
             args.add(vec![0u8; 32]).expect("bind");
