@@ -5,7 +5,8 @@
 //! and each backend (`sqlite`, `postgres`) supplies only what really differs — how
 //! a value is bound, how a statement runs, how a write transaction begins, how
 //! migrations run, and the handful of statements whose SQL cannot be shared
-//! (PostgreSQL's `unnest`, `FOR UPDATE` and `LATERAL`; SQLite's `json_each`).
+//! (PostgreSQL's `unnest`, `FOR UPDATE` and `LATERAL`; SQLite's `json_each`, its
+//! `CROSS JOIN` loop order, and its partial indexes' terms repeated word for word).
 //!
 //! SQL is written once too: `$1`-style placeholders (SQLite reads `$N` as the N-th
 //! value, as PostgreSQL does), `CAST(… AS BIGINT)` rather than `::`, `->>` for JSON

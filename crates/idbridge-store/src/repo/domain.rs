@@ -201,11 +201,12 @@ impl<D: Db> DomainRepo for SqlStore<D> {
                 (true, current.verified_at, None, None)
             }
             DomainCheckOutcome::Verified => {
-                // On SQLite this runs inside the write lock, so no other verification
-                // slips in between. On PostgreSQL another tenant verifying the same
-                // domain at this very moment is not seen here: the unique index then
-                // makes the later UPDATE wait for the earlier transaction and fail (a
-                // Conflict) once that one commits.
+                // On SQLite this is checked inside the write lock, so no other
+                // verification slips in between (the unique index would refuse it
+                // anyway). On PostgreSQL another tenant verifying the same domain at
+                // this very moment is not seen here: the unique index then makes the
+                // later UPDATE wait for the earlier transaction and fail (a Conflict)
+                // once that one commits.
                 if verified_elsewhere::<D>(&mut tx, tenant_id, domain).await? {
                     claimed = true;
                     (false, None, Some(CLAIMED_BY_ANOTHER_TENANT), None)
