@@ -5,7 +5,8 @@
 //! and each backend (`sqlite`, `postgres`) supplies only what really differs — how
 //! a value is bound, how a statement runs, how a write transaction begins, how
 //! migrations run, and the handful of statements whose SQL cannot be shared
-//! (PostgreSQL's `unnest`, `FOR UPDATE` and `LATERAL`; SQLite's `json_each`).
+//! (PostgreSQL's `unnest`, `FOR UPDATE` and `LATERAL`; SQLite's `json_each`, its
+//! `CROSS JOIN` loop order, and its partial indexes' terms repeated word for word).
 //!
 //! SQL is written once too: `$1`-style placeholders (SQLite reads `$N` as the N-th
 //! value, as PostgreSQL does), `CAST(… AS BIGINT)` rather than `::`, `->>` for JSON
@@ -42,6 +43,30 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// The client that registered exactly `$1` as a redirect URI (JSON arrays are
     /// searched differently).
     const CLIENT_FOR_REDIRECT_URI: &'static str;
+    /// The authorization code with digest `$1`, read inside the exchange's write
+    /// transaction so that a code is exchanged at most once across processes
+    /// (PostgreSQL locks the row; SQLite's transaction already holds the file's
+    /// write lock).
+    const CODE_TO_REDEEM: &'static str;
+    /// The tenant that holds domain `$1` verified. This and the next two test
+    /// "verified" word for word as the backend's partial indexes do (see
+    /// `repo::domain::statements`).
+    const TENANT_FOR_VERIFIED_DOMAIN: &'static str;
+    /// Verified domains last checked before `$1`, oldest check first, `$2` of them.
+    const DOMAINS_TO_RECHECK: &'static str;
+    /// How many tenants other than `$2` hold domain `$1` verified.
+    const DOMAIN_VERIFIED_ELSEWHERE: &'static str;
+    /// Tenant `$1`'s claim on domain `$2`, read inside a DNS check's write
+    /// transaction so that two checks of one claim apply in turn (PostgreSQL locks
+    /// the row; SQLite's transaction already holds the file's write lock).
+    const DOMAIN_TO_CHECK: &'static str;
+    /// Whether any webhook pair that changed lately is due
+    /// ([`crate::ClaimScope::Recent`]). The planner must be made to start from two
+    /// index ranges, and each backend is made to in its own way (see
+    /// `repo::webhook` for the values it takes).
+    const WEBHOOK_ANY_DUE_RECENTLY: &'static str;
+    /// The claim of the pairs [`Db::WEBHOOK_ANY_DUE_RECENTLY`] finds due.
+    const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str;
 
     fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
     /// A value of a compiled SCIM query (see `scim_sql`).

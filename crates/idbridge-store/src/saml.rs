@@ -149,46 +149,6 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: OffsetDateTime,
 }
 
-/// The tenant's columns and its connection's, with the two names both tables use
-/// renamed on the connection's side (`saml_created_at`, `saml_updated_at`), so no
-/// column name is ambiguous. `?1` / `$1` is the slug. Every connection column is
-/// listed: a column added to the table and read by a row reader must be added here.
-macro_rules! tenant_with_saml_connection_sql {
-    ($slug:literal) => {
-        concat!(
-            "SELECT t.*, c.tenant_id, c.idp_entity_id, c.idp_sso_redirect_url, \
-             c.idp_sso_post_url, c.idp_certificates, c.metadata_xml, c.metadata_url, \
-             c.metadata_fetched_at, c.metadata_checked_at, c.metadata_error, \
-             c.want_assertions_signed, c.want_response_signed, c.sign_authn_requests, \
-             c.allow_idp_initiated, c.default_redirect_uri, c.default_client_id, \
-             c.email_attributes, c.clock_skew_seconds, c.created_at AS saml_created_at, \
-             c.updated_at AS saml_updated_at \
-             FROM tenants t LEFT JOIN saml_connections c ON c.tenant_id = t.id \
-             WHERE t.slug = ",
-            $slug
-        )
-    };
-}
-pub(crate) use tenant_with_saml_connection_sql;
-
-/// The names a connection's timestamps have in a row: its own table's, or those
-/// [`tenant_with_saml_connection_sql`] gives them beside a tenant's.
-pub(crate) struct ConnectionTimestamps {
-    pub created_at: &'static str,
-    pub updated_at: &'static str,
-}
-
-impl ConnectionTimestamps {
-    pub(crate) const OWN: Self = Self {
-        created_at: "created_at",
-        updated_at: "updated_at",
-    };
-    pub(crate) const BESIDE_TENANT: Self = Self {
-        created_at: "saml_created_at",
-        updated_at: "saml_updated_at",
-    };
-}
-
 /// The tenant feed's event for a sign-in: `sign_in.succeeded` or `sign_in.failed`,
 /// about the user when one is known (else about the sign-in itself).
 pub(crate) fn sign_in_event(e: &SignInEvent) -> crate::NewEvent {

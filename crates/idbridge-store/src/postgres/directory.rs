@@ -1,13 +1,11 @@
 //! What the directory does its own way on PostgreSQL: appending a write's events to
 //! the tenant's feed, in one statement. The rest is `crate::repo::directory`.
 
-use sqlx::postgres::PgArguments;
-use sqlx::{PgConnection, Postgres};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::repo::directory::FeedWrite;
-use crate::scim_sql::Bind;
-use crate::{NewEvent, Result, StoreError, WriteContext};
+use crate::{Result, StoreError};
 
 /// Moves the tenant's counter and counts and writes every event, in one statement.
 pub(super) async fn append_events(conn: &mut PgConnection, feed: FeedWrite<'_>) -> Result<()> {
@@ -46,44 +44,4 @@ pub(super) async fn append_events(conn: &mut PgConnection, feed: FeedWrite<'_>) 
     .await?
     .ok_or(StoreError::NotFound)?;
     Ok(())
-}
-
-/// [`crate::repo::directory::finish_write`] on this backend's connection.
-/// Transitional: saml and domain, still written per backend, end their writes here.
-pub(super) async fn finish_write(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    ctx: &WriteContext,
-    extra_events: Vec<NewEvent>,
-    user_delta: i64,
-    group_delta: i64,
-) -> Result<()> {
-    crate::repo::directory::finish_write::<Postgres>(
-        conn,
-        tenant_id,
-        ctx,
-        extra_events,
-        user_delta,
-        group_delta,
-    )
-    .await
-}
-
-type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
-
-/// Binds a compiled query's values. Transitional: saml's sign-in log page, still
-/// written per backend; the one store logic binds with `Db::bind_dynamic`.
-pub(super) fn bind_all(mut query: PgQuery<'_>, binds: Vec<Bind>) -> PgQuery<'_> {
-    for bind in binds {
-        query = match bind {
-            Bind::Text(v) => query.bind(v),
-            Bind::Int(v) => query.bind(v),
-            Bind::Float(v) => query.bind(v),
-            Bind::Bool(v) => query.bind(v),
-            Bind::Uuid(v) => query.bind(v),
-            Bind::Time(v) => query.bind(v),
-            Bind::TextArray(v) => query.bind(v),
-        };
-    }
-    query
 }

@@ -13,24 +13,19 @@ use std::str::FromStr;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
-use sqlx::{Arguments as _, Pool, Postgres, Row, SqlStr};
-use uuid::Uuid;
+use sqlx::{Arguments as _, Pool, Postgres, SqlStr};
 
 #[cfg(test)]
 use crate::Store;
-use crate::db::{Db, FromRow, Param};
+use crate::db::{Db, Param};
 use crate::repo::SqlStore;
 use crate::repo::directory::FeedWrite;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
+use crate::{Backend, DatabaseUrl, PoolSettings, Result, StoreError};
 
-mod console;
 mod directory;
 mod domain;
-mod oidc;
-mod saml;
-mod setup_link;
 mod sign_in_batch;
 mod webhook;
 
@@ -75,6 +70,16 @@ impl Db for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT id FROM oidc_clients \
          WHERE redirect_uris @> jsonb_build_array($1::text) ORDER BY id LIMIT 1";
+    /// FOR UPDATE: a concurrent redemption of the same code waits here until this
+    /// one commits, then finds it used (and revokes the token stored by the first).
+    const CODE_TO_REDEEM: &'static str =
+        "SELECT * FROM authorization_codes WHERE code_hash = $1 FOR UPDATE";
+    const TENANT_FOR_VERIFIED_DOMAIN: &'static str = domain::TENANT_FOR_VERIFIED_DOMAIN;
+    const DOMAINS_TO_RECHECK: &'static str = domain::DOMAINS_TO_RECHECK;
+    const DOMAIN_VERIFIED_ELSEWHERE: &'static str = domain::VERIFIED_ELSEWHERE;
+    const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
+    const WEBHOOK_ANY_DUE_RECENTLY: &'static str = webhook::ANY_DUE_RECENTLY;
+    const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str = webhook::CLAIM_DUE_RECENTLY;
 
     fn bind<'q, T: Param<'q>>(args: &mut PgArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
@@ -133,36 +138,15 @@ impl Db for Postgres {
     }
 }
 
-// Transitional helpers for the areas not yet on the one store logic.
-
-pub(super) fn uuid_of(row: &PgRow, column: &str) -> Result<Uuid> {
-    Ok(row.try_get::<Uuid, _>(column)?)
-}
-
-pub(super) fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
-    Tenant::from_row(row)
-}
-
-pub(super) fn one_row_affected(result: sqlx::postgres::PgQueryResult) -> Result<()> {
-    if result.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
-pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
-    crate::repo::overfetch(page)
-}
-
 #[cfg(test)]
-use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG};
+use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, console, setup_link};
 #[cfg(test)]
 use time::OffsetDateTime;
 
 #[cfg(test)]
 mod index_tests {
     use crate::postgres::*;
+    use sqlx::Row as _;
 
     /// The plan of an `EXPLAIN` of a built [`crate::scim_sql::Sql`], its values
     /// bound as the store binds them: one line per row.
@@ -296,6 +280,7 @@ mod index_tests {
 
     mod a_recent_webhook_poll_starts_from_its_indexes {
         use crate::postgres::*;
+        use sqlx::Row as _;
 
         /// A recent webhook poll loops over its two index ranges and looks tenants
         /// and cursors up by key, even on tables the planner has no statistics
@@ -325,8 +310,12 @@ mod index_tests {
                     .expect(statement);
             }
             let explain = format!("EXPLAIN {}", webhook::ANY_DUE_RECENTLY);
+            // The claim's values: now, the lease's token and expiry, the limit,
+            // events after, due after.
             let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(explain))
                 .bind(OffsetDateTime::now_utc())
+                .bind(uuid::Uuid::now_v7())
+                .bind(OffsetDateTime::now_utc() + time::Duration::minutes(5))
                 .bind(16_i64)
                 .bind(uuid::Uuid::now_v7())
                 .bind(OffsetDateTime::now_utc() - time::Duration::minutes(2))
@@ -354,6 +343,7 @@ mod index_tests {
 
     mod hot_path_lookups_use_an_index {
         use crate::postgres::*;
+        use sqlx::Row as _;
 
         /// What each lookup's parameters are, so EXPLAIN can type them.
         enum Binds {
@@ -386,7 +376,7 @@ mod index_tests {
                 (domain::DOMAINS_TO_RECHECK, Binds::TimeAndLimit),
                 (setup_link::USABLE_SETUP_LINK, Binds::HashAndTime),
                 (console::ACTIVE_CONSOLE_SESSION, Binds::HashAndTimes),
-                (webhook::WEBHOOK_TROUBLE, Binds::Uuid),
+                (crate::repo::webhook::WEBHOOK_TROUBLE, Binds::Uuid),
             ] {
                 let explain = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 let explain = match binds {

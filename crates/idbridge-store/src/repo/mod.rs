@@ -18,10 +18,18 @@ use uuid::Uuid;
 use crate::db::{Db, FromRow, Row, Scalar, Ts, query};
 use crate::sign_in_batch::{SignInBatcher, SignInWrite, SignInWriter, Written};
 use crate::{
-    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, OidcClient, Page,
-    PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant, TenantRepo,
-    TenantUpdate,
+    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, NewEvent, OidcClient,
+    Page, PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant, TenantRepo,
+    TenantUpdate, WriteContext,
 };
+
+// The areas beside the spine, each written once.
+pub(crate) mod console;
+pub(crate) mod domain;
+mod oidc;
+mod saml;
+pub(crate) mod setup_link;
+pub(crate) mod webhook;
 
 /// The store on one backend.
 pub(crate) struct SqlStore<D: Db> {
@@ -87,11 +95,6 @@ pub(crate) fn page_of<T>(rows: Vec<T>, page: PageRequest, id_of: impl Fn(&T) -> 
 pub(crate) fn slug(row: &impl Row, column: &str) -> Result<TenantSlug> {
     let raw: String = row.get(column)?;
     TenantSlug::parse(&raw).map_err(|e| StoreError::Corrupt(format!("slug {raw:?}: {e}")))
-}
-
-pub(crate) fn hash(row: &impl Row, column: &str) -> Result<SecretHash> {
-    let bytes: Vec<u8> = row.get(column)?;
-    SecretHash::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("{column} length")))
 }
 
 impl FromRow for Tenant {
@@ -171,6 +174,24 @@ impl FromRow for RoleMapping {
     }
 }
 
+/// Ends a write transaction of an area beside the directory that raises feed
+/// events (a domain verified or given up, a certificate about to expire): appends
+/// them to the tenant's feed, numbered on from its counter, as a directory write
+/// does. [`StoreError::NotFound`] if the tenant is gone.
+pub(crate) async fn append_to_feed<D: Db>(
+    conn: &mut D::Connection,
+    tenant_id: Uuid,
+    now: OffsetDateTime,
+    events: Vec<NewEvent>,
+) -> Result<()> {
+    let ctx = WriteContext {
+        now,
+        events,
+        log: None,
+    };
+    directory::finish_write::<D>(conn, tenant_id, &ctx, Vec::new(), 0, 0).await
+}
+
 /// A digest column's value.
 fn digest(hash: &SecretHash) -> &[u8] {
     hash.as_bytes().as_slice()
@@ -185,16 +206,7 @@ pub(crate) const ACTIVE_ADMIN_KEY: &str =
     "SELECT * FROM admin_api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
 
 #[async_trait]
-impl<D: Db> Store for SqlStore<D>
-where
-    // Transitional: the areas each backend still implements on its own.
-    Self: crate::SamlRepo
-        + crate::OidcRepo
-        + crate::DomainRepo
-        + crate::WebhookRepo
-        + crate::SetupLinkRepo
-        + crate::ConsoleRepo,
-{
+impl<D: Db> Store for SqlStore<D> {
     fn backend(&self) -> Backend {
         D::BACKEND
     }

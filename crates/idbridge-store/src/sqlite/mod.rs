@@ -10,31 +10,23 @@
 
 use std::str::FromStr;
 
-use idbridge_core::TenantSlug;
-use idbridge_core::secret::SecretHash;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Arguments as _, Pool, Row, SqlStr, Sqlite};
-use time::OffsetDateTime;
-use uuid::Uuid;
+use sqlx::{Arguments as _, Pool, SqlStr, Sqlite};
 
-use crate::db::{Db, FromRow, Param};
+use crate::db::{Db, Param};
 use crate::repo::SqlStore;
 use crate::repo::directory::FeedWrite;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, DatabaseUrl, PageRequest, PoolSettings, Result, StoreError, Tenant};
+use crate::{Backend, DatabaseUrl, PoolSettings, Result, StoreError};
 
-mod console;
 mod directory;
 mod domain;
-mod oidc;
-mod saml;
-mod setup_link;
 mod sign_in_batch;
 mod webhook;
 
@@ -77,6 +69,16 @@ impl Db for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT c.id FROM oidc_clients c WHERE EXISTS \
          (SELECT 1 FROM json_each(c.redirect_uris) u WHERE u.value = $1) ORDER BY c.id LIMIT 1";
+    /// No row lock: the redemption's transaction began IMMEDIATE on the single
+    /// writer, so every redemption runs alone and the read-check-write cannot
+    /// interleave with another one.
+    const CODE_TO_REDEEM: &'static str = "SELECT * FROM authorization_codes WHERE code_hash = $1";
+    const TENANT_FOR_VERIFIED_DOMAIN: &'static str = domain::TENANT_FOR_VERIFIED_DOMAIN;
+    const DOMAINS_TO_RECHECK: &'static str = domain::DOMAINS_TO_RECHECK;
+    const DOMAIN_VERIFIED_ELSEWHERE: &'static str = domain::VERIFIED_ELSEWHERE;
+    const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
+    const WEBHOOK_ANY_DUE_RECENTLY: &'static str = webhook::ANY_DUE_RECENTLY;
+    const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str = webhook::CLAIM_DUE_RECENTLY;
 
     fn bind<'q, T: Param<'q>>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
@@ -146,56 +148,12 @@ impl Db for Sqlite {
     }
 }
 
-// Transitional helpers for the areas not yet on the one store logic.
-
-pub(super) fn micros(t: OffsetDateTime) -> i64 {
-    crate::db::micros(t)
-}
-
-pub(super) fn from_micros(us: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-        .map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
-}
-
-fn opt_from_micros(us: Option<i64>) -> Result<Option<OffsetDateTime>> {
-    us.map(from_micros).transpose()
-}
-
-pub(super) fn uuid_of(row: &SqliteRow, column: &str) -> Result<Uuid> {
-    Ok(row.try_get::<Uuid, _>(column)?)
-}
-
-#[allow(dead_code)]
-fn slug_of(row: &SqliteRow, column: &str) -> Result<TenantSlug> {
-    crate::repo::slug(row, column)
-}
-
-pub(super) fn tenant_from_row(row: &SqliteRow) -> Result<Tenant> {
-    Tenant::from_row(row)
-}
-
-#[allow(dead_code)]
-fn hash_of(row: &SqliteRow, column: &str) -> Result<SecretHash> {
-    crate::repo::hash(row, column)
-}
-
-pub(super) fn one_row_affected(result: sqlx::sqlite::SqliteQueryResult) -> Result<()> {
-    if result.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
-pub(super) fn overfetch(page: PageRequest) -> (Option<Uuid>, i64) {
-    crate::repo::overfetch(page)
-}
-
 #[cfg(test)]
 mod index_tests {
     use super::*;
+    use sqlx::Row as _;
     use crate::Store;
-    use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG};
+    use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, console, setup_link};
     use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
     use sqlx::sqlite::SqliteArguments;
 
@@ -281,7 +239,7 @@ mod index_tests {
         let (_db, store) = migrated().await;
         let mut args = SqliteArguments::default();
         args.add(uuid::Uuid::nil()).expect("bind");
-        let plan = plan(&store, webhook::WEBHOOK_TROUBLE, args).await;
+        let plan = plan(&store, crate::repo::webhook::WEBHOOK_TROUBLE, args).await;
         assert!(
             plan.iter()
                 .any(|step| step.contains("webhook_cursors_trouble_idx")),
@@ -333,7 +291,7 @@ mod index_tests {
             domain::DOMAINS_TO_RECHECK,
             setup_link::USABLE_SETUP_LINK,
             console::ACTIVE_CONSOLE_SESSION,
-            webhook::WEBHOOK_TROUBLE,
+            crate::repo::webhook::WEBHOOK_TROUBLE,
         ] {
             let mut args = SqliteArguments::default();
             args.add(vec![0u8; 32]).expect("bind");

@@ -5,7 +5,7 @@
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::micros;
+use crate::db::micros;
 use crate::sign_in_batch::{SeenAssertion, SignInWrite, Written};
 use crate::{AuthorizationCodeRecord, Result, SignInEvent, StoreError, sign_in_event};
 use idbridge_core::secret::SecretHash;
