@@ -24,6 +24,7 @@ pub mod net;
 pub mod operators;
 pub mod roles;
 pub mod setup_links;
+pub mod sign_in;
 pub mod tenants;
 pub mod views;
 pub mod webhooks;

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use idbridge_app::connections::{self, ConnectionState, PutSamlConnection};
+use idbridge_app::sign_in::{self, SignInRefusal};
 use idbridge_app::{App, Error as AppError, tenants};
 use idbridge_saml::Certificate;
 use serde::Serialize;
@@ -204,18 +205,21 @@ pub async fn test_saml(
     ))
 }
 
-/// Starts a test sign-in ("test connection"). Shared by the API and the console.
+/// Starts a test sign-in ("test connection"). Shared by the API, the console and
+/// the portal.
 pub async fn start_test(state: &AppState, slug: &str) -> Result<SamlTestStarted, AdminError> {
     let tenant = tenants::find(&state.app, slug).await?;
-    let login_url = crate::saml::start_login(state, tenant.slug.as_str(), None, true)
+    let (login_url, expires_at) = sign_in::start_test(&state.app, tenant.slug.as_str())
         .await
-        .map_err(|e| match e.reason {
-            "saml_not_configured" => AdminError::from(AppError::NotFound("SAML connection")),
-            _ => AdminError::from(AppError::Invalid(e.message)),
+        .map_err(|refusal| match refusal {
+            SignInRefusal::SamlNotConfigured => {
+                AdminError::from(AppError::NotFound("SAML connection"))
+            }
+            other => AdminError::from(AppError::Invalid(other.to_string())),
         })?;
     Ok(SamlTestStarted {
         login_url,
-        expires_at: state.app.clock.now() + crate::saml::REQUEST_TTL,
+        expires_at,
     })
 }
 

@@ -1,11 +1,7 @@
 //! The OpenID Connect provider's routes: discovery, JWKS, `/oauth/authorize`,
-//! `/oauth/token`, `/oauth/userinfo`. The rules are `idbridge_oidc`'s; these handlers
-//! look things up, call them, store and answer.
-//!
-//! An authorization request becomes a SAML SP-initiated sign-in at the tenant's IdP
-//! (`saml::start_login`), carrying client, redirect URI, `state`, `nonce`, scope and
-//! PKCE challenge in the database. The ACS issues the code bound to all of them;
-//! the token endpoint exchanges it once.
+//! `/oauth/token`, `/oauth/userinfo`. What they decide is the application's
+//! ([`idbridge_app::sign_in::provider`]); these handlers read the request and say the
+//! answer in OAuth's words (a redirect, a page, or a JSON error).
 
 mod token;
 
@@ -14,12 +10,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use idbridge_oidc::authorize::{self, AuthorizeRequest, ClientRefusal, Realm};
-use idbridge_oidc::{AuthorizeError, AuthorizeErrorCode};
-use uuid::Uuid;
+use idbridge_app::sign_in::SignInRefusal;
+use idbridge_app::sign_in::provider::{self, AuthorizeFailure};
+use idbridge_oidc::authorize::ClientRefusal;
 
 use crate::AppState;
-use crate::saml::{FlowError, OidcLogin};
+use crate::saml::FlowError;
 
 /// `/oauth/authorize` is open to anyone and stores an AuthnRequest, so each client
 /// address has a budget on it ([`crate::rate_limit`]), shared with the SAML routes.
@@ -110,83 +106,19 @@ async fn authorize(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let request = match AuthorizeRequest::parse(query.unwrap_or_default().as_bytes()) {
-        Ok(r) => r,
-        Err(refusal) => return refusal_page(&refusal, &headers),
-    };
-    // 1. The client and its redirect URI, before anything is sent anywhere.
-    let client = match request.client_id() {
-        Err(refusal) => return refusal_page(&refusal, &headers),
-        Ok(raw) => match Uuid::parse_str(raw) {
-            Err(_) => return refusal_page(&ClientRefusal::UnknownClient, &headers),
-            Ok(id) => match state.app.store.client_by_id(id).await {
-                Ok(Some(client)) => client,
-                Ok(None) => return refusal_page(&ClientRefusal::UnknownClient, &headers),
-                Err(e) => return crate::saml::unavailable(e).page(&headers),
-            },
-        },
-    };
-    let redirect_uri = match request.check_client(client.redirect_uris.iter().map(|u| u.as_str())) {
-        Ok(uri) => uri,
-        Err(refusal) => return refusal_page(&refusal, &headers),
-    };
-    let issuer = state.app.config.public_url.as_str();
-    let send_error = |error: AuthorizeError| {
-        tracing::info!(error = %error, client_id = %client.id, "authorization request refused");
-        match authorize::error_url(&redirect_uri, &error, request.state(), issuer) {
-            Some(url) => found(url.as_str()),
-            None => FlowError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_redirect_uri",
-                "The app's redirect URI is not a URL.",
-            )
-            .page(&headers),
-        }
-    };
-    // 2. Everything else is answered at the redirect URI.
-    let valid = match authorize::validate(&request, client.is_public) {
-        Ok(v) => v,
-        Err(e) => return send_error(e),
-    };
-    let slug = match &valid.realm {
-        Realm::Tenant(slug) => slug.clone(),
-        Realm::EmailDomain(domain) => match token::verified_domain_owner(&state, domain).await {
-            Ok(Some(tenant)) => tenant.slug,
-            Ok(None) => {
-                return send_error(AuthorizeError::new(
-                    AuthorizeErrorCode::InvalidRequest,
-                    format!("no organisation uses single sign-on for {domain}"),
-                ));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "authorize: storage failed");
-                return send_error(AuthorizeError::new(
-                    AuthorizeErrorCode::TemporarilyUnavailable,
-                    "try again in a moment",
-                ));
-            }
-        },
-    };
-    let login = OidcLogin {
-        client_id: client.id,
-        redirect_uri: redirect_uri.clone(),
-        state: valid.state.clone(),
-        nonce: valid.nonce.clone(),
-        code_challenge: valid.code_challenge.clone(),
-        scope: valid.scopes.join(" "),
-    };
-    match crate::saml::start_login(&state, slug.as_str(), Some(login), false).await {
+    let query = query.unwrap_or_default();
+    match provider::authorize(&state.app, query.as_bytes()).await {
         Ok(location) => found(&location),
-        Err(flow) => {
-            let code = if flow.status == StatusCode::SERVICE_UNAVAILABLE {
-                AuthorizeErrorCode::TemporarilyUnavailable
-            } else {
-                AuthorizeErrorCode::InvalidRequest
-            };
-            send_error(AuthorizeError::new(
-                code,
-                format!("{} ({})", flow.message, flow.reason),
-            ))
+        Err(AuthorizeFailure::Client(refusal)) => refusal_page(&refusal, &headers),
+        Err(AuthorizeFailure::Redirect(url)) => found(url.as_str()),
+        Err(AuthorizeFailure::RedirectUriNotUrl) => FlowError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+            "The app's redirect URI is not a URL.",
+        )
+        .page(&headers),
+        Err(AuthorizeFailure::Unavailable) => {
+            FlowError::from(&SignInRefusal::Unavailable).page(&headers)
         }
     }
 }

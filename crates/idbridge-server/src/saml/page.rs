@@ -2,8 +2,10 @@
 //! machine-readable reason, a sentence for a human, and the request id that ties the
 //! page to the server's log. Never a stack trace, never the SAML message itself.
 
+use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use idbridge_app::sign_in::{SignInRefusal, TestResult};
 
 /// A refusal in a browser flow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,44 +32,59 @@ impl FlowError {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        let body = format!(
-            concat!(
-                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-                "<title>Sign-in failed</title><style>",
-                "body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933}}",
-                "code{{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}}",
-                "</style></head><body><h1>Sign-in failed</h1><p>{message}</p>",
-                "<p>Reason: <code>{reason}</code><br>Reference: <code>{request_id}</code></p>",
-                "<p>If this keeps happening, send the reference to your administrator.</p>",
-                "</body></html>"
-            ),
-            message = escape_html(&self.message),
-            reason = self.reason,
-            request_id = escape_html(request_id),
-        );
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        let page = ErrorPage {
+            message: &self.message,
+            reason: self.reason,
+            request_id,
+        };
+        html(self.status, &page)
     }
 }
 
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+impl From<&SignInRefusal> for FlowError {
+    fn from(refusal: &SignInRefusal) -> Self {
+        FlowError::new(
+            super::refusal_status(refusal),
+            refusal.reason(),
+            refusal.to_string(),
+        )
     }
-    out
+}
+
+#[derive(Template)]
+#[template(path = "flow/error.html")]
+struct ErrorPage<'a> {
+    message: &'a str,
+    reason: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "flow/test_result.html")]
+struct TestResultPage<'a> {
+    result: &'a TestResult,
+}
+
+/// What an admin sees at the end of "test connection".
+pub fn test_result_page(result: &TestResult) -> Response {
+    html(StatusCode::OK, &TestResultPage { result })
+}
+
+/// A flow page: HTML, never cached (it may name a user or a reference).
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a sign-in page failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -151,10 +151,10 @@ impl Db for Sqlite {
 #[cfg(test)]
 mod index_tests {
     use super::*;
-    use sqlx::Row as _;
     use crate::Store;
     use crate::repo::{ACTIVE_ADMIN_KEY, ACTIVE_SCIM_TOKEN, TENANT_BY_SLUG, console, setup_link};
     use crate::scim_sql::{Dialect, IDP_FILTERS, Sql, idp_filter_page_query};
+    use sqlx::Row as _;
     use sqlx::sqlite::SqliteArguments;
 
     /// A migrated store on a fresh file (the handle keeps the file alive).

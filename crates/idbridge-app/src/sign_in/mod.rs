@@ -1,0 +1,289 @@
+//! Sign-in: from an app's (or an admin's) wish to sign someone in, through the
+//! tenant's IdP, to an authorization code for the app, or a typed refusal.
+//!
+//! - [`start_saml`]: an AuthnRequest stored for ten minutes, and the IdP URL to send
+//!   the browser to (for `/saml/{slug}/login`, `/oauth/authorize` and "test
+//!   connection").
+//! - [`complete_saml`] ([`saml`]): the ACS. Verifies the response, consumes the
+//!   request it answers, remembers the assertion (replay), applies the tenant's
+//!   domain policy, finds or creates the directory user, and mints a code. Every
+//!   outcome after the tenant is known is a sign-in log row with its reason.
+//! - [`provider`]: the OpenID Connect provider the app talks to (authorize, token,
+//!   userinfo).
+//!
+//! Refusals are [`SignInRefusal`]: a stable [`SignInRefusal::reason`] for the
+//! sign-in log and a sentence for the person, never the SAML message itself.
+
+pub mod provider;
+mod saml;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idbridge_core::TenantSlug;
+use idbridge_core::domain::DomainName;
+use idbridge_core::secret::random_bytes;
+use idbridge_saml::SpEndpoints;
+use idbridge_saml::authn_request::{self, AuthnRequest};
+use idbridge_saml::sp_metadata::SpMetadata;
+use idbridge_store::{OidcRequestState, SamlConnection, SamlRequestState, StoreError, Tenant};
+
+pub use saml::{SamlPost, SignInOutcome, TestResult, complete_saml};
+
+use crate::{App, keys};
+
+/// How long an AuthnRequest waits for its response. Long enough for a user who has
+/// to sign in at the IdP with MFA; short enough that stale requests do not pile up.
+pub const REQUEST_TTL: time::Duration = time::Duration::minutes(10);
+
+/// How long an authorization code may wait for the token endpoint.
+pub use idbridge_oidc::CODE_TTL;
+
+/// Why a sign-in did not happen. Nothing was issued; after the tenant is known, the
+/// refusal is in its sign-in log with [`Self::reason`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignInRefusal {
+    #[error("There is no organisation at this address.")]
+    TenantNotFound,
+    #[error("Single sign-on is not set up for this organisation.")]
+    SamlNotConfigured,
+    #[error("The identity provider's configuration has no sign-in address.")]
+    IdpSsoUrlMissing,
+    #[error("The identity provider's sign-in address cannot be used: {0}")]
+    IdpSsoUrlInvalid(String),
+    /// The POST is not a SAML HTTP-POST form (what is wrong, for the person).
+    #[error("{0}")]
+    MalformedRequest(&'static str),
+    /// The SAML response itself was refused (encoding, signature, audience,
+    /// time, …); the reason is the SAML core's.
+    #[error("{message}")]
+    Response {
+        reason: &'static str,
+        /// What the SAML core said, cut to 300 characters (it quotes the sender).
+        message: String,
+    },
+    #[error(
+        "The response answers a sign-in request this service does not have (unknown, expired, or already used). Start the sign-in again."
+    )]
+    UnknownRequest,
+    #[error("The response did not come back with the sign-in request's RelayState.")]
+    RelayStateMismatch,
+    #[error(
+        "This organisation does not accept sign-ins started at the identity provider. Start the sign-in from the app."
+    )]
+    IdpInitiatedRefused,
+    #[error("This sign-in response was already used.")]
+    Replayed,
+    /// The tenant requires verified domains, and the email is not at one of them
+    /// (or there is no usable email).
+    #[error("{}", domain_not_verified(.0.as_ref()))]
+    EmailDomainNotVerified(Option<DomainName>),
+    #[error(
+        "The sign-in is valid, but this organisation has no address to return to (its SAML connection needs a default_redirect_uri)."
+    )]
+    NoRedirectUri,
+    #[error("The address to return to is no longer registered by any app.")]
+    RedirectUriUnregistered,
+    #[error("{0}")]
+    RedirectUriInvalid(&'static str),
+    #[error(
+        "The identity provider sent no email address for the user. Add an \"email\" claim (Entra ID: user.mail)."
+    )]
+    EmailMissing,
+    #[error("This account is deactivated in the organisation's directory.")]
+    UserInactive,
+    #[error("This account has not been given access to the app by the organisation.")]
+    UserNotProvisioned,
+    #[error("This account was removed from the organisation's directory.")]
+    UserDeleted,
+    /// Other writes kept changing the user: failing closed beats signing in with
+    /// roles the IdP has just taken away.
+    #[error("The account is being changed elsewhere right now. Try signing in again.")]
+    UserBusy,
+    #[error("The sign-in service is temporarily unavailable. Try again in a moment.")]
+    Unavailable,
+}
+
+fn domain_not_verified(domain: Option<&DomainName>) -> String {
+    match domain {
+        Some(domain) => format!(
+            "This organisation only accepts sign-ins at domains it has verified, and {domain} is not one of them."
+        ),
+        None => "This organisation only accepts sign-ins at domains it has verified, and the identity provider sent no usable email address.".to_owned(),
+    }
+}
+
+impl SignInRefusal {
+    /// Stable, `snake_case`: what the sign-in log records and the page shows.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SignInRefusal::TenantNotFound => "tenant_not_found",
+            SignInRefusal::SamlNotConfigured => "saml_not_configured",
+            SignInRefusal::IdpSsoUrlMissing => "idp_sso_url_missing",
+            SignInRefusal::IdpSsoUrlInvalid(_) => "idp_sso_url_invalid",
+            SignInRefusal::MalformedRequest(_) => "malformed_request",
+            SignInRefusal::Response { reason, .. } => reason,
+            SignInRefusal::UnknownRequest => "unknown_request",
+            SignInRefusal::RelayStateMismatch => "relay_state_mismatch",
+            SignInRefusal::IdpInitiatedRefused => "idp_initiated_refused",
+            SignInRefusal::Replayed => "replayed",
+            SignInRefusal::EmailDomainNotVerified(_) => "email_domain_not_verified",
+            SignInRefusal::NoRedirectUri => "no_redirect_uri",
+            SignInRefusal::RedirectUriUnregistered => "redirect_uri_unregistered",
+            SignInRefusal::RedirectUriInvalid(_) => "redirect_uri_invalid",
+            SignInRefusal::EmailMissing => "email_missing",
+            SignInRefusal::UserInactive => "user_inactive",
+            SignInRefusal::UserNotProvisioned => "user_not_provisioned",
+            SignInRefusal::UserDeleted => "user_deleted",
+            SignInRefusal::UserBusy => "user_busy",
+            SignInRefusal::Unavailable => "unavailable",
+        }
+    }
+
+    /// Whether the service, not the sign-in, is at fault (worth trying again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, SignInRefusal::Unavailable | SignInRefusal::UserBusy)
+    }
+
+    /// A storage failure on a sign-in path: logged here, said to the person as
+    /// "temporarily unavailable" (never the cause).
+    pub(crate) fn unavailable(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "sign-in: storage failed");
+        SignInRefusal::Unavailable
+    }
+}
+
+impl From<StoreError> for SignInRefusal {
+    fn from(err: StoreError) -> Self {
+        SignInRefusal::unavailable(err)
+    }
+}
+
+/// An app's authorization request, checked by the OpenID Connect provider, that a
+/// SAML sign-in will complete.
+#[derive(Debug, Clone)]
+pub struct OidcLogin {
+    pub client_id: uuid::Uuid,
+    /// Registered for the client (checked exactly).
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// The SP's Entity ID and ACS URL for a tenant (fixed by the contract).
+pub fn sp_endpoints(app: &App, tenant: &Tenant) -> SpEndpoints {
+    let public = &app.config.public_url;
+    SpEndpoints {
+        entity_id: public.saml_entity_id(&tenant.slug),
+        acs_url: public.saml_acs_url(&tenant.slug),
+    }
+}
+
+/// The tenant a slug in a sign-in URL names.
+pub async fn tenant(app: &App, raw_slug: &str) -> Result<Tenant, SignInRefusal> {
+    let slug = TenantSlug::parse(raw_slug).map_err(|_| SignInRefusal::TenantNotFound)?;
+    app.store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or(SignInRefusal::TenantNotFound)
+}
+
+/// Records a new AuthnRequest and returns the IdP URL to send the browser to. With
+/// `oidc`, the app's request rides along in the stored request; with `test`, the
+/// sign-in ends on the "test connection" result instead of the app.
+pub async fn start_saml(
+    app: &App,
+    raw_slug: &str,
+    oidc: Option<OidcLogin>,
+    test: bool,
+) -> Result<String, SignInRefusal> {
+    let tenant = tenant(app, raw_slug).await?;
+    let connection: SamlConnection = app
+        .store
+        .saml_connection(tenant.id)
+        .await?
+        .ok_or(SignInRefusal::SamlNotConfigured)?;
+    let destination = connection
+        .idp_sso_redirect_url
+        .ok_or(SignInRefusal::IdpSsoUrlMissing)?;
+    let now = app.clock.now();
+    let id = authn_request::request_id(random_bytes::<16>());
+    let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
+    let endpoints = sp_endpoints(app, &tenant);
+    let request = AuthnRequest {
+        id: &id,
+        issue_instant: now,
+        destination: &destination,
+        sp: &endpoints,
+        force_authn: test,
+    };
+    let url = if connection.sign_authn_requests {
+        let key = keys::active_sp_key(app, &tenant)
+            .await
+            .map_err(SignInRefusal::unavailable)?;
+        request.signed_redirect_url(&relay_state, &key.private_key)
+    } else {
+        request.redirect_url(&relay_state)
+    }
+    .map_err(|e| SignInRefusal::IdpSsoUrlInvalid(e.to_string()))?;
+    app.store
+        .create_saml_request(&SamlRequestState {
+            id,
+            tenant_id: tenant.id,
+            relay_state,
+            redirect_uri: oidc.as_ref().map(|o| o.redirect_uri.clone()),
+            test,
+            oidc: oidc.map(|o| OidcRequestState {
+                client_id: o.client_id,
+                state: o.state,
+                nonce: o.nonce,
+                code_challenge: o.code_challenge,
+                scope: o.scope,
+            }),
+            created_at: now,
+            expires_at: now + REQUEST_TTL,
+        })
+        .await?;
+    Ok(url)
+}
+
+/// A "test connection" sign-in for the tenant at `slug` ([`start_saml`] with
+/// `test`): the IdP URL, and until when it can be used.
+pub async fn start_test(
+    app: &App,
+    slug: &str,
+) -> Result<(String, time::OffsetDateTime), SignInRefusal> {
+    let url = start_saml(app, slug, None, true).await?;
+    Ok((url, app.clock.now() + REQUEST_TTL))
+}
+
+/// The SP metadata of the tenant at `slug`, served as soon as the tenant exists:
+/// admins copy these values before they have an IdP to configure. Its SP key pair
+/// is created on first use.
+pub async fn sp_metadata(app: &App, raw_slug: &str) -> Result<String, SignInRefusal> {
+    let tenant = tenant(app, raw_slug).await?;
+    let connection = app.store.saml_connection(tenant.id).await?;
+    let endpoints = sp_endpoints(app, &tenant);
+    let keys = keys::sp_keys(app, &tenant, true)
+        .await
+        .map_err(SignInRefusal::unavailable)?;
+    // Only the active key is offered for encryption; retired ones still decrypt.
+    let encryption: Vec<&[u8]> = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.certificate.as_slice())
+        .collect();
+    let signs = connection.as_ref().is_some_and(|c| c.sign_authn_requests);
+    let signing: &[&[u8]] = if signs { &encryption } else { &[] };
+    Ok(SpMetadata {
+        endpoints: &endpoints,
+        want_assertions_signed: connection.as_ref().is_none_or(|c| c.want_assertions_signed),
+        authn_requests_signed: signs,
+        signing_certificates: signing,
+        encryption_certificates: &encryption,
+    }
+    .to_xml())
+}
