@@ -11,18 +11,17 @@
 pub mod admin;
 mod bearer;
 pub mod client_address;
-pub mod console;
 
 pub mod error;
 mod extract;
 mod metrics;
 pub mod oidc;
-pub mod portal;
 pub mod rate_limit;
 pub mod saml;
 pub mod scim;
 mod state;
 mod telemetry;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -75,8 +74,8 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
         .nest("/saml/{slug}", saml::router(&state))
-        .nest("/admin", console::router(&state))
-        .nest("/setup", portal::router(&state))
+        .nest("/admin", web::console::router(&state))
+        .nest("/setup", web::portal::router(&state))
         .merge(oidc::router(&state))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);

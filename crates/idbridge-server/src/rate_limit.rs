@@ -27,7 +27,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::AppState;
 use crate::client_address::{TrustedProxies, client_address, limit_key};
-use crate::saml::FlowError;
+use crate::web::flow::FlowError;
 
 /// How often addresses whose budget is full again are forgotten. The limiter's map
 /// holds about the addresses seen in this interval (plus those still over budget),

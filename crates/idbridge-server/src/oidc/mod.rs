@@ -15,7 +15,7 @@ use idbridge_app::sign_in::provider::{self, AuthorizeFailure};
 use idbridge_oidc::authorize::ClientRefusal;
 
 use crate::AppState;
-use crate::saml::FlowError;
+use crate::web::flow::FlowError;
 
 /// `/oauth/authorize` is open to anyone and stores an AuthnRequest, so each client
 /// address has a budget on it ([`crate::rate_limit`]), shared with the SAML routes.

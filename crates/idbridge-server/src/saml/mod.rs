@@ -3,18 +3,16 @@
 //! ([`idbridge_app::sign_in`]); these handlers read the request, call it, and
 //! answer with a redirect, a document, or a page.
 
-mod page;
-
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use idbridge_app::sign_in::{self, SamlPost, SignInOutcome, SignInRefusal};
+use idbridge_app::sign_in::{self, SamlPost, SignInOutcome};
 use serde::Deserialize;
 
-pub use page::{FlowError, test_result_page};
+use crate::web::flow::{FlowError, test_result_page};
 
 use crate::{AppState, rate_limit};
 
@@ -127,28 +125,5 @@ fn redirect(status: StatusCode, location: &str) -> Response {
         )
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// The status each refusal is answered with.
-pub fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
-    match refusal {
-        SignInRefusal::TenantNotFound | SignInRefusal::SamlNotConfigured => StatusCode::NOT_FOUND,
-        SignInRefusal::IdpSsoUrlMissing
-        | SignInRefusal::IdpSsoUrlInvalid(_)
-        | SignInRefusal::NoRedirectUri
-        | SignInRefusal::RedirectUriUnregistered
-        | SignInRefusal::RedirectUriInvalid(_) => StatusCode::CONFLICT,
-        SignInRefusal::Response {
-            reason: "signature_invalid" | "signature_missing",
-            ..
-        }
-        | SignInRefusal::IdpInitiatedRefused
-        | SignInRefusal::EmailDomainNotVerified(_)
-        | SignInRefusal::UserInactive
-        | SignInRefusal::UserNotProvisioned
-        | SignInRefusal::UserDeleted => StatusCode::FORBIDDEN,
-        SignInRefusal::UserBusy | SignInRefusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
     }
 }

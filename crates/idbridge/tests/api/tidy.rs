@@ -179,3 +179,102 @@ fn no_stubs_and_no_sql_outside_the_store() {
         }
     }
 }
+
+/// Every page is an askama template: no HTML is assembled in the server's or the
+/// application's Rust sources (where escaping would be by hand).
+#[test]
+fn no_html_outside_templates() {
+    let root = workspace_root();
+    let markup = [
+        "<!doctype",
+        "<!DOCTYPE html",
+        "<html",
+        "<body>",
+        "<body ",
+        "</p>",
+        "</a>",
+        "</div>",
+        "</td>",
+        "<br>",
+    ];
+    for krate in ["idbridge-server", "idbridge-app"] {
+        let mut files = Vec::new();
+        rust_files(&root.join("crates").join(krate).join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read");
+            for tag in markup {
+                assert!(
+                    !text.contains(tag),
+                    "{} builds HTML ({tag}): pages belong in templates/",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// The server's top-level modules import each other in layers: no cycle of
+/// `crate::…` paths between them (an edge A → B is any `crate::B` written in A).
+#[test]
+fn server_modules_form_no_import_cycle() {
+    let src = workspace_root().join("crates/idbridge-server/src");
+    let mut modules: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files {
+        let relative = file.strip_prefix(&src).expect("inside src");
+        let first = relative
+            .components()
+            .next()
+            .expect("a component")
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if first != "lib" && first != "main" {
+            modules.entry(first).or_default().push(file);
+        }
+    }
+    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (module, files) in &modules {
+        let mut targets = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(file).expect("read");
+            for (at, _) in text.match_indices("crate::") {
+                let rest = &text[at + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if let Some((target, _)) = modules.get_key_value(&name)
+                    && target != module
+                    && !targets.contains(&target.as_str())
+                {
+                    targets.push(target.as_str());
+                }
+            }
+        }
+        edges.insert(module.as_str(), targets);
+    }
+    // A module reaches itself again through its imports: a cycle.
+    for start in edges.keys() {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut stack: Vec<Vec<&str>> = vec![vec![start]];
+        while let Some(path) = stack.pop() {
+            let last = path.last().copied().expect("non-empty");
+            for next in edges.get(last).into_iter().flatten() {
+                assert!(
+                    next != start,
+                    "import cycle among the server's modules: {} -> {start}",
+                    path.join(" -> ")
+                );
+                if !seen.contains(next) {
+                    seen.push(next);
+                    let mut longer = path.clone();
+                    longer.push(next);
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+}

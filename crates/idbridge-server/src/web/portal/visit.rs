@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::page::PortalError;
 use super::{Site, see_other};
-use crate::console::csrf;
+use crate::web::console::csrf;
 use crate::{AdminError, AppState, LAST_USED_GRANULARITY};
 use idbridge_app::setup_links::Provider;
 
@@ -107,7 +107,7 @@ pub(super) async fn current_visitor(
     site: &Site,
     headers: &HeaderMap,
 ) -> Result<Visitor, PortalError> {
-    let raw = crate::console::read_cookie(headers, cookie_name(site));
+    let raw = crate::web::console::read_cookie(headers, cookie_name(site));
     match raw {
         None => Err(PortalError::NoLink),
         Some(raw) => visitor_for(state, raw)

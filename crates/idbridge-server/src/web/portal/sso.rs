@@ -15,12 +15,11 @@ use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
 use super::visit::Visitor;
 use super::{Site, see_other};
 use crate::AppState;
-use idbridge_app::connections::{self, PutSamlConnection};
+use idbridge_app::connections::{self, PutSamlConnection, SamlConnectionView};
 use idbridge_app::setup_links::Provider;
 
-use crate::admin::saml::{self as admin_saml, SamlConnectionView};
-use crate::console::page::{Notice, when};
 use crate::error::AdminError;
+use crate::web::console::page::{Notice, when};
 
 #[derive(Template)]
 #[template(path = "portal/sso.html")]
@@ -47,7 +46,7 @@ async fn sso_page(
     guide: Provider,
     notice: Notice,
 ) -> Result<SsoPage, PortalError> {
-    let saml = admin_saml::view(
+    let saml = SamlConnectionView::new(
         &state.app,
         &connections::get(&state.app, visitor.tenant.clone()).await?,
     );
@@ -138,7 +137,7 @@ pub async fn save(
     };
     match connections::put(&state.app, slug, input)
         .await
-        .map(|c| admin_saml::view(&state.app, &c))
+        .map(|c| SamlConnectionView::new(&state.app, &c))
         .map_err(AdminError::from)
     {
         Ok(_) => {
@@ -168,7 +167,7 @@ pub async fn test(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    match admin_saml::start_test(&state, visitor.tenant.slug.as_str()).await {
+    match connections::start_test(&state.app, visitor.tenant.slug.as_str()).await {
         Ok(started) => {
             let notice = Notice::Success(format!(
                 "Test sign-in ready until {}. Open it, sign in at the identity provider, \
@@ -179,7 +178,7 @@ pub async fn test(
             page.test_login_url = Some(started.login_url);
             ok(&page)
         }
-        Err(crate::AdminError::App(idbridge_app::Error::NotFound("SAML connection"))) => {
+        Err(idbridge_app::Error::NotFound("SAML connection")) => {
             let notice = Notice::Error(
                 "Give idbridge the identity provider's metadata first (step 3 below).".into(),
             );

@@ -15,13 +15,12 @@ use super::page::{Chrome, PortalError, choose_guide, ok};
 use super::visit::{self, Visitor};
 use super::{Site, provisioning};
 use crate::AppState;
-use idbridge_app::connections;
+use idbridge_app::connections::{self, SamlConnectionView};
 use idbridge_app::domains;
 use idbridge_app::setup_links::Provider;
 use idbridge_app::views::{DomainView, List};
 
-use crate::admin::saml as admin_saml;
-use crate::console::page::when;
+use crate::web::console::page::when;
 
 /// The last sign-in idbridge saw, in a sentence.
 pub struct LastSignIn {
@@ -105,7 +104,7 @@ pub async fn open_or_show(
     };
     let guide = choose_guide(query.guide.as_deref(), &visitor);
     let chrome = Chrome::new(&site, &visitor, guide, "overview");
-    let saml = admin_saml::view(
+    let saml = SamlConnectionView::new(
         &state.app,
         &connections::get(&state.app, visitor.tenant.clone()).await?,
     );

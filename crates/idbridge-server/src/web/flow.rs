@@ -44,7 +44,7 @@ impl FlowError {
 impl From<&SignInRefusal> for FlowError {
     fn from(refusal: &SignInRefusal) -> Self {
         FlowError::new(
-            super::refusal_status(refusal),
+            refusal_status(refusal),
             refusal.reason(),
             refusal.to_string(),
         )
@@ -87,4 +87,27 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The status each refusal is answered with.
+pub fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
+    match refusal {
+        SignInRefusal::TenantNotFound | SignInRefusal::SamlNotConfigured => StatusCode::NOT_FOUND,
+        SignInRefusal::IdpSsoUrlMissing
+        | SignInRefusal::IdpSsoUrlInvalid(_)
+        | SignInRefusal::NoRedirectUri
+        | SignInRefusal::RedirectUriUnregistered
+        | SignInRefusal::RedirectUriInvalid(_) => StatusCode::CONFLICT,
+        SignInRefusal::Response {
+            reason: "signature_invalid" | "signature_missing",
+            ..
+        }
+        | SignInRefusal::IdpInitiatedRefused
+        | SignInRefusal::EmailDomainNotVerified(_)
+        | SignInRefusal::UserInactive
+        | SignInRefusal::UserNotProvisioned
+        | SignInRefusal::UserDeleted => StatusCode::FORBIDDEN,
+        SignInRefusal::UserBusy | SignInRefusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
 }

@@ -1,6 +1,6 @@
 //! The operator console at `/admin`: server-rendered pages (askama templates under
 //! `templates/console/`) over the same admin operations as the API and the CLI
-//! ([`crate::admin::service`]), so validation is identical everywhere.
+//! (the `idbridge_app` operations), so validation is identical everywhere.
 //!
 //! - Sign-in with an operator's email and password (argon2id, [`password`]); the
 //!   session is a random token in an `HttpOnly`, `SameSite=Strict` cookie, stored only
@@ -170,8 +170,8 @@ async fn not_found() -> ConsoleError {
 }
 
 /// The one stylesheet and the one script, embedded in the binary.
-const STYLESHEET: &str = include_str!("../../static/console.css");
-const SCRIPT: &str = include_str!("../../static/console.js");
+const STYLESHEET: &str = include_str!("../../../static/console.css");
+const SCRIPT: &str = include_str!("../../../static/console.js");
 
 async fn stylesheet() -> Response {
     (

@@ -15,10 +15,9 @@ use super::auth::Signed;
 use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
 use super::{Site, see_other};
 use crate::AppState;
-use idbridge_app::connections::{self, PutSamlConnection};
+use idbridge_app::connections::{self, PutSamlConnection, SamlConnectionView};
 use idbridge_app::tenants;
 
-use crate::admin::saml::{self as admin_saml, SamlConnectionView};
 use crate::error::AdminError;
 
 pub struct CertificateRow {
@@ -58,7 +57,7 @@ async fn saml_page(
     notice: Notice,
 ) -> Result<SamlPage, ConsoleError> {
     let tenant = tenants::find(&state.app, slug).await?;
-    let saml = admin_saml::view(
+    let saml = SamlConnectionView::new(
         &state.app,
         &connections::get(&state.app, tenant.clone()).await?,
     );
@@ -192,7 +191,7 @@ pub async fn save(
     };
     match connections::put(&state.app, &slug, input)
         .await
-        .map(|c| admin_saml::view(&state.app, &c))
+        .map(|c| SamlConnectionView::new(&state.app, &c))
         .map_err(AdminError::from)
     {
         Ok(_) => Ok(see_other(&site, &format!("/tenants/{slug}/saml?saved=1"))),
@@ -215,7 +214,7 @@ pub async fn test(
     Extension(signed): Extension<Signed>,
     Path(slug): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    match admin_saml::start_test(&state, &slug).await {
+    match connections::start_test(&state.app, &slug).await {
         Ok(started) => {
             let mut page = saml_page(
                 &state,
@@ -232,7 +231,7 @@ pub async fn test(
             page.test_login_url = Some(started.login_url);
             ok(&page)
         }
-        Err(crate::AdminError::App(idbridge_app::Error::NotFound("SAML connection"))) => {
+        Err(idbridge_app::Error::NotFound("SAML connection")) => {
             let page = saml_page(
                 &state,
                 &site,

@@ -55,7 +55,7 @@ pub struct Site {
 
 impl Site {
     pub fn new(public_url: &idbridge_app::PublicUrl) -> Self {
-        let console = crate::console::Site::new(public_url);
+        let console = crate::web::console::Site::new(public_url);
         let prefix = console
             .base
             .strip_suffix("/admin")
@@ -120,7 +120,7 @@ async fn scope_assets(
 /// render there say `no-referrer` themselves: [`visit::open`]).
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    crate::console::set_page_headers(response.headers_mut(), "same-origin");
+    crate::web::console::set_page_headers(response.headers_mut(), "same-origin");
     response
 }
 

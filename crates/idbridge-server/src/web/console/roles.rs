@@ -1,6 +1,6 @@
 //! A tenant's roles: the app's roles (deployment-wide), how the tenant's IdP role
 //! values and group names map onto them, the policy for several roles, and the
-//! default role. Each form is one service call ([`crate::admin::roles`],
+//! default role. Each form is one service call ([`idbridge_app::roles`],
 //! [`idbridge_app::tenants::update`]), so a refused form changes nothing and
 //! the rules are the API's.
 

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::Site;
 use super::visit::Visitor;
-use crate::console::page::when;
 use crate::error::AdminError;
+use crate::web::console::page::when;
 use idbridge_app::setup_links::Provider;
 
 /// The frame of every page: where the portal is, whose tenant, which guide, and the
