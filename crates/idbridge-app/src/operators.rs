@@ -1,4 +1,9 @@
-//! Console operators: their accounts and passwords.
+//! Console operators: their accounts, passwords and console sessions.
+//!
+//! A session is a random `idb_sess_` token in the browser and only its digest in
+//! the database, ending after [`IDLE_TIMEOUT`] without a request or
+//! [`ABSOLUTE_LIFETIME`] after sign-in, whichever comes first; it is looked up on
+//! every request (so sign-out acts at once on every process).
 //!
 //! Passwords are argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane),
 //! stored as PHC strings. Hashing and verifying take tens of milliseconds of CPU on
@@ -9,10 +14,12 @@ use std::sync::LazyLock;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use idbridge_store::{Operator, StoreError};
+use idbridge_core::secret::{SecretHash, SessionToken};
+use idbridge_store::{ConsoleSession, Operator, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::credentials::LAST_USED_GRANULARITY;
 use crate::{App, Error};
 
 /// Shortest password `operator create` accepts (NIST SP 800-63B asks for at least 8;
@@ -138,6 +145,107 @@ pub async fn create(
     }
     tracing::info!(operator = %operator.id, "console operator created");
     Ok(operator)
+}
+
+/// A session ends after this long without a request (NIST SP 800-63B's limit for
+/// AAL2 is 30 minutes of inactivity).
+pub const IDLE_TIMEOUT: time::Duration = time::Duration::minutes(30);
+/// A session ends this long after sign-in, however active: a working day.
+pub const ABSOLUTE_LIFETIME: time::Duration = time::Duration::hours(12);
+
+/// A signed-in operator's session, as a request presents it.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    pub session_id: Uuid,
+    pub operator_email: String,
+    /// The digest of the presented token (what sign-out deletes).
+    pub token_hash: SecretHash,
+}
+
+/// The session `presented` names, if it is still going; refreshes its last-seen
+/// time (at most once a minute, so most requests only read).
+pub async fn session(app: &App, presented: &SessionToken) -> Result<Option<ActiveSession>, Error> {
+    let now = app.clock.now();
+    let token_hash = presented.hash();
+    let Some(active) = app
+        .store
+        .active_console_session(&token_hash, now, now - IDLE_TIMEOUT)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if now - active.session.last_seen_at >= LAST_USED_GRANULARITY {
+        app.store
+            .touch_console_session(active.session.id, now)
+            .await?;
+    }
+    Ok(Some(ActiveSession {
+        session_id: active.session.id,
+        operator_email: active.operator_email,
+        token_hash,
+    }))
+}
+
+/// Signs an operator in: checks the password (verified even when the operator is
+/// unknown or disabled, against a dummy hash, so the answer's timing does not tell
+/// which addresses are operators), ends the session the browser had (rotation),
+/// and starts a new one. `None`: wrong email or password, or a disabled operator.
+pub async fn sign_in(
+    app: &App,
+    raw_email: &str,
+    password: SecretString,
+    previous: Option<&SessionToken>,
+) -> Result<Option<SessionToken>, Error> {
+    let email = raw_email.trim().to_lowercase();
+    let operator = if email.is_empty() || email.len() > 254 {
+        None
+    } else {
+        app.store.operator_by_email(&email).await?
+    };
+    let stored = operator.as_ref().map(|o| o.password_hash.clone());
+    let password_ok = verify(password, stored).await.map_err(Error::internal)?;
+    let operator = match operator {
+        Some(o) if password_ok && o.disabled_at.is_none() => o,
+        _ => {
+            tracing::info!("console sign-in refused");
+            return Ok(None);
+        }
+    };
+    // Rotation: whatever session the browser had ends here.
+    if let Some(old) = previous {
+        app.store.delete_console_session(&old.hash()).await?;
+    }
+    let now = app.clock.now();
+    let token = SessionToken::generate();
+    let session = ConsoleSession {
+        id: Uuid::now_v7(),
+        operator_id: operator.id,
+        created_at: now,
+        expires_at: now + ABSOLUTE_LIFETIME,
+        last_seen_at: now,
+    };
+    app.store
+        .create_console_session(&session, &token.hash())
+        .await?;
+    // Ended sessions are swept here, off every other request's path.
+    if let Err(e) = app
+        .store
+        .delete_ended_console_sessions(now, now - IDLE_TIMEOUT)
+        .await
+    {
+        tracing::warn!(error = %e, "sweeping ended console sessions failed");
+    }
+    tracing::info!(operator = %operator.id, session = %session.id, "console sign-in");
+    Ok(Some(token))
+}
+
+/// Ends the session in the database, so on every process at once.
+pub async fn sign_out(app: &App, session: &ActiveSession) -> Result<(), Error> {
+    app.store
+        .delete_console_session(&session.token_hash)
+        .await?;
+    tracing::info!(session = %session.session_id, "console sign-out");
+    Ok(())
 }
 
 #[cfg(test)]

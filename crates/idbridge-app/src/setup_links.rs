@@ -187,3 +187,36 @@ pub async fn revoke_setup_link(app: &App, slug: &str, id: Uuid) -> Result<()> {
         Err(other) => Err(other.into()),
     }
 }
+
+/// A usable setup link, as a portal visit presents it.
+#[derive(Debug, Clone)]
+pub struct LinkVisit {
+    pub link_id: Uuid,
+    /// The link's tenant: the only tenant the visit can read or change.
+    pub tenant: idbridge_store::Tenant,
+    /// The guide the operator chose for the link.
+    pub provider: Provider,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The link `token` is for, if it is still usable (not expired, not revoked);
+/// refreshes its last use at most once a minute. Looked up on every portal request,
+/// so revocation and expiry act at once on every process.
+pub async fn visit(app: &App, token: &SetupLinkToken) -> Result<Option<LinkVisit>> {
+    let now = app.clock.now();
+    let Some((link, tenant)) = app.store.usable_setup_link(&token.hash(), now).await? else {
+        return Ok(None);
+    };
+    if link
+        .last_used_at
+        .is_none_or(|at| now - at >= crate::credentials::LAST_USED_GRANULARITY)
+    {
+        app.store.touch_setup_link(link.id, now).await?;
+    }
+    Ok(Some(LinkVisit {
+        link_id: link.id,
+        provider: Provider::parse(&link.provider).unwrap_or_default(),
+        expires_at: link.expires_at,
+        tenant,
+    }))
+}

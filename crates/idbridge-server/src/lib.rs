@@ -47,10 +47,6 @@ pub use idbridge_app::{App, AppConfig, InvalidPublicUrl, PublicUrl};
 /// an operator sends; real metadata documents are a few tens of kilobytes).
 pub const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
-/// `last_used_at` of a credential is written at most once per this interval, so the
-/// hot path of authentication stays a read.
-pub const LAST_USED_GRANULARITY: time::Duration = time::Duration::seconds(60);
-
 /// The whole service as one router.
 pub fn app(state: AppState) -> Router {
     let (admin, openapi) = admin::router(&state);

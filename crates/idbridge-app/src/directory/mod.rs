@@ -8,9 +8,10 @@ pub mod saml_claims;
 mod write;
 
 pub use write::{
-    DirectoryError, Origin, ScimChange, ScimRequest, TenantRef, Updated, UserToUpdate,
-    VersionMatch, create_scim_group, create_scim_user, create_user, delete_scim_group,
-    delete_scim_user, patch_scim_group, replace_scim_group, update_user, write_scim_user,
+    DirectoryError, FailedCaller, Origin, ScimChange, ScimRequest, TenantRef, Updated,
+    UserToUpdate, VersionMatch, create_scim_group, create_scim_user, create_user,
+    delete_scim_group, delete_scim_user, log_failed_request, patch_scim_group, replace_scim_group,
+    update_user, write_scim_user,
 };
 
 use idbridge_store::{

@@ -728,3 +728,61 @@ pub async fn delete_scim_group(
         Err(other) => Err(other.into()),
     }
 }
+
+/// Whose SCIM request failed, as far as known.
+#[derive(Debug, Clone)]
+pub enum FailedCaller {
+    /// Authenticated: the tenant and the token.
+    Known { tenant_id: Uuid, token_id: Uuid },
+    /// Refused before authentication: logged under the tenant the path names, if
+    /// that tenant exists (a wrong token pasted into Entra shows up there).
+    Path(TenantSlug),
+}
+
+/// Writes the provisioning log line of a SCIM request that failed (successful
+/// writes log inside their own transaction), so a tenant admin can see why Entra
+/// ID or Okta reports an error. A failure to write it is logged, not raised: the
+/// request has already been answered.
+pub async fn log_failed_request(
+    app: &App,
+    caller: FailedCaller,
+    request: (String, String, Option<String>),
+    status: u16,
+    reason: Option<String>,
+) {
+    let (method, path, request_id) = request;
+    let (tenant_id, token_id) = match caller {
+        FailedCaller::Known {
+            tenant_id,
+            token_id,
+        } => (Some(tenant_id), Some(token_id)),
+        FailedCaller::Path(slug) => (
+            app.store
+                .tenant_by_slug(&slug)
+                .await
+                .ok()
+                .flatten()
+                .map(|t| t.id),
+            None,
+        ),
+    };
+    let Some(tenant_id) = tenant_id else {
+        return;
+    };
+    let record = ProvisioningRecord {
+        id: Uuid::now_v7(),
+        tenant_id,
+        occurred_at: app.clock.now(),
+        method,
+        path,
+        status,
+        resource_type: None,
+        resource_id: None,
+        reason,
+        request_id,
+        token_id,
+    };
+    if let Err(err) = app.store.record_provisioning(&record).await {
+        tracing::warn!(error = %err, "could not write a provisioning log line");
+    }
+}

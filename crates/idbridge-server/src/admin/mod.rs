@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::AdminPrincipal;
+pub use idbridge_app::credentials::AdminPrincipal;
 
 use crate::AppState;
 

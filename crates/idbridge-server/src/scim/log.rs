@@ -7,9 +7,8 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use idbridge_app::directory::{self, FailedCaller};
 use idbridge_core::TenantSlug;
-use idbridge_store::ProvisioningRecord;
-use uuid::Uuid;
 
 use super::ScimTenant;
 use super::error::FailureReason;
@@ -37,43 +36,24 @@ pub async fn record_failures(
         .extensions()
         .get::<FailureReason>()
         .map(|r| r.0.clone());
-    let (tenant_id, token_id) = match response.extensions().get::<LoggedTenant>() {
-        Some(LoggedTenant(t)) => (Some(t.tenant.id), Some(t.token_id)),
-        // Refused before authentication: log it under the tenant the path names, if
-        // that tenant exists (a wrong token pasted into Entra shows up here).
+    let caller = match response.extensions().get::<LoggedTenant>() {
+        Some(LoggedTenant(t)) => FailedCaller::Known {
+            tenant_id: t.tenant.id,
+            token_id: t.token_id,
+        },
         None => match slug {
-            Some(slug) => (
-                state
-                    .app
-                    .store
-                    .tenant_by_slug(&slug)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|t| t.id),
-                None,
-            ),
-            None => (None, None),
+            Some(slug) => FailedCaller::Path(slug),
+            None => return response,
         },
     };
-    if let Some(tenant_id) = tenant_id {
-        let record = ProvisioningRecord {
-            id: Uuid::now_v7(),
-            tenant_id,
-            occurred_at: state.app.clock.now(),
-            method: meta.method,
-            path: meta.path,
-            status: status.as_u16(),
-            resource_type: None,
-            resource_id: None,
-            reason,
-            request_id: meta.request_id,
-            token_id,
-        };
-        if let Err(err) = state.app.store.record_provisioning(&record).await {
-            tracing::warn!(error = %err, "could not write a provisioning log line");
-        }
-    }
+    directory::log_failed_request(
+        &state.app,
+        caller,
+        (meta.method, meta.path, meta.request_id),
+        status.as_u16(),
+        reason,
+    )
+    .await;
     response
 }
 

@@ -1,9 +1,9 @@
 //! Operator sign-in, the session cookie, and sign-out.
 //!
 //! A session is a random 256-bit token (`idb_sess_…`) in a cookie; the database holds
-//! only its SHA-256 digest, with an absolute end ([`ABSOLUTE_LIFETIME`]) and the last
-//! time it was seen (idle limit [`IDLE_TIMEOUT`]). Signing in always makes a new token
-//! (and ends the one the browser had), so a token planted before sign-in is worthless.
+//! only its SHA-256 digest (the rules are [`idbridge_app::operators`]: an absolute
+//! end and an idle limit). Signing in always makes a new token (and ends the one the
+//! browser had), so a token planted before sign-in is worthless.
 
 use std::sync::Arc;
 
@@ -15,34 +15,26 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idbridge_core::secret::{SecretHash, SessionToken, random_bytes};
-use idbridge_store::ConsoleSession;
+use idbridge_app::operators::{self, ABSOLUTE_LIFETIME, ActiveSession};
+use idbridge_core::secret::{SessionToken, random_bytes};
 use secrecy::SecretString;
 use serde::Deserialize;
 use time::Duration;
-use uuid::Uuid;
 
 use super::page::{Chrome, ConsoleError, render};
 use super::{Site, csrf, see_other};
-use crate::{AppState, LAST_USED_GRANULARITY};
-use idbridge_app::operators as password;
+use crate::AppState;
 
-/// A session ends after this long without a request (NIST SP 800-63B's limit for
-/// AAL2 is 30 minutes of inactivity).
-pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
-/// A session ends this long after sign-in, however active: a working day.
-pub const ABSOLUTE_LIFETIME: Duration = Duration::hours(12);
 /// The sign-in form's own CSRF cookie lives this long (the time to type a password).
 const LOGIN_FORM_LIFETIME: Duration = Duration::hours(1);
 
 /// The signed-in operator, in the request's extensions behind [`require_session`].
 #[derive(Debug, Clone)]
 pub struct Signed {
-    pub session_id: Uuid,
     pub operator_email: String,
     /// Derived from the session token; every form carries it back.
     pub csrf_token: String,
-    token_hash: SecretHash,
+    session: ActiveSession,
 }
 
 fn session_cookie_name(site: &Site) -> &'static str {
@@ -102,30 +94,16 @@ async fn current_session(
     let Ok(token) = SessionToken::parse(raw) else {
         return Ok(None);
     };
-    let now = state.app.clock.now();
-    let token_hash = token.hash();
-    let Some(active) = state
-        .app
-        .store
-        .active_console_session(&token_hash, now, now - IDLE_TIMEOUT)
+    let Some(session) = operators::session(&state.app, &token)
         .await
         .map_err(crate::AdminError::from)?
     else {
         return Ok(None);
     };
-    if now - active.session.last_seen_at >= LAST_USED_GRANULARITY {
-        state
-            .app
-            .store
-            .touch_console_session(active.session.id, now)
-            .await
-            .map_err(crate::AdminError::from)?;
-    }
     Ok(Some(Signed {
-        session_id: active.session.id,
-        operator_email: active.operator_email,
+        operator_email: session.operator_email.clone(),
         csrf_token: csrf::token_for_session(&token),
-        token_hash,
+        session,
     }))
 }
 
@@ -222,70 +200,24 @@ pub async fn login(
             "the sign-in form has expired or did not come from this console",
         ));
     }
-    let email = form.email.trim().to_lowercase();
-    let operator = if email.is_empty() || email.len() > 254 {
-        None
-    } else {
-        state
-            .app
-            .store
-            .operator_by_email(&email)
-            .await
-            .map_err(crate::AdminError::from)?
+    let previous = read_cookie(&headers, session_cookie_name(&site))
+        .and_then(|raw| SessionToken::parse(raw).ok());
+    let signed_in = operators::sign_in(
+        &state.app,
+        &form.email,
+        SecretString::from(form.password),
+        previous.as_ref(),
+    )
+    .await
+    .map_err(crate::AdminError::from)?;
+    let Some(token) = signed_in else {
+        return login_page(
+            &site,
+            StatusCode::UNAUTHORIZED,
+            form.email.trim().chars().take(254).collect(),
+            Some(WRONG_CREDENTIALS),
+        );
     };
-    // Verified even when the operator is unknown or disabled (against a dummy hash),
-    // so the answer's timing does not tell which addresses are operators.
-    let stored = operator.as_ref().map(|o| o.password_hash.clone());
-    let password_ok = password::verify(SecretString::from(form.password), stored).await?;
-    let operator = match operator {
-        Some(o) if password_ok && o.disabled_at.is_none() => o,
-        _ => {
-            tracing::info!("console sign-in refused");
-            return login_page(
-                &site,
-                StatusCode::UNAUTHORIZED,
-                form.email.trim().chars().take(254).collect(),
-                Some(WRONG_CREDENTIALS),
-            );
-        }
-    };
-
-    // Rotation: whatever session the browser had ends here.
-    if let Some(old) = read_cookie(&headers, session_cookie_name(&site))
-        .and_then(|raw| SessionToken::parse(raw).ok())
-    {
-        state
-            .app
-            .store
-            .delete_console_session(&old.hash())
-            .await
-            .map_err(crate::AdminError::from)?;
-    }
-    let now = state.app.clock.now();
-    let token = SessionToken::generate();
-    let session = ConsoleSession {
-        id: Uuid::now_v7(),
-        operator_id: operator.id,
-        created_at: now,
-        expires_at: now + ABSOLUTE_LIFETIME,
-        last_seen_at: now,
-    };
-    state
-        .app
-        .store
-        .create_console_session(&session, &token.hash())
-        .await
-        .map_err(crate::AdminError::from)?;
-    // Ended sessions are swept here, off every other request's path.
-    if let Err(e) = state
-        .app
-        .store
-        .delete_ended_console_sessions(now, now - IDLE_TIMEOUT)
-        .await
-    {
-        tracing::warn!(error = %e, "sweeping ended console sessions failed");
-    }
-    tracing::info!(operator = %operator.id, session = %session.id, "console sign-in");
 
     let mut response = see_other(&site, "/tenants");
     let headers = response.headers_mut();
@@ -312,13 +244,9 @@ pub async fn logout(
     Extension(site): Extension<Arc<Site>>,
     Extension(signed): Extension<Signed>,
 ) -> Result<Response, ConsoleError> {
-    state
-        .app
-        .store
-        .delete_console_session(&signed.token_hash)
+    operators::sign_out(&state.app, &signed.session)
         .await
         .map_err(crate::AdminError::from)?;
-    tracing::info!(session = %signed.session_id, "console sign-out");
     let mut response = see_other(&site, "/login");
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 pub(crate) use auth::read_cookie;
-pub use auth::{ABSOLUTE_LIFETIME, IDLE_TIMEOUT};
+pub use idbridge_app::operators::{ABSOLUTE_LIFETIME, IDLE_TIMEOUT};
 pub use page::ConsoleError;
 
 use crate::{ADMIN_BODY_LIMIT, AppState};

@@ -23,9 +23,9 @@ use uuid::Uuid;
 
 use super::page::PortalError;
 use super::{Site, see_other};
+use crate::AppState;
 use crate::web::console::csrf;
-use crate::{AdminError, AppState, LAST_USED_GRANULARITY};
-use idbridge_app::setup_links::Provider;
+use idbridge_app::setup_links::{self, Provider};
 
 /// Keeps portal form tokens apart from the console's.
 const CSRF_LABEL: &[u8] = b"idbridge setup portal csrf token\0";
@@ -71,33 +71,15 @@ async fn visitor_for(state: &AppState, raw: &str) -> Result<Option<Visitor>, Por
     let Ok(token) = SetupLinkToken::parse(raw) else {
         return Ok(None);
     };
-    let now = state.app.clock.now();
-    let Some((link, tenant)) = state
-        .app
-        .store
-        .usable_setup_link(&token.hash(), now)
-        .await
-        .map_err(AdminError::from)?
-    else {
+    let Some(visit) = setup_links::visit(&state.app, &token).await? else {
         return Ok(None);
     };
-    if link
-        .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
-    {
-        state
-            .app
-            .store
-            .touch_setup_link(link.id, now)
-            .await
-            .map_err(AdminError::from)?;
-    }
     Ok(Some(Visitor {
-        link_id: link.id,
-        provider: Provider::parse(&link.provider).unwrap_or_default(),
-        expires_at: link.expires_at,
+        link_id: visit.link_id,
+        provider: visit.provider,
+        expires_at: visit.expires_at,
         csrf_token: csrf::derive_token(CSRF_LABEL, token.expose_secret()),
-        tenant,
+        tenant: visit.tenant,
     }))
 }
 
