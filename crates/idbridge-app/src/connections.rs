@@ -418,7 +418,7 @@ async fn fetch_metadata(app: &App, url: &str) -> Result<String> {
 // re-reading daily picks it up with no admin action, and the previous certificate
 // stays valid alongside it as long as the IdP lists both.
 //
-// Every idbridge process runs it (see `crate::jobs`). Two processes refreshing the
+// Every idbridge process runs it (in the background jobs). Two processes refreshing the
 // same connection fetch the same document and write the same row: harmless. The
 // write applies only while the connection still uses the URL that was fetched, so
 // an admin's change made during a fetch is never overwritten.

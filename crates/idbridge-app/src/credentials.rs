@@ -9,8 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::directory::TenantRef;
-use crate::tenants::{MAX_NAME_CHARS, find, validate_text};
+use crate::tenants::{MAX_NAME_CHARS, TenantRef, find, validate_text};
 use crate::{App, Error, Result};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

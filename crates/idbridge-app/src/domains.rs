@@ -5,7 +5,7 @@
 //! The re-check: a domain stays verified only while its TXT record is published: a
 //! company that lets a domain lapse, or hands it to someone else, must stop routing
 //! sign-ins to the tenant. Every process runs it from the background jobs
-//! ([`crate::jobs`]); two processes checking one domain both write the same outcome,
+//! (`jobs::housekeeping`); two processes checking one domain both write the same outcome,
 //! and the state change (with its event) happens once, under the claim's row lock.
 
 use idbridge_core::domain::{DnsCheck, DomainName, email_domain, new_verification_token};

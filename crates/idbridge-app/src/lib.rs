@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod keys;
 pub mod net;
 pub mod operators;
+pub mod paging;
 pub mod roles;
 pub mod setup_links;
 pub mod sign_in;

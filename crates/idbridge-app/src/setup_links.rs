@@ -9,8 +9,8 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::paging::List;
 use crate::tenants::{find, validate_text};
-use crate::views::List;
 use crate::{App, Error, Result};
 
 /// How long a link lasts unless the operator says otherwise.

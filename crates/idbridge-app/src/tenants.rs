@@ -66,6 +66,26 @@ pub fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A tenant as the directory and credentials need it: which, its slug (for
+/// URLs), and its domain policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRef {
+    pub id: Uuid,
+    pub slug: TenantSlug,
+    /// Users must have emails at domains the tenant verified.
+    pub require_verified_domains: bool,
+}
+
+impl From<&Tenant> for TenantRef {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            id: t.id,
+            slug: t.slug.clone(),
+            require_verified_domains: t.require_verified_domains,
+        }
+    }
+}
+
 /// A tenant with the counts its overview shows.
 #[derive(Debug, Clone)]
 pub struct TenantOverview {

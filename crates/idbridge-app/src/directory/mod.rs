@@ -232,7 +232,7 @@ pub struct LogParams {
 
 impl LogParams {
     pub fn page_request(&self) -> Result<PageRequest> {
-        crate::views::page_request(self.limit, self.cursor.as_deref())
+        crate::paging::page_request(self.limit, self.cursor.as_deref())
     }
 
     fn outcome(&self) -> Result<Option<bool>> {

@@ -15,7 +15,7 @@ use idbridge_scim::patch::{self, MemberChange, PatchRequest, member_refs};
 use idbridge_scim::resource::{self, Document, string_attr};
 use idbridge_scim::schema::ResourceType;
 use idbridge_store::{
-    DirectoryGroup, DirectoryUser, GroupMember, NewEvent, ProvisioningRecord, StoreError, Tenant,
+    DirectoryGroup, DirectoryUser, GroupMember, NewEvent, ProvisioningRecord, StoreError,
     UserGroup, UserSource, WriteContext,
 };
 use serde_json::{Value, json};
@@ -23,30 +23,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::render::{self, Base};
+pub use crate::tenants::TenantRef;
 use crate::{App, domains};
 
 /// How often a write is retried when another request changed the same resource
 /// between its read and its write.
 const WRITE_ATTEMPTS: usize = 5;
-
-/// The tenant a write is for, as far as a write needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantRef {
-    pub id: Uuid,
-    pub slug: TenantSlug,
-    /// Users must have emails at domains the tenant verified.
-    pub require_verified_domains: bool,
-}
-
-impl From<&Tenant> for TenantRef {
-    fn from(t: &Tenant) -> Self {
-        Self {
-            id: t.id,
-            slug: t.slug.clone(),
-            require_verified_domains: t.require_verified_domains,
-        }
-    }
-}
 
 /// A SCIM request that writes: who sent it (the tenant and its token) and what the
 /// provisioning log records of it.

@@ -15,8 +15,8 @@ use time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::paging::List;
 use crate::tenants::{find, present_or_null, validate_text};
-use crate::views::List;
 use crate::{App, Error, Result};
 
 /// Endpoints per deployment: each is delivered every tenant's feed.

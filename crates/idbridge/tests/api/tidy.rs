@@ -213,16 +213,22 @@ fn no_html_outside_templates() {
     }
 }
 
-/// The server's top-level modules import each other in layers: no cycle of
-/// `crate::…` paths between them (an edge A → B is any `crate::B` written in A).
+/// The server's and the application's top-level modules import each other in
+/// layers: no cycle of `crate::…` paths between them (an edge A → B is any
+/// `crate::B` written in A).
 #[test]
-fn server_modules_form_no_import_cycle() {
-    let src = workspace_root().join("crates/idbridge-server/src");
+fn modules_form_no_import_cycle() {
+    for krate in ["idbridge-server", "idbridge-app"] {
+        no_import_cycle(&workspace_root().join("crates").join(krate).join("src"));
+    }
+}
+
+fn no_import_cycle(src: &Path) {
     let mut modules: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    rust_files(src, &mut files);
     for file in files {
-        let relative = file.strip_prefix(&src).expect("inside src");
+        let relative = file.strip_prefix(src).expect("inside src");
         let first = relative
             .components()
             .next()
@@ -242,15 +248,34 @@ fn server_modules_form_no_import_cycle() {
             let text = std::fs::read_to_string(file).expect("read");
             for (at, _) in text.match_indices("crate::") {
                 let rest = &text[at + "crate::".len()..];
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if let Some((target, _)) = modules.get_key_value(&name)
-                    && target != module
-                    && !targets.contains(&target.as_str())
-                {
-                    targets.push(target.as_str());
+                // `crate::name` or every name of `crate::{a, b::c, …}`.
+                let names: Vec<String> = match rest.strip_prefix('{') {
+                    Some(group) => group
+                        .split('}')
+                        .next()
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(|item| {
+                            item.trim()
+                                .split("::")
+                                .next()
+                                .unwrap_or_default()
+                                .to_owned()
+                        })
+                        .collect(),
+                    None => vec![
+                        rest.chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect(),
+                    ],
+                };
+                for name in names {
+                    if let Some((target, _)) = modules.get_key_value(&name)
+                        && target != module
+                        && !targets.contains(&target.as_str())
+                    {
+                        targets.push(target.as_str());
+                    }
                 }
             }
         }
@@ -265,7 +290,8 @@ fn server_modules_form_no_import_cycle() {
             for next in edges.get(last).into_iter().flatten() {
                 assert!(
                     next != start,
-                    "import cycle among the server's modules: {} -> {start}",
+                    "import cycle among the modules of {}: {} -> {start}",
+                    src.display(),
                     path.join(" -> ")
                 );
                 if !seen.contains(next) {
