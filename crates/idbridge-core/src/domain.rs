@@ -158,7 +158,7 @@ impl fmt::Debug for DomainName {
 
 /// Public mailbox providers, matched as the domain itself or any domain under it.
 /// Not exhaustive (nothing can be); these are the providers whose addresses turn up
-/// in B2B sign-ups. Documented in the README.
+/// in B2B sign-ups. Documented in docs/integration-guide.md.
 pub const PUBLIC_MAIL_DOMAINS: &[&str] = &[
     // Google, Microsoft, Apple, Yahoo, AOL
     "gmail.com",

@@ -75,8 +75,8 @@ pub enum SignatureError {
 
 /// What a receiver does with a delivery: parse the header, refuse a timestamp
 /// further than `tolerance` from `now`, and accept if any `v1` matches `secret`
-/// (compared in constant time). idbridge's tests use it as the receiver; the README
-/// shows the same steps in other languages.
+/// (compared in constant time). idbridge's tests use it as the receiver;
+/// docs/integration-guide.md shows the same steps in other languages.
 pub fn verify_signature(
     header: &str,
     secret: &[u8],

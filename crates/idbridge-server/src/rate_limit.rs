@@ -45,7 +45,7 @@ pub struct RateLimitQuota {
 
 impl RateLimitQuota {
     /// The defaults, sized for a large enterprise whose staff all come through one
-    /// NAT egress address at 9 am (README, "Rate limits"): 50,000 people, a quarter
+    /// NAT egress address at 9 am (docs/operator-guide.md, "Rate limits"): 50,000 people, a quarter
     /// signing in within ten minutes, is 1,250 sign-ins a minute, two limited
     /// requests each.
     pub const DEFAULT_PER_MINUTE: u32 = 3000;

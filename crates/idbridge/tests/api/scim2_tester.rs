@@ -1,6 +1,6 @@
 //! scim2-tester, a third-party SCIM compliance checker (PyPI, github.com/python-scim),
 //! against the live server: discovery, CRUD, every PATCH operation on every
-//! attribute, projection, search. It must pass clean; README.md explains its skips.
+//! attribute, projection, search. It must pass clean; docs/idp-setup.md explains its skips.
 //!
 //! `scripts/test` installs it (pinned in tests/scim2-tester/requirements.txt) into a
 //! virtual environment and sets IDBRIDGE_SCIM2_TESTER_PYTHON to its interpreter.
