@@ -213,6 +213,39 @@ fn no_html_outside_templates() {
     }
 }
 
+/// Templates escape everything they are given: none marks a value `|safe`.
+#[test]
+fn templates_mark_nothing_safe() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "html") {
+                out.push(path);
+            }
+        }
+    }
+    let mut templates = Vec::new();
+    walk(
+        &workspace_root().join("crates/idbridge-server/templates"),
+        &mut templates,
+    );
+    assert!(!templates.is_empty(), "no templates found");
+    for template in templates {
+        let text: String = std::fs::read_to_string(&template)
+            .expect("read")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        assert!(
+            !text.contains("|safe"),
+            "{} marks a value |safe",
+            template.display()
+        );
+    }
+}
+
 /// The server's and the application's top-level modules import each other in
 /// layers: no cycle of `crate::…` paths between them (an edge A → B is any
 /// `crate::B` written in A).
