@@ -24,7 +24,7 @@ use sqlx::{AssertSqlSafe, Database, Pool, Postgres, SqlSafeStr, SqlStr, Sqlite};
 use time::OffsetDateTime;
 
 use crate::repo::directory::FeedWrite;
-use crate::scim_sql::{Bind, Dialect};
+use crate::scim_sql::{Bind, Dialect, Sql};
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, Result, StoreError};
 
@@ -221,10 +221,14 @@ pub(crate) fn query<D: Db>(sql: &'static str) -> Query<D> {
     Query::with_sql(sql.into_sql_str())
 }
 
-/// A statement assembled at run time from fixed fragments only, every request value
-/// bound (`scim_sql`, `log_filter`).
-pub(crate) fn query_assembled<D: Db>(sql: String) -> Query<D> {
-    Query::with_sql(AssertSqlSafe(sql).into_sql_str())
+/// A statement `scim_sql` or `log_filter` assembled at run time from fixed fragments
+/// only, with every request value bound.
+pub(crate) fn query_assembled<D: Db>(sql: Sql) -> Query<D> {
+    let Sql { text, binds, .. } = sql;
+    binds.into_iter().fold(
+        Query::with_sql(AssertSqlSafe(text).into_sql_str()),
+        Query::bind_dynamic,
+    )
 }
 
 impl<D: Db> Query<D> {

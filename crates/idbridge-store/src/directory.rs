@@ -152,15 +152,3 @@ pub struct Listing<T> {
     pub total: u64,
     pub items: Vec<T>,
 }
-
-/// A stored event type, or [`crate::StoreError::Corrupt`].
-pub(crate) fn event_kind(text: String) -> crate::Result<EventKind> {
-    EventKind::parse(&text)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("event type {text:?}")))
-}
-
-/// A stored event resource type, or [`crate::StoreError::Corrupt`].
-pub(crate) fn event_resource(text: String) -> crate::Result<EventResource> {
-    EventResource::parse(&text)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("event resource type {text:?}")))
-}

@@ -14,8 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqlStore, overfetch, page_of};
-use crate::db::{Db, FromRow, Query, Row, Scalar, Ts, query, query_assembled};
-use crate::directory::{event_kind, event_resource};
+use crate::db::{Db, FromRow, Row, Scalar, Ts, query, query_assembled};
 use crate::scim_sql::{self, Bind, Sql, Table};
 use crate::{
     DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
@@ -112,8 +111,8 @@ impl FromRow for DirectoryEvent {
             seq: row.get("seq")?,
             id: row.get("id")?,
             tenant_id: row.get("tenant_id")?,
-            kind: event_kind(row.get("type")?)?,
-            resource_type: event_resource(row.get("resource_type")?)?,
+            kind: row.parsed("type", EventKind::parse)?,
+            resource_type: row.parsed("resource_type", EventResource::parse)?,
             resource_id: row.get("resource_id")?,
             occurred_at: row.time("occurred_at")?,
             data: row.json("data")?,
@@ -152,15 +151,6 @@ impl FromRow for Removed {
             kind: member_kind_of(&row.get::<String>("member_type")?),
         })
     }
-}
-
-/// A statement `scim_sql` or `log_filter` assembled, with its values.
-fn assembled<D: Db>(sql: Sql) -> Query<D> {
-    let Sql { text, binds, .. } = sql;
-    // The SQL text is built only from fixed fragments; values are bound.
-    binds
-        .into_iter()
-        .fold(query_assembled::<D>(text), Query::bind_dynamic)
 }
 
 fn display_name_lower(document: &Map<String, Value>) -> Option<String> {
@@ -497,7 +487,7 @@ impl<D: Db> SqlStore<D> {
         let mut conn = self.read().await?;
         let mut items = Vec::new();
         if let Some(sql) = scim_sql::page_query(D::DIALECT, table, tenant_id, request)? {
-            items = assembled::<D>(sql).fetch_all(&mut conn).await?;
+            items = query_assembled::<D>(sql).fetch_all(&mut conn).await?;
         }
         let total = match (
             scim_sql::total_from_page(request, items.len()),
@@ -518,7 +508,7 @@ impl<D: Db> SqlStore<D> {
             }
             (None, Some(filter)) => {
                 let sql = scim_sql::count_query(D::DIALECT, table, tenant_id, filter)?;
-                let Scalar(count) = assembled::<D>(sql).fetch_one(&mut conn).await?;
+                let Scalar(count) = query_assembled::<D>(sql).fetch_one(&mut conn).await?;
                 count
             }
         };
@@ -703,7 +693,7 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
             }
             sql.push(") ORDER BY g.display_name, g.id");
             out.extend(
-                assembled::<D>(sql)
+                query_assembled::<D>(sql)
                     .fetch_all::<UserGroup>(&mut conn)
                     .await?,
             );
@@ -890,7 +880,7 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         page: PageRequest,
     ) -> Result<Page<ProvisioningRecord>> {
         let sql = crate::log_filter::provisioning_page_query(D::DIALECT, tenant_id, filter, page);
-        let rows = assembled::<D>(sql)
+        let rows = query_assembled::<D>(sql)
             .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(page_of(rows, page, |r: &ProvisioningRecord| r.id))

@@ -398,11 +398,9 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         page: PageRequest,
     ) -> Result<Page<SignInEvent>> {
         let sql = crate::log_filter::sign_in_page_query(D::DIALECT, tenant_id, filter, page);
-        let mut statement = query_assembled::<D>(sql.text);
-        for value in sql.binds {
-            statement = statement.bind_dynamic(value);
-        }
-        let rows = statement.fetch_all(&mut *self.read().await?).await?;
+        let rows = query_assembled::<D>(sql)
+            .fetch_all(&mut *self.read().await?)
+            .await?;
         Ok(page_of(rows, page, |e: &SignInEvent| e.id))
     }
 
