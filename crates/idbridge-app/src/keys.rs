@@ -38,6 +38,18 @@ pub enum KeyringError {
 }
 
 impl KeyringError {
+    /// Stable, `snake_case`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            KeyringError::Store(e) if e.is_unavailable() => "unavailable",
+            KeyringError::Store(_) => "storage_failed",
+            KeyringError::Key(_) => "key_unusable",
+            KeyringError::NoActiveKey(_) => "no_active_key",
+            KeyringError::UnknownAlgorithm { .. } => "unknown_algorithm",
+            KeyringError::Generation(_) => "key_generation_failed",
+        }
+    }
+
     /// Whether the database, not a key, is at fault.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, KeyringError::Store(e) if e.is_unavailable())

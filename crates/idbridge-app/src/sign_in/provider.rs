@@ -25,18 +25,38 @@ use crate::roles::TenantRoles;
 use crate::{App, domains, keys};
 
 /// Why an authorization request was not sent on to an IdP.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AuthorizeFailure {
     /// The client or its redirect URI cannot be trusted: the refusal is shown as a
     /// page, never redirected, or idbridge would be an open redirector.
+    #[error("the app's sign-in request cannot be used: {0}")]
     Client(ClientRefusal),
     /// The request is refused with the app's trusted redirect URI: send the
     /// browser there (RFC 6749 §4.1.2.1, with `state` and `iss`).
+    #[error("the authorization request is refused at the app's redirect URI")]
     Redirect(url::Url),
     /// The registered redirect URI turned out not to be a URL.
+    #[error("the app's redirect URI is not a URL")]
     RedirectUriNotUrl,
     /// The store could not be read.
+    #[error("the sign-in service is temporarily unavailable")]
     Unavailable,
+}
+
+impl AuthorizeFailure {
+    /// Stable, `snake_case`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthorizeFailure::Client(refusal) => refusal.code(),
+            AuthorizeFailure::Redirect(_) => "refused_to_app",
+            AuthorizeFailure::RedirectUriNotUrl => "invalid_redirect_uri",
+            AuthorizeFailure::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthorizeFailure::Unavailable)
+    }
 }
 
 /// `GET /oauth/authorize`: the IdP URL to send the browser to, or why not.
@@ -120,13 +140,29 @@ pub struct Tokens {
 }
 
 /// Why the token endpoint answered with an error.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TokenFailure {
     /// An OAuth error (RFC 6749 §5.2), as the protocol core words it.
+    #[error("{}", .0.description)]
     OAuth(TokenError),
     /// The service could not answer now (`temporarily_unavailable`); the cause is
     /// logged.
+    #[error("the token endpoint is temporarily unavailable")]
     Unavailable,
+}
+
+impl TokenFailure {
+    /// Stable, `snake_case`: the OAuth error code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenFailure::OAuth(error) => error.code.as_str(),
+            TokenFailure::Unavailable => "temporarily_unavailable",
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, TokenFailure::Unavailable)
+    }
 }
 
 fn invalid_client() -> TokenFailure {
@@ -270,11 +306,27 @@ pub async fn token(
 }
 
 /// Why userinfo answered with an error.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum UserinfoFailure {
     /// RFC 6750 `invalid_token`, with why.
+    #[error("{0}")]
     InvalidToken(&'static str),
+    #[error("userinfo is temporarily unavailable")]
     Unavailable,
+}
+
+impl UserinfoFailure {
+    /// Stable, `snake_case`: the RFC 6750 error code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UserinfoFailure::InvalidToken(_) => "invalid_token",
+            UserinfoFailure::Unavailable => "temporarily_unavailable",
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, UserinfoFailure::Unavailable)
+    }
 }
 
 /// `/oauth/userinfo`: the claims of the user an access token was issued for, by
