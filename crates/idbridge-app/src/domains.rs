@@ -182,7 +182,7 @@ const BATCH: u32 = 50;
 /// refreshes SAML metadata) stays bounded when DNS is slow: 5 s a domain at worst.
 const MAX_PER_RUN: usize = 500;
 
-/// Re-checks the verified domains due now (up to [`MAX_PER_RUN`]; the rest wait for
+/// Re-checks the verified domains due now (up to `MAX_PER_RUN`; the rest wait for
 /// the next run); returns how many were checked.
 pub async fn recheck_due(app: &App) -> Result<usize, StoreError> {
     let mut checked = 0;

@@ -1,17 +1,19 @@
-//! idbridge's HTTP surfaces. Only this crate knows HTTP; handlers stay thin and call
-//! into the store (and, as they arrive, the protocol crates).
+//! idbridge's HTTP surfaces. Only this crate knows HTTP: handlers read the request,
+//! call the application (`idbridge-app`), and say its answer in their surface's
+//! words; every rule of the product is the application's.
 //!
 //! - `/healthz`: readiness (database reachable; migrations ran before we listened).
 //! - `/metrics`: Prometheus metrics by route template.
 //! - `/api/v1`: the admin API ([`admin`]), documented at `/api/v1/openapi.json`.
 //! - `/scim/v2/{slug}`: the SCIM service provider ([`scim`]).
 //! - `/saml/{slug}`: the SAML service provider's browser routes ([`saml`]).
-//! - `/admin`: the operator console ([`console`]), server-rendered pages.
+//! - `/oauth/…`, `/.well-known/openid-configuration`: the OpenID Connect provider
+//!   ([`oidc`]).
+//! - `/admin` and `/setup`: the operator console and the setup portal ([`web`]).
 
 pub mod admin;
 mod bearer;
 pub mod client_address;
-
 pub mod error;
 mod extract;
 mod metrics;

@@ -2,10 +2,11 @@
 //!
 //! Callers see one narrow interface, [`Store`] (split by area into the `*Repo`
 //! traits), and never a connection, a transaction or a query. Each operation is one
-//! atomic unit: it either happens whole or not at all. Two implementations sit behind
-//! it, [`sqlite::SqliteStore`] (the embedded default) and
-//! [`postgres::PostgresStore`] (production, many idbridge processes at once); each has
-//! its own migrations under `migrations/{sqlite,postgres}`, embedded in the binary.
+//! atomic unit: it either happens whole or not at all. It is implemented once
+//! (`repo/`, over the `Db` seam of `db.rs`) for two databases: SQLite (the embedded
+//! default) and PostgreSQL (production, many idbridge processes at once). Each
+//! backend (`sqlite/`, `postgres/`) supplies only what differs, and has its own
+//! migrations under `migrations/{sqlite,postgres}`, embedded in the binary.
 //!
 //! Invariant: nothing that matters lives only in one process's memory. Anything two
 //! idbridge processes must agree on (a revoked token, a used code) is read from the

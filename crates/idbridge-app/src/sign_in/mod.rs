@@ -4,7 +4,7 @@
 //! - [`start_saml`]: an AuthnRequest stored for ten minutes, and the IdP URL to send
 //!   the browser to (for `/saml/{slug}/login`, `/oauth/authorize` and "test
 //!   connection").
-//! - [`complete_saml`] ([`saml`]): the ACS. Verifies the response, consumes the
+//! - [`complete_saml`] (`saml.rs`): the ACS. Verifies the response, consumes the
 //!   request it answers, remembers the assertion (replay), applies the tenant's
 //!   domain policy, finds or creates the directory user, and mints a code. Every
 //!   outcome after the tenant is known is a sign-in log row with its reason.

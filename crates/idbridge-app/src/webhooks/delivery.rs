@@ -75,7 +75,7 @@ pub async fn run(app: App) {
     }
 }
 
-/// What happened in the last [`RECENT_WINDOW`]. Feed event ids are UUIDv7s made
+/// What happened in the last `RECENT_WINDOW`. Feed event ids are UUIDv7s made
 /// from the writing process's system clock, so their floor comes from the system
 /// clock too; cursors' due times are on the service's clock.
 pub fn recent_scope(app: &App) -> ClaimScope {

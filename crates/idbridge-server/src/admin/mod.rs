@@ -1,6 +1,8 @@
-//! The admin API (`/api/v1`): tenants, OIDC clients, SCIM tokens, domains. Handlers are thin:
-//! extract, call [`service`], answer. The OpenAPI document is generated from the
-//! handlers' annotations, so it cannot drift from the routes.
+//! The admin API (`/api/v1`): tenants, OIDC clients, SCIM tokens, the directory,
+//! roles, SAML connections, domains, setup links and webhooks. Handlers are thin:
+//! extract, call the application's operation (`idbridge_app`), answer with its view.
+//! The OpenAPI document is generated from the handlers' annotations, so it cannot
+//! drift from the routes.
 
 mod auth;
 mod clients;

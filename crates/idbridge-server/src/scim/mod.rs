@@ -3,8 +3,9 @@
 //! that tenant; a token of one tenant never reaches another tenant's data, and an id
 //! of another tenant is a 404.
 //!
-//! The protocol lives in `idbridge-scim` (pure); this module only moves requests in
-//! and answers out, and writes the provisioning log.
+//! The protocol lives in `idbridge-scim` (pure) and the writes in the application's
+//! directory (`idbridge_app::directory`); this module only moves requests in and
+//! answers out, in SCIM's error format.
 
 mod auth;
 mod error;

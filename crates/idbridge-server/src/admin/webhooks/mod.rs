@@ -1,5 +1,5 @@
 //! Webhook endpoints: registration, secrets, delivery state per tenant, attempts
-//! and replay. Delivery itself is [`crate::webhooks`].
+//! and replay. Delivery itself is [`idbridge_app::webhooks::delivery`].
 
 use axum::Json;
 use axum::extract::State;

@@ -2,11 +2,11 @@
 //! `templates/console/`) over the same admin operations as the API and the CLI
 //! (the `idbridge_app` operations), so validation is identical everywhere.
 //!
-//! - Sign-in with an operator's email and password (argon2id, [`password`]); the
+//! - Sign-in with an operator's email and password (argon2id, `idbridge_app::operators`); the
 //!   session is a random token in an `HttpOnly`, `SameSite=Strict` cookie, stored only
-//!   as a digest in the database, so every process knows every session ([`auth`]).
+//!   as a digest in the database, so every process knows every session (`auth.rs`).
 //! - Every state-changing request carries the session's CSRF token in a form field
-//!   and an `Origin` (or `Referer`) of the public URL ([`csrf`]).
+//!   and an `Origin` (or `Referer`) of the public URL (`csrf.rs`).
 //! - Every answer carries `Cache-Control: no-store`, a CSP that allows no inline
 //!   script or style, `X-Frame-Options: DENY` and `Referrer-Policy: same-origin`.
 //! - Handlers are thin: parse the form, call the service, render or redirect.

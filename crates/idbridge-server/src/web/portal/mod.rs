@@ -9,7 +9,7 @@
 //!   clean `/setup`, so the token leaves the address bar; the answers at the
 //!   token's address say `Referrer-Policy: no-referrer`, so it never leaves in a
 //!   `Referer` either.
-//! - Every request looks the token's digest up again ([`visit`]): revoking or
+//! - Every request looks the token's digest up again (`visit.rs`): revoking or
 //!   expiring the link ends every portal visit opened with it at once, and the
 //!   tenant comes only from the link, never from the request, so a link of one
 //!   tenant cannot name another.
