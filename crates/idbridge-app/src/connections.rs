@@ -406,7 +406,7 @@ pub async fn put(app: &App, slug: &str, input: PutSamlConnection) -> Result<Conn
 /// Fetches metadata from `url` for a connection; any failure is the admin's to fix.
 async fn fetch_metadata(app: &App, url: &str) -> Result<String> {
     let bytes = app
-        .fetcher
+        .fetcher()
         .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
         .await
         .map_err(|e| Error::MetadataFetch(e.to_string()))?;
@@ -469,7 +469,7 @@ async fn refresh_one(
 
 async fn fetch(app: &App, url: &str) -> Result<FetchedMetadata, String> {
     let bytes = app
-        .fetcher
+        .fetcher()
         .get(url, idbridge_saml::xml::METADATA_LIMITS.max_bytes)
         .await
         .map_err(|e| format!("fetch failed: {e}"))?;

@@ -83,7 +83,7 @@ pub async fn verify(app: &App, raw_slug: &str, raw_domain: &str) -> Result<Tenan
     let check = if holder.is_some_and(|t| t.id != tenant.id) {
         None
     } else {
-        Some(app.domains.check(&domain, &claim.verification_token).await)
+        Some(app.dns().check(&domain, &claim.verification_token).await)
     };
     let outcome = match check {
         None => DomainCheckOutcome::Failed {
@@ -206,7 +206,7 @@ pub async fn recheck_due(app: &App) -> Result<usize, StoreError> {
 async fn recheck_one(app: &App, claim: &TenantDomain) -> Result<(), StoreError> {
     let domain = DomainName::parse(&claim.domain)
         .map_err(|e| StoreError::Corrupt(format!("stored domain {:?}: {e}", claim.domain)))?;
-    let check = app.domains.check(&domain, &claim.verification_token).await;
+    let check = app.dns().check(&domain, &claim.verification_token).await;
     let outcome = match check {
         DnsCheck::Found => DomainCheckOutcome::Verified,
         absent if absent.is_definite_absence() => DomainCheckOutcome::Failed {

@@ -30,7 +30,7 @@ pub mod tenants;
 pub mod views;
 pub mod webhooks;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use idbridge_core::Clock;
 use idbridge_store::Store;
@@ -38,30 +38,56 @@ use idbridge_store::Store;
 pub use config::{AppConfig, InvalidPublicUrl, PublicUrl};
 pub use error::{Error, Result};
 
-/// The application: what every operation needs. Cheap to clone (all `Arc`s).
+/// The application: what every operation needs. Cheap to clone (all `Arc`s), and
+/// cheap to make: the outbound clients are built on first use, so an operator
+/// command that never fetches or asks DNS builds neither.
 #[derive(Clone)]
 pub struct App {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
-    /// The client for URLs that come from outside (metadata URLs, webhooks).
-    pub fetcher: net::Fetcher,
-    /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
-    pub domains: net::DomainVerifier,
+    outbound: Arc<Outbound>,
     /// Parsed ID token signing keys by kid (which key is active is read from the
     /// store on every use).
     pub signing_keys: Arc<keys::KeyCache>,
 }
 
+#[derive(Default)]
+struct Outbound {
+    fetcher: OnceLock<net::Fetcher>,
+    dns: OnceLock<net::DomainVerifier>,
+}
+
 impl App {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
         Self {
-            fetcher: net::Fetcher::new(config.allow_private_urls),
-            domains: net::DomainVerifier::new(config.dns_resolver),
             store,
             clock,
             config: Arc::new(config),
+            outbound: Arc::default(),
             signing_keys: Arc::default(),
         }
+    }
+
+    /// Builds the outbound clients now rather than on first use: `serve` does, so
+    /// that a TLS backend or resolver configuration that cannot start shows at
+    /// start-up, not at the first fetch.
+    pub fn build_outbound(&self) {
+        self.fetcher();
+        self.dns();
+    }
+
+    /// The client for URLs that come from outside (metadata URLs, webhooks).
+    pub fn fetcher(&self) -> &net::Fetcher {
+        self.outbound
+            .fetcher
+            .get_or_init(|| net::Fetcher::new(self.config.allow_private_urls))
+    }
+
+    /// DNS lookups for domain verification (`--dns-resolver`, else the system's).
+    pub fn dns(&self) -> &net::DomainVerifier {
+        self.outbound
+            .dns
+            .get_or_init(|| net::DomainVerifier::new(self.config.dns_resolver))
     }
 }

@@ -134,6 +134,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             dns_resolver,
         },
     );
+    app.build_outbound();
     let config = ServerConfig {
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
         rate_limit,

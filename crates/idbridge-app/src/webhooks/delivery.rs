@@ -275,7 +275,7 @@ async fn post(
         (webhook::EVENT_ID_HEADER, event_id.to_string()),
         (webhook::ATTEMPT_HEADER, attempt.to_string()),
     ];
-    app.fetcher
+    app.fetcher()
         .post_json(&endpoint.url, &headers, body)
         .await
         .map(|outcome| outcome.status)

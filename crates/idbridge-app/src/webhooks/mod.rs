@@ -85,7 +85,7 @@ fn validate_url(app: &App, url: &str) -> Result<String> {
             "longer than {MAX_URL_LEN} bytes"
         )));
     }
-    app.fetcher
+    app.fetcher()
         .check_webhook_url(url)
         .map(|u| u.to_string())
         .map_err(|e| Error::InvalidWebhookUrl(e.to_string()))
