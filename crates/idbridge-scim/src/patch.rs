@@ -248,7 +248,8 @@ fn apply_keyed(
 fn write_mode(kind: OpKind) -> WriteMode {
     match kind {
         OpKind::Add => WriteMode::Add,
-        OpKind::Replace | OpKind::Remove => WriteMode::Replace,
+        OpKind::Replace => WriteMode::Merge,
+        OpKind::Remove => WriteMode::Replace,
     }
 }
 
@@ -306,7 +307,7 @@ fn apply_attr(
                 state.doc.retain(|k, _| !k.eq_ignore_ascii_case(&urn));
                 Ok(())
             }
-            _ => resource::set_attribute(rt, &mut state.doc, &urn, value, WriteMode::Add),
+            other => resource::set_attribute(rt, &mut state.doc, &urn, value, write_mode(other)),
         };
     }
     let target = resolve(rt, path);
@@ -818,6 +819,49 @@ mod tests {
         assert_eq!(
             out["name"],
             json!({"givenName": "Ada", "familyName": "updatedFamilyName"})
+        );
+    }
+
+    /// RFC 7644 §3.5.2.3: replacing a complex attribute with some of its
+    /// sub-attributes leaves the others unchanged, with or without a path; a
+    /// multi-valued attribute is still replaced whole.
+    #[test]
+    fn replace_of_a_complex_value_keeps_the_sub_attributes_it_does_not_name() {
+        let lovelace = json!({"givenName": "X", "familyName": "Lovelace"});
+        for operations in [
+            json!([{"op": "replace", "value": {"name": {"givenName": "X"}}}]),
+            json!([{"op": "Replace", "path": "name", "value": {"givenName": "X"}}]),
+            json!([{"op": "replace", "value": {"name.givenName": "X"}}]),
+        ] {
+            let out = patch_user(&ada(), operations.clone()).expect("applies");
+            assert_eq!(out["name"], lovelace, "{operations}");
+        }
+        let manager = |doc: &Value| doc[ENTERPRISE_USER]["manager"].clone();
+        let managed = user(json!({
+            "userName": "ada@example.com",
+            ENTERPRISE_USER: {"department": "R&D", "manager": {"value": "m-1", "displayName": "Boss"}},
+        }));
+        let out = patch_user(
+            &managed,
+            json!([{"op": "replace", "value": {ENTERPRISE_USER: {"manager": {"value": "m-2"}}}}]),
+        )
+        .expect("applies");
+        assert_eq!(
+            manager(&out),
+            json!({"value": "m-2", "displayName": "Boss"})
+        );
+        assert_eq!(
+            out[ENTERPRISE_USER]["department"], "R&D",
+            "the extension's other attributes stay"
+        );
+        let out = patch_user(
+            &ada(),
+            json!([{"op": "replace", "value": {"emails": [{"value": "b@example.com", "type": "home"}]}}]),
+        )
+        .expect("applies");
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "b@example.com", "type": "home"}])
         );
     }
 

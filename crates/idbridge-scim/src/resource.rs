@@ -60,6 +60,11 @@ pub(crate) enum WriteMode {
     Replace,
     /// Multi-valued attributes gain the values; complex ones merge sub-attributes.
     Add,
+    /// PATCH `replace` (RFC 7644 §3.5.2.3): a single-valued complex value, or an
+    /// extension, keeps the sub-attributes the new value does not name ("sub-attributes
+    /// that are not specified in the value parameter are left unchanged"); every other
+    /// value is replaced, multi-valued ones whole.
+    Merge,
 }
 
 /// Sets one top-level key (an attribute name, an extension URN, or a flattened
@@ -132,7 +137,7 @@ fn set_extension_key(
         };
         let mut ext = match mode {
             WriteMode::Replace => Document::new(),
-            WriteMode::Add => doc
+            WriteMode::Add | WriteMode::Merge => doc
                 .get(&urn)
                 .and_then(Value::as_object)
                 .cloned()
@@ -294,7 +299,7 @@ fn set_defined(
             }
             Value::Array(existing)
         }
-        (WriteMode::Add, Some(Value::Object(mut existing)))
+        (WriteMode::Add | WriteMode::Merge, Some(Value::Object(mut existing)))
             if def.ty == AttrType::Complex && !def.multi_valued =>
         {
             if let Value::Object(new) = value {
