@@ -19,7 +19,9 @@ use crate::error::ScimError;
 use crate::eval;
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::path::PatchPath;
-use crate::resource::{self, Document, WriteMode, coerce, enforce_single_primary};
+use crate::resource::{
+    self, Document, Scalars, WriteMode, coerce, coerce_with, enforce_single_primary,
+};
 use crate::schema::{Attribute, Mutability, ResourceType, is_schema_urn};
 
 /// Most operations one PATCH request may carry.
@@ -484,7 +486,7 @@ fn apply_filtered(
     }
     let new_value = match (kind, sub_def) {
         (OpKind::Remove, _) => None,
-        (_, Some(def)) => coerce(def, value, def.name)?,
+        (_, Some(def)) => coerce_with(def, value, def.name, Scalars::for_extension(target.urn))?,
         (_, None) => Some(value),
     };
     let attr_name = target.def.map(|d| d.name).unwrap_or(target.attr).to_owned();

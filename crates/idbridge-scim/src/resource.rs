@@ -83,7 +83,7 @@ pub(crate) fn set_attribute(
         return set_extension_key(rt, doc, key, value, mode);
     }
     match rt.core_schema().attribute(key) {
-        Some(def) => set_defined(doc, def, value, mode),
+        Some(def) => set_defined(doc, def, value, mode, Scalars::Strict),
         None if is_common_read_only(key) => Ok(()),
         // Not in any schema idbridge knows: keep it as sent rather than lose data.
         None => {
@@ -247,7 +247,7 @@ fn set_in_extension(
     mode: WriteMode,
 ) -> Result<(), ScimError> {
     match schema.and_then(|s| s.attribute(key)) {
-        Some(def) => set_defined(ext, def, value, mode),
+        Some(def) => set_defined(ext, def, value, mode, Scalars::Lenient),
         None => {
             match value {
                 Value::Null => ext.remove(key),
@@ -264,6 +264,7 @@ fn set_defined(
     def: &'static Attribute,
     value: Value,
     mode: WriteMode,
+    scalars: Scalars,
 ) -> Result<(), ScimError> {
     match def.mutability {
         // Read-only attributes in a client body are ignored (RFC 7643 §2.2, RFC 7644 §3.3).
@@ -273,7 +274,7 @@ fn set_defined(
         Mutability::WriteOnly => return Ok(()),
         Mutability::ReadWrite | Mutability::Immutable => {}
     }
-    let Some(value) = coerce(def, value, def.name)? else {
+    let Some(value) = coerce_with(def, value, def.name, scalars)? else {
         doc.remove(def.name);
         return Ok(());
     };
@@ -315,9 +316,40 @@ fn set_defined(
     Ok(())
 }
 
-/// Coerces a client value to an attribute's definition. `Ok(None)` means "unassigned"
-/// (JSON null, or an empty array of a multi-valued attribute).
+/// How a number or a boolean sent where a string belongs is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scalars {
+    /// Refused with `invalidValue`: the core schemas' strings are strings
+    /// (`"userName": 42` is a client bug, not a user name).
+    Strict,
+    /// Kept as its text: an extension attribute such as `employeeNumber` that an
+    /// IdP's attribute mapping sends as a number.
+    Lenient,
+}
+
+impl Scalars {
+    /// Core attributes are strict; extension attributes (under a URN) are lenient.
+    pub(crate) fn for_extension(urn: Option<&str>) -> Self {
+        if urn.is_some() {
+            Self::Lenient
+        } else {
+            Self::Strict
+        }
+    }
+}
+
+/// Coerces a client value to a core attribute's definition. `Ok(None)` means
+/// "unassigned" (JSON null, or an empty array of a multi-valued attribute).
 pub fn coerce(def: &Attribute, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    coerce_with(def, value, path, Scalars::Strict)
+}
+
+pub(crate) fn coerce_with(
+    def: &Attribute,
+    value: Value,
+    path: &str,
+    scalars: Scalars,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
@@ -329,7 +361,7 @@ pub fn coerce(def: &Attribute, value: Value, path: &str) -> Result<Option<Value>
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(v) = coerce_single(def, item, path)? {
+            if let Some(v) = coerce_single(def, item, path, scalars)? {
                 out.push(v);
             }
         }
@@ -341,10 +373,15 @@ pub fn coerce(def: &Attribute, value: Value, path: &str) -> Result<Option<Value>
         }
         return Ok(Some(Value::Array(out)));
     }
-    coerce_single(def, value, path)
+    coerce_single(def, value, path, scalars)
 }
 
-fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+fn coerce_single(
+    def: &Attribute,
+    value: Value,
+    path: &str,
+    scalars: Scalars,
+) -> Result<Option<Value>, ScimError> {
     let wrong = |expected: &str| ScimError::invalid_value(format!("{path} must be {expected}"));
     Ok(Some(match (def.ty, value) {
         (_, Value::Null) => return Ok(None),
@@ -357,10 +394,14 @@ fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Val
             AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary,
             Value::String(s),
         ) => Value::String(s),
-        // Numbers and booleans where a string belongs (an employee number sent as a
-        // number): kept as their text rather than refused.
-        (AttrType::String, Value::Number(n)) => Value::String(n.to_string()),
-        (AttrType::String, Value::Bool(b)) => Value::String(b.to_string()),
+        // Numbers and booleans where an extension's string belongs (an employee
+        // number sent as a number): kept as their text rather than refused.
+        (AttrType::String, Value::Number(n)) if scalars == Scalars::Lenient => {
+            Value::String(n.to_string())
+        }
+        (AttrType::String, Value::Bool(b)) if scalars == Scalars::Lenient => {
+            Value::String(b.to_string())
+        }
         (AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary, _) => {
             return Err(wrong("a string"));
         }
@@ -374,7 +415,8 @@ fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Val
                 match def.sub_attribute(&key) {
                     Some(sub) if sub.mutability == Mutability::WriteOnly => {}
                     Some(sub) => {
-                        if let Some(v) = coerce_single(sub, v, &format!("{path}.{}", sub.name))? {
+                        let sub_path = format!("{path}.{}", sub.name);
+                        if let Some(v) = coerce_single(sub, v, &sub_path, scalars)? {
                             out.insert(sub.name.to_owned(), v);
                         }
                     }
@@ -393,7 +435,7 @@ fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Val
         // enterprise manager as `[{"value": "<id>"}]`.
         (AttrType::Complex, Value::Array(mut items)) if !def.multi_valued && items.len() <= 1 => {
             match items.pop() {
-                Some(item) => return coerce_single(def, item, path),
+                Some(item) => return coerce_single(def, item, path, scalars),
                 None => return Ok(None),
             }
         }
@@ -404,7 +446,7 @@ fn coerce_single(def: &Attribute, value: Value, path: &str) -> Result<Option<Val
         {
             let mut object = Map::new();
             object.insert("value".into(), simple);
-            return coerce_single(def, Value::Object(object), path);
+            return coerce_single(def, Value::Object(object), path, scalars);
         }
         (AttrType::Complex, _) => return Err(wrong("an object")),
     }))
@@ -607,6 +649,31 @@ mod tests {
             ),
             (
                 json!({"schemas": [crate::schema::CORE_USER], "userName": ["a"]}),
+                crate::ScimType::InvalidValue,
+            ),
+            // An operator object, a number or a boolean is not a user name.
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": {"$ne": ""}}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": 42}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "displayName": true}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "name": {"givenName": 7}}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "emails": [{"value": 5}]}),
+                crate::ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [crate::schema::CORE_USER], "userName": "a", "urn:ietf:params:scim:schemas:core:2.0:User:externalId": 9}),
                 crate::ScimType::InvalidValue,
             ),
         ] {
