@@ -5,13 +5,16 @@ use serde_json::{Value, json};
 use crate::query::MAX_RESULTS;
 use crate::schema::{ENTERPRISE_USER, ResourceType, all_schemas};
 
-/// `/ServiceProviderConfig`. `base` is the tenant's SCIM base URL.
-pub fn service_provider_config(base: &str, documentation: &str) -> Value {
+/// `/ServiceProviderConfig`. `base` is the tenant's SCIM base URL; `max_payload` the
+/// largest request body accepted, in bytes. Bulk is not supported, but its
+/// `maxPayloadSize` is the one place RFC 7643 §5 gives a client to read a payload
+/// limit from, and the limit holds for every request.
+pub fn service_provider_config(base: &str, documentation: &str, max_payload: usize) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": documentation,
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": max_payload },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
         "changePassword": { "supported": false },
         "sort": { "supported": true },

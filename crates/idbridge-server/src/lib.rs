@@ -42,7 +42,7 @@ pub use crate::client_address::{InvalidTrustedProxies, TrustedProxies};
 pub use crate::error::AdminError;
 pub use crate::metrics::Metrics;
 pub use crate::rate_limit::RateLimitQuota;
-pub use crate::state::{AppState, ServerConfig};
+pub use crate::state::{AppState, InvalidScimBodyLimit, ScimBodyLimit, ServerConfig};
 pub use idbridge_app::{App, AppConfig, InvalidPublicUrl, PublicUrl};
 
 /// Largest request body the admin API reads (IdP metadata XML is the biggest thing

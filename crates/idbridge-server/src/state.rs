@@ -49,4 +49,58 @@ pub struct ServerConfig {
     pub rate_limit: Option<RateLimitQuota>,
     /// `--trusted-proxies`: peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// `--scim-max-body-bytes`: the largest SCIM request body.
+    pub scim_body_limit: ScimBodyLimit,
+}
+
+/// The largest SCIM request body accepted, in bytes; a larger one gets 413 in SCIM's
+/// error format before it is read, and `/ServiceProviderConfig` advertises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimBodyLimit(usize);
+
+impl ScimBodyLimit {
+    /// 1 MiB: a group PATCH adding some 20,000 members, or a user a hundred times
+    /// larger than any IdP sends.
+    pub const DEFAULT_BYTES: usize = 1024 * 1024;
+    /// Below this no real user fits (a user with its enterprise extension is ~1 KiB).
+    pub const MIN_BYTES: usize = 4 * 1024;
+
+    /// `None` below [`Self::MIN_BYTES`].
+    pub fn new(bytes: usize) -> Option<Self> {
+        (bytes >= Self::MIN_BYTES).then_some(Self(bytes))
+    }
+
+    pub fn bytes(self) -> usize {
+        self.0
+    }
+}
+
+/// A `--scim-max-body-bytes` that is not a whole number of at least
+/// [`ScimBodyLimit::MIN_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("the SCIM body limit must be a whole number of bytes, at least {min}", min = ScimBodyLimit::MIN_BYTES)]
+pub struct InvalidScimBodyLimit;
+
+impl std::str::FromStr for ScimBodyLimit {
+    type Err = InvalidScimBodyLimit;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(Self::new)
+            .ok_or(InvalidScimBodyLimit)
+    }
+}
+
+impl std::fmt::Display for ScimBodyLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Default for ScimBodyLimit {
+    fn default() -> Self {
+        Self(Self::DEFAULT_BYTES)
+    }
 }

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use idbridge_server::{RateLimitQuota, TrustedProxies};
+use idbridge_server::{RateLimitQuota, ScimBodyLimit, TrustedProxies};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -155,6 +155,18 @@ pub struct ServeArgs {
         default_value = ""
     )]
     pub trusted_proxies: TrustedProxies,
+
+    /// Largest SCIM request body, in bytes (at least 4096). A larger one is refused with
+    /// 413 before it is read; /ServiceProviderConfig advertises it as
+    /// bulk.maxPayloadSize. Raise it if an IdP pushes groups of more than about 20,000
+    /// members in one request.
+    #[arg(
+        long,
+        env = "IDBRIDGE_SCIM_MAX_BODY_BYTES",
+        value_name = "BYTES",
+        default_value_t = ScimBodyLimit::default()
+    )]
+    pub scim_max_body_bytes: ScimBodyLimit,
 
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "IDBRIDGE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]

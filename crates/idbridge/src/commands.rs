@@ -139,6 +139,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
         rate_limit,
         trusted_proxies: args.trusted_proxies,
+        scim_body_limit: args.scim_max_body_bytes,
     };
     let state = AppState::new(app, config);
     // ID token signing keys exist before the first request (one per algorithm, even

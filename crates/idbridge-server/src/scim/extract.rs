@@ -14,14 +14,15 @@ use serde_json::Value;
 pub use idbridge_app::directory::VersionMatch;
 
 use super::error::ScimProblem;
+use crate::AppState;
 
 /// A request body parsed as JSON.
 pub struct ScimBody(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for ScimBody {
+impl FromRequest<AppState> for ScimBody {
     type Rejection = ScimProblem;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -49,7 +50,10 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
                 ScimError::new(
                     413,
                     None,
-                    format!("the body is larger than {} bytes", super::SCIM_BODY_LIMIT),
+                    format!(
+                        "the body is larger than {} bytes",
+                        state.config.scim_body_limit.bytes()
+                    ),
                 )
             } else {
                 ScimError::invalid_syntax("the request body could not be read")

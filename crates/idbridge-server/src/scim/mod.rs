@@ -36,9 +36,6 @@ use extract::RequestMeta;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
-/// Largest SCIM request body (a group PUT with tens of thousands of members fits).
-pub const SCIM_BODY_LIMIT: usize = 8 * 1024 * 1024;
-
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/ServiceProviderConfig", get(service_provider_config))
@@ -83,7 +80,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 "method not allowed on this SCIM endpoint",
             ))
         })
-        .layer(DefaultBodyLimit::max(SCIM_BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(state.config.scim_body_limit.bytes()))
         // `layer`, not `route_layer`: an unknown path is refused for lack of a token
         // before it is reported missing, so an anonymous caller learns nothing.
         .layer(from_fn_with_state(state.clone(), auth::require_scim_token))
@@ -107,7 +104,11 @@ async fn service_provider_config(
 ) -> Response {
     scim_json(
         StatusCode::OK,
-        &discovery::service_provider_config(&base_url(&state, &tenant), DOCUMENTATION),
+        &discovery::service_provider_config(
+            &base_url(&state, &tenant),
+            DOCUMENTATION,
+            state.config.scim_body_limit.bytes(),
+        ),
     )
 }
 

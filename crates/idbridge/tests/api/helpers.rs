@@ -9,7 +9,7 @@ use std::time::Duration;
 use idbridge_app::{App, AppConfig, PublicUrl};
 use idbridge_core::ManualClock;
 use idbridge_core::secret::BootstrapAdminKey;
-use idbridge_server::{AppState, RateLimitQuota, ServerConfig, TrustedProxies};
+use idbridge_server::{AppState, RateLimitQuota, ScimBodyLimit, ServerConfig, TrustedProxies};
 use idbridge_store::{DatabaseUrl, PoolSettings, Store};
 use idbridge_testkit::TestDb;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -49,6 +49,7 @@ pub struct TestOptions {
     /// is about the limit.
     pub rate_limit: Option<RateLimitQuota>,
     pub trusted_proxies: TrustedProxies,
+    pub scim_body_limit: ScimBodyLimit,
 }
 
 impl Default for TestOptions {
@@ -61,6 +62,7 @@ impl Default for TestOptions {
                 RateLimitQuota::DEFAULT_BURST,
             ),
             trusted_proxies: TrustedProxies::default(),
+            scim_body_limit: ScimBodyLimit::default(),
         }
     }
 }
@@ -114,6 +116,7 @@ impl TestApp {
             bootstrap_admin_key: Some(BootstrapAdminKey::new(&SecretString::from(ADMIN_KEY))),
             rate_limit: options.rate_limit,
             trusted_proxies: options.trusted_proxies,
+            scim_body_limit: options.scim_body_limit,
         };
         let state = AppState::new(app, config);
         let (tx, rx) = oneshot::channel();

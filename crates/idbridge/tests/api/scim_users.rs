@@ -3,7 +3,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, q};
+use crate::helpers::{TestApp, TestOptions, q};
+use idbridge_server::ScimBodyLimit;
 use idbridge_testkit::both_backends;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -310,11 +311,18 @@ both_backends! {
             (json!({"schemas": [USER], "userName": "a", "active": "maybe"}), "invalidValue"),
             (json!({"schemas": [USER], "userName": "a", "emails": 5}), "invalidValue"),
             (json!({"schemas": [USER], "userName": ["a"]}), "invalidValue"),
+            (json!({"schemas": [USER], "userName": {"$ne": ""}}), "invalidValue"),
+            (json!({"schemas": [USER], "userName": 42}), "invalidValue"),
+            (json!({"schemas": [USER], "userName": "a", "name": {"familyName": false}}), "invalidValue"),
+            // One user cannot grow without bound: at most 100 values per attribute.
+            (json!({"schemas": [USER], "userName": "a",
+                "emails": (0..101).map(|i| json!({"value": format!("{i}@x.com")})).collect::<Vec<_>>()}), "invalidValue"),
         ] {
             let err = scim.expect(Method::POST, "/Users", Some(body.clone()), StatusCode::BAD_REQUEST).await;
             assert_eq!(err["scimType"], scim_type, "{body}");
         }
-        let huge = format!(r#"{{"schemas":["{USER}"],"userName":"{}"}}"#, "a".repeat(9 * 1024 * 1024));
+        // Just over the default 1 MiB limit.
+        let huge = format!(r#"{{"schemas":["{USER}"],"userName":"{}"}}"#, "a".repeat(1024 * 1024));
         // Its own client: the server answers 413 from Content-Length alone and closes
         // the connection without reading the body, and a pooled connection closed that
         // way must not be picked up by the requests below.
@@ -323,7 +331,12 @@ both_backends! {
         // A client still writing the body may see the close before the answer. Either
         // way the body is refused, which the checks below confirm.
         match sent {
-            Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
+            Ok(response) => {
+                assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+                let body: Value = response.json().await.expect("a SCIM error");
+                assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+                assert_eq!(body["status"], "413");
+            }
             Err(e) => assert!(e.is_request(), "{e}"),
         }
         let text = app.http.post(app.url("/scim/v2/acme/Users")).bearer_auth(&scim.token)
@@ -331,6 +344,36 @@ both_backends! {
         assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(scim.get("/Users").await["totalResults"], 0);
         assert!(scim.events().await.is_empty());
+    }
+
+    async fn the_body_limit_is_configurable_and_advertised(db: TestDb) {
+        let app = TestApp::spawn_with(db, TestOptions {
+            scim_body_limit: ScimBodyLimit::new(8 * 1024).expect("a valid limit"),
+            ..TestOptions::default()
+        }).await;
+        let scim = app.scim_tenant("acme").await;
+        let config = scim.get("/ServiceProviderConfig").await;
+        assert_eq!(config["bulk"]["maxPayloadSize"], 8 * 1024);
+        // A user an IdP would send fits; one with a 10 KiB title does not.
+        scim.expect(Method::POST, "/Users", Some(json!({"schemas": [USER], "userName": "a@x.com"})), StatusCode::CREATED).await;
+        let response = app.http.post(app.url("/scim/v2/acme/Users")).bearer_auth(&scim.token)
+            .header("content-type", "application/scim+json")
+            .body(json!({"schemas": [USER], "userName": "b@x.com", "title": "t".repeat(10 * 1024)}).to_string())
+            .send().await.expect("a 10 KiB body is read whole before the answer");
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = response.json().await.expect("a SCIM error");
+        assert_eq!(body["status"], "413");
+        assert!(body["detail"].as_str().expect("detail").contains("8192 bytes"), "{body}");
+        assert_eq!(scim.get("/Users").await["totalResults"], 1);
+        // PATCH is held to the same limit.
+        let id = scim.get("/Users").await["Resources"][0]["id"].as_str().expect("id").to_owned();
+        let response = app.http.patch(app.url(&format!("/scim/v2/acme/Users/{id}"))).bearer_auth(&scim.token)
+            .header("content-type", "application/scim+json")
+            .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "title", "value": "t".repeat(10 * 1024)}]}).to_string())
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(scim.get(&format!("/Users/{id}")).await.get("title").is_none());
     }
 
     async fn json_content_type_is_accepted_as_well_as_scim_json(db: TestDb) {
