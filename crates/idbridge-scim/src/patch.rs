@@ -20,7 +20,7 @@ use crate::eval;
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::path::PatchPath;
 use crate::resource::{
-    self, Document, Scalars, WriteMode, coerce, coerce_with, enforce_single_primary,
+    self, Document, Scalars, WriteMode, coerce, coerce_with, enforce_single_primary, get_ci,
 };
 use crate::schema::{Attribute, Mutability, ResourceType, is_schema_urn};
 
@@ -150,15 +150,6 @@ fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
         return Err(ScimError::invalid_syntax(format!("{op} needs a \"value\"")));
     }
     Ok(Operation { kind, path, value })
-}
-
-fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object.get(key).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
 }
 
 /// Applies every operation in order; the first failure fails the whole request.
@@ -794,6 +785,88 @@ mod tests {
 
     fn patch_user(doc: &Document, operations: Value) -> Result<Value, ScimError> {
         apply(ResourceType::User, doc, &ops(operations)).map(|p| Value::Object(p.doc))
+    }
+
+    #[test]
+    fn entra_app_roles_sent_as_json_text_are_stored_as_their_value() {
+        // Microsoft Learn, "Customize user provisioning attribute-mappings":
+        // AppRoleAssignmentsComplex's PATCH, byte for byte in shape.
+        let role = |id: &str, value: &str| json!({"value": format!(r#"{{"id":"{id}","value":"{value}","displayName":"{value}"}}"#)});
+        let patched = patch_user(
+            &ada(),
+            json!([{"op": "Add", "path": "roles", "value": [
+                role("06b07648-ecfe-589f-9d2f-6325724a46ee", "Admin"),
+                role("06b07648-ecfe-599f-9d2f-6325724a46ee", "User"),
+            ]}]),
+        )
+        .expect("applied");
+        let values: Vec<&str> = patched["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .filter_map(|r| r["value"].as_str())
+            .collect();
+        assert!(
+            values.contains(&"Admin") && values.contains(&"User"),
+            "{values:?}"
+        );
+        assert!(
+            patched["roles"]
+                .as_array()
+                .expect("roles")
+                .iter()
+                .all(|r| r.get("display").is_some())
+        );
+        // SingleAppRoleAssignment through its filtered path.
+        let patched = patch_user(
+            &ada(),
+            json!([{"op": "Add", "path": "roles[primary eq \"True\"].value",
+                "value": r#"{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"25","displayName":"Role1234"}"#}]),
+        )
+        .expect("applied");
+        assert!(
+            patched["roles"]
+                .as_array()
+                .expect("roles")
+                .iter()
+                .any(|r| r["value"] == "25" && r["primary"] == true),
+            "{}",
+            patched["roles"]
+        );
+        // Text that is not an app role is kept as sent.
+        let patched = patch_user(
+            &ada(),
+            json!([{"op": "replace", "path": "roles", "value": [{"value": "{not json"}, {"value": "{\"id\":\"x\"}"}]}]),
+        )
+        .expect("applied");
+        assert_eq!(
+            patched["roles"],
+            json!([{"value": "{not json"}, {"value": "{\"id\":\"x\"}"}])
+        );
+    }
+
+    #[test]
+    fn a_patch_cannot_grow_a_user_past_the_caps() {
+        // Adding one email at a time: the 101st add fails, and nothing of it is kept.
+        let mut doc = ada();
+        for i in 0..crate::resource::MAX_VALUES - 1 {
+            let patched = patch_user(
+                &doc,
+                json!([{"op": "add", "path": "emails", "value": [{"value": format!("{i}@b")}]}]),
+            )
+            .expect("under the cap");
+            doc = patched.as_object().expect("object").clone();
+        }
+        assert_eq!(
+            doc["emails"].as_array().expect("emails").len(),
+            crate::resource::MAX_VALUES
+        );
+        let err = patch_user(
+            &doc,
+            json!([{"op": "add", "path": "emails", "value": [{"value": "one-more@b"}]}]),
+        )
+        .expect_err("over the cap");
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
     }
 
     fn ada() -> Document {

@@ -496,11 +496,189 @@ pub(crate) fn finish(rt: ResourceType, doc: &mut Document) -> Result<(), ScimErr
             )));
         }
     }
-    // Members of a Group are stored apart from its document.
-    if rt == ResourceType::Group {
-        doc.remove("members");
+    match rt {
+        // Members of a Group are stored apart from its document.
+        ResourceType::Group => {
+            doc.remove("members");
+        }
+        ResourceType::User => unwrap_entra_app_roles(doc),
+    }
+    drop_empty_values(doc);
+    check_bounds(doc)
+}
+
+/// A PATCH can leave what a body could not carry: a complex value with nothing in it
+/// (`add` of null to a filtered sub-attribute that matched nothing), or an empty
+/// list. They are dropped, as [`normalize`] drops them, so a stored document is the
+/// same whichever way it was written.
+fn drop_empty_values(doc: &mut Document) {
+    fn is_empty(value: &Value) -> bool {
+        match value {
+            Value::Object(map) => map.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            Value::Null => true,
+            _ => false,
+        }
+    }
+    fn prune(map: &mut Map<String, Value>) {
+        for value in map.values_mut() {
+            match value {
+                Value::Array(items) => items.retain(|item| !is_empty(item)),
+                Value::Object(inner) => inner.retain(|_, v| !is_empty(v)),
+                _ => {}
+            }
+        }
+        map.retain(|_, v| !is_empty(v));
+    }
+    prune(doc);
+    for (_, extension) in doc.iter_mut().filter(|(k, _)| is_schema_urn(k)) {
+        if let Value::Object(ext) = extension {
+            prune(ext);
+        }
+    }
+    doc.retain(|_, v| !is_empty(v));
+}
+
+/// Entra ID's PATCH of an app role (mapped with `SingleAppRoleAssignment` or
+/// `AppRoleAssignmentsComplex`) carries the whole app role as JSON text in `value`:
+/// `{"value": "{\"id\":\"…\",\"value\":\"Admin\",\"displayName\":\"Admin\"}"}`,
+/// where its POST sends `{"value": "Admin"}`. Stored, both become `Admin`: the app
+/// role's value (its display name when it has no value), its display name as
+/// `display` unless one was sent. However the role arrives (POST, PUT, PATCH with or
+/// without a path), this runs on the finished document.
+fn unwrap_entra_app_roles(doc: &mut Document) {
+    let Some(Value::Array(roles)) = doc.get_mut("roles") else {
+        return;
+    };
+    for role in roles.iter_mut().filter_map(Value::as_object_mut) {
+        let Some((value, display)) = role
+            .get("value")
+            .and_then(Value::as_str)
+            .and_then(entra_app_role)
+        else {
+            continue;
+        };
+        role.insert("value".into(), Value::String(value));
+        if let Some(display) = display {
+            role.entry("display").or_insert(Value::String(display));
+        }
+    }
+}
+
+/// `(value, displayName)` of an app role Entra sent as JSON text; `None` for any
+/// other string, which is kept as sent.
+pub fn entra_app_role(text: &str) -> Option<(String, Option<String>)> {
+    let text = text.trim();
+    if !text.starts_with('{') {
+        return None;
+    }
+    let Value::Object(role) = serde_json::from_str::<Value>(text).ok()? else {
+        return None;
+    };
+    let field = |name: &str| {
+        get_ci(&role, name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let display = field("displayName");
+    let value = field("value").or_else(|| display.clone())?;
+    Some((value, display))
+}
+
+/// `object[key]`, else the first key equal to it ignoring ASCII case (attribute names
+/// are case-insensitive, RFC 7643 §2.1).
+pub(crate) fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// Most values one multi-valued attribute may hold (emails, phone numbers, roles,
+/// any extension's list). Entra ID and Okta send one to five.
+pub const MAX_VALUES: usize = 100;
+/// Most attributes one object may hold: the resource, an extension, a complex value.
+pub const MAX_ATTRIBUTES: usize = 200;
+/// Deepest nesting of objects and arrays in a stored resource (the schemas need 4).
+pub const MAX_DEPTH: usize = 16;
+/// Largest stored resource, as compact JSON. A user with every attribute of the core
+/// and enterprise schemas filled is about 2 KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// One resource cannot grow without bound, however it is written (POST, PUT, or a
+/// PATCH adding one value at a time).
+fn check_bounds(doc: &Document) -> Result<(), ScimError> {
+    fn walk(value: &Value, path: &str, depth: usize) -> Result<(), ScimError> {
+        if depth > MAX_DEPTH {
+            return Err(ScimError::invalid_value(format!(
+                "{path} is nested more than {MAX_DEPTH} levels deep"
+            )));
+        }
+        match value {
+            Value::Array(items) => {
+                if items.len() > MAX_VALUES {
+                    return Err(ScimError::invalid_value(format!(
+                        "{path} has {} values; a resource keeps at most {MAX_VALUES} per attribute",
+                        items.len()
+                    )));
+                }
+                items.iter().try_for_each(|v| walk(v, path, depth + 1))
+            }
+            Value::Object(map) => walk_object(map, path, depth),
+            _ => Ok(()),
+        }
+    }
+    fn walk_object(map: &Map<String, Value>, path: &str, depth: usize) -> Result<(), ScimError> {
+        if map.len() > MAX_ATTRIBUTES {
+            let what = if path.is_empty() {
+                "the resource"
+            } else {
+                path
+            };
+            return Err(ScimError::invalid_value(format!(
+                "{what} has {} attributes; at most {MAX_ATTRIBUTES} are kept",
+                map.len()
+            )));
+        }
+        for (key, value) in map {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            walk(value, &inner, depth + 1)?;
+        }
+        Ok(())
+    }
+    walk_object(doc, "", 0)?;
+    let mut size = ByteCount(0);
+    // Writing into a counter cannot fail; the map holds only JSON values.
+    let _ = serde_json::to_writer(&mut size, doc);
+    if size.0 > MAX_DOCUMENT_BYTES {
+        return Err(ScimError::invalid_value(format!(
+            "the resource would be {} bytes; at most {MAX_DOCUMENT_BYTES} are stored",
+            size.0
+        )));
     }
     Ok(())
+}
+
+/// An `io::Write` that only counts, to size a document without building its text.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -684,6 +862,51 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn one_resource_cannot_grow_without_bound() {
+        let base = || json!({"schemas": [crate::schema::CORE_USER], "userName": "a"});
+        let with = |key: &str, value: Value| {
+            let mut body = base();
+            body[key] = value;
+            user(body)
+        };
+        let emails =
+            |n: usize| Value::Array((0..n).map(|i| json!({"value": format!("{i}@a")})).collect());
+        assert!(with("emails", emails(MAX_VALUES)).is_ok());
+        let err = with("emails", emails(MAX_VALUES + 1)).expect_err("too many emails");
+        assert_eq!(err.scim_type, Some(crate::ScimType::InvalidValue));
+        assert!(
+            err.detail.contains("emails has 101 values"),
+            "{}",
+            err.detail
+        );
+        // An extension's list and an unknown attribute's list are held to the same cap.
+        let many: Vec<Value> = (0..=MAX_VALUES).map(|i| json!(i.to_string())).collect();
+        let ext = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+        assert!(with(ext, json!({"badges": many.clone()})).is_err());
+        assert!(with("nicknames", json!(many)).is_err());
+        // Too many attributes in one object.
+        let wide: Map<String, Value> = (0..=MAX_ATTRIBUTES)
+            .map(|i| (format!("x{i}"), json!("v")))
+            .collect();
+        let err = with(ext, Value::Object(wide)).expect_err("too wide");
+        assert!(err.detail.contains("attributes"), "{}", err.detail);
+        // Too deep.
+        let mut deep = json!("leaf");
+        for _ in 0..MAX_DEPTH {
+            deep = json!({ "k": deep });
+        }
+        assert!(with("nested", deep).is_err());
+        // Too large: 70 values of 1 KiB each stay under the value cap but not the size cap.
+        let big = Value::Array(
+            (0..70)
+                .map(|i| json!(format!("{i}{}", "x".repeat(1024))))
+                .collect(),
+        );
+        let err = with("notes", big).expect_err("too large");
+        assert!(err.detail.contains("bytes"), "{}", err.detail);
     }
 
     #[test]

@@ -108,7 +108,11 @@ pub fn user_view(
             roles
                 .iter()
                 .filter_map(|r| r.get("value").and_then(Value::as_str))
-                .map(str::to_owned)
+                // Entra's JSON-text app roles stored before they were unwrapped on write.
+                .map(|v| {
+                    idbridge_scim::resource::entra_app_role(v)
+                        .map_or_else(|| v.to_owned(), |(value, _)| value)
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -404,6 +404,29 @@ both_backends! {
         raw(&scim, Method::PATCH, &format!("/Users/{id}"), body, ENTRA).await;
         assert_eq!(roles_of(&app, id.clone()).await, json!(["AppAdmin"]));
 
+        // AppRoleAssignmentsComplex: Entra's PATCH carries each app role as JSON text
+        // (Microsoft Learn, "Customize user provisioning attribute-mappings"). The role
+        // is its value, resolved through the role mappings like any other.
+        let mapping = app.admin(Method::PUT, "/api/v1/tenants/contoso/role-mappings")
+            .json(&json!({"mappings": [{"source": "role", "value": "Tenant.Admin", "role": "admin"}], "policy": "all"}))
+            .send().await.expect("send");
+        assert_eq!(mapping.status(), StatusCode::OK, "{}", mapping.text().await.unwrap_or_default());
+        let body = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "Add", "path": "roles", "value": [
+                {"value": "{\"id\":\"06b07648-ecfe-589f-9d2f-6325724a46ee\",\"value\":\"Tenant.Admin\",\"displayName\":\"Tenant administrator\"}"}]}]}"#;
+        let (status, patched) = raw(&scim, Method::PATCH, &format!("/Users/{id}"), body, ENTRA).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert!(
+            patched["roles"].as_array().expect("roles").iter()
+                .any(|r| r["value"] == "Tenant.Admin" && r["display"] == "Tenant administrator"),
+            "{patched}"
+        );
+        assert_eq!(roles_of(&app, id.clone()).await, json!(["admin", "AppAdmin"]), "in the app roles' order");
+        let filtered = scim.get(&format!("/Users?filter={}", entra_filter("roles.value eq \"Tenant.Admin\""))).await;
+        assert_eq!(filtered["totalResults"], 1, "the stored role is the value, not JSON text");
+        app.admin(Method::PUT, "/api/v1/tenants/contoso/role-mappings")
+            .json(&json!({"mappings": [], "policy": "all"})).send().await.expect("send");
+
         // A user created with the role in its POST body, as Entra provisions it.
         let (status, created) = raw(&scim, Method::POST, "/Users", &json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
