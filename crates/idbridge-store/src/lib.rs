@@ -210,7 +210,8 @@ pub trait DirectoryRepo {
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>>;
 
     /// Creates the group with these members ([`StoreError::InvalidReference`] if one
-    /// is not a user or group of the tenant).
+    /// is not a user or group of the tenant; [`StoreError::Conflict`] if another group
+    /// of the tenant has its displayName, ignoring case).
     async fn create_group(
         &self,
         group: &DirectoryGroup,
@@ -226,7 +227,8 @@ pub trait DirectoryRepo {
     ) -> Result<Vec<(Uuid, GroupMember)>>;
     /// Writes the group document and applies the member changes in order; each
     /// membership that actually changes raises `group.member_added` or
-    /// `group.member_removed`.
+    /// `group.member_removed`. A displayName another group of the tenant has (ignoring
+    /// case) is [`StoreError::Conflict`], as in [`Self::create_group`].
     async fn update_group(
         &self,
         group: &DirectoryGroup,
@@ -234,6 +236,16 @@ pub trait DirectoryRepo {
         changes: &[MemberChange],
         ctx: &WriteContext,
     ) -> Result<()>;
+    /// Applies member changes to the group as it stands when the write runs, without
+    /// comparing versions, and returns its new version: concurrent member changes are
+    /// applied one after another rather than refused. The document is not written;
+    /// `group` names the group and its tenant. [`StoreError::NotFound`] if it is gone.
+    async fn change_group_members(
+        &self,
+        group: &DirectoryGroup,
+        changes: &[MemberChange],
+        ctx: &WriteContext,
+    ) -> Result<i64>;
     async fn delete_group(
         &self,
         tenant_id: Uuid,

@@ -1576,3 +1576,126 @@ async fn a_dead_database_fails_a_crowd_of_sign_ins_at_once() {
     // write.
     assert!(elapsed < timeout * 6, "took {elapsed:?}");
 }
+
+/// Runs SQL on the test database directly, for what the store's interface cannot do
+/// (put the schema back as it was before a migration).
+async fn raw_sql(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db.backend() {
+        "sqlite" => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url())
+                .await
+                .expect("connect");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect("sql");
+        }
+        _ => {
+            let mut conn = sqlx::PgConnection::connect(db.url())
+                .await
+                .expect("connect");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect("sql");
+        }
+    }
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db.backend() {
+        "sqlite" => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url())
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count")
+        }
+        _ => {
+            let mut conn = sqlx::PgConnection::connect(db.url())
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count")
+        }
+    }
+}
+
+fn group(tenant_id: Uuid, name: &str, at: OffsetDateTime) -> idbridge_store::DirectoryGroup {
+    idbridge_store::DirectoryGroup {
+        id: Uuid::now_v7(),
+        tenant_id,
+        display_name: name.into(),
+        external_id: None,
+        document: serde_json::json!({"displayName": name})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    }
+}
+
+fn quiet(now: OffsetDateTime) -> idbridge_store::WriteContext {
+    idbridge_store::WriteContext {
+        now,
+        events: Vec::new(),
+        log: None,
+    }
+}
+
+fn renamed(g: &idbridge_store::DirectoryGroup, name: &str) -> idbridge_store::DirectoryGroup {
+    let mut next = g.clone();
+    next.display_name = name.into();
+    next.document.insert("displayName".into(), name.into());
+    next.version = g.version + 1;
+    next
+}
+
+both_backends! {
+    async fn group_names_are_unique_and_older_duplicates_keep_working(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.expect("tenant");
+        let eng = group(acme.id, "Eng", T0);
+        let other = group(acme.id, "Other", T0 + time::Duration::minutes(1));
+        store.create_group(&eng, &[], &quiet(T0)).await.expect("eng");
+        store.create_group(&other, &[], &quiet(T0)).await.expect("other");
+
+        // The database as it was before group names were unique, holding two groups
+        // of one name (differing in case), then migration 0024 applied to it.
+        raw_sql(&db, "DROP INDEX directory_groups_name_key_idx").await;
+        raw_sql(&db, "ALTER TABLE directory_groups DROP COLUMN name_key").await;
+        raw_sql(&db, "UPDATE directory_groups SET display_name = 'ENG', display_name_lower = 'eng' \
+                      WHERE display_name = 'Other'").await;
+        let migration = match db.backend() {
+            "sqlite" => include_str!("../migrations/sqlite/0024_group_name_unique.sql"),
+            _ => include_str!("../migrations/postgres/0024_group_name_unique.sql"),
+        };
+        raw_sql(&db, migration).await;
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_groups WHERE name_key = 'eng'").await, 1);
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_groups WHERE name_key IS NULL").await, 1);
+
+        // The younger duplicate is not lost and can still be written, name unchanged.
+        let dup = store.group_by_id(acme.id, other.id).await.expect("read").expect("kept");
+        assert_eq!(dup.display_name, "ENG");
+        let mut touched = renamed(&dup, "ENG");
+        touched.external_id = Some("x1".into());
+        store.update_group(&touched, dup.version, &[], &quiet(T0)).await.expect("still writable");
+        // A new group of that name is refused; so is renaming into a taken name.
+        let err = store.create_group(&group(acme.id, "eng", T0), &[], &quiet(T0)).await.expect_err("taken");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let sales = group(acme.id, "Sales", T0);
+        store.create_group(&sales, &[], &quiet(T0)).await.expect("sales");
+        let err = store.update_group(&renamed(&sales, "Eng"), 1, &[], &quiet(T0)).await.expect_err("taken");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        // Renamed, the duplicate takes its new name's key; the old name is still Eng's.
+        store.update_group(&renamed(&touched, "Platform"), touched.version, &[], &quiet(T0)).await.expect("renamed");
+        let err = store.create_group(&group(acme.id, "PLATFORM", T0), &[], &quiet(T0)).await.expect_err("taken");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_groups WHERE name_key IS NULL").await, 0);
+    }
+}

@@ -97,6 +97,8 @@ pub enum DirectoryError {
     PreconditionFailed,
     #[error("a user with userName {0:?} already exists")]
     UserNameTaken(String),
+    #[error("a group with displayName {0:?} already exists")]
+    GroupNameTaken(String),
     #[error("{0:?} is not an email address")]
     NotAnEmail(String),
     #[error(
@@ -119,6 +121,7 @@ impl DirectoryError {
             DirectoryError::NotFound(_) => "not_found",
             DirectoryError::PreconditionFailed => "precondition_failed",
             DirectoryError::UserNameTaken(_) => "user_name_taken",
+            DirectoryError::GroupNameTaken(_) => "group_name_taken",
             DirectoryError::NotAnEmail(_) => "not_an_email",
             DirectoryError::DomainNotVerified(_) => "email_domain_not_verified",
             DirectoryError::Busy(_) => "busy",
@@ -582,7 +585,13 @@ pub async fn create_scim_group(
             now,
         ),
     };
-    app.store.create_group(&group, &members, &ctx).await?;
+    match app.store.create_group(&group, &members, &ctx).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(DirectoryError::GroupNameTaken(group.display_name));
+        }
+        Err(other) => return Err(other.into()),
+    }
     let stored_members = app.store.group_members(tenant.id, &[group.id]).await?;
     Ok((group, stored_members))
 }
@@ -610,6 +619,30 @@ async fn update_group(
         }
         let (doc, member_changes) = change(&existing)?;
         let now = app.clock.now();
+        // Only members change (Entra ID and Okta push each membership change as its
+        // own PATCH, in parallel): applied to the group as it then stands, so
+        // concurrent changes all land instead of racing for one version. With
+        // If-Match the client asked for the version check, and gets it.
+        if doc == existing.document && if_match.is_none() {
+            let ctx = WriteContext {
+                now,
+                events: Vec::new(),
+                log: log_line(&Origin::Scim(request), 200, ResourceType::Group, id, now),
+            };
+            return match app
+                .store
+                .change_group_members(&existing, &member_changes, &ctx)
+                .await
+            {
+                Ok(version) => Ok(DirectoryGroup {
+                    updated_at: now,
+                    version,
+                    ..existing
+                }),
+                Err(StoreError::NotFound) => Err(DirectoryError::NotFound("group")),
+                Err(other) => Err(other.into()),
+            };
+        }
         let group = DirectoryGroup {
             display_name: string_attr(&doc, "displayName")
                 .unwrap_or_default()
@@ -636,6 +669,9 @@ async fn update_group(
         {
             Ok(()) => return Ok(group),
             Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
+            Err(StoreError::Conflict(_)) => {
+                return Err(DirectoryError::GroupNameTaken(group.display_name));
+            }
             Err(other) => return Err(other.into()),
         }
     }

@@ -62,7 +62,9 @@ impl From<DirectoryError> for ScimProblem {
             DirectoryError::Request(e) => Self(e),
             DirectoryError::NotFound(_) => Self(ScimError::not_found(detail)),
             DirectoryError::PreconditionFailed => Self(ScimError::precondition_failed(detail)),
-            DirectoryError::UserNameTaken(_) => Self(ScimError::uniqueness(detail)),
+            DirectoryError::UserNameTaken(_) | DirectoryError::GroupNameTaken(_) => {
+                Self(ScimError::uniqueness(detail))
+            }
             DirectoryError::NotAnEmail(_) | DirectoryError::DomainNotVerified(_) => {
                 Self(ScimError::invalid_value(detail))
             }

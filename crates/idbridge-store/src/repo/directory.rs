@@ -709,8 +709,9 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>(
-            "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, external_id, \
-             document, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, name_key, \
+             external_id, document, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
         )
         .bind(group.id)
         .bind(group.tenant_id)
@@ -772,7 +773,10 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let updated = query::<D>(
-            "UPDATE directory_groups SET display_name = $3, display_name_lower = $4, external_id = $5, \
+            // A group whose name was shared before names were unique keeps its NULL
+            // key until it is renamed (migration 0024).
+            "UPDATE directory_groups SET display_name = $3, display_name_lower = $4, \
+             name_key = CASE WHEN display_name_lower = $4 THEN name_key ELSE $4 END, external_id = $5, \
              document = $6, updated_at = $7, version = $8 WHERE id = $1 AND tenant_id = $2 AND version = $9",
         )
         .bind(group.id)
@@ -796,6 +800,33 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 0).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn change_group_members(
+        &self,
+        group: &DirectoryGroup,
+        changes: &[MemberChange],
+        ctx: &WriteContext,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        // The row lock this takes orders concurrent changes to one group (PostgreSQL;
+        // SQLite has one writer), and the member statements after it read what the
+        // writes before it committed: applied one after another, none is lost.
+        let version: Option<Scalar<i64>> = query::<D>(
+            "UPDATE directory_groups SET version = version + 1, updated_at = $3 \
+             WHERE id = $1 AND tenant_id = $2 RETURNING version",
+        )
+        .bind(group.id)
+        .bind(group.tenant_id)
+        .bind(Ts(ctx.now))
+        .fetch_optional(&mut tx)
+        .await?;
+        let version = version.ok_or(StoreError::NotFound)?.0;
+        let mut events = Vec::new();
+        apply_member_changes::<D>(&mut tx, group, changes, &mut events).await?;
+        finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 0).await?;
+        tx.commit().await?;
+        Ok(version)
     }
 
     async fn delete_group(

@@ -21,6 +21,7 @@ mod rate_limit;
 mod saml_acs;
 mod saml_setup;
 mod scim2_tester;
+mod scim_groups;
 mod scim_idp;
 mod scim_tokens;
 mod scim_users;
