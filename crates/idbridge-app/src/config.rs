@@ -15,6 +15,38 @@ pub struct AppConfig {
     /// `--dns-resolver`: the one DNS server domain verification asks; `None` means
     /// the system's resolvers.
     pub dns_resolver: Option<std::net::SocketAddr>,
+    /// How long the directory's history is kept.
+    pub retention: Retention,
+}
+
+/// How long the directory's history is kept, in days; `0` keeps it for ever. The
+/// housekeeping round deletes what is older (see [`crate::jobs::housekeeping`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `--event-retention-days`: the event feed. An event a webhook endpoint (even a
+    /// disabled or dead one) has not yet delivered is kept whatever its age.
+    pub event_days: u32,
+    /// `--provisioning-log-retention-days`: the SCIM provisioning log.
+    pub provisioning_log_days: u32,
+}
+
+impl Retention {
+    pub const DEFAULT_EVENT_DAYS: u32 = 90;
+    pub const DEFAULT_PROVISIONING_LOG_DAYS: u32 = 30;
+
+    /// History older than this may go, for a setting of `days` (`None`: kept).
+    pub fn cutoff(days: u32, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+        (days > 0).then(|| now - time::Duration::days(i64::from(days)))
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            event_days: Self::DEFAULT_EVENT_DAYS,
+            provisioning_log_days: Self::DEFAULT_PROVISIONING_LOG_DAYS,
+        }
+    }
 }
 
 impl AppConfig {
@@ -24,6 +56,7 @@ impl AppConfig {
             public_url,
             allow_private_urls: false,
             dns_resolver: None,
+            retention: Retention::default(),
         }
     }
 }

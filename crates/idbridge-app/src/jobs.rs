@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::config::Retention;
 use crate::{App, connections, domains, keys, webhooks};
 
 /// How often each process runs the housekeeping round.
@@ -18,7 +19,8 @@ pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
 /// ([`domains::recheck_due`]), and removal of expired AuthnRequests, replay records
 /// and authorization codes (kept off the sign-in path, where each would cost a
 /// statement per request), of expired access tokens and long-retired signing keys,
-/// and of webhook attempt records older than [`webhooks::delivery::ATTEMPTS_KEPT_FOR`].
+/// of webhook attempt records older than [`webhooks::delivery::ATTEMPTS_KEPT_FOR`],
+/// and of history past its retention ([`sweep_history`]).
 /// Each step's failure is logged and the next step still runs.
 pub async fn housekeeping(app: &App) {
     if let Err(error) = connections::refresh_due(app).await {
@@ -41,6 +43,28 @@ pub async fn housekeeping(app: &App) {
     let attempts_before = now - webhooks::delivery::ATTEMPTS_KEPT_FOR;
     if let Err(error) = app.store.sweep_webhook_attempts(attempts_before).await {
         tracing::warn!(%error, "sweeping old webhook attempts failed");
+    }
+    sweep_history(app).await;
+}
+
+/// Deletes events and provisioning log lines past their retention
+/// ([`crate::config::Retention`]); events a webhook endpoint still owes are kept.
+pub async fn sweep_history(app: &App) {
+    let now = app.clock.now();
+    let retention = app.config.retention;
+    let events_before = Retention::cutoff(retention.event_days, now);
+    let log_before = Retention::cutoff(retention.provisioning_log_days, now);
+    if events_before.is_none() && log_before.is_none() {
+        return;
+    }
+    match app.store.sweep_history(events_before, log_before).await {
+        Ok(swept) if swept.events > 0 || swept.log_lines > 0 => tracing::info!(
+            events = swept.events,
+            provisioning_log_lines = swept.log_lines,
+            "deleted history past its retention"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "sweeping history past its retention failed"),
     }
 }
 

@@ -35,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 use idbridge_core::Clock;
 use idbridge_store::Store;
 
-pub use config::{AppConfig, InvalidPublicUrl, PublicUrl};
+pub use config::{AppConfig, InvalidPublicUrl, PublicUrl, Retention};
 pub use error::{Error, Result};
 
 /// The application: what every operation needs. Cheap to clone (all `Arc`s), and

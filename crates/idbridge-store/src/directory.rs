@@ -146,6 +146,13 @@ pub struct WriteContext {
     pub log: Option<ProvisioningRecord>,
 }
 
+/// What [`crate::DirectoryRepo::sweep_history`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweptHistory {
+    pub events: u64,
+    pub log_lines: u64,
+}
+
 /// The result of a list: the total matching (counted in the database) and one page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing<T> {

@@ -20,6 +20,7 @@ mod error;
 mod log_filter;
 mod model;
 mod oidc;
+mod page_anchors;
 mod postgres;
 mod repo;
 mod saml;
@@ -272,6 +273,15 @@ pub trait DirectoryRepo {
         after: i64,
         limit: u32,
     ) -> Result<Vec<DirectoryEvent>>;
+    /// Deletes directory events older than `events_before`, except those a webhook
+    /// endpoint (enabled, disabled or dead) has not yet delivered, and provisioning log lines
+    /// older than `log_before` (`None`: keep that history). Works in small batches,
+    /// each its own transaction, so writes wait at most one batch.
+    async fn sweep_history(
+        &self,
+        events_before: Option<OffsetDateTime>,
+        log_before: Option<OffsetDateTime>,
+    ) -> Result<SweptHistory>;
     /// A log line for a request that changed nothing (a failure, a refusal).
     async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()>;
     /// The tenant's provisioning log, newest first, narrowed by `filter` (each

@@ -20,7 +20,7 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Table {
     Users,
     Groups,
@@ -794,6 +794,27 @@ pub(crate) fn page_query(
         order_by(&mut sql, table, request.sort.as_ref(), false)?;
     }
     Ok(Some(sql))
+}
+
+/// The page of an unfiltered, unsorted list that starts after `after` (an id): what
+/// [`page_query`] answers for the same page, read from the `(tenant_id, id)` index
+/// instead of skipping the rows before it (see `crate::page_anchors`).
+pub(crate) fn page_after_query(
+    dialect: Dialect,
+    table: Table,
+    tenant_id: Uuid,
+    after: Uuid,
+    count: usize,
+) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT r.* FROM ")
+        .push(table_name(table))
+        .push(" r WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id))
+        .push(" AND r.id > ")
+        .bind(Bind::Uuid(after))
+        .push(&format!(" ORDER BY r.id LIMIT {count}"));
+    sql
 }
 
 /// How many rows of the tenant match `filter`.

@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use idbridge_app::Retention;
 use idbridge_server::{RateLimitQuota, ScimBodyLimit, TrustedProxies};
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -167,6 +168,25 @@ pub struct ServeArgs {
         default_value_t = ScimBodyLimit::default()
     )]
     pub scim_max_body_bytes: ScimBodyLimit,
+
+    /// Days the event feed keeps an event (0: for ever). An event a webhook endpoint
+    /// (even a disabled or dead one) has not yet delivered is kept whatever its age.
+    #[arg(
+        long,
+        env = "IDBRIDGE_EVENT_RETENTION_DAYS",
+        value_name = "DAYS",
+        default_value_t = Retention::DEFAULT_EVENT_DAYS
+    )]
+    pub event_retention_days: u32,
+
+    /// Days the SCIM provisioning log keeps a line (0: for ever).
+    #[arg(
+        long,
+        env = "IDBRIDGE_PROVISIONING_LOG_RETENTION_DAYS",
+        value_name = "DAYS",
+        default_value_t = Retention::DEFAULT_PROVISIONING_LOG_DAYS
+    )]
+    pub provisioning_log_retention_days: u32,
 
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "IDBRIDGE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]

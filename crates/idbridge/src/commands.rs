@@ -9,7 +9,7 @@ use idbridge_app::views::{
     AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, List, OperatorView, ScimTokenCreated,
     ScimTokenView, TenantDetail, TenantView,
 };
-use idbridge_app::{App, AppConfig, PublicUrl};
+use idbridge_app::{App, AppConfig, PublicUrl, Retention};
 use idbridge_core::SystemClock;
 use idbridge_core::secret::BootstrapAdminKey;
 use idbridge_server::{AppState, RateLimitQuota, ServerConfig};
@@ -132,6 +132,10 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             public_url: public_url.clone(),
             allow_private_urls: args.allow_private_urls,
             dns_resolver,
+            retention: Retention {
+                event_days: args.event_retention_days,
+                provisioning_log_days: args.provisioning_log_retention_days,
+            },
         },
     );
     app.build_outbound();

@@ -19,7 +19,7 @@ use crate::scim_sql::{self, Bind, Sql, Table};
 use crate::{
     DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
     Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningFilter,
-    ProvisioningRecord, Result, StoreError, UserGroup, UserSource, WriteContext,
+    ProvisioningRecord, Result, StoreError, SweptHistory, UserGroup, UserSource, WriteContext,
 };
 
 /// What a directory write appends to its tenant's feed (see [`Db::append_events`]).
@@ -476,18 +476,70 @@ async fn delete_row<D: Db>(
     }
 }
 
+/// Rows a history sweep deletes per statement.
+const SWEEP_BATCH: i64 = 5_000;
+
+/// The smallest UUIDv7 of the millisecond `at`: every v7 id below it was made
+/// before `at`. Events and log lines have v7 ids made when they were written, so the
+/// id's unique index finds old history without an index on its time.
+fn v7_floor(at: OffsetDateTime) -> Uuid {
+    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    Uuid::from_bytes(bytes)
+}
+
+/// A resource with an id, for the walk's page anchors.
+trait Identified {
+    fn id(&self) -> Uuid;
+}
+
+impl Identified for DirectoryUser {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Identified for DirectoryGroup {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 impl<D: Db> SqlStore<D> {
     /// A SCIM list: one page, and the total matching.
-    async fn list<T: FromRow>(
+    async fn list<T: FromRow + Identified>(
         &self,
         table: Table,
         tenant_id: Uuid,
         request: &ListRequest,
     ) -> Result<Listing<T>> {
         let mut conn = self.read().await?;
-        let mut items = Vec::new();
-        if let Some(sql) = scim_sql::page_query(D::DIALECT, table, tenant_id, request)? {
+        let mut items: Vec<T> = Vec::new();
+        // A walk (no filter, no sort) continues from where its last page ended.
+        let walk = request.filter.is_none() && request.sort.is_none() && request.count > 0;
+        let anchor = walk
+            .then(|| self.anchors.get(tenant_id, table, request.start_index))
+            .flatten();
+        let sql = match anchor {
+            Some(after) => Some(scim_sql::page_after_query(
+                D::DIALECT,
+                table,
+                tenant_id,
+                after,
+                request.count,
+            )),
+            None => scim_sql::page_query(D::DIALECT, table, tenant_id, request)?,
+        };
+        if let Some(sql) = sql {
             items = query_assembled::<D>(sql).fetch_all(&mut conn).await?;
+        }
+        if walk
+            && items.len() == request.count
+            && let Some(last) = items.last()
+        {
+            let next = request.start_index.max(1) + request.count;
+            self.anchors.put(tenant_id, table, next, last.id());
         }
         let total = match (
             scim_sql::total_from_page(request, items.len()),
@@ -882,6 +934,69 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(page_of(rows, page, |g: &DirectoryGroup| g.id))
+    }
+
+    async fn sweep_history(
+        &self,
+        events_before: Option<OffsetDateTime>,
+        log_before: Option<OffsetDateTime>,
+    ) -> Result<SweptHistory> {
+        let mut swept = SweptHistory::default();
+        if let Some(before) = log_before {
+            let cutoff = v7_floor(before);
+            loop {
+                let deleted = query::<D>(
+                    "DELETE FROM provisioning_log WHERE id IN \
+                     (SELECT id FROM provisioning_log WHERE id < $1 ORDER BY id LIMIT $2)",
+                )
+                .bind(cutoff)
+                .bind(SWEEP_BATCH)
+                .execute(&mut *self.write().await?)
+                .await?;
+                swept.log_lines += deleted;
+                if deleted < SWEEP_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        if let Some(before) = events_before {
+            let cutoff = v7_floor(before);
+            let mut after = Uuid::nil();
+            loop {
+                let batch: Vec<Scalar<Uuid>> = query::<D>(
+                    "SELECT id FROM directory_events WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3",
+                )
+                .bind(after)
+                .bind(cutoff)
+                .bind(SWEEP_BATCH)
+                .fetch_all(&mut *self.read().await?)
+                .await?;
+                let Some(&Scalar(last)) = batch.last() else {
+                    break;
+                };
+                // An event stays while an endpoint that covers its tenant has not delivered
+                // it (no cursor yet: nothing delivered). A disabled or dead endpoint keeps
+                // its place too, to catch up from when it returns; deleting the endpoint
+                // lets its backlog go.
+                swept.events += query::<D>(
+                    "DELETE FROM directory_events WHERE id > $1 AND id <= $2 AND seq <= COALESCE(( \
+                       SELECT min(COALESCE(c.delivered_seq, 0)) FROM webhook_endpoints e \
+                       LEFT JOIN webhook_cursors c \
+                         ON c.endpoint_id = e.id AND c.tenant_id = directory_events.tenant_id \
+                       WHERE e.tenant_id IS NULL OR e.tenant_id = directory_events.tenant_id \
+                     ), seq)",
+                )
+                .bind(after)
+                .bind(last)
+                .execute(&mut *self.write().await?)
+                .await?;
+                if batch.len() < SWEEP_BATCH as usize {
+                    break;
+                }
+                after = last;
+            }
+        }
+        Ok(swept)
     }
 
     async fn list_events(

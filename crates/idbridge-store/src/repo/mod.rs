@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::{Db, FromRow, Row, Scalar, Ts, query};
+use crate::page_anchors::PageAnchors;
 use crate::sign_in_batch::{SignInBatcher, SignInWrite, SignInWriter, Written};
 use crate::{
     ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, NewEvent, OidcClient,
@@ -41,6 +42,8 @@ pub(crate) struct SqlStore<D: Db> {
     pub(crate) writer: Pool<D>,
     /// Sign-in records, group-committed on the writer (see `crate::sign_in_batch`).
     pub(crate) sign_ins: SignInBatcher<SignInWrites<D>>,
+    /// Where the next page of each directory walk starts.
+    pub(crate) anchors: PageAnchors,
 }
 
 impl<D: Db> SqlStore<D> {
@@ -51,6 +54,7 @@ impl<D: Db> SqlStore<D> {
             }),
             pool,
             writer,
+            anchors: PageAnchors::default(),
         }
     }
 

@@ -110,6 +110,7 @@ impl TestApp {
                 public_url: PublicUrl::parse(&base).expect("public url"),
                 allow_private_urls: options.allow_private_urls,
                 dns_resolver: options.dns_resolver,
+                retention: idbridge_app::Retention::default(),
             },
         );
         let config = ServerConfig {

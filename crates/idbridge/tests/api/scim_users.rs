@@ -178,6 +178,58 @@ both_backends! {
         assert_eq!(clamped["startIndex"], 1);
     }
 
+    async fn a_walk_reads_every_user_once_while_the_directory_changes(db: TestDb) {
+        // Okta's import: startIndex=1, 4, 7, … with no filter. Each page continues
+        // from where the one before ended (an anchor), so its cost does not grow with
+        // depth; the answers are those OFFSET gives, and better when users are deleted
+        // behind the walk (none is skipped).
+        let app = TestApp::spawn(db).await;
+        let scim = app.scim_tenant("acme").await;
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let user = scim.create_user(&format!("user{i:02}@example.com")).await;
+            ids.push(user["id"].as_str().expect("id").to_owned());
+        }
+        let page_ids = |page: &Value| -> Vec<String> {
+            page["Resources"].as_array().expect("resources").iter()
+                .map(|u| u["id"].as_str().expect("id").to_owned()).collect()
+        };
+        // A page asked out of the blue (no anchor) and the same page reached by a walk
+        // agree.
+        let jumped = page_ids(&scim.get("/Users?startIndex=7&count=3").await);
+        let mut walked = Vec::new();
+        for start in [1, 4, 7, 10] {
+            let page = scim.get(&format!("/Users?startIndex={start}&count=3")).await;
+            assert_eq!(page["totalResults"], 12);
+            assert_eq!(page["startIndex"], start);
+            if start == 7 {
+                assert_eq!(page_ids(&page), jumped);
+            }
+            walked.extend(page_ids(&page));
+        }
+        assert_eq!(walked, ids, "every user once, in creation order");
+
+        // Walk again; after the first page, a user of that page is deleted and a new
+        // one created. The walk still sees every user that existed throughout, once,
+        // and the new one at the end.
+        let mut walked = page_ids(&scim.get("/Users?startIndex=1&count=3").await);
+        scim.expect(Method::DELETE, &format!("/Users/{}", ids[1]), None, StatusCode::NO_CONTENT).await;
+        let late = scim.create_user("late@example.com").await;
+        let mut start = 4;
+        loop {
+            let page = scim.get(&format!("/Users?startIndex={start}&count=3")).await;
+            let found = page_ids(&page);
+            if found.is_empty() {
+                break;
+            }
+            start += found.len();
+            walked.extend(found);
+        }
+        let mut expected = ids.clone();
+        expected.push(late["id"].as_str().expect("id").to_owned());
+        assert_eq!(walked, expected, "nothing skipped, nothing twice");
+    }
+
     async fn sort_by_and_sort_order(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let scim = app.scim_tenant("acme").await;

@@ -504,6 +504,61 @@ both_backends! {
         assert_eq!(accepted[0].json()["tenant"], "newco");
     }
 
+    async fn history_past_its_retention_goes_but_not_what_a_webhook_still_owes(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        let acme = scim(&app, "acme").await;
+        acme.create_user("old@acme.example").await;
+        let receiver = Receiver::start().await;
+        // Registered now: owes acme's events from here on, and every event of a
+        // tenant created later.
+        register(&app, &receiver.url(), json!({})).await;
+        acme.create_user("owed@acme.example").await;
+        app.create_tenant("newco").await;
+        scim(&app, "newco").await.create_user("first@newco.example").await;
+        let feed = |slug: &'static str| {
+            let request = app.admin(Method::GET, &format!("/api/v1/tenants/{slug}/events?limit=100"));
+            async move {
+                let body: Value = request.send().await.expect("send").json().await.expect("json");
+                body["data"].as_array().expect("data").iter().map(|e| e["seq"].as_i64().expect("seq")).collect::<Vec<_>>()
+            }
+        };
+        let log_lines = |slug: &'static str| {
+            let request = app.admin(Method::GET, &format!("/api/v1/tenants/{slug}/provisioning-log"));
+            async move {
+                let body: Value = request.send().await.expect("send").json().await.expect("json");
+                body["data"].as_array().expect("data").len()
+            }
+        };
+        assert_eq!(feed("acme").await, [1, 2]);
+        assert_eq!(log_lines("acme").await, 2);
+
+        // Within the retention nothing goes.
+        idbridge_app::jobs::sweep_history(&app.state.app).await;
+        assert_eq!(feed("acme").await, [1, 2]);
+        assert_eq!(log_lines("acme").await, 2);
+
+        // 91 days on: past both retentions (90 days of events, 30 of log). The log
+        // goes; of the feed, only what the endpoint does not owe.
+        // (History is dated by its UUIDv7 ids, made on the real clock; the test's clock
+        // is moved to 91 days after real time.)
+        app.clock.advance(time::OffsetDateTime::now_utc() + Duration::days(91) - app.clock.now());
+        idbridge_app::jobs::sweep_history(&app.state.app).await;
+        assert_eq!(log_lines("acme").await, 0);
+        assert_eq!(feed("acme").await, [2]);
+        assert_eq!(feed("newco").await, [1]);
+
+        // Delivered, it may go too.
+        deliver_all(&app).await;
+        assert_eq!(receiver.accepted().len(), 2);
+        idbridge_app::jobs::sweep_history(&app.state.app).await;
+        assert!(feed("acme").await.is_empty());
+        assert!(feed("newco").await.is_empty());
+        // The sequence goes on from where it was.
+        acme.create_user("new@acme.example").await;
+        assert_eq!(feed("acme").await, [3]);
+    }
+
     async fn a_disabled_endpoint_keeps_its_place_and_catches_up(db: TestDb) {
         let app = TestApp::spawn_allowing_private_urls(db).await;
         app.create_tenant("acme").await;
