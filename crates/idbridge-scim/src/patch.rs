@@ -1130,6 +1130,19 @@ mod tests {
                 json!([{"op": "replace", "path": "active", "value": "maybe"}]),
                 ScimType::InvalidValue,
             ),
+            // Core attributes keep their types through PATCH, with and without a path.
+            (
+                json!([{"op": "replace", "path": "userName", "value": 42}]),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!([{"op": "replace", "value": {"displayName": {"$ne": ""}}}]),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!([{"op": "add", "path": "emails", "value": [{"value": true}]}]),
+                ScimType::InvalidValue,
+            ),
             (
                 json!([{"op": "remove", "path": "userName"}]),
                 ScimType::InvalidValue,
