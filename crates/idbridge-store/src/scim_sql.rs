@@ -817,6 +817,32 @@ pub(crate) fn page_after_query(
     sql
 }
 
+/// `limit` rows of the tenant in id order, ending `from_end` rows before the last: a
+/// page deep in an unfiltered, unsorted list, skipping rows from the end (the short
+/// way) rather than from the start. The same rows as [`page_query`] when the total
+/// the caller counted from is the table's.
+pub(crate) fn page_from_end_query(
+    dialect: Dialect,
+    table: Table,
+    tenant_id: Uuid,
+    limit: i64,
+    from_end: i64,
+) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT r.* FROM ")
+        .push(table_name(table))
+        .push(" r WHERE r.id IN (SELECT r.id FROM ")
+        .push(table_name(table))
+        .push(" r WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id))
+        .push(&format!(" ORDER BY r.id DESC LIMIT {limit}"));
+    if from_end > 0 {
+        sql.push(" OFFSET ").bind(Bind::Int(from_end));
+    }
+    sql.push(") ORDER BY r.id");
+    sql
+}
+
 /// How many rows of the tenant match `filter`.
 pub(crate) fn count_query(
     dialect: Dialect,

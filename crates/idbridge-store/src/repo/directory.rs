@@ -515,12 +515,25 @@ impl<D: Db> SqlStore<D> {
         request: &ListRequest,
     ) -> Result<Listing<T>> {
         let mut conn = self.read().await?;
-        let mut items: Vec<T> = Vec::new();
-        // A walk (no filter, no sort) continues from where its last page ended.
+        // Without a filter, the total is the tenant's maintained count, not a scan.
+        let maintained_total = async |conn: &mut sqlx::pool::PoolConnection<D>| -> Result<i64> {
+            let sql = match table {
+                Table::Users => "SELECT user_count FROM tenants WHERE id = $1",
+                Table::Groups => "SELECT group_count FROM tenants WHERE id = $1",
+            };
+            let count: Option<Scalar<i64>> = query::<D>(sql)
+                .bind(tenant_id)
+                .fetch_optional(&mut **conn)
+                .await?;
+            Ok(count.map_or(0, |Scalar(count)| count.max(0)))
+        };
+        // A walk (no filter, no sort) continues from where its last page ended; a
+        // page of it asked out of the blue past the middle is counted from the end.
         let walk = request.filter.is_none() && request.sort.is_none() && request.count > 0;
         let anchor = walk
             .then(|| self.anchors.get(tenant_id, table, request.start_index))
             .flatten();
+        let mut total = None;
         let sql = match anchor {
             Some(after) => Some(scim_sql::page_after_query(
                 D::DIALECT,
@@ -529,8 +542,29 @@ impl<D: Db> SqlStore<D> {
                 after,
                 request.count,
             )),
+            None if walk && request.start_index > 1 => {
+                let all = maintained_total(&mut conn).await?;
+                total = Some(all);
+                let skipped = (request.start_index - 1) as i64;
+                if skipped > all / 2 {
+                    let remaining = all - skipped;
+                    (remaining > 0).then(|| {
+                        let limit = remaining.min(request.count as i64);
+                        scim_sql::page_from_end_query(
+                            D::DIALECT,
+                            table,
+                            tenant_id,
+                            limit,
+                            remaining - limit,
+                        )
+                    })
+                } else {
+                    scim_sql::page_query(D::DIALECT, table, tenant_id, request)?
+                }
+            }
             None => scim_sql::page_query(D::DIALECT, table, tenant_id, request)?,
         };
+        let mut items: Vec<T> = Vec::new();
         if let Some(sql) = sql {
             items = query_assembled::<D>(sql).fetch_all(&mut conn).await?;
         }
@@ -542,23 +576,14 @@ impl<D: Db> SqlStore<D> {
             self.anchors.put(tenant_id, table, next, last.id());
         }
         let total = match (
+            total,
             scim_sql::total_from_page(request, items.len()),
             &request.filter,
         ) {
-            (Some(total), _) => total as i64,
-            // Without a filter, the total is the tenant's maintained count, not a scan.
-            (None, None) => {
-                let sql = match table {
-                    Table::Users => "SELECT user_count FROM tenants WHERE id = $1",
-                    Table::Groups => "SELECT group_count FROM tenants WHERE id = $1",
-                };
-                let count: Option<Scalar<i64>> = query::<D>(sql)
-                    .bind(tenant_id)
-                    .fetch_optional(&mut conn)
-                    .await?;
-                count.map_or(0, |Scalar(count)| count)
-            }
-            (None, Some(filter)) => {
+            (Some(total), _, _) => total,
+            (None, Some(total), _) => total as i64,
+            (None, None, None) => maintained_total(&mut conn).await?,
+            (None, None, Some(filter)) => {
                 let sql = scim_sql::count_query(D::DIALECT, table, tenant_id, filter)?;
                 let Scalar(count) = query_assembled::<D>(sql).fetch_one(&mut conn).await?;
                 count

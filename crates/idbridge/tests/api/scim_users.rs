@@ -194,8 +194,18 @@ both_backends! {
             page["Resources"].as_array().expect("resources").iter()
                 .map(|u| u["id"].as_str().expect("id").to_owned()).collect()
         };
-        // A page asked out of the blue (no anchor) and the same page reached by a walk
-        // agree.
+        // Pages asked out of the blue (no anchor; past the middle they are counted
+        // from the end) are the pages of the directory in order.
+        for (start, count) in [(4, 3), (7, 3), (8, 3), (10, 3), (11, 3), (12, 5), (2, 11)] {
+            let page = scim.get(&format!("/Users?startIndex={start}&count={count}")).await;
+            let expected: Vec<String> = ids.iter().skip(start - 1).take(count).cloned().collect();
+            assert_eq!(page_ids(&page), expected, "startIndex={start}&count={count}");
+            assert_eq!(page["totalResults"], 12);
+            assert_eq!(page["itemsPerPage"], expected.len());
+        }
+        let beyond = scim.get("/Users?startIndex=13&count=3").await;
+        assert_eq!(page_ids(&beyond), Vec::<String>::new());
+        assert_eq!(beyond["totalResults"], 12);
         let jumped = page_ids(&scim.get("/Users?startIndex=7&count=3").await);
         let mut walked = Vec::new();
         for start in [1, 4, 7, 10] {
