@@ -20,7 +20,7 @@ pub struct AppConfig {
 }
 
 /// How long the directory's history is kept, in days; `0` keeps it for ever. The
-/// housekeeping round deletes what is older (see [`crate::jobs::housekeeping`]).
+/// housekeeping round deletes what is older.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// `--event-retention-days`: the event feed. An event a webhook endpoint (even a

@@ -322,6 +322,23 @@ impl Default for PoolSettings {
     }
 }
 
+impl PoolSettings {
+    /// The pool size when the operator sets none: 10 on PostgreSQL (a server
+    /// process's connection budget); on SQLite two readers per core, between 4 and
+    /// 10. A SQLite reader runs on this machine's cores and keeps page and statement
+    /// caches of its own, so readers beyond the cores only cost memory (at a million
+    /// users, 4 readers peaked at 72 MB and 16 at 163 MB, serving the same).
+    pub fn default_connections(backend: Backend) -> u32 {
+        match backend {
+            Backend::Postgres => 10,
+            Backend::Sqlite => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                u32::try_from(cores * 2).unwrap_or(10).clamp(4, 10)
+            }
+        }
+    }
+}
+
 /// The store a URL names. Performs no I/O: connections open on first use (a SQLite
 /// file is created then), so callers [`Store::ping`] to wait for the database and
 /// [`Store::migrate`] before serving.

@@ -131,9 +131,10 @@ pub struct ServeArgs {
     #[arg(long, env = "IDBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
     pub allow_private_urls: bool,
 
-    /// Most database connections this process opens.
-    #[arg(long, env = "IDBRIDGE_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
-    pub database_max_connections: u32,
+    /// Most database connections this process opens. Default: 10 on PostgreSQL; on
+    /// SQLite (where these are the readers) two per core, between 4 and 10.
+    #[arg(long, env = "IDBRIDGE_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
 
     /// Requests per minute each client address may make, in this process, to the
     /// routes anyone can call that store something: /saml/{slug}/login,

@@ -90,8 +90,13 @@ async fn open_store(
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = public_url(common)?;
+    let backend = DatabaseUrl::parse(&common.database_url)
+        .context("--database-url")?
+        .backend();
     let settings = PoolSettings {
-        max_connections: args.database_max_connections,
+        max_connections: args
+            .database_max_connections
+            .unwrap_or_else(|| PoolSettings::default_connections(backend)),
         ..PoolSettings::default()
     };
     let store = open_store(common, &settings).await?;
