@@ -130,9 +130,9 @@ async fn list(
     let base = base(state, tenant);
     let resources = listing
         .items
-        .iter()
+        .into_iter()
         .map(|user| {
-            let mut body = render::user(&base, user, groups.as_deref());
+            let mut body = render::user_owned(&base, user, groups.as_deref());
             projection.apply(ResourceType::User, &mut body);
             Value::Object(body)
         })
