@@ -169,3 +169,19 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod retention_tests {
+    use super::Retention;
+    use time::macros::datetime;
+
+    #[test]
+    fn zero_days_keeps_history_for_ever() {
+        let now = datetime!(2026-12-06 12:00 UTC);
+        assert_eq!(Retention::cutoff(0, now), None);
+        assert_eq!(
+            Retention::cutoff(30, now),
+            Some(datetime!(2026-11-06 12:00 UTC))
+        );
+    }
+}

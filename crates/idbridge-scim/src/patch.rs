@@ -846,6 +846,21 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_leaves_no_empty_value_behind() {
+        // What proptest found: a filtered add of null where nothing matched made
+        // `emails: [{}]`, which no POST could store.
+        let patched = patch_user(
+            &ada(),
+            json!([
+                {"op": "remove", "path": "emails"},
+                {"op": "add", "path": "emails[primary eq true].primary", "value": null},
+            ]),
+        )
+        .expect("applies");
+        assert!(patched.get("emails").is_none(), "{patched}");
+    }
+
+    #[test]
     fn a_patch_cannot_grow_a_user_past_the_caps() {
         // Adding one email at a time: the 101st add fails, and nothing of it is kept.
         let mut doc = ada();

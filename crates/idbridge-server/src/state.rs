@@ -104,3 +104,30 @@ impl Default for ScimBodyLimit {
         Self(Self::DEFAULT_BYTES)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ScimBodyLimit;
+
+    #[test]
+    fn a_scim_body_limit_is_a_whole_number_of_at_least_4_kib() {
+        assert_eq!(
+            "1048576"
+                .parse::<ScimBodyLimit>()
+                .map(ScimBodyLimit::bytes)
+                .ok(),
+            Some(1_048_576)
+        );
+        assert_eq!(
+            " 4096 "
+                .parse::<ScimBodyLimit>()
+                .map(ScimBodyLimit::bytes)
+                .ok(),
+            Some(4096)
+        );
+        for bad in ["4095", "0", "-1", "1MiB", "", "1e6"] {
+            assert!(bad.parse::<ScimBodyLimit>().is_err(), "{bad:?}");
+        }
+        assert_eq!(ScimBodyLimit::default().to_string(), "1048576");
+    }
+}

@@ -348,3 +348,15 @@ pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Arc<dyn Sto
         Backend::Postgres => Arc::new(postgres::PostgresStore::connect(url, settings)?),
     })
 }
+
+#[cfg(test)]
+mod pool_tests {
+    use super::{Backend, PoolSettings};
+
+    #[test]
+    fn sqlite_readers_follow_the_cores_within_bounds() {
+        assert_eq!(PoolSettings::default_connections(Backend::Postgres), 10);
+        let sqlite = PoolSettings::default_connections(Backend::Sqlite);
+        assert!((4..=10).contains(&sqlite), "{sqlite}");
+    }
+}

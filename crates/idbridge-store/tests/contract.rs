@@ -1698,4 +1698,29 @@ both_backends! {
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         assert_eq!(count(&db, "SELECT count(*) FROM directory_groups WHERE name_key IS NULL").await, 0);
     }
+
+    async fn member_changes_reach_only_a_group_of_the_tenant_that_exists(db: TestDb) {
+        let store = open(&db).await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&acme).await.expect("acme");
+        store.create_tenant(&globex).await.expect("globex");
+        let eng = group(acme.id, "Eng", T0);
+        store.create_group(&eng, &[], &quiet(T0)).await.expect("eng");
+        // The group named under another tenant: nothing to change there.
+        let mut elsewhere = eng.clone();
+        elsewhere.tenant_id = globex.id;
+        let err = store.change_group_members(&elsewhere, &[idbridge_store::MemberChange::RemoveAll], &quiet(T0))
+            .await.expect_err("not globex's");
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+        // A group deleted meanwhile.
+        let gone = group(acme.id, "Gone", T0);
+        let err = store.change_group_members(&gone, &[idbridge_store::MemberChange::RemoveAll], &quiet(T0))
+            .await.expect_err("no such group");
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+        // The group itself: its version moves on, its document stays.
+        let version = store.change_group_members(&eng, &[], &quiet(T0)).await.expect("changed");
+        assert_eq!(version, eng.version + 1);
+        let stored = store.group_by_id(acme.id, eng.id).await.expect("read").expect("there");
+        assert_eq!((stored.version, stored.document), (version, eng.document.clone()));
+    }
 }

@@ -203,9 +203,11 @@ both_backends! {
             assert_eq!(page["totalResults"], 12);
             assert_eq!(page["itemsPerPage"], expected.len());
         }
-        let beyond = scim.get("/Users?startIndex=13&count=3").await;
-        assert_eq!(page_ids(&beyond), Vec::<String>::new());
-        assert_eq!(beyond["totalResults"], 12);
+        for start in ["13", "9223372036854775807"] {
+            let beyond = scim.get(&format!("/Users?startIndex={start}&count=3")).await;
+            assert_eq!(page_ids(&beyond), Vec::<String>::new(), "startIndex={start}");
+            assert_eq!(beyond["totalResults"], 12);
+        }
         let jumped = page_ids(&scim.get("/Users?startIndex=7&count=3").await);
         let mut walked = Vec::new();
         for start in [1, 4, 7, 10] {

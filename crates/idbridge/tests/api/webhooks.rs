@@ -559,6 +559,27 @@ both_backends! {
         assert_eq!(feed("acme").await, [3]);
     }
 
+    async fn an_endpoint_holds_back_only_its_own_tenants_history(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let receiver = Receiver::start().await;
+        register(&app, &receiver.url(), json!({"tenant": "acme"})).await;
+        scim(&app, "acme").await.create_user("a@acme.example").await;
+        scim(&app, "globex").await.create_user("g@globex.example").await;
+        app.clock.advance(time::OffsetDateTime::now_utc() + Duration::days(91) - app.clock.now());
+        idbridge_app::jobs::sweep_history(&app.state.app).await;
+        let feed_len = |slug: &'static str| {
+            let request = app.admin(Method::GET, &format!("/api/v1/tenants/{slug}/events"));
+            async move {
+                let body: Value = request.send().await.expect("send").json().await.expect("json");
+                body["data"].as_array().expect("data").len()
+            }
+        };
+        assert_eq!(feed_len("acme").await, 1, "owed to acme's endpoint");
+        assert_eq!(feed_len("globex").await, 0, "no endpoint covers globex");
+    }
+
     async fn a_disabled_endpoint_keeps_its_place_and_catches_up(db: TestDb) {
         let app = TestApp::spawn_allowing_private_urls(db).await;
         app.create_tenant("acme").await;
