@@ -25,7 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(&cli.common, args).await,
         Command::Migrate => {
-            let store = open_store(&cli.common, &PoolSettings::default()).await?;
+            let store = open_store(&cli.common, None).await?;
             store.close().await;
             eprintln!("migrations applied");
             Ok(())
@@ -57,14 +57,20 @@ const DATABASE_WAIT: Duration = Duration::from_secs(60);
 /// How long one attempt may take before it is reported and retried.
 const DATABASE_ATTEMPT: Duration = Duration::from_secs(3);
 
-/// Opens the database, waiting while it is unreachable, and applies migrations.
+/// Opens the database with a pool of `max_connections` (`None`: the backend's
+/// default), waiting while it is unreachable, and applies migrations.
 async fn open_store(
     common: &CommonArgs,
-    settings: &PoolSettings,
+    max_connections: Option<u32>,
 ) -> anyhow::Result<Arc<dyn Store>> {
     let url = DatabaseUrl::parse(&common.database_url).context("--database-url")?;
     tracing::info!(database = %url.redacted(), "opening database");
-    let store = idbridge_store::connect(&url, settings).context("cannot open the database")?;
+    let settings = PoolSettings {
+        max_connections: max_connections
+            .unwrap_or_else(|| PoolSettings::default_connections(url.backend())),
+        ..PoolSettings::default()
+    };
+    let store = idbridge_store::connect(&url, &settings).context("cannot open the database")?;
     let deadline = tokio::time::Instant::now() + DATABASE_WAIT;
     let mut delay = Duration::from_millis(250);
     loop {
@@ -90,16 +96,7 @@ async fn open_store(
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = public_url(common)?;
-    let backend = DatabaseUrl::parse(&common.database_url)
-        .context("--database-url")?
-        .backend();
-    let settings = PoolSettings {
-        max_connections: args
-            .database_max_connections
-            .unwrap_or_else(|| PoolSettings::default_connections(backend)),
-        ..PoolSettings::default()
-    };
-    let store = open_store(common, &settings).await?;
+    let store = open_store(common, args.database_max_connections).await?;
     let dns_resolver = match &args.dns_resolver {
         Some(raw) => {
             let addr = resolve_dns_server(raw).await?;
@@ -229,14 +226,7 @@ where
     F: FnOnce(App) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let store = open_store(
-        common,
-        &PoolSettings {
-            max_connections: 2,
-            ..PoolSettings::default()
-        },
-    )
-    .await?;
+    let store = open_store(common, Some(2)).await?;
     let app = App::new(
         Arc::clone(&store),
         Arc::new(SystemClock),
