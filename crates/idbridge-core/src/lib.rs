@@ -10,6 +10,7 @@ pub mod event;
 pub mod net;
 mod redirect_uri;
 pub mod roles;
+pub mod sealed;
 pub mod secret;
 mod slug;
 pub mod webhook;
