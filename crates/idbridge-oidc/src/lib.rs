@@ -17,6 +17,7 @@ pub mod keys;
 pub mod params;
 pub mod pkce;
 pub mod token;
+pub mod upstream;
 
 pub use authorize::{AuthorizeError, AuthorizeErrorCode, AuthorizeRequest, ValidAuthorize};
 pub use keys::{KeyError, SigningAlgorithm, SigningKey};
