@@ -17,6 +17,8 @@ use std::str::FromStr;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
+pub mod oidc_idp;
+pub mod oidc_op;
 pub mod saml;
 
 pub const PG_URL_VAR: &str = "IDBRIDGE_TEST_DATABASE_URL";
