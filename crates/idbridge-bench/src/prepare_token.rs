@@ -119,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             auth_time: now,
             created_at: now,
             expires_at: now + time::Duration::hours(1),
+            connection_id: None,
         };
         let sign_in = SignInEvent {
             id: Uuid::now_v7(),

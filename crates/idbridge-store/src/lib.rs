@@ -12,6 +12,7 @@
 //! idbridge processes must agree on (a revoked token, a used code) is read from the
 //! database on every request.
 
+mod connection;
 mod console;
 mod db;
 pub mod directory;
@@ -39,6 +40,7 @@ use idbridge_core::secret::SecretHash;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use connection::{ConnectionKind, ConnectionRecord, ConnectionRepo, OidcFlow, OidcSettings};
 pub use console::{ActiveConsoleSession, ConsoleRepo, ConsoleSession, Operator};
 pub use directory::*;
 pub use domain::{
@@ -66,6 +68,7 @@ pub trait Store:
     + DirectoryRepo
     + RoleRepo
     + SamlRepo
+    + ConnectionRepo
     + OidcRepo
     + DomainRepo
     + WebhookRepo

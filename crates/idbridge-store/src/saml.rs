@@ -147,6 +147,9 @@ pub struct AuthorizationCodeRecord {
     pub auth_time: OffsetDateTime,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// The connection the sign-in came through (the ID token's `connection` and
+    /// `idp`); `None` for codes issued before connections existed.
+    pub connection_id: Option<Uuid>,
 }
 
 /// The tenant feed's event for a sign-in: `sign_in.succeeded` or `sign_in.failed`,

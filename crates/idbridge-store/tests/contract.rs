@@ -682,6 +682,7 @@ mod oidc {
             auth_time: T0,
             created_at: T0,
             expires_at: T0 + time::Duration::seconds(60),
+            connection_id: Some(Uuid::now_v7()),
         };
         let code = AuthorizationCode::generate();
         let sign_in = SignInEvent {

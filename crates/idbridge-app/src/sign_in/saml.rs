@@ -293,6 +293,8 @@ async fn complete(
         auth_time: now,
         created_at: now,
         expires_at: now + CODE_TTL,
+        // The tenant's first SAML connection has the tenant's id.
+        connection_id: Some(tenant.id),
     };
     let mut redirect = url::Url::parse(&redirect_uri)
         .map_err(|_| SignInRefusal::RedirectUriInvalid("The address to return to is not a URL."))?;

@@ -124,11 +124,11 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
                  $5::text[], $6::text[], $7::text[], $8::uuid[], $9::bool[], $10::text[], \
                  $11::bytea[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::text[], \
                  $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::text[], \
-                 $21::uuid[], $22::text[], $23::text[], $24::uuid[], $25::text[]) \
+                 $21::uuid[], $22::text[], $23::text[], $24::uuid[], $25::text[], $26::uuid[]) \
              WITH ORDINALITY AS i(id, tenant_id, occurred_at, outcome, reason, detail, email, \
                  user_id, test, request_id, code_hash, client_id, redirect_uri, code_user_id, \
                  nonce, code_challenge, auth_time, code_created_at, code_expires_at, scope, \
-                 event_id, type, resource_type, resource_id, data, ord) \
+                 event_id, type, resource_type, resource_id, data, connection_id, ord) \
          ), counts AS ( \
              SELECT tenant_id, count(*) AS n FROM input GROUP BY tenant_id \
          ), seq AS ( \
@@ -141,9 +141,10 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
              request_id FROM input \
          ), code AS ( \
              INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
-             user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
+             user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope, \
+             connection_id) \
              SELECT code_hash, client_id, redirect_uri, tenant_id, code_user_id, nonce, \
-             code_challenge, auth_time, code_created_at, code_expires_at, scope \
+             code_challenge, auth_time, code_created_at, code_expires_at, scope, connection_id \
              FROM input WHERE code_hash IS NOT NULL \
          ), event AS ( \
              INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, \
@@ -245,6 +246,12 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
         events
             .iter()
             .map(|ev| ev.data.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        codes
+            .iter()
+            .map(|c| c.and_then(|c| c.connection_id))
             .collect::<Vec<_>>(),
     )
     .fetch_one(&mut *tx)

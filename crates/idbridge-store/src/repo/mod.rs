@@ -25,6 +25,7 @@ use crate::{
 };
 
 // The areas beside the spine, each written once.
+mod connection;
 pub(crate) mod console;
 pub(crate) mod domain;
 mod oidc;

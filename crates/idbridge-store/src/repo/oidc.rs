@@ -24,6 +24,7 @@ impl FromRow for AuthorizationCodeRecord {
             auth_time: row.time("auth_time")?,
             created_at: row.time("created_at")?,
             expires_at: row.time("expires_at")?,
+            connection_id: row.get("connection_id")?,
         })
     }
 }

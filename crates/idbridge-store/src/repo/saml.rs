@@ -161,6 +161,7 @@ impl FromRow for SpKeyRecord {
 #[async_trait]
 impl<D: Db> SamlRepo for SqlStore<D> {
     async fn put_saml_connection(&self, c: &SamlConnection) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
              idp_sso_post_url, idp_certificates, metadata_xml, metadata_url, metadata_fetched_at, \
@@ -204,8 +205,22 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         .bind(c.default_client_id)
         .bind(c.email_attributes.as_ref().map(Json))
         .bind(c.sign_authn_requests)
-        .execute(&mut *self.write().await?)
+        .execute(&mut tx)
         .await?;
+        // The tenant's first SAML connection, as the connections list shows it: its
+        // id is the tenant's own.
+        query::<D>(
+            "INSERT INTO connections (id, tenant_id, kind, name, domains, is_default, \
+             created_at, updated_at) VALUES ($1, $1, 'saml', 'SAML', $2, $3, $4, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(c.tenant_id)
+        .bind(Json(Vec::<String>::new()))
+        .bind(false)
+        .bind(Ts(c.created_at))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -369,6 +384,7 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         for sql in [
             "DELETE FROM saml_requests WHERE expires_at < $1",
             "DELETE FROM saml_assertions_seen WHERE expires_at < $1",
+            "DELETE FROM oidc_flows WHERE expires_at < $1",
         ] {
             removed += query::<D>(sql).bind(Ts(now)).execute(&mut tx).await?;
         }

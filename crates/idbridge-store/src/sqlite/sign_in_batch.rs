@@ -57,7 +57,7 @@ async fn remember(conn: &mut sqlx::SqliteConnection, seen: &SeenAssertion) -> Re
 /// How sqlx binds such a message: each statement takes `?N` as the N-th value, but
 /// counts every number it skips below its highest as a positional parameter, across
 /// statements, and stops binding once that count passes the number of values. The
-/// statements are ordered and numbered to stay under it (skipped: 0, 0, 5, 14 of 25);
+/// statements are ordered and numbered to stay under it (skipped: 0, 0, 5, 14 of 26);
 /// the store contract tests read back every column written here.
 async fn write_one(
     conn: &mut sqlx::SqliteConnection,
@@ -78,8 +78,9 @@ async fn write_one(
          email, user_id, test, request_id) \
          VALUES (?8, ?1, ?2, ?9, ?10, ?11, ?12, ?13, ?14, ?15); \
          INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
-         user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope) \
-         SELECT ?16, ?17, ?18, ?1, ?19, ?20, ?21, ?22, ?23, ?24, ?25 WHERE ?16 IS NOT NULL",
+         user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope, \
+         connection_id) \
+         SELECT ?16, ?17, ?18, ?1, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26 WHERE ?16 IS NOT NULL",
     )
     .bind(e.tenant_id)
     .bind(micros(e.occurred_at))
@@ -106,6 +107,7 @@ async fn write_one(
     .bind(c.map(|c| micros(c.created_at)))
     .bind(c.map(|c| micros(c.expires_at)))
     .bind(c.map(|c| c.scope.as_str()))
+    .bind(c.and_then(|c| c.connection_id))
     // `fetch_all`, never `fetch_optional`: that stops at the first row, and the
     // statements after it would not run.
     .fetch_all(&mut *conn)
