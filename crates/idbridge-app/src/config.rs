@@ -17,6 +17,9 @@ pub struct AppConfig {
     pub dns_resolver: Option<std::net::SocketAddr>,
     /// How long the directory's history is kept.
     pub retention: Retention,
+    /// The operator's secret keys (`--secret-key`): seal the client secrets of
+    /// OpenID Connect connections. `None`: such secrets cannot be stored.
+    pub secret_keys: Option<std::sync::Arc<idbridge_core::sealed::Keyring>>,
 }
 
 /// How long the directory's history is kept, in days; `0` keeps it for ever. The
@@ -57,6 +60,7 @@ impl AppConfig {
             allow_private_urls: false,
             dns_resolver: None,
             retention: Retention::default(),
+            secret_keys: None,
         }
     }
 }
@@ -116,6 +120,12 @@ impl PublicUrl {
     }
 
     /// The SCIM "Tenant URL" pasted into Entra ID or Okta.
+    /// Where a tenant's OpenID providers send the browser back (the "Redirect URI"
+    /// an IT admin registers at the IdP).
+    pub fn oidc_callback_url(&self, slug: &TenantSlug) -> String {
+        self.join(&format!("/oidc/{slug}/callback"))
+    }
+
     pub fn scim_base_url(&self, slug: &TenantSlug) -> String {
         self.join(&format!("/scim/v2/{slug}"))
     }

@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod directory;
 pub mod domains;
 mod error;
+pub mod idp_connections;
 pub mod jobs;
 pub mod keys;
 pub mod net;

@@ -162,6 +162,19 @@ pub struct LookupView {
     pub tenant: Option<String>,
     /// Whether that tenant turned password login off (`false` when no tenant).
     pub sso_required: bool,
+    /// The connection a sign-in with this address goes through (the one serving
+    /// its domain, else the tenant's default); `null` when there is none.
+    pub connection: Option<LookupConnection>,
+}
+
+/// Which connection `GET /lookup` found.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LookupConnection {
+    pub id: uuid::Uuid,
+    /// `saml` or `oidc`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: String,
 }
 
 impl TenantDetail {

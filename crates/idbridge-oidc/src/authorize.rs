@@ -168,6 +168,9 @@ pub struct ValidAuthorize {
     pub code_challenge: Option<String>,
     pub realm: Realm,
     pub login_hint: Option<String>,
+    /// `connection=<id>`: the tenant's connection to sign in through (else the one
+    /// serving the `login_hint`'s domain, else the tenant's default).
+    pub connection: Option<String>,
 }
 
 /// Checks everything after the client: response type, scope, PKCE, `prompt`,
@@ -269,6 +272,10 @@ pub fn validate(
             ));
         }
     };
+    let connection = match p.get("connection") {
+        Some(c) if c.len() > 64 => return Err(invalid("connection is too long")),
+        c => c.map(str::to_owned),
+    };
     Ok(ValidAuthorize {
         scopes,
         state,
@@ -276,6 +283,7 @@ pub fn validate(
         code_challenge,
         realm,
         login_hint,
+        connection,
     })
 }
 

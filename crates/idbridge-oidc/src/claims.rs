@@ -24,8 +24,10 @@ pub struct Profile {
     pub tenant: String,
     pub roles: Vec<String>,
     pub groups: Vec<String>,
-    /// How the user signed in: `saml`.
+    /// How the user signed in: `saml` or `oidc`.
     pub idp: String,
+    /// The id of the connection the user signed in through, when known.
+    pub connection: Option<String>,
 }
 
 fn put(map: &mut Map<String, Value>, key: &str, value: &Option<String>) {
@@ -55,6 +57,7 @@ pub fn user_claims(profile: &Profile, scopes: &[String]) -> Map<String, Value> {
     map.insert("roles".into(), json!(profile.roles));
     map.insert("groups".into(), json!(profile.groups));
     map.insert("idp".into(), json!(profile.idp));
+    put(&mut map, "connection", &profile.connection);
     map
 }
 
@@ -108,6 +111,7 @@ mod tests {
             roles: vec!["Admin".into()],
             groups: vec!["Sales".into()],
             idp: "saml".into(),
+            connection: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod saml;
 pub mod scim;
 mod state;
 mod telemetry;
+mod upstream;
 pub mod web;
 
 use std::future::Future;
@@ -72,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
         .nest("/saml/{slug}", saml::router(&state))
+        .nest("/oidc/{slug}", upstream::router(&state))
         .nest("/admin", web::console::router(&state))
         .nest("/setup", web::portal::router(&state))
         .merge(oidc::router(&state))

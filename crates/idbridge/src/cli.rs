@@ -90,6 +90,15 @@ pub enum Command {
     /// Manage the people who sign in to the admin console (`/admin`).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The secret keys that seal IdP client secrets at rest (`serve --secret-key`).
+    #[command(subcommand, name = "secret-key")]
+    SecretKey(SecretKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretKeyCommand {
+    /// Print a new random key (32 bytes, base64) for --secret-key / IDBRIDGE_SECRET_KEY.
+    Generate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +134,19 @@ pub struct ServeArgs {
     /// verification), over UDP and TCP. Default: the system's resolvers.
     #[arg(long, env = "IDBRIDGE_DNS_RESOLVER", value_name = "HOST:PORT")]
     pub dns_resolver: Option<String>,
+
+    /// Keys that seal the client secrets of OpenID Connect connections (AES-256-GCM):
+    /// comma-separated, each 32 bytes in base64 (`idbridge secret-key generate`). The
+    /// first seals; all open, so a rotation puts the new key first and keeps the old
+    /// one until connections' secrets are set again. Every process sharing a database
+    /// needs the same keys. Without it, client secrets cannot be stored.
+    #[arg(
+        long,
+        env = "IDBRIDGE_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "KEYS"
+    )]
+    pub secret_key: Option<SecretString>,
 
     /// Let metadata and webhook URLs resolve to loopback/private addresses (tests,
     /// development).

@@ -11,14 +11,16 @@ use idbridge_app::views::{
 };
 use idbridge_app::{App, AppConfig, PublicUrl, Retention};
 use idbridge_core::SystemClock;
+use idbridge_core::sealed::Keyring;
 use idbridge_core::secret::BootstrapAdminKey;
 use idbridge_server::{AppState, RateLimitQuota, ServerConfig};
 use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::cli::{
     AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, KeysCommand, OperatorCommand,
-    ScimTokenCommand, ServeArgs, TenantCommand,
+    ScimTokenCommand, SecretKeyCommand, ServeArgs, TenantCommand,
 };
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,6 +41,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Read before connecting, so a prompt is not interleaved with start-up logs.
             let password = read_password()?;
             with_app(&cli.common, |app| operator(app, command, password)).await
+        }
+        Command::SecretKey(SecretKeyCommand::Generate) => {
+            println!("{}", Keyring::generate_key());
+            Ok(())
         }
     }
 }
@@ -127,6 +133,14 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             "X-Forwarded-For is believed from these peers"
         );
     }
+    let secret_keys = match &args.secret_key {
+        Some(keys) => {
+            let ring = Keyring::parse(keys.expose_secret()).context("--secret-key")?;
+            tracing::info!(key_ids = ?ring.key_ids(), "client secrets are sealed with the first secret key");
+            Some(Arc::new(ring))
+        }
+        None => None,
+    };
     let app = App::new(
         Arc::clone(&store),
         Arc::new(SystemClock),
@@ -138,6 +152,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
                 event_days: args.event_retention_days,
                 provisioning_log_days: args.provisioning_log_retention_days,
             },
+            secret_keys,
         },
     );
     app.build_outbound();

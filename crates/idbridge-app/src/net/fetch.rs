@@ -155,27 +155,84 @@ impl Fetcher {
 
     /// GETs `url` and returns its body, at most `max_bytes` of it.
     pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        self.get_authorized(url, None, max_bytes).await
+    }
+
+    /// GETs `url` with an `Authorization` header (an OpenID provider's userinfo,
+    /// with the access token it gave), at most `max_bytes` of its body.
+    pub async fn get_authorized(
+        &self,
+        url: &str,
+        authorization: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, FetchError> {
         let parsed = Url::parse(url).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
         check_url(&parsed, self.allow_private)?;
-        let mut response = self.client.get(parsed).send().await.map_err(classify)?;
+        let mut request = self
+            .client
+            .get(parsed)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request.send().await.map_err(classify)?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > max_bytes as u64)
-        {
+        read_body(response, max_bytes).await
+    }
+
+    /// POSTs a form (an OpenID provider's token endpoint), without following
+    /// redirects, and returns the status and body whatever the status: a token
+    /// endpoint says what went wrong in a JSON body with a 400.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        authorization: Option<&str>,
+        form: &[(&'static str, String)],
+        max_bytes: usize,
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let parsed = Url::parse(url).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+        check_url(&parsed, self.allow_private)?;
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        let mut request = self
+            .poster
+            .post(parsed)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request.body(body).send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        Ok((status, read_body(response, max_bytes).await?))
+    }
+}
+
+/// At most `max_bytes` of a response's body.
+async fn read_body(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > max_bytes as u64)
+    {
+        return Err(FetchError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > max_bytes {
             return Err(FetchError::TooLarge(max_bytes));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge(max_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        body.extend_from_slice(&chunk);
     }
+    Ok(body)
 }
 
 fn check_url(url: &Url, allow_private: bool) -> Result<(), FetchError> {

@@ -14,6 +14,7 @@
 //! Refusals are [`SignInRefusal`]: a stable [`SignInRefusal::reason`] for the
 //! sign-in log and a sentence for the person, never the SAML message itself.
 
+mod oidc;
 pub mod provider;
 mod saml;
 
@@ -27,6 +28,7 @@ use idbridge_saml::authn_request::{self, AuthnRequest};
 use idbridge_saml::sp_metadata::SpMetadata;
 use idbridge_store::{OidcRequestState, SamlConnection, SamlRequestState, StoreError, Tenant};
 
+pub use oidc::{complete_oidc, start_oidc};
 pub use saml::{SamlPost, SignInOutcome, TestResult, complete_saml};
 
 use crate::{App, keys};
@@ -102,6 +104,46 @@ pub enum SignInRefusal {
     UserBusy,
     #[error("The sign-in service is temporarily unavailable. Try again in a moment.")]
     Unavailable,
+    /// `connection=` names no connection of the tenant, or the flow's connection
+    /// was removed while the person was at the IdP.
+    #[error("This organisation has no such sign-in connection.")]
+    UnknownConnection,
+    /// The IdP answered the authorization request with `error=` (RFC 6749
+    /// §4.1.2.1): the person cancelled, or the IdP refused them.
+    #[error("The identity provider refused the sign-in: {}", idp_error(.error, .description.as_deref()))]
+    IdpError {
+        error: String,
+        description: Option<String>,
+    },
+    /// The OpenID provider's discovery document, keys or token endpoint could not
+    /// be reached or read.
+    #[error("The identity provider could not be reached: {0}")]
+    ProviderUnreachable(String),
+    /// The token endpoint refused the code (what it said, bounded).
+    #[error("The identity provider refused to exchange the sign-in code: {0}")]
+    TokenRefused(String),
+    /// The connection's client secret cannot be opened (no `--secret-key`, or not
+    /// the key it was sealed with).
+    #[error(
+        "The connection's client secret cannot be used on this server (its secret key is missing). Ask the operator."
+    )]
+    SecretUnavailable,
+    /// The IdP said `email_verified: false`.
+    #[error("The identity provider says the account's email address is not verified.")]
+    EmailNotVerifiedByIdp,
+    /// Google's `hd` (the account's Workspace domain) is not a verified domain of
+    /// the tenant.
+    #[error(
+        "The account belongs to the Google Workspace domain {0}, which this organisation has not verified."
+    )]
+    HostedDomainNotVerified(String),
+}
+
+fn idp_error(error: &str, description: Option<&str>) -> String {
+    match description {
+        Some(d) => format!("{error} ({d})"),
+        None => error.to_owned(),
+    }
 }
 
 fn domain_not_verified(domain: Option<&DomainName>) -> String {
@@ -137,12 +179,24 @@ impl SignInRefusal {
             SignInRefusal::UserDeleted => "user_deleted",
             SignInRefusal::UserBusy => "user_busy",
             SignInRefusal::Unavailable => "unavailable",
+            SignInRefusal::UnknownConnection => "unknown_connection",
+            SignInRefusal::IdpError { .. } => "idp_error",
+            SignInRefusal::ProviderUnreachable(_) => "provider_unreachable",
+            SignInRefusal::TokenRefused(_) => "token_refused",
+            SignInRefusal::SecretUnavailable => "secret_unavailable",
+            SignInRefusal::EmailNotVerifiedByIdp => "email_not_verified_by_idp",
+            SignInRefusal::HostedDomainNotVerified(_) => "hosted_domain_not_verified",
         }
     }
 
     /// Whether the service, not the sign-in, is at fault (worth trying again).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, SignInRefusal::Unavailable | SignInRefusal::UserBusy)
+        matches!(
+            self,
+            SignInRefusal::Unavailable
+                | SignInRefusal::UserBusy
+                | SignInRefusal::ProviderUnreachable(_)
+        )
     }
 
     /// A storage failure on a sign-in path: logged here, said to the person as
@@ -248,6 +302,57 @@ pub async fn start_saml(
         })
         .await?;
     Ok(url)
+}
+
+/// Starts a sign-in for the tenant at `raw_slug` through the connection the
+/// request picks (`connection`, else the one serving the `login_hint`'s domain,
+/// else the tenant's default): the IdP URL to send the browser to.
+pub async fn start(
+    app: &App,
+    raw_slug: &str,
+    connection: Option<&str>,
+    login_hint: Option<&str>,
+    oidc: Option<OidcLogin>,
+) -> Result<String, SignInRefusal> {
+    let tenant = tenant(app, raw_slug).await?;
+    let chosen = crate::idp_connections::route(app, &tenant, connection, login_hint)
+        .await
+        .map_err(|e| match e {
+            crate::idp_connections::Routing::UnknownConnection => SignInRefusal::UnknownConnection,
+            crate::idp_connections::Routing::Store(e) => SignInRefusal::unavailable(e),
+        })?;
+    match chosen {
+        Some(c) if c.kind == idbridge_store::ConnectionKind::Oidc => {
+            start_oidc(app, &tenant, &c, oidc, login_hint, false).await
+        }
+        // The tenant's first SAML connection (the only SAML one so far), or none:
+        // the SAML path says "not configured".
+        _ => start_saml(app, raw_slug, oidc, false).await,
+    }
+}
+
+/// A "test connection" sign-in through the connection `id` of the tenant at
+/// `slug`: the IdP URL, and until when it can be used.
+pub async fn start_connection_test(
+    app: &App,
+    slug: &str,
+    id: &str,
+) -> Result<(String, time::OffsetDateTime), SignInRefusal> {
+    let tenant = tenant(app, slug).await?;
+    let chosen = crate::idp_connections::route(app, &tenant, Some(id), None)
+        .await
+        .map_err(|e| match e {
+            crate::idp_connections::Routing::UnknownConnection => SignInRefusal::UnknownConnection,
+            crate::idp_connections::Routing::Store(e) => SignInRefusal::unavailable(e),
+        })?
+        .ok_or(SignInRefusal::UnknownConnection)?;
+    let url = match chosen.kind {
+        idbridge_store::ConnectionKind::Oidc => {
+            start_oidc(app, &tenant, &chosen, None, None, true).await?
+        }
+        idbridge_store::ConnectionKind::Saml => start_saml(app, slug, None, true).await?,
+    };
+    Ok((url, app.clock.now() + REQUEST_TTL))
 }
 
 /// A "test connection" sign-in for the tenant at `slug` ([`start_saml`] with

@@ -19,7 +19,7 @@ use idbridge_store::{DirectoryUser, Redemption, Tenant};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{OidcLogin, SignInRefusal, start_saml};
+use super::{OidcLogin, SignInRefusal};
 use crate::directory::{GroupRefView, user_view};
 use crate::roles::TenantRoles;
 use crate::{App, domains, keys};
@@ -116,19 +116,25 @@ pub async fn authorize(app: &App, query: &[u8]) -> Result<String, AuthorizeFailu
         code_challenge: valid.code_challenge.clone(),
         scope: valid.scopes.join(" "),
     };
-    start_saml(app, slug.as_str(), Some(login), false)
-        .await
-        .map_err(|refusal: SignInRefusal| {
-            let code = if refusal.is_unavailable() {
-                AuthorizeErrorCode::TemporarilyUnavailable
-            } else {
-                AuthorizeErrorCode::InvalidRequest
-            };
-            refuse(AuthorizeError::new(
-                code,
-                format!("{refusal} ({})", refusal.reason()),
-            ))
-        })
+    super::start(
+        app,
+        slug.as_str(),
+        valid.connection.as_deref(),
+        valid.login_hint.as_deref(),
+        Some(login),
+    )
+    .await
+    .map_err(|refusal: SignInRefusal| {
+        let code = if refusal.is_unavailable() {
+            AuthorizeErrorCode::TemporarilyUnavailable
+        } else {
+            AuthorizeErrorCode::InvalidRequest
+        };
+        refuse(AuthorizeError::new(
+            code,
+            format!("{refusal} ({})", refusal.reason()),
+        ))
+    })
 }
 
 /// What the token endpoint hands the app.
@@ -272,9 +278,24 @@ pub async fn token(
     else {
         return Err(TokenFailure::OAuth(GrantRefusal::UserInactive.to_error()));
     };
-    let profile = profile(app, &tenant, user)
+    let mut profile = profile(app, &tenant, user)
         .await
         .map_err(|e| unavailable("token: profile lookup failed", e))?;
+    // Which connection the sign-in came through. The tenant's first SAML
+    // connection has the tenant's id: no read for it.
+    if let Some(id) = record.connection_id {
+        profile.connection = Some(id.to_string());
+        if id != tenant.id {
+            let connection = app
+                .store
+                .connection(tenant.id, id)
+                .await
+                .map_err(|e| unavailable("token: connection lookup failed", e))?;
+            if let Some(c) = connection {
+                profile.idp = c.kind.as_str().to_owned();
+            }
+        }
+    }
     let scopes: Vec<String> = record.scope.split(' ').map(str::to_owned).collect();
     let client_id_text = client.id.to_string();
     let claims = claims::id_token_claims(
@@ -411,6 +432,7 @@ async fn profile(
         roles: view.roles,
         groups: group_names(view.groups, view.saml_groups),
         idp: "saml".into(),
+        connection: None,
     })
 }
 

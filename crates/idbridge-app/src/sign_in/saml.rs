@@ -29,7 +29,7 @@ use idbridge_saml::response::{Expectations, ValidAssertion};
 use idbridge_saml::verify::{decode_post_value, verify_response};
 use idbridge_saml::{Certificate, SpDecryptionKey, claims};
 use idbridge_store::{
-    AuthorizationCodeRecord, DirectoryUser, SamlConnection, SamlRequestState, SignInEvent, Tenant,
+    AuthorizationCodeRecord, DirectoryUser, OidcRequestState, SamlConnection, SignInEvent, Tenant,
     UserSource,
 };
 use serde_json::json;
@@ -109,12 +109,23 @@ pub async fn complete_saml(
         request_id: post.request_id.clone(),
     };
     let outcome = consume(app, &tenant, connection, post, &mut log).await;
+    record(app, &tenant, log, outcome).await
+}
+
+/// Writes the sign-in log row of an outcome (with the code, for a sign-in for the
+/// app) and turns it into what the browser gets.
+pub(super) async fn record(
+    app: &App,
+    tenant: &Tenant,
+    mut log: SignInEvent,
+    outcome: Result<Finished, SignInRefusal>,
+) -> Result<SignInOutcome, SignInRefusal> {
     match &outcome {
         Ok(_) => log.success = true,
         Err(e) => {
             log.reason = Some(e.reason().to_owned());
             log.detail = Some(e.to_string());
-            tracing::info!(tenant = %tenant.slug, reason = e.reason(), "SAML sign-in refused");
+            tracing::info!(tenant = %tenant.slug, reason = e.reason(), "sign-in refused");
         }
     }
     // The log row, its feed event and the code (if one was issued) are one write: a
@@ -134,7 +145,7 @@ pub async fn complete_saml(
 }
 
 /// A sign-in that got through, before its log row is written.
-enum Finished {
+pub(super) enum Finished {
     App {
         redirect: url::Url,
         code: Box<(SecretHash, AuthorizationCodeRecord)>,
@@ -217,21 +228,37 @@ async fn consume(
             attributes: assertion.attributes,
         }));
     }
-    complete(
-        app,
-        tenant,
-        &connection,
-        request.as_ref(),
-        &user_claims,
-        log,
-    )
-    .await
+    // Where the sign-in lands, and for which client: the app's authorization
+    // request, or the connection's default (whose client was resolved when it was
+    // saved).
+    let oidc = request
+        .as_ref()
+        .and_then(|r| r.oidc.as_ref().zip(r.redirect_uri.as_ref()));
+    let landing = match oidc {
+        Some((o, uri)) => Landing {
+            redirect_uri: uri.clone(),
+            client_id: Some(o.client_id),
+            oidc: Some(o),
+            connection_id: tenant.id,
+        },
+        None => Landing {
+            redirect_uri: connection
+                .default_redirect_uri
+                .clone()
+                .ok_or(SignInRefusal::NoRedirectUri)?,
+            client_id: connection.default_client_id,
+            oidc: None,
+            // The tenant's first SAML connection has the tenant's id.
+            connection_id: tenant.id,
+        },
+    };
+    complete(app, tenant, landing, &user_claims, log).await
 }
 
 /// The tenant requires verified domains: the email must be at one it verified, or
 /// its IdP could sign in someone else's users (anyone can type any address into an
 /// IdP's directory).
-async fn require_verified_domain(
+pub(super) async fn require_verified_domain(
     app: &App,
     tenant: &Tenant,
     email: Option<&str>,
@@ -247,34 +274,35 @@ async fn require_verified_domain(
     Err(SignInRefusal::EmailDomainNotVerified(domain))
 }
 
+/// Where a verified sign-in lands: the app's redirect URI and client (from the
+/// app's authorization request, or a connection's default), and the connection it
+/// came through.
+pub(super) struct Landing<'a> {
+    pub redirect_uri: String,
+    pub client_id: Option<Uuid>,
+    pub oidc: Option<&'a OidcRequestState>,
+    pub connection_id: Uuid,
+}
+
 /// A verified sign-in for the app: the directory user (matched, or created just in
-/// time), an authorization code bound to client, redirect URI, tenant and user, and
-/// the redirect that carries it.
-async fn complete(
+/// time), an authorization code bound to client, redirect URI, tenant, user and
+/// connection, and the redirect that carries it. SAML and OpenID Connect sign-ins
+/// end here alike.
+pub(super) async fn complete(
     app: &App,
     tenant: &Tenant,
-    connection: &SamlConnection,
-    request: Option<&SamlRequestState>,
+    landing: Landing<'_>,
     user_claims: &UserClaims,
     log: &mut SignInEvent,
 ) -> Result<Finished, SignInRefusal> {
-    // Where the sign-in lands, and for which client: the app's authorization
-    // request, or the connection's default (whose client was resolved when it was
-    // saved).
-    let oidc = request.and_then(|r| r.oidc.as_ref().zip(r.redirect_uri.as_ref()));
-    let (redirect_uri, client_id) = match oidc {
-        Some((o, uri)) => (uri.clone(), Some(o.client_id)),
-        None => {
-            let uri = connection
-                .default_redirect_uri
-                .clone()
-                .ok_or(SignInRefusal::NoRedirectUri)?;
-            (uri, connection.default_client_id)
-        }
-    };
-    let oidc = oidc.map(|(o, _)| o);
+    let Landing {
+        redirect_uri,
+        client_id,
+        oidc,
+        connection_id,
+    } = landing;
     let client_id = client_id.ok_or(SignInRefusal::RedirectUriUnregistered)?;
-    // Read once, in `consume`, from the verified assertion.
+    // Read once, from the verified assertion or ID token.
     let email = log.email.clone().ok_or(SignInRefusal::EmailMissing)?;
     let user = user_for(app, tenant, user_claims, &email).await?;
     log.user_id = Some(user.id);
@@ -293,8 +321,7 @@ async fn complete(
         auth_time: now,
         created_at: now,
         expires_at: now + CODE_TTL,
-        // The tenant's first SAML connection has the tenant's id.
-        connection_id: Some(tenant.id),
+        connection_id: Some(connection_id),
     };
     let mut redirect = url::Url::parse(&redirect_uri)
         .map_err(|_| SignInRefusal::RedirectUriInvalid("The address to return to is not a URL."))?;

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
 use crate::extract::{AdminJson, AdminPath, AdminQuery};
 use idbridge_app::domains::{self, AddDomain};
-use idbridge_app::views::{DomainView, LookupView};
+use idbridge_app::views::{DomainView, LookupConnection, LookupView};
 
 #[utoipa::path(
     post, path = "/tenants/{slug}/domains", tag = "domains",
@@ -119,8 +119,19 @@ pub async fn lookup(
     AdminQuery(params): AdminQuery<LookupParams>,
 ) -> Result<Json<LookupView>, AdminError> {
     let tenant = domains::tenant_for_email(&state.app, &params.email).await?;
+    let connection = match &tenant {
+        Some(t) => idbridge_app::idp_connections::for_lookup(&state.app, t, &params.email)
+            .await?
+            .map(|c| LookupConnection {
+                id: c.id,
+                kind: c.kind,
+                name: c.name,
+            }),
+        None => None,
+    };
     Ok(Json(LookupView {
         sso_required: tenant.as_ref().is_some_and(|t| t.sso_required),
         tenant: tenant.map(|t| t.slug.to_string()),
+        connection,
     }))
 }

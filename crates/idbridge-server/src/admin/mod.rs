@@ -6,6 +6,7 @@
 
 mod auth;
 mod clients;
+mod connections;
 pub mod directory;
 mod domains;
 pub mod pagination;
@@ -46,6 +47,7 @@ use crate::AppState;
         (name = "directory", description = "A tenant's users, groups, events and provisioning log"),
         (name = "roles", description = "App roles and how each tenant's IdP roles and groups map to them"),
         (name = "saml", description = "A tenant's SAML connection to its IdP"),
+        (name = "connections", description = "A tenant's IdP connections, SAML and OpenID Connect, and which one a sign-in goes through"),
         (name = "domains", description = "Email domains a tenant proves with a DNS TXT record, and the lookup from an email to its tenant"),
         (name = "setup-links", description = "Links that let a tenant's IT admin into the setup portal for that tenant, without an account"),
         (name = "webhooks", description = "Endpoints that receive every tenant's events as signed POSTs, their delivery state and replay"),
@@ -91,6 +93,16 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(saml::get_saml, saml::put_saml))
         .routes(routes!(saml::test_saml))
         .routes(routes!(saml::rotate_sp_key))
+        .routes(routes!(
+            connections::list_connections,
+            connections::create_connection
+        ))
+        .routes(routes!(
+            connections::get_connection,
+            connections::update_connection,
+            connections::delete_connection
+        ))
+        .routes(routes!(connections::test_connection))
         .routes(routes!(directory::list_sign_ins))
         .routes(routes!(domains::add_domain, domains::list_domains))
         .routes(routes!(domains::verify_domain))

@@ -114,7 +114,7 @@ async fn acs(
 }
 
 /// A redirect nobody caches (it may carry a code).
-fn redirect(status: StatusCode, location: &str) -> Response {
+pub(crate) fn redirect(status: StatusCode, location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (
             status,

@@ -92,7 +92,9 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
 /// The status each refusal is answered with.
 pub fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
     match refusal {
-        SignInRefusal::TenantNotFound | SignInRefusal::SamlNotConfigured => StatusCode::NOT_FOUND,
+        SignInRefusal::TenantNotFound
+        | SignInRefusal::SamlNotConfigured
+        | SignInRefusal::UnknownConnection => StatusCode::NOT_FOUND,
         SignInRefusal::IdpSsoUrlMissing
         | SignInRefusal::IdpSsoUrlInvalid(_)
         | SignInRefusal::NoRedirectUri
@@ -106,8 +108,15 @@ pub fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
         | SignInRefusal::EmailDomainNotVerified(_)
         | SignInRefusal::UserInactive
         | SignInRefusal::UserNotProvisioned
-        | SignInRefusal::UserDeleted => StatusCode::FORBIDDEN,
+        | SignInRefusal::UserDeleted
+        | SignInRefusal::IdpError { .. }
+        | SignInRefusal::EmailNotVerifiedByIdp
+        | SignInRefusal::HostedDomainNotVerified(_) => StatusCode::FORBIDDEN,
         SignInRefusal::UserBusy | SignInRefusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        SignInRefusal::ProviderUnreachable(_) | SignInRefusal::TokenRefused(_) => {
+            StatusCode::BAD_GATEWAY
+        }
+        SignInRefusal::SecretUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
 }

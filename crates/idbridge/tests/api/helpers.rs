@@ -20,6 +20,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const ADMIN_KEY: &str = "test-bootstrap-admin-key";
+/// `--secret-key` of the test servers (32 bytes of 0x2a, base64).
+pub const SECRET_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
 pub struct TestApp {
     pub base: String,
@@ -50,6 +52,8 @@ pub struct TestOptions {
     pub rate_limit: Option<RateLimitQuota>,
     pub trusted_proxies: TrustedProxies,
     pub scim_body_limit: ScimBodyLimit,
+    /// `--secret-key`: [`SECRET_KEY`] unless a test is about its absence.
+    pub secret_key: Option<&'static str>,
 }
 
 impl Default for TestOptions {
@@ -63,6 +67,7 @@ impl Default for TestOptions {
             ),
             trusted_proxies: TrustedProxies::default(),
             scim_body_limit: ScimBodyLimit::default(),
+            secret_key: Some(SECRET_KEY),
         }
     }
 }
@@ -111,6 +116,9 @@ impl TestApp {
                 allow_private_urls: options.allow_private_urls,
                 dns_resolver: options.dns_resolver,
                 retention: idbridge_app::Retention::default(),
+                secret_keys: options.secret_key.map(|k| {
+                    Arc::new(idbridge_core::sealed::Keyring::parse(k).expect("test secret key"))
+                }),
             },
         );
         let config = ServerConfig {

@@ -16,6 +16,7 @@ mod domains;
 mod form_client;
 mod observability;
 mod oidc;
+mod oidc_connections;
 mod process;
 mod rate_limit;
 mod saml_acs;

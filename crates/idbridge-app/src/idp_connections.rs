@@ -1,0 +1,567 @@
+//! A tenant's identity-provider connections: any number, each SAML or OpenID
+//! Connect, with the email domains it serves and at most one default; and which one
+//! a sign-in goes through.
+//!
+//! The tenant's first SAML connection is the one `PUT /tenants/{slug}/saml` sets up
+//! (`connections.rs`); it is listed here with the tenant's own id. OpenID Connect
+//! connections are made here: the issuer's discovery document is fetched and
+//! checked before anything is stored, and the client secret is sealed with the
+//! operator's secret key (`--secret-key`), never returned, never logged.
+
+use idbridge_core::domain::DomainName;
+use idbridge_oidc::upstream::{self, ProviderMetadata};
+use idbridge_store::{ConnectionKind, ConnectionRecord, OidcSettings, StoreError, Tenant};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::tenants::{find, validate_text};
+use crate::{App, Error, Result};
+
+/// At most this many connections per tenant.
+pub const MAX_CONNECTIONS: usize = 20;
+const MAX_DOMAINS: usize = 50;
+const MAX_SCOPES: usize = 20;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_FIELD_CHARS: usize = 2000;
+
+/// A connection as the admin API, the console and the CLI show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionView {
+    pub id: Uuid,
+    /// `saml` or `oidc`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: String,
+    /// Email domains whose users sign in through this connection.
+    pub domains: Vec<String>,
+    /// The connection a sign-in uses when neither `connection=` nor the
+    /// `login_hint`'s domain picks one.
+    pub default: bool,
+    /// OIDC: the issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// OIDC: the client registered at the issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// OIDC: whether a client secret is stored (it is never shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_client_secret: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// OIDC: the URL the IT admin registers at the IdP ("Redirect URI").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// SAML: the SP's Entity ID ("Identifier (Entity ID)" in Entra ID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp_entity_id: Option<String>,
+    /// SAML: the ACS URL ("Reply URL").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acs_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp_metadata_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `POST /tenants/{slug}/connections` (documentation of the body; the body is
+/// read by [`create`]).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewConnection {
+    /// `oidc`, or `saml` with the fields of `PUT /tenants/{slug}/saml`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub default: Option<bool>,
+    /// Discovery at `{issuer}/.well-known/openid-configuration`.
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Default `["openid", "email", "profile"]`.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `PATCH /tenants/{slug}/connections/{id}`: any field; `client_secret` replaces
+/// the stored one (`null` removes it).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionChange {
+    pub name: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub default: Option<bool>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub client_secret: Option<Option<String>>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `null` and absent told apart.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcInput {
+    #[serde(rename = "type")]
+    _kind: String,
+    name: Option<String>,
+    domains: Option<Vec<String>>,
+    default: Option<bool>,
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+fn view(app: &App, tenant: &Tenant, c: &ConnectionRecord) -> ConnectionView {
+    let public = &app.config.public_url;
+    let oidc = c.oidc.as_ref();
+    let saml = c.kind == ConnectionKind::Saml;
+    ConnectionView {
+        id: c.id,
+        kind: c.kind.as_str(),
+        name: c.name.clone(),
+        domains: c.domains.clone(),
+        default: c.is_default,
+        issuer: oidc.map(|o| o.issuer.clone()),
+        client_id: oidc.map(|o| o.client_id.clone()),
+        has_client_secret: oidc.map(|o| o.sealed_secret.is_some()),
+        scopes: oidc.map(|o| o.scopes.clone()),
+        redirect_uri: oidc.map(|_| public.oidc_callback_url(&tenant.slug)),
+        sp_entity_id: saml.then(|| public.saml_entity_id(&tenant.slug)),
+        acs_url: saml.then(|| public.saml_acs_url(&tenant.slug)),
+        sp_metadata_url: saml.then(|| public.saml_metadata_url(&tenant.slug)),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+/// The tenant's connections, oldest first (its first SAML connection included).
+pub async fn list(app: &App, slug: &str) -> Result<Vec<ConnectionView>> {
+    let tenant = find(app, slug).await?;
+    let all = app.store.connections(tenant.id).await?;
+    Ok(all.iter().map(|c| view(app, &tenant, c)).collect())
+}
+
+pub async fn get(app: &App, slug: &str, id: &str) -> Result<ConnectionView> {
+    let tenant = find(app, slug).await?;
+    let record = record(app, &tenant, id).await?;
+    Ok(view(app, &tenant, &record))
+}
+
+async fn record(app: &App, tenant: &Tenant, id: &str) -> Result<ConnectionRecord> {
+    let id = Uuid::parse_str(id).map_err(|_| Error::NotFound("connection"))?;
+    app.store
+        .connection(tenant.id, id)
+        .await?
+        .ok_or(Error::NotFound("connection"))
+}
+
+/// Adds a connection. An OpenID Connect connection is checked against its issuer
+/// (discovery fetched now) before it is stored. A SAML body makes the tenant's
+/// first SAML connection when it has none; more SAML connections per tenant are
+/// not supported yet, and are refused with a clear error.
+pub async fn create(app: &App, slug: &str, body: Value) -> Result<ConnectionView> {
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Invalid("type is required: \"oidc\" or \"saml\"".into()))?;
+    match ConnectionKind::parse(kind) {
+        Some(ConnectionKind::Oidc) => create_oidc(app, slug, body).await,
+        Some(ConnectionKind::Saml) => create_saml(app, slug, body).await,
+        None => Err(Error::Invalid(format!(
+            "type must be \"oidc\" or \"saml\", not {kind:?}"
+        ))),
+    }
+}
+
+async fn create_saml(app: &App, slug: &str, mut body: Value) -> Result<ConnectionView> {
+    let tenant = find(app, slug).await?;
+    if app.store.saml_connection(tenant.id).await?.is_some() {
+        return Err(Error::Invalid(
+            "this tenant already has its SAML connection (change it with PUT /api/v1/tenants/{slug}/saml); more than one SAML connection per tenant is not supported yet".into(),
+        ));
+    }
+    let map = body
+        .as_object_mut()
+        .ok_or_else(|| Error::Invalid("the body must be a JSON object".into()))?;
+    map.remove("type");
+    let name = map.remove("name");
+    let domains = map.remove("domains");
+    let default = map.remove("default");
+    let input: crate::connections::PutSamlConnection = serde_json::from_value(body)
+        .map_err(|e| Error::Invalid(format!("invalid SAML connection: {e}")))?;
+    crate::connections::put(app, slug, input).await?;
+    let change = ConnectionChange {
+        name: name.and_then(|v| v.as_str().map(str::to_owned)),
+        domains: match domains {
+            Some(v) => Some(
+                serde_json::from_value(v)
+                    .map_err(|_| Error::Invalid("domains must be a list of domain names".into()))?,
+            ),
+            None => None,
+        },
+        default: default.and_then(|v| v.as_bool()),
+        ..ConnectionChange::default()
+    };
+    update(app, slug, &tenant.id.to_string(), change).await
+}
+
+async fn create_oidc(app: &App, slug: &str, body: Value) -> Result<ConnectionView> {
+    let input: OidcInput = serde_json::from_value(body)
+        .map_err(|e| Error::Invalid(format!("invalid OpenID Connect connection: {e}")))?;
+    let tenant = find(app, slug).await?;
+    let existing = app.store.connections(tenant.id).await?;
+    if existing.len() >= MAX_CONNECTIONS {
+        return Err(Error::Invalid(format!(
+            "a tenant has at most {MAX_CONNECTIONS} connections"
+        )));
+    }
+    let now = app.clock.now();
+    let id = Uuid::now_v7();
+    let issuer = issuer(&input.issuer)?;
+    let client_id = validate_text("client_id", &input.client_id, MAX_FIELD_CHARS)?;
+    let domains = domains(input.domains.unwrap_or_default(), &existing, id)?;
+    let scopes = scopes(input.scopes)?;
+    let sealed_secret = match input.client_secret {
+        Some(secret) => Some(seal(app, id, &secret)?),
+        None => None,
+    };
+    let name = match input.name {
+        Some(name) => validate_text("name", &name, MAX_NAME_CHARS)?,
+        None => default_name(&issuer),
+    };
+    let document = discover(app, &issuer).await?;
+    let record = ConnectionRecord {
+        id,
+        tenant_id: tenant.id,
+        kind: ConnectionKind::Oidc,
+        name,
+        domains,
+        is_default: input.default.unwrap_or(false),
+        oidc: Some(OidcSettings {
+            issuer,
+            client_id,
+            sealed_secret,
+            scopes,
+            provider_cache: None,
+            provider_fetched_at: None,
+        }),
+        created_at: now,
+        updated_at: now,
+    };
+    app.store
+        .create_connection(&record)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::TenantNotFound(slug.to_owned()),
+            other => other.into(),
+        })?;
+    app.store.cache_provider(id, &document, now).await?;
+    Ok(view(app, &tenant, &record))
+}
+
+/// Changes a connection: any field; a new issuer is discovered again first.
+pub async fn update(
+    app: &App,
+    slug: &str,
+    id: &str,
+    change: ConnectionChange,
+) -> Result<ConnectionView> {
+    let tenant = find(app, slug).await?;
+    let mut record = record(app, &tenant, id).await?;
+    let existing = app.store.connections(tenant.id).await?;
+    if let Some(name) = change.name {
+        record.name = validate_text("name", &name, MAX_NAME_CHARS)?;
+    }
+    if let Some(list) = change.domains {
+        record.domains = domains(list, &existing, record.id)?;
+    }
+    if let Some(default) = change.default {
+        record.is_default = default;
+    }
+    let mut rediscovered = None;
+    match record.oidc.as_mut() {
+        Some(oidc) => {
+            if let Some(raw) = change.issuer {
+                let new = issuer(&raw)?;
+                if new != oidc.issuer {
+                    rediscovered = Some(discover(app, &new).await?);
+                    oidc.issuer = new;
+                }
+            }
+            if let Some(client_id) = change.client_id {
+                oidc.client_id = validate_text("client_id", &client_id, MAX_FIELD_CHARS)?;
+            }
+            if let Some(secret) = change.client_secret {
+                oidc.sealed_secret = match secret {
+                    Some(secret) => Some(seal(app, record.id, &secret)?),
+                    None => None,
+                };
+            }
+            if change.scopes.is_some() {
+                oidc.scopes = scopes(change.scopes)?;
+            }
+        }
+        None => {
+            if change.issuer.is_some()
+                || change.client_id.is_some()
+                || change.client_secret.is_some()
+                || change.scopes.is_some()
+            {
+                return Err(Error::Invalid(
+                    "issuer, client_id, client_secret and scopes belong to OpenID Connect connections; change a SAML connection with PUT /api/v1/tenants/{slug}/saml".into(),
+                ));
+            }
+        }
+    }
+    let now = app.clock.now();
+    record.updated_at = now;
+    app.store
+        .update_connection(&record)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::NotFound("connection"),
+            other => other.into(),
+        })?;
+    if let Some(document) = rediscovered {
+        app.store.cache_provider(record.id, &document, now).await?;
+    }
+    Ok(view(app, &tenant, &record))
+}
+
+pub async fn delete(app: &App, slug: &str, id: &str) -> Result<()> {
+    let tenant = find(app, slug).await?;
+    let record = record(app, &tenant, id).await?;
+    app.store
+        .delete_connection(tenant.id, record.id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::NotFound("connection"),
+            other => other.into(),
+        })
+}
+
+/// An issuer URL: absolute, https (http only with `--allow-private-urls`, for a
+/// provider on the operator's own network), no query or fragment. Kept exactly as
+/// given otherwise: discovery must name the same string.
+fn issuer(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    let url = url::Url::parse(raw)
+        .map_err(|_| Error::Invalid(format!("issuer {raw:?} is not an absolute URL")))?;
+    if !matches!(url.scheme(), "https" | "http")
+        || url.host().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(Error::Invalid(
+            "issuer must be an https URL without query, fragment or credentials".into(),
+        ));
+    }
+    if raw.chars().count() > MAX_FIELD_CHARS {
+        return Err(Error::Invalid("issuer is too long".into()));
+    }
+    Ok(raw.to_owned())
+}
+
+fn default_name(issuer: &str) -> String {
+    let host = url::Url::parse(issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    if host.ends_with("microsoftonline.com") {
+        "Microsoft Entra ID".into()
+    } else if host.ends_with("okta.com") || host.ends_with("oktapreview.com") {
+        "Okta".into()
+    } else if host == "accounts.google.com" {
+        "Google Workspace".into()
+    } else {
+        format!("OpenID Connect ({host})")
+    }
+}
+
+/// Domain names, each once, lowercase; none may be served by another connection
+/// of the tenant (routing by domain must be unambiguous).
+fn domains(list: Vec<String>, existing: &[ConnectionRecord], this: Uuid) -> Result<Vec<String>> {
+    if list.len() > MAX_DOMAINS {
+        return Err(Error::Invalid(format!(
+            "a connection serves at most {MAX_DOMAINS} domains"
+        )));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for raw in list {
+        let domain = DomainName::parse(&raw)?.to_string();
+        if let Some(other) = existing
+            .iter()
+            .find(|c| c.id != this && c.domains.contains(&domain))
+        {
+            return Err(Error::Invalid(format!(
+                "{domain} is already served by the connection {:?}",
+                other.name
+            )));
+        }
+        if !out.contains(&domain) {
+            out.push(domain);
+        }
+    }
+    Ok(out)
+}
+
+fn scopes(input: Option<Vec<String>>) -> Result<Vec<String>> {
+    let list = input.unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    if list.len() > MAX_SCOPES {
+        return Err(Error::Invalid(format!("at most {MAX_SCOPES} scopes")));
+    }
+    let mut out = vec!["openid".to_owned()];
+    for scope in list {
+        // RFC 6749 §3.3: scope-token characters.
+        let ok = !scope.is_empty()
+            && scope.len() <= 200
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !ok {
+            return Err(Error::Invalid(format!("{scope:?} is not a valid scope")));
+        }
+        if !out.contains(&scope) {
+            out.push(scope);
+        }
+    }
+    Ok(out)
+}
+
+fn seal(app: &App, id: Uuid, secret: &str) -> Result<Vec<u8>> {
+    let keys = app.config.secret_keys.as_ref().ok_or_else(|| {
+        Error::Invalid(
+            "this server has no secret key to store client secrets with: start it with --secret-key (IDBRIDGE_SECRET_KEY); `idbridge secret-key generate` makes one".into(),
+        )
+    })?;
+    let secret = secret.trim();
+    if secret.is_empty() || secret.len() > 4096 {
+        return Err(Error::Invalid(
+            "client_secret must be 1 to 4096 characters".into(),
+        ));
+    }
+    Ok(keys.seal(secret.as_bytes(), id.as_bytes()))
+}
+
+/// The discovery document and JWKS of `issuer`, fetched and checked; what the
+/// connection's provider cache holds.
+pub(crate) async fn discover(app: &App, issuer: &str) -> Result<Value> {
+    let fetch_error = |what: &str, e: crate::net::FetchError| {
+        Error::Invalid(format!("{what} of {issuer} could not be fetched: {e}"))
+    };
+    let bytes = app
+        .fetcher()
+        .get(
+            &upstream::discovery_url(issuer),
+            upstream::MAX_DOCUMENT_BYTES,
+        )
+        .await
+        .map_err(|e| fetch_error("the discovery document", e))?;
+    let meta = ProviderMetadata::parse(&bytes, issuer).map_err(|e| {
+        Error::Invalid(format!(
+            "the issuer's discovery document cannot be used: {e}"
+        ))
+    })?;
+    let jwks = fetch_jwks(app, &meta)
+        .await
+        .map_err(|e| fetch_error("the JWKS", e))?;
+    Ok(serde_json::json!({"metadata": meta, "jwks": jwks}))
+}
+
+/// The issuer's JWKS document as JSON (checked to hold at least one usable key).
+pub(crate) async fn fetch_jwks(
+    app: &App,
+    meta: &ProviderMetadata,
+) -> std::result::Result<Value, crate::net::FetchError> {
+    let bytes = app
+        .fetcher()
+        .get(&meta.jwks_uri, upstream::MAX_DOCUMENT_BYTES)
+        .await?;
+    match (
+        serde_json::from_slice::<Value>(&bytes),
+        upstream::parse_jwks(&bytes),
+    ) {
+        (Ok(doc), Some(set)) if !set.keys.is_empty() => Ok(doc),
+        _ => Err(crate::net::FetchError::Refused(
+            "the JWKS holds no usable key",
+        )),
+    }
+}
+
+/// Which connection a sign-in for `tenant` goes through: the one `requested` names,
+/// else the one serving the `login_hint`'s domain, else the tenant's default, else
+/// its first SAML connection, else its oldest. `Ok(None)`: the tenant has none.
+pub async fn route(
+    app: &App,
+    tenant: &Tenant,
+    requested: Option<&str>,
+    login_hint: Option<&str>,
+) -> std::result::Result<Option<ConnectionRecord>, Routing> {
+    let all = app
+        .store
+        .connections(tenant.id)
+        .await
+        .map_err(Routing::Store)?;
+    if let Some(requested) = requested {
+        let id = Uuid::parse_str(requested).map_err(|_| Routing::UnknownConnection)?;
+        return all
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(Some)
+            .ok_or(Routing::UnknownConnection);
+    }
+    Ok(pick(all, tenant.id, login_hint))
+}
+
+/// [`route`]'s rule without `connection=`, on a tenant's connections.
+pub fn pick(
+    all: Vec<ConnectionRecord>,
+    tenant_id: Uuid,
+    login_hint: Option<&str>,
+) -> Option<ConnectionRecord> {
+    let domain = login_hint
+        .and_then(|hint| idbridge_core::domain::email_domain(hint).ok())
+        .map(|d| d.to_string());
+    if let Some(domain) = domain
+        && let Some(c) = all.iter().find(|c| c.domains.contains(&domain))
+    {
+        return Some(c.clone());
+    }
+    let index = all
+        .iter()
+        .position(|c| c.is_default)
+        .or_else(|| all.iter().position(|c| c.id == tenant_id))
+        .or(if all.is_empty() { None } else { Some(0) })?;
+    all.into_iter().nth(index)
+}
+
+/// Why [`route`] found no connection.
+#[derive(Debug, thiserror::Error)]
+pub enum Routing {
+    #[error("the tenant has no connection with that id")]
+    UnknownConnection,
+    #[error("storage failed")]
+    Store(#[source] StoreError),
+}
+
+/// The connection `GET /lookup` names for an address at `tenant`.
+pub async fn for_lookup(app: &App, tenant: &Tenant, email: &str) -> Result<Option<ConnectionView>> {
+    let all = app.store.connections(tenant.id).await?;
+    Ok(pick(all, tenant.id, Some(email)).map(|c| view(app, tenant, &c)))
+}
