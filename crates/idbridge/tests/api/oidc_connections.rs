@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use idbridge_core::Clock;
 use idbridge_testkit::oidc_idp::{self, IssParameter, Profile, ScriptedIdp, Tamper};
 use idbridge_testkit::oidc_op::{OidcOp, OpClient};
-use idbridge_testkit::both_backends;
+use idbridge_testkit::{TestDb, both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -594,3 +594,85 @@ both_backends! {
     assert!(users(&app, "acme").await.is_empty(), "a test creates no user");
     assert_eq!(last_sign_in(&app, "acme").await["test"], true);
 }}
+
+both_backends! {
+    async fn a_flow_started_on_one_process_finishes_on_another(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, SECRET_KEY, ServerProcess};
+        let idp = oidc_idp::start(Profile::Okta).await;
+        let flags = [
+            "--public-url",
+            "http://idb.example",
+            "--allow-private-urls",
+            "--secret-key",
+            SECRET_KEY,
+        ];
+        let a = ServerProcess::start(Some(db.url()), &flags, "warn").await;
+        let b = ServerProcess::start(Some(db.url()), &flags, "warn").await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let admin = |method: Method, path: &str| {
+            http.request(method, a.url(path)).bearer_auth(ADMIN_KEY)
+        };
+        let response = admin(Method::POST, "/api/v1/tenants")
+            .json(&json!({"slug": "acme", "name": "Acme"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let client: Value = admin(Method::POST, "/api/v1/clients")
+            .json(&json!({"name": "app", "redirect_uris": [CALLBACK]}))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let response = admin(Method::POST, "/api/v1/tenants/acme/connections")
+            .json(&json!({"type": "oidc", "issuer": idp.issuer, "client_id": idp.client.client_id,
+                          "client_secret": idp.client.client_secret}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.text().await);
+        let client_id = client["client_id"].as_str().expect("client_id");
+        let start = a.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20email&state=s&nonce=n&tenant=acme",
+            crate::helpers::q(CALLBACK)
+        ));
+        // A starts the flow…
+        let response = http.get(start).send().await.expect("authorize");
+        assert_eq!(response.status(), StatusCode::FOUND, "{}", a.logs());
+        let to_idp = response.headers()["location"].to_str().expect("ascii").to_owned();
+        let response = http.get(&to_idp).send().await.expect("idp");
+        let callback = response.headers()["location"].to_str().expect("ascii").to_owned();
+        assert!(callback.starts_with("http://idb.example/oidc/acme/callback?"), "{callback}");
+        // …and B, behind the same public URL, receives the callback.
+        let at_b = callback.replace("http://idb.example", &b.base);
+        let response = http.get(&at_b).send().await.expect("callback");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", b.logs());
+        let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+        let code = query_of(&location)["code"].clone();
+        let body = format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}&client_id={client_id}&client_secret={}",
+            crate::helpers::q(&code),
+            crate::helpers::q(CALLBACK),
+            crate::helpers::q(client["client_secret"].as_str().expect("secret"))
+        );
+        let tokens: Value = http
+            .post(a.url("/oauth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        let claims = claims_of(tokens["id_token"].as_str().expect("id_token"));
+        assert_eq!(claims["idp"], "oidc");
+        // The client secret was sealed by A and opened by B: the same --secret-key.
+        assert!(claims["email"].as_str().expect("email").ends_with("@acme.example"));
+    }
+}
