@@ -288,9 +288,11 @@ pub async fn put(app: &App, slug: &str, input: PutSamlConnection) -> Result<Conn
             }
         };
     let idp = metadata::parse(&metadata_xml)?;
-    if idp.sso_redirect_url.is_none() {
+    // HTTP-Redirect is used when offered, else HTTP-POST (through idbridge's
+    // /saml/{slug}/post page).
+    if idp.sso_redirect_url.is_none() && idp.sso_post_url.is_none() {
         return Err(Error::Invalid(
-            "the IdP offers no HTTP-Redirect SingleSignOnService, which SP-initiated sign-in uses"
+            "the IdP offers no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding, which SP-initiated sign-in uses"
                 .into(),
         ));
     }
@@ -475,8 +477,11 @@ async fn fetch(app: &App, url: &str) -> Result<FetchedMetadata, String> {
         .map_err(|e| format!("fetch failed: {e}"))?;
     let xml = String::from_utf8(bytes).map_err(|_| "the document is not UTF-8".to_owned())?;
     let idp = metadata::parse(&xml).map_err(|e| format!("unusable metadata: {e}"))?;
-    if idp.sso_redirect_url.is_none() {
-        return Err("the IdP no longer offers an HTTP-Redirect SingleSignOnService".into());
+    if idp.sso_redirect_url.is_none() && idp.sso_post_url.is_none() {
+        return Err(
+            "the IdP no longer offers a SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"
+                .into(),
+        );
     }
     Ok(FetchedMetadata {
         idp_entity_id: idp.entity_id,

@@ -97,6 +97,13 @@ impl AuthnRequest<'_> {
         )
     }
 
+    /// The `SAMLRequest` form value of the HTTP-POST binding (SAML Bindings §3.5.4):
+    /// the XML in base64, not deflated.
+    pub fn post_value(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.to_xml())
+    }
+
     /// The URL to send the browser to: the destination with `SAMLRequest` and
     /// `RelayState` added to whatever query it already has.
     pub fn redirect_url(&self, relay_state: &str) -> Result<String, RedirectError> {

@@ -72,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve_metrics))
         .nest("/api/v1", api)
         .nest("/scim/v2/{slug}", scim::router(&state))
+        .route("/saml/post.js", axum::routing::get(saml::post_script))
         .nest("/saml/{slug}", saml::router(&state))
         .nest("/oidc/{slug}", upstream::router(&state))
         .nest("/admin", web::console::router(&state))

@@ -286,6 +286,9 @@ pub trait SamlRepo {
     /// keeps decrypting: IdPs switch to the new certificate when they next read the
     /// metadata). One transaction.
     async fn rotate_sp_key(&self, key: &SpKeyRecord) -> Result<()>;
+    /// The request `id` of the tenant, without consuming it (the HTTP-POST binding's
+    /// form page reads it; the ACS takes it).
+    async fn saml_request(&self, tenant_id: Uuid, id: &str) -> Result<Option<SamlRequestState>>;
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

@@ -260,9 +260,18 @@ pub async fn start_saml(
         .saml_connection(tenant.id)
         .await?
         .ok_or(SignInRefusal::SamlNotConfigured)?;
-    let destination = connection
-        .idp_sso_redirect_url
-        .ok_or(SignInRefusal::IdpSsoUrlMissing)?;
+    // HTTP-Redirect when the IdP offers it; else HTTP-POST, through a page of ours
+    // that posts the stored request (`saml_post_form`).
+    let (destination, post) = match (connection.idp_sso_redirect_url, connection.idp_sso_post_url) {
+        (Some(url), _) => (url, false),
+        (None, Some(url)) => (url, true),
+        (None, None) => return Err(SignInRefusal::IdpSsoUrlMissing),
+    };
+    if post && connection.sign_authn_requests {
+        return Err(SignInRefusal::IdpSsoUrlInvalid(
+            "the IdP offers only the HTTP-POST binding, and signed AuthnRequests are sent only with HTTP-Redirect; turn sign_authn_requests off or add the IdP's HTTP-Redirect SSO URL".into(),
+        ));
+    }
     let now = app.clock.now();
     let id = authn_request::request_id(random_bytes::<16>());
     let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
@@ -274,7 +283,19 @@ pub async fn start_saml(
         sp: &endpoints,
         force_authn: test,
     };
-    let url = if connection.sign_authn_requests {
+    let url = if post {
+        url::Url::parse(&destination).map_err(|_| {
+            SignInRefusal::IdpSsoUrlInvalid(format!("{destination:?} is not a URL"))
+        })?;
+        let mut page = url::Url::parse(
+            &app.config
+                .public_url
+                .join(&format!("/saml/{}/post", tenant.slug)),
+        )
+        .map_err(SignInRefusal::unavailable)?;
+        page.query_pairs_mut().append_pair("request", &id);
+        Ok(page.to_string())
+    } else if connection.sign_authn_requests {
         let key = keys::active_sp_key(app, &tenant)
             .await
             .map_err(SignInRefusal::unavailable)?;
@@ -353,6 +374,53 @@ pub async fn start_connection_test(
         idbridge_store::ConnectionKind::Saml => start_saml(app, slug, None, true).await?,
     };
     Ok((url, app.clock.now() + REQUEST_TTL))
+}
+
+/// What the HTTP-POST binding's page posts to the IdP.
+#[derive(Debug, Clone)]
+pub struct SamlPostForm {
+    /// The IdP's SSO URL (HTTP-POST binding).
+    pub action: String,
+    pub saml_request: String,
+    pub relay_state: String,
+}
+
+/// The form for the AuthnRequest `request_id` of the tenant at `slug` (made by
+/// [`start_saml`] for an IdP that offers only the HTTP-POST binding): the same
+/// request, rebuilt from what was stored. Reading it does not consume it.
+pub async fn saml_post_form(
+    app: &App,
+    raw_slug: &str,
+    request_id: &str,
+) -> Result<SamlPostForm, SignInRefusal> {
+    let tenant = tenant(app, raw_slug).await?;
+    let connection = app
+        .store
+        .saml_connection(tenant.id)
+        .await?
+        .ok_or(SignInRefusal::SamlNotConfigured)?;
+    let action = connection
+        .idp_sso_post_url
+        .ok_or(SignInRefusal::IdpSsoUrlMissing)?;
+    let request = app
+        .store
+        .saml_request(tenant.id, request_id)
+        .await?
+        .filter(|r| r.expires_at > app.clock.now())
+        .ok_or(SignInRefusal::UnknownRequest)?;
+    let endpoints = sp_endpoints(app, &tenant);
+    let authn = AuthnRequest {
+        id: &request.id,
+        issue_instant: request.created_at,
+        destination: &action,
+        sp: &endpoints,
+        force_authn: request.test,
+    };
+    Ok(SamlPostForm {
+        saml_request: authn.post_value(),
+        action,
+        relay_state: request.relay_state,
+    })
 }
 
 /// A "test connection" sign-in for the tenant at `slug` ([`start_saml`] with

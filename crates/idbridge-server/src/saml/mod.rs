@@ -5,14 +5,14 @@
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use idbridge_app::sign_in::{self, SamlPost, SignInOutcome};
 use serde::Deserialize;
 
-use crate::web::flow::{FlowError, test_result_page};
+use crate::web::flow::{FlowError, SAML_POST_SCRIPT, saml_post_page, test_result_page};
 
 use crate::{AppState, rate_limit};
 
@@ -27,6 +27,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/metadata", get(metadata))
         .route("/login", get(login).layer(limited()))
+        .route("/post", get(post_form))
         .route(
             "/acs",
             axum::routing::post(acs)
@@ -71,6 +72,44 @@ async fn login(
         Ok(location) => redirect(StatusCode::FOUND, &location),
         Err(refusal) => FlowError::from(&refusal).page(&headers),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PostQuery {
+    request: String,
+}
+
+/// The HTTP-POST binding, for IdPs whose metadata offers only it: the page that
+/// posts the stored AuthnRequest to the IdP.
+async fn post_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<PostQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match sign_in::saml_post_form(&state.app, &slug, &query.request).await {
+        Ok(form) => saml_post_page(&form),
+        Err(refusal) => FlowError::from(&refusal).page(&headers),
+    }
+}
+
+/// The script of the HTTP-POST binding's page (served from this origin: the page's
+/// policy allows no inline script).
+pub async fn post_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        SAML_POST_SCRIPT,
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -65,6 +65,29 @@ struct TestResultPage<'a> {
     result: &'a TestResult,
 }
 
+#[derive(Template)]
+#[template(path = "flow/saml_post.html")]
+struct SamlPostPage<'a> {
+    form: &'a idbridge_app::sign_in::SamlPostForm,
+}
+
+/// The HTTP-POST binding's page: a form that posts the AuthnRequest to the IdP,
+/// submitted by a script from this origin (no inline script), with a button when
+/// scripts are off.
+pub fn saml_post_page(form: &idbridge_app::sign_in::SamlPostForm) -> Response {
+    let mut response = html(StatusCode::OK, &SamlPostPage { form });
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action https: http:; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
+}
+
+/// The script that submits [`saml_post_page`]'s form.
+pub const SAML_POST_SCRIPT: &str = "document.getElementById('saml-post').submit();\n";
+
 /// What an admin sees at the end of "test connection".
 pub fn test_result_page(result: &TestResult) -> Response {
     html(StatusCode::OK, &TestResultPage { result })

@@ -482,6 +482,14 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         Ok(())
     }
 
+    async fn saml_request(&self, tenant_id: Uuid, id: &str) -> Result<Option<SamlRequestState>> {
+        query::<D>("SELECT * FROM saml_requests WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *self.read().await?)
+            .await
+    }
+
     async fn take_saml_request(
         &self,
         tenant_id: Uuid,

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use idbridge_core::Clock;
+use idbridge_testkit::both_backends;
 use idbridge_testkit::oidc_idp::{self, IssParameter, Profile, ScriptedIdp, Tamper};
 use idbridge_testkit::oidc_op::{OidcOp, OpClient};
-use idbridge_testkit::{TestDb, both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -965,3 +965,67 @@ mod claims {
         }
     }
 }
+
+both_backends! {
+    async fn an_idp_offering_only_http_post_gets_the_request_posted(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        // Metadata whose only SingleSignOnService is the HTTP-POST binding.
+        let metadata = idp.metadata_xml().replace(
+            &format!("<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{}\"/>", idp.sso_url),
+            "",
+        );
+        assert!(!metadata.contains("HTTP-Redirect"));
+        app.create_tenant("acme").await;
+        let response = app
+            .admin(Method::POST, "/api/v1/clients")
+            .json(&json!({"name": "app", "redirect_uris": [APP_CALLBACK]}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let response = app
+            .admin(Method::PUT, "/api/v1/tenants/acme/saml")
+            .json(&json!({"idp_metadata_xml": metadata, "default_redirect_uri": APP_CALLBACK}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+        // /login sends the browser to our page, which posts the AuthnRequest.
+        let response = app.browser().get(app.url("/saml/acme/login")).send().await.expect("login");
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let page_url = response.headers()["location"].to_str().expect("ascii").to_owned();
+        assert!(page_url.starts_with(&app.url("/saml/acme/post?request=_")), "{page_url}");
+        let response = app.browser().get(&page_url).send().await.expect("page");
+        assert_eq!(response.status(), StatusCode::OK);
+        let csp = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let page = response.text().await.expect("page");
+        let field = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            let start = page.find(&marker).expect(name) + marker.len();
+            page[start..].split('"').next().expect("value").to_owned()
+        };
+        assert!(page.contains(&format!("action=\"{}\"", idp.sso_url)), "{page}");
+        assert!(page.contains("src=\"/saml/post.js\""));
+        use base64::Engine as _;
+        let xml = String::from_utf8(
+            base64::engine::general_purpose::STANDARD.decode(field("SAMLRequest")).expect("base64"),
+        )
+        .expect("utf8");
+        assert!(xml.contains(&format!("Destination=\"{}\"", idp.sso_url)), "{xml}");
+        let id = xml.split(" ID=\"").nth(1).and_then(|r| r.split('"').next()).expect("ID").to_owned();
+        assert!(page_url.ends_with(&id));
+        let relay = field("RelayState");
+        // The script the page loads submits the form.
+        let script = app.http.get(app.url("/saml/post.js")).send().await.expect("script");
+        assert!(script.text().await.expect("js").contains("submit()"));
+        // The IdP answers that request: the sign-in completes as over HTTP-Redirect.
+        let value = idp.post_value(&spec(&app, &idp, "acme", Some(&id)));
+        let response = post_acs_raw(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+        code_in(&response);
+        // A request id that is not one of ours (or already answered) gets no form.
+        let response = app.browser().get(&page_url).send().await.expect("page again");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+}
