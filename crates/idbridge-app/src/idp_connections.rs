@@ -565,3 +565,27 @@ pub async fn for_lookup(app: &App, tenant: &Tenant, email: &str) -> Result<Optio
     let all = app.store.connections(tenant.id).await?;
     Ok(pick(all, tenant.id, Some(email)).map(|c| view(app, tenant, &c)))
 }
+
+/// "Test connection" for the connection `id`: a sign-in that ends on a page
+/// showing what the IdP sent, with no user written and no code issued.
+pub async fn start_test(
+    app: &App,
+    slug: &str,
+    id: &str,
+) -> Result<crate::connections::SamlTestStarted> {
+    let tenant = find(app, slug).await?;
+    let (login_url, expires_at) =
+        crate::sign_in::start_connection_test(app, tenant.slug.as_str(), id)
+            .await
+            .map_err(|refusal| match refusal {
+                crate::sign_in::SignInRefusal::UnknownConnection => Error::NotFound("connection"),
+                crate::sign_in::SignInRefusal::SamlNotConfigured => {
+                    Error::NotFound("SAML connection")
+                }
+                other => Error::Invalid(other.to_string()),
+            })?;
+    Ok(crate::connections::SamlTestStarted {
+        login_url,
+        expires_at,
+    })
+}

@@ -5,8 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use idbridge_app::connections::SamlTestStarted;
 use idbridge_app::idp_connections::{self, ConnectionChange, ConnectionView, NewConnection};
-use idbridge_app::sign_in::{self, SignInRefusal};
-use idbridge_app::{Error, tenants};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -131,20 +129,8 @@ pub async fn test_connection(
     State(state): State<AppState>,
     AdminPath((slug, id)): AdminPath<(String, String)>,
 ) -> Result<(StatusCode, Json<SamlTestStarted>), AdminError> {
-    let tenant = tenants::find(&state.app, &slug).await?;
-    let (login_url, expires_at) =
-        sign_in::start_connection_test(&state.app, tenant.slug.as_str(), &id)
-            .await
-            .map_err(|refusal| match refusal {
-                SignInRefusal::UnknownConnection => Error::NotFound("connection"),
-                SignInRefusal::SamlNotConfigured => Error::NotFound("SAML connection"),
-                other => Error::Invalid(other.to_string()),
-            })?;
     Ok((
         StatusCode::CREATED,
-        Json(SamlTestStarted {
-            login_url,
-            expires_at,
-        }),
+        Json(idp_connections::start_test(&state.app, &slug, &id).await?),
     ))
 }

@@ -12,6 +12,7 @@
 //! - Handlers are thin: parse the form, call the service, render or redirect.
 
 mod auth;
+mod connections;
 pub(crate) mod csrf;
 mod directory;
 pub(crate) mod domains;
@@ -85,6 +86,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tenants/{slug}", get(tenants::show).post(tenants::update))
         .route("/tenants/{slug}/saml", get(saml::show).post(saml::save))
         .route("/tenants/{slug}/saml/test", post(saml::test))
+        .route(
+            "/tenants/{slug}/connections",
+            get(connections::show).post(connections::add),
+        )
+        .route(
+            "/tenants/{slug}/connections/{id}",
+            post(connections::change),
+        )
+        .route(
+            "/tenants/{slug}/connections/{id}/test",
+            post(connections::test),
+        )
+        .route(
+            "/tenants/{slug}/connections/{id}/remove",
+            post(connections::remove),
+        )
         .route("/tenants/{slug}/users", get(directory::users))
         .route("/tenants/{slug}/groups", get(directory::groups))
         .route("/tenants/{slug}/groups/{id}", get(directory::group))

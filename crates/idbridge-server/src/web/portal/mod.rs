@@ -19,6 +19,7 @@
 //!   the console, so the portal validates exactly as they do.
 
 mod domains;
+mod oidc;
 mod overview;
 mod page;
 mod provisioning;
@@ -80,6 +81,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let with_link = Router::new()
         .route("/sso", get(sso::show).post(sso::save))
         .route("/sso/test", post(sso::test))
+        .route("/oidc", get(oidc::show).post(oidc::add))
+        .route("/oidc/{id}/test", post(oidc::test))
         .route("/provisioning", get(provisioning::show))
         .route("/provisioning/tokens", post(provisioning::generate))
         .route(

@@ -110,6 +110,12 @@ pub async fn open_or_show(
     );
     let slug = visitor.tenant.slug.as_str();
     let tokens = provisioning::tokens(&state, slug).await?;
+    // OpenID Connect connections count as single sign-on too.
+    let oidc_issuers: Vec<String> = idbridge_app::idp_connections::list(&state.app, slug)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.issuer)
+        .collect();
     let domains = List::from_page(
         domains::list(&state.app, slug, PageRequest::first(100)).await?,
         DomainView::from,
@@ -128,8 +134,11 @@ pub async fn open_or_show(
                 chosen: p == guide,
             })
             .collect(),
-        sso_connected: saml.configured,
-        idp_entity_id: saml.idp_entity_id.unwrap_or_default(),
+        sso_connected: saml.configured || !oidc_issuers.is_empty(),
+        idp_entity_id: saml
+            .idp_entity_id
+            .or_else(|| oidc_issuers.first().cloned())
+            .unwrap_or_default(),
         last_sign_in: last_sign_in(&state, &visitor).await?,
         active_tokens: tokens.iter().filter(|t| t.active).count(),
         scim_last_used: tokens
