@@ -9,7 +9,6 @@
 //! operator's secret key (`--secret-key`), never returned, never logged.
 
 use idbridge_core::domain::DomainName;
-use idbridge_oidc::upstream::{self, ProviderMetadata};
 use idbridge_store::{ConnectionKind, ConnectionRecord, OidcSettings, StoreError, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -244,7 +243,9 @@ async fn create_oidc(app: &App, slug: &str, body: Value) -> Result<ConnectionVie
         Some(name) => validate_text("name", &name, MAX_NAME_CHARS)?,
         None => default_name(&issuer),
     };
-    let document = discover(app, &issuer).await?;
+    let document = crate::sign_in::discover(app, &issuer)
+        .await
+        .map_err(Error::Invalid)?;
     let record = ConnectionRecord {
         id,
         tenant_id: tenant.id,
@@ -299,7 +300,11 @@ pub async fn update(
             if let Some(raw) = change.issuer {
                 let new = issuer(&raw)?;
                 if new != oidc.issuer {
-                    rediscovered = Some(discover(app, &new).await?);
+                    rediscovered = Some(
+                        crate::sign_in::discover(app, &new)
+                            .await
+                            .map_err(Error::Invalid)?,
+                    );
                     oidc.issuer = new;
                 }
             }
@@ -459,111 +464,10 @@ fn seal(app: &App, id: Uuid, secret: &str) -> Result<Vec<u8>> {
     Ok(keys.seal(secret.as_bytes(), id.as_bytes()))
 }
 
-/// The discovery document and JWKS of `issuer`, fetched and checked; what the
-/// connection's provider cache holds.
-pub(crate) async fn discover(app: &App, issuer: &str) -> Result<Value> {
-    let fetch_error = |what: &str, e: crate::net::FetchError| {
-        Error::Invalid(format!("{what} of {issuer} could not be fetched: {e}"))
-    };
-    let bytes = app
-        .fetcher()
-        .get(
-            &upstream::discovery_url(issuer),
-            upstream::MAX_DOCUMENT_BYTES,
-        )
-        .await
-        .map_err(|e| fetch_error("the discovery document", e))?;
-    let meta = ProviderMetadata::parse(&bytes, issuer).map_err(|e| {
-        Error::Invalid(format!(
-            "the issuer's discovery document cannot be used: {e}"
-        ))
-    })?;
-    let jwks = fetch_jwks(app, &meta)
-        .await
-        .map_err(|e| fetch_error("the JWKS", e))?;
-    Ok(serde_json::json!({"metadata": meta, "jwks": jwks}))
-}
-
-/// The issuer's JWKS document as JSON (checked to hold at least one usable key).
-pub(crate) async fn fetch_jwks(
-    app: &App,
-    meta: &ProviderMetadata,
-) -> std::result::Result<Value, crate::net::FetchError> {
-    let bytes = app
-        .fetcher()
-        .get(&meta.jwks_uri, upstream::MAX_DOCUMENT_BYTES)
-        .await?;
-    match (
-        serde_json::from_slice::<Value>(&bytes),
-        upstream::parse_jwks(&bytes),
-    ) {
-        (Ok(doc), Some(set)) if !set.keys.is_empty() => Ok(doc),
-        _ => Err(crate::net::FetchError::Refused(
-            "the JWKS holds no usable key",
-        )),
-    }
-}
-
-/// Which connection a sign-in for `tenant` goes through: the one `requested` names,
-/// else the one serving the `login_hint`'s domain, else the tenant's default, else
-/// its first SAML connection, else its oldest. `Ok(None)`: the tenant has none.
-pub async fn route(
-    app: &App,
-    tenant: &Tenant,
-    requested: Option<&str>,
-    login_hint: Option<&str>,
-) -> std::result::Result<Option<ConnectionRecord>, Routing> {
-    let all = app
-        .store
-        .connections(tenant.id)
-        .await
-        .map_err(Routing::Store)?;
-    if let Some(requested) = requested {
-        let id = Uuid::parse_str(requested).map_err(|_| Routing::UnknownConnection)?;
-        return all
-            .into_iter()
-            .find(|c| c.id == id)
-            .map(Some)
-            .ok_or(Routing::UnknownConnection);
-    }
-    Ok(pick(all, tenant.id, login_hint))
-}
-
-/// [`route`]'s rule without `connection=`, on a tenant's connections.
-pub fn pick(
-    all: Vec<ConnectionRecord>,
-    tenant_id: Uuid,
-    login_hint: Option<&str>,
-) -> Option<ConnectionRecord> {
-    let domain = login_hint
-        .and_then(|hint| idbridge_core::domain::email_domain(hint).ok())
-        .map(|d| d.to_string());
-    if let Some(domain) = domain
-        && let Some(c) = all.iter().find(|c| c.domains.contains(&domain))
-    {
-        return Some(c.clone());
-    }
-    let index = all
-        .iter()
-        .position(|c| c.is_default)
-        .or_else(|| all.iter().position(|c| c.id == tenant_id))
-        .or(if all.is_empty() { None } else { Some(0) })?;
-    all.into_iter().nth(index)
-}
-
-/// Why [`route`] found no connection.
-#[derive(Debug, thiserror::Error)]
-pub enum Routing {
-    #[error("the tenant has no connection with that id")]
-    UnknownConnection,
-    #[error("storage failed")]
-    Store(#[source] StoreError),
-}
-
 /// The connection `GET /lookup` names for an address at `tenant`.
 pub async fn for_lookup(app: &App, tenant: &Tenant, email: &str) -> Result<Option<ConnectionView>> {
     let all = app.store.connections(tenant.id).await?;
-    Ok(pick(all, tenant.id, Some(email)).map(|c| view(app, tenant, &c)))
+    Ok(crate::sign_in::pick(all, tenant.id, Some(email)).map(|c| view(app, tenant, &c)))
 }
 
 /// "Test connection" for the connection `id`: a sign-in that ends on a page

@@ -16,6 +16,7 @@
 
 mod oidc;
 pub mod provider;
+mod routing;
 mod saml;
 
 use base64::Engine;
@@ -28,7 +29,8 @@ use idbridge_saml::authn_request::{self, AuthnRequest};
 use idbridge_saml::sp_metadata::SpMetadata;
 use idbridge_store::{OidcRequestState, SamlConnection, SamlRequestState, StoreError, Tenant};
 
-pub use oidc::{complete_oidc, start_oidc};
+pub use oidc::{complete_oidc, discover, start_oidc};
+pub use routing::{pick, route};
 pub use saml::{SamlPost, SignInOutcome, TestResult, complete_saml};
 
 use crate::{App, keys};
@@ -336,12 +338,7 @@ pub async fn start(
     oidc: Option<OidcLogin>,
 ) -> Result<String, SignInRefusal> {
     let tenant = tenant(app, raw_slug).await?;
-    let chosen = crate::idp_connections::route(app, &tenant, connection, login_hint)
-        .await
-        .map_err(|e| match e {
-            crate::idp_connections::Routing::UnknownConnection => SignInRefusal::UnknownConnection,
-            crate::idp_connections::Routing::Store(e) => SignInRefusal::unavailable(e),
-        })?;
+    let chosen = route(app, &tenant, connection, login_hint).await?;
     match chosen {
         Some(c) if c.kind == idbridge_store::ConnectionKind::Oidc => {
             start_oidc(app, &tenant, &c, oidc, login_hint, false).await
@@ -360,12 +357,8 @@ pub async fn start_connection_test(
     id: &str,
 ) -> Result<(String, time::OffsetDateTime), SignInRefusal> {
     let tenant = tenant(app, slug).await?;
-    let chosen = crate::idp_connections::route(app, &tenant, Some(id), None)
-        .await
-        .map_err(|e| match e {
-            crate::idp_connections::Routing::UnknownConnection => SignInRefusal::UnknownConnection,
-            crate::idp_connections::Routing::Store(e) => SignInRefusal::unavailable(e),
-        })?
+    let chosen = route(app, &tenant, Some(id), None)
+        .await?
         .ok_or(SignInRefusal::UnknownConnection)?;
     let url = match chosen.kind {
         idbridge_store::ConnectionKind::Oidc => {

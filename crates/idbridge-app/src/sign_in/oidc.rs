@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::saml::{Finished, Landing, complete, record, require_verified_domain};
 use super::{OidcLogin, REQUEST_TTL, SignInOutcome, SignInRefusal, TestResult};
 use crate::roles::TenantRoles;
-use crate::{App, domains, idp_connections};
+use crate::{App, domains};
 
 /// How long a cached discovery document and JWKS are used before they are fetched
 /// again.
@@ -77,7 +77,7 @@ async fn provider(app: &App, connection: &ConnectionRecord) -> Result<Provider, 
             fetched_at: *fetched_at,
         });
     }
-    match idp_connections::discover(app, &oidc.issuer).await {
+    match discover(app, &oidc.issuer).await {
         Ok(document) => {
             app.store
                 .cache_provider(connection.id, &document, now)
@@ -101,6 +101,43 @@ async fn provider(app: &App, connection: &ConnectionRecord) -> Result<Provider, 
             }
             None => Err(provider_unreachable(e)),
         },
+    }
+}
+
+/// The discovery document and JWKS of `issuer`, fetched and checked: what a
+/// connection's provider cache holds (`{"metadata", "jwks"}`). The error is a
+/// sentence for the operator.
+pub async fn discover(app: &App, issuer: &str) -> Result<Value, String> {
+    let bytes = app
+        .fetcher()
+        .get(
+            &upstream::discovery_url(issuer),
+            upstream::MAX_DOCUMENT_BYTES,
+        )
+        .await
+        .map_err(|e| format!("the discovery document of {issuer} could not be fetched: {e}"))?;
+    let meta = ProviderMetadata::parse(&bytes, issuer)
+        .map_err(|e| format!("the issuer's discovery document cannot be used: {e}"))?;
+    let jwks = fetch_jwks(app, &meta)
+        .await
+        .map_err(|e| format!("the JWKS of {issuer} could not be fetched: {e}"))?;
+    Ok(serde_json::json!({"metadata": meta, "jwks": jwks}))
+}
+
+/// The issuer's JWKS document as JSON (checked to hold at least one usable key).
+async fn fetch_jwks(app: &App, meta: &ProviderMetadata) -> Result<Value, crate::net::FetchError> {
+    let bytes = app
+        .fetcher()
+        .get(&meta.jwks_uri, upstream::MAX_DOCUMENT_BYTES)
+        .await?;
+    match (
+        serde_json::from_slice::<Value>(&bytes),
+        upstream::parse_jwks(&bytes),
+    ) {
+        (Ok(doc), Some(set)) if !set.keys.is_empty() => Ok(doc),
+        _ => Err(crate::net::FetchError::Refused(
+            "the JWKS holds no usable key",
+        )),
     }
 }
 
@@ -432,7 +469,7 @@ async fn verify(
         Err(IdTokenRefusal::UnknownKey(_))
             if now - provider.fetched_at >= JWKS_REFETCH_INTERVAL =>
         {
-            let jwks = idp_connections::fetch_jwks(app, &provider.meta)
+            let jwks = fetch_jwks(app, &provider.meta)
                 .await
                 .map_err(provider_unreachable)?;
             let document = serde_json::json!({"metadata": provider.meta, "jwks": jwks});
