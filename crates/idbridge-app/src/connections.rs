@@ -254,10 +254,26 @@ pub fn metadata_from_form(
     }
 }
 
-/// Checks (and fetches) everything, then stores the connection.
+/// Checks (and fetches) everything, then stores the tenant's first SAML
+/// connection.
 pub async fn put(app: &App, slug: &str, input: PutSamlConnection) -> Result<ConnectionState> {
+    put_for(app, slug, None, input).await
+}
+
+/// [`put`] for the tenant's SAML connection `connection_id` (`None`: its first,
+/// whose id is the tenant's).
+pub async fn put_for(
+    app: &App,
+    slug: &str,
+    connection_id: Option<uuid::Uuid>,
+    input: PutSamlConnection,
+) -> Result<ConnectionState> {
     let tenant = find(app, slug).await?;
-    let existing = app.store.saml_connection(tenant.id).await?;
+    let connection_id = connection_id.unwrap_or(tenant.id);
+    let existing = app
+        .store
+        .saml_connection_by_id(tenant.id, connection_id)
+        .await?;
     let now = app.clock.now();
 
     // Everything is checked (and fetched) before anything is written.
@@ -355,6 +371,7 @@ pub async fn put(app: &App, slug: &str, input: PutSamlConnection) -> Result<Conn
         .transpose()?;
 
     let connection = SamlConnection {
+        connection_id,
         tenant_id: tenant.id,
         idp_entity_id: idp.entity_id,
         idp_sso_redirect_url: idp.sso_redirect_url,
@@ -461,7 +478,7 @@ async fn refresh_one(
     }
     app.store
         .record_metadata_refresh(
-            connection.tenant_id,
+            connection.connection_id,
             url,
             outcome.as_ref().map_err(String::as_str),
             now,
@@ -509,7 +526,7 @@ pub async fn warn_expiring(app: &App) -> Result<usize, idbridge_store::StoreErro
         let Some(last) = page.last() else {
             return Ok(warned);
         };
-        after = Some(last.tenant_id);
+        after = Some(last.connection_id);
         for connection in &page {
             for certificate in connection
                 .idp_certificates
@@ -520,7 +537,7 @@ pub async fn warn_expiring(app: &App) -> Result<usize, idbridge_store::StoreErro
                 let event = idbridge_store::NewEvent {
                     kind: idbridge_core::EventKind::SamlCertificateExpiring,
                     resource_type: idbridge_core::EventResource::SamlConnection,
-                    resource_id: connection.tenant_id,
+                    resource_id: connection.connection_id,
                     data: serde_json::json!({
                         "certificate": {
                             "subject": certificate.subject,

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::sign_in::saml_base_path;
 use crate::tenants::{find, validate_text};
 use crate::{App, Error, Result};
 
@@ -140,9 +141,10 @@ fn view(app: &App, tenant: &Tenant, c: &ConnectionRecord) -> ConnectionView {
         has_client_secret: oidc.map(|o| o.sealed_secret.is_some()),
         scopes: oidc.map(|o| o.scopes.clone()),
         redirect_uri: oidc.map(|_| public.oidc_callback_url(&tenant.slug)),
-        sp_entity_id: saml.then(|| public.saml_entity_id(&tenant.slug)),
-        acs_url: saml.then(|| public.saml_acs_url(&tenant.slug)),
-        sp_metadata_url: saml.then(|| public.saml_metadata_url(&tenant.slug)),
+        sp_entity_id: saml.then(|| public.join(&saml_base_path(tenant, Some(c.id)))),
+        acs_url: saml.then(|| public.join(&format!("{}/acs", saml_base_path(tenant, Some(c.id))))),
+        sp_metadata_url: saml
+            .then(|| public.join(&format!("{}/metadata", saml_base_path(tenant, Some(c.id))))),
         created_at: c.created_at,
         updated_at: c.updated_at,
     }
@@ -189,24 +191,33 @@ pub async fn create(app: &App, slug: &str, body: Value) -> Result<ConnectionView
 
 async fn create_saml(app: &App, slug: &str, mut body: Value) -> Result<ConnectionView> {
     let tenant = find(app, slug).await?;
-    if app.store.saml_connection(tenant.id).await?.is_some() {
-        return Err(Error::Invalid(
-            "this tenant already has its SAML connection (change it with PUT /api/v1/tenants/{slug}/saml); more than one SAML connection per tenant is not supported yet".into(),
-        ));
+    let existing = app.store.connections(tenant.id).await?;
+    if existing.len() >= MAX_CONNECTIONS {
+        return Err(Error::Invalid(format!(
+            "a tenant has at most {MAX_CONNECTIONS} connections"
+        )));
     }
     let map = body
         .as_object_mut()
         .ok_or_else(|| Error::Invalid("the body must be a JSON object".into()))?;
     map.remove("type");
     let name = map.remove("name");
-    let domains = map.remove("domains");
+    let domain_list = map.remove("domains");
     let default = map.remove("default");
     let input: crate::connections::PutSamlConnection = serde_json::from_value(body)
         .map_err(|e| Error::Invalid(format!("invalid SAML connection: {e}")))?;
-    crate::connections::put(app, slug, input).await?;
+    // The tenant's first SAML connection is the one `PUT …/saml` also sets up (its
+    // id is the tenant's); any further one has its own id, Entity ID and ACS URL.
+    let first = app.store.saml_connection(tenant.id).await?.is_none()
+        && !existing.iter().any(|c| c.id == tenant.id);
+    let id = if first { tenant.id } else { Uuid::now_v7() };
     let change = ConnectionChange {
-        name: name.and_then(|v| v.as_str().map(str::to_owned)),
-        domains: match domains {
+        name: Some(match name.as_ref().and_then(Value::as_str) {
+            Some(name) => name.to_owned(),
+            None if first => "SAML".to_owned(),
+            None => format!("SAML {}", existing.len() + 1),
+        }),
+        domains: match domain_list {
             Some(v) => Some(
                 serde_json::from_value(v)
                     .map_err(|_| Error::Invalid("domains must be a list of domain names".into()))?,
@@ -216,7 +227,18 @@ async fn create_saml(app: &App, slug: &str, mut body: Value) -> Result<Connectio
         default: default.and_then(|v| v.as_bool()),
         ..ConnectionChange::default()
     };
-    update(app, slug, &tenant.id.to_string(), change).await
+    // Checked before anything is written: the name and domains now, the metadata
+    // by `put_for`.
+    validate_text(
+        "name",
+        change.name.as_deref().unwrap_or_default(),
+        MAX_NAME_CHARS,
+    )?;
+    if let Some(list) = &change.domains {
+        domains(list.clone(), &existing, id)?;
+    }
+    crate::connections::put_for(app, slug, Some(id), input).await?;
+    update(app, slug, &id.to_string(), change).await
 }
 
 async fn create_oidc(app: &App, slug: &str, body: Value) -> Result<ConnectionView> {

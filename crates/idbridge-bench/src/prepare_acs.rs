@@ -77,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let parsed = metadata::parse(&xml)?;
     store
         .put_saml_connection(&SamlConnection {
+            connection_id: tenant.id,
             tenant_id: tenant.id,
             idp_entity_id: parsed.entity_id.clone(),
             idp_sso_redirect_url: parsed.sso_redirect_url.clone(),

@@ -74,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/scim/v2/{slug}", scim::router(&state))
         .route("/saml/post.js", axum::routing::get(saml::post_script))
         .nest("/saml/{slug}", saml::router(&state))
+        .nest("/saml/{slug}/c/{connection}", saml::router(&state))
         .nest("/oidc/{slug}", upstream::router(&state))
         .nest("/admin", web::console::router(&state))
         .nest("/setup", web::portal::router(&state))

@@ -121,8 +121,7 @@ pub trait ConnectionRepo {
     /// (not its provider cache). `NotFound` when there is no such connection.
     async fn update_connection(&self, connection: &ConnectionRecord) -> Result<()>;
 
-    /// Removes the connection (for the tenant's first SAML connection, its SAML
-    /// settings too). `NotFound` when there is no such connection.
+    /// Removes the connection (a SAML connection's settings too). `NotFound` when there is no such connection.
     async fn delete_connection(&self, tenant_id: Uuid, id: Uuid) -> Result<()>;
 
     /// Stores what the issuer's discovery and JWKS said.

@@ -10,6 +10,8 @@ use crate::Result;
 /// A tenant's connection to its SAML IdP, from the metadata it configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlConnection {
+    /// The connection's id: the tenant's own id for its first SAML connection.
+    pub connection_id: Uuid,
     pub tenant_id: Uuid,
     pub idp_entity_id: String,
     pub idp_sso_redirect_url: Option<String>,
@@ -60,6 +62,8 @@ pub struct SamlRequestState {
     pub test: bool,
     /// The OpenID Connect authorization request that started the sign-in, if one did.
     pub oidc: Option<OidcRequestState>,
+    /// The SAML connection the request was sent for; `None`: the tenant's first.
+    pub connection_id: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -185,12 +189,26 @@ pub trait SamlRepo {
     /// Creates or replaces the tenant's connection. [`crate::StoreError::NotFound`] if
     /// the tenant is gone.
     async fn put_saml_connection(&self, connection: &SamlConnection) -> Result<()>;
+    /// The tenant's first SAML connection (the one whose id is the tenant's).
     async fn saml_connection(&self, tenant_id: Uuid) -> Result<Option<SamlConnection>>;
+    /// The tenant's SAML connection `connection_id`.
+    async fn saml_connection_by_id(
+        &self,
+        tenant_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<Option<SamlConnection>>;
     /// The tenant at `slug` and its connection (if it has one), in one read: the ACS
     /// needs both for every response, and each read is a round trip.
     async fn tenant_with_saml_connection(
         &self,
         slug: &idbridge_core::TenantSlug,
+    ) -> Result<Option<(crate::Tenant, Option<SamlConnection>)>>;
+    /// The tenant at `slug` and its SAML connection `connection_id` (if it has it),
+    /// in one read: the ACS of a tenant's further SAML connections.
+    async fn tenant_with_saml_connection_by_id(
+        &self,
+        slug: &idbridge_core::TenantSlug,
+        connection_id: Uuid,
     ) -> Result<Option<(crate::Tenant, Option<SamlConnection>)>>;
     /// Connections whose metadata comes from a URL and was last tried before
     /// `checked_before` (or never), oldest first.
@@ -204,7 +222,7 @@ pub trait SamlRepo {
     /// connection still uses that URL, so an admin's change made meanwhile wins.
     async fn record_metadata_refresh(
         &self,
-        tenant_id: Uuid,
+        connection_id: Uuid,
         metadata_url: &str,
         outcome: std::result::Result<&FetchedMetadata, &str>,
         now: OffsetDateTime,

@@ -583,6 +583,7 @@ both_backends! {
 
 fn saml_connection(tenant_id: Uuid) -> SamlConnection {
     SamlConnection {
+        connection_id: tenant_id,
         tenant_id,
         idp_entity_id: "https://sts.windows.net/t/".into(),
         idp_sso_redirect_url: Some("https://login.microsoftonline.com/t/saml2".into()),
@@ -614,6 +615,7 @@ fn saml_request(tenant_id: Uuid, id: &str) -> SamlRequestState {
         redirect_uri: None,
         test: false,
         oidc: None,
+        connection_id: None,
         created_at: T0,
         expires_at: T0 + time::Duration::minutes(10),
     }

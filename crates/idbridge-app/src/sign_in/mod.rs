@@ -33,6 +33,8 @@ pub use oidc::{complete_oidc, discover, start_oidc};
 pub use routing::{pick, route};
 pub use saml::{SamlPost, SignInOutcome, TestResult, complete_saml};
 
+use uuid::Uuid;
+
 use crate::{App, keys};
 
 /// How long an AuthnRequest waits for its response. Long enough for a user who has
@@ -229,13 +231,56 @@ pub struct OidcLogin {
     pub scope: String,
 }
 
-/// The SP's Entity ID and ACS URL for a tenant (fixed by the contract).
+/// The SP's Entity ID and ACS URL for a tenant's first SAML connection (fixed by
+/// the contract).
 pub fn sp_endpoints(app: &App, tenant: &Tenant) -> SpEndpoints {
+    sp_endpoints_of(app, tenant, None)
+}
+
+/// The SP's Entity ID and ACS URL for the tenant's SAML connection `connection`
+/// (`None`, or the tenant's own id: its first). A further connection has its own:
+/// `/saml/{slug}/c/{id}` and `/saml/{slug}/c/{id}/acs`.
+pub fn sp_endpoints_of(app: &App, tenant: &Tenant, connection: Option<Uuid>) -> SpEndpoints {
     let public = &app.config.public_url;
-    SpEndpoints {
-        entity_id: public.saml_entity_id(&tenant.slug),
-        acs_url: public.saml_acs_url(&tenant.slug),
+    match further(tenant, connection) {
+        None => SpEndpoints {
+            entity_id: public.saml_entity_id(&tenant.slug),
+            acs_url: public.saml_acs_url(&tenant.slug),
+        },
+        Some(id) => {
+            let base = public.saml_connection_base(&tenant.slug, &id);
+            SpEndpoints {
+                acs_url: format!("{base}/acs"),
+                entity_id: base,
+            }
+        }
     }
+}
+
+/// Where a SAML connection's routes are: `/saml/{slug}` for the first,
+/// `/saml/{slug}/c/{id}` for a further one.
+pub fn saml_base_path(tenant: &Tenant, connection: Option<Uuid>) -> String {
+    match further(tenant, connection) {
+        None => format!("/saml/{}", tenant.slug),
+        Some(id) => format!("/saml/{}/c/{id}", tenant.slug),
+    }
+}
+
+/// `Some` only for a connection other than the tenant's first.
+fn further(tenant: &Tenant, connection: Option<Uuid>) -> Option<Uuid> {
+    connection.filter(|id| *id != tenant.id)
+}
+
+/// The tenant's SAML connection `connection` (`None`: its first).
+async fn saml_connection_of(
+    app: &App,
+    tenant: &Tenant,
+    connection: Option<Uuid>,
+) -> Result<Option<SamlConnection>, SignInRefusal> {
+    Ok(app
+        .store
+        .saml_connection_by_id(tenant.id, connection.unwrap_or(tenant.id))
+        .await?)
 }
 
 /// The tenant a slug in a sign-in URL names.
@@ -253,13 +298,13 @@ pub async fn tenant(app: &App, raw_slug: &str) -> Result<Tenant, SignInRefusal> 
 pub async fn start_saml(
     app: &App,
     raw_slug: &str,
+    connection_id: Option<Uuid>,
     oidc: Option<OidcLogin>,
     test: bool,
 ) -> Result<String, SignInRefusal> {
     let tenant = tenant(app, raw_slug).await?;
-    let connection: SamlConnection = app
-        .store
-        .saml_connection(tenant.id)
+    let connection_id = further(&tenant, connection_id);
+    let connection: SamlConnection = saml_connection_of(app, &tenant, connection_id)
         .await?
         .ok_or(SignInRefusal::SamlNotConfigured)?;
     // HTTP-Redirect when the IdP offers it; else HTTP-POST, through a page of ours
@@ -277,7 +322,7 @@ pub async fn start_saml(
     let now = app.clock.now();
     let id = authn_request::request_id(random_bytes::<16>());
     let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
-    let endpoints = sp_endpoints(app, &tenant);
+    let endpoints = sp_endpoints_of(app, &tenant, connection_id);
     let request = AuthnRequest {
         id: &id,
         issue_instant: now,
@@ -292,7 +337,7 @@ pub async fn start_saml(
         let mut page = url::Url::parse(
             &app.config
                 .public_url
-                .join(&format!("/saml/{}/post", tenant.slug)),
+                .join(&format!("{}/post", saml_base_path(&tenant, connection_id))),
         )
         .map_err(SignInRefusal::unavailable)?;
         page.query_pairs_mut().append_pair("request", &id);
@@ -320,6 +365,7 @@ pub async fn start_saml(
                 code_challenge: o.code_challenge,
                 scope: o.scope,
             }),
+            connection_id,
             created_at: now,
             expires_at: now + REQUEST_TTL,
         })
@@ -343,9 +389,9 @@ pub async fn start(
         Some(c) if c.kind == idbridge_store::ConnectionKind::Oidc => {
             start_oidc(app, &tenant, &c, oidc, login_hint, false).await
         }
-        // The tenant's first SAML connection (the only SAML one so far), or none:
-        // the SAML path says "not configured".
-        _ => start_saml(app, raw_slug, oidc, false).await,
+        Some(c) => start_saml(app, raw_slug, Some(c.id), oidc, false).await,
+        // None: the SAML path says "not configured".
+        None => start_saml(app, raw_slug, None, oidc, false).await,
     }
 }
 
@@ -364,7 +410,9 @@ pub async fn start_connection_test(
         idbridge_store::ConnectionKind::Oidc => {
             start_oidc(app, &tenant, &chosen, None, None, true).await?
         }
-        idbridge_store::ConnectionKind::Saml => start_saml(app, slug, None, true).await?,
+        idbridge_store::ConnectionKind::Saml => {
+            start_saml(app, slug, Some(chosen.id), None, true).await?
+        }
     };
     Ok((url, app.clock.now() + REQUEST_TTL))
 }
@@ -384,12 +432,12 @@ pub struct SamlPostForm {
 pub async fn saml_post_form(
     app: &App,
     raw_slug: &str,
+    connection_id: Option<Uuid>,
     request_id: &str,
 ) -> Result<SamlPostForm, SignInRefusal> {
     let tenant = tenant(app, raw_slug).await?;
-    let connection = app
-        .store
-        .saml_connection(tenant.id)
+    let connection_id = further(&tenant, connection_id);
+    let connection = saml_connection_of(app, &tenant, connection_id)
         .await?
         .ok_or(SignInRefusal::SamlNotConfigured)?;
     let action = connection
@@ -399,9 +447,9 @@ pub async fn saml_post_form(
         .store
         .saml_request(tenant.id, request_id)
         .await?
-        .filter(|r| r.expires_at > app.clock.now())
+        .filter(|r| r.expires_at > app.clock.now() && r.connection_id == connection_id)
         .ok_or(SignInRefusal::UnknownRequest)?;
-    let endpoints = sp_endpoints(app, &tenant);
+    let endpoints = sp_endpoints_of(app, &tenant, connection_id);
     let authn = AuthnRequest {
         id: &request.id,
         issue_instant: request.created_at,
@@ -422,17 +470,27 @@ pub async fn start_test(
     app: &App,
     slug: &str,
 ) -> Result<(String, time::OffsetDateTime), SignInRefusal> {
-    let url = start_saml(app, slug, None, true).await?;
+    let url = start_saml(app, slug, None, None, true).await?;
     Ok((url, app.clock.now() + REQUEST_TTL))
 }
 
 /// The SP metadata of the tenant at `slug`, served as soon as the tenant exists:
 /// admins copy these values before they have an IdP to configure. Its SP key pair
 /// is created on first use.
-pub async fn sp_metadata(app: &App, raw_slug: &str) -> Result<String, SignInRefusal> {
+pub async fn sp_metadata(
+    app: &App,
+    raw_slug: &str,
+    connection_id: Option<Uuid>,
+) -> Result<String, SignInRefusal> {
     let tenant = tenant(app, raw_slug).await?;
-    let connection = app.store.saml_connection(tenant.id).await?;
-    let endpoints = sp_endpoints(app, &tenant);
+    let connection_id = further(&tenant, connection_id);
+    let connection = saml_connection_of(app, &tenant, connection_id).await?;
+    // A further connection's metadata exists only once it does (the first's is
+    // served before, for admins who copy the values first).
+    if connection_id.is_some() && connection.is_none() {
+        return Err(SignInRefusal::UnknownConnection);
+    }
+    let endpoints = sp_endpoints_of(app, &tenant, connection_id);
     let keys = keys::sp_keys(app, &tenant, true)
         .await
         .map_err(SignInRefusal::unavailable)?;

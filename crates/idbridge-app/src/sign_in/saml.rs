@@ -35,7 +35,7 @@ use idbridge_store::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{CODE_TTL, SignInRefusal, sp_endpoints};
+use super::{CODE_TTL, SignInRefusal, sp_endpoints_of};
 use crate::directory::saml_claims::with_claims;
 use crate::directory::{self, DirectoryError, Origin, TenantRef, Updated, UserToUpdate};
 use crate::roles::TenantRoles;
@@ -88,14 +88,20 @@ pub struct TestResult {
 pub async fn complete_saml(
     app: &App,
     slug: &str,
+    connection_id: Option<Uuid>,
     post: SamlPost,
 ) -> Result<SignInOutcome, SignInRefusal> {
     let slug = idbridge_core::TenantSlug::parse(slug).map_err(|_| SignInRefusal::TenantNotFound)?;
-    let (tenant, connection) = app
-        .store
-        .tenant_with_saml_connection(&slug)
-        .await?
-        .ok_or(SignInRefusal::TenantNotFound)?;
+    // One read either way: the first connection's is the hot path.
+    let (tenant, connection) = match connection_id {
+        None => app.store.tenant_with_saml_connection(&slug).await?,
+        Some(id) => {
+            app.store
+                .tenant_with_saml_connection_by_id(&slug, id)
+                .await?
+        }
+    }
+    .ok_or(SignInRefusal::TenantNotFound)?;
     let mut log = SignInEvent {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
@@ -183,10 +189,14 @@ async fn consume(
     let now = app.clock.now();
     let request = match &assertion.in_response_to {
         Some(id) => {
+            // Ours, and sent for this connection (its response comes back to the
+            // ACS of the connection it was sent for).
+            let this = Some(connection.connection_id).filter(|c| *c != tenant.id);
             let request = app
                 .store
                 .take_saml_request(tenant.id, id, now)
                 .await?
+                .filter(|r| r.connection_id == this)
                 .ok_or(SignInRefusal::UnknownRequest)?;
             if post.relay_state.as_deref() != Some(request.relay_state.as_str()) {
                 return Err(SignInRefusal::RelayStateMismatch);
@@ -239,7 +249,7 @@ async fn consume(
             redirect_uri: uri.clone(),
             client_id: Some(o.client_id),
             oidc: Some(o),
-            connection_id: tenant.id,
+            connection_id: connection.connection_id,
         },
         None => Landing {
             redirect_uri: connection
@@ -248,8 +258,7 @@ async fn consume(
                 .ok_or(SignInRefusal::NoRedirectUri)?,
             client_id: connection.default_client_id,
             oidc: None,
-            // The tenant's first SAML connection has the tenant's id.
-            connection_id: tenant.id,
+            connection_id: connection.connection_id,
         },
     };
     complete(app, tenant, landing, &user_claims, log).await
@@ -506,7 +515,7 @@ fn verify(
         .iter()
         .filter_map(|b64| Certificate::from_base64(b64).ok())
         .collect();
-    let sp = sp_endpoints(app, tenant);
+    let sp = sp_endpoints_of(app, tenant, Some(connection.connection_id));
     let expect = Expectations {
         idp_entity_id: &connection.idp_entity_id,
         sp_entity_id: &sp.entity_id,

@@ -9,7 +9,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use idbridge_app::sign_in::{self, SamlPost, SignInOutcome};
+use idbridge_app::sign_in::{self, SamlPost, SignInOutcome, SignInRefusal};
 use serde::Deserialize;
 
 use crate::web::flow::{FlowError, SAML_POST_SCRIPT, saml_post_page, test_result_page};
@@ -22,6 +22,26 @@ const ACS_BODY_LIMIT: usize = 512 * 1024;
 /// `login` and `acs` are open to anyone and write rows (an AuthnRequest; a sign-in
 /// log entry for every refusal), so each client address has a budget on them
 /// ([`crate::rate_limit`]), checked before the body is read.
+/// A SAML route's place: the tenant, and which of its SAML connections (none in
+/// the path: its first, at `/saml/{slug}`; a further one at
+/// `/saml/{slug}/c/{connection}`).
+#[derive(Debug, Deserialize)]
+pub struct SamlPath {
+    slug: String,
+    #[serde(default)]
+    connection: Option<String>,
+}
+
+impl SamlPath {
+    /// `Err` for a connection segment that is not an id (no such connection).
+    fn connection(&self) -> Result<Option<uuid::Uuid>, SignInRefusal> {
+        self.connection
+            .as_deref()
+            .map(|raw| uuid::Uuid::parse_str(raw).map_err(|_| SignInRefusal::UnknownConnection))
+            .transpose()
+    }
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
     let limited = || axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce);
     Router::new()
@@ -39,10 +59,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// SP metadata, served as soon as the tenant exists.
 async fn metadata(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path(path): Path<SamlPath>,
     headers: HeaderMap,
 ) -> Response {
-    match sign_in::sp_metadata(&state.app, &slug).await {
+    let connection = match path.connection() {
+        Ok(c) => c,
+        Err(refusal) => return FlowError::from(&refusal).page(&headers),
+    };
+    match sign_in::sp_metadata(&state.app, &path.slug, connection).await {
         Ok(xml) => (
             [
                 (
@@ -65,10 +89,14 @@ async fn metadata(
 /// the connection's `default_redirect_uri`.
 async fn login(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path(path): Path<SamlPath>,
     headers: HeaderMap,
 ) -> Response {
-    match sign_in::start_saml(&state.app, &slug, None, false).await {
+    let connection = match path.connection() {
+        Ok(c) => c,
+        Err(refusal) => return FlowError::from(&refusal).page(&headers),
+    };
+    match sign_in::start_saml(&state.app, &path.slug, connection, None, false).await {
         Ok(location) => redirect(StatusCode::FOUND, &location),
         Err(refusal) => FlowError::from(&refusal).page(&headers),
     }
@@ -83,11 +111,15 @@ pub struct PostQuery {
 /// posts the stored AuthnRequest to the IdP.
 async fn post_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path(path): Path<SamlPath>,
     Query(query): Query<PostQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match sign_in::saml_post_form(&state.app, &slug, &query.request).await {
+    let connection = match path.connection() {
+        Ok(c) => c,
+        Err(refusal) => return FlowError::from(&refusal).page(&headers),
+    };
+    match sign_in::saml_post_form(&state.app, &path.slug, connection, &query.request).await {
         Ok(form) => saml_post_page(&form),
         Err(refusal) => FlowError::from(&refusal).page(&headers),
     }
@@ -123,7 +155,7 @@ pub struct AcsForm {
 /// The Assertion Consumer Service, `POST /saml/{slug}/acs` (HTTP-POST binding).
 async fn acs(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path(path): Path<SamlPath>,
     headers: HeaderMap,
     form: Result<Form<AcsForm>, FormRejection>,
 ) -> Response {
@@ -143,7 +175,11 @@ async fn acs(
             ..SamlPost::default()
         },
     };
-    match sign_in::complete_saml(&state.app, &slug, post).await {
+    let connection = match path.connection() {
+        Ok(c) => c,
+        Err(refusal) => return FlowError::from(&refusal).page(&headers),
+    };
+    match sign_in::complete_saml(&state.app, &path.slug, connection, post).await {
         Ok(SignInOutcome::App { redirect: target }) => {
             redirect(StatusCode::SEE_OTHER, target.as_str())
         }

@@ -151,12 +151,12 @@ impl<D: Db> ConnectionRepo for SqlStore<D> {
             .bind(id)
             .execute_one(&mut tx)
             .await?;
-        if id == tenant_id {
-            query::<D>("DELETE FROM saml_connections WHERE tenant_id = $1")
-                .bind(tenant_id)
-                .execute(&mut tx)
-                .await?;
-        }
+        // A SAML connection's settings go with it.
+        query::<D>("DELETE FROM saml_connections WHERE connection_id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

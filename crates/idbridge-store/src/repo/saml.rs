@@ -22,14 +22,27 @@ use crate::{
 /// renamed on the connection's side (`saml_created_at`, `saml_updated_at`), so no
 /// column name is ambiguous. `$1` is the slug. Every connection column is listed: a
 /// column added to the table and read by a row reader must be added here.
-pub(crate) const TENANT_WITH_SAML_CONNECTION: &str = "SELECT t.*, c.tenant_id, c.idp_entity_id, \
+pub(crate) const TENANT_WITH_SAML_CONNECTION: &str = "SELECT t.*, c.connection_id, c.tenant_id, c.idp_entity_id, \
      c.idp_sso_redirect_url, c.idp_sso_post_url, c.idp_certificates, c.metadata_xml, \
      c.metadata_url, c.metadata_fetched_at, c.metadata_checked_at, c.metadata_error, \
      c.want_assertions_signed, c.want_response_signed, c.sign_authn_requests, \
      c.allow_idp_initiated, c.default_redirect_uri, c.default_client_id, \
      c.email_attributes, c.clock_skew_seconds, c.created_at AS saml_created_at, \
      c.updated_at AS saml_updated_at \
-     FROM tenants t LEFT JOIN saml_connections c ON c.tenant_id = t.id \
+     FROM tenants t LEFT JOIN saml_connections c ON c.connection_id = t.id \
+     WHERE t.slug = $1";
+
+/// [`TENANT_WITH_SAML_CONNECTION`] for the tenant's SAML connection `$2` (one of
+/// its further ones): found by its primary key, and only if it is the tenant's.
+pub(crate) const TENANT_WITH_SAML_CONNECTION_BY_ID: &str = "SELECT t.*, c.connection_id, c.tenant_id, \
+     c.idp_entity_id, \
+     c.idp_sso_redirect_url, c.idp_sso_post_url, c.idp_certificates, c.metadata_xml, \
+     c.metadata_url, c.metadata_fetched_at, c.metadata_checked_at, c.metadata_error, \
+     c.want_assertions_signed, c.want_response_signed, c.sign_authn_requests, \
+     c.allow_idp_initiated, c.default_redirect_uri, c.default_client_id, \
+     c.email_attributes, c.clock_skew_seconds, c.created_at AS saml_created_at, \
+     c.updated_at AS saml_updated_at \
+     FROM tenants t LEFT JOIN saml_connections c ON c.connection_id = $2 AND c.tenant_id = t.id \
      WHERE t.slug = $1";
 
 /// The names a connection's timestamps have in a row: its own table's, or those
@@ -52,6 +65,7 @@ impl ConnectionTimestamps {
 
 fn connection_from_columns(row: &impl Row, at: &ConnectionTimestamps) -> Result<SamlConnection> {
     Ok(SamlConnection {
+        connection_id: row.get("connection_id")?,
         tenant_id: row.get("tenant_id")?,
         idp_entity_id: row.get("idp_entity_id")?,
         idp_sso_redirect_url: row.get("idp_sso_redirect_url")?,
@@ -90,7 +104,7 @@ struct TenantWithConnection(Tenant, Option<SamlConnection>);
 impl FromRow for TenantWithConnection {
     fn from_row(row: &impl Row) -> Result<Self> {
         let tenant = Tenant::from_row(row)?;
-        let connected = row.get::<Option<Uuid>>("tenant_id")?.is_some();
+        let connected = row.get::<Option<Uuid>>("connection_id")?.is_some();
         let connection = if connected {
             Some(connection_from_columns(
                 row,
@@ -121,6 +135,7 @@ impl FromRow for SamlRequestState {
                     scope: row.get::<Option<String>>("scope")?.unwrap_or_default(),
                 }),
             },
+            connection_id: row.get("connection_id")?,
             created_at: row.time("created_at")?,
             expires_at: row.time("expires_at")?,
         })
@@ -163,15 +178,15 @@ impl<D: Db> SamlRepo for SqlStore<D> {
     async fn put_saml_connection(&self, c: &SamlConnection) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>(
-            "INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
+            "INSERT INTO saml_connections (connection_id, tenant_id, idp_entity_id, idp_sso_redirect_url, \
              idp_sso_post_url, idp_certificates, metadata_xml, metadata_url, metadata_fetched_at, \
              want_assertions_signed, want_response_signed, allow_idp_initiated, \
              default_redirect_uri, clock_skew_seconds, created_at, updated_at, metadata_checked_at, \
              metadata_error, \
              default_client_id, email_attributes, sign_authn_requests) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             VALUES ($21, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
              $18, $19, $20) \
-             ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
+             ON CONFLICT (connection_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, \
              idp_sso_redirect_url = excluded.idp_sso_redirect_url, \
              idp_sso_post_url = excluded.idp_sso_post_url, \
              idp_certificates = excluded.idp_certificates, metadata_xml = excluded.metadata_xml, \
@@ -205,19 +220,22 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         .bind(c.default_client_id)
         .bind(c.email_attributes.as_ref().map(Json))
         .bind(c.sign_authn_requests)
+        .bind(c.connection_id)
         .execute(&mut tx)
         .await?;
-        // The tenant's first SAML connection, as the connections list shows it: its
-        // id is the tenant's own.
+        // The connection as the connections list shows it (the tenant's first SAML
+        // connection has the tenant's own id); its name and domains are the
+        // connections API's to change.
         query::<D>(
             "INSERT INTO connections (id, tenant_id, kind, name, domains, is_default, \
-             created_at, updated_at) VALUES ($1, $1, 'saml', 'SAML', $2, $3, $4, $4) \
+             created_at, updated_at) VALUES ($5, $1, 'saml', 'SAML', $2, $3, $4, $4) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(c.tenant_id)
         .bind(Json(Vec::<String>::new()))
         .bind(false)
         .bind(Ts(c.created_at))
+        .bind(c.connection_id)
         .execute(&mut tx)
         .await?;
         tx.commit().await?;
@@ -225,7 +243,7 @@ impl<D: Db> SamlRepo for SqlStore<D> {
     }
 
     async fn saml_connection(&self, tenant_id: Uuid) -> Result<Option<SamlConnection>> {
-        query::<D>("SELECT * FROM saml_connections WHERE tenant_id = $1")
+        query::<D>("SELECT * FROM saml_connections WHERE connection_id = $1")
             .bind(tenant_id)
             .fetch_optional(&mut *self.read().await?)
             .await
@@ -240,6 +258,31 @@ impl<D: Db> SamlRepo for SqlStore<D> {
             .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(found.map(|TenantWithConnection(tenant, connection)| (tenant, connection)))
+    }
+
+    async fn tenant_with_saml_connection_by_id(
+        &self,
+        slug: &TenantSlug,
+        connection_id: Uuid,
+    ) -> Result<Option<(Tenant, Option<SamlConnection>)>> {
+        let found: Option<TenantWithConnection> = query::<D>(TENANT_WITH_SAML_CONNECTION_BY_ID)
+            .bind(slug.as_str())
+            .bind(connection_id)
+            .fetch_optional(&mut *self.read().await?)
+            .await?;
+        Ok(found.map(|TenantWithConnection(tenant, connection)| (tenant, connection)))
+    }
+
+    async fn saml_connection_by_id(
+        &self,
+        tenant_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<Option<SamlConnection>> {
+        query::<D>("SELECT * FROM saml_connections WHERE connection_id = $1 AND tenant_id = $2")
+            .bind(connection_id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *self.read().await?)
+            .await
     }
 
     async fn saml_connections_to_refresh(
@@ -262,7 +305,7 @@ impl<D: Db> SamlRepo for SqlStore<D> {
 
     async fn record_metadata_refresh(
         &self,
-        tenant_id: Uuid,
+        connection_id: Uuid,
         metadata_url: &str,
         outcome: std::result::Result<&FetchedMetadata, &str>,
         now: OffsetDateTime,
@@ -272,9 +315,9 @@ impl<D: Db> SamlRepo for SqlStore<D> {
                 "UPDATE saml_connections SET idp_entity_id = $3, idp_sso_redirect_url = $4, \
                  idp_sso_post_url = $5, idp_certificates = $6, metadata_xml = $7, \
                  metadata_fetched_at = $8, metadata_checked_at = $8, metadata_error = NULL, \
-                 updated_at = $8 WHERE tenant_id = $1 AND metadata_url = $2",
+                 updated_at = $8 WHERE connection_id = $1 AND metadata_url = $2",
             )
-            .bind(tenant_id)
+            .bind(connection_id)
             .bind(metadata_url)
             .bind(&m.idp_entity_id)
             .bind(&m.idp_sso_redirect_url)
@@ -284,9 +327,9 @@ impl<D: Db> SamlRepo for SqlStore<D> {
             .bind(Ts(now)),
             Err(error) => query::<D>(
                 "UPDATE saml_connections SET metadata_checked_at = $3, metadata_error = $4 \
-                 WHERE tenant_id = $1 AND metadata_url = $2",
+                 WHERE connection_id = $1 AND metadata_url = $2",
             )
-            .bind(tenant_id)
+            .bind(connection_id)
             .bind(metadata_url)
             .bind(Ts(now))
             .bind(error),
@@ -299,8 +342,9 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO saml_requests (id, tenant_id, relay_state, redirect_uri, test, \
-             created_at, expires_at, client_id, oauth_state, nonce, code_challenge, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             created_at, expires_at, client_id, oauth_state, nonce, code_challenge, scope, \
+             connection_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&r.id)
         .bind(r.tenant_id)
@@ -314,6 +358,7 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         .bind(r.oidc.as_ref().and_then(|o| o.nonce.as_deref()))
         .bind(r.oidc.as_ref().and_then(|o| o.code_challenge.as_deref()))
         .bind(r.oidc.as_ref().map(|o| o.scope.as_str()))
+        .bind(r.connection_id)
         .execute(&mut tx)
         .await?;
         tx.commit().await?;
@@ -344,8 +389,8 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         limit: u32,
     ) -> Result<Vec<SamlConnection>> {
         query::<D>(
-            "SELECT * FROM saml_connections WHERE ($1 IS NULL OR tenant_id > $1) \
-             ORDER BY tenant_id LIMIT $2",
+            "SELECT * FROM saml_connections WHERE ($1 IS NULL OR connection_id > $1) \
+             ORDER BY connection_id LIMIT $2",
         )
         .bind(after)
         .bind(i64::from(limit))

@@ -1029,3 +1029,88 @@ both_backends! {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+both_backends! {
+    async fn a_further_saml_connection_has_its_own_entity_id_and_acs(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let staff = TestIdp::entra(Key::Rsa2048);
+        configure_for_app(&app, "acme", &staff).await;
+        let acquired = TestIdp::okta(Key::P256);
+        let response = app
+            .admin(Method::POST, "/api/v1/tenants/acme/connections")
+            .json(&json!({"type": "saml", "name": "Acquired (Okta)", "domains": ["acquired.example"],
+                          "idp_metadata_xml": acquired.metadata_xml(),
+                          "default_redirect_uri": APP_CALLBACK}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await.expect("json");
+        let id = created["id"].as_str().expect("id").to_owned();
+        let base = app.url(&format!("/saml/acme/c/{id}"));
+        assert_eq!(created["type"], "saml");
+        assert_eq!(created["name"], "Acquired (Okta)");
+        assert_eq!(created["sp_entity_id"], base);
+        assert_eq!(created["acs_url"], format!("{base}/acs"));
+        assert_eq!(created["domains"], json!(["acquired.example"]));
+        // Its own SP metadata.
+        let metadata = app.http.get(format!("{base}/metadata")).send().await.expect("metadata");
+        assert_eq!(metadata.status(), StatusCode::OK);
+        let xml = metadata.text().await.expect("xml");
+        assert!(xml.contains(&format!("entityID=\"{base}\"")), "{xml}");
+        assert!(xml.contains(&format!("Location=\"{base}/acs\"")));
+        // The first connection is as it was.
+        let first: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        assert_eq!(first["sp_entity_id"], app.url("/saml/acme"));
+
+        // A sign-in through it: its request, its audience, its ACS.
+        let response = app.browser().get(format!("{base}/login")).send().await.expect("login");
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+        assert!(location.starts_with(&acquired.sso_url), "{location}");
+        let query: HashMap<String, String> = url::Url::parse(&location).expect("url").query_pairs().into_owned().collect();
+        let request_xml = inflate_redirect_payload(&query["SAMLRequest"]).expect("inflates");
+        assert!(request_xml.contains(&format!("<saml:Issuer>{base}</saml:Issuer>")), "{request_xml}");
+        let request_id = request_xml.split(" ID=\"").nth(1).and_then(|r| r.split('"').next()).expect("ID").to_owned();
+        let spec = acquired.response_spec(&base, &format!("{base}/acs"), Some(&request_id), "kim@acquired.example", app.clock.now());
+        // Posted to the first connection's ACS, it is refused (another audience,
+        // another IdP's signature).
+        let (status, _) = post_acs(&app, "acme", &[("SAMLResponse", &acquired.post_value(&spec)), ("RelayState", &query["RelayState"])]).await;
+        assert!(status.is_client_error());
+        let response = app
+            .browser()
+            .post(format!("{base}/acs"))
+            .form(&[("SAMLResponse", acquired.post_value(&spec).as_str()), ("RelayState", query["RelayState"].as_str())])
+            .send()
+            .await
+            .expect("send");
+        let code = code_in(&response);
+        let hash = idbridge_core::secret::AuthorizationCode::parse(&code).expect("code").hash();
+        let record = app.store.authorization_code(&hash).await.expect("lookup").expect("stored");
+        assert_eq!(record.connection_id.map(|c| c.to_string()), Some(id.clone()));
+
+        // A request sent for the first connection is not answered at this ACS.
+        let (first_request, relay) = start(&app, "acme", false).await;
+        let spec = acquired.response_spec(&base, &format!("{base}/acs"), Some(&first_request), "kim@acquired.example", app.clock.now());
+        let response = app
+            .browser()
+            .post(format!("{base}/acs"))
+            .form(&[("SAMLResponse", acquired.post_value(&spec).as_str()), ("RelayState", relay.as_str())])
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(last_reason(&app, "acme").await, "unknown_request");
+
+        // Removed, it has no metadata any more; the first connection stays.
+        let response = app.admin(Method::DELETE, &format!("/api/v1/tenants/acme/connections/{id}")).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let gone = app.http.get(format!("{base}/metadata")).send().await.expect("metadata");
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+        let first: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        assert!(first["idp_entity_id"].is_string(), "{first}");
+        // Not an id: no such connection.
+        let bad = app.http.get(app.url("/saml/acme/c/not-an-id/metadata")).send().await.expect("send");
+        assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+    }
+}
