@@ -515,3 +515,42 @@ pub async fn start_test(
         expires_at,
     })
 }
+
+/// After a key rotation (`--secret-key NEW,OLD`): seals again, with the first key,
+/// every client secret sealed with another configured key, so the old key can be
+/// dropped. Secrets whose key is not configured at all are left (and reported).
+/// Run by every process's housekeeping; returns how many it sealed again.
+pub async fn reseal_secrets(app: &App) -> std::result::Result<usize, StoreError> {
+    let Some(keys) = app.config.secret_keys.as_ref() else {
+        return Ok(0);
+    };
+    let mut resealed = 0;
+    let mut after = None;
+    loop {
+        let page = app.store.sealed_connections_after(after, 100).await?;
+        let Some(last) = page.last() else {
+            return Ok(resealed);
+        };
+        after = Some(last.id);
+        for c in &page {
+            let Some(sealed) = c.oidc.as_ref().and_then(|o| o.sealed_secret.as_deref()) else {
+                continue;
+            };
+            if !keys.is_stale(sealed) {
+                continue;
+            }
+            match keys.open(sealed, c.id.as_bytes()) {
+                Ok(secret) => {
+                    use secrecy::ExposeSecret;
+                    let new = keys.seal(secret.expose_secret().as_bytes(), c.id.as_bytes());
+                    if app.store.reseal_secret(c.id, sealed, &new).await? {
+                        resealed += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %c.id, error = %e, "a client secret cannot be sealed again");
+                }
+            }
+        }
+    }
+}

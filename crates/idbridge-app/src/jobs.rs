@@ -29,6 +29,14 @@ pub async fn housekeeping(app: &App) {
     if let Err(error) = connections::warn_expiring(app).await {
         tracing::warn!(%error, "certificate expiry check: storage failed");
     }
+    match crate::idp_connections::reseal_secrets(app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            resealed = n,
+            "client secrets sealed again with the first --secret-key"
+        ),
+        Err(error) => tracing::warn!(%error, "re-sealing client secrets: storage failed"),
+    }
     if let Err(error) = domains::recheck_due(app).await {
         tracing::warn!(%error, "domain re-check: storage failed");
     }

@@ -132,6 +132,18 @@ pub trait ConnectionRepo {
         fetched_at: OffsetDateTime,
     ) -> Result<()>;
 
+    /// OpenID Connect connections with a client secret, of every tenant, in id order
+    /// after `after`, `limit` of them (for the re-sealing after a key rotation).
+    async fn sealed_connections_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ConnectionRecord>>;
+
+    /// Replaces the connection's sealed secret if it is still `old` (a secret set
+    /// meanwhile wins); `true` if replaced.
+    async fn reseal_secret(&self, id: Uuid, old: &[u8], new: &[u8]) -> Result<bool>;
+
     /// Records a flow under the digest of its `state`.
     async fn create_oidc_flow(&self, state: &SecretHash, flow: &OidcFlow) -> Result<()>;
 

@@ -178,6 +178,33 @@ impl<D: Db> ConnectionRepo for SqlStore<D> {
         Ok(())
     }
 
+    async fn sealed_connections_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ConnectionRecord>> {
+        query::<D>(
+            "SELECT * FROM connections WHERE client_secret IS NOT NULL \
+             AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.read().await?)
+        .await
+    }
+
+    async fn reseal_secret(&self, id: Uuid, old: &[u8], new: &[u8]) -> Result<bool> {
+        let changed = query::<D>(
+            "UPDATE connections SET client_secret = $3 WHERE id = $1 AND client_secret = $2",
+        )
+        .bind(id)
+        .bind(old.to_vec())
+        .bind(new.to_vec())
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(changed == 1)
+    }
+
     async fn create_oidc_flow(&self, state: &SecretHash, f: &OidcFlow) -> Result<()> {
         let app = f.app.as_ref();
         query::<D>(

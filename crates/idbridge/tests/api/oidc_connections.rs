@@ -676,3 +676,30 @@ both_backends! {
         assert!(claims["email"].as_str().expect("email").ends_with("@acme.example"));
     }
 }
+
+both_backends! {
+    async fn a_key_rotation_seals_every_client_secret_again(db: TestDb) {
+        use idbridge_core::sealed::Keyring;
+        use secrecy::ExposeSecret;
+        let app = spawn(db, true).await;
+        let (idp, _client, id) = scripted(&app, Profile::Okta).await;
+        let id = uuid::Uuid::parse_str(&id).expect("id");
+        let old = crate::helpers::SECRET_KEY;
+        let new = Keyring::generate_key();
+        // The operator restarts with NEW,OLD: housekeeping seals the secret again.
+        let mut config = (*app.state.app.config).clone();
+        config.secret_keys = Some(std::sync::Arc::new(
+            Keyring::parse(&format!("{new},{old}")).expect("keys"),
+        ));
+        let rotated = idbridge_app::App::new(app.store.clone(), app.clock.clone(), config);
+        assert_eq!(idbridge_app::idp_connections::reseal_secrets(&rotated).await.expect("reseal"), 1);
+        assert_eq!(idbridge_app::idp_connections::reseal_secrets(&rotated).await.expect("again"), 0);
+        // Now NEW alone opens it.
+        let tenant = app.store.tenant_by_slug(&idbridge_core::TenantSlug::parse("acme").expect("slug")).await.expect("read").expect("tenant");
+        let record = app.store.connection(tenant.id, id).await.expect("read").expect("connection");
+        let sealed = record.oidc.expect("oidc").sealed_secret.expect("secret");
+        let opened = Keyring::parse(&new).expect("key").open(&sealed, id.as_bytes()).expect("opens with NEW");
+        assert_eq!(opened.expose_secret(), idp.client.client_secret);
+        assert!(Keyring::parse(old).expect("key").open(&sealed, id.as_bytes()).is_err());
+    }
+}
