@@ -163,7 +163,8 @@ pub struct LookupView {
     /// Whether that tenant turned password login off (`false` when no tenant).
     pub sso_required: bool,
     /// The connection a sign-in with this address goes through (the one serving
-    /// its domain, else the tenant's default); `null` when there is none.
+    /// its domain, else the tenant's default); absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<LookupConnection>,
 }
 

@@ -260,7 +260,7 @@ impl Callback {
     /// A query (or form body) with each parameter at most once.
     pub fn parse(query: &[u8]) -> Result<Self, CallbackRefusal> {
         let params = Params::parse(query).map_err(|_| CallbackRefusal::Malformed)?;
-        let take = |name: &str| params.get(name).map(|v| bounded(v));
+        let take = |name: &str| params.get(name).map(bounded);
         Ok(Callback {
             code: params.get("code").map(str::to_owned),
             state: params.get("state").map(str::to_owned),

@@ -208,7 +208,7 @@ fn unknown_kid_wrong_key_and_tampering_are_refused() {
     let good = key.sign(&claims()).unwrap();
     let forged = other.sign(&claims()).unwrap();
     let forged_sig = forged.rsplit('.').next().unwrap();
-    let body = good.rsplitn(2, '.').nth(1).unwrap();
+    let body = good.rsplit_once('.').unwrap().0;
     assert_eq!(
         verify(&format!("{body}.{forged_sig}"), &jwks(&[&key])),
         Err(IdTokenRefusal::SignatureInvalid)

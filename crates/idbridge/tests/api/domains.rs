@@ -334,6 +334,21 @@ both_backends! {
         }
         let response = app.admin(Method::GET, "/api/v1/lookup").send().await.expect("send");
         expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+        // Once the tenant has a connection, the lookup names the one the sign-in
+        // goes through.
+        let idp = idbridge_testkit::saml::TestIdp::entra(idbridge_testkit::saml::Key::Rsa2048);
+        let response = app
+            .admin(Method::PUT, "/api/v1/tenants/acme/saml")
+            .json(&json!({"idp_metadata_xml": idp.metadata_xml()}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let tenant = app.get_json("/api/v1/tenants/acme").await;
+        let found = app.lookup_ok("jane@acme.test").await;
+        assert_eq!(found["tenant"], "acme");
+        assert_eq!(found["connection"], json!({"id": tenant["id"], "type": "saml", "name": "SAML"}));
     }
 
     async fn the_recheck_unverifies_a_domain_whose_record_is_gone(db: TestDb) {

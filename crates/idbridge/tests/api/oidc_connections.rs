@@ -553,6 +553,7 @@ both_backends! {
         .await
         .expect("json");
     assert_eq!(lookup["tenant"], Value::Null, "the domain is not verified");
+    assert!(lookup.get("connection").is_none(), "{lookup}");
 
     // Removing the SAML connection removes its settings.
     let response = app
@@ -701,5 +702,58 @@ both_backends! {
         let opened = Keyring::parse(&new).expect("key").open(&sealed, id.as_bytes()).expect("opens with NEW");
         assert_eq!(opened.expose_secret(), idp.client.client_secret);
         assert!(Keyring::parse(old).expect("key").open(&sealed, id.as_bytes()).is_err());
+    }
+}
+
+both_backends! {
+    async fn the_directory_and_the_tenant_policy_apply_to_oidc_sign_ins(db: TestDb) {
+        let app = spawn(db, true).await;
+        let (_idp, client, _) = scripted(&app, Profile::Entra).await;
+        // SCIM provisioned the person, then deactivated them: refused, no code.
+        let (_, token) = app.create_scim_token("acme").await;
+        let scim = crate::helpers::ScimClient {
+            app: &app,
+            slug: "acme".into(),
+            token,
+        };
+        let user = scim.create_user("ada.lovelace@acme.example").await;
+        let id = user["id"].as_str().expect("id");
+        scim.expect(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "value": {"active": false}}]})),
+            StatusCode::OK,
+        )
+        .await;
+        let landing = browse(&app, &authorize_url(&app, &client, "&tenant=acme")).await;
+        assert_eq!(landing.status, StatusCode::FORBIDDEN, "{}", landing.body);
+        assert_eq!(last_sign_in(&app, "acme").await["reason"], "user_inactive");
+        // Active again: the SCIM user signs in, as SCIM wrote them (one user).
+        scim.expect(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "value": {"active": true}}]})),
+            StatusCode::OK,
+        )
+        .await;
+        let landing = browse(&app, &authorize_url(&app, &client, "&tenant=acme")).await;
+        assert_eq!(landing.status, StatusCode::SEE_OTHER, "{}", landing.body);
+        let back = query_of(&landing.location.expect("to the app"));
+        let claims = claims_of(redeem(&app, &client, &back["code"]).await["id_token"].as_str().expect("t"));
+        assert_eq!(claims["sub"], id);
+        assert_eq!(users(&app, "acme").await.len(), 1);
+        // The tenant requires verified domains: acme.example is not verified.
+        let response = app
+            .admin(Method::PATCH, "/api/v1/tenants/acme")
+            .json(&json!({"require_verified_domains": true}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let landing = browse(&app, &authorize_url(&app, &client, "&tenant=acme")).await;
+        assert_eq!(landing.status, StatusCode::FORBIDDEN, "{}", landing.body);
+        assert_eq!(last_sign_in(&app, "acme").await["reason"], "email_domain_not_verified");
     }
 }
