@@ -44,6 +44,8 @@ pub struct AccessTokenRecord {
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The connection the sign-in came through, as on its code.
+    pub connection_id: Option<Uuid>,
 }
 
 /// What became of an attempt to exchange a code.

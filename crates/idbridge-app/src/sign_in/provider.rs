@@ -281,21 +281,9 @@ pub async fn token(
     let mut profile = profile(app, &tenant, user)
         .await
         .map_err(|e| unavailable("token: profile lookup failed", e))?;
-    // Which connection the sign-in came through. The tenant's first SAML
-    // connection has the tenant's id: no read for it.
-    if let Some(id) = record.connection_id {
-        profile.connection = Some(id.to_string());
-        if id != tenant.id {
-            let connection = app
-                .store
-                .connection(tenant.id, id)
-                .await
-                .map_err(|e| unavailable("token: connection lookup failed", e))?;
-            if let Some(c) = connection {
-                profile.idp = c.kind.as_str().to_owned();
-            }
-        }
-    }
+    with_connection(app, &tenant, record.connection_id, &mut profile)
+        .await
+        .map_err(|e| unavailable("token: connection lookup failed", e))?;
     let scopes: Vec<String> = record.scope.split(' ').map(str::to_owned).collect();
     let client_id_text = client.id.to_string();
     let claims = claims::id_token_claims(
@@ -386,9 +374,32 @@ pub async fn userinfo(app: &App, presented: &str) -> Result<Map<String, Value>, 
         .ok_or(UserinfoFailure::InvalidToken(
             "the user is deactivated or deleted",
         ))?;
-    let profile = profile(app, &tenant, user).await.map_err(fail)?;
+    let mut profile = profile(app, &tenant, user).await.map_err(fail)?;
+    with_connection(app, &tenant, record.connection_id, &mut profile)
+        .await
+        .map_err(fail)?;
     let scopes: Vec<String> = record.scope.split(' ').map(str::to_owned).collect();
     Ok(claims::user_claims(&profile, &scopes))
+}
+
+/// The `idp` and `connection` claims: which connection the sign-in came through.
+/// The tenant's first SAML connection has the tenant's id: no read for it.
+async fn with_connection(
+    app: &App,
+    tenant: &Tenant,
+    connection_id: Option<Uuid>,
+    profile: &mut Profile,
+) -> Result<(), idbridge_store::StoreError> {
+    let Some(id) = connection_id else {
+        return Ok(());
+    };
+    profile.connection = Some(id.to_string());
+    if id != tenant.id
+        && let Some(c) = app.store.connection(tenant.id, id).await?
+    {
+        profile.idp = c.kind.as_str().to_owned();
+    }
+    Ok(())
 }
 
 /// The tenant and the user, if the user still exists and is active.

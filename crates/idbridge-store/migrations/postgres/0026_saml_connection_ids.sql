@@ -12,3 +12,6 @@ CREATE INDEX saml_connections_tenant_idx ON saml_connections (tenant_id);
 -- Which connection an AuthnRequest was sent for: its response must come back to
 -- that connection's ACS. NULL: the tenant's first SAML connection.
 ALTER TABLE saml_requests ADD COLUMN connection_id uuid;
+
+-- The connection an access token's sign-in came through (userinfo's `idp`).
+ALTER TABLE oidc_access_tokens ADD COLUMN connection_id uuid;

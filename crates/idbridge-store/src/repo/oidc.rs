@@ -67,6 +67,7 @@ impl FromRow for AccessTokenRecord {
             created_at: row.time("created_at")?,
             expires_at: row.time("expires_at")?,
             revoked_at: row.opt_time("revoked_at")?,
+            connection_id: row.get("connection_id")?,
         })
     }
 }
@@ -153,7 +154,8 @@ impl<D: Db> OidcRepo for SqlStore<D> {
         }
         query::<D>(
             "INSERT INTO oidc_access_tokens (token_hash, code_hash, client_id, tenant_id, \
-             user_id, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             user_id, scope, created_at, expires_at, connection_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(digest(token_hash))
         .bind(code)
@@ -163,6 +165,7 @@ impl<D: Db> OidcRepo for SqlStore<D> {
         .bind(&record.scope)
         .bind(Ts(now))
         .bind(Ts(token_expires_at))
+        .bind(record.connection_id)
         .execute(&mut tx)
         .await?;
         tx.commit().await?;

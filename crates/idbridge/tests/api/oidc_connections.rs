@@ -221,6 +221,19 @@ both_backends! {
     assert_eq!(claims["connection"], id);
     assert_eq!(claims["nonce"], "app-nonce");
     assert_eq!(claims["tenant"], "acme");
+    // Userinfo says the same.
+    let info: Value = app
+        .http
+        .get(app.url("/oauth/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("access_token"))
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["idp"], "oidc");
+    assert_eq!(info["connection"], id);
 
     // connection= picks it too; a second sign-in of the same person is the same user.
     let landing = browse(&app, &authorize_url(&app, &client, &format!("&tenant=acme&connection={id}&login_hint=ann%40acme.example"))).await;
