@@ -150,6 +150,20 @@ async fn oidc_journey_in_chromium() {
     );
     browser.screenshot("05-portal-oidc-google-guide").await;
 
+    // Okta's guide, in Okta's words.
+    browser.goto(&app.url("/setup/oidc?idp=okta")).await;
+    browser.wait_for("#issuer").await;
+    let okta = browser.text("main").await;
+    for words in [
+        "Create App Integration",
+        "OIDC - OpenID Connect",
+        "Web Application",
+        "Sign-in redirect URIs",
+        "Groups claim filter",
+    ] {
+        assert!(okta.contains(words), "the Okta guide lacks {words:?}");
+    }
+
     // The operator's console lists the connection and can rename it.
     browser.goto(&app.url("/admin/login")).await;
     browser.fill("input[name=email]", OPERATOR).await;
@@ -173,7 +187,7 @@ async fn oidc_journey_in_chromium() {
             .contains("Contoso staff (Entra ID)")
     );
     browser.screenshot("06-console-connections").await;
-    let list: Value = app
+    let listed: Value = app
         .admin(Method::GET, "/api/v1/tenants/contoso/connections")
         .send()
         .await
@@ -181,9 +195,25 @@ async fn oidc_journey_in_chromium() {
         .json()
         .await
         .expect("json");
-    assert_eq!(list["data"][0]["name"], "Contoso staff (Entra ID)");
+    assert_eq!(listed["data"][0]["name"], "Contoso staff (Entra ID)");
+    // A SAML connection beside it, added in the console.
+    let saml_idp = idbridge_testkit::saml::TestIdp::okta(idbridge_testkit::saml::Key::Rsa2048);
+    browser.fill("#saml-name", "Contractors (Okta SAML)").await;
+    browser
+        .set_value("#saml-metadata-xml", &saml_idp.metadata_xml())
+        .await;
+    browser.fill("#saml-domains", "contractors.example").await;
+    browser
+        .click("form[action$='/connections/saml'] button[type=submit]")
+        .await;
+    browser.wait_for(".notice-success").await;
+    let page = browser.text("main").await;
+    assert!(page.contains("Contractors (Okta SAML)"), "{page}");
+    // The tenant had no SAML connection: this one is its first, at /saml/contoso.
+    assert!(page.contains(&app.url("/saml/contoso/acs")), "{page}");
+    browser.screenshot("07-console-two-connections").await;
     assert_eq!(
-        list["data"][0]["has_client_secret"], true,
+        listed["data"][0]["has_client_secret"], true,
         "a rename keeps the secret"
     );
     let response = app

@@ -190,6 +190,49 @@ pub async fn add(
     }
 }
 
+/// The "add a SAML connection" form.
+#[derive(Debug, Default, Deserialize)]
+pub struct AddSamlForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    metadata_url: String,
+    #[serde(default)]
+    metadata_xml: String,
+    #[serde(default)]
+    domains: String,
+}
+
+pub async fn add_saml(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
+    Path(slug): Path<String>,
+    Form(form): Form<AddSamlForm>,
+) -> Result<Response, ConsoleError> {
+    let (xml, url) =
+        idbridge_app::connections::metadata_from_form(&form.metadata_url, &form.metadata_xml, None);
+    let mut body = json!({
+        "type": "saml",
+        "domains": domain_list(&form.domains),
+        "idp_metadata_xml": xml,
+        "idp_metadata_url": url,
+    });
+    if !form.name.trim().is_empty() {
+        body["name"] = json!(form.name.trim());
+    }
+    match idp_connections::create(&state.app, &slug, body)
+        .await
+        .map_err(AdminError::from)
+    {
+        Ok(_) => Ok(see_other(
+            &site,
+            &format!("/tenants/{slug}/connections?done=added"),
+        )),
+        Err(e) => refused(&state, &site, &signed, &slug, e, AddForm::default()).await,
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]

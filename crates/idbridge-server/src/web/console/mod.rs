@@ -91,6 +91,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(connections::show).post(connections::add),
         )
         .route(
+            "/tenants/{slug}/connections/saml",
+            post(connections::add_saml),
+        )
+        .route(
             "/tenants/{slug}/connections/{id}",
             post(connections::change),
         )
