@@ -6,10 +6,10 @@ use std::sync::Arc;
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
-    AdminKeyRecord, DatabaseUrl, DomainCheckOutcome, DomainCounts, OidcClient, PageRequest,
-    PoolSettings, ProvisioningFilter, ProvisioningRecord, SamlConnection, SamlRequestState,
-    ScimTokenRecord, SignInEvent, SignInFilter, Store, StoreError, Tenant, TenantDomain,
-    TenantUpdate,
+    AdminKeyRecord, ConnectionKind, DatabaseUrl, DomainCheckOutcome, DomainCounts, OidcClient,
+    PageRequest, PoolSettings, ProvisioningFilter, ProvisioningRecord, SamlConnection,
+    SamlRequestState, ScimTokenRecord, SignInEvent, SignInFilter, Store, StoreError, Tenant,
+    TenantDomain, TenantUpdate,
 };
 use idbridge_testkit::{TestDb, both_backends};
 use time::OffsetDateTime;
@@ -1725,5 +1725,96 @@ both_backends! {
         assert_eq!(version, eng.version + 1);
         let stored = store.group_by_id(acme.id, eng.id).await.expect("read").expect("there");
         assert_eq!((stored.version, stored.document), (version, eng.document.clone()));
+    }
+}
+
+/// Applies the embedded migrations up to `last` only: the database as an older
+/// idbridge left it.
+async fn migrate_up_to(db: &TestDb, last: i64) {
+    use sqlx::Connection;
+    let keep = |m: &sqlx::migrate::Migrator| -> sqlx::migrate::Migrator {
+        let mut m = sqlx::migrate::Migrator {
+            migrations: m.migrations.clone(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        m.migrations = std::borrow::Cow::Owned(
+            m.migrations
+                .iter()
+                .filter(|x| x.version <= last)
+                .cloned()
+                .collect(),
+        );
+        m
+    };
+    match db.backend() {
+        "sqlite" => {
+            let migrator = keep(&sqlx::migrate!("./migrations/sqlite"));
+            let options: sqlx::sqlite::SqliteConnectOptions = db.url().parse().expect("sqlite URL");
+            let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+                .await
+                .expect("connect");
+            migrator.run(&mut conn).await.expect("older migrations");
+        }
+        _ => {
+            let migrator = keep(&sqlx::migrate!("./migrations/postgres"));
+            let mut conn = sqlx::PgConnection::connect(db.url())
+                .await
+                .expect("connect");
+            migrator.run(&mut conn).await.expect("older migrations");
+        }
+    }
+}
+
+both_backends! {
+    async fn connections_are_made_from_what_an_older_idbridge_stored(db: TestDb) {
+        // Before connections (migration 24): a tenant, its SAML connection, and an
+        // AuthnRequest in flight.
+        migrate_up_to(&db, 24).await;
+        let id = Uuid::now_v7();
+        let hex: String = id.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let sql = match db.backend() {
+            "sqlite" => format!(
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
+                 VALUES (X'{hex}', 'acme', 'Acme', 1, 1); \
+                 INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
+                 idp_certificates, metadata_xml, metadata_url, want_assertions_signed, \
+                 want_response_signed, allow_idp_initiated, clock_skew_seconds, created_at, \
+                 updated_at, email_attributes) VALUES (X'{hex}', 'https://sts.windows.net/t/', \
+                 'https://idp.example/sso', '[\"MIIC\"]', '<x/>', 'https://idp.example/md', 1, 0, 1, \
+                 180, 1, 2, '[\"mail\"]'); \
+                 INSERT INTO saml_requests (id, tenant_id, relay_state, test, created_at, expires_at) \
+                 VALUES ('_r1', X'{hex}', 'rs', 0, 1, 4102444800000000);"
+            ),
+            _ => format!(
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
+                 VALUES ('{id}', 'acme', 'Acme', now(), now()); \
+                 INSERT INTO saml_connections (tenant_id, idp_entity_id, idp_sso_redirect_url, \
+                 idp_certificates, metadata_xml, metadata_url, want_assertions_signed, \
+                 want_response_signed, allow_idp_initiated, clock_skew_seconds, created_at, \
+                 updated_at, email_attributes) VALUES ('{id}', 'https://sts.windows.net/t/', \
+                 'https://idp.example/sso', '[\"MIIC\"]', '<x/>', 'https://idp.example/md', true, \
+                 false, true, 180, now(), now(), '[\"mail\"]'); \
+                 INSERT INTO saml_requests (id, tenant_id, relay_state, test, created_at, expires_at) \
+                 VALUES ('_r1', '{id}', 'rs', false, now(), '2100-01-01T00:00:00Z');"
+            ),
+        };
+        raw_sql(&db, &sql).await;
+
+        // This idbridge starts: the rest of the migrations.
+        let store = open(&db).await;
+        let all = store.connections(id).await.expect("connections");
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].id, all[0].kind, all[0].name.as_str()), (id, ConnectionKind::Saml, "SAML"));
+        assert!(!all[0].is_default && all[0].domains.is_empty());
+        let saml = store.saml_connection(id).await.expect("read").expect("kept");
+        assert_eq!(saml.connection_id, id);
+        assert_eq!(saml.idp_entity_id, "https://sts.windows.net/t/");
+        assert_eq!(saml.idp_sso_redirect_url.as_deref(), Some("https://idp.example/sso"));
+        assert_eq!(saml.metadata_url.as_deref(), Some("https://idp.example/md"));
+        assert_eq!(saml.idp_certificates, vec!["MIIC".to_owned()]);
+        assert_eq!(saml.email_attributes, Some(vec!["mail".to_owned()]));
+        assert_eq!(store.saml_connection_by_id(id, id).await.expect("read"), Some(saml));
+        let request = store.take_saml_request(id, "_r1", T0).await.expect("take").expect("kept");
+        assert_eq!((request.relay_state.as_str(), request.connection_id), ("rs", None));
     }
 }
