@@ -22,9 +22,10 @@ use std::collections::HashSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
