@@ -135,6 +135,23 @@ async fn oidc_journey_in_chromium() {
         .expect("json");
     assert_eq!(users["data"], json!([]), "a test writes no user");
 
+    // A new client secret (Entra ID's expire), replaced from the portal; sign-ins
+    // go on with it.
+    browser.goto(&app.url("/setup/oidc?idp=entra")).await;
+    browser.wait_for("details summary").await;
+    browser.click("details summary").await;
+    browser.fill("#secret-1", &idp.client.client_secret).await;
+    browser
+        .click("form[action$='/secret'] button[type=submit]")
+        .await;
+    browser.wait_for(".notice-success").await;
+    assert!(
+        browser
+            .text(".notice-success")
+            .await
+            .contains("new client secret")
+    );
+
     // Google's guide fills in Google's issuer.
     browser.goto(&app.url("/setup/oidc?idp=google")).await;
     browser.wait_for("#issuer").await;
@@ -212,6 +229,31 @@ async fn oidc_journey_in_chromium() {
     // The tenant had no SAML connection: this one is its first, at /saml/contoso.
     assert!(page.contains(&app.url("/saml/contoso/acs")), "{page}");
     browser.screenshot("07-console-two-connections").await;
+
+    // The IT admin removes the OpenID Connect connection from the portal.
+    browser.goto(&app.url("/setup/oidc?idp=entra")).await;
+    browser.wait_for("details summary").await;
+    browser.click("details summary").await;
+    browser
+        .click("form[action$='/remove'] button[type=submit]")
+        .await;
+    browser.wait_for(".notice-success").await;
+    assert!(
+        browser
+            .text(".notice-success")
+            .await
+            .contains("Connection removed")
+    );
+    let left: Value = app
+        .admin(Method::GET, "/api/v1/tenants/contoso/connections")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(left["data"].as_array().expect("data").len(), 1);
+    assert_eq!(left["data"][0]["type"], "saml");
     assert_eq!(
         listed["data"][0]["has_client_secret"], true,
         "a rename keeps the secret"

@@ -277,6 +277,20 @@ both_backends! {
         assert_eq!(saml_view(&app, "acme").await["configured"], true);
         assert_eq!(saml_view(&app, "globex").await["configured"], false);
         assert_eq!(client.get("/setup/globex/sso").await.status, StatusCode::NOT_FOUND);
+        // Connections: another tenant's, and acme's own SAML one, are not the OpenID
+        // Connect step's to remove or re-key.
+        let globex_saml = app.admin(Method::PUT, "/api/v1/tenants/globex/saml").json(&json!({"idp_metadata_xml": idp.metadata_xml()})).send().await.expect("send");
+        assert_eq!(globex_saml.status(), StatusCode::OK);
+        let globex: Value = app.admin(Method::GET, "/api/v1/tenants/globex").send().await.expect("send").json().await.expect("json");
+        let acme: Value = app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").json().await.expect("json");
+        for id in [globex["id"].as_str().expect("id"), acme["id"].as_str().expect("id")] {
+            let remove = client.post(&format!("/setup/oidc/{id}/remove"), &[]).await;
+            assert_eq!(remove.status, StatusCode::NOT_FOUND, "{id}");
+            let rekey = client.post(&format!("/setup/oidc/{id}/secret"), &[("client_secret", "x")]).await;
+            assert_eq!(rekey.status, StatusCode::NOT_FOUND, "{id}");
+        }
+        assert_eq!(saml_view(&app, "acme").await["configured"], true);
+        assert_eq!(saml_view(&app, "globex").await["configured"], true);
     }
 
     async fn portal_answers_a_dead_database_with_an_error_not_a_refused_link(db: TestDb) {

@@ -83,6 +83,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/sso/test", post(sso::test))
         .route("/oidc", get(oidc::show).post(oidc::add))
         .route("/oidc/{id}/test", post(oidc::test))
+        .route("/oidc/{id}/secret", post(oidc::replace_secret))
+        .route("/oidc/{id}/remove", post(oidc::remove))
         .route("/provisioning", get(provisioning::show))
         .route("/provisioning/tokens", post(provisioning::generate))
         .route(

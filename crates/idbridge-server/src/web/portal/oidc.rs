@@ -171,6 +171,7 @@ async fn oidc_page(
 pub struct ShowQuery {
     idp: Option<String>,
     saved: Option<String>,
+    removed: Option<String>,
 }
 
 fn guide_of(raw: Option<&str>) -> OidcGuide {
@@ -188,6 +189,8 @@ pub async fn show(
             "Connected: idbridge read the provider's discovery document and keys. Test the connection below."
                 .into(),
         )
+    } else if query.removed.is_some() {
+        Notice::Success("Connection removed: sign-ins no longer go through it.".into())
     } else {
         Notice::None
     };
@@ -279,4 +282,86 @@ pub async fn test(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The portal's own OpenID Connect connection `id` of the visitor's tenant, or not
+/// found (the portal changes only those; SAML is the SSO step's).
+async fn own_oidc(state: &AppState, visitor: &Visitor, id: &str) -> Result<(), PortalError> {
+    let c = idp_connections::get(&state.app, visitor.tenant.slug.as_str(), id)
+        .await
+        .map_err(AdminError::from)?;
+    if c.kind == "oidc" {
+        Ok(())
+    } else {
+        Err(PortalError::NotFound)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SecretForm {
+    #[serde(default)]
+    idp: String,
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// A new client secret (Entra ID's expire): replaces the sealed one.
+pub async fn replace_secret(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+    Form(form): Form<SecretForm>,
+) -> Result<Response, PortalError> {
+    let idp = guide_of(Some(&form.idp));
+    own_oidc(&state, &visitor, &id).await?;
+    let change = idp_connections::ConnectionChange {
+        client_secret: Some(Some(form.client_secret)),
+        ..idp_connections::ConnectionChange::default()
+    };
+    match idp_connections::update(&state.app, visitor.tenant.slug.as_str(), &id, change)
+        .await
+        .map_err(AdminError::from)
+    {
+        Ok(_) => {
+            tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, connection = %id, "setup portal replaced a client secret");
+            let page = oidc_page(
+                &state,
+                &site,
+                &visitor,
+                idp,
+                Notice::Success(
+                    "The new client secret is stored; the old one is no longer used.".into(),
+                ),
+            )
+            .await?;
+            ok(&page)
+        }
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            let page =
+                oidc_page(&state, &site, &visitor, idp, Notice::Error(e.to_string())).await?;
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes the connection; sign-ins no longer go through it.
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(site): Extension<Arc<Site>>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+    Form(form): Form<TestForm>,
+) -> Result<Response, PortalError> {
+    let idp = guide_of(Some(&form.idp));
+    own_oidc(&state, &visitor, &id).await?;
+    idp_connections::delete(&state.app, visitor.tenant.slug.as_str(), &id)
+        .await
+        .map_err(AdminError::from)?;
+    tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, connection = %id, "setup portal removed a connection");
+    Ok(see_other(
+        &site,
+        &format!("/oidc?idp={}&removed=1", idp.as_str()),
+    ))
 }
