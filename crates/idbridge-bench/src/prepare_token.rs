@@ -132,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
             user_id: Some(user_id),
             test: false,
             request_id: None,
+            connection_id: None,
         };
         store
             .record_sign_in(&sign_in, Some((&code.hash(), &record)))

@@ -134,6 +134,8 @@ pub struct SignInEvent {
     /// A "test connection" sign-in.
     pub test: bool,
     pub request_id: Option<String>,
+    /// The connection the sign-in came through, once known.
+    pub connection_id: Option<Uuid>,
 }
 
 /// An authorization code as stored (its digest is the key).
@@ -179,6 +181,7 @@ pub(crate) fn sign_in_event(e: &SignInEvent) -> crate::NewEvent {
                 "reason": e.reason,
                 "test": e.test,
                 "request_id": e.request_id,
+                "connection_id": e.connection_id,
             }
         }),
     }

@@ -563,6 +563,7 @@ both_backends! {
             user_id: None,
             test: false,
             request_id: Some("req-1".into()),
+            connection_id: None,
         };
         let first = event(acme.id, Some("audience_mismatch"));
         let second = event(acme.id, None);
@@ -698,6 +699,7 @@ mod oidc {
             user_id: Some(user.id),
             test: false,
             request_id: None,
+            connection_id: record.connection_id,
         };
         store
             .record_sign_in(&sign_in, Some((&code.hash(), &record)))
@@ -725,12 +727,14 @@ mod oidc {
                 user_id: Some(record.user_id),
                 test: true,
                 request_id: Some("req-7".into()),
+                connection_id: Some(Uuid::now_v7()),
             };
             store.record_sign_in(&refused, None).await.expect("record");
             let page = store.list_sign_ins(tenant_id, PageRequest::first(10)).await.expect("list");
             assert_eq!(page.items.len(), 2);
             assert_eq!(page.items[0], refused);
             assert!(page.items[1].success);
+            assert_eq!(page.items[1].connection_id, record.connection_id);
             let events = store.list_events(tenant_id, 0, 10).await.expect("events");
             let kinds: Vec<(i64, &str, &str)> =
                 events.iter().map(|e| (e.seq, e.kind.as_str(), e.resource_type.as_str())).collect();
@@ -766,6 +770,7 @@ mod oidc {
                 user_id: None,
                 test: false,
                 request_id: None,
+                connection_id: None,
             };
             let mut records: Vec<SignInEvent> = (0..200).map(|n| sign_in(acme.id, n)).collect();
             // A tenant that does not exist, in the middle of the crowd.
@@ -812,6 +817,7 @@ mod oidc {
                 user_id: (tenant_id == record.tenant_id).then_some(record.user_id),
                 test: n.is_multiple_of(3),
                 request_id: Some(format!("req-{n}")),
+                connection_id: None,
             };
             let crowd: Vec<(SignInEvent, Option<(AuthorizationCode, AuthorizationCodeRecord)>)> = (0..60)
                 .map(|n: usize| {
@@ -875,6 +881,7 @@ mod oidc {
                 user_id: None,
                 test: false,
                 request_id: None,
+                connection_id: None,
             };
             let (fresh, recorded) = futures::join!(remembers, store.record_sign_in(&record, None));
             recorded.expect("record");
@@ -1444,6 +1451,7 @@ both_backends! {
             user_id: None,
             test: false,
             request_id: None,
+            connection_id: None,
         };
         let events = [
             sign_in(acme.id, Some("expired"), "Ada@Example.com"),
@@ -1554,6 +1562,7 @@ async fn a_dead_database_fails_a_crowd_of_sign_ins_at_once() {
             user_id: None,
             test: false,
             request_id: None,
+            connection_id: None,
         })
         .collect();
     let assertion_ids: Vec<String> = (0..20).map(|n| format!("_a{n}")).collect();

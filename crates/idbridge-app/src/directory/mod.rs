@@ -322,6 +322,8 @@ pub struct SignInView {
     pub test: bool,
     /// The `x-request-id` of the request, as on the page the user saw.
     pub request_id: Option<String>,
+    /// The connection the sign-in came through, once it was known.
+    pub connection_id: Option<Uuid>,
 }
 
 impl From<idbridge_store::SignInEvent> for SignInView {
@@ -336,6 +338,7 @@ impl From<idbridge_store::SignInEvent> for SignInView {
             user_id: e.user_id,
             test: e.test,
             request_id: e.request_id,
+            connection_id: e.connection_id,
         }
     }
 }

@@ -230,6 +230,7 @@ pub async fn complete_oidc(
         user_id: None,
         test: false,
         request_id,
+        connection_id: None,
     };
     let outcome = consume(app, &tenant, query, &mut log).await;
     record(app, &tenant, log, outcome).await
@@ -258,6 +259,7 @@ async fn consume(
         .filter(|f| f.tenant_id == tenant.id)
         .ok_or(SignInRefusal::UnknownRequest)?;
     log.test = flow.test;
+    log.connection_id = Some(flow.connection_id);
     let connection = app
         .store
         .connection(tenant.id, flow.connection_id)

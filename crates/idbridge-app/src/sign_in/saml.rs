@@ -113,6 +113,7 @@ pub async fn complete_saml(
         user_id: None,
         test: false,
         request_id: post.request_id.clone(),
+        connection_id: connection.as_ref().map(|c| c.connection_id),
     };
     let outcome = consume(app, &tenant, connection, post, &mut log).await;
     record(app, &tenant, log, outcome).await

@@ -50,3 +50,7 @@ ALTER TABLE saml_requests ADD COLUMN connection_id BLOB;
 
 -- The connection an access token's sign-in came through (userinfo's `idp`).
 ALTER TABLE oidc_access_tokens ADD COLUMN connection_id BLOB;
+
+-- The connection a sign-in came through, in its log row (NULL: before connections,
+-- or refused before the connection was known).
+ALTER TABLE sign_in_events ADD COLUMN connection_id BLOB;

@@ -124,11 +124,13 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
                  $5::text[], $6::text[], $7::text[], $8::uuid[], $9::bool[], $10::text[], \
                  $11::bytea[], $12::uuid[], $13::text[], $14::uuid[], $15::text[], $16::text[], \
                  $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::text[], \
-                 $21::uuid[], $22::text[], $23::text[], $24::uuid[], $25::text[], $26::uuid[]) \
+                 $21::uuid[], $22::text[], $23::text[], $24::uuid[], $25::text[], $26::uuid[], \
+                 $27::uuid[]) \
              WITH ORDINALITY AS i(id, tenant_id, occurred_at, outcome, reason, detail, email, \
                  user_id, test, request_id, code_hash, client_id, redirect_uri, code_user_id, \
                  nonce, code_challenge, auth_time, code_created_at, code_expires_at, scope, \
-                 event_id, type, resource_type, resource_id, data, connection_id, ord) \
+                 event_id, type, resource_type, resource_id, data, connection_id, \
+                 log_connection_id, ord) \
          ), counts AS ( \
              SELECT tenant_id, count(*) AS n FROM input GROUP BY tenant_id \
          ), seq AS ( \
@@ -136,9 +138,9 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
              WHERE t.id = c.tenant_id RETURNING t.id, t.event_seq, c.n \
          ), log AS ( \
              INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
-             email, user_id, test, request_id) \
+             email, user_id, test, request_id, connection_id) \
              SELECT id, tenant_id, occurred_at, outcome, reason, detail, email, user_id, test, \
-             request_id FROM input \
+             request_id, log_connection_id FROM input \
          ), code AS ( \
              INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
              user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope, \
@@ -254,6 +256,7 @@ async fn record_many(tx: &mut sqlx::PgConnection, records: &[&SignInRecord]) -> 
             .map(|c| c.and_then(|c| c.connection_id))
             .collect::<Vec<_>>(),
     )
+    .bind(logs.iter().map(|e| e.connection_id).collect::<Vec<_>>())
     .fetch_one(&mut *tx)
     .await?;
     if sequenced != records.len() as i64 {

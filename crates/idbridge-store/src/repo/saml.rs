@@ -155,6 +155,7 @@ impl FromRow for SignInEvent {
             user_id: row.get("user_id")?,
             test: row.get("test")?,
             request_id: row.get("request_id")?,
+            connection_id: row.get("connection_id")?,
         })
     }
 }

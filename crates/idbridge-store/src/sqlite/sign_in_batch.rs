@@ -57,7 +57,7 @@ async fn remember(conn: &mut sqlx::SqliteConnection, seen: &SeenAssertion) -> Re
 /// How sqlx binds such a message: each statement takes `?N` as the N-th value, but
 /// counts every number it skips below its highest as a positional parameter, across
 /// statements, and stops binding once that count passes the number of values. The
-/// statements are ordered and numbered to stay under it (skipped: 0, 0, 5, 14 of 26);
+/// statements are ordered and numbered to stay under it (skipped: 0, 0, 5, 15 of 27);
 /// the store contract tests read back every column written here.
 async fn write_one(
     conn: &mut sqlx::SqliteConnection,
@@ -75,12 +75,12 @@ async fn write_one(
          occurred_at, data) \
          SELECT ?1, event_seq, ?3, ?4, ?5, ?6, ?2, ?7 FROM tenants WHERE id = ?1; \
          INSERT INTO sign_in_events (id, tenant_id, occurred_at, outcome, reason, detail, \
-         email, user_id, test, request_id) \
-         VALUES (?8, ?1, ?2, ?9, ?10, ?11, ?12, ?13, ?14, ?15); \
+         email, user_id, test, request_id, connection_id) \
+         VALUES (?8, ?1, ?2, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16); \
          INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, tenant_id, \
          user_id, nonce, code_challenge, auth_time, created_at, expires_at, scope, \
          connection_id) \
-         SELECT ?16, ?17, ?18, ?1, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26 WHERE ?16 IS NOT NULL",
+         SELECT ?17, ?18, ?19, ?1, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27 WHERE ?17 IS NOT NULL",
     )
     .bind(e.tenant_id)
     .bind(micros(e.occurred_at))
@@ -97,6 +97,7 @@ async fn write_one(
     .bind(e.user_id)
     .bind(e.test)
     .bind(&e.request_id)
+    .bind(e.connection_id)
     .bind(hash)
     .bind(c.map(|c| c.client_id))
     .bind(c.map(|c| c.redirect_uri.as_str()))

@@ -690,6 +690,7 @@ both_backends! {
             user_id: None,
             test: !success,
             request_id: Some("req-1".into()),
+            connection_id: None,
         };
         app.store.record_sign_in(&event(false, Some("audience_mismatch"), "eve@acme.test"), None).await.expect("record");
         app.store.record_sign_in(&event(true, None, "ada@acme.test"), None).await.expect("record");
@@ -1020,6 +1021,7 @@ both_backends! {
                 user_id: None,
                 test: false,
                 request_id: None,
+                connection_id: None,
             };
             let store = app.store.clone();
             async move { store.record_sign_in(&event, None).await.expect("record") }

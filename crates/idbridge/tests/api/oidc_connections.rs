@@ -335,7 +335,7 @@ both_backends! {
 both_backends! {
     async fn hostile_tokens_and_callbacks_are_refused(db: TestDb) {
     let app = spawn(db, true).await;
-    let (idp, client, _) = scripted(&app, Profile::Entra).await;
+    let (idp, client, connection_id) = scripted(&app, Profile::Entra).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     type Setup = Box<dyn Fn(&ScriptedIdp)>;
     let cases: Vec<(&str, Setup, &str)> = vec![
@@ -365,6 +365,7 @@ both_backends! {
         assert!(landing.body.contains(reason), "{what}: {}", landing.body);
         let logged = last_sign_in(&app, "acme").await;
         assert_eq!(logged["outcome"], "failure", "{what}");
+        assert_eq!(logged["connection_id"], connection_id.as_str(), "{what}");
         assert_eq!(logged["reason"], reason, "{what}");
         assert!(users(&app, "acme").await.is_empty(), "{what}: no user");
     }
