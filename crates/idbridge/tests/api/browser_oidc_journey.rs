@@ -213,6 +213,17 @@ async fn oidc_journey_in_chromium() {
         .await
         .expect("json");
     assert_eq!(listed["data"][0]["name"], "Contoso staff (Entra ID)");
+    // The sign-in log names the connection each sign-in came through.
+    browser
+        .goto(&app.url("/admin/tenants/contoso/sign-ins"))
+        .await;
+    browser.wait_for("table").await;
+    let log = browser.text("table").await;
+    assert!(log.contains("Contoso staff (Entra ID)"), "{log}");
+    browser
+        .goto(&app.url("/admin/tenants/contoso/connections"))
+        .await;
+    browser.wait_for("#saml-name").await;
     // A SAML connection beside it, added in the console.
     let saml_idp = idbridge_testkit::saml::TestIdp::okta(idbridge_testkit::saml::Key::Rsa2048);
     browser.fill("#saml-name", "Contractors (Okta SAML)").await;

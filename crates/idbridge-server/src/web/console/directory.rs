@@ -403,6 +403,8 @@ mod tests {
 
 pub struct SignInRow {
     pub occurred_at: String,
+    /// The connection's name (empty when not known; "removed" when it is gone).
+    pub connection: String,
     pub success: bool,
     pub reason: String,
     pub detail: String,
@@ -531,10 +533,24 @@ pub async fn sign_ins(
         .await
         .map_err(AdminError::from)?;
     page.next_page = page.filter.next_link(&base, found.next_after);
+    // Which connection each came through, by name (a tenant has a handful).
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        idbridge_app::idp_connections::list(&state.app, tenant.slug.as_str())
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
     page.sign_ins = found
         .items
         .into_iter()
         .map(|e| SignInRow {
+            connection: match e.connection_id {
+                Some(id) => names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| "(removed)".to_owned()),
+                None => String::new(),
+            },
             occurred_at: when(e.occurred_at),
             success: e.success,
             reason: e.reason.unwrap_or_default(),
