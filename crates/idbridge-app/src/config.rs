@@ -106,13 +106,6 @@ impl PublicUrl {
     }
 
     /// SP Entity ID = `{public-url}/saml/{slug}` (fixed by the contract).
-    /// The base of a tenant's further SAML connection `id` (its Entity ID); its
-    /// ACS, metadata and login URLs are under it, as the first connection's are
-    /// under `/saml/{slug}`.
-    pub fn saml_connection_base(&self, slug: &TenantSlug, id: &uuid::Uuid) -> String {
-        self.join(&format!("/saml/{slug}/c/{id}"))
-    }
-
     pub fn saml_entity_id(&self, slug: &TenantSlug) -> String {
         self.join(&format!("/saml/{slug}"))
     }

@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::sign_in::saml_base_path;
 use crate::tenants::{find, validate_text};
 use crate::{App, Error, Result};
 
@@ -129,7 +128,9 @@ struct OidcInput {
 fn view(app: &App, tenant: &Tenant, c: &ConnectionRecord) -> ConnectionView {
     let public = &app.config.public_url;
     let oidc = c.oidc.as_ref();
-    let saml = c.kind == ConnectionKind::Saml;
+    // A SAML connection's own URLs: the SP's Entity ID is the base of the others.
+    let sp = (c.kind == ConnectionKind::Saml)
+        .then(|| crate::sign_in::sp_endpoints_of(app, tenant, Some(c.id)));
     ConnectionView {
         id: c.id,
         kind: c.kind.as_str(),
@@ -141,10 +142,9 @@ fn view(app: &App, tenant: &Tenant, c: &ConnectionRecord) -> ConnectionView {
         has_client_secret: oidc.map(|o| o.sealed_secret.is_some()),
         scopes: oidc.map(|o| o.scopes.clone()),
         redirect_uri: oidc.map(|_| public.oidc_callback_url(&tenant.slug)),
-        sp_entity_id: saml.then(|| public.join(&saml_base_path(tenant, Some(c.id)))),
-        acs_url: saml.then(|| public.join(&format!("{}/acs", saml_base_path(tenant, Some(c.id))))),
-        sp_metadata_url: saml
-            .then(|| public.join(&format!("{}/metadata", saml_base_path(tenant, Some(c.id))))),
+        sp_entity_id: sp.as_ref().map(|sp| sp.entity_id.clone()),
+        acs_url: sp.as_ref().map(|sp| sp.acs_url.clone()),
+        sp_metadata_url: sp.as_ref().map(|sp| format!("{}/metadata", sp.entity_id)),
         created_at: c.created_at,
         updated_at: c.updated_at,
     }
@@ -291,10 +291,76 @@ async fn create_oidc(app: &App, slug: &str, body: Value) -> Result<ConnectionVie
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::TenantNotFound(slug.to_owned()),
+            StoreError::Conflict(_) => another_default(),
             other => other.into(),
         })?;
     app.store.cache_provider(id, &document, now).await?;
     Ok(view(app, &tenant, &record))
+}
+
+/// The fields of [`ConnectionChange`]; anything else in a PATCH body is a SAML
+/// setting (the fields of `PUT …/saml`).
+const CHANGE_FIELDS: [&str; 7] = [
+    "name",
+    "domains",
+    "default",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "scopes",
+];
+
+/// `PATCH …/connections/{id}`: any field. For a SAML connection the body may also
+/// carry the fields of `PUT …/saml` (metadata, signing requirements, …), applied
+/// to that connection's settings first, with the same checks; an OpenID Connect
+/// connection refuses them.
+pub async fn patch(app: &App, slug: &str, id: &str, body: Value) -> Result<ConnectionView> {
+    let Value::Object(mut fields) = body else {
+        return Err(Error::Invalid("the body must be a JSON object".into()));
+    };
+    let mut change = serde_json::Map::new();
+    for name in CHANGE_FIELDS {
+        if let Some(value) = fields.remove(name) {
+            change.insert(name.to_owned(), value);
+        }
+    }
+    let change: ConnectionChange = serde_json::from_value(Value::Object(change))
+        .map_err(|e| Error::Invalid(format!("invalid connection change: {e}")))?;
+    if !fields.is_empty() {
+        let tenant = find(app, slug).await?;
+        let current = record(app, &tenant, id).await?;
+        if current.kind != ConnectionKind::Saml {
+            let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+            return Err(Error::Invalid(format!(
+                "unknown field(s) for an OpenID Connect connection: {}",
+                names.join(", ")
+            )));
+        }
+        let saml: crate::connections::PutSamlConnection =
+            serde_json::from_value(Value::Object(fields))
+                .map_err(|e| Error::Invalid(format!("invalid SAML connection: {e}")))?;
+        // The rest of the change is checked before the SAML settings are written,
+        // so a refused request changes nothing.
+        if change.issuer.is_some()
+            || change.client_id.is_some()
+            || change.client_secret.is_some()
+            || change.scopes.is_some()
+        {
+            return Err(Error::Invalid(
+                "issuer, client_id, client_secret and scopes belong to OpenID Connect connections"
+                    .into(),
+            ));
+        }
+        if let Some(name) = &change.name {
+            validate_text("name", name, MAX_NAME_CHARS)?;
+        }
+        if let Some(list) = &change.domains {
+            let existing = app.store.connections(tenant.id).await?;
+            domains(list.clone(), &existing, current.id)?;
+        }
+        crate::connections::put_for(app, slug, Some(current.id), saml).await?;
+    }
+    update(app, slug, id, change).await
 }
 
 /// Changes a connection: any field; a new issuer is discovered again first.
@@ -362,6 +428,7 @@ pub async fn update(
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::NotFound("connection"),
+            StoreError::Conflict(_) => another_default(),
             other => other.into(),
         })?;
     if let Some(document) = rediscovered {
@@ -380,6 +447,15 @@ pub async fn delete(app: &App, slug: &str, id: &str) -> Result<()> {
             StoreError::NotFound => Error::NotFound("connection"),
             other => other.into(),
         })
+}
+
+/// Two connections made the default at the same moment: the unique index let one
+/// through.
+fn another_default() -> Error {
+    Error::Invalid(
+        "another connection of this tenant was made the default at the same moment; try again"
+            .into(),
+    )
 }
 
 /// An issuer URL: absolute, https (http only with `--allow-private-urls`, for a

@@ -10,18 +10,17 @@
 //!
 //! Writes `<out>/bodies`: one `application/x-www-form-urlencoded` body per line.
 
+#[path = "prepared.rs"]
+mod prepared;
+
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
-use idbridge_core::roles::RolePolicy;
-use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_saml::{Certificate, metadata};
-use idbridge_store::{DatabaseUrl, OidcClient, PoolSettings, SamlConnection, Tenant};
+use idbridge_store::SamlConnection;
 use idbridge_testkit::saml::{Key, TestIdp};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 const SLUG: &str = "bench-sso";
 const CALLBACK: &str = "https://app.example.com/auth/callback";
@@ -46,32 +45,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
-    let url = DatabaseUrl::parse(&args.database_url).context("--database-url")?;
-    let store = idbridge_store::connect(&url, &PoolSettings::default())?;
-    store.migrate().await?;
+    let store = prepared::open(&args.database_url).await?;
     let now = OffsetDateTime::now_utc();
-    let tenant = Tenant {
-        id: Uuid::now_v7(),
-        slug: TenantSlug::parse(SLUG)?,
-        name: "Bench SSO".into(),
-        sso_required: true,
-        jit_enabled: true,
-        require_verified_domains: false,
-        default_role: None,
-        role_policy: RolePolicy::Highest,
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_tenant(&tenant).await?;
-    let client = OidcClient {
-        id: Uuid::now_v7(),
-        name: "bench app".into(),
-        redirect_uris: vec![RedirectUri::parse(CALLBACK)?],
-        is_public: true,
-        id_token_alg: "RS256".into(),
-        created_at: now,
-    };
-    store.create_client(&client, None).await?;
+    let (tenant, client) =
+        prepared::tenant_with_app(store.as_ref(), SLUG, "Bench SSO", CALLBACK, now).await?;
     let idp = TestIdp::entra(Key::Rsa2048);
     let xml = idp.metadata_xml();
     let parsed = metadata::parse(&xml)?;

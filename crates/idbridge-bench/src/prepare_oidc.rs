@@ -18,6 +18,9 @@
 //! `<out>/tokens` (`code id_token` per line: what the bench IdP answers for each
 //! code) and `<out>/jwks.json` (the key the tokens are signed with).
 
+#[path = "prepared.rs"]
+mod prepared;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -26,16 +29,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use futures::TryStreamExt;
-use idbridge_core::roles::RolePolicy;
 use idbridge_core::sealed::Keyring;
 use idbridge_core::secret::{SecretHash, random_bytes};
-use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_oidc::keys::{SigningAlgorithm, SigningKey};
 use idbridge_oidc::upstream::{self, ProviderMetadata};
-use idbridge_store::{
-    ConnectionKind, ConnectionRecord, DatabaseUrl, OidcClient, OidcFlow, OidcRequestState,
-    OidcSettings, PoolSettings, Tenant,
-};
+use idbridge_store::{ConnectionKind, ConnectionRecord, OidcFlow, OidcRequestState, OidcSettings};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -82,32 +80,10 @@ async fn main() -> anyhow::Result<()> {
     let keyring = Keyring::parse(&args.secret_key).context("--secret-key")?;
     let issuer = args.issuer.clone();
     let base = issuer.trim_end_matches('/');
-    let url = DatabaseUrl::parse(&args.database_url).context("--database-url")?;
-    let store = idbridge_store::connect(&url, &PoolSettings::default())?;
-    store.migrate().await?;
+    let store = prepared::open(&args.database_url).await?;
     let now = OffsetDateTime::now_utc();
-    let tenant = Tenant {
-        id: Uuid::now_v7(),
-        slug: TenantSlug::parse(SLUG)?,
-        name: "Bench OIDC".into(),
-        sso_required: true,
-        jit_enabled: true,
-        require_verified_domains: false,
-        default_role: None,
-        role_policy: RolePolicy::Highest,
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_tenant(&tenant).await?;
-    let client = OidcClient {
-        id: Uuid::now_v7(),
-        name: "bench app".into(),
-        redirect_uris: vec![RedirectUri::parse(CALLBACK)?],
-        is_public: true,
-        id_token_alg: "RS256".into(),
-        created_at: now,
-    };
-    store.create_client(&client, None).await?;
+    let (tenant, client) =
+        prepared::tenant_with_app(store.as_ref(), SLUG, "Bench OIDC", CALLBACK, now).await?;
 
     let key = SigningKey::generate(SigningAlgorithm::Rs256)?;
     let jwks = json!({ "keys": [key.public_jwk()] });

@@ -111,6 +111,19 @@ impl ProviderMetadata {
     pub fn parse(bytes: &[u8], configured_issuer: &str) -> Result<Self, DiscoveryError> {
         let meta: ProviderMetadata = serde_json::from_slice(bytes)
             .map_err(|e| DiscoveryError::Malformed(bounded(&e.to_string())))?;
+        meta.checked(configured_issuer)
+    }
+
+    /// [`ProviderMetadata::parse`] of a document already read as JSON (the copy
+    /// cached on a connection), with the same checks.
+    pub fn from_value(value: &Value, configured_issuer: &str) -> Result<Self, DiscoveryError> {
+        let meta = ProviderMetadata::deserialize(value)
+            .map_err(|e| DiscoveryError::Malformed(bounded(&e.to_string())))?;
+        meta.checked(configured_issuer)
+    }
+
+    fn checked(self, configured_issuer: &str) -> Result<Self, DiscoveryError> {
+        let meta = self;
         // Exactly equal (Discovery §4.3): an issuer that serves another issuer's
         // document is the mix-up this rule exists to stop.
         if meta.issuer != configured_issuer {
@@ -429,7 +442,11 @@ impl IdTokenRefusal {
 /// Reads a JWKS document (keys of a type jsonwebtoken cannot use are dropped, so
 /// one exotic key does not take the others down).
 pub fn parse_jwks(bytes: &[u8]) -> Option<JwkSet> {
-    let raw: Value = serde_json::from_slice(bytes).ok()?;
+    jwks_from_value(&serde_json::from_slice(bytes).ok()?)
+}
+
+/// [`parse_jwks`] of a document already read as JSON.
+pub fn jwks_from_value(raw: &Value) -> Option<JwkSet> {
     let keys = raw.get("keys")?.as_array()?;
     Some(JwkSet {
         keys: keys

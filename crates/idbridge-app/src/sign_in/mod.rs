@@ -241,19 +241,13 @@ pub fn sp_endpoints(app: &App, tenant: &Tenant) -> SpEndpoints {
 /// (`None`, or the tenant's own id: its first). A further connection has its own:
 /// `/saml/{slug}/c/{id}` and `/saml/{slug}/c/{id}/acs`.
 pub fn sp_endpoints_of(app: &App, tenant: &Tenant, connection: Option<Uuid>) -> SpEndpoints {
-    let public = &app.config.public_url;
-    match further(tenant, connection) {
-        None => SpEndpoints {
-            entity_id: public.saml_entity_id(&tenant.slug),
-            acs_url: public.saml_acs_url(&tenant.slug),
-        },
-        Some(id) => {
-            let base = public.saml_connection_base(&tenant.slug, &id);
-            SpEndpoints {
-                acs_url: format!("{base}/acs"),
-                entity_id: base,
-            }
-        }
+    let entity_id = app
+        .config
+        .public_url
+        .join(&saml_base_path(tenant, connection));
+    SpEndpoints {
+        acs_url: format!("{entity_id}/acs"),
+        entity_id,
     }
 }
 

@@ -142,10 +142,8 @@ async fn fetch_jwks(app: &App, meta: &ProviderMetadata) -> Result<Value, crate::
 }
 
 fn parse_cache(document: &Value, issuer: &str) -> Option<(ProviderMetadata, JwkSet)> {
-    let meta = serde_json::to_vec(document.get("metadata")?).ok()?;
-    let meta = ProviderMetadata::parse(&meta, issuer).ok()?;
-    let jwks = serde_json::to_vec(document.get("jwks")?).ok()?;
-    Some((meta, upstream::parse_jwks(&jwks)?))
+    let meta = ProviderMetadata::from_value(document.get("metadata")?, issuer).ok()?;
+    Some((meta, upstream::jwks_from_value(document.get("jwks")?)?))
 }
 
 /// A PKCE verifier, `state` or nonce: 32 random bytes, base64url (43 characters).
@@ -478,7 +476,7 @@ async fn verify(
             app.store
                 .cache_provider(connection.id, &document, now)
                 .await?;
-            let set = upstream::parse_jwks(jwks.to_string().as_bytes())
+            let set = upstream::jwks_from_value(&jwks)
                 .ok_or_else(|| provider_unreachable("the JWKS cannot be read"))?;
             provider.jwks = set;
             provider.fetched_at = now;

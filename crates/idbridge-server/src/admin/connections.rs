@@ -80,7 +80,7 @@ pub async fn get_connection(
     ),
     request_body = ConnectionChange,
     responses(
-        (status = 200, description = "The connection as changed", body = ConnectionView),
+        (status = 200, description = "The connection as changed; a SAML connection also takes the fields of PUT …/saml", body = ConnectionView),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 404, description = "No such tenant or connection", body = ErrorBody),
     )
@@ -88,10 +88,10 @@ pub async fn get_connection(
 pub async fn update_connection(
     State(state): State<AppState>,
     AdminPath((slug, id)): AdminPath<(String, String)>,
-    AdminJson(change): AdminJson<ConnectionChange>,
+    AdminJson(body): AdminJson<serde_json::Value>,
 ) -> Result<Json<ConnectionView>, AdminError> {
     Ok(Json(
-        idp_connections::update(&state.app, &slug, &id, change).await?,
+        idp_connections::patch(&state.app, &slug, &id, body).await?,
     ))
 }
 

@@ -33,7 +33,8 @@ pub struct SamlPath {
 }
 
 impl SamlPath {
-    /// `Err` for a connection segment that is not an id (no such connection).
+    /// The connection the path names; a segment that is not an id is no such
+    /// connection.
     fn connection(&self) -> Result<Option<uuid::Uuid>, SignInRefusal> {
         self.connection
             .as_deref()
@@ -61,28 +62,29 @@ async fn metadata(
     State(state): State<AppState>,
     Path(path): Path<SamlPath>,
     headers: HeaderMap,
-) -> Response {
-    let connection = match path.connection() {
-        Ok(c) => c,
-        Err(refusal) => return FlowError::from(&refusal).page(&headers),
-    };
-    match sign_in::sp_metadata(&state.app, &path.slug, connection).await {
-        Ok(xml) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/samlmetadata+xml"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("inline; filename=\"idbridge-sp-metadata.xml\""),
-                ),
-            ],
-            xml,
-        )
-            .into_response(),
-        Err(refusal) => FlowError::from(&refusal).page(&headers),
-    }
+) -> Result<Response, Response> {
+    let connection = path
+        .connection()
+        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    Ok(
+        match sign_in::sp_metadata(&state.app, &path.slug, connection).await {
+            Ok(xml) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/samlmetadata+xml"),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_static("inline; filename=\"idbridge-sp-metadata.xml\""),
+                    ),
+                ],
+                xml,
+            )
+                .into_response(),
+            Err(refusal) => FlowError::from(&refusal).page(&headers),
+        },
+    )
 }
 
 /// SP-initiated sign-in opened directly (no app request): the sign-in will land at
@@ -91,15 +93,16 @@ async fn login(
     State(state): State<AppState>,
     Path(path): Path<SamlPath>,
     headers: HeaderMap,
-) -> Response {
-    let connection = match path.connection() {
-        Ok(c) => c,
-        Err(refusal) => return FlowError::from(&refusal).page(&headers),
-    };
-    match sign_in::start_saml(&state.app, &path.slug, connection, None, false).await {
-        Ok(location) => redirect(StatusCode::FOUND, &location),
-        Err(refusal) => FlowError::from(&refusal).page(&headers),
-    }
+) -> Result<Response, Response> {
+    let connection = path
+        .connection()
+        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    Ok(
+        match sign_in::start_saml(&state.app, &path.slug, connection, None, false).await {
+            Ok(location) => redirect(StatusCode::FOUND, &location),
+            Err(refusal) => FlowError::from(&refusal).page(&headers),
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,15 +117,16 @@ async fn post_form(
     Path(path): Path<SamlPath>,
     Query(query): Query<PostQuery>,
     headers: HeaderMap,
-) -> Response {
-    let connection = match path.connection() {
-        Ok(c) => c,
-        Err(refusal) => return FlowError::from(&refusal).page(&headers),
-    };
-    match sign_in::saml_post_form(&state.app, &path.slug, connection, &query.request).await {
-        Ok(form) => saml_post_page(&form),
-        Err(refusal) => FlowError::from(&refusal).page(&headers),
-    }
+) -> Result<Response, Response> {
+    let connection = path
+        .connection()
+        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    Ok(
+        match sign_in::saml_post_form(&state.app, &path.slug, connection, &query.request).await {
+            Ok(form) => saml_post_page(&form),
+            Err(refusal) => FlowError::from(&refusal).page(&headers),
+        },
+    )
 }
 
 /// The script of the HTTP-POST binding's page (served from this origin: the page's
@@ -158,7 +162,7 @@ async fn acs(
     Path(path): Path<SamlPath>,
     headers: HeaderMap,
     form: Result<Form<AcsForm>, FormRejection>,
-) -> Response {
+) -> Result<Response, Response> {
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -175,17 +179,18 @@ async fn acs(
             ..SamlPost::default()
         },
     };
-    let connection = match path.connection() {
-        Ok(c) => c,
-        Err(refusal) => return FlowError::from(&refusal).page(&headers),
-    };
-    match sign_in::complete_saml(&state.app, &path.slug, connection, post).await {
-        Ok(SignInOutcome::App { redirect: target }) => {
-            redirect(StatusCode::SEE_OTHER, target.as_str())
-        }
-        Ok(SignInOutcome::Test(result)) => test_result_page(&result),
-        Err(refusal) => FlowError::from(&refusal).page(&headers),
-    }
+    let connection = path
+        .connection()
+        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    Ok(
+        match sign_in::complete_saml(&state.app, &path.slug, connection, post).await {
+            Ok(SignInOutcome::App { redirect: target }) => {
+                redirect(StatusCode::SEE_OTHER, target.as_str())
+            }
+            Ok(SignInOutcome::Test(result)) => test_result_page(&result),
+            Err(refusal) => FlowError::from(&refusal).page(&headers),
+        },
+    )
 }
 
 /// A redirect nobody caches (it may carry a code).

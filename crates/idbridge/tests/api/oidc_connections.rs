@@ -771,3 +771,95 @@ both_backends! {
         assert_eq!(last_sign_in(&app, "acme").await["reason"], "email_domain_not_verified");
     }
 }
+
+both_backends! {
+    async fn a_saml_connection_is_patched_with_its_saml_settings_and_nothing_half_done(db: TestDb) {
+        let app = spawn(db, true).await;
+        app.create_tenant("acme").await;
+        let first = idbridge_testkit::saml::TestIdp::entra(idbridge_testkit::saml::Key::Rsa2048);
+        let created = add_connection(&app, "acme", json!({"type": "saml", "idp_metadata_xml": first.metadata_xml()})).await;
+        let id = created["id"].as_str().expect("id").to_owned();
+        let path = format!("/api/v1/tenants/acme/connections/{id}");
+        let okta = idbridge_testkit::saml::TestIdp::okta(idbridge_testkit::saml::Key::P256);
+        let response = app
+            .admin(Method::PATCH, &path)
+            .json(&json!({"name": "Okta", "idp_metadata_xml": okta.metadata_xml(), "allow_idp_initiated": false}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+        let saml: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        assert_eq!(saml["allow_idp_initiated"], false, "{saml}");
+        assert!(saml.to_string().contains(&okta.entity_id), "{saml}");
+        // A refused part refuses the whole: the metadata stays Okta's.
+        let response = app
+            .admin(Method::PATCH, &path)
+            .json(&json!({"domains": ["not a domain"], "idp_metadata_xml": first.metadata_xml()}))
+            .send()
+            .await
+            .expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_domain").await;
+        let response = app
+            .admin(Method::PATCH, &path)
+            .json(&json!({"issuer": "https://idp.example", "allow_idp_initiated": true}))
+            .send()
+            .await
+            .expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        let saml: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        assert!(saml.to_string().contains(&okta.entity_id) && saml["allow_idp_initiated"] == false, "{saml}");
+        // An OpenID Connect connection takes no SAML settings.
+        let idp = oidc_idp::start(Profile::Plain).await;
+        let oidc = add_connection(&app, "acme", json!({"type": "oidc", "issuer": idp.issuer, "client_id": "c"})).await;
+        let response = app
+            .admin(Method::PATCH, &format!("/api/v1/tenants/acme/connections/{}", oidc["id"].as_str().expect("id")))
+            .json(&json!({"idp_metadata_xml": okta.metadata_xml()}))
+            .send()
+            .await
+            .expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+
+    async fn one_tenant_cannot_see_or_use_another_tenants_connection(db: TestDb) {
+        let app = spawn(db, true).await;
+        let (idp, client, id) = scripted(&app, Profile::Okta).await;
+        app.create_tenant("globex").await;
+        let path = format!("/api/v1/tenants/globex/connections/{id}");
+        for (method, body) in [
+            (Method::GET, None),
+            (Method::PATCH, Some(json!({"name": "mine now"}))),
+            (Method::DELETE, None),
+        ] {
+            let mut request = app.admin(method.clone(), &path);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            expect_error(request.send().await.expect("send"), StatusCode::NOT_FOUND, "not_found").await;
+        }
+        let response = app.admin(Method::POST, &format!("{path}/test")).send().await.expect("send");
+        expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        // Globex's sign-in cannot be routed through acme's connection.
+        let browser = app.browser();
+        let response = browser
+            .get(authorize_url(&app, &client, &format!("&tenant=globex&connection={id}")))
+            .send()
+            .await
+            .expect("authorize");
+        let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+        assert!(location.starts_with(CALLBACK) && location.contains("unknown_connection"), "{location}");
+        assert_eq!(idp.authorize_requests(), 0);
+        // Acme's connection is as it was.
+        let mine = app.admin(Method::GET, &format!("/api/v1/tenants/acme/connections/{id}")).send().await.expect("send");
+        assert_eq!(mine.status(), StatusCode::OK);
+        // A callback for acme's flow at globex's address is refused and the flow gone.
+        let response = browser.get(authorize_url(&app, &client, "&tenant=acme")).send().await.expect("authorize");
+        let to_idp = response.headers()["location"].to_str().expect("ascii").to_owned();
+        let response = browser.get(&to_idp).send().await.expect("idp");
+        let callback = response.headers()["location"].to_str().expect("ascii").to_owned();
+        let elsewhere = callback.replace("/oidc/acme/", "/oidc/globex/");
+        let response = browser.get(&elsewhere).send().await.expect("globex");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers().get("location").is_none());
+        assert!(users(&app, "globex").await.is_empty() && users(&app, "acme").await.is_empty());
+    }
+}
