@@ -16,11 +16,14 @@
 //! that it is refused), the EncryptedKey inside `EncryptedData/KeyInfo` (Entra ID)
 //! or beside the EncryptedData with a `RetrievalMethod` pointing at it (OpenSAML,
 //! Shibboleth).
+//!
+//! The Response and Assertion XML is built and signed by `idbridge_dev_idp::saml`,
+//! the same code the dev IdP (`idbridge dev-idp`) signs with; this module adds the
+//! fixture keys, the specs tests edit, and encryption.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use samael::crypto::{Crypto, CryptoProvider};
-use time::format_description::well_known::Rfc3339;
+use idbridge_dev_idp::saml as shared;
 use time::{Duration, OffsetDateTime};
 
 const RSA_KEY: &[u8] = include_bytes!("../fixtures/test-idp-rsa.key.der");
@@ -71,8 +74,8 @@ impl Key {
 
     fn signature_method(self) -> &'static str {
         match self {
-            Key::Rsa2048 | Key::Other => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-            Key::P256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+            Key::Rsa2048 | Key::Other => shared::RSA_SHA256,
+            Key::P256 => shared::ECDSA_SHA256,
         }
     }
 }
@@ -393,11 +396,8 @@ pub fn encrypted_assertion_xml(plaintext: &[u8], encryption: &Encryption, shape:
     )
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    Entra,
-    Okta,
-}
+/// Whose response this looks like (the response builder is `idbridge-dev-idp`'s).
+pub use idbridge_dev_idp::saml::Shape;
 
 /// An identity provider for tests.
 #[derive(Debug, Clone)]
@@ -450,47 +450,9 @@ impl ResponseSpec {
     }
 }
 
-fn instant(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn signature_template(reference: &str, key: Key, ds_prefix: &str) -> String {
-    let p = ds_prefix;
-    format!(
-        concat!(
-            "<{p}:Signature xmlns:{p}=\"http://www.w3.org/2000/09/xmldsig#\"><{p}:SignedInfo>",
-            "<{p}:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-            "<{p}:SignatureMethod Algorithm=\"{method}\"/>",
-            "<{p}:Reference URI=\"#{reference}\"><{p}:Transforms>",
-            "<{p}:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
-            "<{p}:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-            "</{p}:Transforms><{p}:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
-            "<{p}:DigestValue/></{p}:Reference></{p}:SignedInfo><{p}:SignatureValue/>",
-            "<{p}:KeyInfo><{p}:X509Data><{p}:X509Certificate>{cert}</{p}:X509Certificate>",
-            "</{p}:X509Data></{p}:KeyInfo></{p}:Signature>"
-        ),
-        p = p,
-        method = key.signature_method(),
-        reference = reference,
-        cert = key.certificate_base64(),
-    )
-}
-
 /// Signs the first `Signature` template in `xml` (document order).
 pub fn sign(xml: &str, key: Key) -> String {
-    let signed = Crypto::sign_xml(xml, key.private_der()).expect("xmlsec signs the template");
-    // libxml2 adds an XML declaration; an IdP's response starts with the root element.
-    match signed.find("?>") {
-        Some(end) if signed.starts_with("<?xml") => signed[end + 2..].trim_start().to_owned(),
-        _ => signed,
-    }
+    shared::sign(xml, key.private_der()).expect("xmlsec signs the template")
 }
 
 impl TestIdp {
@@ -517,19 +479,11 @@ impl TestIdp {
 
     /// The IdP's metadata, with its signing certificate.
     pub fn metadata_xml(&self) -> String {
-        format!(
-            concat!(
-                "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{entity}\">",
-                "<md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">",
-                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data>",
-                "<ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
-                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{sso}\"/>",
-                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{sso}\"/>",
-                "</md:IDPSSODescriptor></md:EntityDescriptor>"
-            ),
-            entity = escape(&self.entity_id),
-            cert = self.key.certificate_base64(),
-            sso = escape(&self.sso_url),
+        shared::metadata_xml(
+            &self.entity_id,
+            &self.sso_url,
+            &self.key.certificate_base64(),
+            true,
         )
     }
 
@@ -606,132 +560,40 @@ impl TestIdp {
 
     /// The signed response XML for `spec`.
     pub fn response_xml(&self, spec: &ResponseSpec) -> String {
-        let (p, a) = match self.shape {
-            Shape::Entra => ("samlp", ""),
-            Shape::Okta => ("saml2p", "saml2:"),
+        let certificate = spec.signing_key.certificate_base64();
+        let signer = shared::Signer {
+            private_key_der: spec.signing_key.private_der(),
+            certificate_base64: &certificate,
+            signature_method: spec.signing_key.signature_method(),
         };
-        let assertion_ns = match self.shape {
-            Shape::Entra => " xmlns=\"urn:oasis:names:tc:SAML:2.0:assertion\"".to_owned(),
-            Shape::Okta => " xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\"".to_owned(),
+        let fields = shared::ResponseFields {
+            response_id: &spec.response_id,
+            assertion_id: &spec.assertion_id,
+            issuer: &spec.issuer,
+            destination: spec.destination.as_deref(),
+            recipient: &spec.recipient,
+            audience: &spec.audience,
+            in_response_to: spec.in_response_to.as_deref(),
+            name_id: &spec.name_id,
+            name_id_format: &spec.name_id_format,
+            attributes: &spec.attributes,
+            issued_at: spec.issued_at,
+            not_before: spec.not_before,
+            not_on_or_after: spec.not_on_or_after,
+            status: &spec.status,
+            sign_response: spec.sign_response,
+            sign_assertion: spec.sign_assertion,
         };
-        let in_response_to = |name: &str| {
-            spec.in_response_to
-                .as_ref()
-                .map(|id| format!(" {name}=\"{}\"", escape(id)))
-                .unwrap_or_default()
-        };
-        let value_type = match self.shape {
-            Shape::Entra => String::new(),
-            Shape::Okta => " xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"xs:string\"".into(),
-        };
-        let attributes: String = spec
-            .attributes
-            .iter()
-            .map(|(name, values)| {
-                let values: String = values
-                    .iter()
-                    .map(|v| {
-                        format!(
-                            "<{a}AttributeValue{value_type}>{}</{a}AttributeValue>",
-                            escape(v)
-                        )
-                    })
-                    .collect();
-                format!(
-                    "<{a}Attribute Name=\"{}\">{values}</{a}Attribute>",
-                    escape(name)
-                )
-            })
-            .collect();
-        let assertion_signature = if spec.sign_assertion {
-            signature_template(&spec.assertion_id, spec.signing_key, "ds")
-        } else {
-            String::new()
-        };
-        let assertion = format!(
-            concat!(
-                "<{a}Assertion{ns} ID=\"{id}\" IssueInstant=\"{issued}\" Version=\"2.0\">",
-                "<{a}Issuer>{issuer}</{a}Issuer>{signature}",
-                "<{a}Subject><{a}NameID Format=\"{nameid_format}\">{nameid}</{a}NameID>",
-                "<{a}SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">",
-                "<{a}SubjectConfirmationData{irt} NotOnOrAfter=\"{until}\" Recipient=\"{recipient}\"/>",
-                "</{a}SubjectConfirmation></{a}Subject>",
-                "<{a}Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{until}\">",
-                "<{a}AudienceRestriction><{a}Audience>{audience}</{a}Audience></{a}AudienceRestriction></{a}Conditions>",
-                "<{a}AttributeStatement>{attributes}</{a}AttributeStatement>",
-                "<{a}AuthnStatement AuthnInstant=\"{issued}\" SessionIndex=\"{id}\"><{a}AuthnContext>",
-                "<{a}AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</{a}AuthnContextClassRef>",
-                "</{a}AuthnContext></{a}AuthnStatement></{a}Assertion>"
-            ),
-            a = a,
-            ns = assertion_ns,
-            id = spec.assertion_id,
-            issued = instant(spec.issued_at),
-            issuer = escape(&spec.issuer),
-            signature = assertion_signature,
-            nameid_format = escape(&spec.name_id_format),
-            nameid = escape(&spec.name_id),
-            irt = in_response_to("InResponseTo"),
-            until = instant(spec.not_on_or_after),
-            recipient = escape(&spec.recipient),
-            not_before = instant(spec.not_before),
-            audience = escape(&spec.audience),
-            attributes = attributes,
-        );
-        let assertion = if spec.sign_assertion {
-            sign(&assertion, spec.signing_key)
-        } else {
-            assertion
-        };
-        // Sign, then encrypt (as Entra ID and Okta do); the Response's signature, if
-        // any, then covers the EncryptedAssertion.
-        let assertion = match &spec.encryption {
-            Some(encryption) => {
-                encrypted_assertion_xml(assertion.as_bytes(), encryption, self.shape)
+        let shape = self.shape;
+        shared::response_xml(shape, &fields, &signer, |assertion| {
+            match &spec.encryption {
+                Some(encryption) => {
+                    encrypted_assertion_xml(assertion.as_bytes(), encryption, shape)
+                }
+                None => assertion,
             }
-            None => assertion,
-        };
-        let response_signature = if spec.sign_response {
-            signature_template(&spec.response_id, spec.signing_key, "ds")
-        } else {
-            String::new()
-        };
-        let destination = spec
-            .destination
-            .as_ref()
-            .map(|d| format!(" Destination=\"{}\"", escape(d)))
-            .unwrap_or_default();
-        let issuer_element = match self.shape {
-            Shape::Entra => format!(
-                "<Issuer xmlns=\"urn:oasis:names:tc:SAML:2.0:assertion\">{}</Issuer>",
-                escape(&spec.issuer)
-            ),
-            Shape::Okta => format!(
-                "<saml2:Issuer xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\">{}</saml2:Issuer>",
-                escape(&spec.issuer)
-            ),
-        };
-        let response = format!(
-            concat!(
-                "<{p}:Response xmlns:{p}=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"{id}\" Version=\"2.0\" ",
-                "IssueInstant=\"{issued}\"{destination}{irt}>{issuer}{signature}",
-                "<{p}:Status><{p}:StatusCode Value=\"{status}\"/></{p}:Status>{assertion}</{p}:Response>"
-            ),
-            p = p,
-            id = spec.response_id,
-            issued = instant(spec.issued_at),
-            destination = destination,
-            irt = in_response_to("InResponseTo"),
-            issuer = issuer_element,
-            signature = response_signature,
-            status = escape(&spec.status),
-            assertion = assertion,
-        );
-        if spec.sign_response {
-            sign(&response, spec.signing_key)
-        } else {
-            response
-        }
+        })
+        .expect("xmlsec signs the template")
     }
 
     /// The `SAMLResponse` form value (HTTP-POST binding) for `spec`.
