@@ -31,11 +31,15 @@ pub struct Retention {
     pub event_days: u32,
     /// `--provisioning-log-retention-days`: the SCIM provisioning log.
     pub provisioning_log_days: u32,
+    /// `--audit-log-retention-days`: the audit log (0: for ever).
+    pub audit_days: u32,
 }
 
 impl Retention {
     pub const DEFAULT_EVENT_DAYS: u32 = 90;
     pub const DEFAULT_PROVISIONING_LOG_DAYS: u32 = 30;
+    /// Security reviews ask for a year of who-changed-what (SOC 2's usual window).
+    pub const DEFAULT_AUDIT_DAYS: u32 = 365;
 
     /// History older than this may go, for a setting of `days` (`None`: kept).
     pub fn cutoff(days: u32, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
@@ -48,6 +52,7 @@ impl Default for Retention {
         Self {
             event_days: Self::DEFAULT_EVENT_DAYS,
             provisioning_log_days: Self::DEFAULT_PROVISIONING_LOG_DAYS,
+            audit_days: Self::DEFAULT_AUDIT_DAYS,
         }
     }
 }

@@ -410,7 +410,9 @@ pub async fn put_for(
                 default_role: Some(Some(role)),
                 ..TenantUpdate::default()
             };
-            app.store.update_tenant(&tenant.slug, &update, now).await?
+            app.store
+                .update_tenant(&tenant.slug, &update, now, None)
+                .await?
         }
         None => tenant,
     };

@@ -133,6 +133,17 @@ pub enum AdminPrincipal {
     Key(Uuid),
 }
 
+impl AdminPrincipal {
+    /// This principal as the audit log names it, making a change from `ip`.
+    pub fn audit(self, ip: Option<String>) -> crate::audit::Audit {
+        let id = match self {
+            AdminPrincipal::Bootstrap => "bootstrap".to_owned(),
+            AdminPrincipal::Key(id) => id.to_string(),
+        };
+        crate::audit::Audit::admin_key(id, ip)
+    }
+}
+
 /// The principal a presented admin credential names, if any: the bootstrap key
 /// (compared in constant time, and always compared, so a match costs what a miss
 /// does), else a non-revoked admin key.
@@ -197,6 +208,7 @@ pub async fn authenticate_scim(
             id: active.tenant_id,
             slug: active.tenant_slug,
             require_verified_domains: active.require_verified_domains,
+            invite_new_users: active.invite_new_users,
         },
         token_id: active.token_id,
     }))

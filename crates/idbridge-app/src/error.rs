@@ -24,6 +24,16 @@ pub enum Error {
     NotFound(&'static str),
     #[error("a tenant with the slug {0:?} already exists")]
     TenantExists(String),
+    #[error("the tenant has a user with the userName or email {0:?}")]
+    UserExists(String),
+    #[error(
+        "this user is provisioned by the tenant's IdP over SCIM: change it in the IdP, which \
+         would otherwise write over the change on its next push"
+    )]
+    ManagedByScim,
+    /// Other writes kept changing the same thing for every attempt.
+    #[error("the {0} is being changed by other requests; retry")]
+    Busy(&'static str),
     #[error("the IdP metadata cannot be used: {0}")]
     InvalidMetadata(#[from] idbridge_saml::MetadataError),
     #[error("the IdP metadata URL could not be fetched: {0}")]
@@ -61,6 +71,9 @@ impl Error {
             Error::InvalidCursor => "invalid_cursor",
             Error::NotFound(_) => "not_found",
             Error::TenantExists(_) => "tenant_exists",
+            Error::UserExists(_) => "user_exists",
+            Error::ManagedByScim => "managed_by_scim",
+            Error::Busy(_) => "busy",
             Error::InvalidMetadata(_) => "invalid_metadata",
             Error::MetadataFetch(_) => "metadata_fetch_failed",
             Error::InvalidDomain(_) => "invalid_domain",

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::config::Retention;
-use crate::{App, connections, domains, keys, webhooks};
+use crate::{App, connections, domains, keys, mail, webhooks};
 
 /// How often each process runs the housekeeping round.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -55,11 +55,18 @@ pub async fn housekeeping(app: &App) {
     sweep_history(app).await;
 }
 
-/// Deletes events and provisioning log lines past their retention
+/// Deletes events, provisioning log lines and audit records past their retention
 /// ([`crate::config::Retention`]); events a webhook endpoint still owes are kept.
 pub async fn sweep_history(app: &App) {
     let now = app.clock.now();
     let retention = app.config.retention;
+    if let Some(before) = Retention::cutoff(retention.audit_days, now) {
+        match app.store.sweep_audit(before).await {
+            Ok(0) => {}
+            Ok(records) => tracing::info!(records, "deleted audit records past their retention"),
+            Err(error) => tracing::warn!(%error, "sweeping the audit log failed"),
+        }
+    }
     let events_before = Retention::cutoff(retention.event_days, now);
     let log_before = Retention::cutoff(retention.provisioning_log_days, now);
     if events_before.is_none() && log_before.is_none() {
@@ -92,12 +99,13 @@ impl Drop for Jobs {
     }
 }
 
-/// Starts the housekeeping round (every [`HOUSEKEEPING_EVERY`]) and webhook
-/// delivery. Must be called inside a tokio runtime.
+/// Starts the housekeeping round (every [`HOUSEKEEPING_EVERY`]), webhook
+/// delivery, and, when the app has a [`mail::Mailer`], the mail outbox's sender
+/// ([`mail::delivery::run`]). Must be called inside a tokio runtime.
 pub fn spawn(app: &App) -> Jobs {
     let housekeeper = app.clone();
     let deliverer = app.clone();
-    Jobs {
+    let mut jobs = Jobs {
         tasks: vec![
             tokio::spawn(async move {
                 loop {
@@ -107,5 +115,10 @@ pub fn spawn(app: &App) -> Jobs {
             }),
             tokio::spawn(webhooks::delivery::run(deliverer)),
         ],
+    };
+    if app.mailer().is_some() {
+        jobs.tasks
+            .push(tokio::spawn(mail::delivery::run(app.clone())));
     }
+    jobs
 }

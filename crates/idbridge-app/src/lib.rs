@@ -11,6 +11,7 @@
 //! Like the server, it holds no state that matters across requests: that lives in
 //! the store, shared by every process.
 
+pub mod audit;
 pub mod clients;
 pub mod config;
 pub mod connections;
@@ -21,6 +22,7 @@ mod error;
 pub mod idp_connections;
 pub mod jobs;
 pub mod keys;
+pub mod mail;
 pub mod net;
 pub mod operators;
 pub mod paging;
@@ -51,6 +53,8 @@ pub struct App {
     /// Parsed ID token signing keys by kid (which key is active is read from the
     /// store on every use).
     pub signing_keys: Arc<keys::KeyCache>,
+    /// Outbound mail (`--smtp-url`); `None`: no mail is queued or sent.
+    mailer: Option<mail::SharedMailer>,
 }
 
 #[derive(Default)]
@@ -67,7 +71,20 @@ impl App {
             config: Arc::new(config),
             outbound: Arc::default(),
             signing_keys: Arc::default(),
+            mailer: None,
         }
+    }
+
+    /// With outbound mail: invitations are queued and [`jobs::spawn`] sends them.
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The outbound mail settings, when SMTP is configured. A write that would
+    /// queue mail (an invitation) queues it only then.
+    pub fn mailer(&self) -> Option<&mail::Mailer> {
+        self.mailer.as_deref()
     }
 
     /// Builds the outbound clients now rather than on first use: `serve` does, so

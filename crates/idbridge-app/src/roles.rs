@@ -186,7 +186,7 @@ pub async fn set_role_mappings(
         };
         tenant = app
             .store
-            .update_tenant(&tenant.slug, &update, app.clock.now())
+            .update_tenant(&tenant.slug, &update, app.clock.now(), None)
             .await?;
     }
     tracing::info!(tenant = %tenant.slug, count = mappings.len(), "role mappings replaced");

@@ -2,12 +2,15 @@
 //! and the CLI, so all three apply the same rules.
 
 use idbridge_core::TenantSlug;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::roles::RolePolicy;
 use idbridge_store::{DomainCounts, Page, PageRequest, StoreError, Tenant, TenantUpdate};
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::{App, Error, Result};
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -35,6 +38,10 @@ pub struct CreateTenant {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "highest")]
     pub role_policy: Option<RolePolicy>,
+    /// Each user created from now on gets a `user.invited` event (and, with SMTP
+    /// configured, an invitation e-mail). Default false.
+    #[serde(default)]
+    pub invite_new_users: Option<bool>,
 }
 
 /// Fields to change; absent fields stay as they are. `"default_role": null` clears it.
@@ -57,6 +64,10 @@ pub struct UpdateTenant {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "all")]
     pub role_policy: Option<RolePolicy>,
+    /// Each user created from now on gets a `user.invited` event (and, with SMTP
+    /// configured, an invitation e-mail).
+    #[serde(default)]
+    pub invite_new_users: Option<bool>,
 }
 
 /// Tells "absent" (outer `None`, via `#[serde(default)]`) from "null" (`Some(None)`).
@@ -74,6 +85,8 @@ pub struct TenantRef {
     pub slug: TenantSlug,
     /// Users must have emails at domains the tenant verified.
     pub require_verified_domains: bool,
+    /// Users created now are invited (`user.invited`).
+    pub invite_new_users: bool,
 }
 
 impl From<&Tenant> for TenantRef {
@@ -82,6 +95,7 @@ impl From<&Tenant> for TenantRef {
             id: t.id,
             slug: t.slug.clone(),
             require_verified_domains: t.require_verified_domains,
+            invite_new_users: t.invite_new_users,
         }
     }
 }
@@ -135,7 +149,7 @@ async fn overview(app: &App, tenant: Tenant) -> Result<TenantOverview> {
     })
 }
 
-pub async fn create(app: &App, input: CreateTenant) -> Result<TenantOverview> {
+pub async fn create(app: &App, input: CreateTenant, audit: &Audit) -> Result<TenantOverview> {
     let slug = TenantSlug::parse(&input.slug)?;
     let name = validate_text("name", &input.name, MAX_NAME_CHARS)?;
     let default_role = input
@@ -152,10 +166,26 @@ pub async fn create(app: &App, input: CreateTenant) -> Result<TenantOverview> {
         require_verified_domains: input.require_verified_domains.unwrap_or(false),
         default_role,
         role_policy: input.role_policy.unwrap_or_default(),
+        invite_new_users: input.invite_new_users.unwrap_or(false),
         created_at: now,
         updated_at: now,
     };
-    match app.store.create_tenant(&tenant).await {
+    let record = audit.of_tenant(
+        now,
+        AuditAction::TenantCreated,
+        &tenant,
+        None,
+        json!({
+            "name": tenant.name,
+            "sso_required": tenant.sso_required,
+            "jit_enabled": tenant.jit_enabled,
+            "require_verified_domains": tenant.require_verified_domains,
+            "default_role": tenant.default_role,
+            "role_policy": tenant.role_policy.as_str(),
+            "invite_new_users": tenant.invite_new_users,
+        }),
+    );
+    match app.store.create_tenant(&tenant, Some(&record)).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(Error::TenantExists(slug.to_string())),
         Err(other) => return Err(other.into()),
@@ -178,8 +208,14 @@ pub async fn list(app: &App, page: PageRequest) -> Result<Page<Tenant>> {
     Ok(app.store.list_tenants(page).await?)
 }
 
-pub async fn update(app: &App, raw_slug: &str, input: UpdateTenant) -> Result<TenantOverview> {
-    let slug = TenantSlug::parse(raw_slug)?;
+pub async fn update(
+    app: &App,
+    raw_slug: &str,
+    input: UpdateTenant,
+    audit: &Audit,
+) -> Result<TenantOverview> {
+    let current = find(app, raw_slug).await?;
+    let slug = current.slug.clone();
     let update = TenantUpdate {
         name: input
             .name
@@ -196,13 +232,22 @@ pub async fn update(app: &App, raw_slug: &str, input: UpdateTenant) -> Result<Te
             })
             .transpose()?,
         role_policy: input.role_policy,
+        invite_new_users: input.invite_new_users,
     };
     if update == TenantUpdate::default() {
-        return get(app, raw_slug).await;
+        return overview(app, current).await;
     }
+    let now = app.clock.now();
+    let record = audit.of_tenant(
+        now,
+        AuditAction::TenantUpdated,
+        &current,
+        None,
+        update_summary(&update),
+    );
     let tenant = match app
         .store
-        .update_tenant(&slug, &update, app.clock.now())
+        .update_tenant(&slug, &update, now, Some(&record))
         .await
     {
         Ok(tenant) => tenant,
@@ -213,9 +258,41 @@ pub async fn update(app: &App, raw_slug: &str, input: UpdateTenant) -> Result<Te
     overview(app, tenant).await
 }
 
-pub async fn delete(app: &App, raw_slug: &str) -> Result<()> {
-    let slug = TenantSlug::parse(raw_slug)?;
-    match app.store.delete_tenant(&slug).await {
+/// What an update sets, as its audit record says it: only the fields it changes.
+fn update_summary(update: &TenantUpdate) -> serde_json::Value {
+    let mut changes = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<serde_json::Value>| {
+        if let Some(value) = value {
+            changes.insert(key.to_owned(), value);
+        }
+    };
+    put("name", update.name.clone().map(Into::into));
+    put("sso_required", update.sso_required.map(Into::into));
+    put("jit_enabled", update.jit_enabled.map(Into::into));
+    put(
+        "require_verified_domains",
+        update.require_verified_domains.map(Into::into),
+    );
+    put(
+        "default_role",
+        update.default_role.clone().map(|r| json!(r)),
+    );
+    put("role_policy", update.role_policy.map(|p| p.as_str().into()));
+    put("invite_new_users", update.invite_new_users.map(Into::into));
+    serde_json::Value::Object(changes)
+}
+
+pub async fn delete(app: &App, raw_slug: &str, audit: &Audit) -> Result<()> {
+    let tenant = find(app, raw_slug).await?;
+    let slug = tenant.slug.clone();
+    let record = audit.of_tenant(
+        app.clock.now(),
+        AuditAction::TenantDeleted,
+        &tenant,
+        None,
+        json!({"name": tenant.name}),
+    );
+    match app.store.delete_tenant(&slug, Some(&record)).await {
         Ok(()) => {
             tracing::info!(tenant = %slug, "tenant deleted");
             Ok(())

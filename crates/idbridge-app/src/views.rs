@@ -35,6 +35,8 @@ pub struct TenantView {
     pub default_role: Option<String>,
     /// `highest` or `all`: what a user with several app roles gets.
     pub role_policy: String,
+    /// Each user created from now on gets a `user.invited` event (and an e-mail).
+    pub invite_new_users: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -52,6 +54,7 @@ impl From<Tenant> for TenantView {
             require_verified_domains: t.require_verified_domains,
             default_role: t.default_role,
             role_policy: t.role_policy.as_str().to_owned(),
+            invite_new_users: t.invite_new_users,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

@@ -55,12 +55,13 @@ async fn main() -> anyhow::Result<()> {
         sso_required: true,
         jit_enabled: true,
         require_verified_domains: false,
+        invite_new_users: false,
         default_role: None,
         role_policy: RolePolicy::Highest,
         created_at: now,
         updated_at: now,
     };
-    store.create_tenant(&tenant).await?;
+    store.create_tenant(&tenant, None).await?;
     let secret = ClientSecret::generate();
     let client = OidcClient {
         id: Uuid::now_v7(),
@@ -99,6 +100,8 @@ async fn main() -> anyhow::Result<()> {
             now,
             events: Vec::new(),
             log: None,
+            audit: None,
+            mail: None,
         };
         store.create_user(&user, &ctx).await?;
         users.push(user.id);

@@ -31,12 +31,13 @@ pub async fn tenant_with_app(
         sso_required: true,
         jit_enabled: true,
         require_verified_domains: false,
+        invite_new_users: false,
         default_role: None,
         role_policy: RolePolicy::Highest,
         created_at: now,
         updated_at: now,
     };
-    store.create_tenant(&tenant).await?;
+    store.create_tenant(&tenant, None).await?;
     let client = OidcClient {
         id: Uuid::now_v7(),
         name: "bench app".into(),

@@ -87,12 +87,13 @@ async fn main() -> anyhow::Result<()> {
         sso_required: false,
         jit_enabled: true,
         require_verified_domains: false,
+        invite_new_users: false,
         default_role: None,
         role_policy: RolePolicy::Highest,
         created_at: now,
         updated_at: now,
     };
-    store.create_tenant(&tenant).await?;
+    store.create_tenant(&tenant, None).await?;
     let token = ScimToken::generate();
     let record = ScimTokenRecord {
         id: Uuid::now_v7(),
@@ -146,6 +147,8 @@ async fn main() -> anyhow::Result<()> {
                         request_id: None,
                         token_id: Some(token_id),
                     }),
+                    audit: None,
+                    mail: None,
                 };
                 store.create_user(&u, &ctx).await?;
                 if ids.len() < 10_000 / 8 + 1 {

@@ -220,12 +220,13 @@ async fn main() -> anyhow::Result<()> {
             sso_required: false,
             jit_enabled: true,
             require_verified_domains: false,
+            invite_new_users: false,
             default_role: None,
             role_policy: RolePolicy::Highest,
             created_at: now,
             updated_at: now,
         };
-        store.create_tenant(&tenant).await?;
+        store.create_tenant(&tenant, None).await?;
         tenants.push(tenant);
     }
     store
@@ -484,6 +485,8 @@ async fn write_user(store: &dyn Store, tenant: &Tenant, events: usize) -> anyhow
         now,
         events: vec![event; events],
         log: None,
+        audit: None,
+        mail: None,
     };
     store.create_user(&user, &ctx).await?;
     Ok(id)

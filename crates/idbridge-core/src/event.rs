@@ -3,8 +3,7 @@
 //! two types; their spellings (`user.created`, `User`) are the wire format the app
 //! sees and never change.
 
-use std::fmt;
-
+/// A closed set of values with one stored and wire spelling each.
 macro_rules! vocabulary {
     (
         $(#[$meta:meta])*
@@ -28,8 +27,8 @@ macro_rules! vocabulary {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
@@ -41,6 +40,7 @@ macro_rules! vocabulary {
         }
     };
 }
+pub(crate) use vocabulary;
 
 vocabulary! {
     /// What happened. `user.*` and `group.*` come from directory writes (SCIM, and
@@ -52,6 +52,8 @@ vocabulary! {
         UserDeactivated = "user.deactivated",
         UserReactivated = "user.reactivated",
         UserDeleted = "user.deleted",
+        /// A user was created while the tenant's `invite_new_users` was on.
+        UserInvited = "user.invited",
         GroupCreated = "group.created",
         GroupUpdated = "group.updated",
         GroupDeleted = "group.deleted",

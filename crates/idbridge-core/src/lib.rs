@@ -4,6 +4,7 @@
 //! through [`Clock`], randomness only when a secret is generated. That keeps the
 //! protocol crates built on top of it deterministic and testable alone.
 
+pub mod audit;
 mod clock;
 pub mod domain;
 pub mod event;

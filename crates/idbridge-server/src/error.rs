@@ -88,7 +88,11 @@ pub fn app_status(error: &AppError) -> StatusCode {
         | AppError::InvalidEmail(_)
         | AppError::InvalidWebhookUrl(_) => StatusCode::BAD_REQUEST,
         AppError::TenantNotFound(_) | AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::TenantExists(_) | AppError::DomainClaimed(_) => StatusCode::CONFLICT,
+        AppError::TenantExists(_)
+        | AppError::DomainClaimed(_)
+        | AppError::UserExists(_)
+        | AppError::ManagedByScim
+        | AppError::Busy(_) => StatusCode::CONFLICT,
         AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -2,9 +2,16 @@
 //! query gets the same `{"error","message"}` shape as every other refusal.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use http::request::Parts;
+use idbridge_app::audit::Audit;
+use idbridge_app::credentials::AdminPrincipal;
 use serde::de::DeserializeOwned;
 
+use crate::AppState;
+use crate::client_address::{TrustedProxies, client_address};
 use crate::error::AdminError;
 
 #[derive(Debug, FromRequest)]
@@ -54,4 +61,56 @@ where
         let AdminJson(value) = AdminJson::<T>::from_request(request, state).await?;
         Ok(Self(Some(value)))
     }
+}
+
+/// Who is making an admin API change, and from where: the admin key the request
+/// authenticated with and the client's address (through `--trusted-proxies`), for
+/// the audit log.
+#[derive(Debug, Clone)]
+pub struct AdminAudit(pub Audit);
+
+impl FromRequestParts<AppState> for AdminAudit {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // `require_admin` runs before every admin handler and leaves the principal.
+        let principal = parts
+            .extensions
+            .get::<AdminPrincipal>()
+            .copied()
+            .ok_or(AdminError::MissingCredentials)?;
+        let client = request_client(
+            &parts.extensions,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        );
+        Ok(Self(principal.audit(Some(client.to_string()))))
+    }
+}
+
+/// The client's address: the peer, or what `trusted` proxies say of it. `serve`
+/// always provides the peer; a router driven without it (an in-process test) gets
+/// the unspecified address.
+pub fn request_client(
+    extensions: &http::Extensions,
+    headers: &http::HeaderMap,
+    trusted: &TrustedProxies,
+) -> IpAddr {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    let forwarded_for: Vec<&str> = if trusted.is_empty() {
+        Vec::new()
+    } else {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            // A value that is not text is garbage, which stops the walk there.
+            .map(|value| value.to_str().unwrap_or(""))
+            .collect()
+    };
+    client_address(peer, &forwarded_for, trusted)
 }

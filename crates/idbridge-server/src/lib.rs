@@ -16,6 +16,7 @@ mod bearer;
 pub mod client_address;
 pub mod error;
 mod extract;
+pub mod mail;
 mod metrics;
 pub mod oidc;
 pub mod rate_limit;
@@ -41,6 +42,7 @@ use tokio::net::TcpListener;
 
 pub use crate::client_address::{InvalidTrustedProxies, TrustedProxies};
 pub use crate::error::AdminError;
+pub use crate::mail::MailTemplateSet;
 pub use crate::metrics::Metrics;
 pub use crate::rate_limit::RateLimitQuota;
 pub use crate::state::{AppState, InvalidScimBodyLimit, ScimBodyLimit, ServerConfig};

@@ -13,11 +13,11 @@
 //! Requests over the budget are answered 429 with `Retry-After` and the sign-in
 //! error page before any handler runs, so they read and write nothing.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -26,7 +26,8 @@ use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::AppState;
-use crate::client_address::{TrustedProxies, client_address, limit_key};
+use crate::client_address::{TrustedProxies, limit_key};
+use crate::extract::request_client;
 use crate::web::flow::FlowError;
 
 /// How often addresses whose budget is full again are forgotten. The limiter's map
@@ -98,24 +99,13 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let Some(limiter) = state.rate_limiter.as_deref() else {
         return next.run(request).await;
     };
-    // `serve` always provides the peer. A router driven without it (an in-process
-    // test) puts every such request in one shared bucket rather than none.
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    let forwarded_for: Vec<&str> = if limiter.trusted_proxies.is_empty() {
-        Vec::new()
-    } else {
-        request
-            .headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            // A value that is not text is garbage, which stops the walk there.
-            .map(|value| value.to_str().unwrap_or(""))
-            .collect()
-    };
-    let client = client_address(peer, &forwarded_for, &limiter.trusted_proxies);
+    // A router driven without the peer (an in-process test) puts every such request
+    // in one shared bucket rather than none.
+    let client = request_client(
+        request.extensions(),
+        request.headers(),
+        &limiter.trusted_proxies,
+    );
     let Err(wait) = limiter.check(client) else {
         return next.run(request).await;
     };
@@ -167,6 +157,7 @@ pub fn spawn_forgetting(state: &AppState) -> Option<tokio::task::JoinHandle<()>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn nz(n: u32) -> NonZeroU32 {
         NonZeroU32::new(n).expect("non-zero")

@@ -34,12 +34,13 @@ async fn seeded(db: &TestDb) -> Arc<dyn Store> {
             sso_required: false,
             jit_enabled: true,
             require_verified_domains: false,
+            invite_new_users: false,
             default_role: None,
             role_policy: idbridge_core::roles::RolePolicy::Highest,
             created_at: now,
             updated_at: now,
         };
-        store.create_tenant(&tenant).await.expect("tenant");
+        store.create_tenant(&tenant, None).await.expect("tenant");
     }
     for _ in 0..ENDPOINTS {
         let endpoint = WebhookEndpoint {

@@ -67,6 +67,10 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     const WEBHOOK_ANY_DUE_RECENTLY: &'static str;
     /// The claim of the pairs [`Db::WEBHOOK_ANY_DUE_RECENTLY`] finds due.
     const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str;
+    /// The mail outbox's claim (`repo::mail`): due rows leased by one `UPDATE …
+    /// RETURNING`. PostgreSQL skips rows another claimer holds locked (`FOR UPDATE
+    /// SKIP LOCKED`); SQLite's single writer runs one claim at a time.
+    const MAIL_CLAIM: &'static str;
 
     fn bind<'q, T: Param<'q>>(args: &mut Self::Arguments, value: T) -> Result<(), BoxDynError>;
     /// A value of a compiled SCIM query (see `scim_sql`).

@@ -14,6 +14,9 @@ pub enum UserSource {
     Scim,
     /// Created at sign-in (SAML just-in-time provisioning).
     Jit,
+    /// Created by hand (the admin API, the console or the CLI); a later SCIM create
+    /// of the same userName or email adopts it.
+    Manual,
 }
 
 impl UserSource {
@@ -21,6 +24,7 @@ impl UserSource {
         match self {
             UserSource::Scim => "scim",
             UserSource::Jit => "jit",
+            UserSource::Manual => "manual",
         }
     }
 
@@ -28,6 +32,7 @@ impl UserSource {
         match s {
             "scim" => Some(UserSource::Scim),
             "jit" => Some(UserSource::Jit),
+            "manual" => Some(UserSource::Manual),
             _ => None,
         }
     }
@@ -144,6 +149,10 @@ pub struct WriteContext {
     /// The provisioning log line, for writes a SCIM request made; `None` for writes
     /// a sign-in made (those are in the sign-in log).
     pub log: Option<ProvisioningRecord>,
+    /// The audit record, for writes an operator made by hand.
+    pub audit: Option<crate::AuditRecord>,
+    /// An e-mail the write owes (an invitation), queued with it.
+    pub mail: Option<crate::NewMail>,
 }
 
 /// What [`crate::DirectoryRepo::sweep_history`] deleted.

@@ -12,6 +12,7 @@
 //! idbridge processes must agree on (a revoked token, a used code) is read from the
 //! database on every request.
 
+mod audit;
 mod connection;
 mod console;
 mod db;
@@ -19,6 +20,7 @@ pub mod directory;
 mod domain;
 mod error;
 mod log_filter;
+pub mod mail;
 mod model;
 mod oidc;
 mod page_anchors;
@@ -40,6 +42,7 @@ use idbridge_core::secret::SecretHash;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use audit::{Actor, AuditFilter, AuditRecord, AuditRepo};
 pub use connection::{ConnectionKind, ConnectionRecord, ConnectionRepo, OidcFlow, OidcSettings};
 pub use console::{ActiveConsoleSession, ConsoleRepo, ConsoleSession, Operator};
 pub use directory::*;
@@ -48,6 +51,7 @@ pub use domain::{
 };
 pub use error::{Result, StoreError};
 pub use log_filter::{ProvisioningFilter, SignInFilter};
+pub use mail::{MailKind, MailRepo, MailState, NewMail, OutboxMail};
 pub use model::*;
 pub use oidc::{AccessTokenRecord, CodeCheck, OidcRepo, Redemption, StoredSigningKey};
 use saml::sign_in_event;
@@ -74,6 +78,8 @@ pub trait Store:
     + WebhookRepo
     + SetupLinkRepo
     + ConsoleRepo
+    + MailRepo
+    + AuditRepo
     + Send
     + Sync
     + 'static
@@ -94,7 +100,8 @@ pub trait Store:
 #[async_trait]
 pub trait TenantRepo {
     /// Fails with [`StoreError::Conflict`] if the slug is taken.
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// With `audit`, the record is written in the same transaction.
+    async fn create_tenant(&self, tenant: &Tenant, audit: Option<&AuditRecord>) -> Result<()>;
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
     async fn tenant_by_id(&self, id: Uuid) -> Result<Option<Tenant>>;
     async fn list_tenants(&self, page: PageRequest) -> Result<Page<Tenant>>;
@@ -104,9 +111,10 @@ pub trait TenantRepo {
         slug: &TenantSlug,
         update: &TenantUpdate,
         now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
     ) -> Result<Tenant>;
-    /// Deletes the tenant and everything that belongs to it.
-    async fn delete_tenant(&self, slug: &TenantSlug) -> Result<()>;
+    /// Deletes the tenant and everything that belongs to it (but its audit records).
+    async fn delete_tenant(&self, slug: &TenantSlug, audit: Option<&AuditRecord>) -> Result<()>;
 }
 
 #[async_trait]

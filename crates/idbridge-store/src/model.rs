@@ -22,6 +22,8 @@ pub struct Tenant {
     pub default_role: Option<String>,
     /// Whether a user with several app roles gets the highest one or all.
     pub role_policy: RolePolicy,
+    /// Each user created from now on gets a `user.invited` event (and an e-mail).
+    pub invite_new_users: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -36,6 +38,7 @@ pub struct TenantUpdate {
     /// `Some(None)` clears the default role.
     pub default_role: Option<Option<String>>,
     pub role_policy: Option<RolePolicy>,
+    pub invite_new_users: Option<bool>,
 }
 
 /// An OIDC relying party: the SaaS app (or one of its environments).
@@ -69,6 +72,8 @@ pub struct ActiveScimToken {
     pub tenant_slug: TenantSlug,
     /// The tenant's `require_verified_domains`, read with the token (no second query).
     pub require_verified_domains: bool,
+    /// The tenant's `invite_new_users`, read with the token too.
+    pub invite_new_users: bool,
     pub last_used_at: Option<OffsetDateTime>,
 }
 

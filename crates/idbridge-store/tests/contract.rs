@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use idbridge_core::audit::{ActorKind, AuditAction};
 use idbridge_core::secret::{AdminApiKey, ClientSecret, ScimToken};
 use idbridge_core::{RedirectUri, TenantSlug};
 use idbridge_store::{
-    AdminKeyRecord, ConnectionKind, DatabaseUrl, DomainCheckOutcome, DomainCounts, OidcClient,
-    PageRequest, PoolSettings, ProvisioningFilter, ProvisioningRecord, SamlConnection,
-    SamlRequestState, ScimTokenRecord, SignInEvent, SignInFilter, Store, StoreError, Tenant,
-    TenantDomain, TenantUpdate,
+    Actor, AdminKeyRecord, AuditFilter, AuditRecord, ConnectionKind, DatabaseUrl,
+    DomainCheckOutcome, DomainCounts, OidcClient, PageRequest, PoolSettings, ProvisioningFilter,
+    ProvisioningRecord, SamlConnection, SamlRequestState, ScimTokenRecord, SignInEvent,
+    SignInFilter, Store, StoreError, Tenant, TenantDomain, TenantUpdate, UserSource,
 };
 use idbridge_testkit::{TestDb, both_backends};
 use time::OffsetDateTime;
@@ -37,6 +38,7 @@ fn tenant(s: &str) -> Tenant {
         sso_required: false,
         jit_enabled: true,
         require_verified_domains: false,
+        invite_new_users: false,
         default_role: None,
         role_policy: idbridge_core::roles::RolePolicy::Highest,
         created_at: T0,
@@ -69,12 +71,78 @@ fn claim(tenant_id: Uuid, domain: &str) -> TenantDomain {
     }
 }
 
+fn audit_record(tenant: &Tenant, action: AuditAction, at: OffsetDateTime) -> AuditRecord {
+    AuditRecord {
+        id: Uuid::now_v7(),
+        at,
+        actor: Actor {
+            kind: ActorKind::AdminKey,
+            id: Some("bootstrap".into()),
+        },
+        action,
+        tenant_id: Some(tenant.id),
+        tenant_slug: Some(tenant.slug.to_string()),
+        target: None,
+        ip: Some("192.0.2.7".into()),
+        changes: serde_json::json!({"name": tenant.name}),
+    }
+}
+
+/// Runs one statement on the test database directly, as an intruder with SQL would.
+async fn raw_execute(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
+    if db.backend() == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(db.url()).await?;
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await?
+            .rows_affected())
+    } else {
+        let pool = sqlx::PgPool::connect(db.url()).await?;
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await?
+            .rows_affected())
+    }
+}
+
 both_backends! {
+    async fn audit_records_are_written_with_their_change_and_never_updated(db: TestDb) {
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        let created = audit_record(&acme, AuditAction::TenantCreated, T0);
+        store.create_tenant(&acme, Some(&created)).await.expect("create");
+        // A change that fails leaves no record.
+        let again = tenant("acme");
+        let refused = audit_record(&again, AuditAction::TenantCreated, T0);
+        assert!(store.create_tenant(&again, Some(&refused)).await.is_err());
+        let update = TenantUpdate { name: Some("Acme Corp".into()), ..TenantUpdate::default() };
+        let updated = audit_record(&acme, AuditAction::TenantUpdated, T0 + time::Duration::days(40));
+        store.update_tenant(&slug("acme"), &update, T0, Some(&updated)).await.expect("update");
+        let deleted = audit_record(&acme, AuditAction::TenantDeleted, T0 + time::Duration::days(41));
+        store.delete_tenant(&slug("acme"), Some(&deleted)).await.expect("delete");
+        // Deleting a tenant that is gone records nothing.
+        let twice = audit_record(&acme, AuditAction::TenantDeleted, T0 + time::Duration::days(42));
+        assert!(store.delete_tenant(&slug("acme"), Some(&twice)).await.is_err());
+
+        let page = store.list_audit(&AuditFilter::default(), PageRequest::first(10)).await.expect("list");
+        assert_eq!(page.items, vec![deleted.clone(), updated.clone(), created.clone()], "newest first, exactly as written");
+        let filter = AuditFilter { action: Some(AuditAction::TenantUpdated), ..AuditFilter::default() };
+        assert_eq!(store.list_audit(&filter, PageRequest::first(10)).await.expect("list").items, vec![updated.clone()]);
+
+        let err = raw_execute(&db, "UPDATE audit_log SET actor_id = 'someone-else'").await.expect_err("append-only");
+        assert!(err.to_string().contains("append-only"), "{err}");
+
+        // The retention sweep removes what is older than its cut-off, and only that.
+        assert_eq!(store.sweep_audit(T0 + time::Duration::days(30)).await.expect("sweep"), 1);
+        let left = store.list_audit(&AuditFilter::default(), PageRequest::first(10)).await.expect("list");
+        assert_eq!(left.items, vec![deleted, updated]);
+    }
+
     async fn a_domain_is_verified_by_one_tenant_at_most(db: TestDb) {
         let store = open(&db).await;
         let (a, b) = (tenant("acme"), tenant("globex"));
-        store.create_tenant(&a).await.expect("a");
-        store.create_tenant(&b).await.expect("b");
+        store.create_tenant(&a, None).await.expect("a");
+        store.create_tenant(&b, None).await.expect("b");
         let (first, created) = store.add_domain(&claim(a.id, "acme.test")).await.expect("claim");
         assert!(created);
         // Claiming again keeps the first token.
@@ -105,7 +173,7 @@ both_backends! {
         // Once another tenant holds it verified, nobody else may claim it, not even
         // a tenant with a pending claim.
         let c = tenant("initech");
-        store.create_tenant(&c).await.expect("c");
+        store.create_tenant(&c, None).await.expect("c");
         for other in [b.id, c.id] {
             assert!(matches!(
                 store.add_domain(&claim(other, "acme.test")).await,
@@ -127,7 +195,7 @@ both_backends! {
     async fn a_transient_failure_keeps_a_domain_verified_and_an_absence_does_not(db: TestDb) {
         let store = open(&db).await;
         let a = tenant("acme");
-        store.create_tenant(&a).await.expect("a");
+        store.create_tenant(&a, None).await.expect("a");
         store.add_domain(&claim(a.id, "acme.test")).await.expect("claim");
         store
             .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0)
@@ -188,17 +256,17 @@ both_backends! {
     async fn tenant_round_trips_exactly(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("create");
+        store.create_tenant(&acme, None).await.expect("create");
         assert_eq!(store.tenant_by_slug(&slug("acme")).await.expect("get"), Some(acme));
         assert_eq!(store.tenant_by_slug(&slug("other")).await.expect("get"), None);
     }
 
     async fn duplicate_slug_is_a_conflict_and_writes_nothing(db: TestDb) {
         let store = open(&db).await;
-        store.create_tenant(&tenant("acme")).await.expect("create");
+        store.create_tenant(&tenant("acme"), None).await.expect("create");
         let mut again = tenant("acme");
         again.name = "Impostor".into();
-        let err = store.create_tenant(&again).await.expect_err("duplicate");
+        let err = store.create_tenant(&again, None).await.expect_err("duplicate");
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         let kept = store.tenant_by_slug(&slug("acme")).await.expect("get").expect("exists");
         assert_eq!(kept.name, "acme Inc");
@@ -206,14 +274,14 @@ both_backends! {
 
     async fn tenant_update_changes_only_given_fields(db: TestDb) {
         let store = open(&db).await;
-        store.create_tenant(&tenant("acme")).await.expect("create");
+        store.create_tenant(&tenant("acme"), None).await.expect("create");
         let later = T0 + time::Duration::minutes(5);
         let update = TenantUpdate {
             sso_required: Some(true),
             default_role: Some(Some("member".into())),
             ..TenantUpdate::default()
         };
-        let updated = store.update_tenant(&slug("acme"), &update, later).await.expect("update");
+        let updated = store.update_tenant(&slug("acme"), &update, later, None).await.expect("update");
         assert!(updated.sso_required);
         assert!(updated.jit_enabled);
         assert_eq!(updated.name, "acme Inc");
@@ -222,11 +290,11 @@ both_backends! {
         assert_eq!(updated.created_at, T0);
 
         let clear = TenantUpdate { default_role: Some(None), ..TenantUpdate::default() };
-        let cleared = store.update_tenant(&slug("acme"), &clear, later).await.expect("update");
+        let cleared = store.update_tenant(&slug("acme"), &clear, later, None).await.expect("update");
         assert_eq!(cleared.default_role, None);
         assert!(cleared.sso_required);
 
-        let missing = store.update_tenant(&slug("nope"), &clear, later).await;
+        let missing = store.update_tenant(&slug("nope"), &clear, later, None).await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
     }
 
@@ -235,7 +303,7 @@ both_backends! {
         let mut created = Vec::new();
         for i in 0..7 {
             let t = tenant(&format!("t{i}"));
-            store.create_tenant(&t).await.expect("create");
+            store.create_tenant(&t, None).await.expect("create");
             created.push(t.slug);
         }
         let mut seen = Vec::new();
@@ -255,7 +323,7 @@ both_backends! {
     async fn exact_page_has_no_next_cursor(db: TestDb) {
         let store = open(&db).await;
         for i in 0..4 {
-            store.create_tenant(&tenant(&format!("t{i}"))).await.expect("create");
+            store.create_tenant(&tenant(&format!("t{i}")), None).await.expect("create");
         }
         let got = store.list_tenants(PageRequest::first(4)).await.expect("list");
         assert_eq!(got.items.len(), 4);
@@ -265,20 +333,20 @@ both_backends! {
     async fn deleting_a_tenant_removes_its_tokens(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("create");
+        store.create_tenant(&acme, None).await.expect("create");
         let token = ScimToken::generate();
         store.create_scim_token(&scim_token_record(acme.id), &token.hash()).await.expect("token");
-        store.delete_tenant(&slug("acme")).await.expect("delete");
+        store.delete_tenant(&slug("acme"), None).await.expect("delete");
         assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
-        assert!(matches!(store.delete_tenant(&slug("acme")).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.delete_tenant(&slug("acme"), None).await, Err(StoreError::NotFound)));
         // The slug is free again.
-        store.create_tenant(&tenant("acme")).await.expect("re-create");
+        store.create_tenant(&tenant("acme"), None).await.expect("re-create");
     }
 
     async fn scim_token_is_found_by_hash_until_revoked(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("create");
+        store.create_tenant(&acme, None).await.expect("create");
         let token = ScimToken::generate();
         let record = scim_token_record(acme.id);
         store.create_scim_token(&record, &token.hash()).await.expect("token");
@@ -314,8 +382,8 @@ both_backends! {
     async fn a_tenant_cannot_revoke_another_tenants_token(db: TestDb) {
         let store = open(&db).await;
         let (acme, globex) = (tenant("acme"), tenant("globex"));
-        store.create_tenant(&acme).await.expect("create");
-        store.create_tenant(&globex).await.expect("create");
+        store.create_tenant(&acme, None).await.expect("create");
+        store.create_tenant(&globex, None).await.expect("create");
         let token = ScimToken::generate();
         let record = scim_token_record(acme.id);
         store.create_scim_token(&record, &token.hash()).await.expect("token");
@@ -393,7 +461,7 @@ both_backends! {
         let first = open(&db).await;
         let second = open(&db).await;
         let acme = tenant("acme");
-        first.create_tenant(&acme).await.expect("create");
+        first.create_tenant(&acme, None).await.expect("create");
         assert_eq!(second.tenant_by_slug(&slug("acme")).await.expect("get"), Some(acme.clone()));
         let token = ScimToken::generate();
         let record = scim_token_record(acme.id);
@@ -418,13 +486,13 @@ both_backends! {
             assert!(results.iter().any(|r| r.is_ok()));
         }
         stores[0].migrate().await.expect("migrated");
-        stores[0].create_tenant(&tenant("acme")).await.expect("usable");
+        stores[0].create_tenant(&tenant("acme"), None).await.expect("usable");
     }
 
     async fn saml_connections_upsert_and_keep_created_at(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
         assert_eq!(store.saml_connection(acme.id).await.expect("get"), None);
         let mut connection = saml_connection(acme.id);
         store.put_saml_connection(&connection).await.expect("put");
@@ -445,7 +513,7 @@ both_backends! {
     async fn the_acs_reads_a_tenant_and_its_connection_at_once(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
         let slug = |s: &str| TenantSlug::parse(s).expect("slug");
         assert_eq!(store.tenant_with_saml_connection(&slug("nobody")).await.expect("read"), None);
         assert_eq!(
@@ -479,7 +547,7 @@ both_backends! {
     async fn saml_connection_needs_a_signature_requirement_and_a_tenant(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
         let unsigned = SamlConnection {
             want_assertions_signed: false,
             want_response_signed: false,
@@ -497,8 +565,8 @@ both_backends! {
         let store = open(&db).await;
         let acme = tenant("acme");
         let other = tenant("other");
-        store.create_tenant(&acme).await.expect("tenant");
-        store.create_tenant(&other).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        store.create_tenant(&other, None).await.expect("tenant");
         let request = saml_request(acme.id, "_a1");
         store.create_saml_request(&request).await.expect("create");
         // Another tenant's ACS cannot consume it.
@@ -525,8 +593,8 @@ both_backends! {
         let store = open(&db).await;
         let acme = tenant("acme");
         let other = tenant("other");
-        store.create_tenant(&acme).await.expect("tenant");
-        store.create_tenant(&other).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        store.create_tenant(&other, None).await.expect("tenant");
         let until = T0 + time::Duration::minutes(5);
         assert!(store.remember_assertion(acme.id, "_a1", until, T0).await.expect("first"));
         assert!(!store.remember_assertion(acme.id, "_a1", until, T0).await.expect("replay"));
@@ -550,8 +618,8 @@ both_backends! {
         let store = open(&db).await;
         let acme = tenant("acme");
         let other = tenant("other");
-        store.create_tenant(&acme).await.expect("tenant");
-        store.create_tenant(&other).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        store.create_tenant(&other, None).await.expect("tenant");
         let event = |tenant_id: Uuid, reason: Option<&str>| SignInEvent {
             id: Uuid::now_v7(),
             tenant_id,
@@ -643,7 +711,7 @@ mod oidc {
     /// A tenant, a client and a user, and a code for them.
     async fn code_fixture(store: &dyn Store) -> (AuthorizationCode, AuthorizationCodeRecord) {
         let t = tenant("acme");
-        store.create_tenant(&t).await.expect("tenant");
+        store.create_tenant(&t, None).await.expect("tenant");
         let client = OidcClient {
             id: Uuid::now_v7(),
             name: "app".into(),
@@ -672,6 +740,8 @@ mod oidc {
             now: T0,
             events: Vec::new(),
             log: None,
+            audit: None,
+            mail: None,
         };
         store.create_user(&user, &ctx).await.expect("user");
         let record = AuthorizationCodeRecord {
@@ -758,7 +828,7 @@ mod oidc {
             // be written must fail alone and take none of the others with it.
             let store = open(&db).await;
             let acme = tenant("acme");
-            store.create_tenant(&acme).await.expect("tenant");
+            store.create_tenant(&acme, None).await.expect("tenant");
             let sign_in = |tenant_id: Uuid, n: usize| SignInEvent {
                 id: Uuid::now_v7(),
                 tenant_id,
@@ -805,7 +875,7 @@ mod oidc {
             let store = open(&db).await;
             let (_, record) = code_fixture(store.as_ref()).await;
             let other = tenant("other");
-            store.create_tenant(&other).await.expect("tenant");
+            store.create_tenant(&other, None).await.expect("tenant");
             let sign_in = |tenant_id: Uuid, n: usize| SignInEvent {
                 id: Uuid::now_v7(),
                 tenant_id,
@@ -864,7 +934,7 @@ mod oidc {
             // (group commit) each submission lands in.
             let store = open(&db).await;
             let acme = tenant("acme");
-            store.create_tenant(&acme).await.expect("tenant");
+            store.create_tenant(&acme, None).await.expect("tenant");
             let until = T0 + time::Duration::minutes(5);
             let ids: Vec<String> = (0..120).map(|n| format!("_a{}", n % 12)).collect();
             let remembers = futures::future::join_all(
@@ -1002,7 +1072,7 @@ both_backends! {
     async fn one_active_sp_key_per_tenant(db: TestDb) {
         let store = open(&db).await;
         let t = tenant("acme");
-        store.create_tenant(&t).await.expect("tenant");
+        store.create_tenant(&t, None).await.expect("tenant");
         let key = |n: u8| idbridge_store::SpKeyRecord {
             id: Uuid::now_v7(),
             tenant_id: t.id,
@@ -1070,6 +1140,8 @@ mod webhooks {
                 data: serde_json::json!({}),
             }],
             log: None,
+            audit: None,
+            mail: None,
         };
         store.create_user(&user, &ctx).await.expect("user");
     }
@@ -1094,7 +1166,7 @@ mod webhooks {
         async fn a_new_endpoint_starts_at_the_end_of_each_feed(db: TestDb) {
             let store = open(&db).await;
             let acme = tenant("acme");
-            store.create_tenant(&acme).await.expect("tenant");
+            store.create_tenant(&acme, None).await.expect("tenant");
             event(store.as_ref(), acme.id).await;
             let e = endpoint(None, T0);
             store.create_webhook(&e).await.expect("webhook");
@@ -1106,7 +1178,7 @@ mod webhooks {
             assert_eq!(claims[0].delivered_seq, 1);
             // A tenant created later has no cursor yet: from its first event.
             let globex = tenant("globex");
-            store.create_tenant(&globex).await.expect("tenant");
+            store.create_tenant(&globex, None).await.expect("tenant");
             event(store.as_ref(), globex.id).await;
             let claims = store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!(claims.len(), 1, "acme is still leased; globex is new");
@@ -1118,7 +1190,7 @@ mod webhooks {
             let mut tenants = Vec::new();
             for n in 0..12 {
                 let t = tenant(&format!("t{n}"));
-                store.create_tenant(&t).await.expect("tenant");
+                store.create_tenant(&t, None).await.expect("tenant");
                 tenants.push(t);
             }
             for e in 0..2 {
@@ -1159,7 +1231,7 @@ mod webhooks {
         async fn a_recent_claim_sees_new_events_and_due_retries_only(db: TestDb) {
             let store = open(&db).await;
             let acme = tenant("acme");
-            store.create_tenant(&acme).await.expect("tenant");
+            store.create_tenant(&acme, None).await.expect("tenant");
             let e = endpoint(None, T0 - Duration::hours(1));
             store.create_webhook(&e).await.expect("webhook");
             let lease = |at: OffsetDateTime| at + Duration::seconds(60);
@@ -1228,7 +1300,7 @@ mod webhooks {
         async fn only_the_lease_holder_records_and_a_lapsed_lease_is_reclaimed(db: TestDb) {
             let store = open(&db).await;
             let acme = tenant("acme");
-            store.create_tenant(&acme).await.expect("tenant");
+            store.create_tenant(&acme, None).await.expect("tenant");
             let e = endpoint(None, T0);
             store.create_webhook(&e).await.expect("webhook");
             event(store.as_ref(), acme.id).await;
@@ -1297,7 +1369,7 @@ mod setup_links {
         async fn a_setup_link_works_until_it_expires_or_is_revoked(db: TestDb) {
             let store = open(&db).await;
             let acme = tenant("acme");
-            store.create_tenant(&acme).await.expect("tenant");
+            store.create_tenant(&acme, None).await.expect("tenant");
             let token = SetupLinkToken::generate();
             let link = SetupLinkRecord {
                 id: Uuid::now_v7(),
@@ -1317,7 +1389,7 @@ mod setup_links {
             store.revoke_setup_link(acme.id, link.id, T0).await.expect("revoke");
             assert!(store.usable_setup_link(&token.hash(), T0).await.expect("lookup").is_none(), "revoked");
             let other = tenant("globex");
-            store.create_tenant(&other).await.expect("tenant");
+            store.create_tenant(&other, None).await.expect("tenant");
             assert!(matches!(store.revoke_setup_link(other.id, link.id, T0).await, Err(StoreError::NotFound)));
         }
     }
@@ -1410,9 +1482,9 @@ both_backends! {
         let store = open(&db).await;
         let mut acme = tenant("acme");
         acme.name = "Acme 100% Inc".into();
-        store.create_tenant(&acme).await.expect("acme");
-        store.create_tenant(&tenant("globex")).await.expect("globex");
-        store.create_tenant(&tenant("initech")).await.expect("initech");
+        store.create_tenant(&acme, None).await.expect("acme");
+        store.create_tenant(&tenant("globex"), None).await.expect("globex");
+        store.create_tenant(&tenant("initech"), None).await.expect("initech");
         let slugs = |page: idbridge_store::Page<Tenant>| {
             page.items.into_iter().map(|t| t.slug.to_string()).collect::<Vec<_>>()
         };
@@ -1438,8 +1510,8 @@ both_backends! {
         let store = open(&db).await;
         let acme = tenant("acme");
         let other = tenant("other");
-        store.create_tenant(&acme).await.expect("tenant");
-        store.create_tenant(&other).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        store.create_tenant(&other, None).await.expect("tenant");
         let sign_in = |tenant_id: Uuid, reason: Option<&str>, email: &str| SignInEvent {
             id: Uuid::now_v7(),
             tenant_id,
@@ -1656,6 +1728,8 @@ fn quiet(now: OffsetDateTime) -> idbridge_store::WriteContext {
         now,
         events: Vec::new(),
         log: None,
+        audit: None,
+        mail: None,
     }
 }
 
@@ -1671,7 +1745,7 @@ both_backends! {
     async fn group_names_are_unique_and_older_duplicates_keep_working(db: TestDb) {
         let store = open(&db).await;
         let acme = tenant("acme");
-        store.create_tenant(&acme).await.expect("tenant");
+        store.create_tenant(&acme, None).await.expect("tenant");
         let eng = group(acme.id, "Eng", T0);
         let other = group(acme.id, "Other", T0 + time::Duration::minutes(1));
         store.create_group(&eng, &[], &quiet(T0)).await.expect("eng");
@@ -1714,8 +1788,8 @@ both_backends! {
     async fn member_changes_reach_only_a_group_of_the_tenant_that_exists(db: TestDb) {
         let store = open(&db).await;
         let (acme, globex) = (tenant("acme"), tenant("globex"));
-        store.create_tenant(&acme).await.expect("acme");
-        store.create_tenant(&globex).await.expect("globex");
+        store.create_tenant(&acme, None).await.expect("acme");
+        store.create_tenant(&globex, None).await.expect("globex");
         let eng = group(acme.id, "Eng", T0);
         store.create_group(&eng, &[], &quiet(T0)).await.expect("eng");
         // The group named under another tenant: nothing to change there.
@@ -1825,5 +1899,52 @@ both_backends! {
         assert_eq!(store.saml_connection_by_id(id, id).await.expect("read"), Some(saml));
         let request = store.take_saml_request(id, "_r1", T0).await.expect("take").expect("kept");
         assert_eq!((request.relay_state.as_str(), request.connection_id), ("rs", None));
+    }
+}
+
+both_backends! {
+    async fn users_made_by_an_older_idbridge_keep_their_emails_when_manual_users_arrive(db: TestDb) {
+        // Before manual users (migration 28): a SCIM user with an email, which
+        // references the user row (ON DELETE CASCADE) through the table rebuild.
+        migrate_up_to(&db, 28).await;
+        let (tenant_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let hex = |id: Uuid| -> String { id.as_bytes().iter().map(|b| format!("{b:02x}")).collect() };
+        let (t, u) = (hex(tenant_id), hex(user_id));
+        let doc = r#"{"userName":"ada@acme.example","emails":[{"value":"Ada.L@acme.example"}]}"#;
+        let sql = match db.backend() {
+            "sqlite" => format!(
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES (X'{t}', 'acme', 'Acme', 1, 1); \
+                 INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, active, document, source, \
+                 created_at, updated_at, version) VALUES (X'{u}', X'{t}', 'ada@acme.example', 'ada@acme.example', 1, \
+                 '{doc}', 'scim', 1, 1, 1); \
+                 INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, is_primary) \
+                 VALUES (X'{u}', 0, X'{t}', 'ada.l@acme.example', 0);"
+            ),
+            _ => format!(
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ('{tenant_id}', 'acme', 'Acme', now(), now()); \
+                 INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, active, document, source, \
+                 created_at, updated_at, version) VALUES ('{user_id}', '{tenant_id}', 'ada@acme.example', \
+                 'ada@acme.example', true, '{doc}', 'scim', now(), now(), 1); \
+                 INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, is_primary) \
+                 VALUES ('{user_id}', 0, '{tenant_id}', 'ada.l@acme.example', false);"
+            ),
+        };
+        raw_sql(&db, &sql).await;
+
+        let store = open(&db).await;
+        let by_email = store.user_for_sign_in(tenant_id, "ada.l@acme.example").await.expect("read").expect("email kept");
+        assert_eq!((by_email.id, by_email.source), (user_id, UserSource::Scim));
+        // The new source is accepted, and the rebuilt table still cascades.
+        let mut manual = by_email.clone();
+        manual.id = Uuid::now_v7();
+        manual.user_name = "grace@acme.example".into();
+        manual.source = UserSource::Manual;
+        manual.document.insert("userName".into(), "grace@acme.example".into());
+        manual.document.insert("emails".into(), serde_json::json!([{"value": "grace@acme.example"}]));
+        store.create_user(&manual, &quiet(T0)).await.expect("manual user");
+        let stored = store.user_by_id(tenant_id, manual.id).await.expect("read").expect("there");
+        assert_eq!(stored.source, UserSource::Manual);
+        store.delete_user(tenant_id, user_id, None, &quiet(T0)).await.expect("delete");
+        assert_eq!(store.user_for_sign_in(tenant_id, "ada.l@acme.example").await.expect("read"), None);
     }
 }

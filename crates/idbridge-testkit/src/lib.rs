@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 pub mod oidc_idp;
 pub mod oidc_op;
 pub mod saml;
+pub mod smtp;
 
 pub const PG_URL_VAR: &str = "IDBRIDGE_TEST_DATABASE_URL";
 

@@ -75,6 +75,28 @@ pub enum Command {
     /// Manage tenants (the app's enterprise customers).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Create, change and delete a tenant's users by hand (they still sign in
+    /// through the tenant's IdP).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Every change made through the admin API, the console, the portal and the CLI.
+    #[command(name = "audit-log")]
+    AuditLog {
+        /// Only changes to this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// An actor kind (admin_key, operator, setup_link, cli), an id, or kind:id.
+        #[arg(long)]
+        actor: Option<String>,
+        /// One action, e.g. tenant.updated.
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     /// Manage a tenant's SCIM bearer tokens.
     #[command(subcommand, name = "scim-token")]
     ScimToken(ScimTokenCommand),
@@ -93,6 +115,53 @@ pub enum Command {
     /// The secret keys that seal IdP client secrets at rest (`serve --secret-key`).
     #[command(subcommand, name = "secret-key")]
     SecretKey(SecretKeyCommand),
+    /// A test identity provider for local development (SAML IdP, SCIM provisioner).
+    /// Never for production: it signs whatever is typed into it.
+    #[command(
+        name = "dev-idp",
+        after_help = "Here --listen defaults to 127.0.0.1:9090 and --public-url to http://<listen address>; both are read from the command line only (IDBRIDGE_LISTEN and IDBRIDGE_PUBLIC_URL are serve's)."
+    )]
+    DevIdp(DevIdpArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (`source: manual`); a later SCIM create of the same userName or
+    /// email adopts it.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        /// An app role; repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Create the user deactivated.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Deactivate a user: its sign-ins are refused and the app is told.
+    Deactivate {
+        #[arg(long)]
+        tenant: String,
+        id: uuid::Uuid,
+    },
+    /// Activate a deactivated user again.
+    Activate {
+        #[arg(long)]
+        tenant: String,
+        id: uuid::Uuid,
+    },
+    /// Delete a user and its group memberships.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +222,30 @@ pub struct ServeArgs {
     #[arg(long, env = "IDBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
     pub allow_private_urls: bool,
 
+    /// SMTP server for invitation e-mail: smtp://host:port (plain, e.g. a local
+    /// relay), smtp://user:pass@host:port?tls=starttls, or smtps://user:pass@host:port
+    /// (user name and password percent-encoded). Default: none, and no e-mail is
+    /// queued or sent.
+    #[arg(
+        long,
+        env = "IDBRIDGE_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender of invitation e-mail: address or "Name <address>". Default:
+    /// idbridge@<public-url host>.
+    #[arg(long, env = "IDBRIDGE_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+
+    /// The link in an invitation: the app's sign-in page, with {email} and {tenant}
+    /// (the slug) filled in, e.g. https://app.example.com/login?login_hint={email}.
+    /// Default: the tenant's SAML sign-in, {public-url}/saml/{slug}/login, which lands
+    /// at the connection's default_redirect_uri.
+    #[arg(long, env = "IDBRIDGE_INVITE_URL", value_name = "URL")]
+    pub invite_url: Option<String>,
+
     /// Most database connections this process opens. Default: 10 on PostgreSQL; on
     /// SQLite (where these are the readers) two per core, between 4 and 10.
     #[arg(long, env = "IDBRIDGE_DATABASE_MAX_CONNECTIONS")]
@@ -210,6 +303,15 @@ pub struct ServeArgs {
         default_value_t = Retention::DEFAULT_PROVISIONING_LOG_DAYS
     )]
     pub provisioning_log_retention_days: u32,
+
+    /// Days the audit log keeps a record of a change (0: for ever).
+    #[arg(
+        long,
+        env = "IDBRIDGE_AUDIT_LOG_RETENTION_DAYS",
+        value_name = "DAYS",
+        default_value_t = Retention::DEFAULT_AUDIT_DAYS
+    )]
+    pub audit_log_retention_days: u32,
 
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "IDBRIDGE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
@@ -303,4 +405,72 @@ pub enum AdminKeyCommand {
     List,
     /// Revoke an admin API key.
     Revoke { id: Uuid },
+}
+
+/// `idbridge dev-idp`: `--listen` (default here 127.0.0.1:9090) and `--public-url`
+/// (default http://<listen address>) are read from the command line only: their
+/// IDBRIDGE_* variables and defaults belong to `serve`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DevIdpArgs {
+    #[command(subcommand)]
+    pub command: Option<DevIdpCommand>,
+
+    /// Where the signing key and certificate are kept, so the metadata stays the same
+    /// across restarts. Default: $XDG_DATA_HOME/idbridge/dev-idp, else
+    /// ~/.local/share/idbridge/dev-idp.
+    #[arg(long, env = "IDBRIDGE_DEV_IDP_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Listen on an address other machines can reach. The dev IdP signs whatever
+    /// anyone who reaches it types: only on a network you trust.
+    #[arg(long, default_value_t = false)]
+    pub allow_non_loopback: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevIdpCommand {
+    /// Push a sample directory into a tenant as Entra ID's provisioning cycle would
+    /// (users with enterprise attributes and app roles, groups with members, then
+    /// some updates and deactivations), printing each request.
+    Provision(DevIdpProvisionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevIdpProvisionArgs {
+    /// The tenant's SCIM base URL ({public-url}/scim/v2/{slug}).
+    #[arg(long, value_name = "URL")]
+    pub scim_url: String,
+    /// The tenant's SCIM token (`idbridge scim-token create`).
+    #[arg(long, env = "IDBRIDGE_DEV_IDP_SCIM_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// How many users.
+    #[arg(long, default_value_t = 10)]
+    pub users: usize,
+    /// How many groups.
+    #[arg(long, default_value_t = 3)]
+    pub groups: usize,
+    /// The users' email domain.
+    #[arg(long, default_value = "example.com")]
+    pub domain: String,
+}
+
+/// Whether the global flag `id` was typed on this process's command line (not
+/// taken from its environment variable or default).
+pub fn given_on_command_line(id: &str) -> bool {
+    use clap::CommandFactory;
+    use clap::parser::ValueSource;
+    let Ok(matches) = Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return false;
+    };
+    let mut current = Some(&matches);
+    while let Some(m) = current {
+        if m.try_get_raw(id).ok().flatten().is_some()
+            && m.value_source(id) == Some(ValueSource::CommandLine)
+        {
+            return true;
+        }
+        current = m.subcommand().map(|(_, sub)| sub);
+    }
+    false
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 use anyhow::Context;
 use idbridge_app::clients::{self, CreateClient};
 use idbridge_app::credentials::{self, CreateScimToken};
+use idbridge_app::mail::{MailSettings, Mailer};
 use idbridge_app::tenants::{self, CreateTenant};
 use idbridge_app::views::{
     AdminKeyCreated, AdminKeyView, ClientCreated, ClientView, List, OperatorView, ScimTokenCreated,
@@ -13,14 +14,14 @@ use idbridge_app::{App, AppConfig, PublicUrl, Retention};
 use idbridge_core::SystemClock;
 use idbridge_core::sealed::Keyring;
 use idbridge_core::secret::BootstrapAdminKey;
-use idbridge_server::{AppState, RateLimitQuota, ServerConfig};
+use idbridge_server::{AppState, MailTemplateSet, RateLimitQuota, ServerConfig};
 use idbridge_store::{DatabaseUrl, PageRequest, PoolSettings, Store, StoreError};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::cli::{
     AdminKeyCommand, Cli, ClientCommand, Command, CommonArgs, KeysCommand, OperatorCommand,
-    ScimTokenCommand, SecretKeyCommand, ServeArgs, TenantCommand,
+    ScimTokenCommand, SecretKeyCommand, ServeArgs, TenantCommand, UserCommand,
 };
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -33,6 +34,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(command) => with_app(&cli.common, |app| tenant(app, command)).await,
+        Command::User(command) => with_app(&cli.common, |app| user(app, command)).await,
+        Command::AuditLog {
+            tenant,
+            actor,
+            action,
+            limit,
+            cursor,
+        } => {
+            with_app(&cli.common, |app| async move {
+                let page = idbridge_app::views::page_request(Some(limit), cursor.as_deref())?;
+                let query = idbridge_app::audit::AuditQuery {
+                    tenant: tenant.as_deref(),
+                    actor: actor.as_deref(),
+                    action: action.as_deref(),
+                };
+                let records = idbridge_app::audit::list(&app, query, page).await?;
+                print(&List::from_page(records, |r| r))
+            })
+            .await
+        }
         Command::ScimToken(command) => with_app(&cli.common, |app| scim_token(app, command)).await,
         Command::Client(command) => with_app(&cli.common, |app| client(app, command)).await,
         Command::AdminKey(command) => with_app(&cli.common, |app| admin_key(app, command)).await,
@@ -46,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", Keyring::generate_key());
             Ok(())
         }
+        Command::DevIdp(args) => crate::dev_idp::run(&cli.common, args).await,
     }
 }
 
@@ -151,11 +173,16 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
             retention: Retention {
                 event_days: args.event_retention_days,
                 provisioning_log_days: args.provisioning_log_retention_days,
+                audit_days: args.audit_log_retention_days,
             },
             secret_keys,
         },
     );
     app.build_outbound();
+    let app = match &args.smtp_url {
+        Some(smtp_url) => app.with_mailer(mailer(smtp_url, &args, &public_url)?),
+        None => app,
+    };
     let config = ServerConfig {
         bootstrap_admin_key: args.admin_api_key.as_ref().map(BootstrapAdminKey::new),
         rate_limit,
@@ -192,6 +219,32 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--smtp-url`, `--mail-from` and `--invite-url`, with the server's templates.
+fn mailer(
+    smtp_url: &secrecy::SecretString,
+    args: &ServeArgs,
+    public_url: &PublicUrl,
+) -> anyhow::Result<Mailer> {
+    let settings = MailSettings::parse(
+        smtp_url.expose_secret(),
+        args.mail_from.as_deref(),
+        args.invite_url.as_deref(),
+        public_url,
+    )?;
+    if settings.smtp.sends_password_in_clear() {
+        tracing::warn!(
+            smtp = %settings.smtp,
+            "--smtp-url sends its password unencrypted: use smtps:// or ?tls=starttls beyond this host"
+        );
+    }
+    if settings.invite_url.is_none() {
+        tracing::info!(
+            "--invite-url is not set: invitations link to the tenant's SAML sign-in ({{public-url}}/saml/{{slug}}/login)"
+        );
+    }
+    Ok(Mailer::new(settings, Arc::new(MailTemplateSet))?)
 }
 
 /// `--dns-resolver host:port` as an address. A host name is resolved once, at
@@ -273,8 +326,9 @@ async fn tenant(app: App, command: TenantCommand) -> anyhow::Result<()> {
                 require_verified_domains: None,
                 default_role,
                 role_policy: None,
+                invite_new_users: None,
             };
-            let created = tenants::create(&app, input).await?;
+            let created = tenants::create(&app, input, &cli_audit()).await?;
             print(&TenantDetail::new(created, &app.config.public_url))
         }
         TenantCommand::List { limit, cursor } => {
@@ -283,11 +337,52 @@ async fn tenant(app: App, command: TenantCommand) -> anyhow::Result<()> {
             print(&List::from_page(tenants, TenantView::from))
         }
         TenantCommand::Delete { slug } => {
-            tenants::delete(&app, &slug).await?;
+            tenants::delete(&app, &slug, &cli_audit()).await?;
             eprintln!("tenant {slug} deleted");
             Ok(())
         }
     }
+}
+
+async fn user(app: App, command: UserCommand) -> anyhow::Result<()> {
+    use idbridge_app::directory::manual::{self, NewUser, PersonName, UserChange};
+    let audit = cli_audit();
+    let (slug, id, change) = match command {
+        UserCommand::Create {
+            tenant,
+            email,
+            given_name,
+            family_name,
+            roles,
+            inactive,
+        } => {
+            let tenant = tenants::find(&app, &tenant).await?;
+            let input = NewUser {
+                email,
+                name: Some(PersonName {
+                    given_name,
+                    family_name,
+                }),
+                roles: Some(roles),
+                active: Some(!inactive),
+            };
+            return print(&manual::create(&app, &tenant, input, &audit).await?);
+        }
+        UserCommand::Delete { tenant, id } => {
+            let tenant = tenants::find(&app, &tenant).await?;
+            manual::delete(&app, &tenant, id, &audit).await?;
+            eprintln!("user {id} deleted");
+            return Ok(());
+        }
+        UserCommand::Deactivate { tenant, id } => (tenant, id, false),
+        UserCommand::Activate { tenant, id } => (tenant, id, true),
+    };
+    let tenant = tenants::find(&app, &slug).await?;
+    let input = UserChange {
+        active: Some(change),
+        ..UserChange::default()
+    };
+    print(&manual::change(&app, &tenant, id, input, &audit).await?)
 }
 
 async fn scim_token(app: App, command: ScimTokenCommand) -> anyhow::Result<()> {
@@ -440,4 +535,13 @@ async fn operator(
             print(&OperatorView::from(operator))
         }
     }
+}
+
+/// The CLI as the audit log names it: the OS user who ran it, when the environment
+/// says (`SUDO_USER` first: the person behind `sudo`, not root).
+fn cli_audit() -> idbridge_app::audit::Audit {
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    idbridge_app::audit::Audit::cli(user)
 }

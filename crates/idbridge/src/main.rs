@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod dev_idp;
 mod logging;
 
 use std::process::ExitCode;

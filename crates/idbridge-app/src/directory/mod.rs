@@ -3,6 +3,7 @@
 //! their filters. The admin API, the console and the ID token all read users
 //! through [`user_view`], so they agree on a user's email, names and roles.
 
+pub mod manual;
 pub mod render;
 pub mod saml_claims;
 mod write;
@@ -10,8 +11,8 @@ mod write;
 pub use write::{
     DirectoryError, FailedCaller, Origin, ScimChange, ScimRequest, TenantRef, Updated,
     UserToUpdate, VersionMatch, create_scim_group, create_scim_user, create_user,
-    delete_scim_group, delete_scim_user, log_failed_request, patch_scim_group, replace_scim_group,
-    update_user, write_scim_user,
+    delete_scim_group, delete_scim_user, delete_user, log_failed_request, patch_scim_group,
+    replace_scim_group, update_user, write_scim_user,
 };
 
 use idbridge_store::{

@@ -8,6 +8,7 @@
 //! provisioning log line, committed in the same transaction: a failed write leaves
 //! none of the three.
 
+use idbridge_core::audit::AuditAction;
 use idbridge_core::domain::{DomainName, email_domain};
 use idbridge_core::{EventKind, EventResource, TenantSlug};
 use idbridge_scim::ScimError;
@@ -15,14 +16,15 @@ use idbridge_scim::patch::{self, MemberChange, PatchRequest, member_refs};
 use idbridge_scim::resource::{self, Document, string_attr};
 use idbridge_scim::schema::ResourceType;
 use idbridge_store::{
-    DirectoryGroup, DirectoryUser, GroupMember, NewEvent, ProvisioningRecord, StoreError,
-    UserGroup, UserSource, WriteContext,
+    AuditRecord, DirectoryGroup, DirectoryUser, GroupMember, NewEvent, ProvisioningRecord,
+    StoreError, UserGroup, UserSource, WriteContext,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::render::{self, Base};
+use crate::audit::Audit;
 pub use crate::tenants::TenantRef;
 use crate::{App, domains};
 
@@ -49,6 +51,40 @@ pub enum Origin<'a> {
     Scim(&'a ScimRequest),
     /// A sign-in: logged in the sign-in log, and `"source": "saml"` in its events.
     SignIn,
+    /// An operator, by hand (the admin API, the console, the CLI): recorded in the
+    /// audit log with `changes`, and `"source": "manual"` in its events.
+    Manual {
+        audit: &'a Audit,
+        changes: &'a Value,
+    },
+}
+
+impl Origin<'_> {
+    /// The audit record of `action` on user `user_id`, for a change made by hand.
+    fn audit(
+        &self,
+        now: OffsetDateTime,
+        action: AuditAction,
+        tenant: &TenantRef,
+        user_id: Uuid,
+    ) -> Option<AuditRecord> {
+        match self {
+            Origin::Manual { audit, changes } => Some(audit.record(
+                now,
+                action,
+                Some((tenant.id, &tenant.slug)),
+                Some(user_id.to_string()),
+                (*changes).clone(),
+            )),
+            Origin::Scim(_) | Origin::SignIn => None,
+        }
+    }
+
+    /// Whether the tenant's domain policy applies to the addresses written (it does
+    /// not to a sign-in, which checked the asserted email itself).
+    fn checks_domains(&self) -> bool {
+        !matches!(self, Origin::SignIn)
+    }
 }
 
 /// An `If-Match` (or `If-None-Match`) condition: `*`, or a list of versions
@@ -160,6 +196,7 @@ fn user_event(
         data: match origin {
             Origin::Scim(_) => json!({ "user": rendered }),
             Origin::SignIn => json!({ "user": rendered, "source": "saml" }),
+            Origin::Manual { .. } => json!({ "user": rendered, "source": "manual" }),
         },
     }
 }
@@ -304,7 +341,7 @@ fn with_document(
         // IdP's provisioning found it and took it over, and sign-ins stop editing it.
         source: match origin {
             Origin::Scim(_) => UserSource::Scim,
-            Origin::SignIn => existing.source,
+            Origin::SignIn | Origin::Manual { .. } => existing.source,
         },
         ..existing.clone()
     }
@@ -317,24 +354,33 @@ pub async fn create_user(
     doc: Document,
     origin: &Origin<'_>,
 ) -> Result<DirectoryUser> {
-    if matches!(origin, Origin::Scim(_)) {
+    if origin.checks_domains() {
         check_email_domains(app, tenant, &doc).await?;
     }
     let now = app.clock.now();
     let source = match origin {
         Origin::Scim(_) => UserSource::Scim,
         Origin::SignIn => UserSource::Jit,
+        Origin::Manual { .. } => UserSource::Manual,
     };
     let user = new_user(tenant, doc, source, now);
+    let base = base(app, tenant);
+    let mut events = vec![user_event(EventKind::UserCreated, &base, &user, origin)];
+    if tenant.invite_new_users {
+        events.push(user_event(EventKind::UserInvited, &base, &user, origin));
+    }
     let ctx = WriteContext {
         now,
-        events: vec![user_event(
-            EventKind::UserCreated,
-            &base(app, tenant),
-            &user,
-            origin,
-        )],
+        events,
         log: log_line(origin, 201, ResourceType::User, user.id, now),
+        audit: origin.audit(now, AuditAction::UserCreated, tenant, user.id),
+        // Queued with the user, sent later by the outbox: a mail server that is down
+        // delays the invitation, never this write.
+        mail: if tenant.invite_new_users {
+            crate::mail::invitation_for(app, &user, now)
+        } else {
+            None
+        },
     };
     match app.store.create_user(&user, &ctx).await {
         Ok(()) => Ok(user),
@@ -343,14 +389,60 @@ pub async fn create_user(
     }
 }
 
-/// `POST /Users`.
+/// `POST /Users`. A user an operator created by hand at the same userName or email
+/// is adopted: the IdP's document is written over it and it is SCIM's from then on,
+/// rather than a second user being made beside it.
 pub async fn create_scim_user(
     app: &App,
     request: &ScimRequest,
     body: &Value,
 ) -> Result<DirectoryUser> {
     let doc = resource::normalize(ResourceType::User, body)?;
-    create_user(app, &request.tenant, doc, &Origin::Scim(request)).await
+    let origin = Origin::Scim(request);
+    if let Some(manual) = manual_user_at(app, &request.tenant, &doc).await? {
+        let adopted = update_user::<DirectoryError>(
+            app,
+            &request.tenant,
+            UserToUpdate::Read(manual),
+            None,
+            &origin,
+            WRITE_ATTEMPTS,
+            |_| Ok(Some(doc.clone())),
+        )
+        .await?;
+        return Ok(adopted.into_user());
+    }
+    create_user(app, &request.tenant, doc, &origin).await
+}
+
+/// The user created by hand whose userName or email is one of `doc`'s addresses.
+async fn manual_user_at(
+    app: &App,
+    tenant: &TenantRef,
+    doc: &Document,
+) -> Result<Option<DirectoryUser>> {
+    let mut addresses: Vec<&str> = string_attr(doc, "userName").into_iter().collect();
+    if let Some(emails) = doc.get("emails").and_then(Value::as_array) {
+        addresses.extend(
+            emails
+                .iter()
+                .filter_map(|e| e.get("value").and_then(Value::as_str)),
+        );
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for address in addresses {
+        let lowered = address.to_lowercase();
+        if seen.contains(&lowered) {
+            continue;
+        }
+        if let Some(user) = app.store.user_for_sign_in(tenant.id, &lowered).await?
+            && user.source == UserSource::Manual
+        {
+            return Ok(Some(user));
+        }
+        seen.push(lowered);
+    }
+    Ok(None)
 }
 
 /// What [`update_user`] did.
@@ -422,18 +514,23 @@ pub async fn update_user<E: From<DirectoryError>>(
         let Some(doc) = change(&existing)? else {
             return Ok(Updated::Unchanged(existing));
         };
-        if matches!(origin, Origin::Scim(_)) {
+        if origin.checks_domains() {
             check_email_domains(app, tenant, &doc).await?;
         }
         let now = app.clock.now();
         let user = with_document(&existing, doc, origin, now);
-        if existing.document == user.document && existing.active == user.active {
+        if existing.document == user.document
+            && existing.active == user.active
+            && existing.source == user.source
+        {
             return Ok(Updated::Unchanged(existing));
         }
         let ctx = WriteContext {
             now,
             events: change_events(&base, &existing, &user, origin),
             log: log_line(origin, 200, ResourceType::User, id, now),
+            audit: origin.audit(now, AuditAction::UserUpdated, tenant, id),
+            mail: None,
         };
         match app.store.update_user(&user, existing.version, &ctx).await {
             Ok(()) => return Ok(Updated::Written(user)),
@@ -508,7 +605,17 @@ pub async fn delete_scim_user(
     id: Uuid,
     if_match: Option<&VersionMatch>,
 ) -> Result<()> {
-    let tenant = &request.tenant;
+    delete_user(app, &request.tenant, id, if_match, &Origin::Scim(request)).await
+}
+
+/// Deletes a user (its memberships go with it), with its `user.deleted` event.
+pub async fn delete_user(
+    app: &App,
+    tenant: &TenantRef,
+    id: Uuid,
+    if_match: Option<&VersionMatch>,
+    origin: &Origin<'_>,
+) -> Result<()> {
     let existing = app
         .store
         .user_by_id(tenant.id, id)
@@ -524,7 +631,9 @@ pub async fn delete_scim_user(
             resource_id: id,
             data: json!({"user": {"id": id.to_string(), "userName": existing.user_name, "externalId": existing.external_id}}),
         }],
-        log: log_line(&Origin::Scim(request), 204, ResourceType::User, id, now),
+        log: log_line(origin, 204, ResourceType::User, id, now),
+        audit: origin.audit(now, AuditAction::UserDeleted, tenant, id),
+        mail: None,
     };
     match app.store.delete_user(tenant.id, id, expected, &ctx).await {
         Ok(()) => Ok(()),
@@ -584,6 +693,8 @@ pub async fn create_scim_group(
             group.id,
             now,
         ),
+        audit: None,
+        mail: None,
     };
     match app.store.create_group(&group, &members, &ctx).await {
         Ok(()) => {}
@@ -628,6 +739,8 @@ async fn update_group(
                 now,
                 events: Vec::new(),
                 log: log_line(&Origin::Scim(request), 200, ResourceType::Group, id, now),
+                audit: None,
+                mail: None,
             };
             return match app
                 .store
@@ -661,6 +774,8 @@ async fn update_group(
             now,
             events,
             log: log_line(&Origin::Scim(request), 200, ResourceType::Group, id, now),
+            audit: None,
+            mail: None,
         };
         match app
             .store
@@ -739,6 +854,8 @@ pub async fn delete_scim_group(
         now,
         events: vec![group_event(EventKind::GroupDeleted, &existing)],
         log: log_line(&Origin::Scim(request), 204, ResourceType::Group, id, now),
+        audit: None,
+        mail: None,
     };
     match app.store.delete_group(tenant.id, id, expected, &ctx).await {
         Ok(()) => Ok(()),

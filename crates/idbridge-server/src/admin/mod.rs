@@ -4,6 +4,7 @@
 //! The OpenAPI document is generated from the handlers' annotations, so it cannot
 //! drift from the routes.
 
+mod audit;
 mod auth;
 mod clients;
 mod connections;
@@ -16,6 +17,7 @@ mod scim_tokens;
 
 pub mod setup_links;
 mod tenants;
+mod users;
 pub mod webhooks;
 
 use axum::Router;
@@ -50,6 +52,7 @@ use crate::AppState;
         (name = "connections", description = "A tenant's IdP connections, SAML and OpenID Connect, and which one a sign-in goes through"),
         (name = "domains", description = "Email domains a tenant proves with a DNS TXT record, and the lookup from an email to its tenant"),
         (name = "setup-links", description = "Links that let a tenant's IT admin into the setup portal for that tenant, without an account"),
+        (name = "audit", description = "Every change made through the admin API, the console, the setup portal and the CLI: who, what, when, from where"),
         (name = "webhooks", description = "Endpoints that receive every tenant's events as signed POSTs, their delivery state and replay"),
     )
 )]
@@ -83,8 +86,14 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
             scim_tokens::list_scim_tokens
         ))
         .routes(routes!(scim_tokens::revoke_scim_token))
-        .routes(routes!(directory::list_users))
-        .routes(routes!(directory::get_user))
+        .routes(routes!(directory::list_users, users::create_user))
+        .routes(routes!(
+            directory::get_user,
+            users::update_user,
+            users::delete_user
+        ))
+        .routes(routes!(audit::list_audit_log))
+        .routes(routes!(users::list_mail))
         .routes(routes!(directory::list_groups))
         .routes(routes!(directory::list_events))
         .routes(routes!(directory::list_provisioning_log))

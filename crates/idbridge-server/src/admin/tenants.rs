@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use crate::extract::{AdminAudit, AdminJson, AdminPath, AdminQuery};
 use idbridge_app::tenants::{self, CreateTenant, UpdateTenant};
 use idbridge_app::views::{TenantDetail, TenantView};
 
@@ -21,10 +21,11 @@ use idbridge_app::views::{TenantDetail, TenantView};
 )]
 pub async fn create_tenant(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminJson(input): AdminJson<CreateTenant>,
 ) -> Result<impl IntoResponse, AdminError> {
     let tenant = TenantDetail::new(
-        tenants::create(&state.app, input).await?,
+        tenants::create(&state.app, input, &audit).await?,
         &state.app.config.public_url,
     );
     let location = format!("/api/v1/tenants/{}", tenant.tenant.slug);
@@ -79,10 +80,11 @@ pub async fn get_tenant(
 )]
 pub async fn update_tenant(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<UpdateTenant>,
 ) -> Result<Json<TenantDetail>, AdminError> {
-    let overview = tenants::update(&state.app, &slug, input).await?;
+    let overview = tenants::update(&state.app, &slug, input, &audit).await?;
     Ok(Json(TenantDetail::new(
         overview,
         &state.app.config.public_url,
@@ -99,8 +101,9 @@ pub async fn update_tenant(
 )]
 pub async fn delete_tenant(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
 ) -> Result<StatusCode, AdminError> {
-    tenants::delete(&state.app, &slug).await?;
+    tenants::delete(&state.app, &slug, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -80,6 +80,7 @@ impl Db for Postgres {
     const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
     const WEBHOOK_ANY_DUE_RECENTLY: &'static str = webhook::ANY_DUE_RECENTLY;
     const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str = webhook::CLAIM_DUE_RECENTLY;
+    const MAIL_CLAIM: &'static str = crate::repo::mail::CLAIM_SKIP_LOCKED;
 
     fn bind<'q, T: Param<'q>>(args: &mut PgArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)

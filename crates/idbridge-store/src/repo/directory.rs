@@ -210,6 +210,10 @@ pub(crate) async fn finish_write<D: Db>(
     if let Some(log) = &ctx.log {
         insert_log::<D>(&mut *conn, log).await?;
     }
+    super::audit::insert_audit_opt::<D>(&mut *conn, ctx.audit.as_ref()).await?;
+    if let Some(mail) = &ctx.mail {
+        super::mail::insert_outbox_mail::<D>(&mut *conn, mail).await?;
+    }
     let feed = FeedWrite {
         tenant_id,
         now: ctx.now,

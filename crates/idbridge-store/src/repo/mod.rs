@@ -19,15 +19,17 @@ use crate::db::{Db, FromRow, Row, Scalar, Ts, query};
 use crate::page_anchors::PageAnchors;
 use crate::sign_in_batch::{SignInBatcher, SignInWrite, SignInWriter, Written};
 use crate::{
-    ActiveScimToken, AdminKeyRecord, Backend, ClientRepo, CredentialRepo, NewEvent, OidcClient,
-    Page, PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant, TenantRepo,
-    TenantUpdate, WriteContext,
+    ActiveScimToken, AdminKeyRecord, AuditRecord, Backend, ClientRepo, CredentialRepo, NewEvent,
+    OidcClient, Page, PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant,
+    TenantRepo, TenantUpdate, WriteContext,
 };
 
 // The areas beside the spine, each written once.
+pub(crate) mod audit;
 mod connection;
 pub(crate) mod console;
 pub(crate) mod domain;
+pub(crate) mod mail;
 mod oidc;
 mod saml;
 pub(crate) mod setup_link;
@@ -113,6 +115,7 @@ impl FromRow for Tenant {
             require_verified_domains: row.get("require_verified_domains")?,
             default_role: row.get("default_role")?,
             role_policy: row.parsed("role_policy", RolePolicy::parse)?,
+            invite_new_users: row.get("invite_new_users")?,
             created_at: row.time("created_at")?,
             updated_at: row.time("updated_at")?,
         })
@@ -152,6 +155,7 @@ impl FromRow for ActiveScimToken {
             tenant_id: row.get("tenant_id")?,
             tenant_slug: slug(row, "slug")?,
             require_verified_domains: row.get("require_verified_domains")?,
+            invite_new_users: row.get("invite_new_users")?,
             last_used_at: row.opt_time("last_used_at")?,
         })
     }
@@ -193,6 +197,8 @@ pub(crate) async fn append_to_feed<D: Db>(
         now,
         events,
         log: None,
+        audit: None,
+        mail: None,
     };
     directory::finish_write::<D>(conn, tenant_id, &ctx, Vec::new(), 0, 0).await
 }
@@ -205,7 +211,7 @@ fn digest(hash: &SecretHash) -> &[u8] {
 // The hot-path lookups, named so the index tests can EXPLAIN exactly them.
 pub(crate) const TENANT_BY_SLUG: &str = "SELECT * FROM tenants WHERE slug = $1";
 pub(crate) const ACTIVE_SCIM_TOKEN: &str = "SELECT s.id, s.tenant_id, s.last_used_at, t.slug, \
-     t.require_verified_domains FROM scim_tokens s \
+     t.require_verified_domains, t.invite_new_users FROM scim_tokens s \
      JOIN tenants t ON t.id = s.tenant_id WHERE s.token_hash = $1 AND s.revoked_at IS NULL";
 pub(crate) const ACTIVE_ADMIN_KEY: &str =
     "SELECT * FROM admin_api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
@@ -235,11 +241,12 @@ impl<D: Db> Store for SqlStore<D> {
 
 #[async_trait]
 impl<D: Db> TenantRepo for SqlStore<D> {
-    async fn create_tenant(&self, t: &Tenant) -> Result<()> {
+    async fn create_tenant(&self, t: &Tenant, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO tenants (id, slug, name, sso_required, jit_enabled, default_role, \
-             created_at, updated_at, role_policy, require_verified_domains) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_at, updated_at, role_policy, require_verified_domains, invite_new_users) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(t.id)
         .bind(t.slug.as_str())
@@ -251,12 +258,15 @@ impl<D: Db> TenantRepo for SqlStore<D> {
         .bind(Ts(t.updated_at))
         .bind(t.role_policy.as_str())
         .bind(t.require_verified_domains)
-        .execute(&mut *self.write().await?)
+        .bind(t.invite_new_users)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict("a tenant with this slug exists"),
             other => other,
         })?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -290,8 +300,10 @@ impl<D: Db> TenantRepo for SqlStore<D> {
         slug: &TenantSlug,
         update: &TenantUpdate,
         now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
     ) -> Result<Tenant> {
-        query::<D>(
+        let mut tx = self.begin().await?;
+        let tenant = query::<D>(
             "UPDATE tenants SET \
                name = COALESCE($1, name), \
                sso_required = COALESCE($2, sso_required), \
@@ -299,7 +311,8 @@ impl<D: Db> TenantRepo for SqlStore<D> {
                default_role = CASE WHEN $4 THEN $5 ELSE default_role END, \
                updated_at = $6, \
                role_policy = COALESCE($8, role_policy), \
-               require_verified_domains = COALESCE($9, require_verified_domains) \
+               require_verified_domains = COALESCE($9, require_verified_domains), \
+               invite_new_users = COALESCE($10, invite_new_users) \
              WHERE slug = $7 RETURNING *",
         )
         .bind(&update.name)
@@ -311,15 +324,23 @@ impl<D: Db> TenantRepo for SqlStore<D> {
         .bind(slug.as_str())
         .bind(update.role_policy.map(RolePolicy::as_str))
         .bind(update.require_verified_domains)
-        .fetch_one(&mut *self.write().await?)
-        .await
+        .bind(update.invite_new_users)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(tenant)
     }
 
-    async fn delete_tenant(&self, slug: &TenantSlug) -> Result<()> {
+    async fn delete_tenant(&self, slug: &TenantSlug, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>("DELETE FROM tenants WHERE slug = $1")
             .bind(slug.as_str())
-            .execute_one(&mut *self.write().await?)
-            .await
+            .execute_one(&mut *tx)
+            .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -32,6 +32,28 @@ mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Every pending migration in one IMMEDIATE transaction on `conn`, committed only
+/// if no foreign key dangles afterwards.
+async fn apply_migrations(conn: &mut SqliteConnection) -> Result<()> {
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+    // `run_direct` is what `run` calls after acquiring a connection; calling it
+    // directly sidesteps a rustc limitation (the "Acquire is not general enough"
+    // error) for a transaction's connection inside a Send future.
+    MIGRATOR.run_direct(None, &mut *tx, false).await?;
+    let dangling = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(first) = dangling.first() {
+        let table: String = sqlx::Row::try_get(first, 0).unwrap_or_default();
+        return Err(StoreError::Corrupt(format!(
+            "after the migrations, {} row(s) refer to rows that do not exist (first in {table})",
+            dangling.len()
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The store on a SQLite file.
 pub type SqliteStore = SqlStore<Sqlite>;
 
@@ -79,6 +101,7 @@ impl Db for Sqlite {
     const DOMAIN_TO_CHECK: &'static str = domain::DOMAIN_TO_CHECK;
     const WEBHOOK_ANY_DUE_RECENTLY: &'static str = webhook::ANY_DUE_RECENTLY;
     const WEBHOOK_CLAIM_DUE_RECENTLY: &'static str = webhook::CLAIM_DUE_RECENTLY;
+    const MAIL_CLAIM: &'static str = crate::repo::mail::CLAIM_ON_THE_WRITER;
 
     fn bind<'q, T: Param<'q>>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
@@ -134,12 +157,22 @@ impl Db for Sqlite {
         // transaction takes the database's write lock first: a second process waits
         // (busy timeout), then finds the migrations applied. (Each migration becomes
         // a savepoint inside it, so a failure still rolls back whole.)
-        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-        // `run_direct` is what `run` calls after acquiring a connection; calling it
-        // directly sidesteps a rustc limitation (the "Acquire is not general enough"
-        // error) for a transaction's connection inside a Send future.
-        MIGRATOR.run_direct(None, &mut *tx, false).await?;
-        tx.commit().await?;
+        //
+        // Foreign keys are off while migrations run, as SQLite prescribes for schema
+        // changes (it cannot switch them inside a transaction, so it is done before):
+        // a migration that rebuilds a table (a CHECK cannot be altered) must not have
+        // its DROP TABLE cascade to the rows that reference it. Before committing,
+        // `foreign_key_check` must find nothing dangling.
+        let mut conn = writer.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let applied = apply_migrations(&mut conn).await;
+        let restored = sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await;
+        applied?;
+        restored?;
         Ok(())
     }
 

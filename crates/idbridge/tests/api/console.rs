@@ -1082,3 +1082,54 @@ both_backends! {
         assert!(bad.body.contains("not one SCIM uses"));
     }
 }
+
+both_backends! {
+    async fn an_operator_adds_deactivates_and_deletes_users_and_reads_the_audit_log(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        let scim = app.scim_tenant("acme").await;
+        scim.create_user("scim@acme.example").await;
+        let mut browser = Browser::signed_in(&app).await;
+
+        let added = browser.post("/admin/tenants/acme/users", &[
+            ("email", "ada@acme.example"), ("given_name", "Ada"), ("family_name", "Lovelace"), ("role", ""),
+        ]).await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER);
+        assert_eq!(added.location(), "/admin/tenants/acme/users?done=created");
+        let page = browser.get(added.location()).await;
+        assert!(page.body.contains("User created.") && page.body.contains("Ada Lovelace"));
+
+        // A refusal keeps what was typed and says why next to the form.
+        let taken = browser.post("/admin/tenants/acme/users", &[("email", "ADA@acme.example"), ("given_name", "Second")]).await;
+        assert_eq!(taken.status, StatusCode::CONFLICT);
+        assert!(taken.body.contains("ada@acme.example") && taken.body.contains(r#"value="Second""#), "{}", taken.body);
+        assert!(taken.body.contains(r#"aria-invalid="true""#));
+
+        let users: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/users").send().await.expect("send").json().await.expect("json");
+        let ada = users["data"].as_array().expect("data").iter().find(|u| u["user_name"] == "ada@acme.example").expect("ada").clone();
+        let scim_user = users["data"].as_array().expect("data").iter().find(|u| u["source"] == "scim").expect("scim").clone();
+        let id = ada["id"].as_str().expect("id");
+        // Only the user made by hand has a deactivate button; every row can be deleted.
+        assert!(page.body.contains(&format!("/users/{id}/deactivate")));
+        assert!(!page.body.contains(&format!("/users/{}/deactivate", scim_user["id"].as_str().expect("id"))));
+
+        let off = browser.post(&format!("/admin/tenants/acme/users/{id}/deactivate"), &[]).await;
+        assert_eq!(off.location(), "/admin/tenants/acme/users?done=deactivated");
+        let refused = browser.post(&format!("/admin/tenants/acme/users/{}/deactivate", scim_user["id"].as_str().expect("id")), &[]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert!(refused.body.contains("provisioned by the tenant"), "{}", refused.body);
+        let gone = browser.post(&format!("/admin/tenants/acme/users/{id}/delete"), &[]).await;
+        assert_eq!(gone.location(), "/admin/tenants/acme/users?done=deleted");
+
+        let audit = browser.get("/admin/audit-log?tenant=acme").await;
+        assert_eq!(audit.status, StatusCode::OK);
+        for action in ["user.created", "user.updated", "user.deleted", "tenant.created"] {
+            assert!(audit.body.contains(action), "{action} missing");
+        }
+        assert!(audit.body.contains(&format!("operator {EMAIL}")));
+        let filtered = browser.get("/admin/audit-log?action=user.deleted").await;
+        assert_eq!(filtered.body.matches("<tr>").count(), 2, "the header and one change");
+        let bad = browser.get("/admin/audit-log?action=nonsense").await;
+        assert!(bad.body.contains("is not one of"));
+    }
+}

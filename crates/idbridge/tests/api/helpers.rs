@@ -54,6 +54,9 @@ pub struct TestOptions {
     pub scim_body_limit: ScimBodyLimit,
     /// `--secret-key`: [`SECRET_KEY`] unless a test is about its absence.
     pub secret_key: Option<&'static str>,
+    /// `--smtp-url` (and `--invite-url`): invitations are queued and can be sent.
+    pub smtp_url: Option<String>,
+    pub invite_url: Option<&'static str>,
 }
 
 impl Default for TestOptions {
@@ -68,6 +71,8 @@ impl Default for TestOptions {
             trusted_proxies: TrustedProxies::default(),
             scim_body_limit: ScimBodyLimit::default(),
             secret_key: Some(SECRET_KEY),
+            smtp_url: None,
+            invite_url: None,
         }
     }
 }
@@ -121,6 +126,24 @@ impl TestApp {
                 }),
             },
         );
+        let app = match &options.smtp_url {
+            Some(url) => {
+                let settings = idbridge_app::mail::MailSettings::parse(
+                    url,
+                    None,
+                    options.invite_url,
+                    &app.config.public_url,
+                )
+                .expect("mail settings");
+                let mailer = idbridge_app::mail::Mailer::new(
+                    settings,
+                    Arc::new(idbridge_server::MailTemplateSet),
+                )
+                .expect("mailer");
+                app.with_mailer(mailer)
+            }
+            None => app,
+        };
         let config = ServerConfig {
             bootstrap_admin_key: Some(BootstrapAdminKey::new(&SecretString::from(ADMIN_KEY))),
             rate_limit: options.rate_limit,

@@ -180,8 +180,8 @@ fn no_stubs_and_no_sql_outside_the_store() {
     }
 }
 
-/// Every page is an askama template: no HTML is assembled in the server's or the
-/// application's Rust sources (where escaping would be by hand).
+/// Every page is an askama template: no HTML is assembled in the server's, the
+/// application's or the dev IdP's Rust sources (where escaping would be by hand).
 #[test]
 fn no_html_outside_templates() {
     let root = workspace_root();
@@ -196,8 +196,10 @@ fn no_html_outside_templates() {
         "</div>",
         "</td>",
         "<br>",
+        "<form",
+        "<input",
     ];
-    for krate in ["idbridge-server", "idbridge-app"] {
+    for krate in ["idbridge-server", "idbridge-app", "idbridge-dev-idp"] {
         let mut files = Vec::new();
         rust_files(&root.join("crates").join(krate).join("src"), &mut files);
         for file in files {
@@ -213,7 +215,8 @@ fn no_html_outside_templates() {
     }
 }
 
-/// Templates escape everything they are given: none marks a value `|safe`.
+/// Templates escape everything they are given: none marks a value `|safe`, and none
+/// has an inline script (the pages' CSP allows script files only).
 #[test]
 fn templates_mark_nothing_safe() {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -227,10 +230,15 @@ fn templates_mark_nothing_safe() {
         }
     }
     let mut templates = Vec::new();
-    walk(
-        &workspace_root().join("crates/idbridge-server/templates"),
-        &mut templates,
-    );
+    for krate in ["idbridge-server", "idbridge-dev-idp"] {
+        walk(
+            &workspace_root()
+                .join("crates")
+                .join(krate)
+                .join("templates"),
+            &mut templates,
+        );
+    }
     assert!(!templates.is_empty(), "no templates found");
     for template in templates {
         let text: String = std::fs::read_to_string(&template)
@@ -241,6 +249,11 @@ fn templates_mark_nothing_safe() {
         assert!(
             !text.contains("|safe"),
             "{} marks a value |safe",
+            template.display()
+        );
+        assert!(
+            !text.contains("<script>"),
+            "{} has an inline script (the CSP allows only script files)",
             template.display()
         );
     }

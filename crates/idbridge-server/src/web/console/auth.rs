@@ -5,6 +5,7 @@
 //! end and an idle limit). Signing in always makes a new token (and ends the one the
 //! browser had), so a token planted before sign-in is worthless.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use askama::Template;
@@ -15,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idbridge_app::audit::Audit;
 use idbridge_app::operators::{self, ABSOLUTE_LIFETIME, ActiveSession};
 use idbridge_core::secret::{SessionToken, random_bytes};
 use secrecy::SecretString;
@@ -24,6 +26,7 @@ use time::Duration;
 use super::page::{Chrome, ConsoleError, render};
 use super::{Site, csrf, see_other};
 use crate::AppState;
+use crate::extract::request_client;
 
 /// The sign-in form's own CSRF cookie lives this long (the time to type a password).
 const LOGIN_FORM_LIFETIME: Duration = Duration::hours(1);
@@ -32,6 +35,8 @@ const LOGIN_FORM_LIFETIME: Duration = Duration::hours(1);
 #[derive(Debug, Clone)]
 pub struct Signed {
     pub operator_email: String,
+    /// The operator and the client address, for the audit log.
+    pub audit: Audit,
     /// Derived from the session token; every form carries it back.
     pub csrf_token: String,
     session: ActiveSession,
@@ -87,6 +92,7 @@ async fn current_session(
     state: &AppState,
     site: &Site,
     headers: &HeaderMap,
+    client: IpAddr,
 ) -> Result<Option<Signed>, ConsoleError> {
     let Some(raw) = read_cookie(headers, session_cookie_name(site)) else {
         return Ok(None);
@@ -102,6 +108,7 @@ async fn current_session(
     };
     Ok(Some(Signed {
         operator_email: session.operator_email.clone(),
+        audit: Audit::operator(&session.operator_email, Some(client.to_string())),
         csrf_token: csrf::token_for_session(&token),
         session,
     }))
@@ -117,7 +124,12 @@ pub async fn require_session(
     let Some(site) = request.extensions().get::<Arc<Site>>().cloned() else {
         return ConsoleError::NotFound.into_response();
     };
-    match current_session(&state, &site, request.headers()).await {
+    let client = request_client(
+        request.extensions(),
+        request.headers(),
+        &state.config.trusted_proxies,
+    );
+    match current_session(&state, &site, request.headers(), client).await {
         Ok(Some(signed)) => {
             request.extensions_mut().insert(signed);
             next.run(request).await
@@ -168,7 +180,10 @@ pub async fn login_form(
     Extension(site): Extension<Arc<Site>>,
     headers: HeaderMap,
 ) -> Result<Response, ConsoleError> {
-    if current_session(&state, &site, &headers).await?.is_some() {
+    let signed_in = current_session(&state, &site, &headers, IpAddr::from([0, 0, 0, 0]))
+        .await?
+        .is_some();
+    if signed_in {
         return Ok(see_other(&site, "/tenants"));
     }
     login_page(&site, StatusCode::OK, String::new(), None)

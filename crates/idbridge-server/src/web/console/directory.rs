@@ -25,7 +25,19 @@ use idbridge_app::views::encode_cursor;
 const PAGE_SIZE: u32 = 25;
 const MAX_QUERY_CHARS: usize = 200;
 
+pub struct InvitationRow {
+    pub recipient: String,
+    pub state: &'static str,
+    pub attempts: u32,
+    pub last_error: String,
+    pub when: String,
+}
+
 pub struct UserRow {
+    pub id: String,
+    /// Created by hand or at sign-in: the console may change it (a SCIM user is the
+    /// IdP's to change).
+    pub editable: bool,
     pub user_name: String,
     pub display_name: String,
     pub email: String,
@@ -38,13 +50,18 @@ pub struct UserRow {
 
 #[derive(Template)]
 #[template(path = "console/users.html")]
-struct UsersPage {
+pub(super) struct UsersPage {
     chrome: Chrome,
     title: String,
     notice: Notice,
     tab: &'static str,
     slug: String,
     query: String,
+    /// The add-user form's values, kept when it is refused.
+    pub new_user: NewUserForm,
+    /// The latest invitation e-mail and how each delivery stands.
+    invitations: Vec<InvitationRow>,
+    invite_new_users: bool,
     users: Vec<UserRow>,
     total: Option<u64>,
     next_page: Option<String>,
@@ -57,6 +74,21 @@ pub struct UsersQuery {
     cursor: Option<String>,
     /// 1-based page of a search (searches page by position, lists by cursor).
     page: Option<u32>,
+    /// What the last change did (post/redirect/get).
+    done: Option<String>,
+}
+
+/// The add-user form.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub given_name: String,
+    #[serde(default)]
+    pub family_name: String,
+    #[serde(default)]
+    pub role: String,
 }
 
 /// One page of a search: searches page by position (SCIM's `startIndex`), since
@@ -125,7 +157,30 @@ pub async fn users(
     Path(slug): Path<String>,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, ConsoleError> {
-    let tenant = tenants::find(&state.app, &slug).await?;
+    let notice = match query.done.as_deref() {
+        Some("created") => Notice::Success(
+            "User created. They sign in through the tenant's identity provider.".into(),
+        ),
+        Some("deactivated") => Notice::Success(
+            "User deactivated: their sign-ins are refused and the app is told.".into(),
+        ),
+        Some("activated") => Notice::Success("User activated.".into()),
+        Some("deleted") => Notice::Success("User deleted.".into()),
+        _ => Notice::None,
+    };
+    ok(&users_page(&state, &site, &signed, &slug, query, notice).await?)
+}
+
+/// The users page, with `notice` above it.
+pub(super) async fn users_page(
+    state: &AppState,
+    site: &Site,
+    signed: &Signed,
+    slug: &str,
+    query: UsersQuery,
+    notice: Notice,
+) -> Result<UsersPage, ConsoleError> {
+    let tenant = tenants::find(&state.app, slug).await?;
     let needle: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let base = site.path(&format!("/tenants/{}/users", tenant.slug));
     let (users, total, next_page) = if needle.is_empty() {
@@ -154,6 +209,8 @@ pub async fn users(
         .await?
         .into_iter()
         .map(|u| UserRow {
+            id: u.id.to_string(),
+            editable: u.source != "scim",
             display_name: u.display_name.unwrap_or_default(),
             email: u.email.unwrap_or_default(),
             active: u.active,
@@ -170,13 +227,28 @@ pub async fn users(
             user_name: u.user_name,
         })
         .collect();
-    ok(&UsersPage {
-        chrome: Chrome::signed_in(&site.base, &signed),
+    let invitations = idbridge_app::mail::outbox(&state.app, &tenant, PageRequest::first(10))
+        .await?
+        .items
+        .into_iter()
+        .map(|m| InvitationRow {
+            recipient: m.recipient,
+            state: m.state,
+            attempts: m.attempts,
+            last_error: m.last_error.unwrap_or_default(),
+            when: when(m.sent_at.unwrap_or(m.created_at)),
+        })
+        .collect();
+    Ok(UsersPage {
+        invitations,
+        invite_new_users: tenant.invite_new_users,
+        chrome: Chrome::signed_in(&site.base, signed),
         title: format!("{} · Users", tenant.name),
-        notice: Notice::None,
+        notice,
         tab: "users",
         slug: tenant.slug.to_string(),
         query: needle,
+        new_user: NewUserForm::default(),
         users: rows,
         total,
         next_page,

@@ -11,6 +11,7 @@
 //!   script or style, `X-Frame-Options: DENY` and `Referrer-Policy: same-origin`.
 //! - Handlers are thin: parse the form, call the service, render or redirect.
 
+mod audit;
 mod auth;
 mod connections;
 pub(crate) mod csrf;
@@ -22,6 +23,7 @@ mod saml;
 pub(crate) mod scim;
 mod setup_links;
 mod tenants;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -106,7 +108,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/tenants/{slug}/connections/{id}/remove",
             post(connections::remove),
         )
-        .route("/tenants/{slug}/users", get(directory::users))
+        .route(
+            "/tenants/{slug}/users",
+            get(directory::users).post(users::create),
+        )
+        .route("/tenants/{slug}/users/{id}/delete", post(users::delete))
+        .route(
+            "/tenants/{slug}/users/{id}/{action}",
+            post(users::set_active),
+        )
+        .route("/audit-log", get(audit::show))
         .route("/tenants/{slug}/groups", get(directory::groups))
         .route("/tenants/{slug}/groups/{id}", get(directory::group))
         .route("/tenants/{slug}/sign-ins", get(directory::sign_ins))

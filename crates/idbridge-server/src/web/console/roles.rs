@@ -316,7 +316,7 @@ pub async fn save_default_role(
         default_role: Some((!role.is_empty()).then(|| role.to_owned())),
         ..UpdateTenant::default()
     };
-    match tenants::update(&state.app, &slug, input)
+    match tenants::update(&state.app, &slug, input, &signed.audit)
         .await
         .map(|o| TenantDetail::new(o, &state.app.config.public_url))
         .map_err(AdminError::from)

@@ -155,8 +155,9 @@ pub async fn create(
         require_verified_domains: None,
         default_role: None,
         role_policy: None,
+        invite_new_users: None,
     };
-    match tenants::create(&state.app, input)
+    match tenants::create(&state.app, input, &signed.audit)
         .await
         .map(|o| TenantDetail::new(o, &state.app.config.public_url))
         .map_err(AdminError::from)
@@ -260,6 +261,8 @@ pub struct UpdateForm {
     jit_enabled: Option<String>,
     require_verified_domains: Option<String>,
     #[serde(default)]
+    invite_new_users: Option<String>,
+    #[serde(default)]
     default_role: String,
     #[serde(default)]
     role_policy: String,
@@ -291,8 +294,9 @@ pub async fn update(
         require_verified_domains: Some(form.require_verified_domains.is_some()),
         default_role: Some((!default_role.is_empty()).then(|| default_role.to_owned())),
         role_policy,
+        invite_new_users: Some(form.invite_new_users.is_some()),
     };
-    match tenants::update(&state.app, &slug, input)
+    match tenants::update(&state.app, &slug, input, &signed.audit)
         .await
         .map(|o| TenantDetail::new(o, &state.app.config.public_url))
         .map_err(AdminError::from)

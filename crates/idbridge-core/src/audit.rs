@@ -1,0 +1,46 @@
+//! The audit log's vocabulary: who made a change ([`ActorKind`]) and what it was
+//! ([`AuditAction`]). Their spellings are the wire format of `GET /api/v1/audit-log`
+//! and never change.
+
+use crate::event::vocabulary;
+
+vocabulary! {
+    /// How the one who made a change was authenticated.
+    pub enum ActorKind {
+        /// The admin API, with an admin key (`id`: the key's id, or `bootstrap`).
+        AdminKey = "admin_key",
+        /// The console, signed in as an operator (`id`: the operator's id).
+        Operator = "operator",
+        /// The setup portal, through a tenant's setup link (`id`: the link's id).
+        SetupLink = "setup_link",
+        /// An operator command on the server (`id`: the OS user, when known).
+        Cli = "cli",
+    }
+}
+
+vocabulary! {
+    /// What changed.
+    pub enum AuditAction {
+        TenantCreated = "tenant.created",
+        TenantUpdated = "tenant.updated",
+        TenantDeleted = "tenant.deleted",
+        UserCreated = "user.created",
+        UserUpdated = "user.updated",
+        UserDeleted = "user.deleted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_parses_back() {
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
+        }
+        for k in ActorKind::ALL {
+            assert_eq!(ActorKind::parse(k.as_str()), Some(*k));
+        }
+    }
+}

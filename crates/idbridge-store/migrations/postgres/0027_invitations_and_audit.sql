@@ -1,0 +1,30 @@
+-- Invitations: with invite_new_users on, each user created afterwards (SCIM, by
+-- hand, or at sign-in) gets a user.invited event (and an e-mail when SMTP is set).
+ALTER TABLE tenants ADD COLUMN invite_new_users boolean NOT NULL DEFAULT false;
+
+-- The audit log: every change made through the admin API, the console, the setup
+-- portal and the CLI, written in the transaction of the change it records.
+-- Append-only: no UPDATE is accepted; rows leave only by the retention sweep.
+-- tenant_id has no foreign key on purpose: a tenant's deletion is itself recorded,
+-- and its history must outlive it.
+CREATE TABLE audit_log (
+    id           uuid PRIMARY KEY,                           -- UUIDv7: time-ordered
+    at           timestamptz NOT NULL,
+    actor_kind   text NOT NULL CHECK (actor_kind IN ('admin_key', 'operator', 'setup_link', 'cli')),
+    actor_id     text,
+    action       text NOT NULL,
+    tenant_id    uuid,
+    tenant_slug  text,
+    target       text,
+    ip           text,
+    changes      jsonb NOT NULL
+);
+CREATE INDEX audit_log_tenant_idx ON audit_log (tenant_slug, id);
+CREATE INDEX audit_log_at_idx ON audit_log (at);
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
