@@ -97,14 +97,16 @@ impl Audit {
 /// case-insensitively as substrings (`client_secret`, `signingSecret`, …).
 const SECRET_FIELDS: &[&str] = &["secret", "token", "password", "private_key", "key_pem"];
 
-/// `changes` with every value under a secret-looking key replaced by
+/// `changes` with every string under a secret-looking key replaced by
 /// `"[redacted]"`, at any depth: a record says that a secret changed, never what it is.
 pub fn redact(changes: &mut Value) {
     match changes {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 let lowered = key.to_ascii_lowercase();
-                if SECRET_FIELDS.iter().any(|s| lowered.contains(s)) {
+                // A string under a secret-looking name; `has_client_secret: true`
+                // says nothing secret and stays.
+                if value.is_string() && SECRET_FIELDS.iter().any(|s| lowered.contains(s)) {
                     *value = Value::String("[redacted]".into());
                 } else {
                     redact(value);
@@ -232,6 +234,7 @@ mod tests {
             "hooks": [{"signingSecret": "x", "url": "https://a"}],
             "Password": "p",
             "scim_token": "t",
+            "has_client_secret": true,
         });
         redact(&mut changes);
         assert_eq!(
@@ -242,6 +245,7 @@ mod tests {
                 "hooks": [{"signingSecret": "[redacted]", "url": "https://a"}],
                 "Password": "[redacted]",
                 "scim_token": "[redacted]",
+                "has_client_secret": true,
             })
         );
     }

@@ -1,6 +1,8 @@
 //! A tenant's connection to its identity provider: today, its SAML connection
 //! (`PUT /tenants/{slug}/saml`, the console's and the portal's SSO forms).
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_saml::{Certificate, metadata};
 use idbridge_store::{FetchedMetadata, SamlConnection, Tenant, TenantUpdate};
 use serde::{Deserialize, Serialize};
@@ -256,8 +258,13 @@ pub fn metadata_from_form(
 
 /// Checks (and fetches) everything, then stores the tenant's first SAML
 /// connection.
-pub async fn put(app: &App, slug: &str, input: PutSamlConnection) -> Result<ConnectionState> {
-    put_for(app, slug, None, input).await
+pub async fn put(
+    app: &App,
+    slug: &str,
+    input: PutSamlConnection,
+    audit: &Audit,
+) -> Result<ConnectionState> {
+    put_for(app, slug, None, input, audit).await
 }
 
 /// [`put`] for the tenant's SAML connection `connection_id` (`None`: its first,
@@ -267,6 +274,7 @@ pub async fn put_for(
     slug: &str,
     connection_id: Option<uuid::Uuid>,
     input: PutSamlConnection,
+    audit: &Audit,
 ) -> Result<ConnectionState> {
     let tenant = find(app, slug).await?;
     let connection_id = connection_id.unwrap_or(tenant.id);
@@ -403,7 +411,29 @@ pub async fn put_for(
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
         updated_at: now,
     };
-    app.store.put_saml_connection(&connection).await?;
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::SamlConfigured,
+        &tenant,
+        Some(connection.connection_id.to_string()),
+        serde_json::json!({
+            "idp_entity_id": connection.idp_entity_id,
+            "idp_sso_url": connection.idp_sso_redirect_url.as_ref().or(connection.idp_sso_post_url.as_ref()),
+            "idp_certificates": connection.idp_certificates.len(),
+            "metadata_url": connection.metadata_url,
+            "want_assertions_signed": connection.want_assertions_signed,
+            "want_response_signed": connection.want_response_signed,
+            "sign_authn_requests": connection.sign_authn_requests,
+            "allow_idp_initiated": connection.allow_idp_initiated,
+            "default_redirect_uri": connection.default_redirect_uri,
+            "email_attributes": connection.email_attributes,
+            "clock_skew_seconds": connection.clock_skew_seconds,
+            "default_role": default_role,
+        }),
+    );
+    app.store
+        .put_saml_connection(&connection, Some(&audited))
+        .await?;
     let tenant = match default_role {
         Some(role) => {
             let update = TenantUpdate {

@@ -3,9 +3,12 @@
 //! presented one is found by the digest of what was presented, through a unique
 //! index, on every request (so a revocation acts at once on every process).
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::secret::{AdminApiKey, BootstrapAdminKey, ScimToken};
 use idbridge_store::{AdminKeyRecord, Page, PageRequest, ScimTokenRecord, StoreError, Tenant};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -31,6 +34,7 @@ pub async fn issue_scim_token(
     app: &App,
     raw_slug: &str,
     input: CreateScimToken,
+    audit: &Audit,
 ) -> Result<IssuedScimToken> {
     let tenant = find(app, raw_slug).await?;
     let description = input
@@ -46,7 +50,18 @@ pub async fn issue_scim_token(
         last_used_at: None,
         revoked_at: None,
     };
-    match app.store.create_scim_token(&record, &token.hash()).await {
+    let audited = audit.of_tenant(
+        record.created_at,
+        AuditAction::ScimTokenCreated,
+        &tenant,
+        Some(record.id.to_string()),
+        json!({"description": record.description}),
+    );
+    match app
+        .store
+        .create_scim_token(&record, &token.hash(), Some(&audited))
+        .await
+    {
         Ok(()) => {}
         // The tenant was deleted between the lookup and the insert.
         Err(StoreError::NotFound) => return Err(Error::TenantNotFound(tenant.slug.to_string())),
@@ -69,11 +84,19 @@ pub async fn list_scim_tokens(
     Ok(app.store.list_scim_tokens(tenant.id, page).await?)
 }
 
-pub async fn revoke_scim_token(app: &App, raw_slug: &str, id: Uuid) -> Result<()> {
+pub async fn revoke_scim_token(app: &App, raw_slug: &str, id: Uuid, audit: &Audit) -> Result<()> {
     let tenant = find(app, raw_slug).await?;
+    let now = app.clock.now();
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::ScimTokenRevoked,
+        &tenant,
+        Some(id.to_string()),
+        json!({}),
+    );
     match app
         .store
-        .revoke_scim_token(tenant.id, id, app.clock.now())
+        .revoke_scim_token(tenant.id, id, now, Some(&audited))
         .await
     {
         Ok(()) => {

@@ -8,9 +8,12 @@
 //! (`jobs::housekeeping`); two processes checking one domain both write the same outcome,
 //! and the state change (with its event) happens once, under the claim's row lock.
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::domain::{DnsCheck, DomainName, email_domain, new_verification_token};
 use idbridge_store::{DomainCheckOutcome, Page, PageRequest, StoreError, Tenant, TenantDomain};
 use serde::Deserialize;
+use serde_json::json;
 use time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,7 +32,12 @@ pub struct AddDomain {
 
 /// Claims a domain for the tenant, pending until its TXT record is found. Claiming a
 /// domain the tenant already claims answers that claim (`false`), token unchanged.
-pub async fn add(app: &App, raw_slug: &str, input: AddDomain) -> Result<(TenantDomain, bool)> {
+pub async fn add(
+    app: &App,
+    raw_slug: &str,
+    input: AddDomain,
+    audit: &Audit,
+) -> Result<(TenantDomain, bool)> {
     let tenant = find(app, raw_slug).await?;
     let domain = DomainName::parse(&input.domain)?;
     if domain.is_public_mail_domain() {
@@ -46,7 +54,14 @@ pub async fn add(app: &App, raw_slug: &str, input: AddDomain) -> Result<(TenantD
         verification_error: None,
         created_at: app.clock.now(),
     };
-    match app.store.add_domain(&claim).await {
+    let audited = audit.of_tenant(
+        claim.created_at,
+        AuditAction::DomainAdded,
+        &tenant,
+        Some(claim.domain.clone()),
+        json!({"domain": claim.domain}),
+    );
+    match app.store.add_domain(&claim, Some(&audited)).await {
         Ok((stored, created)) => {
             if created {
                 tracing::info!(tenant = %tenant.slug, %domain, "domain claimed");
@@ -118,12 +133,20 @@ pub async fn verify(app: &App, raw_slug: &str, raw_domain: &str) -> Result<Tenan
     }
 }
 
-pub async fn delete(app: &App, raw_slug: &str, raw_domain: &str) -> Result<()> {
+pub async fn delete(app: &App, raw_slug: &str, raw_domain: &str, audit: &Audit) -> Result<()> {
     let tenant = find(app, raw_slug).await?;
     let domain = DomainName::parse(raw_domain)?;
+    let now = app.clock.now();
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::DomainRemoved,
+        &tenant,
+        Some(domain.to_string()),
+        json!({"domain": domain.as_str()}),
+    );
     match app
         .store
-        .delete_domain(tenant.id, domain.as_str(), app.clock.now())
+        .delete_domain(tenant.id, domain.as_str(), now, Some(&audited))
         .await
     {
         Ok(()) => {

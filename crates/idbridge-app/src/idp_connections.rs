@@ -8,6 +8,8 @@
 //! checked before anything is stored, and the client secret is sealed with the
 //! operator's secret key (`--secret-key`), never returned, never logged.
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::domain::DomainName;
 use idbridge_store::{ConnectionKind, ConnectionRecord, OidcSettings, StoreError, Tenant};
 use serde::{Deserialize, Serialize};
@@ -175,21 +177,26 @@ async fn record(app: &App, tenant: &Tenant, id: &str) -> Result<ConnectionRecord
 /// (discovery fetched now) before it is stored. A SAML body makes the tenant's
 /// first SAML connection when it has none; more SAML connections per tenant are
 /// not supported yet, and are refused with a clear error.
-pub async fn create(app: &App, slug: &str, body: Value) -> Result<ConnectionView> {
+pub async fn create(app: &App, slug: &str, body: Value, audit: &Audit) -> Result<ConnectionView> {
     let kind = body
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::Invalid("type is required: \"oidc\" or \"saml\"".into()))?;
     match ConnectionKind::parse(kind) {
-        Some(ConnectionKind::Oidc) => create_oidc(app, slug, body).await,
-        Some(ConnectionKind::Saml) => create_saml(app, slug, body).await,
+        Some(ConnectionKind::Oidc) => create_oidc(app, slug, body, audit).await,
+        Some(ConnectionKind::Saml) => create_saml(app, slug, body, audit).await,
         None => Err(Error::Invalid(format!(
             "type must be \"oidc\" or \"saml\", not {kind:?}"
         ))),
     }
 }
 
-async fn create_saml(app: &App, slug: &str, mut body: Value) -> Result<ConnectionView> {
+async fn create_saml(
+    app: &App,
+    slug: &str,
+    mut body: Value,
+    audit: &Audit,
+) -> Result<ConnectionView> {
     let tenant = find(app, slug).await?;
     let existing = app.store.connections(tenant.id).await?;
     if existing.len() >= MAX_CONNECTIONS {
@@ -237,11 +244,11 @@ async fn create_saml(app: &App, slug: &str, mut body: Value) -> Result<Connectio
     if let Some(list) = &change.domains {
         domains(list.clone(), &existing, id)?;
     }
-    crate::connections::put_for(app, slug, Some(id), input).await?;
-    update(app, slug, &id.to_string(), change).await
+    crate::connections::put_for(app, slug, Some(id), input, audit).await?;
+    update(app, slug, &id.to_string(), change, audit).await
 }
 
-async fn create_oidc(app: &App, slug: &str, body: Value) -> Result<ConnectionView> {
+async fn create_oidc(app: &App, slug: &str, body: Value, audit: &Audit) -> Result<ConnectionView> {
     let input: OidcInput = serde_json::from_value(body)
         .map_err(|e| Error::Invalid(format!("invalid OpenID Connect connection: {e}")))?;
     let tenant = find(app, slug).await?;
@@ -287,7 +294,16 @@ async fn create_oidc(app: &App, slug: &str, body: Value) -> Result<ConnectionVie
         updated_at: now,
     };
     app.store
-        .create_connection(&record)
+        .create_connection(
+            &record,
+            Some(&audit.of_tenant(
+                now,
+                AuditAction::ConnectionCreated,
+                &tenant,
+                Some(id.to_string()),
+                summary(&record),
+            )),
+        )
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::TenantNotFound(slug.to_owned()),
@@ -314,7 +330,13 @@ const CHANGE_FIELDS: [&str; 7] = [
 /// carry the fields of `PUT …/saml` (metadata, signing requirements, …), applied
 /// to that connection's settings first, with the same checks; an OpenID Connect
 /// connection refuses them.
-pub async fn patch(app: &App, slug: &str, id: &str, body: Value) -> Result<ConnectionView> {
+pub async fn patch(
+    app: &App,
+    slug: &str,
+    id: &str,
+    body: Value,
+    audit: &Audit,
+) -> Result<ConnectionView> {
     let Value::Object(mut fields) = body else {
         return Err(Error::Invalid("the body must be a JSON object".into()));
     };
@@ -358,9 +380,9 @@ pub async fn patch(app: &App, slug: &str, id: &str, body: Value) -> Result<Conne
             let existing = app.store.connections(tenant.id).await?;
             domains(list.clone(), &existing, current.id)?;
         }
-        crate::connections::put_for(app, slug, Some(current.id), saml).await?;
+        crate::connections::put_for(app, slug, Some(current.id), saml, audit).await?;
     }
-    update(app, slug, id, change).await
+    update(app, slug, id, change, audit).await
 }
 
 /// Changes a connection: any field; a new issuer is discovered again first.
@@ -369,6 +391,7 @@ pub async fn update(
     slug: &str,
     id: &str,
     change: ConnectionChange,
+    audit: &Audit,
 ) -> Result<ConnectionView> {
     let tenant = find(app, slug).await?;
     let mut record = record(app, &tenant, id).await?;
@@ -424,7 +447,16 @@ pub async fn update(
     let now = app.clock.now();
     record.updated_at = now;
     app.store
-        .update_connection(&record)
+        .update_connection(
+            &record,
+            Some(&audit.of_tenant(
+                now,
+                AuditAction::ConnectionUpdated,
+                &tenant,
+                Some(record.id.to_string()),
+                summary(&record),
+            )),
+        )
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::NotFound("connection"),
@@ -437,16 +469,39 @@ pub async fn update(
     Ok(view(app, &tenant, &record))
 }
 
-pub async fn delete(app: &App, slug: &str, id: &str) -> Result<()> {
+pub async fn delete(app: &App, slug: &str, id: &str, audit: &Audit) -> Result<()> {
     let tenant = find(app, slug).await?;
     let record = record(app, &tenant, id).await?;
+    let audited = audit.of_tenant(
+        app.clock.now(),
+        AuditAction::ConnectionDeleted,
+        &tenant,
+        Some(record.id.to_string()),
+        summary(&record),
+    );
     app.store
-        .delete_connection(tenant.id, record.id)
+        .delete_connection(tenant.id, record.id, Some(&audited))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::NotFound("connection"),
             other => other.into(),
         })
+}
+
+/// What the audit log says of a connection: its settings, never its secret (only
+/// whether it has one).
+fn summary(record: &ConnectionRecord) -> Value {
+    let oidc = record.oidc.as_ref();
+    serde_json::json!({
+        "type": record.kind.as_str(),
+        "name": record.name,
+        "domains": record.domains,
+        "default": record.is_default,
+        "issuer": oidc.map(|o| o.issuer.as_str()),
+        "client_id": oidc.map(|o| o.client_id.as_str()),
+        "has_client_secret": oidc.is_some_and(|o| o.sealed_secret.is_some()),
+        "scopes": oidc.map(|o| &o.scopes),
+    })
 }
 
 /// Two connections made the default at the same moment: the unique index let one

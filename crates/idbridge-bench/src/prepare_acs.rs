@@ -53,33 +53,36 @@ async fn main() -> anyhow::Result<()> {
     let xml = idp.metadata_xml();
     let parsed = metadata::parse(&xml)?;
     store
-        .put_saml_connection(&SamlConnection {
-            connection_id: tenant.id,
-            tenant_id: tenant.id,
-            idp_entity_id: parsed.entity_id.clone(),
-            idp_sso_redirect_url: parsed.sso_redirect_url.clone(),
-            idp_sso_post_url: parsed.sso_post_url.clone(),
-            idp_certificates: parsed
-                .signing_certificates
-                .iter()
-                .map(Certificate::to_base64)
-                .collect(),
-            metadata_xml: xml,
-            metadata_url: None,
-            metadata_fetched_at: None,
-            metadata_checked_at: None,
-            metadata_error: None,
-            want_assertions_signed: true,
-            want_response_signed: false,
-            sign_authn_requests: false,
-            allow_idp_initiated: true,
-            default_redirect_uri: Some(CALLBACK.into()),
-            default_client_id: Some(client.id),
-            email_attributes: None,
-            clock_skew_seconds: 180,
-            created_at: now,
-            updated_at: now,
-        })
+        .put_saml_connection(
+            &SamlConnection {
+                connection_id: tenant.id,
+                tenant_id: tenant.id,
+                idp_entity_id: parsed.entity_id.clone(),
+                idp_sso_redirect_url: parsed.sso_redirect_url.clone(),
+                idp_sso_post_url: parsed.sso_post_url.clone(),
+                idp_certificates: parsed
+                    .signing_certificates
+                    .iter()
+                    .map(Certificate::to_base64)
+                    .collect(),
+                metadata_xml: xml,
+                metadata_url: None,
+                metadata_fetched_at: None,
+                metadata_checked_at: None,
+                metadata_error: None,
+                want_assertions_signed: true,
+                want_response_signed: false,
+                sign_authn_requests: false,
+                allow_idp_initiated: true,
+                default_redirect_uri: Some(CALLBACK.into()),
+                default_client_id: Some(client.id),
+                email_attributes: None,
+                clock_skew_seconds: 180,
+                created_at: now,
+                updated_at: now,
+            },
+            None,
+        )
         .await?;
     store.close().await;
 

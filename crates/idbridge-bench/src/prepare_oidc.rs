@@ -105,26 +105,29 @@ async fn main() -> anyhow::Result<()> {
 
     let connection_id = Uuid::now_v7();
     store
-        .create_connection(&ConnectionRecord {
-            id: connection_id,
-            tenant_id: tenant.id,
-            kind: ConnectionKind::Oidc,
-            name: "Bench IdP".into(),
-            domains: Vec::new(),
-            is_default: true,
-            oidc: Some(OidcSettings {
-                issuer: issuer.clone(),
-                client_id: CLIENT_ID.into(),
-                sealed_secret: Some(
-                    keyring.seal(CLIENT_SECRET.as_bytes(), connection_id.as_bytes()),
-                ),
-                scopes: vec!["openid".into(), "email".into(), "profile".into()],
-                provider_cache: None,
-                provider_fetched_at: None,
-            }),
-            created_at: now,
-            updated_at: now,
-        })
+        .create_connection(
+            &ConnectionRecord {
+                id: connection_id,
+                tenant_id: tenant.id,
+                kind: ConnectionKind::Oidc,
+                name: "Bench IdP".into(),
+                domains: Vec::new(),
+                is_default: true,
+                oidc: Some(OidcSettings {
+                    issuer: issuer.clone(),
+                    client_id: CLIENT_ID.into(),
+                    sealed_secret: Some(
+                        keyring.seal(CLIENT_SECRET.as_bytes(), connection_id.as_bytes()),
+                    ),
+                    scopes: vec!["openid".into(), "email".into(), "profile".into()],
+                    provider_cache: None,
+                    provider_fetched_at: None,
+                }),
+                created_at: now,
+                updated_at: now,
+            },
+            None,
+        )
         .await?;
     store
         .cache_provider(

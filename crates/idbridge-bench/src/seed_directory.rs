@@ -103,7 +103,9 @@ async fn main() -> anyhow::Result<()> {
         last_used_at: None,
         revoked_at: None,
     };
-    store.create_scim_token(&record, &token.hash()).await?;
+    store
+        .create_scim_token(&record, &token.hash(), None)
+        .await?;
     std::fs::write(args.out.join("token"), token.expose_secret())?;
 
     let next = Arc::new(AtomicUsize::new(0));

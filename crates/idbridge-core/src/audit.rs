@@ -27,6 +27,15 @@ vocabulary! {
         UserCreated = "user.created",
         UserUpdated = "user.updated",
         UserDeleted = "user.deleted",
+        /// `PUT …/saml`: the tenant's first SAML connection set up or changed.
+        SamlConfigured = "saml.configured",
+        ConnectionCreated = "connection.created",
+        ConnectionUpdated = "connection.updated",
+        ConnectionDeleted = "connection.deleted",
+        ScimTokenCreated = "scim_token.created",
+        ScimTokenRevoked = "scim_token.revoked",
+        DomainAdded = "domain.added",
+        DomainRemoved = "domain.removed",
     }
 }
 

@@ -48,7 +48,7 @@ async fn seeded(db: &TestDb) -> (Arc<dyn Store>, ScimToken) {
             revoked_at: None,
         };
         store
-            .create_scim_token(&record, &token.hash())
+            .create_scim_token(&record, &token.hash(), None)
             .await
             .expect("token");
         last = Some(token);

@@ -110,7 +110,11 @@ impl std::fmt::Debug for OidcFlow {
 pub trait ConnectionRepo {
     /// Adds a connection; when it is the default, the tenant's previous default
     /// stops being one in the same transaction. `NotFound` when the tenant is gone.
-    async fn create_connection(&self, connection: &ConnectionRecord) -> Result<()>;
+    async fn create_connection(
+        &self,
+        connection: &ConnectionRecord,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
 
     /// The tenant's connections, oldest first.
     async fn connections(&self, tenant_id: Uuid) -> Result<Vec<ConnectionRecord>>;
@@ -119,10 +123,19 @@ pub trait ConnectionRepo {
 
     /// Replaces the connection's name, domains, default flag and OIDC settings
     /// (not its provider cache). `NotFound` when there is no such connection.
-    async fn update_connection(&self, connection: &ConnectionRecord) -> Result<()>;
+    async fn update_connection(
+        &self,
+        connection: &ConnectionRecord,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
 
     /// Removes the connection (a SAML connection's settings too). `NotFound` when there is no such connection.
-    async fn delete_connection(&self, tenant_id: Uuid, id: Uuid) -> Result<()>;
+    async fn delete_connection(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
 
     /// Stores what the issuer's discovery and JWKS said.
     async fn cache_provider(

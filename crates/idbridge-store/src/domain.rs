@@ -81,15 +81,24 @@ pub trait DomainRepo {
     /// claims it, the stored claim (with its original token) is returned and `false`;
     /// a new claim returns `true`. [`crate::StoreError::Conflict`] if another tenant
     /// holds the domain verified; [`crate::StoreError::NotFound`] if the tenant is gone.
-    async fn add_domain(&self, domain: &TenantDomain) -> Result<(TenantDomain, bool)>;
+    async fn add_domain(
+        &self,
+        domain: &TenantDomain,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<(TenantDomain, bool)>;
     async fn tenant_domain(&self, tenant_id: Uuid, domain: &str) -> Result<Option<TenantDomain>>;
     /// The tenant's domains in id (creation) order.
     async fn list_domains(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<TenantDomain>>;
     async fn domain_counts(&self, tenant_id: Uuid) -> Result<DomainCounts>;
     /// Removes the claim; a verified one leaves a `domain.unverified` event.
     /// [`crate::StoreError::NotFound`] if the tenant has no such claim.
-    async fn delete_domain(&self, tenant_id: Uuid, domain: &str, now: OffsetDateTime)
-    -> Result<()>;
+    async fn delete_domain(
+        &self,
+        tenant_id: Uuid,
+        domain: &str,
+        now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
     /// The tenant that holds `domain` verified, if any. `domain` is normalised
     /// (lowercase ASCII, no trailing dot): the OIDC `login_hint` and
     /// `/api/v1/lookup` call this on every sign-in, an indexed lookup.

@@ -138,7 +138,12 @@ pub trait ClientRepo {
 
 #[async_trait]
 pub trait CredentialRepo {
-    async fn create_scim_token(&self, token: &ScimTokenRecord, hash: &SecretHash) -> Result<()>;
+    async fn create_scim_token(
+        &self,
+        token: &ScimTokenRecord,
+        hash: &SecretHash,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()>;
     async fn list_scim_tokens(
         &self,
         tenant_id: Uuid,
@@ -147,8 +152,13 @@ pub trait CredentialRepo {
     async fn count_active_scim_tokens(&self, tenant_id: Uuid) -> Result<u64>;
     /// Marks the token revoked; it stops authenticating at once, on every process.
     /// Revoking an already revoked token keeps its first `revoked_at`.
-    async fn revoke_scim_token(&self, tenant_id: Uuid, id: Uuid, now: OffsetDateTime)
-    -> Result<()>;
+    async fn revoke_scim_token(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()>;
     /// Indexed lookup of a non-revoked token by the digest of what was presented.
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>>;
     async fn touch_scim_token(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;

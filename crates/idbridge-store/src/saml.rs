@@ -191,7 +191,11 @@ pub(crate) fn sign_in_event(e: &SignInEvent) -> crate::NewEvent {
 pub trait SamlRepo {
     /// Creates or replaces the tenant's connection. [`crate::StoreError::NotFound`] if
     /// the tenant is gone.
-    async fn put_saml_connection(&self, connection: &SamlConnection) -> Result<()>;
+    async fn put_saml_connection(
+        &self,
+        connection: &SamlConnection,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
     /// The tenant's first SAML connection (the one whose id is the tenant's).
     async fn saml_connection(&self, tenant_id: Uuid) -> Result<Option<SamlConnection>>;
     /// The tenant's SAML connection `connection_id`.

@@ -143,14 +143,14 @@ both_backends! {
         let (a, b) = (tenant("acme"), tenant("globex"));
         store.create_tenant(&a, None).await.expect("a");
         store.create_tenant(&b, None).await.expect("b");
-        let (first, created) = store.add_domain(&claim(a.id, "acme.test")).await.expect("claim");
+        let (first, created) = store.add_domain(&claim(a.id, "acme.test"), None).await.expect("claim");
         assert!(created);
         // Claiming again keeps the first token.
-        let (again, created) = store.add_domain(&claim(a.id, "acme.test")).await.expect("again");
+        let (again, created) = store.add_domain(&claim(a.id, "acme.test"), None).await.expect("again");
         assert!(!created);
         assert_eq!(again, first);
         // Pending claims by several tenants are fine.
-        store.add_domain(&claim(b.id, "acme.test")).await.expect("b pending");
+        store.add_domain(&claim(b.id, "acme.test"), None).await.expect("b pending");
         assert_eq!(store.tenant_for_verified_domain("acme.test").await.expect("lookup"), None);
 
         let verified = store
@@ -176,7 +176,7 @@ both_backends! {
         store.create_tenant(&c, None).await.expect("c");
         for other in [b.id, c.id] {
             assert!(matches!(
-                store.add_domain(&claim(other, "acme.test")).await,
+                store.add_domain(&claim(other, "acme.test"), None).await,
                 Err(StoreError::Conflict(_))
             ));
         }
@@ -196,7 +196,7 @@ both_backends! {
         let store = open(&db).await;
         let a = tenant("acme");
         store.create_tenant(&a, None).await.expect("a");
-        store.add_domain(&claim(a.id, "acme.test")).await.expect("claim");
+        store.add_domain(&claim(a.id, "acme.test"), None).await.expect("claim");
         store
             .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0)
             .await
@@ -239,9 +239,9 @@ both_backends! {
         );
         assert_eq!(events[1].data["domain"]["reason"], "txt_record_missing");
 
-        store.delete_domain(a.id, "acme.test", T0).await.expect("delete");
+        store.delete_domain(a.id, "acme.test", T0, None).await.expect("delete");
         assert!(matches!(
-            store.delete_domain(a.id, "acme.test", T0).await,
+            store.delete_domain(a.id, "acme.test", T0, None).await,
             Err(StoreError::NotFound)
         ));
         assert!(store.list_domains(a.id, PageRequest::first(10)).await.expect("list").items.is_empty());
@@ -335,7 +335,7 @@ both_backends! {
         let acme = tenant("acme");
         store.create_tenant(&acme, None).await.expect("create");
         let token = ScimToken::generate();
-        store.create_scim_token(&scim_token_record(acme.id), &token.hash()).await.expect("token");
+        store.create_scim_token(&scim_token_record(acme.id), &token.hash(), None).await.expect("token");
         store.delete_tenant(&slug("acme"), None).await.expect("delete");
         assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
         assert!(matches!(store.delete_tenant(&slug("acme"), None).await, Err(StoreError::NotFound)));
@@ -349,7 +349,7 @@ both_backends! {
         store.create_tenant(&acme, None).await.expect("create");
         let token = ScimToken::generate();
         let record = scim_token_record(acme.id);
-        store.create_scim_token(&record, &token.hash()).await.expect("token");
+        store.create_scim_token(&record, &token.hash(), None).await.expect("token");
 
         let found = store.active_scim_token(&token.hash()).await.expect("lookup").expect("active");
         assert_eq!(found.token_id, record.id);
@@ -367,12 +367,12 @@ both_backends! {
         assert_eq!(found.last_used_at, Some(used));
 
         let revoked = T0 + time::Duration::minutes(1);
-        store.revoke_scim_token(acme.id, record.id, revoked).await.expect("revoke");
+        store.revoke_scim_token(acme.id, record.id, revoked, None).await.expect("revoke");
         assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
         assert_eq!(store.count_active_scim_tokens(acme.id).await.expect("count"), 0);
 
         // A second revoke keeps the first time.
-        store.revoke_scim_token(acme.id, record.id, revoked + time::Duration::hours(1)).await.expect("again");
+        store.revoke_scim_token(acme.id, record.id, revoked + time::Duration::hours(1), None).await.expect("again");
         let listed = store.list_scim_tokens(acme.id, PageRequest::first(10)).await.expect("list");
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].revoked_at, Some(revoked));
@@ -386,8 +386,8 @@ both_backends! {
         store.create_tenant(&globex, None).await.expect("create");
         let token = ScimToken::generate();
         let record = scim_token_record(acme.id);
-        store.create_scim_token(&record, &token.hash()).await.expect("token");
-        let err = store.revoke_scim_token(globex.id, record.id, T0).await;
+        store.create_scim_token(&record, &token.hash(), None).await.expect("token");
+        let err = store.revoke_scim_token(globex.id, record.id, T0, None).await;
         assert!(matches!(err, Err(StoreError::NotFound)));
         assert!(store.active_scim_token(&token.hash()).await.expect("lookup").is_some());
         let listed = store.list_scim_tokens(globex.id, PageRequest::first(10)).await.expect("list");
@@ -397,7 +397,7 @@ both_backends! {
     async fn scim_token_for_missing_tenant_is_refused(db: TestDb) {
         let store = open(&db).await;
         let token = ScimToken::generate();
-        let result = store.create_scim_token(&scim_token_record(Uuid::now_v7()), &token.hash()).await;
+        let result = store.create_scim_token(&scim_token_record(Uuid::now_v7()), &token.hash(), None).await;
         assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
         assert_eq!(store.active_scim_token(&token.hash()).await.expect("lookup"), None);
     }
@@ -465,8 +465,8 @@ both_backends! {
         assert_eq!(second.tenant_by_slug(&slug("acme")).await.expect("get"), Some(acme.clone()));
         let token = ScimToken::generate();
         let record = scim_token_record(acme.id);
-        second.create_scim_token(&record, &token.hash()).await.expect("token");
-        first.revoke_scim_token(acme.id, record.id, T0).await.expect("revoke");
+        second.create_scim_token(&record, &token.hash(), None).await.expect("token");
+        first.revoke_scim_token(acme.id, record.id, T0, None).await.expect("revoke");
         assert_eq!(second.active_scim_token(&token.hash()).await.expect("lookup"), None);
     }
 
@@ -495,14 +495,14 @@ both_backends! {
         store.create_tenant(&acme, None).await.expect("tenant");
         assert_eq!(store.saml_connection(acme.id).await.expect("get"), None);
         let mut connection = saml_connection(acme.id);
-        store.put_saml_connection(&connection).await.expect("put");
+        store.put_saml_connection(&connection, None).await.expect("put");
         assert_eq!(store.saml_connection(acme.id).await.expect("get"), Some(connection.clone()));
         let later = T0 + time::Duration::hours(1);
         connection.idp_certificates.push("MIIB".into());
         connection.want_response_signed = true;
         connection.metadata_fetched_at = Some(later);
         store
-            .put_saml_connection(&SamlConnection { created_at: later, updated_at: later, ..connection.clone() })
+            .put_saml_connection(&SamlConnection { created_at: later, updated_at: later, ..connection.clone() }, None)
             .await
             .expect("replace");
         let stored = store.saml_connection(acme.id).await.expect("get").expect("present");
@@ -537,7 +537,7 @@ both_backends! {
             updated_at: later,
             ..saml_connection(acme.id)
         };
-        store.put_saml_connection(&connection).await.expect("put");
+        store.put_saml_connection(&connection, None).await.expect("put");
         assert_eq!(
             store.tenant_with_saml_connection(&slug("acme")).await.expect("read"),
             Some((acme, Some(connection)))
@@ -554,9 +554,9 @@ both_backends! {
             sign_authn_requests: false,
             ..saml_connection(acme.id)
         };
-        assert!(store.put_saml_connection(&unsigned).await.is_err());
+        assert!(store.put_saml_connection(&unsigned, None).await.is_err());
         assert!(matches!(
-            store.put_saml_connection(&saml_connection(Uuid::now_v7())).await,
+            store.put_saml_connection(&saml_connection(Uuid::now_v7()), None).await,
             Err(StoreError::NotFound)
         ));
     }

@@ -391,9 +391,8 @@ async fn scim_token(app: App, command: ScimTokenCommand) -> anyhow::Result<()> {
             tenant,
             description,
         } => {
-            let issued =
-                credentials::issue_scim_token(&app, &tenant, CreateScimToken { description })
-                    .await?;
+            let input = CreateScimToken { description };
+            let issued = credentials::issue_scim_token(&app, &tenant, input, &cli_audit()).await?;
             let created = ScimTokenCreated::new(issued, &app.config.public_url);
             eprintln!(
                 "This token is shown once. Paste it as the Secret Token (Entra ID) or API Token (Okta)."
@@ -406,7 +405,7 @@ async fn scim_token(app: App, command: ScimTokenCommand) -> anyhow::Result<()> {
             print(&List::from_page(tokens, ScimTokenView::from))
         }
         ScimTokenCommand::Revoke { tenant, id } => {
-            credentials::revoke_scim_token(&app, &tenant, id).await?;
+            credentials::revoke_scim_token(&app, &tenant, id, &cli_audit()).await?;
             eprintln!("SCIM token {id} revoked");
             Ok(())
         }

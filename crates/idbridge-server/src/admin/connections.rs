@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath};
+use crate::extract::{AdminAudit, AdminJson, AdminPath};
 
 /// The tenant's connections, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,10 +47,11 @@ pub async fn list_connections(
 )]
 pub async fn create_connection(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     AdminJson(body): AdminJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<ConnectionView>), AdminError> {
-    let view = idp_connections::create(&state.app, &slug, body).await?;
+    let view = idp_connections::create(&state.app, &slug, body, &audit).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -87,11 +88,12 @@ pub async fn get_connection(
 )]
 pub async fn update_connection(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath((slug, id)): AdminPath<(String, String)>,
     AdminJson(body): AdminJson<serde_json::Value>,
 ) -> Result<Json<ConnectionView>, AdminError> {
     Ok(Json(
-        idp_connections::patch(&state.app, &slug, &id, body).await?,
+        idp_connections::patch(&state.app, &slug, &id, body, &audit).await?,
     ))
 }
 
@@ -108,9 +110,10 @@ pub async fn update_connection(
 )]
 pub async fn delete_connection(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath((slug, id)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    idp_connections::delete(&state.app, &slug, &id).await?;
+    idp_connections::delete(&state.app, &slug, &id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

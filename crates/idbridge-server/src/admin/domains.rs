@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use crate::extract::{AdminAudit, AdminJson, AdminPath, AdminQuery};
 use idbridge_app::domains::{self, AddDomain};
 use idbridge_app::views::{DomainView, LookupConnection, LookupView};
 
@@ -27,10 +27,11 @@ use idbridge_app::views::{DomainView, LookupConnection, LookupView};
 )]
 pub async fn add_domain(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<AddDomain>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let (domain, created) = domains::add(&state.app, &slug, input).await?;
+    let (domain, created) = domains::add(&state.app, &slug, input, &audit).await?;
     let domain = DomainView::from(domain);
     let location = format!("/api/v1/tenants/{slug}/domains/{}", domain.domain);
     let status = if created {
@@ -92,9 +93,10 @@ pub async fn verify_domain(
 )]
 pub async fn delete_domain(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath((slug, domain)): AdminPath<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
-    domains::delete(&state.app, &slug, &domain).await?;
+    domains::delete(&state.app, &slug, &domain, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,7 +7,7 @@ use idbridge_app::tenants;
 
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath};
+use crate::extract::{AdminAudit, AdminJson, AdminPath};
 
 #[utoipa::path(
     get, path = "/tenants/{slug}/saml", tag = "saml",
@@ -38,10 +38,11 @@ pub async fn get_saml(
 )]
 pub async fn put_saml(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<PutSamlConnection>,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
-    let stored = connections::put(&state.app, &slug, input).await?;
+    let stored = connections::put(&state.app, &slug, input, &audit).await?;
     Ok(Json(SamlConnectionView::new(&state.app, &stored)))
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminPath, AdminQuery, OptionalAdminJson};
+use crate::extract::{AdminAudit, AdminPath, AdminQuery, OptionalAdminJson};
 use idbridge_app::credentials::{self, CreateScimToken};
 use idbridge_app::views::{ScimTokenCreated, ScimTokenView};
 
@@ -22,11 +22,12 @@ use idbridge_app::views::{ScimTokenCreated, ScimTokenView};
 )]
 pub async fn create_scim_token(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     OptionalAdminJson(input): OptionalAdminJson<CreateScimToken>,
 ) -> Result<impl IntoResponse, AdminError> {
     let issued =
-        credentials::issue_scim_token(&state.app, &slug, input.unwrap_or_default()).await?;
+        credentials::issue_scim_token(&state.app, &slug, input.unwrap_or_default(), &audit).await?;
     let created = ScimTokenCreated::new(issued, &state.app.config.public_url);
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -61,8 +62,9 @@ pub async fn list_scim_tokens(
 )]
 pub async fn revoke_scim_token(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath((slug, id)): AdminPath<(String, Uuid)>,
 ) -> Result<StatusCode, AdminError> {
-    credentials::revoke_scim_token(&state.app, &slug, id).await?;
+    credentials::revoke_scim_token(&state.app, &slug, id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

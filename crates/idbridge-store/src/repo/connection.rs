@@ -3,6 +3,9 @@
 use async_trait::async_trait;
 use idbridge_core::secret::SecretHash;
 use sqlx::types::Json;
+
+use super::audit::insert_audit_opt;
+use crate::AuditRecord;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -71,7 +74,11 @@ impl FromRow for OidcFlow {
 
 #[async_trait]
 impl<D: Db> ConnectionRepo for SqlStore<D> {
-    async fn create_connection(&self, c: &ConnectionRecord) -> Result<()> {
+    async fn create_connection(
+        &self,
+        c: &ConnectionRecord,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         if c.is_default {
             clear_default::<D>(&mut tx, c.tenant_id).await?;
@@ -96,6 +103,7 @@ impl<D: Db> ConnectionRepo for SqlStore<D> {
         .bind(Ts(c.updated_at))
         .execute(&mut tx)
         .await?;
+        insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -115,7 +123,11 @@ impl<D: Db> ConnectionRepo for SqlStore<D> {
             .await
     }
 
-    async fn update_connection(&self, c: &ConnectionRecord) -> Result<()> {
+    async fn update_connection(
+        &self,
+        c: &ConnectionRecord,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         if c.is_default {
             clear_default::<D>(&mut tx, c.tenant_id).await?;
@@ -140,11 +152,17 @@ impl<D: Db> ConnectionRepo for SqlStore<D> {
         .bind(Ts(c.updated_at))
         .execute_one(&mut tx)
         .await?;
+        insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn delete_connection(&self, tenant_id: Uuid, id: Uuid) -> Result<()> {
+    async fn delete_connection(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>("DELETE FROM connections WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
@@ -157,6 +175,7 @@ impl<D: Db> ConnectionRepo for SqlStore<D> {
             .bind(tenant_id)
             .execute(&mut tx)
             .await?;
+        insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

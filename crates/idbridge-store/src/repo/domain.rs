@@ -1,5 +1,7 @@
 //! Tenant domains, written once for both backends.
 
+use super::audit::insert_audit_opt;
+use crate::AuditRecord;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -86,7 +88,11 @@ async fn verified_elsewhere<D: Db>(
 
 #[async_trait]
 impl<D: Db> DomainRepo for SqlStore<D> {
-    async fn add_domain(&self, d: &TenantDomain) -> Result<(TenantDomain, bool)> {
+    async fn add_domain(
+        &self,
+        d: &TenantDomain,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(TenantDomain, bool)> {
         let mut tx = self.begin().await?;
         if verified_elsewhere::<D>(&mut tx, d.tenant_id, &d.domain).await? {
             return Err(StoreError::Conflict(
@@ -113,6 +119,10 @@ impl<D: Db> DomainRepo for SqlStore<D> {
                 .bind(&d.domain)
                 .fetch_one(&mut tx)
                 .await?;
+        // Claiming a domain the tenant already claims changes nothing: no record.
+        if inserted {
+            insert_audit_opt::<D>(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok((stored, inserted))
     }
@@ -154,6 +164,7 @@ impl<D: Db> DomainRepo for SqlStore<D> {
         tenant_id: Uuid,
         domain: &str,
         now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let removed: TenantDomain = query::<D>(
@@ -168,6 +179,7 @@ impl<D: Db> DomainRepo for SqlStore<D> {
             let event = domain_event(&removed, false, Some("deleted"));
             append_to_feed::<D>(&mut tx, tenant_id, now, vec![event]).await?;
         }
+        insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -415,7 +415,13 @@ impl<D: Db> ClientRepo for SqlStore<D> {
 
 #[async_trait]
 impl<D: Db> CredentialRepo for SqlStore<D> {
-    async fn create_scim_token(&self, t: &ScimTokenRecord, hash: &SecretHash) -> Result<()> {
+    async fn create_scim_token(
+        &self,
+        t: &ScimTokenRecord,
+        hash: &SecretHash,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO scim_tokens (id, tenant_id, token_hash, description, created_at, \
              last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -427,8 +433,10 @@ impl<D: Db> CredentialRepo for SqlStore<D> {
         .bind(Ts(t.created_at))
         .bind(t.last_used_at.map(Ts))
         .bind(t.revoked_at.map(Ts))
-        .execute(&mut *self.write().await?)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -465,7 +473,9 @@ impl<D: Db> CredentialRepo for SqlStore<D> {
         tenant_id: Uuid,
         id: Uuid,
         now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
     ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $3) \
              WHERE tenant_id = $1 AND id = $2",
@@ -473,8 +483,11 @@ impl<D: Db> CredentialRepo for SqlStore<D> {
         .bind(tenant_id)
         .bind(id)
         .bind(Ts(now))
-        .execute_one(&mut *self.write().await?)
-        .await
+        .execute_one(&mut *tx)
+        .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>> {

@@ -176,7 +176,11 @@ impl FromRow for SpKeyRecord {
 
 #[async_trait]
 impl<D: Db> SamlRepo for SqlStore<D> {
-    async fn put_saml_connection(&self, c: &SamlConnection) -> Result<()> {
+    async fn put_saml_connection(
+        &self,
+        c: &SamlConnection,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO saml_connections (connection_id, tenant_id, idp_entity_id, idp_sso_redirect_url, \
@@ -239,6 +243,7 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         .bind(c.connection_id)
         .execute(&mut tx)
         .await?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

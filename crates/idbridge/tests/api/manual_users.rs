@@ -98,7 +98,7 @@ both_backends! {
         // Each change is in the audit log, newest first, with who and from where.
         let records = audit_log(&app, "?tenant=acme").await;
         let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap_or_default()).collect();
-        assert_eq!(actions, ["user.deleted", "user.updated", "user.created", "tenant.created"]);
+        assert_eq!(actions, ["user.deleted", "user.updated", "user.created", "scim_token.created", "tenant.created"]);
         for record in &records {
             assert_eq!(record["actor"], json!({"kind": "admin_key", "id": "bootstrap"}));
             assert_eq!(record["tenant"], "acme");
@@ -283,5 +283,53 @@ both_backends! {
         idbridge_app::jobs::sweep_history(&app.state.app).await;
         let left: Vec<Value> = audit_log(&app, "").await.iter().map(|r| r["tenant"].clone()).collect();
         assert_eq!(left, [json!("globex")], "the record older than 365 days went");
+    }
+}
+
+both_backends! {
+    async fn changes_to_the_sso_setup_are_audited_without_their_secrets(db: TestDb) {
+        use idbridge_testkit::saml::{Key, TestIdp};
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let idp = TestIdp::entra(Key::Rsa2048);
+        let (status, body) = send(&app, Method::PUT, "/api/v1/tenants/acme/saml", Some(json!({"idp_metadata_xml": idp.metadata_xml()}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let second = TestIdp::okta(Key::Rsa2048);
+        let (status, created) = send(&app, Method::POST, "/api/v1/tenants/acme/connections", Some(json!({
+            "type": "saml", "name": "Okta", "idp_metadata_xml": second.metadata_xml(), "domains": ["okta.acme.example"],
+        }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        let (status, _) = send(&app, Method::PATCH, &format!("/api/v1/tenants/acme/connections/{id}"), Some(json!({"name": "Okta (EU)"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = send(&app, Method::DELETE, &format!("/api/v1/tenants/acme/connections/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (token_id, token) = app.create_scim_token("acme").await;
+        let (status, _) = send(&app, Method::DELETE, &format!("/api/v1/tenants/acme/scim-tokens/{token_id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = send(&app, Method::POST, "/api/v1/tenants/acme/domains", Some(json!({"domain": "acme.example"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        // Claiming it again changes nothing, and records nothing.
+        send(&app, Method::POST, "/api/v1/tenants/acme/domains", Some(json!({"domain": "acme.example"}))).await;
+        let (status, _) = send(&app, Method::DELETE, "/api/v1/tenants/acme/domains/acme.example", None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        // A refused change records nothing.
+        let (status, _) = send(&app, Method::PUT, "/api/v1/tenants/acme/saml", Some(json!({"idp_metadata_xml": "<html/>"}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let records = audit_log(&app, "?tenant=acme").await;
+        let actions: Vec<&str> = records.iter().rev().map(|r| r["action"].as_str().unwrap_or_default()).collect();
+        assert_eq!(actions, [
+            "tenant.created", "saml.configured",
+            "saml.configured", "connection.updated", // a SAML connection is its settings, then its name and domains
+            "connection.updated", "connection.deleted",
+            "scim_token.created", "scim_token.revoked", "domain.added", "domain.removed",
+        ]);
+        let saml = &records[records.len() - 2];
+        assert_eq!(saml["changes"]["idp_entity_id"], idp.metadata_xml().split("entityID=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default());
+        assert_eq!((records[2]["target"].as_str(), records[3]["target"].as_str()), (Some(token_id.as_str()), Some(token_id.as_str())));
+        let everything = serde_json::to_string(&records).expect("json");
+        assert!(!everything.contains(&token), "a SCIM token never reaches the audit log");
+        assert!(!everything.contains("BEGIN CERTIFICATE") && !everything.contains("<md:"), "no metadata or certificates");
     }
 }

@@ -257,7 +257,7 @@ both_backends! {
         assert_eq!(added.status(), StatusCode::CREATED);
         let idp = TestIdp::entra(Key::Rsa2048);
 
-        let (mut client, _) = open_link(&app, "acme", "entra").await;
+        let (mut client, link_id) = open_link(&app, "acme", "entra").await;
         // Pages show acme only, whatever the address says.
         for path in ["/setup?tenant=globex", "/setup/provisioning?slug=globex", "/setup/domains"] {
             let page = client.get(path).await;
@@ -276,6 +276,13 @@ both_backends! {
         assert_eq!(saved.status, StatusCode::SEE_OTHER);
         assert_eq!(saml_view(&app, "acme").await["configured"], true);
         assert_eq!(saml_view(&app, "globex").await["configured"], false);
+        // The audit log names the link as the one who changed acme's SSO, and the
+        // refused attempts on globex left nothing.
+        let audit: Value = app.admin(Method::GET, "/api/v1/audit-log?actor=setup_link").send().await.expect("send").json().await.expect("json");
+        let records = audit["data"].as_array().expect("data");
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!((records[0]["action"].as_str(), records[0]["tenant"].as_str()), (Some("saml.configured"), Some("acme")));
+        assert_eq!(records[0]["actor"]["id"].as_str(), Some(link_id.to_string().as_str()));
         assert_eq!(client.get("/setup/globex/sso").await.status, StatusCode::NOT_FOUND);
         // Connections: another tenant's, and acme's own SAML one, are not the OpenID
         // Connect step's to remove or re-key.

@@ -178,7 +178,7 @@ pub async fn add(
     if !form.client_secret.is_empty() {
         body["client_secret"] = json!(form.client_secret);
     }
-    match idp_connections::create(&state.app, &slug, body)
+    match idp_connections::create(&state.app, &slug, body, &signed.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -221,7 +221,7 @@ pub async fn add_saml(
     if !form.name.trim().is_empty() {
         body["name"] = json!(form.name.trim());
     }
-    match idp_connections::create(&state.app, &slug, body)
+    match idp_connections::create(&state.app, &slug, body, &signed.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -260,7 +260,7 @@ pub async fn change(
         client_secret: (!form.client_secret.is_empty()).then(|| Some(form.client_secret.clone())),
         ..ConnectionChange::default()
     };
-    match idp_connections::update(&state.app, &slug, &id, change)
+    match idp_connections::update(&state.app, &slug, &id, change, &signed.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -305,9 +305,10 @@ pub async fn test(
 pub async fn remove(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    idp_connections::delete(&state.app, &slug, &id).await?;
+    idp_connections::delete(&state.app, &slug, &id, &signed.audit).await?;
     Ok(see_other(
         &site,
         &format!("/tenants/{slug}/connections?done=removed"),

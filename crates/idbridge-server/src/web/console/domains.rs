@@ -176,7 +176,7 @@ pub async fn add(
     let input = AddDomain {
         domain: form.domain.clone(),
     };
-    match domains::add(&state.app, &slug, input)
+    match domains::add(&state.app, &slug, input, &signed.audit)
         .await
         .map(|(d, created)| (DomainView::from(d), created))
         .map_err(AdminError::from)
@@ -211,9 +211,10 @@ pub async fn verify(
 pub async fn remove(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
     Path((slug, domain)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    domains::delete(&state.app, &slug, &domain).await?;
+    domains::delete(&state.app, &slug, &domain, &signed.audit).await?;
     Ok(see_other(
         &site,
         &format!("/tenants/{slug}/domains?done=removed"),

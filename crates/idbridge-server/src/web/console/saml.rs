@@ -189,7 +189,7 @@ pub async fn save(
         default_role: None,
         clock_skew_seconds,
     };
-    match connections::put(&state.app, &slug, input)
+    match connections::put(&state.app, &slug, input, &signed.audit)
         .await
         .map(|c| SamlConnectionView::new(&state.app, &c))
         .map_err(AdminError::from)

@@ -130,7 +130,7 @@ pub async fn generate(
     let input = CreateScimToken {
         description: (!description.is_empty()).then(|| description.to_owned()),
     };
-    match credentials::issue_scim_token(&state.app, &slug, input)
+    match credentials::issue_scim_token(&state.app, &slug, input, &signed.audit)
         .await
         .map(|i| ScimTokenCreated::new(i, &state.app.config.public_url))
         .map_err(AdminError::from)
@@ -169,8 +169,9 @@ pub async fn generate(
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> Result<Response, ConsoleError> {
-    credentials::revoke_scim_token(&state.app, &slug, id).await?;
+    credentials::revoke_scim_token(&state.app, &slug, id, &signed.audit).await?;
     Ok(see_other(&site, &format!("/tenants/{slug}/scim?revoked=1")))
 }

@@ -138,10 +138,15 @@ pub async fn add(
     let input = AddDomain {
         domain: form.domain.clone(),
     };
-    match domains::add(&state.app, visitor.tenant.slug.as_str(), input)
-        .await
-        .map(|(d, created)| (DomainView::from(d), created))
-        .map_err(AdminError::from)
+    match domains::add(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        input,
+        &visitor.audit,
+    )
+    .await
+    .map(|(d, created)| (DomainView::from(d), created))
+    .map_err(AdminError::from)
     {
         Ok(_) => Ok(done(&site, guide, "added")),
         Err(e) => refused(&state, &site, &visitor, guide, e, form.domain).await,
@@ -175,6 +180,12 @@ pub async fn remove(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    domains::delete(&state.app, visitor.tenant.slug.as_str(), &domain).await?;
+    domains::delete(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        &domain,
+        &visitor.audit,
+    )
+    .await?;
     Ok(done(&site, guide, "removed"))
 }

@@ -224,7 +224,7 @@ pub async fn add(
     if !form.client_secret.is_empty() {
         body["client_secret"] = json!(form.client_secret);
     }
-    match idp_connections::create(&state.app, slug, body)
+    match idp_connections::create(&state.app, slug, body, &visitor.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -319,9 +319,15 @@ pub async fn replace_secret(
         client_secret: Some(Some(form.client_secret)),
         ..idp_connections::ConnectionChange::default()
     };
-    match idp_connections::update(&state.app, visitor.tenant.slug.as_str(), &id, change)
-        .await
-        .map_err(AdminError::from)
+    match idp_connections::update(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        &id,
+        change,
+        &visitor.audit,
+    )
+    .await
+    .map_err(AdminError::from)
     {
         Ok(_) => {
             tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, connection = %id, "setup portal replaced a client secret");
@@ -356,9 +362,14 @@ pub async fn remove(
 ) -> Result<Response, PortalError> {
     let idp = guide_of(Some(&form.idp));
     own_oidc(&state, &visitor, &id).await?;
-    idp_connections::delete(&state.app, visitor.tenant.slug.as_str(), &id)
-        .await
-        .map_err(AdminError::from)?;
+    idp_connections::delete(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        &id,
+        &visitor.audit,
+    )
+    .await
+    .map_err(AdminError::from)?;
     tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, connection = %id, "setup portal removed a connection");
     Ok(see_other(
         &site,

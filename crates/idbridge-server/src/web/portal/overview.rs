@@ -98,7 +98,9 @@ pub async fn open_or_show(
     if let Some(raw) = &query.token {
         return Ok(visit::open(&state, &site, raw).await);
     }
-    let visitor = match visit::current_visitor(&state, &site, &headers).await {
+    // A page to read: nothing it does is audited, so no address is needed.
+    let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
+    let visitor = match visit::current_visitor(&state, &site, &headers, unspecified).await {
         Ok(visitor) => visitor,
         Err(e) => return Ok(e.into_response()),
     };

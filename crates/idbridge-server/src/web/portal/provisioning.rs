@@ -120,6 +120,7 @@ pub async fn generate(
         CreateScimToken {
             description: Some(description.to_owned()),
         },
+        &visitor.audit,
     )
     .await?;
     let created = ScimTokenCreated::new(issued, &state.app.config.public_url);
@@ -147,7 +148,8 @@ pub async fn revoke(
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
     // Scoped by the link's tenant: another tenant's token id is "not found".
-    credentials::revoke_scim_token(&state.app, visitor.tenant.slug.as_str(), id).await?;
+    credentials::revoke_scim_token(&state.app, visitor.tenant.slug.as_str(), id, &visitor.audit)
+        .await?;
     tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, token_id = %id, "setup portal revoked a SCIM token");
     Ok(see_other(
         &site,

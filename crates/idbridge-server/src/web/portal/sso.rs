@@ -135,7 +135,7 @@ pub async fn save(
         default_role: None,
         clock_skew_seconds: None,
     };
-    match connections::put(&state.app, slug, input)
+    match connections::put(&state.app, slug, input, &visitor.audit)
         .await
         .map(|c| SamlConnectionView::new(&state.app, &c))
         .map_err(AdminError::from)

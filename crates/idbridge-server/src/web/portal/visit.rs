@@ -9,6 +9,10 @@
 //! redirect that follows. Lax cookies still never ride a cross-site POST, and every
 //! POST also needs the form token and a same-origin `Origin`.
 
+use std::net::IpAddr;
+
+use crate::extract::request_client;
+use idbridge_app::audit::Audit;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -41,6 +45,8 @@ pub struct Visitor {
     pub expires_at: OffsetDateTime,
     /// Derived from the link token; every form carries it back.
     pub csrf_token: String,
+    /// The link and the client address, for the audit log.
+    pub audit: Audit,
 }
 
 fn cookie_name(site: &Site) -> &'static str {
@@ -67,7 +73,11 @@ fn cookie(site: &Site, value: &str, max_age: Duration) -> HeaderValue {
 
 /// The link a token names, if it is still usable; refreshes its last use at most
 /// once a minute.
-async fn visitor_for(state: &AppState, raw: &str) -> Result<Option<Visitor>, PortalError> {
+async fn visitor_for(
+    state: &AppState,
+    raw: &str,
+    client: IpAddr,
+) -> Result<Option<Visitor>, PortalError> {
     let Ok(token) = SetupLinkToken::parse(raw) else {
         return Ok(None);
     };
@@ -79,6 +89,7 @@ async fn visitor_for(state: &AppState, raw: &str) -> Result<Option<Visitor>, Por
         provider: visit.provider,
         expires_at: visit.expires_at,
         csrf_token: csrf::derive_token(CSRF_LABEL, token.expose_secret()),
+        audit: Audit::setup_link(visit.link_id, Some(client.to_string())),
         tenant: visit.tenant,
     }))
 }
@@ -88,11 +99,12 @@ pub(super) async fn current_visitor(
     state: &AppState,
     site: &Site,
     headers: &HeaderMap,
+    client: IpAddr,
 ) -> Result<Visitor, PortalError> {
     let raw = crate::web::console::read_cookie(headers, cookie_name(site));
     match raw {
         None => Err(PortalError::NoLink),
-        Some(raw) => visitor_for(state, raw)
+        Some(raw) => visitor_for(state, raw, client)
             .await?
             .ok_or(PortalError::LinkNotValid),
     }
@@ -111,7 +123,8 @@ pub(super) async fn open(state: &AppState, site: &Site, raw: &str) -> Response {
 }
 
 async fn open_link(state: &AppState, site: &Site, raw: &str) -> Response {
-    match visitor_for(state, raw).await {
+    // Opening a link changes nothing, so no address is recorded for it.
+    match visitor_for(state, raw, IpAddr::from([0, 0, 0, 0])).await {
         Ok(Some(visitor)) => {
             tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, "setup link opened");
             let lifetime = visitor.expires_at - state.app.clock.now();
@@ -144,7 +157,12 @@ pub async fn require_link(State(state): State<AppState>, request: Request, next:
     let Some(site) = request.extensions().get::<Arc<Site>>().cloned() else {
         return PortalError::NotFound.into_response();
     };
-    let visitor = match current_visitor(&state, &site, request.headers()).await {
+    let client = request_client(
+        request.extensions(),
+        request.headers(),
+        &state.config.trusted_proxies,
+    );
+    let visitor = match current_visitor(&state, &site, request.headers(), client).await {
         Ok(visitor) => visitor,
         Err(e @ PortalError::LinkNotValid) => return ended(&site, e),
         Err(e) => return e.into_response(),
