@@ -1,9 +1,12 @@
 //! The app's OpenID Connect clients (the SaaS app, or one of its environments).
 
+use crate::audit::Audit;
 use idbridge_core::RedirectUri;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::secret::ClientSecret;
 use idbridge_store::{OidcClient, Page, PageRequest, StoreError};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -36,7 +39,7 @@ pub struct CreatedClient {
     pub secret: Option<ClientSecret>,
 }
 
-pub async fn create(app: &App, input: CreateClient) -> Result<CreatedClient> {
+pub async fn create(app: &App, input: CreateClient, audit: &Audit) -> Result<CreatedClient> {
     let name = validate_text("name", &input.name, MAX_NAME_CHARS)?;
     if input.redirect_uris.is_empty() {
         return Err(Error::Invalid(
@@ -75,8 +78,24 @@ pub async fn create(app: &App, input: CreateClient) -> Result<CreatedClient> {
         id_token_alg: id_token_alg.as_str().to_owned(),
         created_at: app.clock.now(),
     };
+    let audited = audit.record(
+        client.created_at,
+        AuditAction::ClientCreated,
+        None,
+        Some(client.id.to_string()),
+        json!({
+            "name": client.name,
+            "redirect_uris": client.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+            "public": client.is_public,
+            "id_token_alg": client.id_token_alg,
+        }),
+    );
     app.store
-        .create_client(&client, secret.as_ref().map(|s| s.hash()).as_ref())
+        .create_client(
+            &client,
+            secret.as_ref().map(|s| s.hash()).as_ref(),
+            Some(&audited),
+        )
         .await?;
     tracing::info!(client_id = %client.id, public = client.is_public, "OIDC client created");
     Ok(CreatedClient { client, secret })
@@ -93,8 +112,15 @@ pub async fn list(app: &App, page: PageRequest) -> Result<Page<OidcClient>> {
     Ok(app.store.list_clients(page).await?)
 }
 
-pub async fn delete(app: &App, id: Uuid) -> Result<()> {
-    match app.store.delete_client(id).await {
+pub async fn delete(app: &App, id: Uuid, audit: &Audit) -> Result<()> {
+    let audited = audit.record(
+        app.clock.now(),
+        AuditAction::ClientDeleted,
+        None,
+        Some(id.to_string()),
+        json!({}),
+    );
+    match app.store.delete_client(id, Some(&audited)).await {
         Ok(()) => {
             tracing::info!(client_id = %id, "OIDC client deleted");
             Ok(())

@@ -114,7 +114,7 @@ pub struct CreatedAdminKey {
     pub key: AdminApiKey,
 }
 
-pub async fn create_admin_key(app: &App, name: &str) -> Result<CreatedAdminKey> {
+pub async fn create_admin_key(app: &App, name: &str, audit: &Audit) -> Result<CreatedAdminKey> {
     let name = validate_text("name", name, MAX_NAME_CHARS)?;
     let key = AdminApiKey::generate();
     let record = AdminKeyRecord {
@@ -124,7 +124,16 @@ pub async fn create_admin_key(app: &App, name: &str) -> Result<CreatedAdminKey> 
         last_used_at: None,
         revoked_at: None,
     };
-    app.store.create_admin_key(&record, &key.hash()).await?;
+    let audited = audit.record(
+        record.created_at,
+        AuditAction::AdminKeyCreated,
+        None,
+        Some(record.id.to_string()),
+        json!({"name": record.name}),
+    );
+    app.store
+        .create_admin_key(&record, &key.hash(), Some(&audited))
+        .await?;
     tracing::info!(key_id = %record.id, "admin API key created");
     Ok(CreatedAdminKey { record, key })
 }
@@ -133,8 +142,16 @@ pub async fn list_admin_keys(app: &App, page: PageRequest) -> Result<Page<AdminK
     Ok(app.store.list_admin_keys(page).await?)
 }
 
-pub async fn revoke_admin_key(app: &App, id: Uuid) -> Result<()> {
-    match app.store.revoke_admin_key(id, app.clock.now()).await {
+pub async fn revoke_admin_key(app: &App, id: Uuid, audit: &Audit) -> Result<()> {
+    let now = app.clock.now();
+    let audited = audit.record(
+        now,
+        AuditAction::AdminKeyRevoked,
+        None,
+        Some(id.to_string()),
+        json!({}),
+    );
+    match app.store.revoke_admin_key(id, now, Some(&audited)).await {
         Ok(()) => {
             tracing::info!(key_id = %id, "admin API key revoked");
             Ok(())

@@ -120,6 +120,7 @@ pub async fn create(
     app: &App,
     raw_email: &str,
     password: &SecretString,
+    audit: &crate::audit::Audit,
 ) -> Result<Operator, Error> {
     let email = parse_email(raw_email)?;
     let password_hash = hash(password).await.map_err(|e| match e {
@@ -133,7 +134,14 @@ pub async fn create(
         created_at: app.clock.now(),
         disabled_at: None,
     };
-    match app.store.create_operator(&operator).await {
+    let audited = audit.record(
+        operator.created_at,
+        idbridge_core::audit::AuditAction::OperatorCreated,
+        None,
+        Some(operator.email.clone()),
+        serde_json::json!({"email": operator.email}),
+    );
+    match app.store.create_operator(&operator, Some(&audited)).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(Error::Invalid(format!(

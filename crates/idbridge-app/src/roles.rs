@@ -2,9 +2,12 @@
 //! user's app roles are worked out, for the directory views, the ID token and the
 //! "test connection" page alike.
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::roles::{MappingSource, RoleMapping, RolePolicy, RoleRules};
 use idbridge_store::{Tenant, TenantUpdate};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::tenants::{MAX_ROLE_CHARS, find};
@@ -67,7 +70,7 @@ pub async fn app_roles(app: &App) -> Result<Vec<String>> {
 }
 
 /// Replaces the app's roles after checking them.
-pub async fn set_app_roles(app: &App, roles: Vec<String>) -> Result<Vec<String>> {
+pub async fn set_app_roles(app: &App, roles: Vec<String>, audit: &Audit) -> Result<Vec<String>> {
     if roles.len() > MAX_ROLES {
         return Err(Error::Invalid(format!("at most {MAX_ROLES} roles")));
     }
@@ -77,7 +80,14 @@ pub async fn set_app_roles(app: &App, roles: Vec<String>) -> Result<Vec<String>>
             return Err(Error::Invalid(format!("role {role:?} is listed twice")));
         }
     }
-    app.store.set_app_roles(&roles).await?;
+    let audited = audit.record(
+        app.clock.now(),
+        AuditAction::AppRolesUpdated,
+        None,
+        None,
+        json!({"roles": roles}),
+    );
+    app.store.set_app_roles(&roles, Some(&audited)).await?;
     tracing::info!(count = roles.len(), "app roles replaced");
     Ok(roles)
 }
@@ -144,6 +154,7 @@ pub async fn set_role_mappings(
     app: &App,
     slug: &str,
     input: PutRoleMappings,
+    audit: &Audit,
 ) -> Result<RoleMappings> {
     let mut tenant = find(app, slug).await?;
     if input.mappings.len() > MAX_MAPPINGS {
@@ -178,7 +189,19 @@ pub async fn set_role_mappings(
             role,
         });
     }
-    app.store.set_role_mappings(tenant.id, &mappings).await?;
+    let audited = audit.of_tenant(
+        app.clock.now(),
+        AuditAction::RoleMappingsUpdated,
+        &tenant,
+        None,
+        json!({
+            "mappings": mappings.iter().map(|m| json!({"source": m.source.as_str(), "value": m.value, "role": m.role})).collect::<Vec<_>>(),
+            "policy": input.policy.map(|p| p.as_str()),
+        }),
+    );
+    app.store
+        .set_role_mappings(tenant.id, &mappings, Some(&audited))
+        .await?;
     if let Some(policy) = input.policy.filter(|p| *p != tenant.role_policy) {
         let update = TenantUpdate {
             role_policy: Some(policy),

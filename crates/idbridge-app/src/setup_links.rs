@@ -2,9 +2,12 @@
 //! that one tenant, without an idbridge account. A link is a random token stored as
 //! a digest, bound to one tenant, expiring and revocable.
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::secret::SetupLinkToken;
 use idbridge_store::{PageRequest, SetupLinkRecord, StoreError};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -118,6 +121,7 @@ pub async fn create_setup_link(
     app: &App,
     slug: &str,
     input: CreateSetupLink,
+    audit: &Audit,
 ) -> Result<SetupLinkCreated> {
     let tenant = find(app, slug).await?;
     let hours = input.expires_in_hours.unwrap_or(DEFAULT_LIFETIME_HOURS);
@@ -144,7 +148,18 @@ pub async fn create_setup_link(
         last_used_at: None,
         revoked_at: None,
     };
-    match app.store.create_setup_link(&link, &token.hash()).await {
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::SetupLinkCreated,
+        &tenant,
+        Some(link.id.to_string()),
+        json!({"provider": link.provider, "note": link.note, "expires_at": link.expires_at.unix_timestamp()}),
+    );
+    match app
+        .store
+        .create_setup_link(&link, &token.hash(), Some(&audited))
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(Error::TenantNotFound(slug.to_owned())),
         Err(other) => return Err(other.into()),
@@ -172,11 +187,19 @@ pub async fn list_setup_links(
     ))
 }
 
-pub async fn revoke_setup_link(app: &App, slug: &str, id: Uuid) -> Result<()> {
+pub async fn revoke_setup_link(app: &App, slug: &str, id: Uuid, audit: &Audit) -> Result<()> {
     let tenant = find(app, slug).await?;
+    let now = app.clock.now();
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::SetupLinkRevoked,
+        &tenant,
+        Some(id.to_string()),
+        json!({}),
+    );
     match app
         .store
-        .revoke_setup_link(tenant.id, id, app.clock.now())
+        .revoke_setup_link(tenant.id, id, now, Some(&audited))
         .await
     {
         Ok(()) => {

@@ -71,7 +71,9 @@ async fn main() -> anyhow::Result<()> {
         id_token_alg: "RS256".into(),
         created_at: now,
     };
-    store.create_client(&client, Some(&secret.hash())).await?;
+    store
+        .create_client(&client, Some(&secret.hash()), None)
+        .await?;
 
     let started = std::time::Instant::now();
     let mut users = Vec::with_capacity(args.users);

@@ -46,6 +46,6 @@ pub async fn tenant_with_app(
         id_token_alg: "RS256".into(),
         created_at: now,
     };
-    store.create_client(&client, None).await?;
+    store.create_client(&client, None, None).await?;
     Ok((tenant, client))
 }

@@ -230,19 +230,22 @@ async fn main() -> anyhow::Result<()> {
         tenants.push(tenant);
     }
     store
-        .create_webhook(&WebhookEndpoint {
-            id: Uuid::now_v7(),
-            url: hook_url.clone(),
-            description: "webhook-throughput".into(),
-            event_types: None,
-            tenant_id: None,
-            secret: receiver.secret.clone(),
-            previous_secret: None,
-            previous_secret_until: None,
-            enabled: true,
-            created_at: now,
-            updated_at: now,
-        })
+        .create_webhook(
+            &WebhookEndpoint {
+                id: Uuid::now_v7(),
+                url: hook_url.clone(),
+                description: "webhook-throughput".into(),
+                event_types: None,
+                tenant_id: None,
+                secret: receiver.secret.clone(),
+                previous_secret: None,
+                previous_secret_until: None,
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+            },
+            None,
+        )
         .await?;
     let seeding = Instant::now();
     // Events written per tenant slug: each tenant's feed must arrive as 1..=n.

@@ -36,6 +36,19 @@ vocabulary! {
         ScimTokenRevoked = "scim_token.revoked",
         DomainAdded = "domain.added",
         DomainRemoved = "domain.removed",
+        SetupLinkCreated = "setup_link.created",
+        SetupLinkRevoked = "setup_link.revoked",
+        AppRolesUpdated = "app_roles.updated",
+        RoleMappingsUpdated = "role_mappings.updated",
+        ClientCreated = "client.created",
+        ClientDeleted = "client.deleted",
+        WebhookCreated = "webhook.created",
+        WebhookUpdated = "webhook.updated",
+        WebhookSecretRotated = "webhook.secret_rotated",
+        WebhookDeleted = "webhook.deleted",
+        AdminKeyCreated = "admin_key.created",
+        AdminKeyRevoked = "admin_key.revoked",
+        OperatorCreated = "operator.created",
     }
 }
 

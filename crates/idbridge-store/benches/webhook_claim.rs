@@ -56,7 +56,10 @@ async fn seeded(db: &TestDb) -> Arc<dyn Store> {
             created_at: now,
             updated_at: now,
         };
-        store.create_webhook(&endpoint).await.expect("webhook");
+        store
+            .create_webhook(&endpoint, None)
+            .await
+            .expect("webhook");
     }
     store
 }

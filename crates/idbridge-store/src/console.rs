@@ -54,7 +54,11 @@ pub struct ActiveConsoleSession {
 #[async_trait]
 pub trait ConsoleRepo {
     /// [`crate::StoreError::Conflict`] if an operator has this email.
-    async fn create_operator(&self, operator: &Operator) -> Result<()>;
+    async fn create_operator(
+        &self,
+        operator: &Operator,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
     /// `email` is lowercased by the caller.
     async fn operator_by_email(&self, email: &str) -> Result<Option<Operator>>;
     /// Stores a new session under the digest of its token.

@@ -124,6 +124,7 @@ pub trait ClientRepo {
         &self,
         client: &OidcClient,
         secret_hash: Option<&SecretHash>,
+        audit: Option<&AuditRecord>,
     ) -> Result<()>;
     async fn client_by_id(&self, id: Uuid) -> Result<Option<OidcClient>>;
     /// The stored digest of a confidential client's secret.
@@ -133,7 +134,7 @@ pub trait ClientRepo {
     /// several have). Clients are the operator's apps, a handful of rows: this reads
     /// them in the database rather than paging them through the caller.
     async fn client_for_redirect_uri(&self, redirect_uri: &str) -> Result<Option<Uuid>>;
-    async fn delete_client(&self, id: Uuid) -> Result<()>;
+    async fn delete_client(&self, id: Uuid, audit: Option<&AuditRecord>) -> Result<()>;
 }
 
 #[async_trait]
@@ -163,9 +164,19 @@ pub trait CredentialRepo {
     async fn active_scim_token(&self, hash: &SecretHash) -> Result<Option<ActiveScimToken>>;
     async fn touch_scim_token(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
 
-    async fn create_admin_key(&self, key: &AdminKeyRecord, hash: &SecretHash) -> Result<()>;
+    async fn create_admin_key(
+        &self,
+        key: &AdminKeyRecord,
+        hash: &SecretHash,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()>;
     async fn list_admin_keys(&self, page: PageRequest) -> Result<Page<AdminKeyRecord>>;
-    async fn revoke_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
+    async fn revoke_admin_key(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()>;
     /// Indexed lookup of a non-revoked admin key by digest.
     async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>>;
     async fn touch_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()>;
@@ -177,7 +188,7 @@ pub trait RoleRepo {
     /// The operator's app roles, highest priority first.
     async fn app_roles(&self) -> Result<Vec<String>>;
     /// Replaces the app roles.
-    async fn set_app_roles(&self, roles: &[String]) -> Result<()>;
+    async fn set_app_roles(&self, roles: &[String], audit: Option<&AuditRecord>) -> Result<()>;
     async fn role_mappings(
         &self,
         tenant_id: Uuid,
@@ -187,6 +198,7 @@ pub trait RoleRepo {
         &self,
         tenant_id: Uuid,
         mappings: &[idbridge_core::roles::RoleMapping],
+        audit: Option<&AuditRecord>,
     ) -> Result<()>;
 }
 

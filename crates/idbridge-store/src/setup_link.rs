@@ -25,7 +25,12 @@ pub struct SetupLinkRecord {
 #[async_trait]
 pub trait SetupLinkRepo {
     /// `NotFound` when the tenant is gone.
-    async fn create_setup_link(&self, link: &SetupLinkRecord, hash: &SecretHash) -> Result<()>;
+    async fn create_setup_link(
+        &self,
+        link: &SetupLinkRecord,
+        hash: &SecretHash,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
 
     /// The tenant's links, newest first.
     async fn list_setup_links(
@@ -36,8 +41,13 @@ pub trait SetupLinkRepo {
 
     /// Revokes it (keeping the first `revoked_at`); `NotFound` when the tenant has
     /// no such link.
-    async fn revoke_setup_link(&self, tenant_id: Uuid, id: Uuid, now: OffsetDateTime)
-    -> Result<()>;
+    async fn revoke_setup_link(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
 
     /// The link with this digest and its tenant, if it is neither revoked nor
     /// expired at `now` (indexed lookup).

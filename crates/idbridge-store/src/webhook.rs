@@ -192,7 +192,11 @@ pub enum ReplayFrom {
 pub trait WebhookRepo {
     /// Stores a new endpoint, and starts it at the current end of the feed of every
     /// tenant it covers (it receives what happens from now on, not history).
-    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
+    async fn create_webhook(
+        &self,
+        endpoint: &WebhookEndpoint,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
 
     async fn webhook(&self, id: Uuid) -> Result<Option<WebhookEndpoint>>;
 
@@ -206,6 +210,7 @@ pub trait WebhookRepo {
         id: Uuid,
         changes: &WebhookChanges,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<Option<WebhookEndpoint>>;
 
     /// Replaces the signing secret; the current one keeps signing beside it until
@@ -216,10 +221,11 @@ pub trait WebhookRepo {
         secret: &str,
         previous_until: OffsetDateTime,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<bool>;
 
     /// `false` when there was no such endpoint.
-    async fn delete_webhook(&self, id: Uuid) -> Result<bool>;
+    async fn delete_webhook(&self, id: Uuid, audit: Option<&crate::AuditRecord>) -> Result<bool>;
 
     /// Claims up to `limit` pairs, among those `scope` looks at, that have events to
     /// deliver and are due at `now` (enabled endpoint, not dead, no live lease),

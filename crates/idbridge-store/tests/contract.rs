@@ -416,24 +416,24 @@ both_backends! {
             id_token_alg: "RS256".into(),
             created_at: T0,
         };
-        store.create_client(&client, Some(&secret.hash())).await.expect("create");
+        store.create_client(&client, Some(&secret.hash()), None).await.expect("create");
         assert_eq!(store.client_by_id(client.id).await.expect("get"), Some(client.clone()));
         assert_eq!(store.client_secret_hash(client.id).await.expect("hash"), Some(secret.hash()));
 
         let public = OidcClient { id: Uuid::now_v7(), is_public: true, ..client.clone() };
-        store.create_client(&public, None).await.expect("public");
+        store.create_client(&public, None, None).await.expect("public");
         assert_eq!(store.client_secret_hash(public.id).await.expect("hash"), None);
 
         // A confidential client without a secret breaks a table rule.
         let broken = OidcClient { id: Uuid::now_v7(), ..client.clone() };
-        assert!(store.create_client(&broken, None).await.is_err());
+        assert!(store.create_client(&broken, None, None).await.is_err());
 
         let listed = store.list_clients(PageRequest::first(10)).await.expect("list");
         assert_eq!(listed.items, vec![client.clone(), public.clone()]);
 
-        store.delete_client(client.id).await.expect("delete");
+        store.delete_client(client.id, None).await.expect("delete");
         assert_eq!(store.client_by_id(client.id).await.expect("get"), None);
-        assert!(matches!(store.delete_client(client.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.delete_client(client.id, None).await, Err(StoreError::NotFound)));
     }
 
     async fn admin_keys_authenticate_until_revoked(db: TestDb) {
@@ -446,15 +446,15 @@ both_backends! {
             last_used_at: None,
             revoked_at: None,
         };
-        store.create_admin_key(&record, &key.hash()).await.expect("create");
+        store.create_admin_key(&record, &key.hash(), None).await.expect("create");
         assert_eq!(store.active_admin_key(&key.hash()).await.expect("lookup"), Some(record.clone()));
         store.touch_admin_key(record.id, T0).await.expect("touch");
-        store.revoke_admin_key(record.id, T0).await.expect("revoke");
+        store.revoke_admin_key(record.id, T0, None).await.expect("revoke");
         assert_eq!(store.active_admin_key(&key.hash()).await.expect("lookup"), None);
         let listed = store.list_admin_keys(PageRequest::first(10)).await.expect("list");
         assert_eq!(listed.items[0].revoked_at, Some(T0));
         assert_eq!(listed.items[0].last_used_at, Some(T0));
-        assert!(matches!(store.revoke_admin_key(Uuid::now_v7(), T0).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.revoke_admin_key(Uuid::now_v7(), T0, None).await, Err(StoreError::NotFound)));
     }
 
     async fn two_stores_on_one_database_see_each_others_writes(db: TestDb) {
@@ -721,7 +721,7 @@ mod oidc {
             created_at: T0,
         };
         store
-            .create_client(&client, Some(&ClientSecret::generate().hash()))
+            .create_client(&client, Some(&ClientSecret::generate().hash()), None)
             .await
             .expect("client");
         let user = DirectoryUser {
@@ -1169,7 +1169,7 @@ mod webhooks {
             store.create_tenant(&acme, None).await.expect("tenant");
             event(store.as_ref(), acme.id).await;
             let e = endpoint(None, T0);
-            store.create_webhook(&e).await.expect("webhook");
+            store.create_webhook(&e, None).await.expect("webhook");
             let lease = T0 + Duration::seconds(60);
             assert!(store.claim_webhook_work(T0, Uuid::new_v4(), lease, 10, ClaimScope::Everything).await.expect("claim").is_empty());
             event(store.as_ref(), acme.id).await;
@@ -1194,7 +1194,7 @@ mod webhooks {
                 tenants.push(t);
             }
             for e in 0..2 {
-                store.create_webhook(&endpoint(None, T0 - Duration::seconds(e))).await.expect("webhook");
+                store.create_webhook(&endpoint(None, T0 - Duration::seconds(e)), None).await.expect("webhook");
             }
             for t in &tenants {
                 event(store.as_ref(), t.id).await;
@@ -1233,7 +1233,7 @@ mod webhooks {
             let acme = tenant("acme");
             store.create_tenant(&acme, None).await.expect("tenant");
             let e = endpoint(None, T0 - Duration::hours(1));
-            store.create_webhook(&e).await.expect("webhook");
+            store.create_webhook(&e, None).await.expect("webhook");
             let lease = |at: OffsetDateTime| at + Duration::seconds(60);
             // Feed event ids are UUIDv7s of the system clock: a floor just before
             // an event lets the recent scope see it, one after it hides it.
@@ -1289,7 +1289,7 @@ mod webhooks {
             // what it missed.
             let at = T0 + Duration::seconds(20);
             let changes = WebhookChanges { enabled: Some(true), ..WebhookChanges::default() };
-            store.update_webhook(e.id, &changes, at).await.expect("update").expect("endpoint");
+            store.update_webhook(e.id, &changes, at, None).await.expect("update").expect("endpoint");
             assert!(store.claim_webhook_work(at, Uuid::new_v4(), lease(at), 10, recent(after, at - Duration::seconds(5))).await.expect("claim").is_empty());
 
             // And the full look always finds what is due.
@@ -1302,7 +1302,7 @@ mod webhooks {
             let acme = tenant("acme");
             store.create_tenant(&acme, None).await.expect("tenant");
             let e = endpoint(None, T0);
-            store.create_webhook(&e).await.expect("webhook");
+            store.create_webhook(&e, None).await.expect("webhook");
             event(store.as_ref(), acme.id).await;
             event(store.as_ref(), acme.id).await;
             let first = store.claim_webhook_work(T0, Uuid::new_v4(), T0 + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim").remove(0);
@@ -1353,7 +1353,7 @@ mod webhooks {
             assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 0));
 
             // Deleting the endpoint removes its cursors and attempts.
-            assert!(store.delete_webhook(e.id).await.expect("delete"));
+            assert!(store.delete_webhook(e.id, None).await.expect("delete"));
             assert!(store.webhook_attempts(e.id, None, PageRequest::first(10)).await.expect("attempts").items.is_empty());
         }
     }
@@ -1381,16 +1381,16 @@ mod setup_links {
                 last_used_at: None,
                 revoked_at: None,
             };
-            store.create_setup_link(&link, &token.hash()).await.expect("link");
+            store.create_setup_link(&link, &token.hash(), None).await.expect("link");
             let (found, owner) = store.usable_setup_link(&token.hash(), T0).await.expect("lookup").expect("usable");
             assert_eq!((found.id, owner.id), (link.id, acme.id));
             assert!(store.usable_setup_link(&SetupLinkToken::generate().hash(), T0).await.expect("lookup").is_none());
             assert!(store.usable_setup_link(&token.hash(), T0 + Duration::hours(1)).await.expect("lookup").is_none(), "expired");
-            store.revoke_setup_link(acme.id, link.id, T0).await.expect("revoke");
+            store.revoke_setup_link(acme.id, link.id, T0, None).await.expect("revoke");
             assert!(store.usable_setup_link(&token.hash(), T0).await.expect("lookup").is_none(), "revoked");
             let other = tenant("globex");
             store.create_tenant(&other, None).await.expect("tenant");
-            assert!(matches!(store.revoke_setup_link(other.id, link.id, T0).await, Err(StoreError::NotFound)));
+            assert!(matches!(store.revoke_setup_link(other.id, link.id, T0, None).await, Err(StoreError::NotFound)));
         }
     }
 }
@@ -1419,14 +1419,14 @@ both_backends! {
     async fn operator_emails_are_unique_and_the_hash_is_never_printed(db: TestDb) {
         let store = open(&db).await;
         let ops = operator("ops@example.com");
-        store.create_operator(&ops).await.expect("create");
+        store.create_operator(&ops, None).await.expect("create");
         assert_eq!(
             store.operator_by_email("ops@example.com").await.expect("read"),
             Some(ops.clone())
         );
         assert_eq!(store.operator_by_email("nobody@example.com").await.expect("read"), None);
         assert!(matches!(
-            store.create_operator(&operator("ops@example.com")).await,
+            store.create_operator(&operator("ops@example.com"), None).await,
             Err(StoreError::Conflict(_))
         ));
         assert!(!format!("{ops:?}").contains("argon2"));
@@ -1435,7 +1435,7 @@ both_backends! {
     async fn a_console_session_ends_at_its_idle_or_absolute_limit_or_sign_out(db: TestDb) {
         let store = open(&db).await;
         let ops = operator("ops@example.com");
-        store.create_operator(&ops).await.expect("operator");
+        store.create_operator(&ops, None).await.expect("operator");
         let token = idbridge_core::secret::SecretHash::of("idb_sess_one");
         let session = console_session(ops.id, T0);
         store.create_console_session(&session, &token).await.expect("session");

@@ -428,6 +428,7 @@ async fn client(app: App, command: ClientCommand) -> anyhow::Result<()> {
                     public,
                     id_token_signed_response_alg: id_token_alg,
                 },
+                &cli_audit(),
             )
             .await?;
             let created = ClientCreated::from(created);
@@ -441,7 +442,7 @@ async fn client(app: App, command: ClientCommand) -> anyhow::Result<()> {
             print(&List::from_page(page, ClientView::from))
         }
         ClientCommand::Delete { client_id } => {
-            clients::delete(&app, client_id).await?;
+            clients::delete(&app, client_id, &cli_audit()).await?;
             eprintln!("client {client_id} deleted");
             Ok(())
         }
@@ -451,7 +452,9 @@ async fn client(app: App, command: ClientCommand) -> anyhow::Result<()> {
 async fn admin_key(app: App, command: AdminKeyCommand) -> anyhow::Result<()> {
     match command {
         AdminKeyCommand::Create { name } => {
-            let created = AdminKeyCreated::from(credentials::create_admin_key(&app, &name).await?);
+            let created = AdminKeyCreated::from(
+                credentials::create_admin_key(&app, &name, &cli_audit()).await?,
+            );
             eprintln!("This admin API key is shown once.");
             print(&created)
         }
@@ -461,7 +464,7 @@ async fn admin_key(app: App, command: AdminKeyCommand) -> anyhow::Result<()> {
             print(&List::from_page(keys, AdminKeyView::from))
         }
         AdminKeyCommand::Revoke { id } => {
-            credentials::revoke_admin_key(&app, id).await?;
+            credentials::revoke_admin_key(&app, id, &cli_audit()).await?;
             eprintln!("admin API key {id} revoked");
             Ok(())
         }
@@ -530,7 +533,8 @@ async fn operator(
 ) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Create { email } => {
-            let operator = idbridge_app::operators::create(&app, &email, &password).await?;
+            let operator =
+                idbridge_app::operators::create(&app, &email, &password, &cli_audit()).await?;
             print(&OperatorView::from(operator))
         }
     }

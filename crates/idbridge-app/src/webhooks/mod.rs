@@ -6,11 +6,14 @@ mod views;
 
 pub use views::*;
 
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 use idbridge_core::secret::WebhookSecret;
 use idbridge_core::webhook::EventFilter;
 use idbridge_store::webhook::{ReplayFrom, WebhookChanges, WebhookEndpoint};
 use idbridge_store::{PageRequest, Tenant};
 use serde::Deserialize;
+use serde_json::json;
 use time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -123,7 +126,11 @@ async fn tenant_slug(app: &App, e: &WebhookEndpoint) -> Result<Option<String>> {
     })
 }
 
-pub async fn create_webhook(app: &App, input: CreateWebhook) -> Result<WebhookCreated> {
+pub async fn create_webhook(
+    app: &App,
+    input: CreateWebhook,
+    audit: &Audit,
+) -> Result<WebhookCreated> {
     let url = validate_url(app, &input.url)?;
     let description = validate_description(input.description.as_deref())?;
     let event_types = validate_types(input.event_types)?;
@@ -151,7 +158,19 @@ pub async fn create_webhook(app: &App, input: CreateWebhook) -> Result<WebhookCr
         created_at: now,
         updated_at: now,
     };
-    match app.store.create_webhook(&endpoint).await {
+    let audited = audit.record(
+        now,
+        AuditAction::WebhookCreated,
+        tenant.as_ref().map(|t| (t.id, &t.slug)),
+        Some(endpoint.id.to_string()),
+        json!({
+            "url": endpoint.url,
+            "description": endpoint.description,
+            "event_types": endpoint.event_types,
+            "enabled": endpoint.enabled,
+        }),
+    );
+    match app.store.create_webhook(&endpoint, Some(&audited)).await {
         Ok(()) => {}
         Err(idbridge_store::StoreError::NotFound) => {
             return Err(Error::TenantNotFound(input.tenant.unwrap_or_default()));
@@ -185,7 +204,12 @@ pub async fn list_webhooks(app: &App, page: PageRequest) -> Result<List<WebhookV
     }))
 }
 
-pub async fn update_webhook(app: &App, id: Uuid, input: UpdateWebhook) -> Result<WebhookView> {
+pub async fn update_webhook(
+    app: &App,
+    id: Uuid,
+    input: UpdateWebhook,
+    audit: &Audit,
+) -> Result<WebhookView> {
     let changes = WebhookChanges {
         url: input
             .url
@@ -201,17 +225,36 @@ pub async fn update_webhook(app: &App, id: Uuid, input: UpdateWebhook) -> Result
         enabled: input.enabled,
     };
     let now = app.clock.now();
+    let audited = audit.record(
+        now,
+        AuditAction::WebhookUpdated,
+        None,
+        Some(id.to_string()),
+        json!({
+            "url": changes.url,
+            "description": changes.description,
+            "event_types": changes.event_types,
+            "enabled": changes.enabled,
+        }),
+    );
     let endpoint = app
         .store
-        .update_webhook(id, &changes, now)
+        .update_webhook(id, &changes, now, Some(&audited))
         .await?
         .ok_or(Error::NotFound("webhook"))?;
     let slug = tenant_slug(app, &endpoint).await?;
     Ok(WebhookView::new(&endpoint, slug, now))
 }
 
-pub async fn delete_webhook(app: &App, id: Uuid) -> Result<()> {
-    if app.store.delete_webhook(id).await? {
+pub async fn delete_webhook(app: &App, id: Uuid, audit: &Audit) -> Result<()> {
+    let audited = audit.record(
+        app.clock.now(),
+        AuditAction::WebhookDeleted,
+        None,
+        Some(id.to_string()),
+        json!({}),
+    );
+    if app.store.delete_webhook(id, Some(&audited)).await? {
         tracing::info!(webhook_id = %id, "webhook endpoint deleted");
         Ok(())
     } else {
@@ -221,12 +264,25 @@ pub async fn delete_webhook(app: &App, id: Uuid) -> Result<()> {
 
 /// A new signing secret, shown once; the previous one signs beside it for
 /// [`SECRET_OVERLAP`].
-pub async fn rotate_webhook_secret(app: &App, id: Uuid) -> Result<WebhookCreated> {
+pub async fn rotate_webhook_secret(app: &App, id: Uuid, audit: &Audit) -> Result<WebhookCreated> {
     let secret = WebhookSecret::generate();
     let now = app.clock.now();
+    let audited = audit.record(
+        now,
+        AuditAction::WebhookSecretRotated,
+        None,
+        Some(id.to_string()),
+        json!({"previous_secret_valid_until": (now + SECRET_OVERLAP).unix_timestamp()}),
+    );
     if !app
         .store
-        .rotate_webhook_secret(id, secret.expose_secret(), now + SECRET_OVERLAP, now)
+        .rotate_webhook_secret(
+            id,
+            secret.expose_secret(),
+            now + SECRET_OVERLAP,
+            now,
+            Some(&audited),
+        )
         .await?
     {
         return Err(Error::NotFound("webhook"));

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use crate::extract::{AdminAudit, AdminJson, AdminPath, AdminQuery};
 use idbridge_app::clients::{self, CreateClient};
 use idbridge_app::views::{ClientCreated, ClientView};
 
@@ -21,9 +21,10 @@ use idbridge_app::views::{ClientCreated, ClientView};
 )]
 pub async fn create_client(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminJson(input): AdminJson<CreateClient>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = ClientCreated::from(clients::create(&state.app, input).await?);
+    let created = ClientCreated::from(clients::create(&state.app, input, &audit).await?);
     let location = format!("/api/v1/clients/{}", created.client.client_id);
     Ok((
         StatusCode::CREATED,
@@ -70,8 +71,9 @@ pub async fn get_client(
 )]
 pub async fn delete_client(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(client_id): AdminPath<Uuid>,
 ) -> Result<StatusCode, AdminError> {
-    clients::delete(&state.app, client_id).await?;
+    clients::delete(&state.app, client_id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

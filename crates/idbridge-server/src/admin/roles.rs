@@ -6,7 +6,7 @@ use idbridge_app::roles::{self, AppRoles, PutRoleMappings, RoleMappings};
 
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath};
+use crate::extract::{AdminAudit, AdminJson, AdminPath};
 
 #[utoipa::path(
     get, path = "/app-roles", tag = "roles",
@@ -28,10 +28,11 @@ pub async fn get_app_roles(State(state): State<AppState>) -> Result<Json<AppRole
 )]
 pub async fn put_app_roles(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminJson(input): AdminJson<AppRoles>,
 ) -> Result<Json<AppRoles>, AdminError> {
     Ok(Json(AppRoles {
-        roles: roles::set_app_roles(&state.app, input.roles).await?,
+        roles: roles::set_app_roles(&state.app, input.roles, &audit).await?,
     }))
 }
 
@@ -62,10 +63,11 @@ pub async fn get_role_mappings(
 )]
 pub async fn put_role_mappings(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<PutRoleMappings>,
 ) -> Result<Json<RoleMappings>, AdminError> {
     Ok(Json(
-        roles::set_role_mappings(&state.app, &slug, input).await?,
+        roles::set_role_mappings(&state.app, &slug, input, &audit).await?,
     ))
 }

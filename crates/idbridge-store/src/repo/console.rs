@@ -49,7 +49,12 @@ impl FromRow for ActiveConsoleSession {
 
 #[async_trait]
 impl<D: Db> ConsoleRepo for SqlStore<D> {
-    async fn create_operator(&self, o: &Operator) -> Result<()> {
+    async fn create_operator(
+        &self,
+        o: &Operator,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO operators (id, email, password_hash, created_at, disabled_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -59,12 +64,14 @@ impl<D: Db> ConsoleRepo for SqlStore<D> {
         .bind(&o.password_hash)
         .bind(Ts(o.created_at))
         .bind(o.disabled_at.map(Ts))
-        .execute(&mut *self.write().await?)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict("an operator with this email exists"),
             other => other,
         })?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -346,7 +346,13 @@ impl<D: Db> TenantRepo for SqlStore<D> {
 
 #[async_trait]
 impl<D: Db> ClientRepo for SqlStore<D> {
-    async fn create_client(&self, c: &OidcClient, secret_hash: Option<&SecretHash>) -> Result<()> {
+    async fn create_client(
+        &self,
+        c: &OidcClient,
+        secret_hash: Option<&SecretHash>,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO oidc_clients (id, name, redirect_uris, is_public, secret_hash, created_at, \
              id_token_alg) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -358,8 +364,10 @@ impl<D: Db> ClientRepo for SqlStore<D> {
         .bind(secret_hash.map(digest))
         .bind(Ts(c.created_at))
         .bind(&c.id_token_alg)
-        .execute(&mut *self.write().await?)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -405,11 +413,15 @@ impl<D: Db> ClientRepo for SqlStore<D> {
         Ok(found.map(|Scalar(id)| id))
     }
 
-    async fn delete_client(&self, id: Uuid) -> Result<()> {
+    async fn delete_client(&self, id: Uuid, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>("DELETE FROM oidc_clients WHERE id = $1")
             .bind(id)
-            .execute_one(&mut *self.write().await?)
-            .await
+            .execute_one(&mut *tx)
+            .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -506,7 +518,13 @@ impl<D: Db> CredentialRepo for SqlStore<D> {
         Ok(())
     }
 
-    async fn create_admin_key(&self, k: &AdminKeyRecord, hash: &SecretHash) -> Result<()> {
+    async fn create_admin_key(
+        &self,
+        k: &AdminKeyRecord,
+        hash: &SecretHash,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO admin_api_keys (id, name, key_hash, created_at, last_used_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -517,8 +535,10 @@ impl<D: Db> CredentialRepo for SqlStore<D> {
         .bind(Ts(k.created_at))
         .bind(k.last_used_at.map(Ts))
         .bind(k.revoked_at.map(Ts))
-        .execute(&mut *self.write().await?)
+        .execute(&mut *tx)
         .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -534,12 +554,21 @@ impl<D: Db> CredentialRepo for SqlStore<D> {
         Ok(page_of(rows, page, |k: &AdminKeyRecord| k.id))
     }
 
-    async fn revoke_admin_key(&self, id: Uuid, now: OffsetDateTime) -> Result<()> {
+    async fn revoke_admin_key(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>("UPDATE admin_api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
             .bind(id)
             .bind(Ts(now))
-            .execute_one(&mut *self.write().await?)
-            .await
+            .execute_one(&mut *tx)
+            .await?;
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn active_admin_key(&self, hash: &SecretHash) -> Result<Option<AdminKeyRecord>> {
@@ -568,7 +597,7 @@ impl<D: Db> RoleRepo for SqlStore<D> {
         Ok(rows.into_iter().map(|Scalar(name)| name).collect())
     }
 
-    async fn set_app_roles(&self, roles: &[String]) -> Result<()> {
+    async fn set_app_roles(&self, roles: &[String], audit: Option<&AuditRecord>) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>("DELETE FROM app_roles").execute(&mut tx).await?;
         for (position, name) in roles.iter().enumerate() {
@@ -578,6 +607,7 @@ impl<D: Db> RoleRepo for SqlStore<D> {
                 .execute(&mut tx)
                 .await?;
         }
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -592,7 +622,12 @@ impl<D: Db> RoleRepo for SqlStore<D> {
         .await
     }
 
-    async fn set_role_mappings(&self, tenant_id: Uuid, mappings: &[RoleMapping]) -> Result<()> {
+    async fn set_role_mappings(
+        &self,
+        tenant_id: Uuid,
+        mappings: &[RoleMapping],
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>("DELETE FROM tenant_role_mappings WHERE tenant_id = $1")
             .bind(tenant_id)
@@ -611,6 +646,7 @@ impl<D: Db> RoleRepo for SqlStore<D> {
             .execute(&mut tx)
             .await?;
         }
+        audit::insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

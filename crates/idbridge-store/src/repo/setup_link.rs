@@ -49,7 +49,13 @@ impl FromRow for (SetupLinkRecord, Tenant) {
 
 #[async_trait]
 impl<D: Db> SetupLinkRepo for SqlStore<D> {
-    async fn create_setup_link(&self, l: &SetupLinkRecord, hash: &SecretHash) -> Result<()> {
+    async fn create_setup_link(
+        &self,
+        l: &SetupLinkRecord,
+        hash: &SecretHash,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         // The tenant's foreign key: NotFound when the tenant is gone.
         query::<D>(
             "INSERT INTO setup_links (id, tenant_id, token_hash, provider, note, created_at, \
@@ -62,8 +68,10 @@ impl<D: Db> SetupLinkRepo for SqlStore<D> {
         .bind(&l.note)
         .bind(Ts(l.created_at))
         .bind(Ts(l.expires_at))
-        .execute(&mut *self.write().await?)
+        .execute(&mut *tx)
         .await?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -90,7 +98,9 @@ impl<D: Db> SetupLinkRepo for SqlStore<D> {
         tenant_id: Uuid,
         id: Uuid,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<()> {
+        let mut tx = self.begin().await?;
         query::<D>(
             "UPDATE setup_links SET revoked_at = coalesce(revoked_at, $3) \
              WHERE tenant_id = $1 AND id = $2",
@@ -98,8 +108,11 @@ impl<D: Db> SetupLinkRepo for SqlStore<D> {
         .bind(tenant_id)
         .bind(id)
         .bind(Ts(now))
-        .execute_one(&mut *self.write().await?)
-        .await
+        .execute_one(&mut *tx)
+        .await?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn usable_setup_link(

@@ -246,7 +246,11 @@ async fn insert_attempt<D: Db>(conn: &mut D::Connection, attempt: &WebhookAttemp
 
 #[async_trait]
 impl<D: Db> WebhookRepo for SqlStore<D> {
-    async fn create_webhook(&self, e: &WebhookEndpoint) -> Result<()> {
+    async fn create_webhook(
+        &self,
+        e: &WebhookEndpoint,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         // The only foreign key is the tenant's: NotFound when it vanished meanwhile.
         query::<D>(
@@ -277,6 +281,7 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
         .bind(Ts(OffsetDateTime::UNIX_EPOCH))
         .execute(&mut tx)
         .await?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -312,12 +317,14 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
         id: Uuid,
         changes: &WebhookChanges,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<Option<WebhookEndpoint>> {
         let (set_types, types) = match &changes.event_types {
             None => (false, None),
             Some(types) => (true, types.as_ref().map(Json)),
         };
-        query::<D>(
+        let mut tx = self.begin().await?;
+        let updated: Option<WebhookEndpoint> = query::<D>(
             "UPDATE webhook_endpoints SET url = coalesce($2, url), \
              description = coalesce($3, description), \
              event_types = CASE WHEN $4 THEN $5 ELSE event_types END, \
@@ -330,8 +337,13 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
         .bind(types)
         .bind(changes.enabled)
         .bind(Ts(now))
-        .fetch_optional(&mut *self.write().await?)
-        .await
+        .fetch_optional(&mut *tx)
+        .await?;
+        if updated.is_some() {
+            super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn rotate_webhook_secret(
@@ -340,7 +352,9 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
         secret: &str,
         previous_until: OffsetDateTime,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done = query::<D>(
             "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_until = $3, \
              secret = $2, updated_at = $4 WHERE id = $1",
@@ -349,16 +363,25 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
         .bind(secret)
         .bind(Ts(previous_until))
         .bind(Ts(now))
-        .execute(&mut *self.write().await?)
+        .execute(&mut *tx)
         .await?;
+        if done == 1 {
+            super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
         Ok(done == 1)
     }
 
-    async fn delete_webhook(&self, id: Uuid) -> Result<bool> {
+    async fn delete_webhook(&self, id: Uuid, audit: Option<&crate::AuditRecord>) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done = query::<D>("DELETE FROM webhook_endpoints WHERE id = $1")
             .bind(id)
-            .execute(&mut *self.write().await?)
+            .execute(&mut *tx)
             .await?;
+        if done == 1 {
+            super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
         Ok(done == 1)
     }
 

@@ -83,14 +83,14 @@ both_backends! {
 
     async fn created_admin_keys_work_until_revoked(db: TestDb) {
         let app = TestApp::spawn(db).await;
-        let created = credentials::create_admin_key(&app.state.app, "ci").await.expect("create");
+        let created = credentials::create_admin_key(&app.state.app, "ci", &idbridge_app::audit::Audit::cli(None)).await.expect("create");
         let key = created.key.expose_secret().to_owned();
         assert!(key.starts_with("idb_admin_"));
         let response = app.http.get(app.url("/api/v1/tenants")).bearer_auth(&key).send().await.expect("send");
         assert_eq!(response.status(), StatusCode::OK);
         let listed = credentials::list_admin_keys(&app.state.app, idbridge_store::PageRequest::first(10)).await.expect("list");
         assert!(listed.items[0].last_used_at.is_some());
-        credentials::revoke_admin_key(&app.state.app, created.record.id).await.expect("revoke");
+        credentials::revoke_admin_key(&app.state.app, created.record.id, &idbridge_app::audit::Audit::cli(None)).await.expect("revoke");
         let response = app.http.get(app.url("/api/v1/tenants")).bearer_auth(&key).send().await.expect("send");
         expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }

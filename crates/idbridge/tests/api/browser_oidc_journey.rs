@@ -31,9 +31,14 @@ async fn oidc_journey_in_chromium() {
     // The IdP signs with the real time.
     app.clock
         .advance(time::OffsetDateTime::now_utc() - app.clock.now());
-    idbridge_app::operators::create(&app.state.app, OPERATOR, &SecretString::from(PASSWORD))
-        .await
-        .expect("operator");
+    idbridge_app::operators::create(
+        &app.state.app,
+        OPERATOR,
+        &SecretString::from(PASSWORD),
+        &idbridge_app::audit::Audit::cli(None),
+    )
+    .await
+    .expect("operator");
     app.create_tenant("contoso").await;
     let created: Value = app
         .admin(Method::POST, "/api/v1/tenants/contoso/setup-links")

@@ -184,6 +184,7 @@ async fn console_pages_render_in_chromium() {
         &app.state.app,
         "ops@example.com",
         &secrecy::SecretString::from("correct horse battery staple"),
+        &idbridge_app::audit::Audit::cli(None),
     )
     .await
     .expect("operator");

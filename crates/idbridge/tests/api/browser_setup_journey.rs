@@ -49,9 +49,14 @@ fn entra_user(user_name: &str, display_name: &str, role: &str) -> Value {
 async fn setup_journey_in_chromium() {
     let dns = TestDns::start().await;
     let app = TestApp::spawn_with_dns_resolver(TestDb::sqlite().await, dns.addr).await;
-    idbridge_app::operators::create(&app.state.app, OPERATOR, &SecretString::from(PASSWORD))
-        .await
-        .expect("operator");
+    idbridge_app::operators::create(
+        &app.state.app,
+        OPERATOR,
+        &SecretString::from(PASSWORD),
+        &idbridge_app::audit::Audit::cli(None),
+    )
+    .await
+    .expect("operator");
     let roles = app
         .admin(Method::PUT, "/api/v1/app-roles")
         .json(&json!({"roles": ["admin", "AppAdmin", "member"]}))

@@ -17,9 +17,14 @@ const PASSWORD: &str = "correct horse battery staple";
 type Attempt<'f> = (Vec<(&'f str, &'f str)>, Option<&'f str>, &'f str);
 
 async fn create_operator(app: &TestApp) {
-    idbridge_app::operators::create(&app.state.app, EMAIL, &SecretString::from(PASSWORD))
-        .await
-        .expect("operator");
+    idbridge_app::operators::create(
+        &app.state.app,
+        EMAIL,
+        &SecretString::from(PASSWORD),
+        &idbridge_app::audit::Audit::cli(None),
+    )
+    .await
+    .expect("operator");
 }
 
 /// The console's sign-in, on the shared form client.

@@ -270,6 +270,16 @@ both_backends! {
         let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap_or_default()).collect();
         assert_eq!(actions, ["user.deleted", "user.updated", "user.created", "tenant.created"]);
         assert!(records.iter().all(|r| r["actor"]["kind"] == "cli" && r["ip"].is_null()), "{records:?}");
+
+        // An admin key made on the server is recorded, never the key.
+        let (code, out, err) = run_cli(&url, &["admin-key", "create", "--name", "ci"]).await;
+        assert_eq!(code, 0, "{err}");
+        let key: Value = serde_json::from_str(&out).expect("JSON key");
+        let (_, out, _) = run_cli(&url, &["audit-log", "--action", "admin_key.created"]).await;
+        let log: Value = serde_json::from_str(&out).expect("JSON page");
+        assert_eq!(log["data"].as_array().map(Vec::len), Some(1));
+        assert_eq!(log["data"][0]["changes"]["name"], "ci");
+        assert!(!out.contains(key["admin_api_key"].as_str().expect("key")));
     }
 }
 
@@ -331,5 +341,53 @@ both_backends! {
         let everything = serde_json::to_string(&records).expect("json");
         assert!(!everything.contains(&token), "a SCIM token never reaches the audit log");
         assert!(!everything.contains("BEGIN CERTIFICATE") && !everything.contains("<md:"), "no metadata or certificates");
+    }
+}
+
+both_backends! {
+    async fn roles_clients_links_and_webhooks_are_audited_and_their_secrets_are_not(db: TestDb) {
+        let app = TestApp::spawn_allowing_private_urls(db).await;
+        app.create_tenant("acme").await;
+        let (status, _) = send(&app, Method::PUT, "/api/v1/app-roles", Some(json!({"roles": ["Admin", "Member"]}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = send(&app, Method::PUT, "/api/v1/tenants/acme/role-mappings", Some(json!({
+            "mappings": [{"source": "group", "value": "Admins", "role": "Admin"}], "policy": "all",
+        }))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, client) = send(&app, Method::POST, "/api/v1/clients", Some(json!({"name": "app", "redirect_uris": ["https://app.example/cb"]}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let client_id = client["client_id"].as_str().expect("id").to_owned();
+        let client_secret = client["client_secret"].as_str().expect("secret").to_owned();
+        let (status, _) = send(&app, Method::DELETE, &format!("/api/v1/clients/{client_id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (link, link_token) = crate::setup_links::create_link(&app, "acme", json!({"provider": "okta"})).await;
+        let link_id = link["id"].as_str().expect("id").to_owned();
+        let (status, _) = send(&app, Method::DELETE, &format!("/api/v1/tenants/acme/setup-links/{link_id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, hook) = send(&app, Method::POST, "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook", "tenant": "acme"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let hook_id = hook["id"].as_str().expect("id").to_owned();
+        let first_secret = hook["secret"].as_str().expect("secret").to_owned();
+        let (status, _) = send(&app, Method::PATCH, &format!("/api/v1/webhooks/{hook_id}"), Some(json!({"enabled": false}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, rotated) = send(&app, Method::POST, &format!("/api/v1/webhooks/{hook_id}/rotate-secret"), None).await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        let (status, _) = send(&app, Method::DELETE, &format!("/api/v1/webhooks/{hook_id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        let records = audit_log(&app, "?limit=200").await;
+        let actions: Vec<&str> = records.iter().rev().map(|r| r["action"].as_str().unwrap_or_default()).collect();
+        assert_eq!(actions, [
+            "tenant.created", "app_roles.updated", "role_mappings.updated", "client.created", "client.deleted",
+            "setup_link.created", "setup_link.revoked", "webhook.created", "webhook.updated",
+            "webhook.secret_rotated", "webhook.deleted",
+        ]);
+        let mappings = records.iter().find(|r| r["action"] == "role_mappings.updated").expect("mappings");
+        assert_eq!(mappings["tenant"], "acme");
+        assert_eq!(mappings["changes"]["mappings"][0]["value"], "Admins");
+        let everything = serde_json::to_string(&records).expect("json");
+        for secret in [client_secret.as_str(), link_token.as_str(), first_secret.as_str(), rotated["secret"].as_str().expect("secret")] {
+            assert!(!everything.contains(secret), "a secret reached the audit log");
+        }
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use crate::extract::{AdminAudit, AdminJson, AdminPath, AdminQuery};
 use idbridge_app::setup_links::{
     self as service, CreateSetupLink, SetupLinkCreated, SetupLinkView,
 };
@@ -27,10 +27,11 @@ use idbridge_app::setup_links::{
 )]
 pub async fn create_setup_link(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(slug): AdminPath<String>,
     AdminJson(input): AdminJson<CreateSetupLink>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = service::create_setup_link(&state.app, &slug, input).await?;
+    let created = service::create_setup_link(&state.app, &slug, input, &audit).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -65,8 +66,9 @@ pub async fn list_setup_links(
 )]
 pub async fn revoke_setup_link(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath((slug, id)): AdminPath<(String, Uuid)>,
 ) -> Result<StatusCode, AdminError> {
-    service::revoke_setup_link(&state.app, &slug, id).await?;
+    service::revoke_setup_link(&state.app, &slug, id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

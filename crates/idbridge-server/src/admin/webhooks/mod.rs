@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::pagination::{List, ListParams};
 use crate::AppState;
 use crate::error::{AdminError, ErrorBody};
-use crate::extract::{AdminJson, AdminPath, AdminQuery};
+use crate::extract::{AdminAudit, AdminJson, AdminPath, AdminQuery};
 use idbridge_app::webhooks::{
     self as service, CreateWebhook, ReplayView, ReplayWebhook, UpdateWebhook, WebhookAttemptView,
     WebhookCreated, WebhookTenantView, WebhookView,
@@ -28,9 +28,10 @@ use idbridge_app::webhooks::{
 )]
 pub async fn create_webhook(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminJson(input): AdminJson<CreateWebhook>,
 ) -> Result<impl IntoResponse, AdminError> {
-    let created = service::create_webhook(&state.app, input).await?;
+    let created = service::create_webhook(&state.app, input, &audit).await?;
     let location = format!("/api/v1/webhooks/{}", created.webhook.id);
     Ok((
         StatusCode::CREATED,
@@ -80,10 +81,13 @@ pub async fn get_webhook(
 )]
 pub async fn update_webhook(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(id): AdminPath<Uuid>,
     AdminJson(input): AdminJson<UpdateWebhook>,
 ) -> Result<Json<WebhookView>, AdminError> {
-    Ok(Json(service::update_webhook(&state.app, id, input).await?))
+    Ok(Json(
+        service::update_webhook(&state.app, id, input, &audit).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -96,9 +100,10 @@ pub async fn update_webhook(
 )]
 pub async fn delete_webhook(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(id): AdminPath<Uuid>,
 ) -> Result<StatusCode, AdminError> {
-    service::delete_webhook(&state.app, id).await?;
+    service::delete_webhook(&state.app, id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,9 +117,12 @@ pub async fn delete_webhook(
 )]
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
+    AdminAudit(audit): AdminAudit,
     AdminPath(id): AdminPath<Uuid>,
 ) -> Result<Json<WebhookCreated>, AdminError> {
-    Ok(Json(service::rotate_webhook_secret(&state.app, id).await?))
+    Ok(Json(
+        service::rotate_webhook_secret(&state.app, id, &audit).await?,
+    ))
 }
 
 #[utoipa::path(

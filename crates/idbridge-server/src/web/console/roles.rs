@@ -185,7 +185,7 @@ pub async fn save_app_roles(
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
         .collect();
-    match roles::set_app_roles(&state.app, roles)
+    match roles::set_app_roles(&state.app, roles, &signed.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -269,11 +269,14 @@ pub async fn save_mappings(
         }),
     };
     let outcome = match (mappings_of(&rows, &removed), policy) {
-        (Ok(mappings), Ok(policy)) => {
-            roles::set_role_mappings(&state.app, &slug, PutRoleMappings { mappings, policy })
-                .await
-                .map_err(AdminError::from)
-        }
+        (Ok(mappings), Ok(policy)) => roles::set_role_mappings(
+            &state.app,
+            &slug,
+            PutRoleMappings { mappings, policy },
+            &signed.audit,
+        )
+        .await
+        .map_err(AdminError::from),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
     match outcome {

@@ -168,7 +168,7 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> Result<Response, ConsoleError> {
     let outcome = match parse_form(&form) {
-        Ok(input) => setup_links::create_setup_link(&state.app, &slug, input)
+        Ok(input) => setup_links::create_setup_link(&state.app, &slug, input, &signed.audit)
             .await
             .map_err(AdminError::from),
         Err(e) => Err(e),
@@ -215,9 +215,10 @@ pub async fn create(
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> Result<Response, ConsoleError> {
-    setup_links::revoke_setup_link(&state.app, &slug, id).await?;
+    setup_links::revoke_setup_link(&state.app, &slug, id, &signed.audit).await?;
     Ok(see_other(
         &site,
         &format!("/tenants/{slug}/setup-links?done=revoked"),

@@ -178,7 +178,7 @@ pub async fn create(
         tenant: (!tenant.is_empty()).then(|| tenant.to_owned()),
         enabled: Some(form.enabled.is_some()),
     };
-    match webhooks::create_webhook(&state.app, input)
+    match webhooks::create_webhook(&state.app, input, &signed.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -469,7 +469,7 @@ pub async fn update(
         event_types: Some(parse_types(&form.event_types)),
         enabled: Some(form.enabled.is_some()),
     };
-    match webhooks::update_webhook(&state.app, id, input)
+    match webhooks::update_webhook(&state.app, id, input, &signed.audit)
         .await
         .map_err(AdminError::from)
     {
@@ -484,7 +484,7 @@ pub async fn rotate(
     Extension(signed): Extension<Signed>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
-    let rotated = webhooks::rotate_webhook_secret(&state.app, id).await?;
+    let rotated = webhooks::rotate_webhook_secret(&state.app, id, &signed.audit).await?;
     let mut page = endpoint_page(
         &state,
         &site,
@@ -595,9 +595,10 @@ pub async fn confirm_delete(
 pub async fn delete(
     State(state): State<AppState>,
     Extension(site): Extension<Arc<Site>>,
+    Extension(signed): Extension<Signed>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
-    webhooks::delete_webhook(&state.app, id).await?;
+    webhooks::delete_webhook(&state.app, id, &signed.audit).await?;
     Ok(see_other(&site, "/webhooks?done=deleted"))
 }
 
