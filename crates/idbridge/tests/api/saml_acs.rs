@@ -742,6 +742,25 @@ mod claims {
     }
 
     both_backends! {
+        async fn a_user_created_at_first_sign_in_is_invited_when_the_tenant_invites(db: TestDb) {
+            let app = TestApp::spawn(db).await;
+            let idp = TestIdp::entra(Key::Rsa2048);
+            configure_for_app(&app, "acme", &idp).await;
+            let on = app.admin(Method::PATCH, "/api/v1/tenants/acme").json(&json!({"invite_new_users": true})).send().await.expect("send");
+            assert_eq!(on.status(), StatusCode::OK);
+            sign_in(&app, &idp, |_| {}).await;
+            let user = only_user(&app).await;
+            assert_eq!(user["source"], "jit");
+            let invited: Vec<Value> = events(&app, "acme").await.into_iter().filter(|e| e["type"] == "user.invited").collect();
+            assert_eq!(invited.len(), 1, "one invitation, at creation");
+            assert_eq!(invited[0]["data"]["source"], "saml");
+            assert_eq!(invited[0]["data"]["user"]["id"], user["id"]);
+            // The next sign-in updates the user; nobody is invited twice.
+            sign_in(&app, &idp, |_| {}).await;
+            let again = events(&app, "acme").await.into_iter().filter(|e| e["type"] == "user.invited").count();
+            assert_eq!(again, 1);
+        }
+
         async fn entra_role_claims_give_a_jit_user_app_roles(db: TestDb) {
             let app = TestApp::spawn(db).await;
             let idp = TestIdp::entra(Key::Rsa2048);
