@@ -215,6 +215,11 @@ pub trait DirectoryRepo {
     /// else the first whose emails include it (both compared case-insensitively).
     async fn user_for_sign_in(&self, tenant_id: Uuid, email: &str)
     -> Result<Option<DirectoryUser>>;
+    /// The user made by hand (`source: manual`) whose userName or one of whose
+    /// emails is `address` (lowercased by the caller): what a SCIM create adopts.
+    /// One indexed statement.
+    async fn manual_user_at(&self, tenant_id: Uuid, address: &str)
+    -> Result<Option<DirectoryUser>>;
     /// Whether a user at `email` (userName or one of its emails, case-insensitive)
     /// was deleted and no user has been created at it since.
     async fn email_of_deleted_user(&self, tenant_id: Uuid, email: &str) -> Result<bool>;

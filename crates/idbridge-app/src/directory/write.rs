@@ -435,9 +435,7 @@ async fn manual_user_at(
         if seen.contains(&lowered) {
             continue;
         }
-        if let Some(user) = app.store.user_for_sign_in(tenant.id, &lowered).await?
-            && user.source == UserSource::Manual
-        {
+        if let Some(user) = app.store.manual_user_at(tenant.id, &lowered).await? {
             return Ok(Some(user));
         }
         seen.push(lowered);

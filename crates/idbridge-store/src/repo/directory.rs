@@ -659,6 +659,26 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         }
     }
 
+    async fn manual_user_at(
+        &self,
+        tenant_id: Uuid,
+        address: &str,
+    ) -> Result<Option<DirectoryUser>> {
+        // Two indexed branches (userName, then the emails), not an OR the planner
+        // would answer by scanning the tenant's users.
+        query::<D>(
+            "SELECT * FROM (SELECT u.* FROM directory_users u WHERE u.tenant_id = $1 \
+             AND u.user_name_lower = $2 AND u.source = 'manual' \
+             UNION ALL SELECT u.* FROM directory_user_emails e \
+             JOIN directory_users u ON u.id = e.user_id \
+             WHERE e.tenant_id = $1 AND e.value_lower = $2 AND u.source = 'manual') m LIMIT 1",
+        )
+        .bind(tenant_id)
+        .bind(address)
+        .fetch_optional(&mut *self.read().await?)
+        .await
+    }
+
     async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>> {
         query::<D>("SELECT * FROM directory_users WHERE id = $1 AND tenant_id = $2")
             .bind(id)

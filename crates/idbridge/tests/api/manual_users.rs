@@ -391,3 +391,27 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn another_tenant_cannot_change_or_delete_a_user_by_id(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (_, ada) = send(&app, Method::POST, "/api/v1/tenants/acme/users", Some(json!({"email": "ada@acme.example"}))).await;
+        let id = ada["id"].as_str().expect("id");
+        let before = audit_log(&app, "").await.len();
+        // Globex's paths with acme's user id: not found, and nothing changes.
+        let response = app.admin(Method::PATCH, &format!("/api/v1/tenants/globex/users/{id}")).json(&json!({"active": false})).send().await.expect("send");
+        expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        let response = app.admin(Method::DELETE, &format!("/api/v1/tenants/globex/users/{id}")).send().await.expect("send");
+        expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        let response = app.admin(Method::DELETE, "/api/v1/tenants/acme/users/0190b1a0-0000-7000-8000-000000000000").send().await.expect("send");
+        expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        let listed = users(&app, "acme").await;
+        assert_eq!((listed.len(), listed[0]["active"].as_bool()), (1, Some(true)));
+        assert_eq!(audit_log(&app, "").await.len(), before, "refusals are not changes");
+        // An address is unique per tenant: globex may have its own user at it.
+        let (status, _) = send(&app, Method::POST, "/api/v1/tenants/globex/users", Some(json!({"email": "ada@acme.example"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+}

@@ -40,18 +40,30 @@ pub async fn create(
         roles: Some(optional(&form.role).into_iter().collect()),
         active: Some(true),
     };
-    match manual::create(&state.app, &tenant, input, &signed.audit)
-        .await
-        .map_err(AdminError::from)
-    {
+    let done = manual::create(&state.app, &tenant, input, &signed.audit).await;
+    answer(&state, &site, &signed, &slug, done, "created", form).await
+}
+
+/// After a change: back to the users page saying `done` (post/redirect/get), or,
+/// refused, the page again with the reason and the add-user form as it was sent.
+async fn answer<T>(
+    state: &AppState,
+    site: &Site,
+    signed: &Signed,
+    slug: &str,
+    result: Result<T, idbridge_app::Error>,
+    done: &str,
+    form: NewUserForm,
+) -> Result<Response, ConsoleError> {
+    match result.map_err(AdminError::from) {
         Ok(_) => Ok(see_other(
-            &site,
-            &format!("/tenants/{slug}/users?done=created"),
+            site,
+            &format!("/tenants/{slug}/users?done={done}"),
         )),
         Err(e) if !e.status().is_server_error() => {
             let notice = Notice::Error(e.to_string());
             let mut page =
-                users_page(&state, &site, &signed, &slug, UsersQuery::default(), notice).await?;
+                users_page(state, site, signed, slug, UsersQuery::default(), notice).await?;
             page.new_user = form;
             render(e.status(), &page)
         }
@@ -76,22 +88,18 @@ pub async fn set_active(
         active: Some(active),
         ..UserChange::default()
     };
-    match manual::change(&state.app, &tenant, id, change, &signed.audit)
-        .await
-        .map_err(AdminError::from)
-    {
-        Ok(_) => Ok(see_other(
-            &site,
-            &format!("/tenants/{slug}/users?done={action}d"),
-        )),
-        Err(e) if !e.status().is_server_error() => {
-            let notice = Notice::Error(e.to_string());
-            let page =
-                users_page(&state, &site, &signed, &slug, UsersQuery::default(), notice).await?;
-            render(e.status(), &page)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = manual::change(&state.app, &tenant, id, change, &signed.audit).await;
+    let said = if active { "activated" } else { "deactivated" };
+    answer(
+        &state,
+        &site,
+        &signed,
+        &slug,
+        done,
+        said,
+        NewUserForm::default(),
+    )
+    .await
 }
 
 pub async fn delete(
