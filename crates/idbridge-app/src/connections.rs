@@ -81,8 +81,8 @@ pub async fn get(app: &App, tenant: Tenant) -> Result<ConnectionState> {
 
 /// A new SP key pair for the tenant; assertions encrypted to the previous
 /// certificate still decrypt.
-pub async fn rotate_sp_key(app: &App, tenant: Tenant) -> Result<ConnectionState> {
-    keys::rotate_sp_key(app, &tenant).await?;
+pub async fn rotate_sp_key(app: &App, tenant: Tenant, audit: &Audit) -> Result<ConnectionState> {
+    keys::rotate_sp_key(app, &tenant, audit).await?;
     get(app, tenant).await
 }
 

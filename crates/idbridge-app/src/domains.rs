@@ -82,7 +82,12 @@ pub async fn list(app: &App, raw_slug: &str, page: PageRequest) -> Result<Page<T
 /// Asks DNS for the claim's TXT record now and records what it found. A verified
 /// domain loses its status only when DNS says the record is not there; a timeout
 /// leaves it verified (with the error noted).
-pub async fn verify(app: &App, raw_slug: &str, raw_domain: &str) -> Result<TenantDomain> {
+pub async fn verify(
+    app: &App,
+    raw_slug: &str,
+    raw_domain: &str,
+    audit: &Audit,
+) -> Result<TenantDomain> {
     let tenant = find(app, raw_slug).await?;
     let domain = DomainName::parse(raw_domain)?;
     let claim = app
@@ -111,9 +116,17 @@ pub async fn verify(app: &App, raw_slug: &str, raw_domain: &str) -> Result<Tenan
             unverify: other.is_definite_absence(),
         },
     };
+    let now = app.clock.now();
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::DomainChecked,
+        &tenant,
+        Some(domain.to_string()),
+        json!({ "found": matches!(outcome, DomainCheckOutcome::Verified) }),
+    );
     let recorded = app
         .store
-        .record_domain_check(tenant.id, domain.as_str(), outcome, app.clock.now())
+        .record_domain_check(tenant.id, domain.as_str(), outcome, now, Some(&audited))
         .await;
     match recorded {
         Ok(_) if check.is_none() => Err(Error::DomainClaimed(domain.to_string())),
@@ -244,7 +257,13 @@ async fn recheck_one(app: &App, claim: &TenantDomain) -> Result<(), StoreError> 
     };
     match app
         .store
-        .record_domain_check(claim.tenant_id, &claim.domain, outcome, app.clock.now())
+        .record_domain_check(
+            claim.tenant_id,
+            &claim.domain,
+            outcome,
+            app.clock.now(),
+            None,
+        )
         .await
     {
         Ok(stored) if !stored.verified => {

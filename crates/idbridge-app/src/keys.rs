@@ -17,6 +17,8 @@ use idbridge_store::{SpKeyRecord, StoreError, StoredSigningKey, Tenant};
 use time::OffsetDateTime;
 
 use crate::App;
+use crate::audit::Audit;
+use idbridge_core::audit::AuditAction;
 
 /// How long a retired key stays in JWKS: every token it signed has expired by then
 /// (tokens live [`idbridge_oidc::TOKEN_TTL`]), with room for clock skew and for
@@ -125,7 +127,7 @@ pub async fn ensure_signing_keys(app: &App) -> Result<(), KeyringError> {
             let key = SigningKey::generate(algorithm)?;
             if app
                 .store
-                .add_signing_key(&stored(&key, app.clock.now()), false)
+                .add_signing_key(&stored(&key, app.clock.now()), false, None)
                 .await?
             {
                 tracing::info!(
@@ -141,10 +143,22 @@ pub async fn ensure_signing_keys(app: &App) -> Result<(), KeyringError> {
 
 /// Replaces `algorithm`'s active key with a new one; the old one stays published for
 /// [`RETIRED_KEY_PUBLISHED_FOR`]. Returns the new kid.
-pub async fn rotate(app: &App, algorithm: SigningAlgorithm) -> Result<String, KeyringError> {
+pub async fn rotate(
+    app: &App,
+    algorithm: SigningAlgorithm,
+    audit: &Audit,
+) -> Result<String, KeyringError> {
     let key = SigningKey::generate(algorithm)?;
+    let now = app.clock.now();
+    let audited = audit.record(
+        now,
+        AuditAction::SigningKeyRotated,
+        None,
+        Some(key.kid().to_owned()),
+        serde_json::json!({ "algorithm": algorithm.as_str() }),
+    );
     app.store
-        .add_signing_key(&stored(&key, app.clock.now()), true)
+        .add_signing_key(&stored(&key, now), true, Some(&audited))
         .await?;
     Ok(key.kid().to_owned())
 }
@@ -223,9 +237,16 @@ pub async fn active_sp_key(app: &App, tenant: &Tenant) -> Result<SpKeyRecord, Ke
 }
 
 /// A new SP key pair for the tenant; the previous one keeps decrypting.
-pub async fn rotate_sp_key(app: &App, tenant: &Tenant) -> Result<(), KeyringError> {
+pub async fn rotate_sp_key(app: &App, tenant: &Tenant, audit: &Audit) -> Result<(), KeyringError> {
     let record = new_sp_key(app, tenant).await?;
-    app.store.rotate_sp_key(&record).await?;
+    let audited = audit.of_tenant(
+        record.created_at,
+        AuditAction::SpKeyRotated,
+        tenant,
+        Some(record.id.to_string()),
+        serde_json::json!({ "not_after": record.not_after.unix_timestamp() }),
+    );
+    app.store.rotate_sp_key(&record, Some(&audited)).await?;
     tracing::info!(tenant = %tenant.slug, "rotated the tenant's SP key pair");
     Ok(())
 }

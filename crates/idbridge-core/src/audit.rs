@@ -49,6 +49,15 @@ vocabulary! {
         AdminKeyCreated = "admin_key.created",
         AdminKeyRevoked = "admin_key.revoked",
         OperatorCreated = "operator.created",
+        /// A new ID token signing key; the previous one stays published a while.
+        SigningKeyRotated = "signing_key.rotated",
+        /// A tenant's new SP key pair (request signing, assertion decryption).
+        SpKeyRotated = "sp_key.rotated",
+        /// A domain's TXT record checked on request (the housekeeping re-checks are
+        /// not recorded: no one made them).
+        DomainChecked = "domain.checked",
+        /// Webhook deliveries resumed or rewound.
+        WebhookReplayed = "webhook.replayed",
     }
 }
 

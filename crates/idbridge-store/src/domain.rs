@@ -115,6 +115,7 @@ pub trait DomainRepo {
         domain: &str,
         outcome: DomainCheckOutcome<'_>,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<TenantDomain>;
     /// Verified domains last checked before `checked_before`, oldest check first.
     async fn domains_to_recheck(

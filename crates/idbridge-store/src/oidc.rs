@@ -76,7 +76,13 @@ pub trait OidcRepo {
     /// now is retired in the same transaction; without, nothing happens if the
     /// algorithm already has an active key (`false`): that is how every process can
     /// try to create the first key at start-up and exactly one key results.
-    async fn add_signing_key(&self, key: &StoredSigningKey, rotate: bool) -> Result<bool>;
+    /// With `audit`, the record of it is written in the same transaction.
+    async fn add_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        rotate: bool,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<bool>;
     /// Exchanges the code with digest `code_hash`, all in one transaction: marks an
     /// unused code used, runs `check` on it, and if it passes stores an access token
     /// under `token_hash` for the code's client, tenant, user and scope, valid until

@@ -310,7 +310,11 @@ pub trait SamlRepo {
     /// Makes `key` the tenant's active SP key and retires the one before it (which
     /// keeps decrypting: IdPs switch to the new certificate when they next read the
     /// metadata). One transaction.
-    async fn rotate_sp_key(&self, key: &SpKeyRecord) -> Result<()>;
+    async fn rotate_sp_key(
+        &self,
+        key: &SpKeyRecord,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()>;
     /// The request `id` of the tenant, without consuming it (the HTTP-POST binding's
     /// form page reads it; the ACS takes it).
     async fn saml_request(&self, tenant_id: Uuid, id: &str) -> Result<Option<SamlRequestState>>;

@@ -298,6 +298,7 @@ pub trait WebhookRepo {
         tenant_id: Option<Uuid>,
         from: ReplayFrom,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<u64>;
 
     /// Deletes attempt records older than `before`.

@@ -154,7 +154,7 @@ both_backends! {
         assert_eq!(store.tenant_for_verified_domain("acme.test").await.expect("lookup"), None);
 
         let verified = store
-            .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0)
+            .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0, None)
             .await
             .expect("verify");
         assert!(verified.verified);
@@ -164,7 +164,7 @@ both_backends! {
             Some(a.id)
         );
         let refused = store
-            .record_domain_check(b.id, "acme.test", DomainCheckOutcome::Verified, T0)
+            .record_domain_check(b.id, "acme.test", DomainCheckOutcome::Verified, T0, None)
             .await;
         assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
         let b_claim = store.tenant_domain(b.id, "acme.test").await.expect("read").expect("claim");
@@ -198,7 +198,7 @@ both_backends! {
         store.create_tenant(&a, None).await.expect("a");
         store.add_domain(&claim(a.id, "acme.test"), None).await.expect("claim");
         store
-            .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0)
+            .record_domain_check(a.id, "acme.test", DomainCheckOutcome::Verified, T0, None)
             .await
             .expect("verify");
         let day = time::Duration::days(1);
@@ -212,6 +212,7 @@ both_backends! {
                 "acme.test",
                 DomainCheckOutcome::Failed { reason: "dns_timeout", unverify: false },
                 T0 + day,
+                None,
             )
             .await
             .expect("timeout");
@@ -226,6 +227,7 @@ both_backends! {
                 "acme.test",
                 DomainCheckOutcome::Failed { reason: "txt_record_missing", unverify: true },
                 T0 + day + day,
+                None,
             )
             .await
             .expect("missing");
@@ -967,12 +969,12 @@ mod oidc {
 
         async fn one_active_signing_key_per_algorithm(db: TestDb) {
             let store = open(&db).await;
-            assert!(store.add_signing_key(&key("r1", "RS256", T0), false).await.expect("add"));
+            assert!(store.add_signing_key(&key("r1", "RS256", T0), false, None).await.expect("add"));
             // A second process's first key loses: still one active RS256 key.
-            assert!(!store.add_signing_key(&key("r2", "RS256", T0), false).await.expect("add"));
-            assert!(store.add_signing_key(&key("e1", "ES256", T0), false).await.expect("add"));
+            assert!(!store.add_signing_key(&key("r2", "RS256", T0), false, None).await.expect("add"));
+            assert!(store.add_signing_key(&key("e1", "ES256", T0), false, None).await.expect("add"));
             let later = T0 + time::Duration::hours(1);
-            assert!(store.add_signing_key(&key("r3", "RS256", later), true).await.expect("rotate"));
+            assert!(store.add_signing_key(&key("r3", "RS256", later), true, None).await.expect("rotate"));
             let keys = store.signing_keys().await.expect("keys");
             let kids: Vec<(&str, bool)> =
                 keys.iter().map(|k| (k.kid.as_str(), k.retired_at.is_none())).collect();
@@ -1347,7 +1349,7 @@ mod webhooks {
             assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 1));
             assert_eq!(cursors.items[0].failing_seq, Some(2));
             assert_eq!(cursors.items[0].latest_seq, 2);
-            assert_eq!(store.replay_webhook(e.id, None, ReplayFrom::FailedEvent, much_later).await.expect("replay"), 1);
+            assert_eq!(store.replay_webhook(e.id, None, ReplayFrom::FailedEvent, much_later, None).await.expect("replay"), 1);
             let resumed = store.claim_webhook_work(much_later, Uuid::new_v4(), much_later + Duration::seconds(60), 10, ClaimScope::Everything).await.expect("claim");
             assert_eq!((resumed[0].delivered_seq, resumed[0].failures), (1, 0));
             assert_eq!(store.webhook_trouble(e.id).await.expect("trouble"), trouble(0, 0));

@@ -501,7 +501,7 @@ async fn keys(app: App, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate { alg } => {
             let algorithm = idbridge_oidc::SigningAlgorithm::parse(&alg)
                 .with_context(|| format!("--alg {alg:?}: RS256 or ES256"))?;
-            let kid = idbridge_app::keys::rotate(&app, algorithm).await?;
+            let kid = idbridge_app::keys::rotate(&app, algorithm, &cli_audit()).await?;
             eprintln!(
                 "{alg} signing key rotated: {kid} signs from now; the previous key stays published for 24 hours"
             );

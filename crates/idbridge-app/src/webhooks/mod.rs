@@ -114,16 +114,17 @@ async fn find_webhook(app: &App, id: Uuid) -> Result<WebhookEndpoint> {
         .ok_or(Error::NotFound("webhook"))
 }
 
-/// The slug of the endpoint's tenant, for views.
-async fn tenant_slug(app: &App, e: &WebhookEndpoint) -> Result<Option<String>> {
+/// The endpoint's tenant, when it is one tenant's.
+async fn endpoint_tenant(app: &App, e: &WebhookEndpoint) -> Result<Option<Tenant>> {
     Ok(match e.tenant_id {
         None => None,
-        Some(id) => app
-            .store
-            .tenant_by_id(id)
-            .await?
-            .map(|t: Tenant| t.slug.to_string()),
+        Some(id) => app.store.tenant_by_id(id).await?,
     })
+}
+
+/// The slug of the endpoint's tenant, for views.
+async fn tenant_slug(app: &App, e: &WebhookEndpoint) -> Result<Option<String>> {
+    Ok(endpoint_tenant(app, e).await?.map(|t| t.slug.to_string()))
 }
 
 pub async fn create_webhook(
@@ -225,10 +226,11 @@ pub async fn update_webhook(
         enabled: input.enabled,
     };
     let now = app.clock.now();
+    let tenant = endpoint_tenant(app, &find_webhook(app, id).await?).await?;
     let audited = audit.record(
         now,
         AuditAction::WebhookUpdated,
-        None,
+        tenant.as_ref().map(|t| (t.id, &t.slug)),
         Some(id.to_string()),
         json!({
             "url": changes.url,
@@ -247,10 +249,11 @@ pub async fn update_webhook(
 }
 
 pub async fn delete_webhook(app: &App, id: Uuid, audit: &Audit) -> Result<()> {
+    let tenant = endpoint_tenant(app, &find_webhook(app, id).await?).await?;
     let audited = audit.record(
         app.clock.now(),
         AuditAction::WebhookDeleted,
-        None,
+        tenant.as_ref().map(|t| (t.id, &t.slug)),
         Some(id.to_string()),
         json!({}),
     );
@@ -267,10 +270,11 @@ pub async fn delete_webhook(app: &App, id: Uuid, audit: &Audit) -> Result<()> {
 pub async fn rotate_webhook_secret(app: &App, id: Uuid, audit: &Audit) -> Result<WebhookCreated> {
     let secret = WebhookSecret::generate();
     let now = app.clock.now();
+    let tenant = endpoint_tenant(app, &find_webhook(app, id).await?).await?;
     let audited = audit.record(
         now,
         AuditAction::WebhookSecretRotated,
-        None,
+        tenant.as_ref().map(|t| (t.id, &t.slug)),
         Some(id.to_string()),
         json!({"previous_secret_valid_until": (now + SECRET_OVERLAP).unix_timestamp()}),
     );
@@ -332,8 +336,13 @@ pub async fn webhook_attempts(
     ))
 }
 
-pub async fn replay_webhook(app: &App, id: Uuid, input: ReplayWebhook) -> Result<ReplayView> {
-    find_webhook(app, id).await?;
+pub async fn replay_webhook(
+    app: &App,
+    id: Uuid,
+    input: ReplayWebhook,
+    audit: &Audit,
+) -> Result<ReplayView> {
+    let endpoint = find_webhook(app, id).await?;
     let tenant = match &input.tenant {
         Some(slug) => Some(find(app, slug).await?),
         None => None,
@@ -360,9 +369,26 @@ pub async fn replay_webhook(app: &App, id: Uuid, input: ReplayWebhook) -> Result
         (None, true) => ReplayFrom::SkipFailedEvent,
         (None, false) => ReplayFrom::FailedEvent,
     };
+    let now = app.clock.now();
+    // The record names the tenant whose deliveries were replayed, or else the
+    // endpoint's own tenant.
+    let record_tenant = match &tenant {
+        Some(t) => Some(t.clone()),
+        None => endpoint_tenant(app, &endpoint).await?,
+    };
+    let audited = audit.record(
+        now,
+        AuditAction::WebhookReplayed,
+        record_tenant.as_ref().map(|t| (t.id, &t.slug)),
+        Some(id.to_string()),
+        json!({
+            "from_seq": input.from_seq,
+            "skip_failed_event": input.skip_failed_event,
+        }),
+    );
     let resumed = app
         .store
-        .replay_webhook(id, tenant.map(|t| t.id), from, app.clock.now())
+        .replay_webhook(id, tenant.map(|t| t.id), from, now, Some(&audited))
         .await?;
     tracing::info!(webhook_id = %id, resumed, ?from, "webhook deliveries replayed");
     Ok(ReplayView { resumed })

@@ -74,9 +74,12 @@ pub async fn list_domains(
 pub async fn verify_domain(
     State(state): State<AppState>,
     AdminPath((slug, domain)): AdminPath<(String, String)>,
+    AdminAudit(audit): AdminAudit,
 ) -> Result<Json<DomainView>, AdminError> {
     Ok(Json(
-        domains::verify(&state.app, &slug, &domain).await?.into(),
+        domains::verify(&state.app, &slug, &domain, &audit)
+            .await?
+            .into(),
     ))
 }
 

@@ -79,8 +79,9 @@ pub async fn test_saml(
 pub async fn rotate_sp_key(
     State(state): State<AppState>,
     AdminPath(slug): AdminPath<String>,
+    AdminAudit(audit): AdminAudit,
 ) -> Result<Json<SamlConnectionView>, AdminError> {
     let tenant = tenants::find(&state.app, &slug).await?;
-    let stored = connections::rotate_sp_key(&state.app, tenant).await?;
+    let stored = connections::rotate_sp_key(&state.app, tenant, &audit).await?;
     Ok(Json(SamlConnectionView::new(&state.app, &stored)))
 }

@@ -197,6 +197,7 @@ impl<D: Db> DomainRepo for SqlStore<D> {
         domain: &str,
         outcome: DomainCheckOutcome<'_>,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<TenantDomain> {
         let mut tx = self.begin().await?;
         // Two checks of one claim (an admin and the re-check) apply in turn: the
@@ -258,6 +259,7 @@ impl<D: Db> DomainRepo for SqlStore<D> {
         if let Some(event) = event {
             append_to_feed::<D>(&mut tx, tenant_id, now, vec![event]).await?;
         }
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         if claimed {
             return Err(StoreError::Conflict(

@@ -80,7 +80,12 @@ impl<D: Db> OidcRepo for SqlStore<D> {
             .await
     }
 
-    async fn add_signing_key(&self, key: &StoredSigningKey, rotate: bool) -> Result<bool> {
+    async fn add_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        rotate: bool,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
         if rotate {
             query::<D>(
@@ -105,6 +110,9 @@ impl<D: Db> OidcRepo for SqlStore<D> {
         .execute(&mut tx)
         .await?
             == 1;
+        if inserted {
+            super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(inserted)
     }

@@ -508,7 +508,11 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         Ok(inserted == 1)
     }
 
-    async fn rotate_sp_key(&self, key: &SpKeyRecord) -> Result<()> {
+    async fn rotate_sp_key(
+        &self,
+        key: &SpKeyRecord,
+        audit: Option<&crate::AuditRecord>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>(
             "UPDATE saml_sp_keys SET retired_at = $2 WHERE tenant_id = $1 AND retired_at IS NULL",
@@ -529,6 +533,7 @@ impl<D: Db> SamlRepo for SqlStore<D> {
         .bind(Ts(key.not_after))
         .execute(&mut tx)
         .await?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

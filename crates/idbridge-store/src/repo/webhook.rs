@@ -575,6 +575,7 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
         tenant_id: Option<Uuid>,
         from: ReplayFrom,
         now: OffsetDateTime,
+        audit: Option<&crate::AuditRecord>,
     ) -> Result<u64> {
         let statement = match (from, tenant_id) {
             (ReplayFrom::Seq(seq), Some(tenant_id)) => {
@@ -619,7 +620,11 @@ impl<D: Db> WebhookRepo for SqlStore<D> {
                 .bind(skip)
             }
         };
-        statement.execute(&mut *self.write().await?).await
+        let mut tx = self.begin().await?;
+        let resumed = statement.execute(&mut tx).await?;
+        super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(resumed)
     }
 
     async fn sweep_webhook_attempts(&self, before: OffsetDateTime) -> Result<u64> {

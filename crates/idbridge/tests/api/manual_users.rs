@@ -382,6 +382,10 @@ both_backends! {
             "setup_link.created", "setup_link.revoked", "webhook.created", "webhook.updated",
             "webhook.secret_rotated", "webhook.deleted",
         ]);
+        // Changes to the endpoint of one tenant name that tenant.
+        for record in records.iter().filter(|r| r["action"].as_str().is_some_and(|a| a.starts_with("webhook."))) {
+            assert_eq!(record["tenant"], "acme", "{record}");
+        }
         let mappings = records.iter().find(|r| r["action"] == "role_mappings.updated").expect("mappings");
         assert_eq!(mappings["tenant"], "acme");
         assert_eq!(mappings["changes"]["mappings"][0]["value"], "Admins");
@@ -413,5 +417,57 @@ both_backends! {
         // An address is unique per tenant: globex may have its own user at it.
         let (status, _) = send(&app, Method::POST, "/api/v1/tenants/globex/users", Some(json!({"email": "ada@acme.example"}))).await;
         assert_eq!(status, StatusCode::CREATED);
+    }
+}
+
+both_backends! {
+    async fn key_rotations_domain_checks_and_webhook_replays_are_audited(db: TestDb) {
+        let dns = crate::dns_server::TestDns::start().await;
+        let url = db.url().to_owned();
+        let app = TestApp::spawn_with(db, crate::helpers::TestOptions {
+            dns_resolver: Some(dns.addr),
+            allow_private_urls: true,
+            ..Default::default()
+        })
+        .await;
+        app.create_tenant("acme").await;
+        let (status, rotated) = send(&app, Method::POST, "/api/v1/tenants/acme/saml/sp-key/rotate", None).await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        let (status, claim) = send(&app, Method::POST, "/api/v1/tenants/acme/domains", Some(json!({"domain": "acme.test"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{claim}");
+        // Not in DNS yet: the check is made and recorded as not found.
+        let (status, _) = send(&app, Method::POST, "/api/v1/tenants/acme/domains/acme.test/verify", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let txt = claim["txt_record"]["value"].as_str().expect("txt value");
+        dns.add_txt(claim["txt_record"]["name"].as_str().expect("txt name"), &[txt]).await;
+        let (status, checked) = send(&app, Method::POST, "/api/v1/tenants/acme/domains/acme.test/verify", None).await;
+        assert_eq!((status, checked["verified"].as_bool()), (StatusCode::OK, Some(true)), "{checked}");
+        let (status, hook) = send(&app, Method::POST, "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook", "tenant": "acme"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let hook_id = hook["id"].as_str().expect("id").to_owned();
+        let (status, replay) = send(&app, Method::POST, &format!("/api/v1/webhooks/{hook_id}/replay"), Some(json!({"tenant": "acme", "from_seq": 1}))).await;
+        assert_eq!(status, StatusCode::OK, "{replay}");
+        // A refused replay is not a change.
+        let (status, _) = send(&app, Method::POST, &format!("/api/v1/webhooks/{hook_id}/replay"), Some(json!({"from_seq": 1, "skip_failed_event": true}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (code, _, stderr) = run_cli(&url, &["keys", "rotate", "--alg", "ES256"]).await;
+        assert_eq!(code, 0, "{stderr}");
+
+        let records = audit_log(&app, "?limit=200").await;
+        let actions: Vec<&str> = records.iter().rev().map(|r| r["action"].as_str().unwrap_or_default()).collect();
+        assert_eq!(actions, [
+            "tenant.created", "sp_key.rotated", "domain.added", "domain.checked", "domain.checked",
+            "webhook.created", "webhook.replayed", "signing_key.rotated",
+        ]);
+        let checks: Vec<&Value> = records.iter().filter(|r| r["action"] == "domain.checked").collect();
+        assert_eq!((checks[0]["changes"]["found"].as_bool(), checks[1]["changes"]["found"].as_bool()), (Some(true), Some(false)));
+        assert_eq!(checks[0]["target"], "acme.test");
+        let replayed = records.iter().find(|r| r["action"] == "webhook.replayed").expect("replay");
+        assert_eq!((replayed["tenant"].as_str(), replayed["changes"]["from_seq"].as_i64()), (Some("acme"), Some(1)));
+        let rotation = records.iter().find(|r| r["action"] == "signing_key.rotated").expect("rotation");
+        assert_eq!((rotation["actor"]["kind"].as_str(), rotation["changes"]["algorithm"].as_str()), (Some("cli"), Some("ES256")));
+        assert_eq!(records.iter().find(|r| r["action"] == "sp_key.rotated").expect("sp")["tenant"], "acme");
+        let everything = serde_json::to_string(&records).expect("json");
+        assert!(!everything.contains("PRIVATE KEY") && !everything.contains("BEGIN CERTIFICATE"));
     }
 }

@@ -442,6 +442,7 @@ both_backends! {
         let new_kid = idbridge_app::keys::rotate(
             &app.state.app,
             idbridge_oidc::SigningAlgorithm::Rs256,
+            &idbridge_app::audit::Audit::cli(Some("test".into())),
         )
         .await
         .expect("rotate");

@@ -190,7 +190,10 @@ pub async fn webhook_attempts(
 pub async fn replay_webhook(
     State(state): State<AppState>,
     AdminPath(id): AdminPath<Uuid>,
+    AdminAudit(audit): AdminAudit,
     AdminJson(input): AdminJson<ReplayWebhook>,
 ) -> Result<Json<ReplayView>, AdminError> {
-    Ok(Json(service::replay_webhook(&state.app, id, input).await?))
+    Ok(Json(
+        service::replay_webhook(&state.app, id, input, &audit).await?,
+    ))
 }

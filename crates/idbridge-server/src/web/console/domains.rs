@@ -195,7 +195,7 @@ pub async fn verify(
     Extension(signed): Extension<Signed>,
     Path((slug, domain)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    match domains::verify(&state.app, &slug, &domain)
+    match domains::verify(&state.app, &slug, &domain, &signed.audit)
         .await
         .map(DomainView::from)
         .map_err(AdminError::from)

@@ -554,7 +554,7 @@ pub async fn replay(
         ))),
     };
     let outcome = match input {
-        Ok(input) => webhooks::replay_webhook(&state.app, id, input)
+        Ok(input) => webhooks::replay_webhook(&state.app, id, input, &signed.audit)
             .await
             .map_err(AdminError::from),
         Err(e) => Err(e),

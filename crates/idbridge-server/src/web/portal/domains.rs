@@ -161,10 +161,15 @@ pub async fn verify(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    match domains::verify(&state.app, visitor.tenant.slug.as_str(), &domain)
-        .await
-        .map(DomainView::from)
-        .map_err(AdminError::from)
+    match domains::verify(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        &domain,
+        &visitor.audit,
+    )
+    .await
+    .map(DomainView::from)
+    .map_err(AdminError::from)
     {
         Ok(view) if view.verified => Ok(done(&site, guide, "verified")),
         Ok(_) => Ok(done(&site, guide, "checked")),
