@@ -223,9 +223,9 @@ pub struct SamlTestStarted {
 }
 
 /// Starts a test sign-in ("test connection") for the tenant at `slug`.
-pub async fn start_test(app: &App, slug: &str) -> Result<SamlTestStarted> {
+pub async fn start_test(app: &App, slug: &str, from: sign_in::TestFrom) -> Result<SamlTestStarted> {
     let tenant = find(app, slug).await?;
-    let (login_url, expires_at) = sign_in::start_test(app, tenant.slug.as_str())
+    let (login_url, expires_at) = sign_in::start_test(app, tenant.slug.as_str(), from)
         .await
         .map_err(|refusal| match refusal {
             SignInRefusal::SamlNotConfigured => Error::NotFound("SAML connection"),

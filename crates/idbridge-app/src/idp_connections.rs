@@ -629,10 +629,11 @@ pub async fn start_test(
     app: &App,
     slug: &str,
     id: &str,
+    from: crate::sign_in::TestFrom,
 ) -> Result<crate::connections::SamlTestStarted> {
     let tenant = find(app, slug).await?;
     let (login_url, expires_at) =
-        crate::sign_in::start_connection_test(app, tenant.slug.as_str(), id)
+        crate::sign_in::start_connection_test(app, tenant.slug.as_str(), id, from)
             .await
             .map_err(|refusal| match refusal {
                 crate::sign_in::SignInRefusal::UnknownConnection => Error::NotFound("connection"),

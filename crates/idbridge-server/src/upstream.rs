@@ -12,7 +12,7 @@ use axum::routing::get;
 use idbridge_app::sign_in::{self, SignInOutcome};
 
 use crate::saml::redirect;
-use crate::web::flow::{FlowError, test_result_page};
+use crate::web::flow::{FlowError, test_refused_page, test_result_page};
 use crate::{AppState, rate_limit};
 
 /// The callback is open to anyone and writes a sign-in log row for every refusal,
@@ -37,7 +37,10 @@ async fn callback(
         Ok(SignInOutcome::App { redirect: target }) => {
             redirect(StatusCode::SEE_OTHER, target.as_str())
         }
-        Ok(SignInOutcome::Test(result)) => test_result_page(&result),
+        Ok(SignInOutcome::Test(result)) => test_result_page(&state.app, &result),
+        Ok(SignInOutcome::TestRefused(refused)) => {
+            test_refused_page(&state.app, &refused, &headers)
+        }
         Err(refusal) => FlowError::from(&refusal).page(&headers),
     }
 }

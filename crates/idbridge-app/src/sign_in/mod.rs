@@ -14,6 +14,7 @@
 //! Refusals are [`SignInRefusal`]: a stable [`SignInRefusal::reason`] for the
 //! sign-in log and a sentence for the person, never the SAML message itself.
 
+pub mod fix;
 mod oidc;
 pub mod provider;
 mod routing;
@@ -31,11 +32,53 @@ use idbridge_store::{OidcRequestState, SamlConnection, SamlRequestState, StoreEr
 
 pub use oidc::{complete_oidc, discover, start_oidc};
 pub use routing::{pick, route};
-pub use saml::{SamlPost, SignInOutcome, TestResult, complete_saml};
+pub use saml::{SamlPost, SignInOutcome, TestRefused, TestResult, complete_saml};
 
 use uuid::Uuid;
 
 use crate::{App, keys};
+
+/// Where a "test connection" was started, so its result page leads back there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestFrom {
+    /// The setup portal (a tenant's IT admin).
+    Portal,
+    /// The operator's console.
+    Console,
+    /// The admin API: no page to go back to.
+    Api,
+}
+
+impl TestFrom {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::Portal => "p",
+            Self::Console => "c",
+            Self::Api => "a",
+        }
+    }
+
+    /// The RelayState of a test sign-in: `test.{from}.{request id}`. A refusal
+    /// before the response's request is known (a signature, an audience) can then
+    /// still be shown as a test result: the ACS looks the request up by the id, and
+    /// only if it is a stored test request with exactly this RelayState.
+    fn relay_state(self, request_id: &str) -> String {
+        format!("test.{}.{request_id}", self.code())
+    }
+
+    /// The origin and request id of a test RelayState.
+    pub(crate) fn parse_relay_state(relay_state: &str) -> Option<(Self, &str)> {
+        let rest = relay_state.strip_prefix("test.")?;
+        let (code, id) = rest.split_once('.')?;
+        let from = match code {
+            "p" => Self::Portal,
+            "c" => Self::Console,
+            "a" => Self::Api,
+            _ => return None,
+        };
+        Some((from, id))
+    }
+}
 
 /// How long an AuthnRequest waits for its response. Long enough for a user who has
 /// to sign in at the IdP with MFA; short enough that stale requests do not pile up.
@@ -261,7 +304,7 @@ pub fn saml_base_path(tenant: &Tenant, connection: Option<Uuid>) -> String {
 }
 
 /// `Some` only for a connection other than the tenant's first.
-fn further(tenant: &Tenant, connection: Option<Uuid>) -> Option<Uuid> {
+pub(crate) fn further(tenant: &Tenant, connection: Option<Uuid>) -> Option<Uuid> {
     connection.filter(|id| *id != tenant.id)
 }
 
@@ -294,7 +337,7 @@ pub async fn start_saml(
     raw_slug: &str,
     connection_id: Option<Uuid>,
     oidc: Option<OidcLogin>,
-    test: bool,
+    test: Option<TestFrom>,
 ) -> Result<String, SignInRefusal> {
     let tenant = tenant(app, raw_slug).await?;
     let connection_id = further(&tenant, connection_id);
@@ -315,7 +358,11 @@ pub async fn start_saml(
     }
     let now = app.clock.now();
     let id = authn_request::request_id(random_bytes::<16>());
-    let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
+    let relay_state = match test {
+        Some(from) => from.relay_state(&id),
+        None => URL_SAFE_NO_PAD.encode(random_bytes::<16>()),
+    };
+    let test = test.is_some();
     let endpoints = sp_endpoints_of(app, &tenant, connection_id);
     let request = AuthnRequest {
         id: &id,
@@ -381,11 +428,11 @@ pub async fn start(
     let chosen = route(app, &tenant, connection, login_hint).await?;
     match chosen {
         Some(c) if c.kind == idbridge_store::ConnectionKind::Oidc => {
-            start_oidc(app, &tenant, &c, oidc, login_hint, false).await
+            start_oidc(app, &tenant, &c, oidc, login_hint, None).await
         }
-        Some(c) => start_saml(app, raw_slug, Some(c.id), oidc, false).await,
+        Some(c) => start_saml(app, raw_slug, Some(c.id), oidc, None).await,
         // None: the SAML path says "not configured".
-        None => start_saml(app, raw_slug, None, oidc, false).await,
+        None => start_saml(app, raw_slug, None, oidc, None).await,
     }
 }
 
@@ -395,6 +442,7 @@ pub async fn start_connection_test(
     app: &App,
     slug: &str,
     id: &str,
+    from: TestFrom,
 ) -> Result<(String, time::OffsetDateTime), SignInRefusal> {
     let tenant = tenant(app, slug).await?;
     let chosen = route(app, &tenant, Some(id), None)
@@ -402,10 +450,10 @@ pub async fn start_connection_test(
         .ok_or(SignInRefusal::UnknownConnection)?;
     let url = match chosen.kind {
         idbridge_store::ConnectionKind::Oidc => {
-            start_oidc(app, &tenant, &chosen, None, None, true).await?
+            start_oidc(app, &tenant, &chosen, None, None, Some(from)).await?
         }
         idbridge_store::ConnectionKind::Saml => {
-            start_saml(app, slug, Some(chosen.id), None, true).await?
+            start_saml(app, slug, Some(chosen.id), None, Some(from)).await?
         }
     };
     Ok((url, app.clock.now() + REQUEST_TTL))
@@ -463,8 +511,9 @@ pub async fn saml_post_form(
 pub async fn start_test(
     app: &App,
     slug: &str,
+    from: TestFrom,
 ) -> Result<(String, time::OffsetDateTime), SignInRefusal> {
-    let url = start_saml(app, slug, None, None, true).await?;
+    let url = start_saml(app, slug, None, None, Some(from)).await?;
     Ok((url, app.clock.now() + REQUEST_TTL))
 }
 

@@ -30,8 +30,11 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use super::fix::{self, FixContext, IdpVendor};
 use super::saml::{Finished, Landing, complete, record, require_verified_domain};
-use super::{OidcLogin, REQUEST_TTL, SignInOutcome, SignInRefusal, TestResult};
+use super::{
+    OidcLogin, REQUEST_TTL, SignInOutcome, SignInRefusal, TestFrom, TestRefused, TestResult,
+};
 use crate::roles::TenantRoles;
 use crate::{App, domains};
 
@@ -158,14 +161,20 @@ pub async fn start_oidc(
     connection: &ConnectionRecord,
     login: Option<OidcLogin>,
     login_hint: Option<&str>,
-    test: bool,
+    test: Option<TestFrom>,
 ) -> Result<String, SignInRefusal> {
     let oidc = connection
         .oidc
         .as_ref()
         .ok_or(SignInRefusal::SamlNotConfigured)?;
     let provider = provider(app, connection).await?;
-    let state = random_token();
+    // A test's state says where it was started (`test.{from}.…`), for its result
+    // page; the flow is found by the whole state's digest either way.
+    let state = match test {
+        Some(from) => format!("test.{}.{}", from.code(), random_token()),
+        None => random_token(),
+    };
+    let test = test.is_some();
     let nonce = random_token();
     let verifier = random_token();
     let redirect_uri = app.config.public_url.oidc_callback_url(&tenant.slug);
@@ -231,7 +240,46 @@ pub async fn complete_oidc(
         connection_id: None,
     };
     let outcome = consume(app, &tenant, query, &mut log).await;
-    record(app, &tenant, log, outcome).await
+    // Where a test was started, from its state (`test.{from}.…`); whether it is a
+    // test at all is the stored flow's word (`log.test`).
+    let from = url::form_urlencoded::parse(query)
+        .find(|(k, _)| k == "state")
+        .and_then(|(_, v)| TestFrom::parse_relay_state(&v).map(|(from, _)| from))
+        .unwrap_or(TestFrom::Api);
+    let tested = log.test.then_some(log.connection_id).flatten();
+    match record(app, &tenant, log, outcome).await {
+        Ok(SignInOutcome::Test(mut result)) => {
+            result.from = from;
+            Ok(SignInOutcome::Test(result))
+        }
+        Err(refusal) if tested.is_some() => {
+            let connection = match tested {
+                Some(id) => app.store.connection(tenant.id, id).await.ok().flatten(),
+                None => None,
+            };
+            let (vendor, cx) = match connection.as_ref().and_then(|c| c.oidc.as_ref()) {
+                Some(oidc) => (
+                    IdpVendor::infer(&oidc.issuer),
+                    FixContext {
+                        expected_id: oidc.client_id.clone(),
+                        return_url: app.config.public_url.oidc_callback_url(&tenant.slug),
+                        metadata_url: String::new(),
+                        idp_id: oidc.issuer.clone(),
+                    },
+                ),
+                None => (IdpVendor::Generic, FixContext::default()),
+            };
+            Ok(SignInOutcome::TestRefused(TestRefused {
+                fix: fix::fix(refusal.reason(), vendor, &cx),
+                refusal,
+                vendor,
+                from,
+                tenant: tenant.slug.clone(),
+                connection: tested,
+            }))
+        }
+        other => other,
+    }
 }
 
 async fn consume(
@@ -409,6 +457,10 @@ async fn consume(
         let idp: Vec<&str> = identity.roles.iter().map(String::as_str).collect();
         let groups: Vec<&str> = identity.groups.iter().map(String::as_str).collect();
         return Ok(Finished::Test(TestResult {
+            // Set by `complete_oidc`, which knows where the test was started.
+            from: TestFrom::Api,
+            tenant: tenant.slug.clone(),
+            connection: Some(connection.id),
             email: log.email.clone(),
             display_name: identity.name.clone(),
             name_id: Some(identity.subject.clone()),

@@ -35,11 +35,13 @@ use idbridge_store::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{CODE_TTL, SignInRefusal, sp_endpoints_of};
+use super::fix::{self, Fix, FixContext, IdpVendor};
+use super::{CODE_TTL, SignInRefusal, TestFrom, sp_endpoints_of};
 use crate::directory::saml_claims::with_claims;
 use crate::directory::{self, DirectoryError, Origin, TenantRef, Updated, UserToUpdate};
 use crate::roles::TenantRoles;
 use crate::{App, domains, keys};
+use idbridge_core::TenantSlug;
 
 /// How often a sign-in re-reads and re-applies its update when another write to the
 /// same user came first (a SCIM request, a parallel sign-in).
@@ -64,12 +66,33 @@ pub enum SignInOutcome {
     App { redirect: url::Url },
     /// "Test connection": what the admin sees. No user, no code.
     Test(TestResult),
+    /// "Test connection" refused: why, and what to change at the IdP. The refusal
+    /// is in the sign-in log like any other.
+    TestRefused(TestRefused),
+}
+
+/// A refused test sign-in, for its result page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRefused {
+    /// Why, as the sign-in log has it; its text may quote what the IdP sent.
+    pub refusal: SignInRefusal,
+    pub vendor: IdpVendor,
+    /// What to change, where, in the IdP's console.
+    pub fix: Option<Fix>,
+    pub from: TestFrom,
+    pub tenant: TenantSlug,
+    /// The connection tested, when it is not the tenant's first SAML connection.
+    pub connection: Option<Uuid>,
 }
 
 /// What an admin sees at the end of "test connection": the claims as received, what
 /// idbridge reads from them, and the app roles they give under the tenant's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestResult {
+    pub from: TestFrom,
+    pub tenant: TenantSlug,
+    /// The connection tested, when it is not the tenant's first SAML connection.
+    pub connection: Option<Uuid>,
     pub email: Option<String>,
     pub display_name: Option<String>,
     pub name_id: Option<String>,
@@ -115,8 +138,65 @@ pub async fn complete_saml(
         request_id: post.request_id.clone(),
         connection_id: connection.as_ref().map(|c| c.connection_id),
     };
+    let test = match &connection {
+        Some(c) => test_request(app, &tenant, c, post.relay_state.as_deref()).await,
+        None => None,
+    };
+    log.test = test.is_some();
+    let advice = connection.as_ref().map(|c| {
+        let sp = super::sp_endpoints_of(app, &tenant, Some(c.connection_id));
+        (
+            IdpVendor::infer(&c.idp_entity_id),
+            FixContext {
+                metadata_url: format!("{}/metadata", sp.entity_id),
+                expected_id: sp.entity_id,
+                return_url: sp.acs_url,
+                idp_id: c.idp_entity_id.clone(),
+            },
+            super::further(&tenant, Some(c.connection_id)),
+        )
+    });
     let outcome = consume(app, &tenant, connection, post, &mut log).await;
-    record(app, &tenant, log, outcome).await
+    let from = test.unwrap_or(TestFrom::Api);
+    match record(app, &tenant, log, outcome).await {
+        Ok(SignInOutcome::Test(mut result)) => {
+            result.from = from;
+            Ok(SignInOutcome::Test(result))
+        }
+        Err(refusal) if test.is_some() => {
+            let (vendor, cx, connection) =
+                advice.unwrap_or((IdpVendor::Generic, FixContext::default(), None));
+            Ok(SignInOutcome::TestRefused(TestRefused {
+                fix: fix::fix(refusal.reason(), vendor, &cx),
+                refusal,
+                vendor,
+                from,
+                tenant: tenant.slug.clone(),
+                connection,
+            }))
+        }
+        other => other,
+    }
+}
+
+/// Whether `relay_state` is that of a stored, unexpired test sign-in of this
+/// connection, and where it was started. Read before the response is verified, so
+/// that a refusal of the response itself (its signature, its audience) is shown
+/// as a test result: it decides only which page the refusal is shown on.
+async fn test_request(
+    app: &App,
+    tenant: &Tenant,
+    connection: &SamlConnection,
+    relay_state: Option<&str>,
+) -> Option<TestFrom> {
+    let (from, id) = TestFrom::parse_relay_state(relay_state?)?;
+    let request = app.store.saml_request(tenant.id, id).await.ok()??;
+    let this = super::further(tenant, Some(connection.connection_id));
+    (request.test
+        && request.connection_id == this
+        && request.expires_at > app.clock.now()
+        && Some(request.relay_state.as_str()) == relay_state)
+        .then_some(from)
 }
 
 /// Writes the sign-in log row of an outcome (with the code, for a sign-in for the
@@ -230,6 +310,10 @@ async fn consume(
         let idp: Vec<&str> = user_claims.roles.iter().map(String::as_str).collect();
         let groups: Vec<&str> = user_claims.groups.iter().map(String::as_str).collect();
         return Ok(Finished::Test(TestResult {
+            // Set by `complete_saml`, which knows where the test was started.
+            from: TestFrom::Api,
+            tenant: tenant.slug.clone(),
+            connection: super::further(tenant, Some(connection.connection_id)),
             email: log.email.clone(),
             display_name: claims::display_name(&assertion),
             name_id: assertion.name_id.as_ref().map(|n| n.value.clone()),

@@ -134,6 +134,14 @@ pub async fn test_connection(
 ) -> Result<(StatusCode, Json<SamlTestStarted>), AdminError> {
     Ok((
         StatusCode::CREATED,
-        Json(idp_connections::start_test(&state.app, &slug, &id).await?),
+        Json(
+            idp_connections::start_test(
+                &state.app,
+                &slug,
+                &id,
+                idbridge_app::sign_in::TestFrom::Api,
+            )
+            .await?,
+        ),
     ))
 }

@@ -60,7 +60,10 @@ pub async fn test_saml(
 ) -> Result<(axum::http::StatusCode, Json<SamlTestStarted>), AdminError> {
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(connections::start_test(&state.app, &slug).await?),
+        Json(
+            connections::start_test(&state.app, &slug, idbridge_app::sign_in::TestFrom::Api)
+                .await?,
+        ),
     ))
 }
 

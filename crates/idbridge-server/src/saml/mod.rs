@@ -12,7 +12,9 @@ use axum::routing::get;
 use idbridge_app::sign_in::{self, SamlPost, SignInOutcome, SignInRefusal};
 use serde::Deserialize;
 
-use crate::web::flow::{FlowError, SAML_POST_SCRIPT, saml_post_page, test_result_page};
+use crate::web::flow::{
+    FlowError, SAML_POST_SCRIPT, saml_post_page, test_refused_page, test_result_page,
+};
 
 use crate::{AppState, rate_limit};
 
@@ -98,7 +100,7 @@ async fn login(
         .connection()
         .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
     Ok(
-        match sign_in::start_saml(&state.app, &path.slug, connection, None, false).await {
+        match sign_in::start_saml(&state.app, &path.slug, connection, None, None).await {
             Ok(location) => redirect(StatusCode::FOUND, &location),
             Err(refusal) => FlowError::from(&refusal).page(&headers),
         },
@@ -187,7 +189,10 @@ async fn acs(
             Ok(SignInOutcome::App { redirect: target }) => {
                 redirect(StatusCode::SEE_OTHER, target.as_str())
             }
-            Ok(SignInOutcome::Test(result)) => test_result_page(&result),
+            Ok(SignInOutcome::Test(result)) => test_result_page(&state.app, &result),
+            Ok(SignInOutcome::TestRefused(refused)) => {
+                test_refused_page(&state.app, &refused, &headers)
+            }
             Err(refusal) => FlowError::from(&refusal).page(&headers),
         },
     )

@@ -5,7 +5,10 @@
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use idbridge_app::sign_in::{SignInRefusal, TestResult};
+use idbridge_app::App;
+use idbridge_app::sign_in::{SignInRefusal, TestFrom, TestRefused, TestResult};
+use idbridge_core::TenantSlug;
+use uuid::Uuid;
 
 /// A refusal in a browser flow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,7 +66,50 @@ struct ErrorPage<'a> {
 #[template(path = "flow/test_result.html")]
 struct TestResultPage<'a> {
     result: &'a TestResult,
+    chrome: TestChrome,
 }
+
+#[derive(Template)]
+#[template(path = "flow/test_refused.html")]
+struct TestRefusedPage<'a> {
+    refused: &'a TestRefused,
+    request_id: &'a str,
+    chrome: TestChrome,
+}
+
+/// What the two "test connection" pages share: the console's stylesheet and script,
+/// and the way back to where the test was started.
+struct TestChrome {
+    stylesheet: String,
+    script: String,
+    /// The setup portal's or the console's page of the connection; `None` for a
+    /// test started through the admin API.
+    back: Option<String>,
+}
+
+impl TestChrome {
+    fn new(app: &App, from: TestFrom, tenant: &TenantSlug, connection: Option<Uuid>) -> Self {
+        let url = |path: &str| app.config.public_url.join(path);
+        let back = match (from, connection) {
+            (TestFrom::Portal, None) => Some(url("/setup/sso")),
+            (TestFrom::Portal, Some(_)) => Some(url("/setup/oidc")),
+            (TestFrom::Console, None) => Some(url(&format!("/admin/tenants/{tenant}/saml"))),
+            (TestFrom::Console, Some(_)) => {
+                Some(url(&format!("/admin/tenants/{tenant}/connections")))
+            }
+            (TestFrom::Api, _) => None,
+        };
+        Self {
+            stylesheet: url("/admin/static/console.css"),
+            script: url("/admin/static/console.js"),
+            back,
+        }
+    }
+}
+
+/// The test pages' policy: the console's own stylesheet and script, nothing inline.
+const TEST_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Template)]
 #[template(path = "flow/saml_post.html")]
@@ -89,8 +135,34 @@ pub fn saml_post_page(form: &idbridge_app::sign_in::SamlPostForm) -> Response {
 pub const SAML_POST_SCRIPT: &str = "document.getElementById('saml-post').submit();\n";
 
 /// What an admin sees at the end of "test connection".
-pub fn test_result_page(result: &TestResult) -> Response {
-    html(StatusCode::OK, &TestResultPage { result })
+pub fn test_result_page(app: &App, result: &TestResult) -> Response {
+    let chrome = TestChrome::new(app, result.from, &result.tenant, result.connection);
+    test_page(html(StatusCode::OK, &TestResultPage { result, chrome }))
+}
+
+/// What an admin sees when "test connection" is refused: why, and what to change
+/// in the IdP's console. The status is the refusal's, as for any sign-in.
+pub fn test_refused_page(app: &App, refused: &TestRefused, headers: &HeaderMap) -> Response {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let chrome = TestChrome::new(app, refused.from, &refused.tenant, refused.connection);
+    let status = refusal_status(&refused.refusal);
+    let page = TestRefusedPage {
+        refused,
+        request_id,
+        chrome,
+    };
+    test_page(html(status, &page))
+}
+
+fn test_page(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(TEST_PAGE_POLICY),
+    );
+    response
 }
 
 /// A flow page: HTML, never cached (it may name a user or a reference).

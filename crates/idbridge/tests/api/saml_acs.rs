@@ -1133,3 +1133,65 @@ both_backends! {
         assert_eq!(bad.status(), StatusCode::NOT_FOUND);
     }
 }
+
+both_backends! {
+    async fn a_refused_test_says_what_to_change_in_the_idps_console(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let entra = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &entra, json!({})).await;
+        // Entra ID's default Identifier for a new app, never replaced.
+        let (id, relay) = start(&app, "acme", true).await;
+        assert!(relay.starts_with("test.a."), "{relay}");
+        let mut wrong = spec(&app, &entra, "acme", Some(&id));
+        wrong.audience = "spn:2b5f0b0c-71c4-4b8e-9a5c-0c6c1e1c7a11".into();
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &entra.post_value(&wrong)), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert!(page.contains("<title>Test connection failed</title>"), "{page}");
+        assert!(page.contains("How to fix it in Microsoft Entra ID"), "{page}");
+        assert!(page.contains("Basic SAML Configuration") && page.contains("&#34;Identifier (Entity ID)&#34;"), "{page}");
+        assert!(page.contains(&format!("value=\"{}\"", app.url("/saml/acme"))), "the value to paste: {page}");
+        assert!(page.contains("spn:2b5f0b0c"), "what Entra ID sent: {page}");
+        assert!(page.contains("audience_mismatch"));
+        assert!(!page.contains("Back to setup") && page.contains("You can close this tab"), "started through the API");
+        let log = sign_ins(&app, "acme").await;
+        assert_eq!((log[0]["reason"].as_str(), log[0]["test"].as_bool()), (Some("audience_mismatch"), Some(true)));
+
+        // Okta, signing with a certificate it was not configured with.
+        let okta = TestIdp::okta(Key::Rsa2048);
+        configure(&app, "globex", &okta, json!({})).await;
+        let (id, relay) = start(&app, "globex", true).await;
+        let mut other_key = spec(&app, &okta, "globex", Some(&id));
+        other_key.signing_key = Key::Other;
+        let (status, page) = post_acs(&app, "globex", &[("SAMLResponse", &okta.post_value(&other_key)), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        assert!(page.contains("How to fix it in Okta") && page.contains("View IdP metadata"), "{page}");
+        assert_eq!(last_reason(&app, "globex").await, "signature_invalid");
+
+        // A success page started through the API has no way back either.
+        let (id, relay) = start(&app, "acme", true).await;
+        let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &entra.post_value(&spec(&app, &entra, "acme", Some(&id)))), ("RelayState", &relay)]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Test connection succeeded") && page.contains("You can close this tab"));
+    }
+}
+
+both_backends! {
+    async fn a_test_relay_state_that_no_test_sign_in_has_gets_the_ordinary_error_page(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let entra = TestIdp::entra(Key::Rsa2048);
+        configure(&app, "acme", &entra, json!({})).await;
+        // An ordinary sign-in's request, answered with a "test" RelayState naming it.
+        let (id, _) = start(&app, "acme", false).await;
+        let mut wrong = spec(&app, &entra, "acme", Some(&id));
+        wrong.audience = "spn:someone-else".into();
+        let value = entra.post_value(&wrong);
+        for relay in [format!("test.p.{id}"), "test.p._00000000000000000000000000000000".into(), "test.x.y".into()] {
+            let (status, page) = post_acs(&app, "acme", &[("SAMLResponse", &value), ("RelayState", &relay)]).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+            assert!(page.contains("<title>Sign-in failed</title>"), "{relay}: {page}");
+            assert!(!page.contains("How to fix it"), "{relay}");
+        }
+        let log = sign_ins(&app, "acme").await;
+        assert!(log.iter().all(|row| row["test"] == false), "none of these was a test");
+    }
+}

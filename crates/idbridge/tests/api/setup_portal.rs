@@ -3,6 +3,7 @@
 //! SCIM through it, and every refusal: no link, an expired or revoked link, a
 //! forged form, and a link of one tenant reaching for another.
 
+use idbridge_core::Clock;
 use idbridge_testkit::both_backends;
 use idbridge_testkit::saml::{Key, TestIdp};
 use reqwest::{Method, StatusCode};
@@ -141,6 +142,24 @@ both_backends! {
         assert_eq!(test.status, StatusCode::OK);
         assert!(test.body.contains("Open test sign-in"));
         assert!(test.body.contains(&idp.sso_url), "the test link goes to the IdP");
+        // Okta's "Single sign-on URL" typed wrong: the result page says where to fix
+        // it in Okta's words, and leads back to the portal's SSO step.
+        let start = test.body.find(&format!("href=\"{}", idp.sso_url)).expect("test link") + 6;
+        let href = &test.body[start..];
+        let href = href[..href.find('"').expect("end")].replace("&#38;", "&").replace("&amp;", "&");
+        let query: std::collections::HashMap<String, String> = url::Url::parse(&href).expect("url").query_pairs().into_owned().collect();
+        let request = idbridge_saml::authn_request::inflate_redirect_payload(&query["SAMLRequest"]).expect("inflates");
+        let request_id = request.split(" ID=\"").nth(1).and_then(|r| r.split('"').next()).expect("ID");
+        let mut answer = idp.response_spec(&app.url("/saml/acme"), &app.url("/saml/acme/acs"), Some(request_id), "ada@acme.example", app.clock.now());
+        answer.destination = Some(app.url("/saml/acme/acs-typo"));
+        let refused = app.browser().post(app.url("/saml/acme/acs"))
+            .form(&[("SAMLResponse", idp.post_value(&answer)), ("RelayState", query["RelayState"].clone())])
+            .send().await.expect("send");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let page = refused.text().await.expect("body");
+        assert!(page.contains("How to fix it in Okta") && page.contains("&#34;Single sign-on URL&#34;"), "{page}");
+        assert!(page.contains(&format!("value=\"{}\"", app.url("/saml/acme/acs"))), "{page}");
+        assert!(page.contains(&format!("href=\"{}\"", app.url("/setup/sso"))) && page.contains("Back to setup"), "{page}");
 
         // A Secret Token: shown on the answer to the form, working, never shown again.
         client.get("/setup/provisioning").await;

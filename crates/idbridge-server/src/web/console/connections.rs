@@ -278,9 +278,14 @@ pub async fn test(
     Extension(signed): Extension<Signed>,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    match idp_connections::start_test(&state.app, &slug, &id)
-        .await
-        .map_err(AdminError::from)
+    match idp_connections::start_test(
+        &state.app,
+        &slug,
+        &id,
+        idbridge_app::sign_in::TestFrom::Console,
+    )
+    .await
+    .map_err(AdminError::from)
     {
         Ok(started) => {
             let mut page = page(

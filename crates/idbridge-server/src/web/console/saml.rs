@@ -214,7 +214,8 @@ pub async fn test(
     Extension(signed): Extension<Signed>,
     Path(slug): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    match connections::start_test(&state.app, &slug).await {
+    match connections::start_test(&state.app, &slug, idbridge_app::sign_in::TestFrom::Console).await
+    {
         Ok(started) => {
             let mut page = saml_page(
                 &state,

@@ -261,9 +261,14 @@ pub async fn test(
     Form(form): Form<TestForm>,
 ) -> Result<Response, PortalError> {
     let idp = guide_of(Some(&form.idp));
-    match idp_connections::start_test(&state.app, visitor.tenant.slug.as_str(), &id)
-        .await
-        .map_err(AdminError::from)
+    match idp_connections::start_test(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        &id,
+        idbridge_app::sign_in::TestFrom::Portal,
+    )
+    .await
+    .map_err(AdminError::from)
     {
         Ok(started) => {
             let notice = Notice::Success(format!(

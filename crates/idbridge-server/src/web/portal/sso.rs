@@ -167,7 +167,13 @@ pub async fn test(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    match connections::start_test(&state.app, visitor.tenant.slug.as_str()).await {
+    match connections::start_test(
+        &state.app,
+        visitor.tenant.slug.as_str(),
+        idbridge_app::sign_in::TestFrom::Portal,
+    )
+    .await
+    {
         Ok(started) => {
             let notice = Notice::Success(format!(
                 "Test sign-in ready until {}. Open it, sign in at the identity provider, \
