@@ -611,6 +611,30 @@ both_backends! {
 }}
 
 both_backends! {
+    async fn a_refused_oidc_test_says_what_to_change_at_the_idp(db: TestDb) {
+    let app = spawn(db, true).await;
+    let (idp, _client, id) = scripted(&app, Profile::Entra).await;
+    // The ID token is for another client. (On loopback the IdP cannot be told from
+    // its issuer, so the advice is the generic one; the vendors' words are held by
+    // idbridge-app's unit tests of `sign_in::fix`.)
+    idp.override_claim("aud", json!("00000000-0000-0000-0000-00000000beef"));
+    let response = app
+        .admin(Method::POST, &format!("/api/v1/tenants/acme/connections/{id}/test"))
+        .send()
+        .await
+        .expect("send");
+    let started: Value = response.json().await.expect("json");
+    let landing = browse(&app, started["login_url"].as_str().expect("login_url")).await;
+    assert!(landing.body.contains("<title>Test connection failed</title>"), "{}", landing.body);
+    assert!(landing.body.contains("How to fix it in your identity provider"), "{}", landing.body);
+    assert!(landing.body.contains("The OAuth client at the IdP"), "{}", landing.body);
+    assert!(landing.body.contains("id_token_audience_mismatch"));
+    let logged = last_sign_in(&app, "acme").await;
+    assert_eq!((logged["test"].as_bool(), logged["reason"].as_str()), (Some(true), Some("id_token_audience_mismatch")));
+    assert!(users(&app, "acme").await.is_empty());
+}}
+
+both_backends! {
     async fn a_flow_started_on_one_process_finishes_on_another(db: TestDb) {
         use crate::helpers::{ADMIN_KEY, SECRET_KEY, ServerProcess};
         let idp = oidc_idp::start(Profile::Okta).await;
