@@ -43,6 +43,10 @@ pub enum IdentityError {
     Invalid { path: PathBuf, what: &'static str },
     #[error("{key} does not belong to {certificate}; delete both to make a new identity")]
     Mismatch { key: PathBuf, certificate: PathBuf },
+    #[error(
+        "the signing key is not an RSA key, and ID tokens are signed RS256; delete the state directory's files to make a new identity"
+    )]
+    NotRsa,
     #[error("cannot generate a key or certificate: {0}")]
     Generate(#[from] openssl::error::ErrorStack),
 }
@@ -121,6 +125,25 @@ impl KeyPair {
             certificate_base64: &self.certificate_base64,
             signature_method: RSA_SHA256,
         }
+    }
+
+    /// An RSASSA-PKCS1-v1_5 SHA-256 signature of `message` (a JWT's RS256), with
+    /// the same key that signs SAML messages.
+    pub fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        let key = PKey::private_key_from_der(&self.private_key_der)?;
+        if key.rsa().is_err() {
+            return Err(IdentityError::NotRsa);
+        }
+        let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key)?;
+        signer.update(message)?;
+        Ok(signer.sign_to_vec()?)
+    }
+
+    /// The public key's modulus and exponent, big-endian (a JWK's `n` and `e`).
+    pub fn rsa_public_numbers(&self) -> Result<(Vec<u8>, Vec<u8>), IdentityError> {
+        let key = PKey::private_key_from_der(&self.private_key_der)?;
+        let rsa = key.rsa().map_err(|_| IdentityError::NotRsa)?;
+        Ok((rsa.n().to_vec(), rsa.e().to_vec()))
     }
 
     /// Reads the pair from `key_path` and `cert_path`, or, when either is missing,

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::identity::Identity;
+use crate::oidc::OidcFlavor;
 use crate::saml::{self, NAMEID_EMAIL, NAMEID_PERSISTENT, ResponseFields, STATUS_SUCCESS, Shape};
 
 /// Largest inflated `SAMLRequest` read (a real AuthnRequest is under 1 KB).
@@ -250,6 +251,10 @@ pub struct Person {
     pub groups: Vec<String>,
     pub flavor: Flavor,
     pub name_id_format: NameIdFormat,
+    /// The flavor of the OpenID Provider side's ID tokens (remembered apart from the
+    /// SAML flavor: a cookie from before it existed reads as the default).
+    #[serde(default)]
+    pub oidc_flavor: OidcFlavor,
 }
 
 impl Person {
@@ -263,6 +268,7 @@ impl Person {
             groups: vec!["Engineering".into()],
             flavor: Flavor::Entra,
             name_id_format: NameIdFormat::Email,
+            oidc_flavor: OidcFlavor::Entra,
         }
     }
 
@@ -290,7 +296,7 @@ impl Person {
         Ok(())
     }
 
-    fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         format!("{} {}", self.first_name.trim(), self.last_name.trim())
             .trim()
             .to_owned()
@@ -381,7 +387,7 @@ pub fn entity_id(public_url: &str, flavor: Flavor) -> String {
     format!("{public_url}/{}", flavor.as_str())
 }
 
-fn digest_hex(parts: &[&str]) -> String {
+pub(crate) fn digest_hex(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());
@@ -395,7 +401,7 @@ fn digest_hex(parts: &[&str]) -> String {
 }
 
 /// A GUID-shaped identifier derived from `parts` (stable across restarts).
-fn stable_guid(parts: &[&str]) -> String {
+pub(crate) fn stable_guid(parts: &[&str]) -> String {
     let h = digest_hex(parts);
     format!(
         "{}-{}-{}-{}-{}",

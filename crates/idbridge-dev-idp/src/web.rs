@@ -1,8 +1,9 @@
 //! The dev IdP's HTTP surface (CONTRACT.md, "Test IdP for app developers"):
 //! `GET /metadata`, `GET /sso` (HTTP-Redirect binding), `POST /sso` (the sign-in
-//! form → an auto-posting page), `GET /sso/initiate` (IdP-initiated). Every page is
-//! an askama template; the auto-post script is a file, so the pages' CSP allows no
-//! inline script.
+//! form → an auto-posting page), `GET /sso/initiate` (IdP-initiated), and the
+//! OpenID Provider's routes (`/.well-known/openid-configuration`, `/oidc/…`, whose
+//! handlers are in the private `oidc_web` module). Every page is an askama template; the auto-post script
+//! is a file, so the pages' CSP allows no inline script.
 
 use std::sync::Arc;
 
@@ -12,12 +13,14 @@ use axum::extract::{Form, Query, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
 use crate::identity::Identity;
+use crate::oidc::ClientConfig;
+use crate::oidc_web::{self, OidcState};
 use crate::saml;
 use crate::sso::{self, AuthnRequestInfo, Failure, Flavor, NameIdFormat, Person, SsoError, Target};
 
@@ -39,6 +42,8 @@ pub type Now = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
 pub enum ConfigError {
     #[error("the public URL {0:?} is not an http(s) URL without query or fragment")]
     PublicUrl(String),
+    #[error("the OpenID client secret is empty")]
+    EmptyClientSecret,
 }
 
 /// A running dev IdP's configuration: its keys, where it is reached, its clock.
@@ -51,6 +56,7 @@ struct Inner {
     identity: Identity,
     public_url: String,
     now: Now,
+    oidc: OidcState,
 }
 
 impl std::fmt::Debug for DevIdp {
@@ -63,8 +69,23 @@ impl std::fmt::Debug for DevIdp {
 
 impl DevIdp {
     /// `public_url` is the base of every URL the IdP hands out (Entity IDs, SSO
-    /// URL); `now` gives assertion times (tests pass their manual clock's).
+    /// URL, the OpenID issuer); `now` gives assertion and token times (tests pass
+    /// their manual clock's). The OpenID Provider takes any client_id and the
+    /// default secret ([`crate::oidc::DEFAULT_CLIENT_SECRET`]).
     pub fn new(identity: Identity, public_url: &str, now: Now) -> Result<Self, ConfigError> {
+        Self::with_oidc_clients(identity, public_url, now, ClientConfig::default())
+    }
+
+    /// [`DevIdp::new`], with the OpenID Provider's client_id and secret given.
+    pub fn with_oidc_clients(
+        identity: Identity,
+        public_url: &str,
+        now: Now,
+        clients: ClientConfig,
+    ) -> Result<Self, ConfigError> {
+        if clients.client_secret.is_empty() {
+            return Err(ConfigError::EmptyClientSecret);
+        }
         let trimmed = public_url.trim().trim_end_matches('/');
         let ok = url::Url::parse(trimmed).is_ok_and(|u| {
             matches!(u.scheme(), "http" | "https")
@@ -80,6 +101,7 @@ impl DevIdp {
                 identity,
                 public_url: trimmed.to_owned(),
                 now,
+                oidc: OidcState::new(clients),
             }),
         })
     }
@@ -90,6 +112,24 @@ impl DevIdp {
 
     pub fn identity(&self) -> &Identity {
         &self.inner.identity
+    }
+
+    /// The OpenID Provider's issuer (the public URL).
+    pub fn issuer(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// The OpenID Provider's client_id (`None`: any) and secret.
+    pub fn oidc_clients(&self) -> &ClientConfig {
+        &self.inner.oidc.clients
+    }
+
+    pub(crate) fn oidc(&self) -> &OidcState {
+        &self.inner.oidc
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        (self.inner.now)()
     }
 
     /// The Entity ID (issuer) of `flavor`.
@@ -124,10 +164,25 @@ impl DevIdp {
             .await
     }
 
-    /// The router: `/metadata`, `/sso`, `/sso/initiate`, `/`, and the static files.
+    /// The router: `/metadata`, `/sso`, `/sso/initiate`, the OpenID Provider's
+    /// routes, `/`, and the static files.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/", get(index))
+            .route(
+                "/.well-known/openid-configuration",
+                get(oidc_web::discovery),
+            )
+            .route(
+                "/oidc/authorize",
+                get(oidc_web::authorize_get).post(oidc_web::authorize_post),
+            )
+            .route("/oidc/token", post(oidc_web::token))
+            .route("/oidc/jwks", get(oidc_web::jwks))
+            .route(
+                "/oidc/userinfo",
+                get(oidc_web::userinfo).post(oidc_web::userinfo),
+            )
             .route("/metadata", get(metadata))
             .route("/sso", get(sso_get).post(sso_post))
             .route("/sso/initiate", get(initiate))
@@ -153,7 +208,7 @@ async fn security_headers(mut response: Response<axum::body::Body>) -> Response<
     response
 }
 
-fn page(status: StatusCode, template: &impl Template) -> Response<axum::body::Body> {
+pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response<axum::body::Body> {
     match template.render() {
         Ok(body) => (
             status,
@@ -194,6 +249,9 @@ struct Link {
 struct IndexPage {
     links: Vec<Link>,
     initiate_url: String,
+    issuer: String,
+    client_id: Option<String>,
+    default_secret: bool,
 }
 
 async fn index(State(idp): State<DevIdp>) -> Response<axum::body::Body> {
@@ -210,6 +268,9 @@ async fn index(State(idp): State<DevIdp>) -> Response<axum::body::Body> {
         &IndexPage {
             links,
             initiate_url: format!("{}/sso/initiate", idp.public_url()),
+            issuer: idp.issuer().to_owned(),
+            client_id: idp.oidc_clients().client_id.clone(),
+            default_secret: idp.oidc_clients().client_secret == crate::oidc::DEFAULT_CLIENT_SECRET,
         },
     )
 }
@@ -243,10 +304,10 @@ async fn metadata(
     }
 }
 
-struct Choice {
-    value: &'static str,
-    label: &'static str,
-    selected: bool,
+pub(crate) struct Choice {
+    pub(crate) value: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) selected: bool,
 }
 
 #[derive(Template)]
@@ -266,7 +327,8 @@ struct SignInPage<'a> {
     name_id_formats: Vec<Choice>,
 }
 
-fn remembered(headers: &HeaderMap) -> Person {
+/// The person the form last sent (this browser's cookie), else the sample.
+pub(crate) fn remembered(headers: &HeaderMap) -> Person {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -464,7 +526,7 @@ struct AutoPostPage<'a> {
     xml: &'a str,
 }
 
-fn read_form(form: &SsoForm) -> Result<(Person, Target, Failure), SsoError> {
+fn read_form(form: &SsoForm, remembered: &Person) -> Result<(Person, Target, Failure), SsoError> {
     let flavor = flavor_of(Some(&form.flavor))?.unwrap_or_default();
     let failure = match form.failure.trim() {
         "" => Failure::None,
@@ -510,6 +572,7 @@ fn read_form(form: &SsoForm) -> Result<(Person, Target, Failure), SsoError> {
         groups: sso::split_list(&form.groups),
         flavor,
         name_id_format,
+        oidc_flavor: remembered.oidc_flavor,
     };
     person.check()?;
     Ok((person, target, failure))
@@ -517,9 +580,10 @@ fn read_form(form: &SsoForm) -> Result<(Person, Target, Failure), SsoError> {
 
 async fn sso_post(
     State(idp): State<DevIdp>,
+    headers: HeaderMap,
     Form(form): Form<SsoForm>,
 ) -> Response<axum::body::Body> {
-    let (person, target, failure) = match read_form(&form) {
+    let (person, target, failure) = match read_form(&form, &remembered(&headers)) {
         Ok(read) => read,
         Err(err) => return bad_request(&err),
     };
@@ -564,7 +628,13 @@ async fn sso_post(
             xml: &issued.xml,
         },
     );
-    if let Ok(json) = serde_json::to_vec(&person) {
+    remember(&mut response, &person);
+    response
+}
+
+/// Sets the cookie that remembers `person` for the next form (unless too large).
+pub(crate) fn remember(response: &mut Response<axum::body::Body>, person: &Person) {
+    if let Ok(json) = serde_json::to_vec(person) {
         let value = URL_SAFE_NO_PAD.encode(json);
         if value.len() <= COOKIE_MAX_BYTES
             && let Ok(cookie) = HeaderValue::from_str(&format!(
@@ -574,7 +644,6 @@ async fn sso_post(
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
     }
-    response
 }
 
 async fn autopost_js() -> impl IntoResponse {

@@ -426,6 +426,21 @@ pub struct DevIdpArgs {
     /// anyone who reaches it types: only on a network you trust.
     #[arg(long, default_value_t = false)]
     pub allow_non_loopback: bool,
+
+    /// The only client_id its OpenID Provider accepts. Default: any client_id.
+    #[arg(long, env = "IDBRIDGE_DEV_IDP_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The client secret its OpenID Provider checks at the token endpoint
+    /// (client_secret_basic or client_secret_post).
+    #[arg(
+        long,
+        env = "IDBRIDGE_DEV_IDP_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        default_value = idbridge_dev_idp::DEFAULT_CLIENT_SECRET,
+        value_name = "SECRET"
+    )]
+    pub oidc_client_secret: String,
 }
 
 #[derive(Debug, Subcommand)]

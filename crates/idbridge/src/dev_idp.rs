@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use idbridge_dev_idp::{DevIdp, Identity, ProvisionOptions};
+use idbridge_dev_idp::{DevIdp, Identity, OidcClients, ProvisionOptions};
 
 use crate::cli::{CommonArgs, DevIdpArgs, DevIdpCommand, given_on_command_line};
 
@@ -68,10 +68,18 @@ async fn serve(common: &CommonArgs, args: DevIdpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().context("the bound address")?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
-    let idp = DevIdp::new(
+    let clients = OidcClients {
+        client_id: args
+            .oidc_client_id
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty()),
+        client_secret: args.oidc_client_secret,
+    };
+    let idp = DevIdp::with_oidc_clients(
         identity,
         &public_url,
         Arc::new(time::OffsetDateTime::now_utc),
+        clients,
     )?;
     eprintln!("dev IdP listening on http://{bound}");
     for flavor in idbridge_dev_idp::Flavor::ALL {
@@ -82,6 +90,16 @@ async fn serve(common: &CommonArgs, args: DevIdpArgs) -> anyhow::Result<()> {
             flavor.as_str()
         );
     }
+    eprintln!(
+        "  OpenID Connect issuer: {} (client_id: {}; client secret: {})",
+        idp.issuer(),
+        idp.oidc_clients().client_id.as_deref().unwrap_or("any"),
+        if idp.oidc_clients().client_secret == idbridge_dev_idp::DEFAULT_CLIENT_SECRET {
+            idbridge_dev_idp::DEFAULT_CLIENT_SECRET
+        } else {
+            "the one given with --oidc-client-secret"
+        }
+    );
     eprintln!("  keys kept in {}", state_dir.display());
     idp.serve(listener, shutdown())
         .await

@@ -2,8 +2,13 @@
 //! router on its own loopback port, a tenant configured with its metadata, and a
 //! browser's trip through it (the sign-in form, the auto-posting page, the ACS, the
 //! code, the ID token), for both flavors; IdP-initiated sign-in; each deliberate
-//! failure refused and logged with its reason; the SCIM provisioner's directory read
-//! back through the admin API; and the binary's refusal of a non-loopback address.
+//! failure refused and logged with its reason; the same through its OpenID
+//! Provider, as a tenant's OIDC connection (idbridge's relying-party path:
+//! discovery, the form, the callback, the token request, the ID token's checks),
+//! for each flavor and each deliberate failure, and the provider's own protocol
+//! rules (client authentication, single-use and short-lived codes, PKCE,
+//! userinfo); the SCIM provisioner's directory read back through the admin API; and
+//! the binary's refusal of a non-loopback address.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use crate::helpers::{TestApp, idbridge_bin, q};
 const CALLBACK: &str = "https://app.example.com/auth/callback";
 
 /// The dev IdP on a loopback port, its assertion times from the app's clock.
-async fn spawn_idp(app: &TestApp) -> String {
+pub(crate) async fn spawn_idp(app: &TestApp) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -501,6 +506,7 @@ async fn the_binary_refuses_a_non_loopback_address() {
 async fn the_binary_keeps_its_certificate_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut metadata = Vec::new();
+    let mut kids = Vec::new();
     for _ in 0..2 {
         let port = free_port();
         let mut child = tokio::process::Command::new(idbridge_bin())
@@ -528,7 +534,24 @@ async fn the_binary_keeps_its_certificate_across_restarts() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        // The OpenID Provider's issuer is the address it listens on.
+        let discovery: Value = reqwest::get(format!(
+            "http://127.0.0.1:{port}/.well-known/openid-configuration"
+        ))
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+        let jwks: Value = reqwest::get(format!("http://127.0.0.1:{port}/oidc/jwks"))
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("json");
         let _ = child.kill().await;
+        assert_eq!(discovery["issuer"], format!("http://127.0.0.1:{port}"));
+        kids.push(jwks["keys"][0]["kid"].as_str().expect("kid").to_owned());
         let body = body.expect("the dev IdP answered within 30 s");
         // The SSO URL names the port, which differs; the certificate must not.
         let certificate = body
@@ -540,4 +563,490 @@ async fn the_binary_keeps_its_certificate_across_restarts() {
         metadata.push(certificate);
     }
     assert_eq!(metadata[0], metadata[1]);
+    assert_eq!(kids[0], kids[1], "the ID tokens' key is the same one");
+}
+
+// ---------------------------------------------------------------------------
+// The OpenID Provider side: a tenant's OIDC connection whose issuer is the dev IdP.
+
+/// The test server, allowed to reach the dev IdP on loopback (its outbound
+/// fetcher refuses private addresses otherwise), and the dev IdP on its clock.
+async fn spawn_oidc(db: idbridge_testkit::TestDb) -> (TestApp, String) {
+    let app = TestApp::spawn_allowing_private_urls(db).await;
+    let idp = spawn_idp(&app).await;
+    (app, idp)
+}
+
+/// App roles, an OIDC client of the app, and tenant `slug` with an OpenID Connect
+/// connection to the dev IdP (client `idbridge-{slug}`, the dev IdP's default
+/// secret).
+async fn configure_oidc(app: &TestApp, idp: &str, slug: &str) -> Client {
+    let response = app
+        .admin(Method::PUT, "/api/v1/app-roles")
+        .json(&json!({"roles": ["Admin", "AppAdmin", "Member"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .admin(Method::POST, "/api/v1/clients")
+        .json(&json!({"name": "app", "redirect_uris": [CALLBACK]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let client: Value = response.json().await.expect("json");
+    app.create_tenant(slug).await;
+    let response = app
+        .admin(Method::POST, &format!("/api/v1/tenants/{slug}/connections"))
+        .json(&json!({"type": "oidc", "name": "dev IdP", "issuer": idp,
+                      "client_id": format!("idbridge-{slug}"),
+                      "client_secret": idbridge_dev_idp::DEFAULT_CLIENT_SECRET,
+                      "scopes": ["openid", "email", "profile", "groups"]}))
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["redirect_uri"],
+        app.url(&format!("/oidc/{slug}/callback"))
+    );
+    Client {
+        id: client["client_id"].as_str().expect("client_id").to_owned(),
+        secret: client["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_owned(),
+    }
+}
+
+/// Where the browser's trip through the OpenID Provider ended: idbridge's answer
+/// at its callback.
+struct Landing {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+/// A browser that keeps cookies (the dev IdP's form remembers) and shows redirects.
+fn oidc_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+/// The app's authorization request → idbridge → the dev IdP's form (its fields
+/// as shown) → the form posted with `typed` → idbridge's callback.
+async fn oidc_sign_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    idp: &str,
+    client: &Client,
+    slug: &str,
+    typed: &Typed<'_>,
+) -> (HashMap<String, String>, Landing) {
+    let authorize = format!(
+        "{}?response_type=code&client_id={}&redirect_uri={}&scope=openid%20email%20profile&state=st-1&nonce=n-1&tenant={slug}",
+        app.url("/oauth/authorize"),
+        client.id,
+        q(CALLBACK),
+    );
+    let response = browser.get(&authorize).send().await.expect("authorize");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let to_idp = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        to_idp.starts_with(&format!("{idp}/oidc/authorize?")),
+        "{to_idp}"
+    );
+    let response = browser.get(&to_idp).send().await.expect("form");
+    let status = response.status();
+    let html = response.text().await.expect("html");
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let (action, shown) = form(&html, None);
+    assert_eq!(action, format!("{idp}/oidc/authorize"));
+    assert_eq!(shown["client_id"], format!("idbridge-{slug}"));
+    assert_eq!(
+        shown["code_challenge_method"], "S256",
+        "idbridge sends PKCE"
+    );
+    let mut fields = shown.clone();
+    for (name, value) in [
+        ("email", typed.email),
+        ("first_name", typed.first_name),
+        ("last_name", typed.last_name),
+        ("roles", typed.roles),
+        ("groups", typed.groups),
+        ("flavor", typed.flavor),
+        ("failure", typed.failure),
+    ] {
+        fields.insert(name.to_owned(), value.to_owned());
+    }
+    let response = browser
+        .post(&action)
+        .form(&fields)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to_callback = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        to_callback.starts_with(&app.url(&format!("/oidc/{slug}/callback?"))),
+        "{to_callback}"
+    );
+    let back: HashMap<String, String> = url::Url::parse(&to_callback)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(back["iss"], idp, "RFC 9207");
+    let response = browser.get(&to_callback).send().await.expect("callback");
+    let landing = Landing {
+        status: response.status(),
+        location: response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().expect("ascii").to_owned()),
+        body: response.text().await.unwrap_or_default(),
+    };
+    (shown, landing)
+}
+
+both_backends! {
+    async fn oidc_sign_ins_through_the_dev_idp_end_in_an_id_token(db: TestDb) {
+        let (app, idp) = spawn_oidc(db).await;
+        for (slug, flavor, email) in [
+            ("acme", "entra", "ada@acme.example"),
+            ("globex", "okta", "ada@globex.example"),
+            // A consumer Google account: no `hd`, nothing for the tenant to verify.
+            ("initech", "google", "ada.byron@gmail.com"),
+        ] {
+            let client = configure_oidc(&app, &idp, slug).await;
+            let browser = oidc_browser();
+            let typed = Typed { email, ..Typed::ada(flavor) };
+            let (_, landing) = oidc_sign_in(&app, &browser, &idp, &client, slug, &typed).await;
+            assert_eq!(landing.status, StatusCode::SEE_OTHER, "{flavor}: {}", landing.body);
+            let location = landing.location.expect("to the app");
+            assert!(location.starts_with(CALLBACK), "{location}");
+            let back: HashMap<String, String> =
+                url::Url::parse(&location).expect("url").query_pairs().into_owned().collect();
+            assert_eq!(back["state"], "st-1");
+            let claims = id_token(&app, &client, &back["code"]).await;
+            assert_eq!(claims["email"], email, "{flavor}: {claims}");
+            assert_eq!(claims["name"], "Ada Byron", "{flavor}: {claims}");
+            assert_eq!(claims["tenant"], slug);
+            assert_eq!(claims["idp"], "oidc");
+            assert_eq!(claims["nonce"], "n-1");
+            if flavor == "google" {
+                // Google's ID tokens carry no roles or groups.
+                assert!(claims["groups"].as_array().is_none_or(Vec::is_empty), "{claims}");
+            } else {
+                assert_eq!(claims["roles"], json!(["Admin"]), "{flavor}: {claims}");
+                assert_eq!(claims["groups"], json!(["Engineering", "Night Shift"]), "{flavor}: {claims}");
+            }
+            let log = sign_ins(&app, slug).await;
+            assert_eq!(log[0]["outcome"], "success", "{flavor}");
+
+            // The form remembers what was typed, flavor included.
+            let (shown, landing) = oidc_sign_in(&app, &browser, &idp, &client, slug, &typed).await;
+            assert_eq!(shown["email"], email);
+            assert_eq!(shown["groups"], "Engineering, Night Shift");
+            assert_eq!(landing.status, StatusCode::SEE_OTHER, "{}", landing.body);
+            assert_eq!(admin_list(&app, &format!("/api/v1/tenants/{slug}/users")).await.len(), 1, "the same user");
+        }
+    }
+
+    async fn each_deliberate_oidc_failure_is_refused_and_logged(db: TestDb) {
+        let (app, idp) = spawn_oidc(db).await;
+        let client = configure_oidc(&app, &idp, "acme").await;
+        for (flavor, failure, email, reason) in [
+            ("entra", "expired", "ada@acme.example", "id_token_expired"),
+            ("entra", "wrong_audience", "ada@acme.example", "id_token_audience_mismatch"),
+            ("okta", "wrong_issuer", "ada@acme.example", "id_token_issuer_mismatch"),
+            ("entra", "wrong_key", "ada@acme.example", "id_token_signature_invalid"),
+            ("okta", "wrong_nonce", "ada@acme.example", "id_token_nonce_mismatch"),
+            ("entra", "missing_email", "ada@acme.example", "email_missing"),
+            ("google", "email_unverified", "ada.byron@gmail.com", "email_not_verified_by_idp"),
+            ("okta", "access_denied", "ada@acme.example", "idp_error"),
+            // A Google Workspace account whose domain the tenant has not verified.
+            ("google", "none", "ada@acme.example", "hosted_domain_not_verified"),
+        ] {
+            let typed = Typed { email, failure, ..Typed::ada(flavor) };
+            let (_, landing) = oidc_sign_in(&app, &oidc_browser(), &idp, &client, "acme", &typed).await;
+            assert!(landing.status.is_client_error(), "{failure}: {} {}", landing.status, landing.body);
+            assert!(landing.location.is_none(), "{failure}: no redirect to the app");
+            assert!(landing.body.contains(reason), "{failure}: {}", landing.body);
+            let log = sign_ins(&app, "acme").await;
+            assert_eq!(log[0]["outcome"], "failure", "{failure}");
+            assert_eq!(log[0]["reason"], reason, "{failure}");
+        }
+        assert!(admin_list(&app, "/api/v1/tenants/acme/users").await.is_empty(), "no user from a refused token");
+        // The same form without a failure signs in.
+        let (_, landing) = oidc_sign_in(&app, &oidc_browser(), &idp, &client, "acme", &Typed::ada("entra")).await;
+        assert_eq!(landing.status, StatusCode::SEE_OTHER, "{}", landing.body);
+    }
+}
+
+/// A clock a test moves by hand, as the dev IdP takes it.
+fn manual_now() -> (
+    Arc<std::sync::Mutex<time::OffsetDateTime>>,
+    idbridge_dev_idp::Now,
+) {
+    let at = Arc::new(std::sync::Mutex::new(
+        time::macros::datetime!(2026-11-01 09:00:00 UTC),
+    ));
+    let read = Arc::clone(&at);
+    (at, Arc::new(move || *read.lock().expect("clock")))
+}
+
+/// The OpenID Provider's rules over HTTP, with nothing but a client: discovery,
+/// the form's redirect, client authentication (basic and post, the wrong secret),
+/// single-use and short-lived codes, PKCE, the ID token's header and key, userinfo.
+#[tokio::test]
+async fn the_dev_idps_openid_provider_keeps_the_protocol() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let idp = format!("http://{}", listener.local_addr().expect("addr"));
+    let (clock, now) = manual_now();
+    let dev = DevIdp::with_oidc_clients(
+        Identity::generate().expect("keys"),
+        &idp,
+        now,
+        idbridge_dev_idp::OidcClients {
+            client_id: Some("my-app".into()),
+            client_secret: "s3cret".into(),
+        },
+    )
+    .expect("dev IdP");
+    tokio::spawn(async move { dev.serve(listener, std::future::pending()).await });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let discovery: Value = http
+        .get(format!("{idp}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(discovery["issuer"], idp.as_str());
+    assert_eq!(discovery["token_endpoint"], format!("{idp}/oidc/token"));
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    let redirect_uri = "https://app.example/cb";
+    let verifier = "a-verifier-of-enough-length-for-pkce-0123456789";
+    let challenge = idbridge_dev_idp::oidc::s256(verifier);
+
+    // Only the configured client_id: another is refused on a page, not redirected.
+    let response = http
+        .get(format!(
+            "{idp}/oidc/authorize?response_type=code&client_id=other&redirect_uri={}&scope=openid",
+            q(redirect_uri)
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get("location").is_none());
+    // A bad request from the right client goes back with error=.
+    let response = http
+        .get(format!("{idp}/oidc/authorize?response_type=token&client_id=my-app&redirect_uri={}&scope=openid&state=s", q(redirect_uri)))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        location.starts_with(redirect_uri)
+            && location.contains("error=unsupported_response_type")
+            && location.contains("state=s"),
+        "{location}"
+    );
+
+    // A code, through the form.
+    let code = |pkce: bool| {
+        let http = http.clone();
+        let idp = idp.clone();
+        let challenge = challenge.clone();
+        async move {
+            let mut url = format!(
+                "{idp}/oidc/authorize?response_type=code&client_id=my-app&redirect_uri={}&scope=openid%20email&state=s&nonce=n&login_hint=grace%40example.com",
+                q(redirect_uri)
+            );
+            if pkce {
+                url.push_str(&format!(
+                    "&code_challenge={challenge}&code_challenge_method=S256"
+                ));
+            }
+            let html = http
+                .get(&url)
+                .send()
+                .await
+                .expect("form")
+                .text()
+                .await
+                .expect("html");
+            let (action, mut fields) = form(&html, None);
+            assert_eq!(fields["email"], "grace@example.com", "the login_hint");
+            fields.insert("flavor".into(), "okta".into());
+            let response = http.post(&action).form(&fields).send().await.expect("post");
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            let location = response.headers()["location"]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+            let back: HashMap<String, String> = url::Url::parse(&location)
+                .expect("url")
+                .query_pairs()
+                .into_owned()
+                .collect();
+            assert_eq!(back["state"], "s");
+            back["code"].clone()
+        }
+    };
+    let token = |form: Vec<(&'static str, String)>, basic: Option<(&'static str, &'static str)>| {
+        let mut request = http.post(format!("{idp}/oidc/token")).form(&form);
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        async move {
+            let response = request.send().await.expect("token");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let exchange = |code: &str, verifier: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+        ];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v.to_owned()));
+        }
+        form
+    };
+
+    // client_secret_basic, PKCE: an ID token signed with the published key.
+    let first = code(true).await;
+    let (status, answer) =
+        token(exchange(&first, Some(verifier)), Some(("my-app", "s3cret"))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["token_type"], "Bearer");
+    let id_token = answer["id_token"].as_str().expect("id_token");
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().expect("header"))
+            .expect("b64"),
+    )
+    .expect("json");
+    let jwks: Value = http
+        .get(format!("{idp}/oidc/jwks"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], jwks["keys"][0]["kid"]);
+    let claims = jwt_payload(id_token);
+    assert_eq!(claims["iss"], idp.as_str());
+    assert_eq!(claims["aud"], "my-app");
+    assert_eq!(claims["nonce"], "n");
+    assert_eq!(claims["email"], "grace@example.com");
+    assert!(
+        claims["sub"].as_str().expect("sub").starts_with("00u"),
+        "okta-shaped"
+    );
+    // Userinfo with the access token: the same subject.
+    let access = answer["access_token"].as_str().expect("access_token");
+    let info: Value = http
+        .get(format!("{idp}/oidc/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["sub"], claims["sub"]);
+    assert_eq!(info["email"], "grace@example.com");
+    let response = http
+        .get(format!("{idp}/oidc/userinfo"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // The code is used: once.
+    let (status, answer) =
+        token(exchange(&first, Some(verifier)), Some(("my-app", "s3cret"))).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // PKCE: the wrong verifier, or none, is refused (and the code is spent).
+    let second = code(true).await;
+    let (status, answer) = token(
+        exchange(
+            &second,
+            Some("another-verifier-of-enough-length-0123456789"),
+        ),
+        Some(("my-app", "s3cret")),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{answer}"
+    );
+    let (status, _) = token(
+        exchange(&second, Some(verifier)),
+        Some(("my-app", "s3cret")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "spent by the failed try");
+
+    // The wrong secret: 401 invalid_client, the code not spent.
+    let third = code(false).await;
+    let (status, answer) = token(exchange(&third, None), Some(("my-app", "wrong"))).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // client_secret_post.
+    let mut form = exchange(&third, None);
+    form.push(("client_id", "my-app".into()));
+    form.push(("client_secret", "s3cret".into()));
+    let (status, answer) = token(form, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // Codes live a minute.
+    let fourth = code(false).await;
+    *clock.lock().expect("clock") += time::Duration::seconds(61);
+    let (status, answer) = token(exchange(&fourth, None), Some(("my-app", "s3cret"))).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
