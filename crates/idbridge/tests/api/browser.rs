@@ -8,7 +8,10 @@
 //!
 //! Chromium is a requirement of the suite, not an option: `scripts/test` installs it
 //! (`scripts/install-deps --browser`), so a machine without it fails these tests
-//! with instructions instead of skipping them.
+//! with instructions instead of skipping them. So is axe-core, the accessibility
+//! engine [`Browser::check_accessibility`] injects into a page: pinned in
+//! `tests/axe/package-lock.json`, installed by `scripts/test` (`npm ci --prefix
+//! tests/axe`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -25,16 +28,31 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const DRIVER_START: Duration = Duration::from_secs(20);
 
 /// The window a test sees pages in: a laptop screen.
-const WINDOW_WIDTH: u32 = 1200;
-const WINDOW_HEIGHT: u32 = 900;
+pub const WINDOW_WIDTH: u32 = 1200;
+pub const WINDOW_HEIGHT: u32 = 900;
 /// Screenshots stop at this height, however long the page.
 const MAX_SCREENSHOT_HEIGHT: u32 = 5000;
+/// A phone held upright (an iPhone 12 to 15's CSS width).
+pub const PHONE_WIDTH: u32 = 390;
+pub const PHONE_HEIGHT: u32 = 844;
+
+/// What axe checks a page against: WCAG 2.0 and 2.1, levels A and AA, and axe's
+/// best practices.
+const AXE_TAGS: [&str; 5] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
+/// Violations of these impacts fail a test; `moderate` and `minor` ones are in the
+/// result file only.
+const AXE_FAILING_IMPACTS: [&str; 2] = ["serious", "critical"];
+/// How many offending elements of each violation a failure lists.
+const AXE_NODES_SHOWN: usize = 3;
 
 pub struct Browser {
     client: Option<Client>,
     driver: tokio::process::Child,
     screenshots: PathBuf,
     downloads: PathBuf,
+    /// The window's size now: [`Self::set_window_size`] changes it, screenshots
+    /// keep its width.
+    window: (u32, u32),
     driver_log: PathBuf,
     /// Chromium's profile and chromedriver's log; removed on drop.
     _scratch: tempfile::TempDir,
@@ -76,6 +94,7 @@ impl Browser {
             driver,
             screenshots: screenshot_root().join(test),
             downloads: downloads.clone(),
+            window: (WINDOW_WIDTH, WINDOW_HEIGHT),
             driver_log,
             _scratch: scratch,
         };
@@ -256,6 +275,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("waiting for {url}: {e}"));
     }
 
+    /// Runs `script` (a function body: `return …` gives its value) in the page.
+    pub async fn run_script(&self, script: &str) -> serde_json::Value {
+        self.client()
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("running {script:?}: {e}"))
+    }
+
+    /// Whether the first element matching `css` is shown (not hidden, not in a
+    /// closed `<details>`).
+    pub async fn is_displayed(&self, css: &str) -> bool {
+        self.find(css)
+            .await
+            .is_displayed()
+            .await
+            .unwrap_or_else(|e| panic!("is {css} displayed: {e}"))
+    }
+
     async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client()
             .find(Locator::Css(css))
@@ -299,16 +336,17 @@ impl Browser {
             .ok()
             .and_then(|v| v.as_u64())
             .unwrap_or(u64::from(WINDOW_HEIGHT));
+        let (width, window_height) = self.window;
         let height = u32::try_from(height)
             .unwrap_or(MAX_SCREENSHOT_HEIGHT)
-            .clamp(WINDOW_HEIGHT, MAX_SCREENSHOT_HEIGHT);
+            .clamp(window_height, MAX_SCREENSHOT_HEIGHT);
         self.client()
-            .set_window_size(WINDOW_WIDTH, height)
+            .set_window_size(width, height)
             .await
             .expect("grow the window");
         let png = self.client().screenshot().await.expect("screenshot");
         self.client()
-            .set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)
+            .set_window_size(width, window_height)
             .await
             .expect("restore the window");
         assert!(png.starts_with(b"\x89PNG"), "a PNG from the browser");
@@ -316,6 +354,119 @@ impl Browser {
         let path = self.screenshots.join(format!("{step}.png"));
         std::fs::write(&path, png).expect("write screenshot");
         path
+    }
+
+    /// Resizes the window (for a phone's width: [`PHONE_WIDTH`]); pages are laid
+    /// out again at once, and screenshots keep the new width.
+    pub async fn set_window_size(&mut self, width: u32, height: u32) {
+        self.client()
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize the window to {width}x{height}: {e}"));
+        self.window = (width, height);
+    }
+
+    /// The width pages are laid out at now (`window.innerWidth`, CSS pixels).
+    pub async fn viewport_width(&self) -> u64 {
+        self.client()
+            .execute("return window.innerWidth;", vec![])
+            .await
+            .expect("innerWidth")
+            .as_u64()
+            .expect("a number")
+    }
+
+    /// What makes the page wider than the window (WCAG 1.4.10, reflow: at a
+    /// phone's width nothing but a table in its own scrolling region may need
+    /// sideways scrolling): the innermost elements that stick out past the right
+    /// edge and are not inside a scrolling box, as `tag#id.class (right edge)`.
+    /// Empty when the page fits.
+    pub async fn sideways_overflow(&self) -> Vec<String> {
+        let found = self
+            .run_script(
+                "const w = document.documentElement.clientWidth;\n\
+                 if (document.documentElement.scrollWidth <= w) return [];\n\
+                 const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {\n\
+                   if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };\n\
+                 const out = [];\n\
+                 for (const e of document.body.querySelectorAll('*')) {\n\
+                   const r = e.getBoundingClientRect();\n\
+                   if (r.right <= w + 1 || r.width === 0 || clipped(e)) continue;\n\
+                   const inner = Array.from(e.children).some(c => c.getBoundingClientRect().right > w + 1);\n\
+                   if (inner) continue;\n\
+                   out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +\n\
+                     (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') +\n\
+                     ' \"' + (e.textContent || e.value || '').trim().slice(0, 40) + '\"' +\n\
+                     ' (right edge ' + Math.round(r.right) + ' px of ' + w + ')');\n\
+                 }\n\
+                 return out.length ? out.slice(0, 6) : ['the page is ' + document.documentElement.scrollWidth + ' px wide'];",
+            )
+            .await;
+        found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Runs axe-core on the page as it is now (WCAG 2.0/2.1 A and AA and best
+    /// practices) and fails the test listing each `serious` or `critical`
+    /// violation: its rule, what it asks for, and the first elements that break
+    /// it. The whole result is saved as
+    /// `target/browser-screenshots/<test>/<step>.axe.json`, next to the screenshots.
+    pub async fn check_accessibility(&self, step: &str) {
+        let failing = self.accessibility_violations(step).await;
+        assert!(failing.is_empty(), "{}", failing.join("\n"));
+    }
+
+    /// What [`Self::check_accessibility`] would fail with, as text (empty: nothing
+    /// serious or critical), for a test that checks many pages and reports them all.
+    pub async fn accessibility_violations(&self, step: &str) -> Vec<String> {
+        let url = self.current_url().await;
+        self.client()
+            .execute(axe_source(), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{step}: injecting axe-core into {url}: {e}"));
+        let raw = self
+            .client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\n\
+                 axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})\n\
+                   .then(r => done(JSON.stringify(r)), e => done(JSON.stringify({error: String(e)})));",
+                vec![json!(AXE_TAGS)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{step}: running axe-core on {url}: {e}"));
+        let raw = raw.as_str().expect("axe's result as JSON text");
+        let result: serde_json::Value = serde_json::from_str(raw).expect("axe's result");
+        if let Some(error) = result.get("error") {
+            panic!("{step}: axe-core failed on {url}: {error}");
+        }
+        std::fs::create_dir_all(&self.screenshots).expect("screenshot folder");
+        let path = self.screenshots.join(format!("{step}.axe.json"));
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&result).expect("serialise"),
+        )
+        .expect("write axe's result");
+        let violations = result["violations"].as_array().cloned().unwrap_or_default();
+        let failing: Vec<String> = violations
+            .iter()
+            .filter(|v| AXE_FAILING_IMPACTS.contains(&v["impact"].as_str().unwrap_or_default()))
+            .map(describe_violation)
+            .collect();
+        if failing.is_empty() {
+            return failing;
+        }
+        let mut report = vec![format!(
+            "{step}: axe-core found {} serious or critical accessibility violation(s) on \
+             {url} (all results: {}):",
+            failing.len(),
+            path.display(),
+        )];
+        report.extend(failing);
+        report
     }
 
     /// Ends the session (Chromium quits); drop then stops chromedriver.
@@ -338,6 +489,54 @@ impl Drop for Browser {
         }
         let _ = self.driver.start_kill();
     }
+}
+
+/// One axe violation as a failing test lists it: impact, rule, what it asks for,
+/// where it is explained, and the first few elements that break it.
+fn describe_violation(violation: &serde_json::Value) -> String {
+    let nodes = violation["nodes"].as_array().cloned().unwrap_or_default();
+    let mut text = format!(
+        "- [{}] {}: {} ({}), {} element(s)",
+        violation["impact"].as_str().unwrap_or("?"),
+        violation["id"].as_str().unwrap_or("?"),
+        violation["help"].as_str().unwrap_or_default(),
+        violation["helpUrl"].as_str().unwrap_or_default(),
+        nodes.len(),
+    );
+    for node in nodes.iter().take(AXE_NODES_SHOWN) {
+        let html: String = node["html"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let summary = node["failureSummary"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('\n', " ");
+        text.push_str(&format!(
+            "\n    at {}: {html}\n      {summary}",
+            node["target"]
+        ));
+    }
+    text
+}
+
+/// axe-core's browser bundle, read once from `tests/axe/node_modules`.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let axe_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/axe");
+        let path = axe_dir.join("node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{} is missing ({e}): the accessibility checks need axe-core, pinned in \
+                 tests/axe/package-lock.json. scripts/test installs it; or run \
+                 `npm ci --prefix tests/axe`.",
+                path.display()
+            )
+        })
+    })
 }
 
 /// A port nothing listens on right now. chromedriver binds it a moment later; the

@@ -40,7 +40,7 @@ pub(crate) fn idp_post_page(acs_url: &str) -> String {
 
 /// A "test connection" sign-in started through the admin API: the AuthnRequest's ID
 /// and RelayState, as the IdP would receive them.
-async fn start_test_sign_in(app: &TestApp, slug: &str) -> (String, String) {
+pub(crate) async fn start_test_sign_in(app: &TestApp, slug: &str) -> (String, String) {
     let response = app
         .admin(Method::POST, &format!("/api/v1/tenants/{slug}/saml/test"))
         .send()
@@ -174,7 +174,7 @@ async fn sign_in_pages_render_in_chromium() {
 /// The console's newer pages as an operator uses them, in headless Chromium: sign
 /// in, add a webhook endpoint (its secret shown once, with a working copy button,
 /// which proves the script loads under the CSP), a setup link, the roles tab and a
-/// filtered sign-in log. Screenshots:
+/// filtered sign-in log; the pages that show what was just made pass axe-core. Screenshots:
 /// target/browser-screenshots/console_pages_render_in_chromium/.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_pages_render_in_chromium() {
@@ -222,6 +222,7 @@ async fn console_pages_render_in_chromium() {
         "{page}"
     );
     browser.screenshot("02-webhook-created").await;
+    browser.check_accessibility("02-webhook-created").await;
     browser.click("a.button.danger").await;
     browser.wait_for("#delete-title").await;
     browser.screenshot("03-webhook-delete-confirm").await;
@@ -240,6 +241,7 @@ async fn console_pages_render_in_chromium() {
         "{page}"
     );
     browser.screenshot("04-setup-link-created").await;
+    browser.check_accessibility("04-setup-link-created").await;
 
     browser.goto(&app.url("/admin/tenants/acme/roles")).await;
     browser.fill("#app_roles", "Admin\nAppAdmin\nMember").await;
@@ -250,6 +252,7 @@ async fn console_pages_render_in_chromium() {
     let page = browser.text("main").await;
     assert!(page.contains("App roles saved"), "{page}");
     browser.screenshot("05-roles").await;
+    browser.check_accessibility("05-roles").await;
 
     browser
         .goto(&app.url("/admin/tenants/acme/sign-ins?outcome=failure"))

@@ -7,6 +7,7 @@ mod helpers;
 mod admin_auth;
 mod bad_input;
 mod browser;
+mod browser_accessibility;
 mod browser_oidc_journey;
 mod browser_pages;
 mod browser_setup_journey;
