@@ -39,7 +39,8 @@ pub async fn add(
     audit: &Audit,
 ) -> Result<(TenantDomain, bool)> {
     let tenant = find(app, raw_slug).await?;
-    let domain = DomainName::parse(&input.domain)?;
+    // What people paste: an address, an email address, `https://acme.example/`.
+    let domain = DomainName::from_pasted(&input.domain)?;
     if domain.is_public_mail_domain() {
         return Err(Error::PublicMailDomain(domain.to_string()));
     }

@@ -89,6 +89,30 @@ impl DomainName {
         Ok(Self(ascii))
     }
 
+    /// [`Self::parse`] of what people paste for a domain: an address
+    /// (`https://acme.example/login`), an email address or its `@acme.example` part,
+    /// a `*.` wildcard. The host is taken out of them; a port, a path or a query never
+    /// make a domain.
+    pub fn from_pasted(input: &str) -> Result<Self, InvalidDomain> {
+        let mut s = input.trim();
+        for scheme in ["https://", "http://"] {
+            if s.len() >= scheme.len() && s[..scheme.len()].eq_ignore_ascii_case(scheme) {
+                s = &s[scheme.len()..];
+            }
+        }
+        // The host ends where a path, query or fragment begins.
+        let s = s.split(['/', '?', '#']).next().unwrap_or_default();
+        // user@host (an email address, or credentials in a URL) keeps the host.
+        let s = s.rsplit('@').next().unwrap_or_default();
+        // A port, unless the host is a bracketed IPv6 literal (refused by `parse`).
+        let s = match s.rsplit_once(':') {
+            Some((host, port)) if !host.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => s,
+        };
+        let s = s.strip_prefix("*.").unwrap_or(s);
+        Self::parse(s)
+    }
+
     fn check_ascii(name: &str) -> Result<(), InvalidDomain> {
         if name.is_empty() {
             return Err(InvalidDomain::Empty);
@@ -373,6 +397,30 @@ impl DnsCheck {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pasted_addresses_become_their_domain() {
+        for pasted in [
+            "acme.example",
+            "https://acme.example/",
+            "HTTPS://Acme.Example/login?x=1#top",
+            "http://acme.example:8443/path",
+            "ada@acme.example",
+            "@acme.example",
+            " *.acme.example ",
+            "acme.example.",
+        ] {
+            assert_eq!(
+                DomainName::from_pasted(pasted).map(|d| d.to_string()),
+                Ok("acme.example".to_owned()),
+                "{pasted:?}"
+            );
+        }
+        for refused in ["https://", "http://10.0.0.1/", "[::1]:443", "@", "https://localhost/"] {
+            assert!(DomainName::from_pasted(refused).is_err(), "{refused:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

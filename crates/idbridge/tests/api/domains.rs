@@ -639,3 +639,17 @@ mod required {
         }
     }
 }
+
+both_backends! {
+    async fn a_pasted_address_is_cleaned_to_its_domain(db: TestDb) {
+        let (app, _dns) = app_with_dns(db).await;
+        app.create_tenant("acme").await;
+        for (pasted, domain) in [("https://Acme.Example/", "acme.example"), ("ada@globex.example", "globex.example"), ("http://initech.example:8080/login?x=1", "initech.example")] {
+            let claim = app.claim("acme", pasted).await;
+            assert_eq!(claim["domain"], domain, "{pasted}");
+        }
+        // What is left must still be a domain.
+        let response = app.add_domain("acme", "https://10.0.0.1/").await;
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_domain").await;
+    }
+}
