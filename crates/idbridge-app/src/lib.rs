@@ -12,6 +12,7 @@
 //! the store, shared by every process.
 
 pub mod audit;
+pub mod branding;
 pub mod clients;
 pub mod config;
 pub mod connections;

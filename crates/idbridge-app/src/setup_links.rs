@@ -21,41 +21,86 @@ pub const DEFAULT_LIFETIME_HOURS: u32 = 72;
 /// The longest a link may last: a month.
 pub const MAX_LIFETIME_HOURS: u32 = 24 * 30;
 
-/// The guide the portal opens with.
+/// The guide the portal opens with: whose console the steps name, field by field.
+/// The API value is the lowercase name (`entra`, `okta`, `google`, `onelogin`,
+/// `jumpcloud`, `pingone`, `adfs`, `generic`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// Microsoft Entra ID.
     Entra,
     Okta,
+    /// Google Workspace (SAML only: it has no SCIM client for custom apps).
+    Google,
+    OneLogin,
+    JumpCloud,
+    /// PingOne (PingOne SSO and its SCIM provisioning connector).
+    PingOne,
+    /// Microsoft AD FS (SAML relying party trust only: it has no SCIM client).
+    Adfs,
     /// Any SAML 2.0 / SCIM 2.0 IdP.
     #[default]
     Generic,
 }
 
 impl Provider {
+    /// Every guide, in the order the console and the portal offer them.
+    pub const ALL: [Provider; 8] = [
+        Self::Entra,
+        Self::Okta,
+        Self::Google,
+        Self::OneLogin,
+        Self::JumpCloud,
+        Self::PingOne,
+        Self::Adfs,
+        Self::Generic,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Entra => "entra",
             Self::Okta => "okta",
+            Self::Google => "google",
+            Self::OneLogin => "onelogin",
+            Self::JumpCloud => "jumpcloud",
+            Self::PingOne => "pingone",
+            Self::Adfs => "adfs",
             Self::Generic => "generic",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "entra" => Some(Self::Entra),
-            "okta" => Some(Self::Okta),
-            "generic" => Some(Self::Generic),
-            _ => None,
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The product's name, as its admins know it; `None` for the generic guide.
+    pub fn vendor_name(self) -> Option<&'static str> {
+        match self {
+            Self::Entra => Some("Microsoft Entra ID"),
+            Self::Okta => Some("Okta"),
+            Self::Google => Some("Google Workspace"),
+            Self::OneLogin => Some("OneLogin"),
+            Self::JumpCloud => Some("JumpCloud"),
+            Self::PingOne => Some("PingOne"),
+            Self::Adfs => Some("Microsoft AD FS"),
+            Self::Generic => None,
         }
+    }
+
+    /// Whether the IdP can push users to a custom app over SCIM. Google Workspace
+    /// (auto-provisioning only for its catalog apps) and AD FS cannot: their users
+    /// arrive at their first sign-in.
+    pub fn pushes_scim(self) -> bool {
+        !matches!(self, Self::Google | Self::Adfs)
     }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSetupLink {
-    /// `entra`, `okta` or `generic` (default).
+    /// The guide the link opens with: `entra`, `okta`, `google`, `onelogin`,
+    /// `jumpcloud`, `pingone`, `adfs` or `generic` (default: any SAML 2.0 / SCIM 2.0
+    /// IdP).
     #[serde(default)]
     pub provider: Provider,
     /// Hours until the link stops working: 1 to 720 (default 72).
@@ -64,6 +109,15 @@ pub struct CreateSetupLink {
     /// Who it is for, e.g. "Jane, Acme IT".
     #[serde(default)]
     pub note: Option<String>,
+    /// Where the portal's "Back to …" leads from this link, instead of the
+    /// branding's return URL: https (http only for a loopback host).
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// This link's support contact, instead of the branding's (either or both).
+    #[serde(default)]
+    pub support_email: Option<String>,
+    #[serde(default)]
+    pub support_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,6 +137,10 @@ pub struct SetupLinkView {
     pub last_used_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// This link's own return URL, if it has one.
+    pub return_url: Option<String>,
+    pub support_email: Option<String>,
+    pub support_url: Option<String>,
 }
 
 impl SetupLinkView {
@@ -104,6 +162,9 @@ impl SetupLinkView {
             expires_at: link.expires_at,
             last_used_at: link.last_used_at,
             revoked_at: link.revoked_at,
+            return_url: link.return_url,
+            support_email: link.support_email,
+            support_url: link.support_url,
         }
     }
 }
@@ -136,6 +197,10 @@ pub async fn create_setup_link(
         .filter(|n| !n.trim().is_empty())
         .map(|n| validate_text("note", n, 200))
         .transpose()?;
+    let return_url = crate::branding::check_url("return_url", input.return_url.as_deref())?;
+    let support_email =
+        crate::branding::check_email("support_email", input.support_email.as_deref())?;
+    let support_url = crate::branding::check_url("support_url", input.support_url.as_deref())?;
     let token = SetupLinkToken::generate();
     let now = app.clock.now();
     let link = SetupLinkRecord {
@@ -147,13 +212,23 @@ pub async fn create_setup_link(
         expires_at: now + Duration::hours(i64::from(hours)),
         last_used_at: None,
         revoked_at: None,
+        return_url,
+        support_email,
+        support_url,
     };
     let audited = audit.of_tenant(
         now,
         AuditAction::SetupLinkCreated,
         &tenant,
         Some(link.id.to_string()),
-        json!({"provider": link.provider, "note": link.note, "expires_at": link.expires_at.unix_timestamp()}),
+        json!({
+            "provider": link.provider,
+            "note": link.note,
+            "expires_at": link.expires_at.unix_timestamp(),
+            "return_url": link.return_url,
+            "support_email": link.support_email,
+            "support_url": link.support_url,
+        }),
     );
     match app
         .store
@@ -220,6 +295,8 @@ pub struct LinkVisit {
     /// The guide the operator chose for the link.
     pub provider: Provider,
     pub expires_at: OffsetDateTime,
+    /// The deployment's brand with the link's overrides.
+    pub brand: crate::branding::Brand,
 }
 
 /// The link `token` is for, if it is still usable (not expired, not revoked);
@@ -236,10 +313,116 @@ pub async fn visit(app: &App, token: &SetupLinkToken) -> Result<Option<LinkVisit
     {
         app.store.touch_setup_link(link.id, now).await?;
     }
+    let brand = crate::branding::brand(app).await?.for_link(&link);
     Ok(Some(LinkVisit {
+        brand,
         link_id: link.id,
         provider: Provider::parse(&link.provider).unwrap_or_default(),
         expires_at: link.expires_at,
         tenant,
     }))
+}
+
+/// Where a tenant's setup stands, as the portal's steps count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetupProgress {
+    /// A SAML or OpenID Connect connection is configured.
+    pub sso: bool,
+    /// A SCIM token is active (the IdP can provision).
+    pub provisioning: bool,
+    /// Domains claimed, and how many of them are verified.
+    pub domains: u64,
+    pub domains_verified: u64,
+}
+
+impl SetupProgress {
+    /// Every step is done: single sign-on, provisioning when the IdP pushes SCIM
+    /// (`scim_expected`), and at least one domain, all of them verified.
+    pub fn is_complete(&self, scim_expected: bool) -> bool {
+        self.sso
+            && (self.provisioning || !scim_expected)
+            && self.domains > 0
+            && self.domains_verified == self.domains
+    }
+}
+
+/// Reads where the tenant's setup stands.
+pub async fn progress(app: &App, tenant: &idbridge_store::Tenant) -> Result<SetupProgress> {
+    let sso = !app.store.connections(tenant.id).await?.is_empty();
+    let provisioning = app.store.count_active_scim_tokens(tenant.id).await? > 0;
+    let domains = app
+        .store
+        .list_domains(tenant.id, PageRequest::first(PageRequest::MAX_LIMIT))
+        .await?
+        .items;
+    Ok(SetupProgress {
+        sso,
+        provisioning,
+        domains: domains.len() as u64,
+        domains_verified: domains.iter().filter(|d| d.verified).count() as u64,
+    })
+}
+
+/// The IT admin says setup is done ("Finish" in the portal): refused unless every
+/// step is, else one `setup.completed` event in the tenant's feed (so the app hears
+/// of it, by webhook or feed) and its audit record, in one write.
+pub async fn complete(
+    app: &App,
+    tenant: &idbridge_store::Tenant,
+    link_id: Uuid,
+    scim_expected: bool,
+    audit: &Audit,
+) -> Result<SetupProgress> {
+    let progress = progress(app, tenant).await?;
+    if !progress.is_complete(scim_expected) {
+        return Err(Error::Invalid(
+            "setup is not finished yet: connect single sign-on, provisioning and verify every email domain first".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let data = json!({
+        "setup_link_id": link_id,
+        "provisioning": progress.provisioning,
+        "domains_verified": progress.domains_verified,
+    });
+    let event = idbridge_store::NewEvent {
+        kind: idbridge_core::EventKind::SetupCompleted,
+        resource_type: idbridge_core::EventResource::SetupLink,
+        resource_id: link_id,
+        data: data.clone(),
+    };
+    let audited = audit.of_tenant(
+        now,
+        AuditAction::SetupCompleted,
+        tenant,
+        Some(link_id.to_string()),
+        data,
+    );
+    app.store
+        .append_tenant_event(tenant.id, &event, now, &audited)
+        .await?;
+    tracing::info!(tenant = %tenant.slug, %link_id, "the IT admin finished setup");
+    Ok(progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Provider;
+
+    #[test]
+    fn provider_values_round_trip_and_match_serde() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::parse(p.as_str()), Some(p));
+            assert_eq!(
+                serde_json::to_value(p).expect("serialize"),
+                serde_json::json!(p.as_str()),
+                "the API value is the stored value"
+            );
+            assert_eq!(p.vendor_name().is_none(), p == Provider::Generic);
+        }
+        assert_eq!(Provider::parse("ping"), None);
+        assert_eq!(Provider::parse("Okta"), None, "values are lowercase");
+        assert!(!Provider::Google.pushes_scim() && !Provider::Adfs.pushes_scim());
+        assert!(Provider::OneLogin.pushes_scim() && Provider::Generic.pushes_scim());
+    }
 }

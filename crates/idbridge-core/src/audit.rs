@@ -58,6 +58,13 @@ vocabulary! {
         DomainChecked = "domain.checked",
         /// Webhook deliveries resumed or rewound.
         WebhookReplayed = "webhook.replayed",
+        /// The IT admin said the setup portal's steps are done.
+        SetupCompleted = "setup.completed",
+        /// The branding's settings (name, colour, contact, return URL) replaced.
+        BrandingUpdated = "branding.updated",
+        /// The branding's logo uploaded or replaced (its type, size and hash only).
+        BrandingLogoUpdated = "branding.logo_updated",
+        BrandingLogoRemoved = "branding.logo_removed",
     }
 }
 

@@ -106,7 +106,11 @@ impl DomainName {
         let s = s.rsplit('@').next().unwrap_or_default();
         // A port, unless the host is a bracketed IPv6 literal (refused by `parse`).
         let s = match s.rsplit_once(':') {
-            Some((host, port)) if !host.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+            Some((host, port))
+                if !host.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                host
+            }
             _ => s,
         };
         let s = s.strip_prefix("*.").unwrap_or(s);
@@ -416,7 +420,13 @@ mod tests {
                 "{pasted:?}"
             );
         }
-        for refused in ["https://", "http://10.0.0.1/", "[::1]:443", "@", "https://localhost/"] {
+        for refused in [
+            "https://",
+            "http://10.0.0.1/",
+            "[::1]:443",
+            "@",
+            "https://localhost/",
+        ] {
             assert!(DomainName::from_pasted(refused).is_err(), "{refused:?}");
         }
     }

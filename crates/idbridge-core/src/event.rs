@@ -64,6 +64,8 @@ vocabulary! {
         DomainVerified = "domain.verified",
         DomainUnverified = "domain.unverified",
         SamlCertificateExpiring = "saml.certificate_expiring",
+        /// The tenant's IT admin finished the setup portal's steps and said so.
+        SetupCompleted = "setup.completed",
     }
 }
 
@@ -76,6 +78,8 @@ vocabulary! {
         SignIn = "SignIn",
         Domain = "Domain",
         SamlConnection = "SamlConnection",
+        /// A setup link (the IT admin's way into the setup portal).
+        SetupLink = "SetupLink",
     }
 }
 

@@ -5,6 +5,7 @@
 //! protocol crates built on top of it deterministic and testable alone.
 
 pub mod audit;
+pub mod brand;
 mod clock;
 pub mod domain;
 pub mod event;

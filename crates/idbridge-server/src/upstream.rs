@@ -37,9 +37,9 @@ async fn callback(
         Ok(SignInOutcome::App { redirect: target }) => {
             redirect(StatusCode::SEE_OTHER, target.as_str())
         }
-        Ok(SignInOutcome::Test(result)) => test_result_page(&state.app, &result),
+        Ok(SignInOutcome::Test(result)) => test_result_page(&state.app, &result).await,
         Ok(SignInOutcome::TestRefused(refused)) => {
-            test_refused_page(&state.app, &refused, &headers)
+            test_refused_page(&state.app, &refused, &headers).await
         }
         Err(refusal) => FlowError::from(&refusal).page(&headers),
     }

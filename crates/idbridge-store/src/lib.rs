@@ -13,6 +13,7 @@
 //! database on every request.
 
 mod audit;
+pub mod branding;
 mod connection;
 mod console;
 mod db;
@@ -43,6 +44,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use audit::{Actor, AuditFilter, AuditRecord, AuditRepo};
+pub use branding::{Branding, BrandingRecord, BrandingRepo, Logo, LogoMeta};
 pub use connection::{ConnectionKind, ConnectionRecord, ConnectionRepo, OidcFlow, OidcSettings};
 pub use console::{ActiveConsoleSession, ConsoleRepo, ConsoleSession, Operator};
 pub use directory::*;
@@ -80,6 +82,7 @@ pub trait Store:
     + ConsoleRepo
     + MailRepo
     + AuditRepo
+    + BrandingRepo
     + Send
     + Sync
     + 'static
@@ -115,6 +118,15 @@ pub trait TenantRepo {
     ) -> Result<Tenant>;
     /// Deletes the tenant and everything that belongs to it (but its audit records).
     async fn delete_tenant(&self, slug: &TenantSlug, audit: Option<&AuditRecord>) -> Result<()>;
+    /// Appends `event`, about the tenant itself, to its feed, with the record of who
+    /// caused it, in one transaction.
+    async fn append_tenant_event(
+        &self,
+        tenant_id: Uuid,
+        event: &NewEvent,
+        now: OffsetDateTime,
+        audit: &AuditRecord,
+    ) -> Result<()>;
 }
 
 #[async_trait]

@@ -12,7 +12,8 @@ use crate::{Page, PageRequest, Result, Tenant};
 pub struct SetupLinkRecord {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    /// `entra`, `okta` or `generic`: the guide the portal opens with.
+    /// `entra`, `okta`, `google`, `onelogin`, `jumpcloud`, `pingone`, `adfs` or
+    /// `generic`: the guide the portal opens with (`setup_links::Provider`).
     pub provider: String,
     /// The operator's note (who it was sent to).
     pub note: Option<String>,
@@ -20,6 +21,11 @@ pub struct SetupLinkRecord {
     pub expires_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// Where this link's "Done" leads, instead of the branding's return URL.
+    pub return_url: Option<String>,
+    /// This link's support contact, instead of the branding's.
+    pub support_email: Option<String>,
+    pub support_url: Option<String>,
 }
 
 #[async_trait]

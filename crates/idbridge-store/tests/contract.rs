@@ -1382,10 +1382,14 @@ mod setup_links {
                 expires_at: T0 + Duration::hours(1),
                 last_used_at: None,
                 revoked_at: None,
+                return_url: Some("https://app.test/done".into()),
+                support_email: None,
+                support_url: Some("https://app.test/help".into()),
             };
             store.create_setup_link(&link, &token.hash(), None).await.expect("link");
             let (found, owner) = store.usable_setup_link(&token.hash(), T0).await.expect("lookup").expect("usable");
             assert_eq!((found.id, owner.id), (link.id, acme.id));
+            assert_eq!(found, link, "the overrides read back");
             assert!(store.usable_setup_link(&SetupLinkToken::generate().hash(), T0).await.expect("lookup").is_none());
             assert!(store.usable_setup_link(&token.hash(), T0 + Duration::hours(1)).await.expect("lookup").is_none(), "expired");
             store.revoke_setup_link(acme.id, link.id, T0, None).await.expect("revoke");
@@ -1393,6 +1397,43 @@ mod setup_links {
             let other = tenant("globex");
             store.create_tenant(&other, None).await.expect("tenant");
             assert!(matches!(store.revoke_setup_link(other.id, link.id, T0, None).await, Err(StoreError::NotFound)));
+        }
+    }
+}
+
+mod branding {
+    use super::*;
+    use idbridge_store::{Branding, BrandingRecord, Logo, LogoMeta};
+
+    both_backends! {
+        async fn branding_is_one_row_with_its_logo_apart(db: TestDb) {
+            let store = open(&db).await;
+            assert_eq!(store.branding().await.expect("read"), BrandingRecord::default());
+            assert!(store.branding_logo().await.expect("read").is_none());
+            let settings = Branding {
+                app_name: Some("Ledger".into()),
+                accent_color: Some("#aa3300".into()),
+                support_email: Some("help@ledger.test".into()),
+                support_url: None,
+                return_url: Some("https://ledger.test/".into()),
+            };
+            store.set_branding(&settings, T0, None).await.expect("set");
+            let logo = Logo {
+                meta: LogoMeta { content_type: "image/png".into(), hash: "0123abcd".into() },
+                bytes: vec![0x89, b'P', b'N', b'G', 0, 1, 2],
+            };
+            store.set_branding_logo(Some(&logo), T0, None).await.expect("logo");
+            let read = store.branding().await.expect("read");
+            assert_eq!(read.settings, settings);
+            assert_eq!(read.logo, Some(logo.meta.clone()));
+            assert_eq!(store.branding_logo().await.expect("read"), Some(logo));
+            // Settings leave the logo alone; removing the logo leaves the settings.
+            store.set_branding(&Branding::default(), T0, None).await.expect("clear");
+            assert!(store.branding().await.expect("read").logo.is_some());
+            store.set_branding_logo(None, T0, None).await.expect("remove");
+            let read = store.branding().await.expect("read");
+            assert_eq!((read.settings, read.logo), (Branding::default(), None));
+            assert!(store.branding_logo().await.expect("read").is_none());
         }
     }
 }

@@ -226,9 +226,12 @@ fn user_name(user: &DirectoryUser) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// The app's name: the operator's first OpenID Connect client (the app), else the
-/// public URL's host.
+/// The app's name: the branding's, else the operator's first OpenID Connect client
+/// (the app), else the public URL's host.
 async fn app_name(app: &App) -> Result<String, StoreError> {
+    if let Some(name) = app.store.branding().await?.settings.app_name {
+        return Ok(name);
+    }
     let clients = app.store.list_clients(PageRequest::first(1)).await?;
     Ok(match clients.items.into_iter().next() {
         Some(client) if !client.name.trim().is_empty() => client.name,

@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod branding;
 mod clients;
 mod connections;
 pub mod directory;
@@ -54,6 +55,7 @@ use crate::AppState;
         (name = "setup-links", description = "Links that let a tenant's IT admin into the setup portal for that tenant, without an account"),
         (name = "audit", description = "Every change made through the admin API, the console, the setup portal and the CLI: who, what, when, from where"),
         (name = "webhooks", description = "Endpoints that receive every tenant's events as signed POSTs, their delivery state and replay"),
+        (name = "branding", description = "The app's name, logo, accent colour, support contact and return URL shown to tenants' IT admins and users instead of idbridge's"),
     )
 )]
 struct AdminApiDoc;
@@ -98,6 +100,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(directory::list_events))
         .routes(routes!(directory::list_provisioning_log))
         .routes(routes!(roles::get_app_roles, roles::put_app_roles))
+        .routes(routes!(branding::get_branding, branding::put_branding))
+        .routes(routes!(branding::put_logo, branding::delete_logo))
         .routes(routes!(roles::get_role_mappings, roles::put_role_mappings))
         .routes(routes!(saml::get_saml, saml::put_saml))
         .routes(routes!(saml::test_saml))

@@ -85,10 +85,12 @@ struct TestChrome {
     /// The setup portal's or the console's page of the connection; `None` for a
     /// test started through the admin API.
     back: Option<String>,
+    /// The app's name ("idbridge" with no branding) and its logo and accent.
+    brand: crate::web::portal::BrandChrome,
 }
 
 impl TestChrome {
-    fn new(app: &App, from: TestFrom, tenant: &TenantSlug, connection: Option<Uuid>) -> Self {
+    async fn new(app: &App, from: TestFrom, tenant: &TenantSlug, connection: Option<Uuid>) -> Self {
         let url = |path: &str| app.config.public_url.join(path);
         let back = match (from, connection) {
             (TestFrom::Portal, None) => Some(url("/setup/sso")),
@@ -99,7 +101,11 @@ impl TestChrome {
             }
             (TestFrom::Api, _) => None,
         };
+        // A brand that cannot be read now leaves the page in idbridge's look.
+        let brand = idbridge_app::branding::brand(app).await.unwrap_or_default();
+        let site = crate::web::portal::Site::new(&app.config.public_url);
         Self {
+            brand: crate::web::portal::BrandChrome::new(&brand, &site),
             stylesheet: url("/admin/static/console.css"),
             script: url("/admin/static/console.js"),
             back,
@@ -135,19 +141,19 @@ pub fn saml_post_page(form: &idbridge_app::sign_in::SamlPostForm) -> Response {
 pub const SAML_POST_SCRIPT: &str = "document.getElementById('saml-post').submit();\n";
 
 /// What an admin sees at the end of "test connection".
-pub fn test_result_page(app: &App, result: &TestResult) -> Response {
-    let chrome = TestChrome::new(app, result.from, &result.tenant, result.connection);
+pub async fn test_result_page(app: &App, result: &TestResult) -> Response {
+    let chrome = TestChrome::new(app, result.from, &result.tenant, result.connection).await;
     test_page(html(StatusCode::OK, &TestResultPage { result, chrome }))
 }
 
 /// What an admin sees when "test connection" is refused: why, and what to change
 /// in the IdP's console. The status is the refusal's, as for any sign-in.
-pub fn test_refused_page(app: &App, refused: &TestRefused, headers: &HeaderMap) -> Response {
+pub async fn test_refused_page(app: &App, refused: &TestRefused, headers: &HeaderMap) -> Response {
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    let chrome = TestChrome::new(app, refused.from, &refused.tenant, refused.connection);
+    let chrome = TestChrome::new(app, refused.from, &refused.tenant, refused.connection).await;
     let status = refusal_status(&refused.refusal);
     let page = TestRefusedPage {
         refused,

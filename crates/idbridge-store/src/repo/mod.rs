@@ -26,6 +26,7 @@ use crate::{
 
 // The areas beside the spine, each written once.
 pub(crate) mod audit;
+mod branding;
 mod connection;
 pub(crate) mod console;
 pub(crate) mod domain;
@@ -241,6 +242,20 @@ impl<D: Db> Store for SqlStore<D> {
 
 #[async_trait]
 impl<D: Db> TenantRepo for SqlStore<D> {
+    async fn append_tenant_event(
+        &self,
+        tenant_id: Uuid,
+        event: &NewEvent,
+        now: OffsetDateTime,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        append_to_feed::<D>(&mut tx, tenant_id, now, vec![event.clone()]).await?;
+        audit::insert_audit_opt::<D>(&mut tx, Some(audit)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_tenant(&self, t: &Tenant, audit: Option<&AuditRecord>) -> Result<()> {
         let mut tx = self.begin().await?;
         query::<D>(

@@ -13,7 +13,9 @@ use crate::{Page, PageRequest, Result, Tenant};
 /// Every portal request asks this: the unique index on the digest.
 pub(crate) const USABLE_SETUP_LINK: &str = "SELECT t.*, l.id AS l_id, l.provider AS l_provider, \
      l.note AS l_note, l.created_at AS l_created_at, l.expires_at AS l_expires_at, \
-     l.last_used_at AS l_last_used_at, l.revoked_at AS l_revoked_at \
+     l.last_used_at AS l_last_used_at, l.revoked_at AS l_revoked_at, \
+     l.return_url AS l_return_url, l.support_email AS l_support_email, \
+     l.support_url AS l_support_url \
      FROM setup_links l JOIN tenants t ON t.id = l.tenant_id \
      WHERE l.token_hash = $1 AND l.revoked_at IS NULL AND l.expires_at > $2";
 
@@ -31,6 +33,9 @@ fn link_from_row(row: &impl Row, prefix: &str) -> Result<SetupLinkRecord> {
         expires_at: row.time(&col("expires_at"))?,
         last_used_at: row.opt_time(&col("last_used_at"))?,
         revoked_at: row.opt_time(&col("revoked_at"))?,
+        return_url: row.get(&col("return_url"))?,
+        support_email: row.get(&col("support_email"))?,
+        support_url: row.get(&col("support_url"))?,
     })
 }
 
@@ -59,7 +64,8 @@ impl<D: Db> SetupLinkRepo for SqlStore<D> {
         // The tenant's foreign key: NotFound when the tenant is gone.
         query::<D>(
             "INSERT INTO setup_links (id, tenant_id, token_hash, provider, note, created_at, \
-             expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)",
+             expires_at, last_used_at, revoked_at, return_url, support_email, support_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $9, $10)",
         )
         .bind(l.id)
         .bind(l.tenant_id)
@@ -68,6 +74,9 @@ impl<D: Db> SetupLinkRepo for SqlStore<D> {
         .bind(&l.note)
         .bind(Ts(l.created_at))
         .bind(Ts(l.expires_at))
+        .bind(&l.return_url)
+        .bind(&l.support_email)
+        .bind(&l.support_url)
         .execute(&mut *tx)
         .await?;
         super::audit::insert_audit_opt::<D>(&mut tx, audit).await?;

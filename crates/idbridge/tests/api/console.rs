@@ -876,7 +876,7 @@ both_backends! {
             (vec![("provider", "entra"), ("expires_in_hours", "0")], "between 1 and 720"),
             (vec![("provider", "entra"), ("expires_in_hours", "721")], "between 1 and 720"),
             (vec![("provider", "entra"), ("expires_in_hours", "soon")], "between 1 and 720"),
-            (vec![("provider", "ping"), ("expires_in_hours", "1")], "entra, okta or generic"),
+            (vec![("provider", "ping"), ("expires_in_hours", "1")], "one of entra, okta, google, onelogin, jumpcloud, pingone, adfs, generic"),
         ] {
             let refused = browser.post("/admin/tenants/acme/setup-links", &fields).await;
             assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{fields:?}");

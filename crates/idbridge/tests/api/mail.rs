@@ -324,3 +324,24 @@ both_backends! {
         assert!(listed.iter().all(|m| m["state"] == "sent" && m["kind"] == "invitation" && m["attempts"] == 2), "{listed:?}");
     }
 }
+
+both_backends! {
+    async fn the_brandings_app_name_names_the_app_in_the_invitation(db: TestDb) {
+        let smtp = SmtpServer::start().await;
+        let app = TestApp::spawn(db).await;
+        let branded = app
+            .admin(Method::PUT, "/api/v1/branding")
+            .json(&json!({"app_name": "Ledger Cloud"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(branded.status(), StatusCode::OK);
+        queued_invitation(&app, "acme", "bo@acme.example", "Bo").await;
+        let mail_app = with_mail(&app, &smtp.url(), None);
+        assert_eq!(delivery::deliver_due(&mail_app).await.expect("round"), 1);
+        let received = smtp.received();
+        assert_eq!(received[0].subject, "You have been invited to Ledger Cloud (acme Inc)");
+        let text = received[0].text.as_deref().expect("text");
+        assert!(text.contains("has given you access to Ledger Cloud."), "{text}");
+    }
+}

@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin_auth;
 mod bad_input;
+mod branding;
 mod browser;
 mod browser_accessibility;
 mod browser_oidc_journey;

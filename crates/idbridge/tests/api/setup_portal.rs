@@ -122,6 +122,17 @@ both_backends! {
         assert!(bad.body.contains("notice-error"));
         assert!(bad.body.contains("&#60;not-metadata/&#62;"), "{}", bad.body);
         assert_eq!(saml_view(&app, "acme").await["configured"], false);
+        // A web page pasted instead of the metadata: said beside the field, in the
+        // admin's words and the guide's console, with the field marked for assistive
+        // technology and focused.
+        let page = client.post("/setup/sso", &[("guide", "entra"), ("metadata_xml", "<html><body>Sign in to your account</body></html>"), ("want_assertions_signed", "on")]).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+        assert!(page.body.contains("id=\"metadata_xml-error\" class=\"field-error\">This is a web page, not Federation Metadata XML."), "{}", page.body);
+        assert!(page.body.contains("App Federation Metadata Url"), "{}", page.body);
+        assert!(page.body.contains("aria-invalid=\"true\" aria-describedby=\"metadata_xml-error metadata-xml-help\" autofocus"), "{}", page.body);
+        assert!(!page.body.contains("root element"), "no developer words: {}", page.body);
+        // The test button says why it cannot start yet.
+        assert!(page.body.contains("Save the metadata first"), "{}", page.body);
 
         let saved = client.post("/setup/sso", &[("guide", "okta"), ("metadata_xml", &idp.metadata_xml()), ("want_assertions_signed", "on"), ("allow_idp_initiated", "on")]).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
@@ -348,5 +359,148 @@ both_backends! {
             assert!(!page.body.contains("<img src=x"), "unescaped domain");
         }
         assert!(client.get("/setup").await.body.contains("&#60;script&#62;"));
+    }
+    async fn portal_guides_for_more_idps_speak_each_consoles_words(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let entity_id = format!("{}/saml/acme", app.base);
+        let acs = format!("{}/saml/acme/acs", app.base);
+        let sp_metadata = format!("{}/saml/acme/metadata", app.base);
+        let scim = format!("{}/scim/v2/acme", app.base);
+        // (provider, name, the sso page's words, the provisioning page's words)
+        let guides: [(&str, &str, &[&str], &[&str]); 5] = [
+            ("google", "Google Workspace",
+                &["Add custom SAML app", "Service provider details", "ACS URL", "Entity ID", "Start URL", "Signed response",
+                  "Name ID format", "Primary email", "Google Directory attributes", "App attributes", "Group membership (optional)",
+                  "Download Metadata", "GoogleIDPMetadata.xml", "User access", "ON for everyone"],
+                &["Google Workspace does not push users", "automated user provisioning", "Sign-in creates the user"]),
+            ("onelogin", "OneLogin",
+                &["SAML Custom Connector (Advanced)", "SCIM Provisioner with SAML (SCIM v2 Enterprise)", "Audience (EntityID)", "Recipient",
+                  "ACS (Consumer) URL Validator", "ACS (Consumer) URL", "SAML signature element", "Include in SAML assertion",
+                  "Issuer URL", "SAML Metadata"],
+                &["SCIM Provisioner with SAML (SCIM v2 Enterprise)", "API Connection", "SCIM Base URL", "SCIM Bearer Token", "API Status",
+                  "Enable provisioning", "Require admin approval before this action is performed", "Create user", "Update user",
+                  "Delete user", "Include in User Provisioning"]),
+            ("jumpcloud", "JumpCloud",
+                &["Custom Application", "Manage Single Sign-On (SSO)", "IdP Entity ID", "SP Entity ID", "ACS URLs", "SAMLSubject NameID",
+                  "Service Provider Attribute Name", "JumpCloud Attribute Name", "Include group attribute", "Export Metadata", "User Groups"],
+                &["Identity Management", "SCIM 2.0", "Base URL", "Token Key", "Test Connection", "Activate",
+                  "Enable management of User Groups and Group Membership in this application"]),
+            ("pingone", "PingOne",
+                &["SAML Application", "ACS URLs", "Entity ID", "Subject NameID Format", "Sign Assertion", "Attribute Mappings", "saml_subject",
+                  "Given Name", "Family Name", "Group Names", "IDP Metadata URL", "PingOne for Enterprise"],
+                &["Integrations", "Provisioning", "SCIM Outbound", "SCIM Base URL", "OAuth 2 Bearer Token", "OAuth Access Token",
+                  "Test Connection", "User Filter", "Attribute Mapping", "Group Provisioning"]),
+            ("adfs", "Microsoft AD FS",
+                &["Add Relying Party Trust", "Claims aware", "Import data about the relying party published online or on a local network",
+                  "Federation metadata address", "Relying party trust identifier", "Access Control Policy", "Edit Claim Issuance Policy",
+                  "Send LDAP Attributes as Claims", "E-Mail-Addresses", "E-Mail Address", "Transform an Incoming Claim", "Name ID",
+                  "Outgoing name ID format", "/FederationMetadata/2007-06/FederationMetadata.xml"],
+                &["AD FS does not provision users", "no SCIM client", "Sign-in creates the user"]),
+        ];
+        for (provider, name, sso_words, scim_words) in guides {
+            let (mut client, _) = open_link(&app, "acme", provider).await;
+            let overview = client.get("/setup").await;
+            assert!(overview.body.contains(name), "{provider}: the overview names the IdP");
+            assert!(overview.body.contains(&format!("?guide={provider}")), "{provider}: the overview offers the guide");
+            // Every other guide can be chosen from the overview.
+            for other in ["entra", "okta", "google", "onelogin", "jumpcloud", "pingone", "adfs", "generic"] {
+                assert!(overview.body.contains(&format!("?guide={other}")), "{provider}: no choice of {other}");
+            }
+
+            // The link's own guide, without ?guide=.
+            let sso = client.get("/setup/sso").await;
+            assert_eq!(sso.status, StatusCode::OK, "{}", sso.body);
+            for words in sso_words {
+                assert!(sso.body.contains(words), "{provider} SSO guide lacks {words:?}");
+            }
+            for value in [&entity_id, &acs] {
+                assert!(sso.body.contains(&format!(r#"value="{value}""#)), "{provider} SSO guide lacks {value}");
+            }
+            assert!(!sso.body.contains("Identifier (Entity ID)"), "{provider}: not Entra's words");
+            let provisioning = client.get("/setup/provisioning").await;
+            assert_eq!(provisioning.status, StatusCode::OK, "{}", provisioning.body);
+            for words in scim_words {
+                assert!(provisioning.body.contains(words), "{provider} SCIM guide lacks {words:?}");
+            }
+            assert!(provisioning.body.contains(&format!(r#"value="{scim}""#)), "{provider} SCIM guide lacks the base URL");
+        }
+
+        // OneLogin's validator is a regular expression for exactly the ACS URL.
+        let (mut client, _) = open_link(&app, "acme", "onelogin").await;
+        let pattern = format!("^{}$", acs.replace('/', r"\/").replace('.', r"\."));
+        assert!(client.get("/setup/sso").await.body.contains(&pattern), "{pattern}");
+        // AD FS reads idbridge's SP metadata.
+        let (mut client, _) = open_link(&app, "acme", "adfs").await;
+        assert!(client.get("/setup/sso").await.body.contains(&format!(r#"value="{sp_metadata}""#)));
+        // Google Workspace's OpenID Connect guide is one link away.
+        let (mut client, _) = open_link(&app, "acme", "google").await;
+        assert!(client.get("/setup/sso").await.body.contains("/oidc?idp=google"));
+        // A token generated from a guide says which IdP it is for.
+        let (mut client, _) = open_link(&app, "acme", "jumpcloud").await;
+        let generated = client.post("/setup/provisioning/tokens", &[("guide", "jumpcloud")]).await;
+        assert_eq!(generated.status, StatusCode::CREATED, "{}", generated.body);
+        assert!(generated.body.contains("JumpCloud provisioning (setup portal)"));
+
+        // The API takes exactly these values, lowercase; anything else is a 400.
+        for provider in ["azure", "PingOne", "ping", "ad fs", ""] {
+            let response = app.admin(Method::POST, "/api/v1/tenants/acme/setup-links")
+                .json(&json!({"provider": provider})).send().await.expect("send");
+            crate::helpers::expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+        }
+        let list: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links?limit=100")
+            .send().await.expect("send").json().await.expect("json");
+        let mut providers: Vec<&str> = list["data"].as_array().expect("data").iter()
+            .map(|l| l["provider"].as_str().expect("provider")).collect();
+        providers.sort_unstable();
+        providers.dedup();
+        assert_eq!(providers, ["adfs", "google", "jumpcloud", "onelogin", "pingone"], "stored as given");
+    }
+}
+
+both_backends! {
+    async fn the_overview_marks_finished_steps_and_finish_tells_the_app(db: TestDb) {
+        let dns = crate::dns_server::TestDns::start().await;
+        let app = TestApp::spawn_with_dns_resolver(db, dns.addr).await;
+        app.create_tenant("acme").await;
+        let (mut client, link_id) = open_link(&app, "acme", "okta").await;
+        let overview = client.get("/setup").await;
+        assert!(overview.body.contains("Start with single sign-on"), "{}", overview.body);
+        assert!(!overview.body.contains("class=\"done\""));
+
+        let idp = TestIdp::okta(Key::Rsa2048);
+        let saved = app.admin(Method::PUT, "/api/v1/tenants/acme/saml").json(&json!({"idp_metadata_xml": idp.metadata_xml()})).send().await.expect("send");
+        assert_eq!(saved.status(), StatusCode::OK);
+        let overview = client.get("/setup").await;
+        assert!(overview.body.contains("1. Single sign-on</a><span class=\"visually-hidden\"> (done)</span>"), "{}", overview.body);
+        assert!(overview.body.contains("Next: provisioning"), "{}", overview.body);
+        // Finish before the last step: refused, saying what is left, and nothing told.
+        let early = client.post("/setup/finish", &[("guide", "okta")]).await;
+        assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+        assert!(early.body.contains("A step is not finished yet"));
+
+        app.create_scim_token("acme").await;
+        assert!(client.get("/setup").await.body.contains("Next: email domains"));
+        let claim: Value = app.admin(Method::POST, "/api/v1/tenants/acme/domains").json(&json!({"domain": "acme.test"})).send().await.expect("send").json().await.expect("json");
+        dns.add_txt(claim["txt_record"]["name"].as_str().expect("name"), &[claim["txt_record"]["value"].as_str().expect("value")]).await;
+        let checked: Value = app.admin(Method::POST, "/api/v1/tenants/acme/domains/acme.test/verify").send().await.expect("send").json().await.expect("json");
+        assert_eq!(checked["verified"], true, "{checked}");
+
+        let overview = client.get("/setup").await;
+        assert_eq!(overview.body.matches("class=\"done\"").count(), 3, "{}", &overview.body[overview.body.find("progress-title").unwrap_or(0)..]);
+        assert!(overview.body.contains("Finish setup"));
+        let finished = client.post("/setup/finish", &[("guide", "okta")]).await;
+        assert_eq!(finished.status, StatusCode::SEE_OTHER, "{}", finished.body);
+        assert_eq!(finished.location(), "/setup/done?guide=okta");
+        let done = client.get(finished.location()).await;
+        assert!(done.body.contains("<h1>All set</h1>") && done.body.contains("The app's team has been told"), "{}", done.body);
+
+        // The app hears of it in the feed (and so by webhook); the operator in the audit log.
+        let events: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?limit=1000").send().await.expect("send").json().await.expect("json");
+        let completed: Vec<&Value> = events["data"].as_array().expect("data").iter().filter(|e| e["type"] == "setup.completed").collect();
+        assert_eq!(completed.len(), 1, "{events}");
+        let audit: Value = app.admin(Method::GET, "/api/v1/audit-log?action=setup.completed").send().await.expect("send").json().await.expect("json");
+        let record = &audit["data"][0];
+        assert_eq!((record["actor"]["kind"].as_str(), record["actor"]["id"].as_str(), record["tenant"].as_str()), (Some("setup_link"), Some(link_id.as_str()), Some("acme")), "{audit}");
     }
 }

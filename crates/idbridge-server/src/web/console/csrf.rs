@@ -114,7 +114,24 @@ pub(crate) async fn with_checked_form_token(
     let Ok(bytes) = to_bytes(body, ADMIN_BODY_LIMIT).await else {
         return Err("the form is too large");
     };
-    let presented = form_field(&bytes, FIELD).unwrap_or_default();
+    // The one file upload (the brand's logo) is multipart; every other form is not.
+    let multipart = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let presented = match multipart {
+        Some(content_type) => super::multipart::parse(content_type, bytes.clone())
+            .await
+            .and_then(|fields| fields.into_iter().find(|p| p.name == FIELD))
+            .and_then(|p| String::from_utf8(p.bytes.to_vec()).ok())
+            .unwrap_or_default(),
+        None => form_field(&bytes, FIELD).unwrap_or_default(),
+    };
     if !tokens_match(&presented, expected) {
         return Err("the form's security token is missing or out of date");
     }

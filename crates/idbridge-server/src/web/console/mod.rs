@@ -13,10 +13,12 @@
 
 mod audit;
 mod auth;
+mod branding;
 mod connections;
 pub(crate) mod csrf;
 mod directory;
 pub(crate) mod domains;
+mod multipart;
 pub(crate) mod page;
 mod roles;
 mod saml;
@@ -158,6 +160,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/tenants/{slug}/setup-links/{id}/revoke",
             post(setup_links::revoke),
         )
+        .route("/branding", get(branding::show).post(branding::save))
+        .route("/branding/logo", post(branding::upload_logo))
+        .route("/branding/logo/remove", post(branding::remove_logo))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::show).post(webhooks::update))
         .route("/webhooks/{id}/rotate-secret", post(webhooks::rotate))
@@ -238,8 +243,11 @@ async fn security_headers(request: Request, next: Next) -> Response {
 /// handler chose a stricter one for this answer (the portal's answers at a link's
 /// address send none at all).
 pub(crate) fn set_page_headers(headers: &mut HeaderMap, referrer_policy: &'static str) {
+    // A handler may say an answer is cacheable (the brand's versioned files).
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     for (name, value) in [
-        (header::CACHE_CONTROL, "no-store"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

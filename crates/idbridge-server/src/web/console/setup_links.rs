@@ -37,11 +37,17 @@ pub struct LinkRow {
 
 /// The provider's name as the operator knows it.
 fn provider_label(raw: &str) -> &'static str {
-    match Provider::parse(raw) {
-        Some(Provider::Entra) => "Microsoft Entra ID",
-        Some(Provider::Okta) => "Okta",
-        Some(Provider::Generic) | None => "Other SAML / SCIM IdP",
-    }
+    Provider::parse(raw)
+        .and_then(Provider::vendor_name)
+        .unwrap_or("Other SAML / SCIM IdP")
+}
+
+/// The create form's choices: (value, label), every guide.
+fn provider_choices() -> Vec<(&'static str, &'static str)> {
+    Provider::ALL
+        .into_iter()
+        .map(|p| (p.as_str(), provider_label(p.as_str())))
+        .collect()
 }
 
 #[derive(Template)]
@@ -56,11 +62,19 @@ struct SetupLinksPage {
     next_page: Option<String>,
     /// The URL just issued: on this one answer only.
     new_url: Option<String>,
+    /// The providers the form offers: (value, label).
+    providers: Vec<(&'static str, &'static str)>,
     /// What the create form holds (kept after a refusal).
     form_provider: String,
     form_hours: String,
     form_note: String,
     max_hours: u32,
+}
+
+impl SetupLinksPage {
+    fn provider_chosen(&self, value: &str) -> bool {
+        self.form_provider == value
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +120,7 @@ async fn links_page(
         ),
         slug,
         new_url: None,
+        providers: provider_choices(),
         form_provider: Provider::default().as_str().to_owned(),
         form_hours: DEFAULT_LIFETIME_HOURS.to_string(),
         form_note: String::new(),
@@ -135,13 +150,17 @@ pub struct CreateForm {
     expires_in_hours: String,
     #[serde(default)]
     note: String,
+    /// This link's own return URL (blank: the branding's).
+    #[serde(default)]
+    return_url: String,
 }
 
 /// The form as the service's input; a value the form cannot hold is refused here
 /// in the service's own words.
 fn parse_form(form: &CreateForm) -> Result<CreateSetupLink, AdminError> {
     let provider = Provider::parse(form.provider.trim()).ok_or_else(|| {
-        AdminError::InvalidRequest("provider must be entra, okta or generic".into())
+        let values: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        AdminError::InvalidRequest(format!("provider must be one of {}", values.join(", ")))
     })?;
     let hours = form.expires_in_hours.trim();
     let expires_in_hours = if hours.is_empty() {
@@ -157,6 +176,9 @@ fn parse_form(form: &CreateForm) -> Result<CreateSetupLink, AdminError> {
         provider,
         expires_in_hours,
         note: Some(form.note.clone()),
+        return_url: Some(form.return_url.clone()),
+        support_email: None,
+        support_url: None,
     })
 }
 

@@ -201,6 +201,8 @@ struct TenantPage {
     updated_at: String,
     default_role: String,
     policy_all: bool,
+    /// "Invite IT admin": the guides a new setup link may open with (value, label).
+    invite_providers: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -230,6 +232,15 @@ async fn tenant_page(
         updated_at: when(tenant.tenant.updated_at),
         default_role: tenant.tenant.default_role.clone().unwrap_or_default(),
         policy_all: tenant.tenant.role_policy == RolePolicy::All.as_str(),
+        invite_providers: idbridge_app::setup_links::Provider::ALL
+            .into_iter()
+            .map(|p| {
+                (
+                    p.as_str(),
+                    p.vendor_name().unwrap_or("Other SAML / SCIM IdP"),
+                )
+            })
+            .collect(),
         tenant,
     })
 }

@@ -18,7 +18,9 @@
 //! - Handlers are thin: they call the same service functions as the admin API and
 //!   the console, so the portal validates exactly as they do.
 
+mod brand;
 mod domains;
+mod finish;
 mod oidc;
 mod overview;
 mod page;
@@ -36,7 +38,7 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use page::PortalError;
+pub use page::{BrandChrome, PortalError};
 
 use crate::{ADMIN_BODY_LIMIT, AppState};
 
@@ -73,6 +75,11 @@ impl Site {
     pub fn path(&self, rest: &str) -> String {
         format!("{}{rest}", self.base)
     }
+
+    /// The public URL's path prefix (empty at the root).
+    pub fn prefix(&self) -> &str {
+        self.base.strip_suffix("/setup").unwrap_or_default()
+    }
 }
 
 /// The portal's routes, relative to `/setup`.
@@ -94,11 +101,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/domains", get(domains::show).post(domains::add))
         .route("/domains/{domain}/verify", post(domains::verify))
         .route("/domains/{domain}/remove", post(domains::remove))
+        .route("/finish", post(finish::finish))
+        .route("/done", get(finish::done))
         .route("/leave", post(visit::leave))
         .route_layer(from_fn_with_state(state.clone(), visit::require_link));
     Router::new()
         // The link itself, and the overview it leads to.
         .route("/", get(overview::open_or_show))
+        // The vendor's brand: public, cached for good (the version is in the URL).
+        .route("/brand.css", get(brand::stylesheet))
+        .route("/brand/logo", get(brand::logo))
         .merge(with_link)
         .fallback(|| async { PortalError::NotFound })
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))

@@ -124,15 +124,13 @@ pub async fn open_or_show(
     );
     let page = OverviewPage {
         title: "Set up sign-in and provisioning",
-        guides: [Provider::Entra, Provider::Okta, Provider::Generic]
+        guides: Provider::ALL
             .into_iter()
             .map(|p| GuideChoice {
                 id: p.as_str(),
-                name: match p {
-                    Provider::Entra => "Microsoft Entra ID",
-                    Provider::Okta => "Okta",
-                    Provider::Generic => "Another SAML 2.0 / SCIM 2.0 provider",
-                },
+                name: p
+                    .vendor_name()
+                    .unwrap_or("Another SAML 2.0 / SCIM 2.0 provider"),
                 chosen: p == guide,
             })
             .collect(),

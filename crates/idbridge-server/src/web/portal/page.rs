@@ -20,13 +20,61 @@ pub struct Chrome {
     pub assets: String,
     pub tenant_name: String,
     pub csrf_token: String,
-    /// `entra`, `okta` or `generic`: which console's words the steps use.
+    /// A `Provider` value (`entra`, `okta`, `google`, `onelogin`, `jumpcloud`,
+    /// `pingone`, `adfs`, `generic`): which console's words the steps use.
     pub guide: &'static str,
-    /// "Microsoft Entra ID", "Okta", "your identity provider".
+    /// "Microsoft Entra ID", "Okta", "Google Workspace", …, "your identity provider".
     pub idp_name: &'static str,
+    /// Whether that IdP can push users over SCIM (Google Workspace and AD FS cannot).
+    pub pushes_scim: bool,
+    /// Whether the guide's steps are in its own partials
+    /// (`templates/portal/guides/{sso,provisioning}_{guide}.html`) rather than
+    /// written in the pages themselves (Entra ID, Okta, generic).
+    pub own_guide: bool,
     pub link_expires_at: String,
     /// The page's place in the step list.
     pub step: &'static str,
+    /// The vendor's brand: the app's name (else "idbridge"), logo, accent
+    /// stylesheet, support contact and return URL.
+    pub brand: BrandChrome,
+}
+
+/// The brand as a page's frame uses it.
+#[derive(Debug, Clone, Default)]
+pub struct BrandChrome {
+    /// The app's name, or `None` for idbridge's own look.
+    pub app_name: Option<String>,
+    /// The logo's address (same origin, its hash in it).
+    pub logo_url: Option<String>,
+    /// The per-brand stylesheet's address, when there is an accent colour.
+    pub stylesheet_url: Option<String>,
+    pub support_email: Option<String>,
+    pub support_url: Option<String>,
+    pub return_url: Option<String>,
+}
+
+impl BrandChrome {
+    /// `prefix`: the public URL's path prefix (empty at the root).
+    pub fn new(brand: &idbridge_app::branding::Brand, site: &Site) -> Self {
+        Self {
+            app_name: brand.app_name.clone(),
+            logo_url: brand
+                .logo_path
+                .as_ref()
+                .map(|p| format!("{}{}", site.prefix(), p)),
+            stylesheet_url: brand
+                .style_version()
+                .map(|v| format!("{}/brand.css?v={v}", site.base)),
+            support_email: brand.support_email.clone(),
+            support_url: brand.support_url.clone(),
+            return_url: brand.return_url.clone(),
+        }
+    }
+
+    /// The name shown where idbridge's would be.
+    pub fn name(&self) -> &str {
+        self.app_name.as_deref().unwrap_or("idbridge")
+    }
 }
 
 impl Chrome {
@@ -37,14 +85,28 @@ impl Chrome {
             tenant_name: visitor.tenant.name.clone(),
             csrf_token: visitor.csrf_token.clone(),
             guide: guide.as_str(),
-            idp_name: match guide {
-                Provider::Entra => "Microsoft Entra ID",
-                Provider::Okta => "Okta",
-                Provider::Generic => "your identity provider",
-            },
+            idp_name: guide.vendor_name().unwrap_or("your identity provider"),
+            pushes_scim: guide.pushes_scim(),
+            own_guide: !matches!(guide, Provider::Entra | Provider::Okta | Provider::Generic),
             link_expires_at: when(visitor.expires_at),
             step,
+            brand: BrandChrome::new(&visitor.brand, site),
         }
+    }
+
+    /// A regular expression matching exactly `url` (OneLogin's "ACS (Consumer) URL
+    /// Validator").
+    pub fn exact_pattern(&self, url: &str) -> String {
+        let mut pattern = String::with_capacity(url.len() + 8);
+        pattern.push('^');
+        for c in url.chars() {
+            if "\\.+*?()|[]{}^$/".contains(c) {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('$');
+        pattern
     }
 
     /// A portal path that keeps the chosen guide.

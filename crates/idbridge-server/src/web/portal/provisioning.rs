@@ -109,16 +109,15 @@ pub async fn generate(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
-    let description = match guide {
-        Provider::Entra => "Microsoft Entra ID provisioning (setup portal)",
-        Provider::Okta => "Okta provisioning (setup portal)",
-        Provider::Generic => "Provisioning (setup portal)",
+    let description = match guide.vendor_name() {
+        Some(name) => format!("{name} provisioning (setup portal)"),
+        None => "Provisioning (setup portal)".to_owned(),
     };
     let issued = credentials::issue_scim_token(
         &state.app,
         visitor.tenant.slug.as_str(),
         CreateScimToken {
-            description: Some(description.to_owned()),
+            description: Some(description),
         },
         &visitor.audit,
     )

@@ -37,6 +37,80 @@ struct SsoPage {
     /// What the metadata form held, kept after a refusal.
     metadata_url: String,
     metadata_xml: String,
+    /// A refusal of what was typed into one of the metadata fields, said beside it.
+    field_error: Option<FieldError>,
+}
+
+/// A refusal that belongs to one form field (its `id`), in the admin's words.
+pub struct FieldError {
+    pub field: &'static str,
+    pub text: String,
+}
+
+impl SsoPage {
+    /// The error of the field `id`, if it has one (for the template).
+    fn error_of(&self, id: &str) -> Option<&str> {
+        self.field_error
+            .as_ref()
+            .filter(|e| e.field == id)
+            .map(|e| e.text.as_str())
+    }
+}
+
+/// What went wrong with the metadata an admin gave, in their words and their
+/// console's: `None` when the refusal is not about the metadata.
+fn metadata_problem(e: &idbridge_app::Error, guide: Provider) -> Option<String> {
+    use idbridge_app::Error;
+    use idbridge_saml::MetadataError as M;
+    use idbridge_saml::xml::XmlError as X;
+    let where_to_find = match guide {
+        Provider::Entra => {
+            "In Entra ID, open the application's Single sign-on page: under SAML Certificates, copy the App Federation Metadata Url (or download Federation Metadata XML and paste the whole file)."
+        }
+        Provider::Okta => {
+            "In Okta, open the application's Sign On tab and copy the Metadata URL (or open it and paste the whole XML)."
+        }
+        _ => {
+            "Export the SAML 2.0 metadata of the application from your identity provider and paste its URL or the whole XML file."
+        }
+    };
+    let text = match e {
+        Error::InvalidMetadata(M::NotMetadata(root)) if root.eq_ignore_ascii_case("html") => {
+            format!("This is a web page, not Federation Metadata XML. {where_to_find}")
+        }
+        Error::InvalidMetadata(M::NotMetadata(_)) => {
+            format!("This XML is not SAML metadata (it should start with an EntityDescriptor). {where_to_find}")
+        }
+        Error::InvalidMetadata(M::Xml(X::Dtd)) => {
+            "This file declares a DOCTYPE, which idbridge never reads. Paste the metadata as your identity provider exports it.".to_owned()
+        }
+        Error::InvalidMetadata(M::Xml(_)) => {
+            format!("This is not complete XML: paste the whole file, from its first line to the last closing tag. {where_to_find}")
+        }
+        Error::InvalidMetadata(M::NoIdentityProvider) => {
+            format!("This metadata describes a service provider (perhaps idbridge's own values), not your identity provider. {where_to_find}")
+        }
+        Error::InvalidMetadata(M::SeveralIdentityProviders(n)) => {
+            format!("This file describes {n} identity providers (a federation's list). {where_to_find}")
+        }
+        Error::InvalidMetadata(M::NoSigningCertificate) => match guide {
+            Provider::Entra => "This metadata has no signing certificate. Under SAML Certificates, make sure a certificate is Active, then copy the metadata again.".to_owned(),
+            _ => "This metadata has no signing certificate: idbridge never accepts unsigned sign-ins. Add or activate a signing certificate for the application, then export the metadata again.".to_owned(),
+        },
+        Error::InvalidMetadata(other) => {
+            format!("idbridge cannot use this metadata: {other}. {where_to_find}")
+        }
+        Error::MetadataFetch(why) => format!(
+            "idbridge could not download the metadata from this address ({why}). It must open without signing in; {}",
+            match guide {
+                Provider::Entra => "use the App Federation Metadata Url, not the address of the Entra admin center page.",
+                Provider::Okta => "use the Metadata URL from the Sign On tab, not the Okta admin page's address.",
+                _ => "use the metadata URL itself, or paste the XML instead.",
+            }
+        ),
+        _ => return None,
+    };
+    Some(text)
 }
 
 async fn sso_page(
@@ -61,6 +135,7 @@ async fn sso_page(
         test_login_url: None,
         metadata_url: saml.idp_metadata_url.clone().unwrap_or_default(),
         metadata_xml: String::new(),
+        field_error: None,
         saml,
     })
 }
@@ -135,8 +210,19 @@ pub async fn save(
         default_role: None,
         clock_skew_seconds: None,
     };
-    match connections::put(&state.app, slug, input, &visitor.audit)
-        .await
+    let saved = connections::put(&state.app, slug, input, &visitor.audit).await;
+    // A refusal of the metadata is said beside the field it came from.
+    let field_error = saved.as_ref().err().and_then(|e| {
+        metadata_problem(e, guide).map(|text| FieldError {
+            field: if form.metadata_xml.trim().is_empty() {
+                "metadata_url"
+            } else {
+                "metadata_xml"
+            },
+            text,
+        })
+    });
+    match saved
         .map(|c| SamlConnectionView::new(&state.app, &c))
         .map_err(AdminError::from)
     {
@@ -148,10 +234,16 @@ pub async fn save(
             ))
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
-            let mut page =
-                sso_page(&state, &site, &visitor, guide, Notice::Error(e.to_string())).await?;
+            let notice = match &field_error {
+                Some(_) => Notice::Error(
+                    "idbridge could not use the metadata: see the field below.".into(),
+                ),
+                None => Notice::Error(e.to_string()),
+            };
+            let mut page = sso_page(&state, &site, &visitor, guide, notice).await?;
             page.metadata_url = form.metadata_url;
             page.metadata_xml = form.metadata_xml;
+            page.field_error = field_error;
             render(StatusCode::BAD_REQUEST, &page)
         }
         Err(e) => Err(e.into()),

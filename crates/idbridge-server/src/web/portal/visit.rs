@@ -47,6 +47,8 @@ pub struct Visitor {
     pub csrf_token: String,
     /// The link and the client address, for the audit log.
     pub audit: Audit,
+    /// The vendor's brand, with the link's overrides.
+    pub brand: idbridge_app::branding::Brand,
 }
 
 fn cookie_name(site: &Site) -> &'static str {
@@ -91,6 +93,7 @@ async fn visitor_for(
         csrf_token: csrf::derive_token(CSRF_LABEL, token.expose_secret()),
         audit: Audit::setup_link(visit.link_id, Some(client.to_string())),
         tenant: visit.tenant,
+        brand: visit.brand,
     }))
 }
 
