@@ -97,6 +97,22 @@ impl Audit {
 /// case-insensitively as substrings (`client_secret`, `signingSecret`, …).
 const SECRET_FIELDS: &[&str] = &["secret", "token", "password", "private_key", "key_pem"];
 
+/// How a record names a URL that may carry a secret (a webhook's, where services
+/// such as Slack put the credential in the path or the query): its origin, which a
+/// reviewer needs ("where do events go?"), and the SHA-256 of the whole URL, which
+/// tells a change apart without keeping what it says.
+pub(crate) fn url_for_record(url: &str) -> Value {
+    let origin = url::Url::parse(url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    let digest: String = idbridge_core::secret::SecretHash::of(url)
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    serde_json::json!({ "origin": origin, "sha256": digest })
+}
+
 /// `changes` with every string under a secret-looking key replaced by
 /// `"[redacted]"`, at any depth: a record says that a secret changed, never what it is.
 pub fn redact(changes: &mut Value) {

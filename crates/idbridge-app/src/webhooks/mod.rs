@@ -165,7 +165,7 @@ pub async fn create_webhook(
         tenant.as_ref().map(|t| (t.id, &t.slug)),
         Some(endpoint.id.to_string()),
         json!({
-            "url": endpoint.url,
+            "url": crate::audit::url_for_record(&endpoint.url),
             "description": endpoint.description,
             "event_types": endpoint.event_types,
             "enabled": endpoint.enabled,
@@ -233,7 +233,7 @@ pub async fn update_webhook(
         tenant.as_ref().map(|t| (t.id, &t.slug)),
         Some(id.to_string()),
         json!({
-            "url": changes.url,
+            "url": changes.url.as_deref().map(crate::audit::url_for_record),
             "description": changes.description,
             "event_types": changes.event_types,
             "enabled": changes.enabled,

@@ -270,8 +270,10 @@ both_backends! {
             "[2001:db8::1]",
             "1.2.3.4.5",
             "not a domain!",
-            "https://acme.test/",
-            "jane@acme.test",
+            // (An address pasted for a domain is cleaned to it: see
+            // a_pasted_address_is_cleaned_to_its_domain; what is left must be one.)
+            "https://10.0.0.1/",
+            "jane@localhost",
             "acme..test",
             "-acme.test",
             "acme_corp.test",

@@ -364,7 +364,8 @@ both_backends! {
         let link_id = link["id"].as_str().expect("id").to_owned();
         let (status, _) = send(&app, Method::DELETE, &format!("/api/v1/tenants/acme/setup-links/{link_id}"), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, hook) = send(&app, Method::POST, "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/hook", "tenant": "acme"}))).await;
+        // A URL that carries its own credential (as Slack's do, in the path and the query).
+        let (status, hook) = send(&app, Method::POST, "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/services/T0/B0/pathsecret42?sig=querysecret42", "tenant": "acme"}))).await;
         assert_eq!(status, StatusCode::CREATED, "{hook}");
         let hook_id = hook["id"].as_str().expect("id").to_owned();
         let first_secret = hook["secret"].as_str().expect("secret").to_owned();
@@ -389,8 +390,10 @@ both_backends! {
         let mappings = records.iter().find(|r| r["action"] == "role_mappings.updated").expect("mappings");
         assert_eq!(mappings["tenant"], "acme");
         assert_eq!(mappings["changes"]["mappings"][0]["value"], "Admins");
+        let created = records.iter().find(|r| r["action"] == "webhook.created").expect("created");
+        assert_eq!(created["changes"]["url"]["origin"], "http://127.0.0.1:9", "{created}");
         let everything = serde_json::to_string(&records).expect("json");
-        for secret in [client_secret.as_str(), link_token.as_str(), first_secret.as_str(), rotated["secret"].as_str().expect("secret")] {
+        for secret in [client_secret.as_str(), link_token.as_str(), first_secret.as_str(), rotated["secret"].as_str().expect("secret"), "pathsecret42", "querysecret42"] {
             assert!(!everything.contains(secret), "a secret reached the audit log");
         }
     }
