@@ -12,12 +12,26 @@ pub enum IdpVendor {
     Entra,
     Okta,
     Google,
+    OneLogin,
+    JumpCloud,
+    PingOne,
+    /// Microsoft AD FS.
+    Adfs,
     /// Any other IdP: the advice names the SAML or OpenID Connect concept.
     Generic,
 }
 
 impl IdpVendor {
-    pub const ALL: [IdpVendor; 4] = [Self::Entra, Self::Okta, Self::Google, Self::Generic];
+    pub const ALL: [IdpVendor; 8] = [
+        Self::Entra,
+        Self::Okta,
+        Self::Google,
+        Self::OneLogin,
+        Self::JumpCloud,
+        Self::PingOne,
+        Self::Adfs,
+        Self::Generic,
+    ];
 
     /// The vendor whose Entity ID or issuer `id` looks like: Entra ID's
     /// `https://sts.windows.net/{tenant}/` (SAML) or
@@ -36,6 +50,17 @@ impl IdpVendor {
             Self::Okta
         } else if host == "accounts.google.com" {
             Self::Google
+        } else if under("onelogin.com") {
+            // `https://app.onelogin.com/saml/metadata/{app id}`, `https://{sub}.onelogin.com/oidc/2`.
+            Self::OneLogin
+        } else if under("jumpcloud.com") {
+            Self::JumpCloud
+        } else if under("pingone.com") || under("pingone.eu") || under("pingone.asia") {
+            // `https://auth.pingone.com/{environment id}`.
+            Self::PingOne
+        } else if url::Url::parse(id).is_ok_and(|u| u.path() == "/adfs/services/trust") {
+            // AD FS's Federation Service identifier: `http://{host}/adfs/services/trust`.
+            Self::Adfs
         } else {
             Self::Generic
         }
@@ -47,6 +72,10 @@ impl IdpVendor {
             Self::Entra => "Microsoft Entra ID",
             Self::Okta => "Okta",
             Self::Google => "Google Workspace",
+            Self::OneLogin => "OneLogin",
+            Self::JumpCloud => "JumpCloud",
+            Self::PingOne => "PingOne",
+            Self::Adfs => "AD FS",
             Self::Generic => "your identity provider",
         }
     }
@@ -104,6 +133,163 @@ const OKTA_OIDC: &str = "Applications → your app → General";
 /// `vendor` IdP. `None` only for a reason this table does not know; a test holds it
 /// to every reason idbridge gives.
 pub fn fix(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix> {
+    more_vendors(reason, vendor, cx).or_else(|| {
+        // The other reasons read the same at any IdP.
+        let base = match vendor {
+            Entra | Okta | Google => vendor,
+            _ => Generic,
+        };
+        table(reason, base, cx)
+    })
+}
+
+const ONELOGIN_APP: &str = "Applications → Applications → your app → Configuration";
+const JUMPCLOUD_SSO: &str = "SSO Applications → your app → SSO";
+const PINGONE_APP: &str = "Applications → Applications → your app → Configuration";
+const ADFS_TRUST: &str = "AD FS Management → Relying Party Trusts → your trust → Properties";
+
+/// OneLogin's, JumpCloud's, PingOne's and AD FS's words for the refusals whose fix
+/// is in a field of their consoles.
+fn more_vendors(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix> {
+    use IdpVendor::{Adfs, JumpCloud, OneLogin, PingOne};
+    let entity = Some(cx.expected_id.as_str());
+    let acs = Some(cx.return_url.as_str());
+    let metadata = Some(cx.metadata_url.as_str());
+    let fix = match (reason, vendor) {
+        ("audience_mismatch", OneLogin) => Fix::new(
+            ONELOGIN_APP,
+            "Set \"Audience (EntityID)\" to exactly this value.",
+            entity,
+        ),
+        ("audience_mismatch", JumpCloud) => Fix::new(
+            JUMPCLOUD_SSO,
+            "Set \"SP Entity ID\" to exactly this value.",
+            entity,
+        ),
+        ("audience_mismatch", PingOne) => Fix::new(
+            PINGONE_APP,
+            "Set \"Entity ID\" to exactly this value.",
+            entity,
+        ),
+        ("audience_mismatch", Adfs) => Fix::new(
+            format!("{ADFS_TRUST} → Identifiers"),
+            "Add this value as a \"Relying party identifier\" (or update the trust from idbridge's federation metadata address).",
+            entity,
+        ),
+        ("destination_mismatch" | "recipient_mismatch", OneLogin) => Fix::new(
+            ONELOGIN_APP,
+            "Set \"ACS (Consumer) URL\" and \"Recipient\" to exactly this value (and keep the \"ACS (Consumer) URL Validator\" matching it).",
+            acs,
+        ),
+        ("destination_mismatch" | "recipient_mismatch", JumpCloud) => Fix::new(
+            JUMPCLOUD_SSO,
+            "Set \"ACS URLs\" (the default one) to exactly this value.",
+            acs,
+        ),
+        ("destination_mismatch" | "recipient_mismatch", PingOne) => {
+            Fix::new(PINGONE_APP, "Set \"ACS URLs\" to exactly this value.", acs)
+        }
+        ("destination_mismatch" | "recipient_mismatch", Adfs) => Fix::new(
+            format!("{ADFS_TRUST} → Endpoints"),
+            "The SAML Assertion Consumer endpoint (POST binding) must be exactly this value: update the trust from idbridge's federation metadata address.",
+            acs,
+        ),
+        (
+            "signature_invalid"
+            | "saml_not_configured"
+            | "idp_sso_url_missing"
+            | "idp_sso_url_invalid",
+            OneLogin,
+        ) => Fix::new(
+            "Applications → Applications → your app → More Actions → SAML Metadata",
+            "idbridge needs this app's current metadata (its X.509 certificate and SSO URL): download it, or give idbridge the Issuer URL from the SSO tab, which serves it.",
+            None,
+        ),
+        (
+            "signature_invalid"
+            | "saml_not_configured"
+            | "idp_sso_url_missing"
+            | "idp_sso_url_invalid",
+            JumpCloud,
+        ) => Fix::new(
+            "SSO Applications → your app → SSO → Export Metadata",
+            "idbridge needs this app's current metadata (its certificate and IdP URL): export it (or copy its metadata URL) and give it to idbridge.",
+            None,
+        ),
+        (
+            "signature_invalid"
+            | "saml_not_configured"
+            | "idp_sso_url_missing"
+            | "idp_sso_url_invalid",
+            PingOne,
+        ) => Fix::new(
+            "Applications → Applications → your app → Configuration → Download Metadata",
+            "idbridge needs this application's current metadata (its signing certificate and SSO URL): download it, or copy the IdP Metadata URL, and give it to idbridge.",
+            None,
+        ),
+        (
+            "signature_invalid"
+            | "saml_not_configured"
+            | "idp_sso_url_missing"
+            | "idp_sso_url_invalid",
+            Adfs,
+        ) => Fix::new(
+            "AD FS Management → Service → Certificates",
+            "idbridge needs the current Token-signing certificate: give it the federation metadata at https://{your AD FS host}/FederationMetadata/2007-06/FederationMetadata.xml (after a certificate rollover, again).",
+            None,
+        ),
+        ("status_not_success", OneLogin) => Fix::new(
+            "Users → the user → Applications",
+            "OneLogin refused the sign-in: assign the app to the user (or to a role they have).",
+            None,
+        ),
+        ("status_not_success", JumpCloud) => Fix::new(
+            "SSO Applications → your app → User Groups",
+            "JumpCloud refused the sign-in: bind a user group the user is in to the app.",
+            None,
+        ),
+        ("status_not_success", PingOne) => Fix::new(
+            "Applications → Applications → your app → Access",
+            "PingOne refused the sign-in: give the user's group access to the application.",
+            None,
+        ),
+        ("status_not_success", Adfs) => Fix::new(
+            format!("{ADFS_TRUST} → Access control policy"),
+            "AD FS refused the sign-in: the trust's access control policy must permit the user (e.g. \"Permit everyone\" or their group).",
+            None,
+        ),
+        ("email_missing", OneLogin) => Fix::new(
+            "Applications → Applications → your app → Parameters",
+            "Add a parameter named \"email\" with value Email, ticking \"Include in SAML assertion\".",
+            Some("email"),
+        ),
+        ("email_missing", JumpCloud) => Fix::new(
+            format!("{JUMPCLOUD_SSO} → Attributes"),
+            "Add a user attribute: Service Provider Attribute Name \"email\", JumpCloud Attribute Name email.",
+            Some("email"),
+        ),
+        ("email_missing", PingOne) => Fix::new(
+            "Applications → Applications → your app → Attribute Mappings",
+            "Map the attribute \"email\" to the PingOne attribute Email Address.",
+            Some("email"),
+        ),
+        ("email_missing", Adfs) => Fix::new(
+            "AD FS Management → Relying Party Trusts → your trust → Edit Claim Issuance Policy",
+            "Add a rule \"Send LDAP Attributes as Claims\": Attribute store Active Directory, E-Mail-Addresses → E-Mail Address.",
+            Some("email"),
+        ),
+        ("decryption_failed" | "encrypted_assertion_unexpected", Adfs) => Fix::new(
+            format!("{ADFS_TRUST} → Encryption"),
+            "The assertion was encrypted for a certificate idbridge does not hold: update the trust from idbridge's federation metadata address (below), or remove the encryption certificate.",
+            metadata,
+        ),
+        _ => return None,
+    };
+    Some(fix)
+}
+
+/// The advice in Entra ID's, Okta's, Google's and generic words.
+fn table(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix> {
     let entity = Some(cx.expected_id.as_str());
     let acs = Some(cx.return_url.as_str());
     let metadata = Some(cx.metadata_url.as_str());
@@ -490,6 +676,7 @@ pub fn fix(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use IdpVendor::{Adfs, JumpCloud, OneLogin, PingOne};
 
     /// Every reason a sign-in can be refused with, as the sign-in log records it.
     pub(crate) const REASONS: &[&str] = &[
@@ -577,6 +764,14 @@ mod tests {
             ("https://accounts.google.com", Google),
             ("https://idp.acme.example/saml", Generic),
             ("https://evil.example/sts.windows.net/", Generic),
+            ("https://app.onelogin.com/saml/metadata/1234567", OneLogin),
+            (
+                "https://auth.pingone.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                PingOne,
+            ),
+            ("https://sso.jumpcloud.com/saml2/acme", JumpCloud),
+            ("http://adfs.acme.example/adfs/services/trust", Adfs),
+            ("https://acme.example/adfs/other", Generic),
             ("https://notokta.com", Generic),
             ("urn:acme:idp", Generic),
         ] {
@@ -622,6 +817,15 @@ mod tests {
         assert!(claim.place.contains("Attributes & Claims") && claim.action.contains("user.mail"));
         let claim = fix("email_missing", Okta, &cx).expect("advice");
         assert!(claim.place.contains("Attribute Statements"));
+        let adfs = fix("email_missing", IdpVendor::Adfs, &cx).expect("advice");
+        assert!(adfs.action.contains("Send LDAP Attributes as Claims"));
+        let onelogin = fix("audience_mismatch", IdpVendor::OneLogin, &cx).expect("advice");
+        assert!(onelogin.action.contains("\"Audience (EntityID)\""));
+        // What reads the same at any IdP falls back to the generic words.
+        assert_eq!(
+            fix("expired", IdpVendor::PingOne, &cx),
+            fix("expired", Generic, &cx)
+        );
         let cert = fix("signature_invalid", Entra, &cx).expect("advice");
         assert!(cert.action.contains("Federation Metadata XML"));
         assert_eq!(fix("no_such_reason", Entra, &cx), None);

@@ -291,6 +291,33 @@ async fn every_page_passes_axe_at_desktop_and_phone_widths() {
     pages
         .visit(&app.url("/setup/domains"), "#domain", "portal-08-domains")
         .await;
+    // The guides of the other IdPs, and the end of setup.
+    for guide in [
+        "google",
+        "onelogin",
+        "jumpcloud",
+        "pingone",
+        "adfs",
+        "generic",
+    ] {
+        pages
+            .visit(
+                &app.url(&format!("/setup/sso?guide={guide}")),
+                "#metadata_xml",
+                &format!("portal-08-sso-{guide}"),
+            )
+            .await;
+        pages
+            .visit(
+                &app.url(&format!("/setup/provisioning?guide={guide}")),
+                "main",
+                &format!("portal-08-provisioning-{guide}"),
+            )
+            .await;
+    }
+    pages
+        .visit(&app.url("/setup/done"), "h1", "portal-08-done")
+        .await;
     pages
         .visit(
             &app.url("/setup?token=idb_setup_not-a-real-token"),
