@@ -361,6 +361,33 @@ async fn every_page_passes_axe_at_desktop_and_phone_widths() {
     let title = pages.browser.title().await;
     assert!(title.starts_with("Test connection succeeded"), "{title}");
     pages.check("flow-01-test-result").await;
+    // A refused test (Entra ID's default Identifier never replaced): the advice page.
+    let (request_id, relay_state) = start_test_sign_in(&app, "acme").await;
+    let mut wrong = fixture.idp.response_spec(
+        &app.url("/saml/acme"),
+        &acs_url,
+        Some(&request_id),
+        "ada@acme.example",
+        app.clock.now(),
+    );
+    wrong.audience = "spn:2b5f0b0c-71c4-4b8e-9a5c-0c6c1e1c7a11".into();
+    pages.browser.goto(&idp_post_page(&acs_url)).await;
+    pages
+        .browser
+        .set_value(
+            "textarea[name=SAMLResponse]",
+            &fixture.idp.post_value(&wrong),
+        )
+        .await;
+    pages
+        .browser
+        .fill("input[name=RelayState]", &relay_state)
+        .await;
+    pages.browser.click("button[type=submit]").await;
+    pages.browser.wait_for("#fix").await;
+    let title = pages.browser.title().await;
+    assert_eq!(title, "Test connection failed");
+    pages.check("flow-01-test-refused").await;
     // A refused sign-in.
     pages
         .visit(&app.url("/oauth/authorize"), "body", "flow-02-error")
