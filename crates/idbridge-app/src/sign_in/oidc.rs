@@ -242,14 +242,17 @@ pub async fn complete_oidc(
     let outcome = consume(app, &tenant, query, &mut log).await;
     // Where a test was started, from its state (`test.{from}.…`); whether it is a
     // test at all is the stored flow's word (`log.test`).
-    let from = url::form_urlencoded::parse(query)
-        .find(|(k, _)| k == "state")
-        .and_then(|(_, v)| TestFrom::parse_relay_state(&v).map(|(from, _)| from))
-        .unwrap_or(TestFrom::Api);
     let tested = log.test.then_some(log.connection_id).flatten();
+    // Read only for a test (an ordinary callback does not pay for it).
+    let from = || {
+        url::form_urlencoded::parse(query)
+            .find(|(k, _)| k == "state")
+            .and_then(|(_, v)| TestFrom::parse_relay_state(&v).map(|(from, _)| from))
+            .unwrap_or(TestFrom::Api)
+    };
     match record(app, &tenant, log, outcome).await {
         Ok(SignInOutcome::Test(mut result)) => {
-            result.from = from;
+            result.from = from();
             Ok(SignInOutcome::Test(result))
         }
         Err(refusal) if tested.is_some() => {
@@ -273,7 +276,7 @@ pub async fn complete_oidc(
                 fix: fix::fix(refusal.reason(), vendor, &cx),
                 refusal,
                 vendor,
-                from,
+                from: from(),
                 tenant: tenant.slug.clone(),
                 connection: tested,
             }))

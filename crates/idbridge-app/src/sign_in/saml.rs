@@ -143,7 +143,8 @@ pub async fn complete_saml(
         None => None,
     };
     log.test = test.is_some();
-    let advice = connection.as_ref().map(|c| {
+    // Only a test's refusal needs the advice's values (the ACS's hot path is not one).
+    let advice = connection.as_ref().filter(|_| test.is_some()).map(|c| {
         let sp = super::sp_endpoints_of(app, &tenant, Some(c.connection_id));
         (
             IdpVendor::infer(&c.idp_entity_id),

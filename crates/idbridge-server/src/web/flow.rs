@@ -87,10 +87,19 @@ struct TestChrome {
     back: Option<String>,
     /// The app's name ("idbridge" with no branding) and its logo and accent.
     brand: crate::web::portal::BrandChrome,
+    /// The page's title and heading.
+    heading: &'static str,
+    tenant: String,
 }
 
 impl TestChrome {
-    async fn new(app: &App, from: TestFrom, tenant: &TenantSlug, connection: Option<Uuid>) -> Self {
+    async fn new(
+        app: &App,
+        heading: &'static str,
+        from: TestFrom,
+        tenant: &TenantSlug,
+        connection: Option<Uuid>,
+    ) -> Self {
         let url = |path: &str| app.config.public_url.join(path);
         let back = match (from, connection) {
             (TestFrom::Portal, None) => Some(url("/setup/sso")),
@@ -109,6 +118,8 @@ impl TestChrome {
             stylesheet: url("/admin/static/console.css"),
             script: url("/admin/static/console.js"),
             back,
+            heading,
+            tenant: tenant.to_string(),
         }
     }
 }
@@ -142,7 +153,14 @@ pub const SAML_POST_SCRIPT: &str = "document.getElementById('saml-post').submit(
 
 /// What an admin sees at the end of "test connection".
 pub async fn test_result_page(app: &App, result: &TestResult) -> Response {
-    let chrome = TestChrome::new(app, result.from, &result.tenant, result.connection).await;
+    let chrome = TestChrome::new(
+        app,
+        "Test connection succeeded",
+        result.from,
+        &result.tenant,
+        result.connection,
+    )
+    .await;
     test_page(html(StatusCode::OK, &TestResultPage { result, chrome }))
 }
 
@@ -153,7 +171,14 @@ pub async fn test_refused_page(app: &App, refused: &TestRefused, headers: &Heade
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    let chrome = TestChrome::new(app, refused.from, &refused.tenant, refused.connection).await;
+    let chrome = TestChrome::new(
+        app,
+        "Test connection failed",
+        refused.from,
+        &refused.tenant,
+        refused.connection,
+    )
+    .await;
     let status = refusal_status(&refused.refusal);
     let page = TestRefusedPage {
         refused,
