@@ -62,7 +62,7 @@ impl TestFrom {
     /// before the response's request is known (a signature, an audience) can then
     /// still be shown as a test result: the ACS looks the request up by the id, and
     /// only if it is a stored test request with exactly this RelayState.
-    fn relay_state(self, request_id: &str) -> String {
+    pub(crate) fn relay_state(self, request_id: &str) -> String {
         format!("test.{}.{request_id}", self.code())
     }
 

@@ -171,7 +171,7 @@ pub async fn start_oidc(
     // A test's state says where it was started (`test.{from}.…`), for its result
     // page; the flow is found by the whole state's digest either way.
     let state = match test {
-        Some(from) => format!("test.{}.{}", from.code(), random_token()),
+        Some(from) => from.relay_state(&random_token()),
         None => random_token(),
     };
     let test = test.is_some();

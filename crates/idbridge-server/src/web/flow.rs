@@ -124,10 +124,6 @@ impl TestChrome {
     }
 }
 
-/// The test pages' policy: the console's own stylesheet and script, nothing inline.
-const TEST_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 #[derive(Template)]
 #[template(path = "flow/saml_post.html")]
 struct SamlPostPage<'a> {
@@ -188,11 +184,10 @@ pub async fn test_refused_page(app: &App, refused: &TestRefused, headers: &Heade
     test_page(html(status, &page))
 }
 
+/// The console's page headers (its CSP, no framing, nosniff, never cached), and no
+/// referrer: an OIDC test's page is drawn at the callback address, code in it.
 fn test_page(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(TEST_PAGE_POLICY),
-    );
+    crate::web::console::set_page_headers(response.headers_mut(), "no-referrer");
     response
 }
 

@@ -36,10 +36,16 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// if no foreign key dangles afterwards.
 async fn apply_migrations(conn: &mut SqliteConnection) -> Result<()> {
     let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+    let before = applied_migrations(&mut tx).await?;
     // `run_direct` is what `run` calls after acquiring a connection; calling it
     // directly sidesteps a rustc limitation (the "Acquire is not general enough"
     // error) for a transaction's connection inside a Send future.
     MIGRATOR.run_direct(None, &mut *tx, false).await?;
+    if applied_migrations(&mut tx).await? == before {
+        // Nothing ran: no need to scan every table while holding the write lock.
+        tx.commit().await?;
+        return Ok(());
+    }
     let dangling = sqlx::query("PRAGMA foreign_key_check")
         .fetch_all(&mut *tx)
         .await?;
@@ -52,6 +58,21 @@ async fn apply_migrations(conn: &mut SqliteConnection) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// How many migrations the database has applied (0 before the first start).
+async fn applied_migrations(conn: &mut SqliteConnection) -> Result<i64> {
+    let table: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if table.is_none() {
+        return Ok(0);
+    }
+    Ok(sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 /// The store on a SQLite file.

@@ -135,6 +135,13 @@ both_backends! {
         assert!(css.headers()["content-type"].to_str().expect("ascii").starts_with("text/css"));
         let css = css.text().await.expect("text");
         assert!(css.contains("--accent: #ffcc00") && css.contains("--accent-text: #000000"), "{css}");
+        // Only the current version is answered (and cached for good): another would
+        // put today's file in caches under a later colour's or logo's address.
+        for stale in ["/setup/brand.css?v=000000", "/setup/brand.css", "/setup/brand/logo?v=0123abcd", "/setup/brand/logo"] {
+            let response = app.browser().get(app.url(stale)).send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{stale}");
+            assert_eq!(response.headers()["cache-control"], "no-store", "{stale}");
+        }
 
         // The audit log has the changes, never the image's bytes.
         let updated = audit_log(&app, "branding.updated").await;

@@ -491,7 +491,7 @@ both_backends! {
         assert!(overview.body.contains("Finish setup"));
         let finished = client.post("/setup/finish", &[("guide", "okta")]).await;
         assert_eq!(finished.status, StatusCode::SEE_OTHER, "{}", finished.body);
-        assert_eq!(finished.location(), "/setup/done?guide=okta");
+        assert_eq!(finished.location(), "/setup/done?guide=okta&finished=1");
         let done = client.get(finished.location()).await;
         assert!(done.body.contains("<h1>All set</h1>") && done.body.contains("The app's team has been told"), "{}", done.body);
 

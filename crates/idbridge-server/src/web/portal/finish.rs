@@ -24,11 +24,14 @@ struct DonePage {
     progress: SetupProgress,
     /// Finish was pressed before every step was done.
     unfinished: bool,
+    /// Finish was just pressed: the app has been told.
+    finished: bool,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DoneQuery {
     guide: Option<String>,
+    finished: Option<String>,
 }
 
 /// `POST /setup/finish`: refused (with what is left) unless every step is done.
@@ -39,22 +42,27 @@ pub async fn finish(
     Form(form): Form<GuideForm>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(Some(&form.guide), &visitor);
+    // Whether provisioning is a step is the link's IdP's to say, not the form's.
     let done = setup_links::complete(
         &state.app,
         &visitor.tenant,
         visitor.link_id,
-        guide.pushes_scim(),
+        visitor.provider.pushes_scim(),
         &visitor.audit,
     )
     .await;
     match done {
-        Ok(_) => Ok(see_other(&site, &format!("/done?guide={}", guide.as_str()))),
+        Ok(_) => Ok(see_other(
+            &site,
+            &format!("/done?guide={}&finished=1", guide.as_str()),
+        )),
         Err(idbridge_app::Error::Invalid(_)) => {
             let page = DonePage {
                 progress: setup_links::progress(&state.app, &visitor.tenant).await?,
                 chrome: Chrome::new(&site, &visitor, guide, "overview"),
                 title: "A step is not finished yet",
                 unfinished: true,
+                finished: false,
             };
             render(StatusCode::CONFLICT, &page)
         }
@@ -71,7 +79,7 @@ pub async fn done(
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(query.guide.as_deref(), &visitor);
     let progress = setup_links::progress(&state.app, &visitor.tenant).await?;
-    let unfinished = !progress.is_complete(guide.pushes_scim());
+    let unfinished = !progress.is_complete(visitor.provider.pushes_scim());
     ok(&DonePage {
         chrome: Chrome::new(&site, &visitor, guide, "overview"),
         title: if unfinished {
@@ -81,5 +89,6 @@ pub async fn done(
         },
         progress,
         unfinished,
+        finished: query.finished.is_some() && !unfinished,
     })
 }
