@@ -29,6 +29,7 @@ pub mod operators;
 pub mod paging;
 pub mod roles;
 pub mod setup_links;
+pub mod shown_once;
 pub mod sign_in;
 pub mod tenants;
 pub mod views;

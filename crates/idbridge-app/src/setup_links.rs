@@ -118,6 +118,11 @@ pub struct CreateSetupLink {
     pub support_email: Option<String>,
     #[serde(default)]
     pub support_url: Option<String>,
+    /// E-mail the link to this address as soon as it is made (needs `--smtp-url`).
+    /// Sent at once and never queued: the link carries its token, which idbridge
+    /// stores nowhere. Whether it went is in the answer's `email`.
+    #[serde(default)]
+    pub email_to: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -176,6 +181,21 @@ pub struct SetupLinkCreated {
     pub link: SetupLinkView,
     /// Send this to the tenant's IT admin. Shown once; only a digest is stored.
     pub url: String,
+    /// Present when `email_to` was given: whether the link went out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailedLink>,
+}
+
+/// What became of e-mailing a new link. A failure leaves the link working: copy
+/// and send it another way, or revoke it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EmailedLink {
+    pub to: String,
+    /// Whether the SMTP server accepted the message.
+    pub sent: bool,
+    /// Why it was not sent (the SMTP server's words or the connection's error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 pub async fn create_setup_link(
@@ -201,6 +221,13 @@ pub async fn create_setup_link(
     let support_email =
         crate::branding::check_email("support_email", input.support_email.as_deref())?;
     let support_url = crate::branding::check_url("support_url", input.support_url.as_deref())?;
+    let email_to = input
+        .email_to
+        .as_deref()
+        .map(str::trim)
+        .filter(|to| !to.is_empty())
+        .map(|to| check_recipient(app, to))
+        .transpose()?;
     let token = SetupLinkToken::generate();
     let now = app.clock.now();
     let link = SetupLinkRecord {
@@ -228,6 +255,7 @@ pub async fn create_setup_link(
             "return_url": link.return_url,
             "support_email": link.support_email,
             "support_url": link.support_url,
+            "email_to": email_to,
         }),
     );
     match app
@@ -240,13 +268,114 @@ pub async fn create_setup_link(
         Err(other) => return Err(other.into()),
     }
     tracing::info!(tenant = %tenant.slug, link_id = %link.id, "setup link created");
+    let url = app
+        .config
+        .public_url
+        .join(&format!("/setup?token={}", token.expose_secret()));
+    let email = match email_to {
+        Some(to) => Some(email_link(app, &tenant, &link, input.provider, &url, to).await),
+        None => None,
+    };
     Ok(SetupLinkCreated {
-        url: app
-            .config
-            .public_url
-            .join(&format!("/setup?token={}", token.expose_secret())),
+        url,
+        email,
         link: SetupLinkView::new(link, tenant.slug.as_str(), now),
     })
+}
+
+/// The address a link may be e-mailed to; refused before anything is made when
+/// this process sends no mail or the address cannot be one.
+fn check_recipient(app: &App, to: &str) -> Result<String> {
+    if app.mailer().is_none() {
+        return Err(Error::Invalid(
+            "email_to needs outgoing mail, and this idbridge has none configured (--smtp-url); \
+             copy the link and send it yourself"
+                .into(),
+        ));
+    }
+    if to.len() > 254 || to.parse::<lettre::Address>().is_err() {
+        return Err(Error::Invalid(format!(
+            "email_to is not an e-mail address: {to:?}"
+        )));
+    }
+    Ok(to.to_owned())
+}
+
+/// Sends the new link to `to` now (see [`CreateSetupLink::email_to`]). The link is
+/// made either way; the answer says what happened.
+async fn email_link(
+    app: &App,
+    tenant: &idbridge_store::Tenant,
+    link: &SetupLinkRecord,
+    provider: Provider,
+    url: &str,
+    to: String,
+) -> EmailedLink {
+    let outcome = async {
+        let mailer = app
+            .mailer()
+            .ok_or_else(|| "no outgoing mail is configured".to_owned())?;
+        let app_name = crate::mail::delivery::app_name(app)
+            .await
+            .map_err(|e| e.to_string())?;
+        let support_email = match &link.support_email {
+            Some(own) => Some(own.clone()),
+            None => {
+                app.store
+                    .branding()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .settings
+                    .support_email
+            }
+        };
+        let invitation = crate::mail::SetupInvitation {
+            app_name,
+            tenant_name: tenant.name.clone(),
+            provider_name: provider.vendor_name(),
+            email: to.clone(),
+            setup_url: url.to_owned(),
+            expires: readable_time(link.expires_at),
+            support_email,
+        };
+        let rendered = mailer
+            .templates()
+            .setup_invitation(&invitation)
+            .map_err(|e| e.to_string())?;
+        crate::mail::delivery::send_now(mailer, &to, rendered).await
+    }
+    .await;
+    match outcome {
+        Ok(_subject) => {
+            tracing::info!(tenant = %tenant.slug, link_id = %link.id, "setup link e-mailed");
+            EmailedLink {
+                to,
+                sent: true,
+                error: None,
+            }
+        }
+        Err(error) => {
+            tracing::warn!(tenant = %tenant.slug, link_id = %link.id, %error, "setup link not e-mailed");
+            EmailedLink {
+                to,
+                sent: false,
+                error: Some(error),
+            }
+        }
+    }
+}
+
+/// `2026-12-09 14:00 UTC`.
+fn readable_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
 }
 
 pub async fn list_setup_links(

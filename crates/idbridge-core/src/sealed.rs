@@ -85,6 +85,23 @@ impl Keyring {
         Ok(Keyring { keys })
     }
 
+    /// A one-key ring whose key is derived from a secret someone else holds (HMAC-SHA256
+    /// of `secret` under `label`): what it seals opens only where that secret is
+    /// presented again. The console and the setup portal seal a secret that is shown
+    /// once with their visitor's cookie token, which the database holds only as a
+    /// digest, so the sealed value at rest opens for no one but that browser.
+    pub fn derived(label: &[u8], secret: &[u8]) -> Self {
+        use hmac::{Hmac, Mac};
+        // HMAC accepts a key of any length.
+        #[allow(clippy::expect_used)]
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key");
+        mac.update(label);
+        let bytes: [u8; 32] = mac.finalize().into_bytes().into();
+        Keyring {
+            keys: vec![Key::new(&bytes)],
+        }
+    }
+
     /// A new random key, in the form [`Keyring::parse`] reads.
     pub fn generate_key() -> String {
         STANDARD.encode(random_bytes::<32>())
@@ -225,6 +242,23 @@ mod tests {
             after.open(&sealed, b"c"),
             Err(OpenError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn a_derived_ring_opens_only_with_the_same_secret_and_label() {
+        let ring = Keyring::derived(b"label\0", b"cookie token");
+        let sealed = ring.seal(b"scim token", b"record");
+        let again = Keyring::derived(b"label\0", b"cookie token");
+        assert_eq!(
+            again.open(&sealed, b"record").unwrap().expose_secret(),
+            "scim token"
+        );
+        for other in [
+            Keyring::derived(b"label\0", b"another cookie"),
+            Keyring::derived(b"other\0", b"cookie token"),
+        ] {
+            assert!(other.open(&sealed, b"record").is_err());
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! a message's markup is an askama template that escapes what it is given.
 
 use askama::Template;
-use idbridge_app::mail::{Invitation, MailTemplates, RenderError, RenderedMail};
+use idbridge_app::mail::{Invitation, MailTemplates, RenderError, RenderedMail, SetupInvitation};
 
 /// Every message idbridge sends, from `templates/mail/`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +27,24 @@ struct InvitationHtml<'a> {
     invitation: &'a Invitation,
 }
 
+#[derive(Template)]
+#[template(path = "mail/setup_invitation_subject.txt")]
+struct SetupSubject<'a> {
+    invitation: &'a SetupInvitation,
+}
+
+#[derive(Template)]
+#[template(path = "mail/setup_invitation.txt")]
+struct SetupText<'a> {
+    invitation: &'a SetupInvitation,
+}
+
+#[derive(Template)]
+#[template(path = "mail/setup_invitation.html")]
+struct SetupHtml<'a> {
+    invitation: &'a SetupInvitation,
+}
+
 fn render(template: &'static str, page: &impl Template) -> Result<String, RenderError> {
     page.render().map_err(|e| RenderError {
         template,
@@ -40,6 +58,14 @@ impl MailTemplates for MailTemplateSet {
             subject: render("invitation subject", &InvitationSubject { invitation })?,
             text: render("invitation text", &InvitationText { invitation })?,
             html: render("invitation HTML", &InvitationHtml { invitation })?,
+        })
+    }
+
+    fn setup_invitation(&self, invitation: &SetupInvitation) -> Result<RenderedMail, RenderError> {
+        Ok(RenderedMail {
+            subject: render("setup invitation subject", &SetupSubject { invitation })?,
+            text: render("setup invitation text", &SetupText { invitation })?,
+            html: render("setup invitation HTML", &SetupHtml { invitation })?,
         })
     }
 }
@@ -83,6 +109,47 @@ mod tests {
         assert!(!mail.html.contains("<b>Pro"));
         // The link's query separator is escaped in the attribute and reads back whole.
         assert!(!mail.html.contains("smith.test&t=smith"), "{}", mail.html);
+    }
+
+    #[test]
+    fn the_setup_invitation_carries_the_link_whole_and_escapes_names() {
+        let invitation = SetupInvitation {
+            app_name: "Ledger".into(),
+            tenant_name: "Smith & <Sons>".into(),
+            provider_name: Some("Microsoft Entra ID"),
+            email: "it@smith.test".into(),
+            setup_url: "https://id.test/setup?token=idb_setup_abc".into(),
+            expires: "2026-12-09 14:00 UTC".into(),
+            support_email: Some("help@ledger.test".into()),
+        };
+        let mail = MailTemplateSet
+            .setup_invitation(&invitation)
+            .expect("renders");
+        assert_eq!(
+            mail.subject.trim(),
+            "Connect Smith & <Sons>'s Microsoft Entra ID to Ledger"
+        );
+        assert!(
+            mail.text
+                .contains("\nhttps://id.test/setup?token=idb_setup_abc\n")
+        );
+        assert!(mail.text.contains("until 2026-12-09 14:00 UTC"));
+        assert!(mail.text.contains("Questions: help@ledger.test"));
+        assert!(
+            mail.html
+                .contains("href=\"https://id.test/setup?token=idb_setup_abc\"")
+        );
+        assert!(!mail.html.contains("<Sons>"), "{}", mail.html);
+        let plain = SetupInvitation {
+            provider_name: None,
+            support_email: None,
+            ..invitation
+        };
+        let mail = MailTemplateSet.setup_invitation(&plain).expect("renders");
+        assert!(mail.subject.contains("identity provider"));
+        assert!(!mail.text.contains("Questions"));
+        // The token is never in a debug print.
+        assert!(!format!("{plain:?}").contains("idb_setup_abc"));
     }
 
     #[test]

@@ -90,6 +90,19 @@ pub trait ConsoleRepo {
     /// `\` in it are literal), in id order. For the console's search box: tenants
     /// are the operator's customers, a table small enough to read through.
     async fn search_tenants(&self, needle: &str, page: PageRequest) -> Result<Page<Tenant>>;
+    /// Keeps a sealed secret that a page will show once, until `expires_at`;
+    /// removes the kept secrets that expired by `now` first (the table holds only a
+    /// few minutes' worth).
+    async fn keep_shown_once(
+        &self,
+        id: Uuid,
+        sealed: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Removes the kept secret `id` and returns it if it had not expired by `now`:
+    /// of two requests taking one id, one gets it.
+    async fn take_shown_once(&self, id: Uuid, now: OffsetDateTime) -> Result<Option<Vec<u8>>>;
 }
 
 /// `needle` as a LIKE pattern matching it anywhere, with the wildcards in it escaped

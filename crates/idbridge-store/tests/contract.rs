@@ -1521,6 +1521,26 @@ both_backends! {
         assert!(store.active_console_session(&other, now, idle_since).await.expect("read").is_none());
     }
 
+    async fn a_secret_shown_once_is_taken_once_and_not_after_it_expires(db: TestDb) {
+        let store = open(&db).await;
+        let minute = time::Duration::minutes(1);
+        let (first, second, old) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        store.keep_shown_once(old, b"old", T0 + minute, T0).await.expect("keep");
+        store.keep_shown_once(first, b"sealed one", T0 + 10 * minute, T0).await.expect("keep");
+        // Taken once: the second taker gets nothing.
+        assert_eq!(
+            store.take_shown_once(first, T0 + minute).await.expect("take").as_deref(),
+            Some(&b"sealed one"[..])
+        );
+        assert_eq!(store.take_shown_once(first, T0 + minute).await.expect("again"), None);
+        // Past its end it is not given out, even if nobody swept it yet.
+        store.keep_shown_once(second, b"two", T0 + 2 * minute, T0).await.expect("keep");
+        assert_eq!(store.take_shown_once(second, T0 + 2 * minute).await.expect("late"), None);
+        // Keeping another sweeps what has expired.
+        store.keep_shown_once(Uuid::now_v7(), b"x", T0 + 20 * minute, T0 + 5 * minute).await.expect("keep");
+        assert_eq!(store.take_shown_once(old, T0).await.expect("swept"), None);
+    }
+
     async fn tenant_search_matches_slug_or_name_and_treats_wildcards_literally(db: TestDb) {
         let store = open(&db).await;
         let mut acme = tenant("acme");

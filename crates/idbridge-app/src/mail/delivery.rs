@@ -107,6 +107,21 @@ pub async fn deliver_due(app: &App) -> Result<usize, StoreError> {
     Ok(count)
 }
 
+/// Sends one message now, outside the outbox (for a message whose content must not
+/// be stored, such as a setup link, which carries its token): `Ok` with the subject
+/// after the SMTP server's 250, else what went wrong, for the person who asked.
+pub(crate) async fn send_now(
+    mailer: &Mailer,
+    recipient: &str,
+    rendered: RenderedMail,
+) -> Result<String, String> {
+    match send(mailer, Uuid::now_v7(), recipient, rendered).await {
+        Outcome::Sent { subject } => Ok(subject),
+        Outcome::Failed(error) | Outcome::Undeliverable(error) => Err(error),
+        Outcome::Cancelled(why) => Err(why.to_owned()),
+    }
+}
+
 /// What one attempt came to.
 enum Outcome {
     Sent {
@@ -140,7 +155,7 @@ async fn work(
             Some(user) => {
                 let invitation = invitation(app, mailer, app_name, &tenant, &user, mail);
                 match mailer.templates.invitation(&invitation) {
-                    Ok(rendered) => send(mailer, mail, rendered).await,
+                    Ok(rendered) => send(mailer, mail.id, &mail.recipient, rendered).await,
                     Err(error) => Outcome::Failed(error.to_string()),
                 }
             }
@@ -228,7 +243,7 @@ fn user_name(user: &DirectoryUser) -> Option<String> {
 
 /// The app's name: the branding's, else the operator's first OpenID Connect client
 /// (the app), else the public URL's host.
-async fn app_name(app: &App) -> Result<String, StoreError> {
+pub(crate) async fn app_name(app: &App) -> Result<String, StoreError> {
     if let Some(name) = app.store.branding().await?.settings.app_name {
         return Ok(name);
     }
@@ -243,8 +258,8 @@ async fn app_name(app: &App) -> Result<String, StoreError> {
 }
 
 /// Builds the message and hands it to the SMTP server.
-async fn send(mailer: &Mailer, mail: &OutboxMail, rendered: RenderedMail) -> Outcome {
-    let to = match mail.recipient.parse::<lettre::Address>() {
+async fn send(mailer: &Mailer, id: Uuid, recipient: &str, rendered: RenderedMail) -> Outcome {
+    let to = match recipient.parse::<lettre::Address>() {
         Ok(address) => Mailbox::new(None, address),
         Err(error) => return Outcome::Undeliverable(format!("the recipient address: {error}")),
     };
@@ -258,11 +273,7 @@ async fn send(mailer: &Mailer, mail: &OutboxMail, rendered: RenderedMail) -> Out
         .from(mailer.from.clone())
         .to(to)
         .subject(subject.clone())
-        .message_id(Some(format!(
-            "<{}@{}>",
-            mail.id,
-            mailer.from.email.domain()
-        )))
+        .message_id(Some(format!("<{}@{}>", id, mailer.from.email.domain())))
         .multipart(MultiPart::alternative_plain_html(
             rendered.text,
             rendered.html,

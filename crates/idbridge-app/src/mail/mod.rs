@@ -42,6 +42,37 @@ pub struct Invitation {
     pub sign_in_url: String,
 }
 
+/// What the e-mail carrying a setup link says: the tenant's IT admin is asked to
+/// connect its identity provider in the setup portal. Sent at once, never queued:
+/// the link carries its token, which idbridge keeps nowhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetupInvitation {
+    /// The app the tenant signs in to (as in [`Invitation::app_name`]).
+    pub app_name: String,
+    pub tenant_name: String,
+    /// The identity provider the link's guide is for ("Microsoft Entra ID"), when
+    /// the operator chose one.
+    pub provider_name: Option<&'static str>,
+    /// The address it goes to.
+    pub email: String,
+    /// The setup link (its token included).
+    pub setup_url: String,
+    /// When the link stops working, as people read it ("2026-12-09 14:00 UTC").
+    pub expires: String,
+    /// Whom to ask (the link's or the branding's support address), if set.
+    pub support_email: Option<String>,
+}
+
+impl std::fmt::Debug for SetupInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL carries the link's token.
+        f.debug_struct("SetupInvitation")
+            .field("tenant_name", &self.tenant_name)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A message ready to send: a subject (one line) and the same text twice, plain and
 /// HTML.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +94,7 @@ pub struct RenderError {
 /// [`Mailer::new`] by the binary).
 pub trait MailTemplates: Send + Sync + 'static {
     fn invitation(&self, invitation: &Invitation) -> Result<RenderedMail, RenderError>;
+    fn setup_invitation(&self, invitation: &SetupInvitation) -> Result<RenderedMail, RenderError>;
 }
 
 /// The outbound mail configuration of a process: the SMTP transport, the sender,
@@ -109,6 +141,10 @@ impl Mailer {
 
     pub fn from(&self) -> &Mailbox {
         &self.from
+    }
+
+    pub(crate) fn templates(&self) -> &dyn MailTemplates {
+        self.templates.as_ref()
     }
 }
 

@@ -47,6 +47,21 @@ impl FromRow for ActiveConsoleSession {
     }
 }
 
+/// A row of `shown_once`, as taking it returns it.
+struct ShownOnce {
+    sealed: Vec<u8>,
+    expires_at: OffsetDateTime,
+}
+
+impl FromRow for ShownOnce {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(ShownOnce {
+            sealed: row.get("sealed")?,
+            expires_at: row.time("expires_at")?,
+        })
+    }
+}
+
 #[async_trait]
 impl<D: Db> ConsoleRepo for SqlStore<D> {
     async fn create_operator(
@@ -158,5 +173,36 @@ impl<D: Db> ConsoleRepo for SqlStore<D> {
         .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(page_of(rows, page, |t: &Tenant| t.id))
+    }
+
+    async fn keep_shown_once(
+        &self,
+        id: Uuid,
+        sealed: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        query::<D>("DELETE FROM shown_once WHERE expires_at <= $1")
+            .bind(Ts(now))
+            .execute(&mut *tx)
+            .await?;
+        query::<D>("INSERT INTO shown_once (id, sealed, expires_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(sealed)
+            .bind(Ts(expires_at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_shown_once(&self, id: Uuid, now: OffsetDateTime) -> Result<Option<Vec<u8>>> {
+        let taken: Option<ShownOnce> =
+            query::<D>("DELETE FROM shown_once WHERE id = $1 RETURNING sealed, expires_at")
+                .bind(id)
+                .fetch_optional(&mut *self.write().await?)
+                .await?;
+        Ok(taken.filter(|t| t.expires_at > now).map(|t| t.sealed))
     }
 }

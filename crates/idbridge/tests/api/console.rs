@@ -328,14 +328,14 @@ both_backends! {
         let group_path = format!("/admin/tenants/acme/groups/{}", group["id"].as_str().expect("id"));
         let description = r#""><script>alert(3)</script>"#;
         let mut browser = Browser::signed_in(&app).await;
-        let generated = browser.post("/admin/tenants/acme/scim/tokens", &[("description", description)]).await;
-        assert_eq!(generated.status, StatusCode::CREATED);
-        let hook = browser.post("/admin/webhooks", &[("url", "https://hooks.example.com/in"), ("description", description), ("enabled", "on")]).await;
-        assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+        let generated = browser.post_and_follow("/admin/tenants/acme/scim/tokens", &[("description", description)]).await;
+        assert_eq!(generated.status, StatusCode::OK);
+        let hook = browser.post_and_follow("/admin/webhooks", &[("url", "https://hooks.example.com/in"), ("description", description), ("enabled", "on")]).await;
+        assert_eq!(hook.status, StatusCode::OK, "{}", hook.body);
         let hook_path = format!("/admin/webhooks/{}", app.admin(Method::GET, "/api/v1/webhooks").send().await.expect("send").json::<serde_json::Value>().await.expect("json")["data"][0]["id"].as_str().expect("id"));
         let hook_delete = format!("{hook_path}/delete");
-        let link = browser.post("/admin/tenants/acme/setup-links", &[("provider", "entra"), ("expires_in_hours", "24"), ("note", "<iframe src=javascript:alert(7)>")]).await;
-        assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
+        let link = browser.post_and_follow("/admin/tenants/acme/setup-links", &[("provider", "entra"), ("expires_in_hours", "24"), ("note", "<iframe src=javascript:alert(7)>")]).await;
+        assert_eq!(link.status, StatusCode::OK, "{}", link.body);
         let roles = browser.post("/admin/tenants/acme/roles/mappings", &[("source_0", "group"), ("value_0", "<svg onload=alert(6)>Admins"), ("role_0", "<i>Admin</i>")]).await;
         assert_eq!(roles.status, StatusCode::SEE_OTHER, "{}", roles.body);
         let search = format!("/admin/tenants?q={}", "%3Cimg%20src");
@@ -578,13 +578,36 @@ both_backends! {
         assert_eq!(field_value(&page, "scim-url"), format!("{}/scim/v2/acme", app.base));
         assert!(page.body.contains("No tokens yet."));
 
-        let generated = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "Entra ID")]).await;
-        assert_eq!(generated.status, StatusCode::CREATED);
+        // Post/redirect/get: the POST answers with a redirect, never the token, so a
+        // reload cannot make a second one; the page it leads to shows the token once.
+        let posted = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "Entra ID")]).await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+        assert!(!posted.body.contains("idb_scim_"));
+        let shown_at = posted.location().to_owned();
+        assert!(shown_at.starts_with("/admin/tenants/acme/scim?shown="), "{shown_at}");
+        let generated = browser.get(&shown_at).await;
+        assert_eq!(generated.status, StatusCode::OK);
         assert_eq!(generated.headers["cache-control"], "no-store");
         assert!(generated.body.contains("it is shown only this once"));
         let token = field_value(&generated, "new-token");
         assert!(token.starts_with("idb_scim_"));
         assert_eq!(app.scim_get("acme", "/Users", &token).await.status(), StatusCode::OK);
+
+        // A reload of that page: the token is gone, and saying so; no second token.
+        let reloaded = browser.get(&shown_at).await;
+        assert!(!reloaded.body.contains(&token) && reloaded.body.contains("already shown once"), "{}", reloaded.body);
+        let tokens: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens").send().await.expect("send").json().await.expect("json");
+        assert_eq!(tokens["data"].as_array().map(Vec::len), Some(1), "one token made");
+        // Another operator's session cannot open it (sealed with the session's own key).
+        let again = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "second")]).await;
+        let mut other = Browser::signed_in(&app).await;
+        let stolen = other.get(again.location()).await;
+        assert!(!stolen.body.contains("idb_scim_") && stolen.body.contains("already shown once"));
+        // What the database keeps for that page is sealed: no token in it.
+        let third = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "third")]).await;
+        let id: uuid::Uuid = third.location().rsplit('=').next().expect("id").parse().expect("uuid");
+        let sealed = app.store.take_shown_once(id, idbridge_core::Clock::now(&*app.clock)).await.expect("read").expect("kept");
+        assert!(!sealed.windows(9).any(|w| w == b"idb_scim_"));
 
         let later = browser.get("/admin/tenants/acme/scim").await;
         assert!(!later.body.contains(&token), "never shown again");
@@ -755,9 +778,9 @@ both_backends! {
         assert_eq!(unknown.status, StatusCode::NOT_FOUND);
         assert!(unknown.body.contains("nobody") && unknown.body.contains("New endpoint"));
 
-        let created = browser.post("/admin/webhooks", &[("url", &receiver.url()), ("description", "the app"),
+        let created = browser.post_and_follow("/admin/webhooks", &[("url", &receiver.url()), ("description", "the app"),
             ("event_types", "user.*\r\ngroup.created"), ("tenant", "acme"), ("enabled", "on")]).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
         assert_eq!(created.headers["cache-control"], "no-store");
         assert!(created.body.contains("it is shown only this once"));
         let secret = field_value(&created, "new-secret");
@@ -802,7 +825,7 @@ both_backends! {
         assert!(older.contains("tenant=acme") && older.contains("attempts="), "{older}");
         let second = browser.get(&older).await;
         assert_eq!(second.status, StatusCode::OK);
-        assert_eq!(second.body.matches("<td><code>acme</code></td>").count(), (attempts - 25).min(25), "{older}");
+        assert_eq!(second.body.matches("\"Tenant\"><code>acme</code></td>").count(), (attempts - 25).min(25), "{older}");
         let nobody = browser.get(&format!("{page_path}?tenant=nobody")).await;
         assert_eq!(nobody.status, StatusCode::NOT_FOUND);
 
@@ -842,7 +865,7 @@ both_backends! {
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
 
         // Rotation: the new secret once, and the overlap said.
-        let rotated = browser.post(&format!("{page_path}/rotate-secret"), &[]).await;
+        let rotated = browser.post_and_follow(&format!("{page_path}/rotate-secret"), &[]).await;
         assert_eq!(rotated.status, StatusCode::OK);
         let new_secret = field_value(&rotated, "new-secret");
         assert!(new_secret.starts_with("idb_whsec_") && new_secret != secret);
@@ -884,10 +907,10 @@ both_backends! {
         }
         assert!(browser.get("/admin/tenants/acme/setup-links").await.body.contains("No setup links yet."));
 
-        let created = browser.post("/admin/tenants/acme/setup-links", &[("provider", "okta"), ("expires_in_hours", "2"), ("note", "Jane, Acme IT")]).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let created = browser.post_and_follow("/admin/tenants/acme/setup-links", &[("provider", "okta"), ("expires_in_hours", "2"), ("note", "Jane, Acme IT")]).await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
         assert_eq!(created.headers["cache-control"], "no-store");
-        assert!(created.body.contains("it is shown only this once") && created.body.contains("Link created for Okta."));
+        assert!(created.body.contains("it is shown only this once") && created.body.contains("Link created."));
         let url = field_value(&created, "new-url");
         assert!(url.starts_with(&format!("{}/setup?token=idb_setup_", app.base)), "{url}");
         let token = url.split("token=").nth(1).expect("token").to_owned();
@@ -1136,5 +1159,84 @@ both_backends! {
         assert_eq!(filtered.body.matches("<tr>").count(), 2, "the header and one change");
         let bad = browser.get("/admin/audit-log?action=nonsense").await;
         assert!(bad.body.contains("is not one of"));
+    }
+}
+
+both_backends! {
+    async fn invite_it_admin_e_mails_the_setup_link_and_says_when_it_could_not(db: TestDb) {
+        use idbridge_testkit::smtp::{SmtpOptions, SmtpServer, free_port};
+        let port = free_port();
+        let options = crate::helpers::TestOptions {
+            smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+            ..crate::helpers::TestOptions::default()
+        };
+        let app = TestApp::spawn_with(db, options).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+        let overview = browser.get("/admin/tenants/acme").await;
+        assert!(overview.body.contains("Their e-mail (optional)") && overview.body.contains("Create and send invitation"));
+
+        // The mail server is down: the link is made all the same, shown once, and
+        // the page says it was not sent.
+        let down = browser.post_and_follow("/admin/tenants/acme/setup-links", &[
+            ("provider", "entra"), ("note", "Jane"), ("email_to", "jane@acme.example"),
+        ]).await;
+        assert!(down.body.contains("could not be e-mailed"), "{}", down.body);
+        assert!(down.body.contains("/setup?token=idb_setup_"));
+
+        // Up: the IT admin gets the link, in the setup guide's words, and it works.
+        let smtp = SmtpServer::start_with(SmtpOptions { port: Some(port), ..SmtpOptions::default() }).await;
+        let sent = browser.post_and_follow("/admin/tenants/acme/setup-links", &[
+            ("provider", "okta"), ("email_to", " jane@acme.example "),
+        ]).await;
+        assert!(sent.body.contains("Link created and e-mailed"), "{}", sent.body);
+        let shown = field_value(&sent, "new-url");
+        let received = smtp.received();
+        assert_eq!(received.len(), 1);
+        let mail = &received[0];
+        assert_eq!(mail.rcpt_tos, ["jane@acme.example"]);
+        assert!(mail.subject.starts_with("Connect acme Inc's Okta to "), "{}", mail.subject);
+        let text = mail.text.as_deref().expect("text part");
+        assert!(text.contains(&shown), "the mail carries the very link shown: {text}");
+        let html = mail.html.as_deref().expect("html part");
+        assert!(html.contains(&format!("href=\"{shown}\"")));
+        let opened = app.browser().get(&shown).send().await.expect("open");
+        assert_eq!(opened.status(), StatusCode::SEE_OTHER, "the mailed link opens the portal");
+
+        // The audit log names the recipient, never the link.
+        let audit: serde_json::Value = app.admin(Method::GET, "/api/v1/audit-log?action=setup_link.created").send().await.expect("send").json().await.expect("json");
+        let records = audit["data"].as_array().expect("data");
+        assert!(records.iter().any(|r| r["changes"]["email_to"] == "jane@acme.example"), "{audit}");
+        assert!(!audit.to_string().contains("idb_setup_"));
+
+        // A bad address is refused beside the form, and nothing is made.
+        let before: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let refused = browser.post("/admin/tenants/acme/setup-links", &[("provider", "okta"), ("email_to", "jane at acme")]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body.contains("not an e-mail address") && refused.body.contains("jane at acme"), "{}", refused.body);
+        let after: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        assert_eq!(before["data"].as_array().map(Vec::len), after["data"].as_array().map(Vec::len));
+
+        // The API takes the same field and answers what happened.
+        let api: serde_json::Value = app.admin(Method::POST, "/api/v1/tenants/acme/setup-links")
+            .json(&json!({"provider": "generic", "email_to": "ops@acme.example"})).send().await.expect("send").json().await.expect("json");
+        assert_eq!(api["email"], json!({"to": "ops@acme.example", "sent": true}));
+        assert_eq!(smtp.received().len(), 2);
+    }
+
+    async fn without_mail_the_setup_link_cannot_be_e_mailed(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+        let overview = browser.get("/admin/tenants/acme").await;
+        assert!(!overview.body.contains("Their e-mail") && overview.body.contains("Create invitation link"));
+        let response = app.admin(Method::POST, "/api/v1/tenants/acme/setup-links")
+            .json(&json!({"provider": "okta", "email_to": "jane@acme.example"})).send().await.expect("send");
+        let body = crate::helpers::expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert!(body.to_string().contains("--smtp-url"), "{body}");
+        let listed: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        assert_eq!(listed["data"], json!([]), "nothing was made");
     }
 }

@@ -116,6 +116,15 @@ impl<'a> FormClient<'a> {
             .await
     }
 
+    /// A form post whose answer is a redirect (post/redirect/get), and the page it
+    /// leads to, as a browser follows it.
+    pub async fn post_and_follow(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let posted = self.post(path, fields).await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+        let location = posted.location().to_owned();
+        self.get(&location).await
+    }
+
     pub async fn post_raw(
         &mut self,
         path: &str,

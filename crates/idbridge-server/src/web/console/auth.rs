@@ -18,6 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idbridge_app::audit::Audit;
 use idbridge_app::operators::{self, ABSOLUTE_LIFETIME, ActiveSession};
+use idbridge_app::shown_once::ShownOnceKey;
 use idbridge_core::secret::{SessionToken, random_bytes};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -39,6 +40,8 @@ pub struct Signed {
     pub audit: Audit,
     /// Derived from the session token; every form carries it back.
     pub csrf_token: String,
+    /// Derived from the session token: seals what a page shows once.
+    pub shown_once: Arc<ShownOnceKey>,
     session: ActiveSession,
 }
 
@@ -110,6 +113,7 @@ async fn current_session(
         operator_email: session.operator_email.clone(),
         audit: Audit::operator(&session.operator_email, Some(client.to_string())),
         csrf_token: csrf::token_for_session(&token),
+        shown_once: Arc::new(ShownOnceKey::derive(token.expose_secret())),
         session,
     }))
 }

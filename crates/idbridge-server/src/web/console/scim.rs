@@ -1,5 +1,5 @@
 //! A tenant's SCIM provisioning: the Tenant URL, its tokens, and generating one
-//! (shown once, in the answer to the form, never again).
+//! (shown once, on the page the form redirects to, never again).
 
 use std::sync::Arc;
 
@@ -17,7 +17,9 @@ use super::page::{
 };
 use super::{Site, see_other};
 use crate::AppState;
+use crate::web::Shown;
 use idbridge_app::credentials::{self, CreateScimToken};
+use idbridge_app::shown_once;
 use idbridge_app::tenants;
 use idbridge_app::views::{List, ScimTokenCreated, ScimTokenView};
 
@@ -65,6 +67,8 @@ struct ScimPage {
 pub struct ShowQuery {
     cursor: Option<String>,
     revoked: Option<String>,
+    /// The token just generated, kept for this page (post/redirect/get).
+    shown: Option<Uuid>,
 }
 
 async fn scim_page(
@@ -105,12 +109,20 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Result<Response, ConsoleError> {
-    let notice = if query.revoked.is_some() {
-        Notice::Success("Token revoked. It stops working at once.".into())
-    } else {
-        Notice::None
-    };
-    ok(&scim_page(&state, &site, &signed, &slug, query.cursor, notice).await?)
+    let shown = Shown::take(&state.app, &signed.shown_once, query.shown)
+        .await
+        .map_err(AdminError::from)?;
+    let notice = shown.notice(
+        "Token generated. Copy it now: it is shown only this once.",
+        if query.revoked.is_some() {
+            Notice::Success("Token revoked. It stops working at once.".into())
+        } else {
+            Notice::None
+        },
+    );
+    let mut page = scim_page(&state, &site, &signed, &slug, query.cursor, notice).await?;
+    page.new_token = shown.secret();
+    ok(&page)
 }
 
 #[derive(Deserialize)]
@@ -136,19 +148,15 @@ pub async fn generate(
         .map_err(AdminError::from)
     {
         Ok(created) => {
-            let mut page = scim_page(
-                &state,
+            // Post/redirect/get: a reload of the page that shows the token neither
+            // shows it again nor generates another.
+            let shown = shown_once::keep(&state.app, &signed.shown_once, &created.token)
+                .await
+                .map_err(AdminError::from)?;
+            Ok(see_other(
                 &site,
-                &signed,
-                &slug,
-                None,
-                Notice::Success("Token generated.".into()),
-            )
-            .await?;
-            // Answered directly (no redirect): the token is in this page and nowhere
-            // else, and `no-store` keeps it out of the browser's cache.
-            page.new_token = Some(created.token);
-            render(StatusCode::CREATED, &page)
+                &format!("/tenants/{slug}/scim?shown={shown}"),
+            ))
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
             let page = scim_page(

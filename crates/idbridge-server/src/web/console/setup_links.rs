@@ -1,6 +1,7 @@
 //! A tenant's setup links: the way its IT admin gets into the setup portal. A new
-//! link's URL carries its token, so it is rendered into the answer to the form and
-//! nowhere else (idbridge keeps a digest); the list shows each link's state.
+//! link's URL carries its token, so it is shown once, on the page the form
+//! redirects to, and nowhere else (idbridge keeps a digest); the list shows each
+//! link's state.
 
 use std::sync::Arc;
 
@@ -19,9 +20,11 @@ use super::page::{
 use super::{Site, see_other};
 use crate::AppState;
 use crate::error::AdminError;
+use crate::web::Shown;
 use idbridge_app::setup_links::{
     self, CreateSetupLink, DEFAULT_LIFETIME_HOURS, MAX_LIFETIME_HOURS, Provider,
 };
+use idbridge_app::shown_once;
 use idbridge_app::tenants;
 
 pub struct LinkRow {
@@ -68,6 +71,9 @@ struct SetupLinksPage {
     form_provider: String,
     form_hours: String,
     form_note: String,
+    form_email: String,
+    /// Whether this idbridge sends mail (the e-mail field is offered only then).
+    can_email: bool,
     max_hours: u32,
 }
 
@@ -81,6 +87,10 @@ impl SetupLinksPage {
 pub struct ShowQuery {
     cursor: Option<String>,
     done: Option<String>,
+    /// The link just created, kept for this page (post/redirect/get).
+    shown: Option<Uuid>,
+    /// Whether it was also e-mailed: `sent` or `failed`.
+    mail: Option<String>,
 }
 
 async fn links_page(
@@ -124,6 +134,8 @@ async fn links_page(
         form_provider: Provider::default().as_str().to_owned(),
         form_hours: DEFAULT_LIFETIME_HOURS.to_string(),
         form_note: String::new(),
+        form_email: String::new(),
+        can_email: state.app.mailer().is_some(),
         max_hours: MAX_LIFETIME_HOURS,
     })
 }
@@ -135,11 +147,29 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Result<Response, ConsoleError> {
-    let notice = match query.done.as_deref() {
-        Some("revoked") => Notice::Success("Link revoked. It stops working at once.".into()),
-        _ => Notice::None,
+    let shown = Shown::take(&state.app, &signed.shown_once, query.shown)
+        .await
+        .map_err(AdminError::from)?;
+    let made = match query.mail.as_deref() {
+        Some("sent") => {
+            "Link created and e-mailed to the IT admin. It is also below, shown only this once."
+        }
+        Some("failed") => {
+            "Link created, but it could not be e-mailed (the server log has the SMTP server's \
+             answer). Copy it now and send it yourself: it is shown only this once."
+        }
+        _ => "Link created. Copy it now: it is shown only this once.",
     };
-    ok(&links_page(&state, &site, &signed, &slug, query.cursor, notice).await?)
+    let notice = shown.notice(
+        made,
+        match query.done.as_deref() {
+            Some("revoked") => Notice::Success("Link revoked. It stops working at once.".into()),
+            _ => Notice::None,
+        },
+    );
+    let mut page = links_page(&state, &site, &signed, &slug, query.cursor, notice).await?;
+    page.new_url = shown.secret();
+    ok(&page)
 }
 
 #[derive(Deserialize)]
@@ -153,6 +183,9 @@ pub struct CreateForm {
     /// This link's own return URL (blank: the branding's).
     #[serde(default)]
     return_url: String,
+    /// E-mail the link here too (blank: only show it).
+    #[serde(default)]
+    email_to: String,
 }
 
 /// The form as the service's input; a value the form cannot hold is refused here
@@ -179,6 +212,7 @@ fn parse_form(form: &CreateForm) -> Result<CreateSetupLink, AdminError> {
         return_url: Some(form.return_url.clone()),
         support_email: None,
         support_url: None,
+        email_to: Some(form.email_to.clone()),
     })
 }
 
@@ -197,23 +231,21 @@ pub async fn create(
     };
     match outcome {
         Ok(created) => {
-            let mut page = links_page(
-                &state,
+            // Post/redirect/get: a reload of the page that shows the link neither
+            // shows it again nor creates another. The list under it says for whom
+            // and until when.
+            let shown = shown_once::keep(&state.app, &signed.shown_once, &created.url)
+                .await
+                .map_err(AdminError::from)?;
+            let mail = match &created.email {
+                None => "",
+                Some(e) if e.sent => "&mail=sent",
+                Some(_) => "&mail=failed",
+            };
+            Ok(see_other(
                 &site,
-                &signed,
-                &slug,
-                None,
-                Notice::Success(format!(
-                    "Link created for {}. It works until {}.",
-                    provider_label(&created.link.provider),
-                    when(created.link.expires_at)
-                )),
-            )
-            .await?;
-            // Answered directly (no redirect): the URL is in this page and nowhere
-            // else, and `no-store` keeps it out of the browser's cache.
-            page.new_url = Some(created.url);
-            render(StatusCode::CREATED, &page)
+                &format!("/tenants/{slug}/setup-links?shown={shown}{mail}"),
+            ))
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
             let mut page = links_page(
@@ -228,6 +260,7 @@ pub async fn create(
             page.form_provider = form.provider;
             page.form_hours = form.expires_in_hours;
             page.form_note = form.note;
+            page.form_email = form.email_to;
             render(StatusCode::BAD_REQUEST, &page)
         }
         Err(e) => Err(e.into()),

@@ -203,6 +203,8 @@ struct TenantPage {
     policy_all: bool,
     /// "Invite IT admin": the guides a new setup link may open with (value, label).
     invite_providers: Vec<(&'static str, &'static str)>,
+    /// Whether this idbridge sends mail ("Invite IT admin" offers an address then).
+    can_email: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,6 +243,7 @@ async fn tenant_page(
                 )
             })
             .collect(),
+        can_email: state.app.mailer().is_some(),
         tenant,
     })
 }

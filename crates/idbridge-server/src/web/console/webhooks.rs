@@ -25,6 +25,8 @@ use super::page::{
 use super::{Site, see_other};
 use crate::AppState;
 use crate::error::AdminError;
+use crate::web::Shown;
+use idbridge_app::shown_once;
 use idbridge_app::webhooks::WebhookView;
 use idbridge_app::webhooks::{self, CreateWebhook, ReplayWebhook, SECRET_OVERLAP, UpdateWebhook};
 
@@ -183,17 +185,8 @@ pub async fn create(
         .map_err(AdminError::from)
     {
         Ok(created) => {
-            let mut page = endpoint_page(
-                &state,
-                &site,
-                &signed,
-                created.webhook.id,
-                &DetailQuery::default(),
-                Notice::Success("Endpoint created. It receives events from now on.".into()),
-            )
-            .await?;
-            page.new_secret = Some(created.secret);
-            render(StatusCode::CREATED, &page)
+            let id = created.webhook.id;
+            secret_page(&state, &site, &signed, id, "created", &created.secret).await
         }
         Err(e) if is_refusal(&e) => {
             let status = e.status();
@@ -282,6 +275,8 @@ pub struct DetailQuery {
     tenant: Option<String>,
     done: Option<String>,
     resumed: Option<u64>,
+    /// The secret just issued or rotated, kept for this page (post/redirect/get).
+    shown: Option<Uuid>,
 }
 
 impl DetailQuery {
@@ -407,7 +402,21 @@ pub async fn show(
     Path(id): Path<Uuid>,
     Query(query): Query<DetailQuery>,
 ) -> Result<Response, ConsoleError> {
+    let shown = Shown::take(&state.app, &signed.shown_once, query.shown)
+        .await
+        .map_err(AdminError::from)?;
     let notice = match query.done.as_deref() {
+        Some("created") => Notice::Success(
+            "Endpoint created. It receives events from now on. Copy its signing secret now: \
+             it is shown only this once."
+                .into(),
+        ),
+        Some("rotated") => Notice::Success(format!(
+            "Secret rotated. The old secret keeps signing beside the new one for {} hours: \
+             switch the receiver over before then. Copy the new secret now: it is shown only \
+             this once.",
+            SECRET_OVERLAP.whole_hours()
+        )),
         Some("saved") => Notice::Success("Endpoint saved.".into()),
         Some("replayed") => {
             let n = query.resumed.unwrap_or(0);
@@ -418,7 +427,13 @@ pub async fn show(
         }
         _ => Notice::None,
     };
-    ok(&endpoint_page(&state, &site, &signed, id, &query, notice).await?)
+    let notice = match shown {
+        Shown::Gone => shown.notice("", notice),
+        _ => notice,
+    };
+    let mut page = endpoint_page(&state, &site, &signed, id, &query, notice).await?;
+    page.new_secret = shown.secret();
+    ok(&page)
 }
 
 /// The page again with a refusal on it, or the error page for what is not one.
@@ -485,26 +500,26 @@ pub async fn rotate(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ConsoleError> {
     let rotated = webhooks::rotate_webhook_secret(&state.app, id, &signed.audit).await?;
-    let mut page = endpoint_page(
-        &state,
-        &site,
-        &signed,
-        id,
-        &DetailQuery::default(),
-        Notice::Success(format!(
-            "Secret rotated. The old secret keeps signing beside the new one for {} hours, \
-             until {}: switch the receiver over before then.",
-            SECRET_OVERLAP.whole_hours(),
-            rotated
-                .webhook
-                .previous_secret_expires_at
-                .map(when)
-                .unwrap_or_default()
-        )),
-    )
-    .await?;
-    page.new_secret = Some(rotated.secret);
-    ok(&page)
+    secret_page(&state, &site, &signed, id, "rotated", &rotated.secret).await
+}
+
+/// Post/redirect/get to the endpoint's page, which shows `secret` once: a reload
+/// neither shows it again nor creates or rotates again.
+async fn secret_page(
+    state: &AppState,
+    site: &Site,
+    signed: &Signed,
+    id: Uuid,
+    done: &str,
+    secret: &str,
+) -> Result<Response, ConsoleError> {
+    let shown = shown_once::keep(&state.app, &signed.shown_once, secret)
+        .await
+        .map_err(AdminError::from)?;
+    Ok(see_other(
+        site,
+        &format!("/webhooks/{id}?done={done}&shown={shown}"),
+    ))
 }
 
 /// What replay form was sent: resume dead letters at the failed event, give the

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use idbridge_store::PageRequest;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok, render};
+use super::page::{Chrome, GuideForm, PortalError, choose_guide, ok};
 use super::visit::Visitor;
 use super::{Site, see_other};
 use crate::AppState;
+use crate::web::Shown;
 use crate::web::console::page::Notice;
 use crate::web::console::scim::TokenRow;
 use idbridge_app::credentials::{self, CreateScimToken};
 use idbridge_app::setup_links::Provider;
+use idbridge_app::shown_once;
 use idbridge_app::views::{List, ScimTokenCreated, ScimTokenView};
 
 /// The tenant's tokens, newest first (a tenant has a handful).
@@ -85,6 +86,8 @@ async fn provisioning_page(
 pub struct ShowQuery {
     guide: Option<String>,
     revoked: Option<String>,
+    /// The token just generated, kept for this page (post/redirect/get).
+    shown: Option<Uuid>,
 }
 
 pub async fn show(
@@ -94,12 +97,18 @@ pub async fn show(
     Query(query): Query<ShowQuery>,
 ) -> Result<Response, PortalError> {
     let guide = choose_guide(query.guide.as_deref(), &visitor);
-    let notice = if query.revoked.is_some() {
-        Notice::Success("Token revoked. It stops working at once.".into())
-    } else {
-        Notice::None
-    };
-    ok(&provisioning_page(&state, &site, &visitor, guide, notice).await?)
+    let shown = Shown::take(&state.app, &visitor.shown_once, query.shown).await?;
+    let notice = shown.notice(
+        "Secret Token generated. Copy it now: it is shown only this once.",
+        if query.revoked.is_some() {
+            Notice::Success("Token revoked. It stops working at once.".into())
+        } else {
+            Notice::None
+        },
+    );
+    let mut page = provisioning_page(&state, &site, &visitor, guide, notice).await?;
+    page.new_token = shown.secret();
+    ok(&page)
 }
 
 pub async fn generate(
@@ -124,18 +133,13 @@ pub async fn generate(
     .await?;
     let created = ScimTokenCreated::new(issued, &state.app.config.public_url);
     tracing::info!(tenant = %visitor.tenant.slug, link_id = %visitor.link_id, "setup portal generated a SCIM token");
-    let mut page = provisioning_page(
-        &state,
+    // Post/redirect/get: the page that shows the token is a GET, so a reload shows
+    // it no more and generates no second one.
+    let shown = shown_once::keep(&state.app, &visitor.shown_once, &created.token).await?;
+    Ok(see_other(
         &site,
-        &visitor,
-        guide,
-        Notice::Success("Secret Token generated. Copy it now: it is shown only this once.".into()),
-    )
-    .await?;
-    // Answered directly (no redirect): the token is in this page and nowhere else,
-    // and `no-store` keeps it out of the browser's cache.
-    page.new_token = Some(created.token);
-    render(StatusCode::CREATED, &page)
+        &format!("/provisioning?guide={}&shown={shown}", guide.as_str()),
+    ))
 }
 
 pub async fn revoke(

@@ -30,6 +30,7 @@ use super::{Site, see_other};
 use crate::AppState;
 use crate::web::console::csrf;
 use idbridge_app::setup_links::{self, Provider};
+use idbridge_app::shown_once::ShownOnceKey;
 
 /// Keeps portal form tokens apart from the console's.
 const CSRF_LABEL: &[u8] = b"idbridge setup portal csrf token\0";
@@ -47,6 +48,8 @@ pub struct Visitor {
     pub csrf_token: String,
     /// The link and the client address, for the audit log.
     pub audit: Audit,
+    /// Derived from the link token: seals what a page shows once.
+    pub shown_once: Arc<ShownOnceKey>,
     /// The vendor's brand, with the link's overrides.
     pub brand: idbridge_app::branding::Brand,
 }
@@ -91,6 +94,7 @@ async fn visitor_for(
         provider: visit.provider,
         expires_at: visit.expires_at,
         csrf_token: csrf::derive_token(CSRF_LABEL, token.expose_secret()),
+        shown_once: Arc::new(ShownOnceKey::derive(token.expose_secret())),
         audit: Audit::setup_link(visit.link_id, Some(client.to_string())),
         tenant: visit.tenant,
         brand: visit.brand,
