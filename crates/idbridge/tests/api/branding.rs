@@ -325,6 +325,17 @@ mod console {
             assert_eq!(refused.status, StatusCode::BAD_REQUEST);
             assert!(refused.body.contains("PNG, JPEG or WebP"));
             assert_eq!(audit_log(&app, "branding.logo_updated").await.len(), 1);
+            // A file over the forms' 1 MiB is said to be too large (413), not taken
+            // for a forged form, and changes nothing.
+            let mut huge = png();
+            huge.resize(2 * 1024 * 1024, 0);
+            let (content_type, body) = logo_form(&csrf, &huge);
+            let request = app.browser().post(app.url("/admin/branding/logo"))
+                .header("content-type", content_type).header("origin", app.base.clone()).body(body);
+            let too_large = browser.send(request).await;
+            assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", too_large.body);
+            assert!(too_large.body.contains("at most 256 KiB") && too_large.body.contains("Nothing was changed"));
+            assert_eq!(audit_log(&app, "branding.logo_updated").await.len(), 1);
 
             // "Invite IT admin" on the tenant's overview: a link, shown once.
             let overview = browser.get("/admin/tenants/acme").await;

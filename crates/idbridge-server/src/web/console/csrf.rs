@@ -97,11 +97,29 @@ pub async fn require_csrf_token(request: Request, next: Next) -> Response {
     }
     match with_checked_form_token(request, &signed.csrf_token).await {
         Ok(request) => next.run(request).await,
-        Err(why) => {
-            tracing::warn!("console form refused: {why}");
-            ConsoleError::Forbidden(why).into_response()
+        Err(FormRefused::TooLarge) => {
+            tracing::warn!("console form refused: larger than {ADMIN_BODY_LIMIT} bytes");
+            ConsoleError::TooLarge.into_response()
+        }
+        Err(FormRefused::Token) => {
+            tracing::warn!("console form refused: {}", FormRefused::TOKEN_MESSAGE);
+            ConsoleError::Forbidden(FormRefused::TOKEN_MESSAGE).into_response()
         }
     }
+}
+
+/// Why a form was not let through to its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FormRefused {
+    /// Over [`ADMIN_BODY_LIMIT`]: said as such (413), not as a token problem.
+    TooLarge,
+    /// No `csrf_token`, or not this visitor's (403).
+    Token,
+}
+
+impl FormRefused {
+    pub(crate) const TOKEN_MESSAGE: &'static str =
+        "the form's security token is missing or out of date";
 }
 
 /// Reads the form body, checks its `csrf_token` against `expected` in constant
@@ -109,10 +127,10 @@ pub async fn require_csrf_token(request: Request, next: Next) -> Response {
 pub(crate) async fn with_checked_form_token(
     request: Request,
     expected: &str,
-) -> Result<Request, &'static str> {
+) -> Result<Request, FormRefused> {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, ADMIN_BODY_LIMIT).await else {
-        return Err("the form is too large");
+        return Err(FormRefused::TooLarge);
     };
     // The one file upload (the brand's logo) is multipart; every other form is not.
     let multipart = parts
@@ -133,7 +151,7 @@ pub(crate) async fn with_checked_form_token(
         None => form_field(&bytes, FIELD).unwrap_or_default(),
     };
     if !tokens_match(&presented, expected) {
-        return Err("the form's security token is missing or out of date");
+        return Err(FormRefused::Token);
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }

@@ -117,6 +117,10 @@ pub enum ConsoleError {
     /// origin. Nothing was changed.
     #[error("the form could not be accepted: {0}")]
     Forbidden(&'static str),
+    /// A form larger than the pages accept (a logo too big, or metadata pasted
+    /// several times over). Nothing was changed.
+    #[error("the form is too large")]
+    TooLarge,
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error("rendering a page failed: {0}")]
@@ -147,6 +151,15 @@ impl IntoResponse for ConsoleError {
                 StatusCode::NOT_FOUND,
                 "Not found",
                 "There is nothing at this address.".to_owned(),
+            ),
+            ConsoleError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                format!(
+                    "What was sent is larger than the {} MiB a form may hold (a logo may be at \
+                     most 256 KiB). Nothing was changed.",
+                    crate::ADMIN_BODY_LIMIT / (1024 * 1024)
+                ),
             ),
             ConsoleError::Forbidden(why) => (
                 StatusCode::FORBIDDEN,

@@ -155,6 +155,10 @@ pub enum PortalError {
     /// A POST without the form token or from another origin; nothing changed.
     #[error("the form could not be accepted: {0}")]
     Forbidden(&'static str),
+    /// A form larger than the pages accept (a logo too big, or metadata pasted
+    /// several times over). Nothing was changed.
+    #[error("the form is too large")]
+    TooLarge,
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error("rendering a page failed: {0}")]
@@ -203,6 +207,15 @@ impl IntoResponse for PortalError {
                 "Nothing more can be changed from this browser until the setup link is \
                  opened again."
                     .to_owned(),
+            ),
+            PortalError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                format!(
+                    "What was sent is larger than the {} MiB a form may hold (a logo may be at \
+                     most 256 KiB). Nothing was changed.",
+                    crate::ADMIN_BODY_LIMIT / (1024 * 1024)
+                ),
             ),
             PortalError::Forbidden(why) => (
                 StatusCode::FORBIDDEN,

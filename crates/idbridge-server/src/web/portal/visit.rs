@@ -183,7 +183,12 @@ pub async fn require_link(State(state): State<AppState>, request: Request, next:
         }
         match csrf::with_checked_form_token(request, &visitor.csrf_token).await {
             Ok(request) => request,
-            Err(why) => {
+            Err(csrf::FormRefused::TooLarge) => {
+                tracing::warn!(link_id = %visitor.link_id, "setup portal form refused: too large");
+                return PortalError::TooLarge.into_response();
+            }
+            Err(csrf::FormRefused::Token) => {
+                let why = csrf::FormRefused::TOKEN_MESSAGE;
                 tracing::warn!(link_id = %visitor.link_id, "setup portal form refused: {why}");
                 return PortalError::Forbidden(why).into_response();
             }
