@@ -1,7 +1,10 @@
-// idbridge console: copy buttons, as progressive enhancement. Without this script
-// the values are still in read-only fields, ready to select and copy by hand.
+// idbridge console and setup portal: small progressive enhancements. Every page
+// works without this script: the values are in read-only fields, ready to select
+// and copy by hand; a slug is typed by hand; a table is a table.
 "use strict";
-document.addEventListener("DOMContentLoaded", function () {
+
+// Copy buttons.
+function enableCopyButtons() {
   if (!navigator.clipboard) {
     return;
   }
@@ -49,4 +52,98 @@ document.addEventListener("DOMContentLoaded", function () {
       );
     });
   });
+}
+
+// A tenant's slug made from its name: lowercase letters, digits and single
+// hyphens, at most 63 characters ("Acme Corp (EU)" becomes "acme-corp-eu").
+function slugFromName(name) {
+  return name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+/, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+}
+
+// The new tenant form: the slug follows the name as it is typed, until the
+// operator types a slug of their own (emptying the slug hands it back).
+function fillSlugFromName() {
+  var name = document.getElementById("new-name");
+  var slug = document.getElementById("new-slug");
+  if (!name || !slug) {
+    return;
+  }
+  // A form shown again (after a refusal) keeps a slug that was the operator's.
+  var own = slug.value !== "" && slug.value !== slugFromName(name.value);
+  slug.addEventListener("input", function () {
+    own = slug.value !== "";
+  });
+  name.addEventListener("input", function () {
+    if (!own) {
+      slug.value = slugFromName(name.value);
+    }
+  });
+}
+
+// Tables shown as cards on a phone (console.css) are still tables: some browsers
+// forget that once a table is laid out as blocks, so the roles are said outright.
+function keepTableRoles() {
+  document.querySelectorAll(".table-wrap table").forEach(function (table) {
+    table.setAttribute("role", "table");
+    table.querySelectorAll("thead, tbody, tfoot").forEach(function (group) {
+      group.setAttribute("role", "rowgroup");
+    });
+    table.querySelectorAll("tr").forEach(function (row) {
+      row.setAttribute("role", "row");
+    });
+    table.querySelectorAll("th").forEach(function (header) {
+      var byRow = header.getAttribute("scope") === "row" || header.closest("tbody");
+      header.setAttribute("role", byRow ? "rowheader" : "columnheader");
+    });
+    table.querySelectorAll("td").forEach(function (cell) {
+      cell.setAttribute("role", "cell");
+    });
+  });
+}
+
+// A table's scrolling region is in the tab order (so that it scrolls from the
+// keyboard) only while it has something to scroll: on a phone, where tables are
+// cards, it is not one more stop on the way through the page.
+function focusScrollingRegionsOnly() {
+  var regions = document.querySelectorAll('.table-wrap[role="region"]');
+  if (!regions.length) {
+    return;
+  }
+  function update() {
+    regions.forEach(function (region) {
+      if (region.scrollWidth > region.clientWidth + 1) {
+        region.setAttribute("tabindex", "0");
+      } else if (document.activeElement !== region) {
+        region.removeAttribute("tabindex");
+      }
+    });
+  }
+  var pending = false;
+  function later() {
+    if (!pending) {
+      pending = true;
+      window.requestAnimationFrame(function () {
+        pending = false;
+        update();
+      });
+    }
+  }
+  update();
+  window.addEventListener("resize", later);
+  // An opened confirmation can widen its row.
+  document.addEventListener("toggle", later, true);
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  keepTableRoles();
+  focusScrollingRegionsOnly();
+  fillSlugFromName();
+  enableCopyButtons();
 });

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -410,6 +411,98 @@ impl Browser {
             .collect()
     }
 
+    /// Presses `keys` together, as a person does on a keyboard, into whatever has
+    /// the focus: all but the last are held while the last is pressed (`[Key::Shift,
+    /// Key::Tab]` is Shift+Tab, `[Key::Control, 'v']` pastes). WebDriver key
+    /// actions: no element is clicked or scripted.
+    pub async fn press(&self, keys: &[char]) {
+        let mut actions = KeyActions::new("keyboard".into());
+        for &key in keys {
+            actions = actions.then(KeyAction::Down { value: key });
+        }
+        for &key in keys.iter().rev() {
+            actions = actions.then(KeyAction::Up { value: key });
+        }
+        self.client()
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("pressing {keys:?}: {e}"));
+    }
+
+    /// Types `text` key by key into whatever has the focus.
+    pub async fn type_text(&self, text: &str) {
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in text.chars() {
+            actions = actions
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        self.client()
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("typing {text:?}: {e}"));
+    }
+
+    /// What has the keyboard focus now, and whether a person can see where it is.
+    pub async fn focus(&self) -> Focus {
+        let found = self
+            .run_script(
+                "const e = document.activeElement;\n\
+                 if (!e || e === document.body || e === document.documentElement) return null;\n\
+                 const s = getComputedStyle(e);\n\
+                 const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;\n\
+                 const shadow = s.boxShadow !== '' && s.boxShadow !== 'none';\n\
+                 const r = e.getBoundingClientRect();\n\
+                 const text = (e.getAttribute('aria-label') || e.textContent || e.value || '').replace(/\\s+/g, ' ').trim().slice(0, 50);\n\
+                 return {\n\
+                   element: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +\n\
+                     (e.getAttribute('type') ? '[type=' + e.getAttribute('type') + ']' : '') + ' \"' + text + '\"',\n\
+                   indicator: outline ? 'outline ' + s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor\n\
+                     : shadow ? 'box-shadow ' + s.boxShadow : '',\n\
+                   on_screen: r.width > 0 && r.height > 0 && e.checkVisibility(),\n\
+                 };",
+            )
+            .await;
+        if found.is_null() {
+            return Focus {
+                element: NO_ELEMENT.into(),
+                indicator: String::new(),
+                on_screen: false,
+            };
+        }
+        Focus {
+            element: found["element"].as_str().unwrap_or_default().to_owned(),
+            indicator: found["indicator"].as_str().unwrap_or_default().to_owned(),
+            on_screen: found["on_screen"].as_bool().unwrap_or_default(),
+        }
+    }
+
+    /// Whether the focused element matches `css`.
+    pub async fn focus_matches(&self, css: &str) -> bool {
+        self.client()
+            .execute(
+                "const e = document.activeElement; return !!e && e.matches(arguments[0]);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("does the focus match {css}: {e}"))
+            .as_bool()
+            .unwrap_or_default()
+    }
+
+    /// The role the browser gives the first element matching `css` in its
+    /// accessibility tree (what a screen reader is told), through WebDriver's Get
+    /// Computed Role.
+    pub async fn computed_role(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        let role = self
+            .client()
+            .issue_cmd(ComputedRole(element.element_id().to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("computed role of {css}: {e}"));
+        role.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Runs axe-core on the page as it is now (WCAG 2.0/2.1 A and AA and best
     /// practices) and fails the test listing each `serious` or `critical`
     /// violation: its rule, what it asks for, and the first elements that break
@@ -488,6 +581,52 @@ impl Drop for Browser {
             );
         }
         let _ = self.driver.start_kill();
+    }
+}
+
+/// [`Focus::element`] when no element of the page has the focus (it is on the
+/// page itself, or in the browser's own controls).
+pub const NO_ELEMENT: &str = "no element (the page itself)";
+
+/// The keyboard focus, as [`Browser::focus`] finds it.
+#[derive(Debug, Clone)]
+pub struct Focus {
+    /// `tag#id[type=…] "its text"`.
+    pub element: String,
+    /// What draws the focus (an outline or a box shadow, as computed); empty when
+    /// nothing does.
+    pub indicator: String,
+    /// The element has a box on the page (not hidden, not zero-sized).
+    pub on_screen: bool,
+}
+
+impl Focus {
+    /// A person can see where the focus is: the element is on the page and an
+    /// outline or a box shadow marks it.
+    pub fn is_visible(&self) -> bool {
+        self.on_screen && !self.indicator.is_empty()
+    }
+}
+
+/// WebDriver's Get Computed Role, which fantoccini does not wrap.
+#[derive(Debug)]
+struct ComputedRole(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ComputedRole {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!(
+            "session/{session}/element/{}/computedrole",
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
     }
 }
 

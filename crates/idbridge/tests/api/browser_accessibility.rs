@@ -2,8 +2,10 @@
 //! and AA, and axe's best practices; a `serious` or `critical` violation fails):
 //! every page of the operator's console, of the setup portal a tenant's IT admin
 //! opens from a setup link, of the sign-in flow, and of the dev IdP, each with data
-//! in it, at a laptop's width and at a phone's (390 px), where a page must not scroll
-//! sideways either (WCAG 1.4.10; a wide table scrolls in its own focusable region).
+//! in it (the dev IdP's SAML and OpenID Connect sign-in forms among them), at a
+//! laptop's width and at a phone's (390 px), where a page must not scroll sideways
+//! either (WCAG 1.4.10). At a phone's width the wide tables read as cards, still
+//! tables to a screen reader (`tables_read_as_cards_at_a_phones_width`).
 //! The console's tenant slug field is checked by the browser itself (its pattern
 //! compiles under the `v` flag). Also the console's Users tab as an operator uses
 //! it: add a user (and a refusal that keeps what was typed), deactivate, activate,
@@ -457,6 +459,28 @@ async fn every_page_passes_axe_at_desktop_and_phone_widths() {
     pages
         .visit(&format!("{dev_idp}/sso"), "body", "dev-idp-03-error")
         .await;
+    // Its OpenID Provider: the authorize form, as a relying party sends the
+    // browser there, and its refusal page.
+    let authorize = format!(
+        "{dev_idp}/oidc/authorize?response_type=code&client_id=idbridge-acme\
+         &redirect_uri={}&scope=openid%20email%20profile&state=s1&nonce=n1\
+         &login_hint=ada%40acme.example",
+        crate::helpers::q(&app.url("/oidc/acme/callback")),
+    );
+    pages
+        .visit(&authorize, "form #email", "dev-idp-04-oidc-sign-in-form")
+        .await;
+    assert_eq!(
+        pages.browser.property("#email", "value").await,
+        "ada@acme.example"
+    );
+    pages
+        .visit(
+            &format!("{dev_idp}/oidc/authorize"),
+            "h1",
+            "dev-idp-05-oidc-error",
+        )
+        .await;
 
     // --- the console, as the operator sees it ----------------------------------------
     pages
@@ -724,6 +748,231 @@ async fn console_users_tab_adds_deactivates_and_deletes_in_chromium() {
         "{log}"
     );
     pages.check("07-audit-log-filtered").await;
+
+    pages.finish().close().await;
+}
+
+/// What [`tables_read_as_cards_at_a_phones_width`] measures of every table on the
+/// page: problems (empty: the tables are cards), how many tables and rows, and
+/// the labels drawn in the first row of each.
+const CARD_LAYOUT: &str = r#"
+const out = {tables: 0, rows: 0, labels: [], problems: []};
+document.querySelectorAll('.table-wrap').forEach((wrap, i) => {
+  const table = wrap.querySelector('table');
+  if (!table) return;
+  const name = wrap.getAttribute('aria-label') || ('table ' + (i + 1));
+  out.tables++;
+  if (wrap.scrollWidth > wrap.clientWidth + 1)
+    out.problems.push(name + ': scrolls sideways in its region (' + wrap.scrollWidth + ' px in ' + wrap.clientWidth + ')');
+  if (table.tHead) {
+    const head = table.tHead.getBoundingClientRect();
+    if (head.width > 1 || head.height > 1) out.problems.push(name + ': its header row is shown');
+  }
+  const rows = table.tBodies.length ? Array.from(table.tBodies[0].rows) : [];
+  rows.forEach((row, n) => {
+    out.rows++;
+    const where = name + ', row ' + (n + 1);
+    if (getComputedStyle(row).display !== 'block') out.problems.push(where + ': not a block');
+    const rowBox = row.getBoundingClientRect();
+    const cells = Array.from(row.cells).filter(c => c.getBoundingClientRect().height > 0);
+    cells.forEach((cell, k) => {
+      const box = cell.getBoundingClientRect();
+      if (box.width < rowBox.width - 4) out.problems.push(where + ', cell ' + (k + 1) + ': ' + Math.round(box.width) + ' px of the card\'s ' + Math.round(rowBox.width));
+      if (k > 0 && box.top < cells[k - 1].getBoundingClientRect().bottom - 1)
+        out.problems.push(where + ', cell ' + (k + 1) + ': beside the one before, not under it');
+    });
+    row.querySelectorAll('td[data-label]').forEach(cell => {
+      const label = cell.getAttribute('data-label');
+      const before = getComputedStyle(cell, '::before');
+      const width = parseFloat(before.width);
+      if (before.display === 'none' || before.visibility !== 'visible' || !(width > 40) || !before.content.includes(label))
+        out.problems.push(where + ': the label ' + JSON.stringify(label) + ' is not drawn (content ' + before.content + ', width ' + before.width + ')');
+      else if (n === 0) out.labels.push(label);
+    });
+  });
+});
+return out;
+"#;
+
+/// At a phone's width the console's and the portal's wide tables are cards: each
+/// row a block, each cell under the one before with its column's name drawn
+/// beside it (from `data-label`), nothing scrolling sideways, not the page and
+/// not a table in its region (which then leaves the tab order); still a table to
+/// a screen reader (the browser's computed roles). At a laptop's width they are tables again. Each page is also
+/// checked by axe and screenshotted at both widths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_read_as_cards_at_a_phones_width() {
+    let app = spawn_inviting().await;
+    create_operator(&app).await;
+    let fixture = populate(&app).await;
+    // A second SCIM token, revoked, so that the portal's table has two kinds of row.
+    let (token_id, _) = app.create_scim_token("acme").await;
+    api(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tenants/acme/scim-tokens/{token_id}"),
+        Value::Null,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let mut pages = Checker::new(Browser::start("tables_read_as_cards_at_a_phones_width").await);
+
+    pages.browser.goto(&fixture.setup_url).await;
+    pages.browser.wait_for("ol.progress").await;
+    let portal_provisioning = app.url("/setup/provisioning");
+    sign_in(&app, &pages.browser).await;
+    let admin = |path: &str| app.url(&format!("/admin{path}"));
+    for (url, labels, step) in [
+        (
+            portal_provisioning.as_str(),
+            &["Description", "Created", "Last used", "Status"][..],
+            "portal-provisioning-tokens",
+        ),
+        (
+            &admin("/tenants"),
+            &["Name", "Slug", "Sign-in", "Created"],
+            "console-tenants",
+        ),
+        (
+            &admin("/tenants/acme/users"),
+            &[
+                "User",
+                "Email",
+                "Status",
+                "App roles",
+                "Groups",
+                "Source",
+                "Updated",
+            ],
+            "console-users",
+        ),
+        (
+            &admin("/tenants/acme/groups"),
+            &["Group", "External id", "Created", "Updated"],
+            "console-groups",
+        ),
+        (
+            &admin("/tenants/acme/scim"),
+            &["Description", "Status", "Created", "Last used"],
+            "console-scim-tokens",
+        ),
+        (
+            &admin("/tenants/acme/setup-links"),
+            &[
+                "For",
+                "Provider",
+                "State",
+                "Created",
+                "Expires",
+                "Last used",
+            ],
+            "console-setup-links",
+        ),
+        (
+            &admin("/webhooks"),
+            &[
+                "Endpoint",
+                "Status",
+                "Delivery",
+                "Event types",
+                "Tenants",
+                "Created",
+            ],
+            "console-webhooks",
+        ),
+        (
+            &admin("/audit-log"),
+            &[
+                "When", "Who", "Action", "Tenant", "Target", "From", "Changes",
+            ],
+            "console-audit-log",
+        ),
+    ] {
+        pages.browser.goto(url).await;
+        pages.browser.wait_for(".table-wrap table").await;
+
+        pages
+            .browser
+            .set_window_size(PHONE_WIDTH, PHONE_HEIGHT)
+            .await;
+        let layout = pages.browser.run_script(CARD_LAYOUT).await;
+        let problems: Vec<&str> = layout["problems"]
+            .as_array()
+            .expect("problems")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "{step} at {PHONE_WIDTH} px:\n{}",
+            problems.join("\n")
+        );
+        assert!(layout["rows"].as_u64() > Some(0), "{step}: rows to show");
+        let drawn: Vec<&str> = layout["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for label in labels {
+            assert!(
+                drawn.contains(label),
+                "{step}: the first card lacks the label {label:?} (it has {drawn:?})"
+            );
+        }
+        let overflow = pages.browser.sideways_overflow().await;
+        assert!(
+            overflow.is_empty(),
+            "{step}: the page scrolls sideways at {PHONE_WIDTH} px, past: {}",
+            overflow.join(", ")
+        );
+        // With nothing to scroll, a table's region is no stop on the way through
+        // the page (the script takes it out of the tab order once laid out anew).
+        let mut stops = Value::Null;
+        for _ in 0..20 {
+            stops = pages
+                .browser
+                .run_script("return document.querySelectorAll('.table-wrap[tabindex]').length;")
+                .await;
+            if stops == json!(0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            stops,
+            json!(0),
+            "{step}: table regions left in the tab order"
+        );
+        // Still a table to assistive technology, headers and all.
+        for (css, role) in [
+            (".table-wrap table", "table"),
+            (".table-wrap thead th", "columnheader"),
+            (".table-wrap tbody tr", "row"),
+            (".table-wrap tbody td[data-label]", "cell"),
+        ] {
+            assert_eq!(
+                pages.browser.computed_role(css).await,
+                role,
+                "{step}: {css} at {PHONE_WIDTH} px"
+            );
+        }
+
+        pages
+            .browser
+            .set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)
+            .await;
+        let display = pages
+            .browser
+            .run_script(
+                "return getComputedStyle(document.querySelector('.table-wrap tbody tr')).display;",
+            )
+            .await;
+        assert_eq!(display, json!("table-row"), "{step}: a table on a laptop");
+
+        // axe, the page's own overflow and screenshots at both widths.
+        pages.check(step).await;
+    }
 
     pages.finish().close().await;
 }

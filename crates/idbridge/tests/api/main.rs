@@ -9,6 +9,7 @@ mod bad_input;
 mod branding;
 mod browser;
 mod browser_accessibility;
+mod browser_keyboard;
 mod browser_oidc_journey;
 mod browser_pages;
 mod browser_setup_journey;
