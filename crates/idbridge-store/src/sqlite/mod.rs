@@ -185,6 +185,10 @@ impl Db for Sqlite {
         // its DROP TABLE cascade to the rows that reference it. Before committing,
         // `foreign_key_check` must find nothing dangling.
         let mut conn = writer.acquire().await?;
+        // Never back into the pool: had the restore below failed, or this future been
+        // dropped half-way, the connection would serve writes with foreign keys off.
+        // Closed instead, the pool opens a fresh one (foreign keys on) when next asked.
+        conn.close_on_drop();
         sqlx::query("PRAGMA foreign_keys = OFF")
             .execute(&mut *conn)
             .await?;
