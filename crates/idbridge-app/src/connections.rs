@@ -264,7 +264,7 @@ pub async fn put(
     input: PutSamlConnection,
     audit: &Audit,
 ) -> Result<ConnectionState> {
-    put_for(app, slug, None, input, audit).await
+    put_for(app, slug, None, input, audit, AuditAction::SamlConfigured).await
 }
 
 /// [`put`] for the tenant's SAML connection `connection_id` (`None`: its first,
@@ -275,6 +275,7 @@ pub async fn put_for(
     connection_id: Option<uuid::Uuid>,
     input: PutSamlConnection,
     audit: &Audit,
+    action: AuditAction,
 ) -> Result<ConnectionState> {
     let tenant = find(app, slug).await?;
     let connection_id = connection_id.unwrap_or(tenant.id);
@@ -413,7 +414,7 @@ pub async fn put_for(
     };
     let audited = audit.of_tenant(
         now,
-        AuditAction::SamlConfigured,
+        action,
         &tenant,
         Some(connection.connection_id.to_string()),
         serde_json::json!({

@@ -244,7 +244,17 @@ async fn create_saml(
     if let Some(list) = &change.domains {
         domains(list.clone(), &existing, id)?;
     }
-    crate::connections::put_for(app, slug, Some(id), input, audit).await?;
+    // Recorded as what it is to the operator: a connection made (its name and
+    // domains follow as `connection.updated`).
+    crate::connections::put_for(
+        app,
+        slug,
+        Some(id),
+        input,
+        audit,
+        AuditAction::ConnectionCreated,
+    )
+    .await?;
     update(app, slug, &id.to_string(), change, audit).await
 }
 
@@ -380,7 +390,15 @@ pub async fn patch(
             let existing = app.store.connections(tenant.id).await?;
             domains(list.clone(), &existing, current.id)?;
         }
-        crate::connections::put_for(app, slug, Some(current.id), saml, audit).await?;
+        crate::connections::put_for(
+            app,
+            slug,
+            Some(current.id),
+            saml,
+            audit,
+            AuditAction::SamlConfigured,
+        )
+        .await?;
     }
     update(app, slug, id, change, audit).await
 }

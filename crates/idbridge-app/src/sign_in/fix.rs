@@ -158,7 +158,8 @@ fn more_vendors(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix>
     let fix = match (reason, vendor) {
         ("audience_mismatch", OneLogin) => Fix::new(
             ONELOGIN_APP,
-            "Set \"Audience (EntityID)\" to exactly this value.",
+            "Set \"Audience (EntityID)\" (in the SCIM Provisioner app: \"SAML Audience URL\") \
+             to exactly this value.",
             entity,
         ),
         ("audience_mismatch", JumpCloud) => Fix::new(
@@ -178,7 +179,7 @@ fn more_vendors(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix>
         ),
         ("destination_mismatch" | "recipient_mismatch", OneLogin) => Fix::new(
             ONELOGIN_APP,
-            "Set \"ACS (Consumer) URL\" and \"Recipient\" to exactly this value (and keep the \"ACS (Consumer) URL Validator\" matching it).",
+            "Set \"ACS (Consumer) URL\" and \"Recipient\" to exactly this value (and keep the \"ACS (Consumer) URL Validator\" matching it); in the SCIM Provisioner app it is \"SAML Consumer URL\".",
             acs,
         ),
         ("destination_mismatch" | "recipient_mismatch", JumpCloud) => Fix::new(

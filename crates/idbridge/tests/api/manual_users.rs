@@ -331,7 +331,7 @@ both_backends! {
         let actions: Vec<&str> = records.iter().rev().map(|r| r["action"].as_str().unwrap_or_default()).collect();
         assert_eq!(actions, [
             "tenant.created", "saml.configured",
-            "saml.configured", "connection.updated", // a SAML connection is its settings, then its name and domains
+            "connection.created", "connection.updated", // a second SAML connection is made, then named
             "connection.updated", "connection.deleted",
             "scim_token.created", "scim_token.revoked", "domain.added", "domain.removed",
         ]);
