@@ -131,7 +131,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             if retry_after == 1 { "" } else { "s" }
         ),
     )
-    .page(request.headers());
+    .page_unbranded(&state.app.config.public_url, request.headers());
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

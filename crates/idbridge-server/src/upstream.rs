@@ -12,7 +12,7 @@ use axum::routing::get;
 use idbridge_app::sign_in::{self, SignInOutcome};
 
 use crate::saml::redirect;
-use crate::web::flow::{FlowError, test_refused_page, test_result_page};
+use crate::web::flow::{refusal_page, test_refused_page, test_result_page};
 use crate::{AppState, rate_limit};
 
 /// The callback is open to anyone and writes a sign-in log row for every refusal,
@@ -41,6 +41,6 @@ async fn callback(
         Ok(SignInOutcome::TestRefused(refused)) => {
             test_refused_page(&state.app, &refused, &headers).await
         }
-        Err(refusal) => FlowError::from(&refusal).page(&headers),
+        Err(refusal) => refusal_page(&state.app, &refusal, &headers).await,
     }
 }

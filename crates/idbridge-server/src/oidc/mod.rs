@@ -73,7 +73,11 @@ async fn jwks(State(state): State<AppState>) -> Response {
     }
 }
 
-fn refusal_page(refusal: &ClientRefusal, headers: &HeaderMap) -> Response {
+async fn client_refusal_page(
+    app: &idbridge_app::App,
+    refusal: &ClientRefusal,
+    headers: &HeaderMap,
+) -> Response {
     let status = match refusal {
         ClientRefusal::UnknownClient => StatusCode::UNAUTHORIZED,
         _ => StatusCode::BAD_REQUEST,
@@ -83,7 +87,8 @@ fn refusal_page(refusal: &ClientRefusal, headers: &HeaderMap) -> Response {
         refusal.code(),
         format!("The app's sign-in request cannot be used: {refusal}."),
     )
-    .page(headers)
+    .page(app, headers)
+    .await
 }
 
 fn found(location: &str) -> Response {
@@ -109,16 +114,23 @@ async fn authorize(
     let query = query.unwrap_or_default();
     match provider::authorize(&state.app, query.as_bytes()).await {
         Ok(location) => found(&location),
-        Err(AuthorizeFailure::Client(refusal)) => refusal_page(&refusal, &headers),
+        Err(AuthorizeFailure::Client(refusal)) => {
+            client_refusal_page(&state.app, &refusal, &headers).await
+        }
         Err(AuthorizeFailure::Redirect(url)) => found(url.as_str()),
-        Err(AuthorizeFailure::RedirectUriNotUrl) => FlowError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_redirect_uri",
-            "The app's redirect URI is not a URL.",
-        )
-        .page(&headers),
+        Err(AuthorizeFailure::RedirectUriNotUrl) => {
+            FlowError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_redirect_uri",
+                "The app's redirect URI is not a URL.",
+            )
+            .page(&state.app, &headers)
+            .await
+        }
         Err(AuthorizeFailure::Unavailable) => {
-            FlowError::from(&SignInRefusal::Unavailable).page(&headers)
+            FlowError::from(&SignInRefusal::Unavailable)
+                .page(&state.app, &headers)
+                .await
         }
     }
 }

@@ -13,7 +13,7 @@ use idbridge_app::sign_in::{self, SamlPost, SignInOutcome, SignInRefusal};
 use serde::Deserialize;
 
 use crate::web::flow::{
-    FlowError, SAML_POST_SCRIPT, saml_post_page, test_refused_page, test_result_page,
+    SAML_POST_SCRIPT, refusal_page, saml_post_page, test_refused_page, test_result_page,
 };
 
 use crate::{AppState, rate_limit};
@@ -65,9 +65,10 @@ async fn metadata(
     Path(path): Path<SamlPath>,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let connection = path
-        .connection()
-        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    let connection = match path.connection() {
+        Ok(connection) => connection,
+        Err(refusal) => return Err(refusal_page(&state.app, &refusal, &headers).await),
+    };
     Ok(
         match sign_in::sp_metadata(&state.app, &path.slug, connection).await {
             Ok(xml) => (
@@ -84,7 +85,7 @@ async fn metadata(
                 xml,
             )
                 .into_response(),
-            Err(refusal) => FlowError::from(&refusal).page(&headers),
+            Err(refusal) => refusal_page(&state.app, &refusal, &headers).await,
         },
     )
 }
@@ -96,13 +97,14 @@ async fn login(
     Path(path): Path<SamlPath>,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let connection = path
-        .connection()
-        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    let connection = match path.connection() {
+        Ok(connection) => connection,
+        Err(refusal) => return Err(refusal_page(&state.app, &refusal, &headers).await),
+    };
     Ok(
         match sign_in::start_saml(&state.app, &path.slug, connection, None, None).await {
             Ok(location) => redirect(StatusCode::FOUND, &location),
-            Err(refusal) => FlowError::from(&refusal).page(&headers),
+            Err(refusal) => refusal_page(&state.app, &refusal, &headers).await,
         },
     )
 }
@@ -120,13 +122,14 @@ async fn post_form(
     Query(query): Query<PostQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let connection = path
-        .connection()
-        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    let connection = match path.connection() {
+        Ok(connection) => connection,
+        Err(refusal) => return Err(refusal_page(&state.app, &refusal, &headers).await),
+    };
     Ok(
         match sign_in::saml_post_form(&state.app, &path.slug, connection, &query.request).await {
             Ok(form) => saml_post_page(&form),
-            Err(refusal) => FlowError::from(&refusal).page(&headers),
+            Err(refusal) => refusal_page(&state.app, &refusal, &headers).await,
         },
     )
 }
@@ -181,9 +184,10 @@ async fn acs(
             ..SamlPost::default()
         },
     };
-    let connection = path
-        .connection()
-        .map_err(|refusal| FlowError::from(&refusal).page(&headers))?;
+    let connection = match path.connection() {
+        Ok(connection) => connection,
+        Err(refusal) => return Err(refusal_page(&state.app, &refusal, &headers).await),
+    };
     Ok(
         match sign_in::complete_saml(&state.app, &path.slug, connection, post).await {
             Ok(SignInOutcome::App { redirect: target }) => {
@@ -193,7 +197,7 @@ async fn acs(
             Ok(SignInOutcome::TestRefused(refused)) => {
                 test_refused_page(&state.app, &refused, &headers).await
             }
-            Err(refusal) => FlowError::from(&refusal).page(&headers),
+            Err(refusal) => refusal_page(&state.app, &refusal, &headers).await,
         },
     )
 }

@@ -29,19 +29,58 @@ impl FlowError {
         }
     }
 
-    /// The page, carrying the request id taken from `headers`.
-    pub fn page(&self, headers: &HeaderMap) -> Response {
+    /// The page, in the app's brand (its name, logo, colour, support contact and
+    /// the way back to it), carrying the request id taken from `headers`.
+    pub async fn page(&self, app: &App, headers: &HeaderMap) -> Response {
         let request_id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
+        // A brand that cannot be read now (the refusal may be the database's) leaves
+        // the page in idbridge's look.
+        let brand = idbridge_app::branding::brand(app).await.unwrap_or_default();
+        self.render(&app.config.public_url, &brand, request_id)
+    }
+
+    /// The page in idbridge's own look, read from nothing: for refusals that must
+    /// cost no database read (the rate limiter's).
+    pub fn page_unbranded(
+        &self,
+        public_url: &idbridge_app::PublicUrl,
+        headers: &HeaderMap,
+    ) -> Response {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        self.render(
+            public_url,
+            &idbridge_app::branding::Brand::default(),
+            request_id,
+        )
+    }
+
+    fn render(
+        &self,
+        public_url: &idbridge_app::PublicUrl,
+        brand: &idbridge_app::branding::Brand,
+        request_id: &str,
+    ) -> Response {
+        let site = crate::web::portal::Site::new(public_url);
         let page = ErrorPage {
             message: &self.message,
             reason: self.reason,
             request_id,
+            stylesheet: public_url.join("/admin/static/console.css"),
+            brand: crate::web::portal::BrandChrome::new(brand, &site),
         };
-        html(self.status, &page)
+        test_page(html(self.status, &page))
     }
+}
+
+/// [`FlowError::page`] of a refusal.
+pub async fn refusal_page(app: &App, refusal: &SignInRefusal, headers: &HeaderMap) -> Response {
+    FlowError::from(refusal).page(app, headers).await
 }
 
 impl From<&SignInRefusal> for FlowError {
@@ -60,6 +99,8 @@ struct ErrorPage<'a> {
     message: &'a str,
     reason: &'a str,
     request_id: &'a str,
+    stylesheet: String,
+    brand: crate::web::portal::BrandChrome,
 }
 
 #[derive(Template)]
@@ -185,7 +226,8 @@ pub async fn test_refused_page(app: &App, refused: &TestRefused, headers: &Heade
 }
 
 /// The console's page headers (its CSP, no framing, nosniff, never cached), and no
-/// referrer: an OIDC test's page is drawn at the callback address, code in it.
+/// referrer: an OIDC test's page (and a refusal's) is drawn at the callback address,
+/// code in it.
 fn test_page(mut response: Response) -> Response {
     crate::web::console::set_page_headers(response.headers_mut(), "no-referrer");
     response

@@ -143,6 +143,17 @@ both_backends! {
             assert_eq!(response.headers()["cache-control"], "no-store", "{stale}");
         }
 
+        // The end user's sign-in error page wears the brand too: the name, the
+        // colour, the contact and the way back to the app; never idbridge's name.
+        let refused = app.browser().post(app.url("/saml/acme/acs")).form(&[("SAMLResponse", "not a SAML response")]).send().await.expect("send");
+        assert!(refused.status().is_client_error(), "{}", refused.status());
+        let page = refused.text().await.expect("body");
+        assert!(page.contains("<title>Sign-in failed · Ledger</title>"), "{page}");
+        assert!(page.contains("/setup/brand.css?v=ffcc00") && page.contains("mailto:help@ledger.test"), "{page}");
+        assert!(page.contains("href=\"https://ledger.test/settings/sso\"") && page.contains("Back to Ledger"), "{page}");
+        assert!(page.contains("Reason: <code>") && page.contains("Reference: <code>"), "{page}");
+        assert!(!page.to_lowercase().contains("idbridge</span>"), "{page}");
+
         // The audit log has the changes, never the image's bytes.
         let updated = audit_log(&app, "branding.updated").await;
         assert_eq!(updated.len(), 1);

@@ -98,7 +98,7 @@ async fn sign_in_pages_render_in_chromium() {
     browser.screenshot("01-idp-post-form").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(&acs_url).await;
-    assert_eq!(browser.title().await, "Sign-in failed");
+    assert!(browser.title().await.starts_with("Sign-in failed"));
     let page = browser.text("body").await;
     assert!(page.contains("Reason: malformed_encoding"), "{page}");
     assert!(page.contains("Reference: "), "{page}");
@@ -142,7 +142,7 @@ async fn sign_in_pages_render_in_chromium() {
     );
     browser.goto(&app.url(&authorize)).await;
     assert!(browser.current_url().await.starts_with(&app.base));
-    assert_eq!(browser.title().await, "Sign-in failed");
+    assert!(browser.title().await.starts_with("Sign-in failed"));
     let page = browser.text("body").await;
     assert!(page.contains("Reason: invalid_redirect_uri"), "{page}");
     let shot = browser.screenshot("04-authorize-refusal").await;
@@ -162,7 +162,7 @@ async fn sign_in_pages_render_in_chromium() {
     let first = browser.text("body").await;
     assert!(first.contains("Reason: invalid_request"), "{first}");
     browser.goto(&limited.url("/oauth/authorize")).await;
-    assert_eq!(browser.title().await, "Sign-in failed");
+    assert!(browser.title().await.starts_with("Sign-in failed"));
     let page = browser.text("body").await;
     assert!(page.contains("Reason: rate_limited"), "{page}");
     assert!(page.contains("try again"), "{page}");
