@@ -5,6 +5,7 @@
 //! escape everything they are given; none marks user data `|safe`.
 
 pub mod console;
+pub(crate) mod fields;
 pub mod flow;
 pub mod portal;
 

@@ -538,6 +538,13 @@ both_backends! {
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert!(refused.body.contains("cannot both be false"));
         assert_eq!(tenant_json(&app, "acme").await["saml"]["configured"], false);
+        // A web page pasted as metadata is said beside its field, in the admin's words.
+        let html = browser.post("/admin/tenants/acme/saml", &[("metadata_xml", "<html><body>Sign in</body></html>"), ("want_assertions_signed", "on")]).await;
+        assert_eq!(html.status, StatusCode::BAD_REQUEST);
+        assert!(html.body.contains("aria-invalid=\"true\" aria-describedby=\"metadata_xml-error"), "{}", html.body);
+        assert!(html.body.contains("id=\"metadata_xml-error\" class=\"field-error\">This is a web page, not Federation Metadata XML."), "{}", html.body);
+        assert!(html.body.contains("see its field below") && !html.body.contains("root element"));
+        assert_eq!(tenant_json(&app, "acme").await["saml"]["configured"], false);
 
         let saved = browser.post("/admin/tenants/acme/saml", &[
             ("metadata_xml", &metadata), ("want_assertions_signed", "on"), ("want_response_signed", "on"),

@@ -15,7 +15,9 @@ use super::auth::Signed;
 use super::page::{Chrome, ConsoleError, Notice, ok, render, when, when_opt};
 use super::{Site, see_other};
 use crate::AppState;
+use crate::web::fields::{FieldError, metadata_problem};
 use idbridge_app::connections::{self, PutSamlConnection, SamlConnectionView};
+use idbridge_app::setup_links::Provider;
 use idbridge_app::tenants;
 
 use crate::error::AdminError;
@@ -47,6 +49,18 @@ struct SamlPage {
     /// What the metadata form held, kept after a refusal.
     metadata_url: String,
     metadata_xml: String,
+    /// A refusal of the metadata, said beside the field it came from.
+    field_error: Option<FieldError>,
+}
+
+impl SamlPage {
+    /// The error of the field `id`, if it has one (for the template).
+    fn error_of(&self, id: &str) -> Option<&str> {
+        self.field_error
+            .as_ref()
+            .filter(|e| e.field == id)
+            .map(|e| e.text.as_str())
+    }
 }
 
 async fn saml_page(
@@ -87,6 +101,7 @@ async fn saml_page(
         test_login_url: None,
         metadata_url: saml.idp_metadata_url.clone().unwrap_or_default(),
         metadata_xml: String::new(),
+        field_error: None,
         saml,
     })
 }
@@ -189,17 +204,35 @@ pub async fn save(
         default_role: None,
         clock_skew_seconds,
     };
-    match connections::put(&state.app, &slug, input, &signed.audit)
-        .await
+    let saved = connections::put(&state.app, &slug, input, &signed.audit).await;
+    // A refusal of the metadata is said beside the field it came from, in the same
+    // words the setup portal uses.
+    let field_error = saved.as_ref().err().and_then(|e| {
+        metadata_problem(e, Provider::Generic).map(|text| FieldError {
+            field: if form.metadata_xml.trim().is_empty() {
+                "metadata_url"
+            } else {
+                "metadata_xml"
+            },
+            text,
+        })
+    });
+    match saved
         .map(|c| SamlConnectionView::new(&state.app, &c))
         .map_err(AdminError::from)
     {
         Ok(_) => Ok(see_other(&site, &format!("/tenants/{slug}/saml?saved=1"))),
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
-            let mut page =
-                saml_page(&state, &site, &signed, &slug, Notice::Error(e.to_string())).await?;
+            let notice = match &field_error {
+                Some(_) => {
+                    Notice::Error("The metadata could not be used: see its field below.".into())
+                }
+                None => Notice::Error(e.to_string()),
+            };
+            let mut page = saml_page(&state, &site, &signed, &slug, notice).await?;
             page.metadata_url = form.metadata_url;
             page.metadata_xml = form.metadata_xml;
+            page.field_error = field_error;
             render(StatusCode::BAD_REQUEST, &page)
         }
         Err(e) => Err(e.into()),
