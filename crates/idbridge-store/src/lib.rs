@@ -236,11 +236,15 @@ pub trait DirectoryRepo {
     /// was deleted and no user has been created at it since.
     async fn email_of_deleted_user(&self, tenant_id: Uuid, email: &str) -> Result<bool>;
     /// Writes `user` (whose `version` is the new version) if the stored version is
-    /// `expected_version`; else [`StoreError::VersionMismatch`].
+    /// `expected_version`; else [`StoreError::VersionMismatch`]. `emails_changed`
+    /// false says the user's email addresses are those of `expected_version`, whose
+    /// stored index rows then stay as they are (most updates change a name or a
+    /// title, not an address).
     async fn update_user(
         &self,
         user: &DirectoryUser,
         expected_version: i64,
+        emails_changed: bool,
         ctx: &WriteContext,
     ) -> Result<()>;
     /// Deletes the user and its group memberships (each membership removal raises a

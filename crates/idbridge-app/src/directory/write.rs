@@ -530,7 +530,13 @@ pub async fn update_user<E: From<DirectoryError>>(
             audit: origin.audit(now, AuditAction::UserUpdated, tenant, id),
             mail: None,
         };
-        match app.store.update_user(&user, existing.version, &ctx).await {
+        let emails_changed = idbridge_scim::resource::email_keys(&existing.document)
+            != idbridge_scim::resource::email_keys(&user.document);
+        match app
+            .store
+            .update_user(&user, existing.version, emails_changed, &ctx)
+            .await
+        {
             Ok(()) => return Ok(Updated::Written(user)),
             // Someone else wrote the user since it was read: start from their version.
             Err(StoreError::VersionMismatch) if if_match.is_none() => continue,

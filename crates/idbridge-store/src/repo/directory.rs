@@ -169,28 +169,51 @@ fn user_conflict(err: StoreError) -> StoreError {
     }
 }
 
-async fn write_emails<D: Db>(conn: &mut D::Connection, user: &DirectoryUser) -> Result<()> {
-    query::<D>("DELETE FROM directory_user_emails WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *conn)
-        .await?;
-    for (position, (value, kind, primary)) in idbridge_scim::resource::email_keys(&user.document)
-        .into_iter()
-        .enumerate()
-    {
-        query::<D>(
-            "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, is_primary) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(user.id)
-        .bind(position as i64)
-        .bind(user.tenant_id)
-        .bind(value)
-        .bind(kind)
-        .bind(primary)
-        .execute(&mut *conn)
-        .await?;
+/// Indexes the user's email addresses (for filters and sign-in by address): after
+/// `replace`'s delete of the old rows, all of them in one statement (a write is a
+/// round trip to the database per statement, and SQLite runs one writer at a time).
+async fn write_emails<D: Db>(
+    conn: &mut D::Connection,
+    user: &DirectoryUser,
+    replace: bool,
+) -> Result<()> {
+    if replace {
+        query::<D>("DELETE FROM directory_user_emails WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *conn)
+            .await?;
     }
+    // At most `idbridge_scim::resource::MAX_VALUES` rows of six values: far under
+    // either database's limit on bound values.
+    let keys = idbridge_scim::resource::email_keys(&user.document);
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(D::DIALECT);
+    sql.push(
+        "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, \
+         is_primary) VALUES ",
+    );
+    for (position, (value, kind, primary)) in keys.into_iter().enumerate() {
+        if position > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(Bind::Uuid(user.id))
+            .push(", ")
+            .bind(Bind::Int(position as i64))
+            .push(", ")
+            .bind(Bind::Uuid(user.tenant_id))
+            .push(", ")
+            .bind(Bind::Text(value))
+            .push(", ");
+        match kind {
+            Some(kind) => sql.bind(Bind::Text(kind)),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ").bind(Bind::Bool(primary)).push(")");
+    }
+    query_assembled::<D>(sql).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -624,7 +647,8 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         .execute(&mut tx)
         .await
         .map_err(user_conflict)?;
-        write_emails::<D>(&mut tx, user).await?;
+        // A new user has no rows to replace.
+        write_emails::<D>(&mut tx, user, false).await?;
         finish_write::<D>(&mut tx, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
         tx.commit().await?;
         Ok(())
@@ -691,6 +715,7 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         &self,
         user: &DirectoryUser,
         expected_version: i64,
+        emails_changed: bool,
         ctx: &WriteContext,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
@@ -720,7 +745,11 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
                 missing_or_moved::<D>(&mut tx, Table::Users, user.tenant_id, user.id).await,
             );
         }
-        write_emails::<D>(&mut tx, user).await?;
+        // The version matched, so the stored email rows are those of the version the
+        // caller read: unchanged addresses need no rewrite.
+        if emails_changed {
+            write_emails::<D>(&mut tx, user, true).await?;
+        }
         finish_write::<D>(&mut tx, user.tenant_id, ctx, Vec::new(), 0, 0).await?;
         tx.commit().await?;
         Ok(())

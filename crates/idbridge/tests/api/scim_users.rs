@@ -120,6 +120,17 @@ both_backends! {
         assert_eq!(count("meta.created lt \"2026-01-01T00:00:00Z\"").await, 0);
         assert_eq!(count("schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"").await, 3);
         assert_eq!(count("title ne \"Countess\"").await, 2);
+
+        // The email index follows a change of address, and stays whole through a
+        // change that leaves the addresses alone (which does not rewrite it).
+        let grace = scim.get(&format!("/Users?filter={}", q("userName eq \"grace@example.com\""))).await;
+        let grace_path = format!("/Users/{}", grace["Resources"][0]["id"].as_str().expect("id"));
+        let patch = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+        scim.expect(Method::PATCH, &grace_path, Some(patch(json!([{"op": "replace", "path": "title", "value": "Admiral"}]))), StatusCode::OK).await;
+        assert_eq!(count("emails.value eq \"grace@example.com\"").await, 1, "kept through a title change");
+        scim.expect(Method::PATCH, &grace_path, Some(patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "grace@navy.example"}]))), StatusCode::OK).await;
+        assert_eq!(count("emails.value eq \"grace@example.com\"").await, 0, "the old address is gone");
+        assert_eq!(count("emails.value eq \"grace@navy.example\"").await, 1, "the new one is found");
     }
 
     async fn bad_filters_are_400_invalid_filter(db: TestDb) {
