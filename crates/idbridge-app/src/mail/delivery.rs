@@ -47,6 +47,9 @@ const CLAIM_BATCH: u32 = 16;
 const CONCURRENCY: usize = 4;
 /// The most one message may take, connection to 250.
 const SEND_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+/// The same for a message sent while someone waits for the page ([`send_now`]):
+/// past it they are told it did not go, and still have what was to be sent.
+const SEND_NOW_TIMEOUT: StdDuration = StdDuration::from_secs(15);
 
 /// The wait after the `attempts`-th failed attempt: 1, 2, 4, … minutes, at most
 /// an hour. Over [`RETRY_FOR`] that is about 30 attempts.
@@ -115,7 +118,15 @@ pub(crate) async fn send_now(
     recipient: &str,
     rendered: RenderedMail,
 ) -> Result<String, String> {
-    match send(mailer, Uuid::now_v7(), recipient, rendered).await {
+    match send(
+        mailer,
+        Uuid::now_v7(),
+        recipient,
+        rendered,
+        SEND_NOW_TIMEOUT,
+    )
+    .await
+    {
         Outcome::Sent { subject } => Ok(subject),
         Outcome::Failed(error) | Outcome::Undeliverable(error) => Err(error),
         Outcome::Cancelled(why) => Err(why.to_owned()),
@@ -155,7 +166,9 @@ async fn work(
             Some(user) => {
                 let invitation = invitation(app, mailer, app_name, &tenant, &user, mail);
                 match mailer.templates.invitation(&invitation) {
-                    Ok(rendered) => send(mailer, mail.id, &mail.recipient, rendered).await,
+                    Ok(rendered) => {
+                        send(mailer, mail.id, &mail.recipient, rendered, SEND_TIMEOUT).await
+                    }
                     Err(error) => Outcome::Failed(error.to_string()),
                 }
             }
@@ -258,7 +271,13 @@ pub(crate) async fn app_name(app: &App) -> Result<String, StoreError> {
 }
 
 /// Builds the message and hands it to the SMTP server.
-async fn send(mailer: &Mailer, id: Uuid, recipient: &str, rendered: RenderedMail) -> Outcome {
+async fn send(
+    mailer: &Mailer,
+    id: Uuid,
+    recipient: &str,
+    rendered: RenderedMail,
+    timeout: StdDuration,
+) -> Outcome {
     let to = match recipient.parse::<lettre::Address>() {
         Ok(address) => Mailbox::new(None, address),
         Err(error) => return Outcome::Undeliverable(format!("the recipient address: {error}")),
@@ -284,14 +303,14 @@ async fn send(mailer: &Mailer, id: Uuid, recipient: &str, rendered: RenderedMail
             return Outcome::Undeliverable(format!("the message cannot be built: {error}"));
         }
     };
-    match tokio::time::timeout(SEND_TIMEOUT, mailer.transport.send(message)).await {
+    match tokio::time::timeout(timeout, mailer.transport.send(message)).await {
         Ok(Ok(_response)) => Outcome::Sent { subject },
         // lettre's messages give the server's reply or the connection's error,
         // never the password or the message.
         Ok(Err(error)) => Outcome::Failed(error.to_string()),
         Err(_) => Outcome::Failed(format!(
             "the SMTP server did not finish within {} s",
-            SEND_TIMEOUT.as_secs()
+            timeout.as_secs()
         )),
     }
 }

@@ -36,9 +36,14 @@ impl FlowError {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        // A brand that cannot be read now (the refusal may be the database's) leaves
-        // the page in idbridge's look.
-        let brand = idbridge_app::branding::brand(app).await.unwrap_or_default();
+        // A 503 is the database's refusal: asking it for the brand would only wait out
+        // the pool's timeout a second time. A brand that cannot be read otherwise
+        // leaves the page in idbridge's look too.
+        let brand = if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            idbridge_app::branding::Brand::default()
+        } else {
+            idbridge_app::branding::brand(app).await.unwrap_or_default()
+        };
         self.render(&app.config.public_url, &brand, request_id)
     }
 

@@ -797,6 +797,9 @@ both_backends! {
         assert_eq!((view["tenant"].as_str(), view["enabled"].as_bool()), (Some("acme"), Some(true)));
         assert_eq!(view["event_types"], json!(["user.*", "group.created"]));
         let page_path = format!("/admin/webhooks/{id}");
+        // An address that only says "created" (no kept secret) claims no secret.
+        let bare = browser.get(&format!("{page_path}?done=created")).await;
+        assert!(!bare.body.contains("shown only this once") && !bare.body.contains("new-secret"), "{}", bare.body);
         let page = browser.get(&page_path).await;
         assert!(!page.body.contains(&secret), "never shown again");
         assert!(page.body.contains("the app") && page.body.contains("group.created"));

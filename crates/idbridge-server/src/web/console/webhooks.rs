@@ -405,18 +405,21 @@ pub async fn show(
     let shown = Shown::take(&state.app, &signed.shown_once, query.shown)
         .await
         .map_err(AdminError::from)?;
-    let notice = match query.done.as_deref() {
-        Some("created") => Notice::Success(
-            "Endpoint created. It receives events from now on. Copy its signing secret now: \
-             it is shown only this once."
-                .into(),
-        ),
-        Some("rotated") => Notice::Success(format!(
+    // The secret's own notice only where the secret is (an address saying "created"
+    // without it says nothing of the kind).
+    let made = if query.done.as_deref() == Some("rotated") {
+        format!(
             "Secret rotated. The old secret keeps signing beside the new one for {} hours: \
              switch the receiver over before then. Copy the new secret now: it is shown only \
              this once.",
             SECRET_OVERLAP.whole_hours()
-        )),
+        )
+    } else {
+        "Endpoint created. It receives events from now on. Copy its signing secret now: it \
+         is shown only this once."
+            .to_owned()
+    };
+    let otherwise = match query.done.as_deref() {
         Some("saved") => Notice::Success("Endpoint saved.".into()),
         Some("replayed") => {
             let n = query.resumed.unwrap_or(0);
@@ -427,10 +430,7 @@ pub async fn show(
         }
         _ => Notice::None,
     };
-    let notice = match shown {
-        Shown::Gone => shown.notice("", notice),
-        _ => notice,
-    };
+    let notice = shown.notice(&made, otherwise);
     let mut page = endpoint_page(&state, &site, &signed, id, &query, notice).await?;
     page.new_secret = shown.secret();
     ok(&page)
