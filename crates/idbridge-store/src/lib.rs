@@ -20,6 +20,7 @@ mod db;
 pub mod directory;
 mod domain;
 mod error;
+mod group_commit;
 mod log_filter;
 pub mod mail;
 mod model;

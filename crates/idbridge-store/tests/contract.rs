@@ -2011,3 +2011,119 @@ both_backends! {
         assert_eq!(store.user_for_sign_in(tenant_id, "ada.l@acme.example").await.expect("read"), None);
     }
 }
+
+/// A user of the tenant, at version 1, with one `user.created` event to raise.
+fn directory_user(
+    tenant_id: Uuid,
+    name: &str,
+) -> (idbridge_store::DirectoryUser, idbridge_store::WriteContext) {
+    let id = Uuid::now_v7();
+    let user = idbridge_store::DirectoryUser {
+        id,
+        tenant_id,
+        user_name: name.into(),
+        external_id: None,
+        active: true,
+        document:
+            serde_json::json!({"userName": name, "emails": [{"value": name, "primary": true}]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        source: UserSource::Scim,
+        created_at: T0,
+        updated_at: T0,
+        version: 1,
+    };
+    let ctx = idbridge_store::WriteContext {
+        events: vec![idbridge_store::NewEvent {
+            kind: idbridge_core::EventKind::UserCreated,
+            resource_type: idbridge_core::EventResource::User,
+            resource_id: id,
+            data: serde_json::json!({}),
+        }],
+        ..quiet(T0)
+    };
+    (user, ctx)
+}
+
+both_backends! {
+    async fn a_crowd_of_directory_writes_is_committed_together_and_each_refusal_reaches_its_own_caller(db: TestDb) {
+        // Users and groups are written through a group commit: the writes of a crowd
+        // share transactions. Each must be answered as if it had been written alone:
+        // a write refused before it wrote anything (a version that moved, a row that
+        // is gone) and one that failed half-way (a name already taken, a member that
+        // is no user) reach their own callers only, and the feed stays gapless.
+        use idbridge_store::{MemberChange, MemberRef};
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        let (ada, ada_ctx) = directory_user(acme.id, "ada@acme.example");
+        store.create_user(&ada, &ada_ctx).await.expect("ada");
+        let eng = group(acme.id, "Eng", T0);
+        store.create_group(&eng, &[], &quiet(T0)).await.expect("eng");
+
+        let crowd: Vec<_> = (0..150)
+            .map(|n| directory_user(acme.id, &format!("user{n}@acme.example")))
+            .collect();
+        let taken = directory_user(acme.id, "ADA@acme.example");
+        let mut renamed_ada = ada.clone();
+        renamed_ada.document.insert("title".into(), "Engineer".into());
+        renamed_ada.version = 2;
+        let mut stale = ada.clone();
+        stale.version = 9;
+        let (ghost, _) = directory_user(acme.id, "ghost@acme.example");
+        let mut ghost_next = ghost.clone();
+        ghost_next.version = 2;
+        let ada_ref = MemberRef { value: ada.id.to_string(), kind: None };
+        let nobody = MemberRef { value: Uuid::now_v7().to_string(), kind: None };
+
+        let created = futures::future::join_all(crowd.iter().map(|(u, ctx)| store.create_user(u, ctx)));
+        let q = quiet(T0);
+        let add_ada = [MemberChange::Add(vec![ada_ref])];
+        let add_nobody = [MemberChange::Add(vec![nobody])];
+        let no_group = Uuid::now_v7();
+        let refusals = async {
+            futures::join!(
+                store.create_user(&taken.0, &taken.1),
+                store.update_user(&renamed_ada, 1, false, &q),
+                store.update_user(&stale, 8, false, &q),
+                store.update_user(&ghost_next, 1, false, &q),
+                store.delete_user(acme.id, ghost.id, None, &q),
+                store.change_group_members(&eng, &add_ada, &q),
+                store.change_group_members(&eng, &add_nobody, &q),
+                store.delete_group(acme.id, no_group, None, &q),
+            )
+        };
+        let (created, (taken_out, renamed_out, stale_out, ghost_out, ghost_delete, add_ada, add_nobody, no_group)) =
+            futures::join!(created, refusals);
+
+        for outcome in &created {
+            outcome.as_ref().expect("created");
+        }
+        assert!(matches!(taken_out, Err(StoreError::Conflict(_))), "{taken_out:?}");
+        renamed_out.expect("ada renamed");
+        // Against version 1 or 2, whichever the crowd ran first: never 8.
+        assert!(matches!(stale_out, Err(StoreError::VersionMismatch)), "{stale_out:?}");
+        assert!(matches!(ghost_out, Err(StoreError::NotFound)), "{ghost_out:?}");
+        assert!(matches!(ghost_delete, Err(StoreError::NotFound)), "{ghost_delete:?}");
+        assert_eq!(add_ada.expect("ada added"), eng.version + 1);
+        assert!(matches!(add_nobody, Err(StoreError::InvalidReference(_))), "{add_nobody:?}");
+        assert!(matches!(no_group, Err(StoreError::NotFound)), "{no_group:?}");
+
+        // Every acknowledged write is there, and nothing of a refused one.
+        let stored = store.user_by_id(acme.id, ada.id).await.expect("read").expect("ada");
+        assert_eq!((stored.version, &stored.document["title"]), (2, &serde_json::json!("Engineer")));
+        for (user, _) in &crowd {
+            assert!(store.user_by_id(acme.id, user.id).await.expect("read").is_some());
+        }
+        assert!(store.user_by_id(acme.id, taken.0.id).await.expect("read").is_none());
+        let members = store.group_members(acme.id, &[eng.id]).await.expect("members");
+        assert_eq!(members.iter().map(|(_, m)| m.id).collect::<Vec<_>>(), vec![ada.id]);
+        let events = store.list_events(acme.id, 0, 500).await.expect("events");
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        // Ada's creation, the crowd's 150, and Ada's membership.
+        assert_eq!(seqs, (1..=152).collect::<Vec<i64>>());
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_users").await, 151);
+    }
+}
+

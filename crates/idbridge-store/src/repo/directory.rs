@@ -1,17 +1,21 @@
 //! The directory, written once: users, groups, memberships, the tenant's event feed
 //! and the provisioning log.
 //!
-//! Every write is one transaction that ends in [`finish_write`]: its log line, then
-//! its events appended to the tenant's feed. Only that append differs between the
+//! Every write ends in [`finish_write`]: its log line, then its events appended to
+//! the tenant's feed. Users and groups are written through a group commit
+//! (`writes`): several callers' writes to a transaction. Only that append differs between the
 //! backends ([`Db::append_events`]); the SCIM list queries come from `scim_sql` and
 //! the log filters from `log_filter`, in the backend's [`Db::DIALECT`].
 
 use async_trait::async_trait;
 use idbridge_core::{EventKind, EventResource};
 use serde_json::{Map, Value, json};
-use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+mod writes;
+
+pub(crate) use writes::{DirectoryWrite, DirectoryWrites};
 
 use super::{SqlStore, overfetch, page_of};
 use crate::db::{Db, FromRow, Row, Scalar, Ts, query, query_assembled};
@@ -460,47 +464,19 @@ async fn remove_from_all_groups<D: Db>(
     Ok(())
 }
 
-/// Checks the version of a row that an update or delete found nothing to change in.
+/// Why an update or delete found nothing to change: the row is gone, or its
+/// version moved.
 async fn missing_or_moved<D: Db>(
     conn: &mut D::Connection,
     table: Table,
     tenant_id: Uuid,
     id: Uuid,
-) -> StoreError {
-    match exists::<D>(conn, table, tenant_id, id).await {
-        Ok(true) => StoreError::VersionMismatch,
-        Ok(false) => StoreError::NotFound,
-        Err(err) => err,
-    }
-}
-
-/// A delete of a user or group, if its version is `expected_version` (any, if
-/// `None`); else why not.
-async fn delete_row<D: Db>(
-    conn: &mut D::Connection,
-    table: Table,
-    tenant_id: Uuid,
-    id: Uuid,
-    expected_version: Option<i64>,
-) -> Result<()> {
-    let sql = match table {
-        Table::Users => {
-            "DELETE FROM directory_users WHERE id = $1 AND tenant_id = $2 AND ($3 IS NULL OR version = $3)"
-        }
-        Table::Groups => {
-            "DELETE FROM directory_groups WHERE id = $1 AND tenant_id = $2 AND ($3 IS NULL OR version = $3)"
-        }
-    };
-    let deleted = query::<D>(sql)
-        .bind(id)
-        .bind(tenant_id)
-        .bind(expected_version)
-        .execute(&mut *conn)
-        .await?;
-    match deleted {
-        0 => Err(missing_or_moved::<D>(conn, table, tenant_id, id).await),
-        _ => Ok(()),
-    }
+) -> Result<StoreError> {
+    Ok(if exists::<D>(conn, table, tenant_id, id).await? {
+        StoreError::VersionMismatch
+    } else {
+        StoreError::NotFound
+    })
 }
 
 /// Rows a history sweep deletes per statement.
@@ -626,32 +602,12 @@ impl<D: Db> SqlStore<D> {
 #[async_trait]
 impl<D: Db> DirectoryRepo for SqlStore<D> {
     async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()> {
-        let mut tx = self.begin().await?;
-        query::<D>(
-            "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
-             display_name_lower, active, document, source, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(user.id)
-        .bind(user.tenant_id)
-        .bind(&user.user_name)
-        .bind(user.user_name.to_lowercase())
-        .bind(&user.external_id)
-        .bind(display_name_lower(&user.document))
-        .bind(user.active)
-        .bind(Json(&user.document))
-        .bind(user.source.as_str())
-        .bind(Ts(user.created_at))
-        .bind(Ts(user.updated_at))
-        .bind(user.version)
-        .execute(&mut tx)
+        self.directory_write(DirectoryWrite::CreateUser {
+            user: user.clone(),
+            ctx: ctx.clone(),
+        })
         .await
-        .map_err(user_conflict)?;
-        // A new user has no rows to replace.
-        write_emails::<D>(&mut tx, user, false).await?;
-        finish_write::<D>(&mut tx, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
-        tx.commit().await?;
-        Ok(())
+        .map(drop)
     }
 
     async fn user_for_sign_in(
@@ -718,41 +674,14 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         emails_changed: bool,
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let updated = query::<D>(
-            "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
-             display_name_lower = $6, active = $7, document = $8, updated_at = $9, version = $10, \
-             source = $12 \
-             WHERE id = $1 AND tenant_id = $2 AND version = $11",
-        )
-        .bind(user.id)
-        .bind(user.tenant_id)
-        .bind(&user.user_name)
-        .bind(user.user_name.to_lowercase())
-        .bind(&user.external_id)
-        .bind(display_name_lower(&user.document))
-        .bind(user.active)
-        .bind(Json(&user.document))
-        .bind(Ts(user.updated_at))
-        .bind(user.version)
-        .bind(expected_version)
-        .bind(user.source.as_str())
-        .execute(&mut tx)
+        self.directory_write(DirectoryWrite::UpdateUser {
+            user: user.clone(),
+            expected_version,
+            emails_changed,
+            ctx: ctx.clone(),
+        })
         .await
-        .map_err(user_conflict)?;
-        if updated == 0 {
-            return Err(
-                missing_or_moved::<D>(&mut tx, Table::Users, user.tenant_id, user.id).await,
-            );
-        }
-        // The version matched, so the stored email rows are those of the version the
-        // caller read: unchanged addresses need no rewrite.
-        if emails_changed {
-            write_emails::<D>(&mut tx, user, true).await?;
-        }
-        finish_write::<D>(&mut tx, user.tenant_id, ctx, Vec::new(), 0, 0).await?;
-        tx.commit().await?;
-        Ok(())
+        .map(drop)
     }
 
     async fn email_of_deleted_user(&self, tenant_id: Uuid, email: &str) -> Result<bool> {
@@ -773,27 +702,14 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        // The addresses it had, remembered before the row (and its emails) go, so a
-        // SAML sign-in cannot create the user again just in time.
-        query::<D>(
-            "INSERT INTO deleted_user_emails (tenant_id, email_lower, deleted_at) \
-             SELECT tenant_id, user_name_lower, $3 FROM directory_users \
-               WHERE id = $1 AND tenant_id = $2 AND user_name_lower LIKE '%@%' \
-             UNION SELECT tenant_id, value_lower, $3 FROM directory_user_emails WHERE user_id = $1 \
-             ON CONFLICT (tenant_id, email_lower) DO UPDATE SET deleted_at = excluded.deleted_at",
-        )
-        .bind(id)
-        .bind(tenant_id)
-        .bind(Ts(ctx.now))
-        .execute(&mut tx)
-        .await?;
-        delete_row::<D>(&mut tx, Table::Users, tenant_id, id, expected_version).await?;
-        let mut events = Vec::new();
-        remove_from_all_groups::<D>(&mut tx, id, &mut events).await?;
-        finish_write::<D>(&mut tx, tenant_id, ctx, events, -1, 0).await?;
-        tx.commit().await?;
-        Ok(())
+        self.directory_write(DirectoryWrite::DeleteUser {
+            tenant_id,
+            id,
+            expected_version,
+            ctx: ctx.clone(),
+        })
+        .await
+        .map(drop)
     }
 
     async fn list_users(
@@ -837,28 +753,13 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         members: &[MemberRef],
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        query::<D>(
-            "INSERT INTO directory_groups (id, tenant_id, display_name, display_name_lower, name_key, \
-             external_id, document, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(group.id)
-        .bind(group.tenant_id)
-        .bind(&group.display_name)
-        .bind(group.display_name.to_lowercase())
-        .bind(&group.external_id)
-        .bind(Json(&group.document))
-        .bind(Ts(group.created_at))
-        .bind(Ts(group.updated_at))
-        .bind(group.version)
-        .execute(&mut tx)
-        .await?;
-        let mut events = Vec::new();
-        add_members::<D>(&mut tx, group, members, &mut events).await?;
-        finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 1).await?;
-        tx.commit().await?;
-        Ok(())
+        self.directory_write(DirectoryWrite::CreateGroup {
+            group: group.clone(),
+            members: members.to_vec(),
+            ctx: ctx.clone(),
+        })
+        .await
+        .map(drop)
     }
 
     async fn group_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryGroup>> {
@@ -901,35 +802,14 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         changes: &[MemberChange],
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let updated = query::<D>(
-            // A group whose name was shared before names were unique keeps its NULL
-            // key until it is renamed (migration 0024).
-            "UPDATE directory_groups SET display_name = $3, display_name_lower = $4, \
-             name_key = CASE WHEN display_name_lower = $4 THEN name_key ELSE $4 END, external_id = $5, \
-             document = $6, updated_at = $7, version = $8 WHERE id = $1 AND tenant_id = $2 AND version = $9",
-        )
-        .bind(group.id)
-        .bind(group.tenant_id)
-        .bind(&group.display_name)
-        .bind(group.display_name.to_lowercase())
-        .bind(&group.external_id)
-        .bind(Json(&group.document))
-        .bind(Ts(group.updated_at))
-        .bind(group.version)
-        .bind(expected_version)
-        .execute(&mut tx)
-        .await?;
-        if updated == 0 {
-            return Err(
-                missing_or_moved::<D>(&mut tx, Table::Groups, group.tenant_id, group.id).await,
-            );
-        }
-        let mut events = Vec::new();
-        apply_member_changes::<D>(&mut tx, group, changes, &mut events).await?;
-        finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 0).await?;
-        tx.commit().await?;
-        Ok(())
+        self.directory_write(DirectoryWrite::UpdateGroup {
+            group: group.clone(),
+            expected_version,
+            changes: changes.to_vec(),
+            ctx: ctx.clone(),
+        })
+        .await
+        .map(drop)
     }
 
     async fn change_group_members(
@@ -938,25 +818,14 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         changes: &[MemberChange],
         ctx: &WriteContext,
     ) -> Result<i64> {
-        let mut tx = self.begin().await?;
-        // The row lock this takes orders concurrent changes to one group (PostgreSQL;
-        // SQLite has one writer), and the member statements after it read what the
-        // writes before it committed: applied one after another, none is lost.
-        let version: Option<Scalar<i64>> = query::<D>(
-            "UPDATE directory_groups SET version = version + 1, updated_at = $3 \
-             WHERE id = $1 AND tenant_id = $2 RETURNING version",
-        )
-        .bind(group.id)
-        .bind(group.tenant_id)
-        .bind(Ts(ctx.now))
-        .fetch_optional(&mut tx)
-        .await?;
-        let version = version.ok_or(StoreError::NotFound)?.0;
-        let mut events = Vec::new();
-        apply_member_changes::<D>(&mut tx, group, changes, &mut events).await?;
-        finish_write::<D>(&mut tx, group.tenant_id, ctx, events, 0, 0).await?;
-        tx.commit().await?;
-        Ok(version)
+        let version = self
+            .directory_write(DirectoryWrite::ChangeGroupMembers {
+                group: group.clone(),
+                changes: changes.to_vec(),
+                ctx: ctx.clone(),
+            })
+            .await?;
+        version.ok_or_else(|| StoreError::Corrupt("a member change was given no version".into()))
     }
 
     async fn delete_group(
@@ -966,14 +835,14 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        delete_row::<D>(&mut tx, Table::Groups, tenant_id, id, expected_version).await?;
-        let mut events = Vec::new();
-        // Its own members went with it (ON DELETE CASCADE); it may itself be a member.
-        remove_from_all_groups::<D>(&mut tx, id, &mut events).await?;
-        finish_write::<D>(&mut tx, tenant_id, ctx, events, 0, -1).await?;
-        tx.commit().await?;
-        Ok(())
+        self.directory_write(DirectoryWrite::DeleteGroup {
+            tenant_id,
+            id,
+            expected_version,
+            ctx: ctx.clone(),
+        })
+        .await
+        .map(drop)
     }
 
     async fn list_groups(

@@ -16,13 +16,15 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::{Db, FromRow, Row, Scalar, Ts, query};
+use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::page_anchors::PageAnchors;
-use crate::sign_in_batch::{SignInBatcher, SignInWrite, SignInWriter, Written};
+use crate::sign_in_batch::{SignInBatcher, SignInWrite, Written};
 use crate::{
     ActiveScimToken, AdminKeyRecord, AuditRecord, Backend, ClientRepo, CredentialRepo, NewEvent,
     OidcClient, Page, PageRequest, Result, RoleRepo, ScimTokenRecord, Store, StoreError, Tenant,
     TenantRepo, TenantUpdate, WriteContext,
 };
+use directory::{DirectoryWrite, DirectoryWrites};
 
 // The areas beside the spine, each written once.
 pub(crate) mod audit;
@@ -46,6 +48,8 @@ pub(crate) struct SqlStore<D: Db> {
     pub(crate) writer: Pool<D>,
     /// Sign-in records, group-committed on the writer (see `crate::sign_in_batch`).
     pub(crate) sign_ins: SignInBatcher<SignInWrites<D>>,
+    /// Users and groups, group-committed on the writer (see `directory::writes`).
+    pub(crate) directory: GroupCommit<DirectoryWrites<D>>,
     /// Where the next page of each directory walk starts.
     pub(crate) anchors: PageAnchors,
 }
@@ -54,6 +58,9 @@ impl<D: Db> SqlStore<D> {
     pub(crate) fn new(pool: Pool<D>, writer: Pool<D>) -> Self {
         Self {
             sign_ins: SignInBatcher::new(SignInWrites {
+                writer: writer.clone(),
+            }),
+            directory: GroupCommit::new(DirectoryWrites {
                 writer: writer.clone(),
             }),
             pool,
@@ -72,6 +79,12 @@ impl<D: Db> SqlStore<D> {
         Ok(self.writer.acquire().await?)
     }
 
+    /// A write of users or groups, once the transaction that made it has committed:
+    /// done (with the group's new version, for a member change), or why not.
+    pub(crate) async fn directory_write(&self, write: DirectoryWrite) -> Result<Option<i64>> {
+        self.directory.submit(write).await?
+    }
+
     /// A transaction that will write.
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, D>> {
         Ok(self.writer.begin_with(D::BEGIN_WRITE).await?)
@@ -84,7 +97,10 @@ pub(crate) struct SignInWrites<D: Db> {
 }
 
 #[async_trait]
-impl<D: Db> SignInWriter for SignInWrites<D> {
+impl<D: Db> BatchWriter for SignInWrites<D> {
+    type Write = SignInWrite;
+    type Answer = Written;
+
     async fn write_together(&self, batch: &[&SignInWrite]) -> Result<Vec<Written>> {
         D::write_sign_ins(&self.writer, batch).await
     }
