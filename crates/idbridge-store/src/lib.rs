@@ -262,6 +262,14 @@ pub trait DirectoryRepo {
         tenant_id: Uuid,
         request: &ListRequest,
     ) -> Result<Listing<DirectoryUser>>;
+    /// [`Self::list_users`] with the groups each listed user directly belongs to
+    /// (as [`Self::groups_of_users`] gives them), read in the same statement: a
+    /// SCIM lookup is then one statement fewer.
+    async fn list_users_with_groups(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<(Listing<DirectoryUser>, Vec<UserGroup>)>;
     /// The groups each of these users directly belongs to.
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>>;
 

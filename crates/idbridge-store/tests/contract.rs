@@ -2127,3 +2127,69 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn a_page_of_users_read_with_its_groups_is_the_page_and_groups_read_apart(db: TestDb) {
+        // A SCIM lookup reads the page and its users' groups in one statement
+        // (`list_users_with_groups`). Whatever the page (first, a walk's next, one
+        // counted from the end, filtered, sorted), it must be exactly what the
+        // page and `groups_of_users` give when read apart.
+        use idbridge_scim::query::list_request;
+        use idbridge_scim::schema::ResourceType;
+        use idbridge_store::{MemberChange, MemberRef};
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        let mut users = Vec::new();
+        for n in 0..30 {
+            let (user, ctx) = directory_user(acme.id, &format!("u{n:02}@acme.example"));
+            store.create_user(&user, &ctx).await.expect("user");
+            users.push(user);
+        }
+        // Names whose byte order and a collation's differ.
+        for (name, every) in [("Beta", 2), ("alpha", 3), ("Gamma", 5), ("Ünïcode", 7)] {
+            let g = group(acme.id, name, T0);
+            store.create_group(&g, &[], &quiet(T0)).await.expect("group");
+            let members: Vec<MemberRef> = users
+                .iter()
+                .step_by(every)
+                .map(|u| MemberRef { value: u.id.to_string(), kind: None })
+                .collect();
+            store.change_group_members(&g, &[MemberChange::Add(members)], &quiet(T0)).await.expect("members");
+        }
+        let pages = [
+            (None, None, None, Some("1"), Some("10")),
+            (None, None, None, Some("11"), Some("10")), // the walk's next page (anchored)
+            (None, None, None, Some("25"), Some("10")), // counted from the end
+            (Some("userName eq \"U06@acme.example\""), None, None, None, None),
+            (Some("userName sw \"u1\""), Some("userName"), Some("descending"), Some("2"), Some("4")),
+            (None, Some("userName"), Some("descending"), Some("3"), Some("7")),
+            (Some("userName eq \"nobody@acme.example\""), None, None, None, None),
+        ];
+        for (filter, sort_by, sort_order, start, count) in pages {
+            let request = list_request(ResourceType::User, filter, sort_by, sort_order, start, count).expect("request");
+            let (together, groups) = store.list_users_with_groups(acme.id, &request).await.expect("together");
+            let apart = store.list_users(acme.id, &request).await.expect("apart");
+            assert_eq!(together, apart, "{filter:?} {sort_by:?} {start:?}");
+            let ids: Vec<Uuid> = apart.items.iter().map(|u| u.id).collect();
+            let mut groups_apart = store.groups_of_users(acme.id, &ids).await.expect("groups");
+            let mut groups_together = groups.clone();
+            let key = |g: &idbridge_store::UserGroup| (g.user_id, g.display_name.clone(), g.group_id);
+            groups_apart.sort_by_key(key);
+            groups_together.sort_by_key(key);
+            assert_eq!(groups_together, groups_apart, "{filter:?} {sort_by:?} {start:?}");
+            // Each user's groups by name, byte by byte.
+            for user in &together.items {
+                let names: Vec<&str> = groups.iter().filter(|g| g.user_id == user.id).map(|g| g.display_name.as_str()).collect();
+                let mut sorted = names.clone();
+                sorted.sort_unstable();
+                assert_eq!(names, sorted);
+            }
+        }
+        // User 0 is in every group; user 1 in none.
+        let request = list_request(ResourceType::User, None, None, None, Some("1"), Some("2")).expect("request");
+        let (_, groups) = store.list_users_with_groups(acme.id, &request).await.expect("together");
+        let names: Vec<&str> = groups.iter().filter(|g| g.user_id == users[0].id).map(|g| g.display_name.as_str()).collect();
+        assert_eq!(names, ["Beta", "Gamma", "alpha", "Ünïcode"]);
+        assert!(groups.iter().all(|g| g.user_id != users[1].id));
+    }
+}

@@ -121,12 +121,16 @@ async fn list(
         query.attributes.as_deref(),
         query.excluded_attributes.as_deref(),
     )?;
-    let listing = state
-        .app
-        .store
-        .list_users(tenant.tenant.id, &request)
-        .await?;
-    let groups = groups_for(state, tenant, &listing.items, &projection).await?;
+    let store = &state.app.store;
+    // The groups come with the page, in its statement, when the answer shows them.
+    let (listing, groups) = if projection.wants(ResourceType::User, "groups") {
+        let (listing, groups) = store
+            .list_users_with_groups(tenant.tenant.id, &request)
+            .await?;
+        (listing, Some(groups))
+    } else {
+        (store.list_users(tenant.tenant.id, &request).await?, None)
+    };
     let base = base(state, tenant);
     let resources = listing
         .items

@@ -503,6 +503,49 @@ impl Identified for DirectoryUser {
     }
 }
 
+/// A listed user and the groups it directly belongs to (the page query's
+/// `member_of` column, see [`scim_sql::with_member_of`]).
+struct UserWithGroups {
+    user: DirectoryUser,
+    groups: Vec<UserGroup>,
+}
+
+impl FromRow for UserWithGroups {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        let user = DirectoryUser::from_row(row)?;
+        // `[[id, displayName], …]`; NULL (PostgreSQL) or `[]` (SQLite) for none.
+        let member_of: Option<String> = row.get("member_of")?;
+        let pairs: Vec<(String, String)> = match member_of {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("member_of: {e}")))?,
+            None => Vec::new(),
+        };
+        let mut groups = pairs
+            .into_iter()
+            .map(|(id, display_name)| {
+                let group_id = Uuid::parse_str(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("member_of id {id:?}: {e}")))?;
+                Ok(UserGroup {
+                    user_id: user.id,
+                    group_id,
+                    display_name,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The order `groups_of_users` gives, whatever order the aggregate saw.
+        groups.sort_by(|a, b| {
+            (a.display_name.as_str(), a.group_id).cmp(&(b.display_name.as_str(), b.group_id))
+        });
+        Ok(Self { user, groups })
+    }
+}
+
+impl Identified for UserWithGroups {
+    fn id(&self) -> Uuid {
+        self.user.id
+    }
+}
+
 impl Identified for DirectoryGroup {
     fn id(&self) -> Uuid {
         self.id
@@ -516,6 +559,7 @@ impl<D: Db> SqlStore<D> {
         table: Table,
         tenant_id: Uuid,
         request: &ListRequest,
+        member_of: bool,
     ) -> Result<Listing<T>> {
         let mut conn = self.read().await?;
         // Without a filter, the total is the tenant's maintained count, not a scan.
@@ -566,6 +610,10 @@ impl<D: Db> SqlStore<D> {
                 }
             }
             None => scim_sql::page_query(D::DIALECT, table, tenant_id, request)?,
+        };
+        let sql = match sql {
+            Some(page) if member_of => Some(scim_sql::with_member_of(page, request.sort.as_ref())?),
+            other => other,
         };
         let mut items: Vec<T> = Vec::new();
         if let Some(sql) = sql {
@@ -717,7 +765,29 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         tenant_id: Uuid,
         request: &ListRequest,
     ) -> Result<Listing<DirectoryUser>> {
-        self.list(Table::Users, tenant_id, request).await
+        self.list(Table::Users, tenant_id, request, false).await
+    }
+
+    async fn list_users_with_groups(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+    ) -> Result<(Listing<DirectoryUser>, Vec<UserGroup>)> {
+        let listing: Listing<UserWithGroups> =
+            self.list(Table::Users, tenant_id, request, true).await?;
+        let mut users = Vec::with_capacity(listing.items.len());
+        let mut groups = Vec::new();
+        for UserWithGroups { user, groups: of } in listing.items {
+            users.push(user);
+            groups.extend(of);
+        }
+        Ok((
+            Listing {
+                total: listing.total,
+                items: users,
+            },
+            groups,
+        ))
     }
 
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>> {
@@ -744,6 +814,11 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
                     .await?,
             );
         }
+        // By name, then id, byte by byte: the same order on both backends (whatever
+        // PostgreSQL's collation) and in `list_users_with_groups`.
+        out.sort_by(|a, b| {
+            (a.display_name.as_str(), a.group_id).cmp(&(b.display_name.as_str(), b.group_id))
+        });
         Ok(out)
     }
 
@@ -850,7 +925,7 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         tenant_id: Uuid,
         request: &ListRequest,
     ) -> Result<Listing<DirectoryGroup>> {
-        self.list(Table::Groups, tenant_id, request).await
+        self.list(Table::Groups, tenant_id, request, false).await
     }
 
     async fn page_users(&self, tenant_id: Uuid, page: PageRequest) -> Result<Page<DirectoryUser>> {
