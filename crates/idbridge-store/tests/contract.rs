@@ -2062,8 +2062,27 @@ both_backends! {
         let eng = group(acme.id, "Eng", T0);
         store.create_group(&eng, &[], &quiet(T0)).await.expect("eng");
 
+        // Each with its provisioning log line, every field set (odd ones with a
+        // reason): the backends write it with the events, in one statement or message.
+        let log_line = |n: usize, resource_id: Uuid| ProvisioningRecord {
+            id: Uuid::now_v7(),
+            tenant_id: acme.id,
+            occurred_at: T0 + time::Duration::microseconds(n as i64),
+            method: "POST".into(),
+            path: format!("/scim/v2/acme/Users/{n}"),
+            status: 201,
+            resource_type: Some("User".into()),
+            resource_id: Some(resource_id),
+            reason: (n % 2 == 1).then(|| format!("reason {n}")),
+            request_id: Some(format!("req-{n}")),
+            token_id: Some(Uuid::now_v7()),
+        };
         let crowd: Vec<_> = (0..150)
-            .map(|n| directory_user(acme.id, &format!("user{n}@acme.example")))
+            .map(|n| {
+                let (user, mut ctx) = directory_user(acme.id, &format!("user{n}@acme.example"));
+                ctx.log = Some(log_line(n, user.id));
+                (user, ctx)
+            })
             .collect();
         let taken = directory_user(acme.id, "ADA@acme.example");
         let mut renamed_ada = ada.clone();
@@ -2079,13 +2098,20 @@ both_backends! {
 
         let created = futures::future::join_all(crowd.iter().map(|(u, ctx)| store.create_user(u, ctx)));
         let q = quiet(T0);
+        // Two events and a log line: the path that writes several events.
+        let (_, event_ctx) = directory_user(acme.id, "unused@acme.example");
+        let two_events = idbridge_store::WriteContext {
+            events: vec![event_ctx.events[0].clone(), event_ctx.events[0].clone()],
+            log: Some(log_line(999, ada.id)),
+            ..quiet(T0)
+        };
         let add_ada = [MemberChange::Add(vec![ada_ref])];
         let add_nobody = [MemberChange::Add(vec![nobody])];
         let no_group = Uuid::now_v7();
         let refusals = async {
             futures::join!(
                 store.create_user(&taken.0, &taken.1),
-                store.update_user(&renamed_ada, 1, false, &q),
+                store.update_user(&renamed_ada, 1, false, &two_events),
                 store.update_user(&stale, 8, false, &q),
                 store.update_user(&ghost_next, 1, false, &q),
                 store.delete_user(acme.id, ghost.id, None, &q),
@@ -2121,8 +2147,14 @@ both_backends! {
         assert_eq!(members.iter().map(|(_, m)| m.id).collect::<Vec<_>>(), vec![ada.id]);
         let events = store.list_events(acme.id, 0, 500).await.expect("events");
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        // Ada's creation, the crowd's 150, and Ada's membership.
-        assert_eq!(seqs, (1..=152).collect::<Vec<i64>>());
+        // Ada's creation, the crowd's 150, Ada's two, and Ada's membership.
+        assert_eq!(seqs, (1..=154).collect::<Vec<i64>>());
+        let mut logged = store.list_provisioning(acme.id, PageRequest::first(500)).await.expect("log").items;
+        let mut expected: Vec<ProvisioningRecord> = crowd.iter().filter_map(|(_, ctx)| ctx.log.clone()).collect();
+        expected.extend(two_events.log.clone());
+        logged.sort_by_key(|r| r.id);
+        expected.sort_by_key(|r| r.id);
+        assert_eq!(logged, expected);
         assert_eq!(count(&db, "SELECT count(*) FROM directory_users").await, 151);
     }
 }
