@@ -224,6 +224,13 @@ pub trait DirectoryRepo {
     /// (compared case-insensitively).
     async fn create_user(&self, user: &DirectoryUser, ctx: &WriteContext) -> Result<()>;
     async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<DirectoryUser>>;
+    /// [`Self::user_by_id`] with the groups the user directly belongs to (as
+    /// [`Self::groups_of_users`] gives them), read in the same statement.
+    async fn user_with_groups(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(DirectoryUser, Vec<UserGroup>)>>;
     /// The user a sign-in with `email` is for: the one whose userName is that email,
     /// else the first whose emails include it (both compared case-insensitively).
     async fn user_for_sign_in(&self, tenant_id: Uuid, email: &str)

@@ -796,6 +796,24 @@ pub(crate) fn page_query(
     Ok(Some(sql))
 }
 
+/// The `member_of` column of a query over users `r`: the user's direct groups, a
+/// JSON array of `[id, displayName]` pairs (NULL or `[]` for none).
+pub(crate) fn member_of_column(dialect: Dialect) -> &'static str {
+    match dialect {
+        // SQLite keeps ids as 16-byte blobs: as hex, which `Uuid` reads.
+        Dialect::Sqlite => {
+            "(SELECT json_group_array(json_array(hex(g.id), g.display_name)) \
+             FROM directory_group_members m JOIN directory_groups g ON g.id = m.group_id \
+             WHERE m.member_id = r.id AND m.tenant_id = r.tenant_id) AS member_of"
+        }
+        Dialect::Postgres => {
+            "(SELECT CAST(json_agg(json_build_array(g.id, g.display_name)) AS TEXT) \
+             FROM directory_group_members m JOIN directory_groups g ON g.id = m.group_id \
+             WHERE m.member_id = r.id AND m.tenant_id = r.tenant_id) AS member_of"
+        }
+    }
+}
+
 /// A page of users (from [`page_query`], [`page_after_query`] or
 /// [`page_from_end_query`]) with each user's direct groups in a `member_of` column,
 /// a JSON array of `[id, displayName]` pairs: the page and its groups in one
@@ -807,16 +825,9 @@ pub(crate) fn with_member_of(
     sort: Option<&(Field, SortOrder)>,
 ) -> Result<Sql, StoreError> {
     let mut sql = Sql::new(page.dialect);
-    sql.push("SELECT r.*, (SELECT ");
-    sql.push(match page.dialect {
-        // SQLite keeps ids as 16-byte blobs: as hex, which `Uuid` reads.
-        Dialect::Sqlite => "json_group_array(json_array(hex(g.id), g.display_name))",
-        Dialect::Postgres => "CAST(json_agg(json_build_array(g.id, g.display_name)) AS TEXT)",
-    });
-    sql.push(
-        " FROM directory_group_members m JOIN directory_groups g ON g.id = m.group_id \
-         WHERE m.member_id = r.id AND m.tenant_id = r.tenant_id) AS member_of FROM (",
-    );
+    sql.push("SELECT r.*, ")
+        .push(member_of_column(page.dialect))
+        .push(" FROM (");
     // The page's placeholders keep their numbers: nothing is bound before them.
     sql.text.push_str(&page.text);
     sql.binds.extend(page.binds);

@@ -2160,7 +2160,7 @@ both_backends! {
 }
 
 both_backends! {
-    async fn a_page_of_users_read_with_its_groups_is_the_page_and_groups_read_apart(db: TestDb) {
+    async fn users_read_with_their_groups_are_the_users_and_groups_read_apart(db: TestDb) {
         // A SCIM lookup reads the page and its users' groups in one statement
         // (`list_users_with_groups`). Whatever the page (first, a walk's next, one
         // counted from the end, filtered, sorted), it must be exactly what the
@@ -2217,6 +2217,14 @@ both_backends! {
                 assert_eq!(names, sorted);
             }
         }
+        // One user with its groups (a SCIM GET or PATCH): the same as read apart.
+        for user in users.iter().take(8) {
+            let (read, groups) = store.user_with_groups(acme.id, user.id).await.expect("read").expect("there");
+            assert_eq!(Some(&read), store.user_by_id(acme.id, user.id).await.expect("read").as_ref());
+            assert_eq!(groups, store.groups_of_users(acme.id, &[user.id]).await.expect("groups"));
+        }
+        assert!(store.user_with_groups(acme.id, Uuid::now_v7()).await.expect("read").is_none());
+        assert!(store.user_with_groups(Uuid::now_v7(), users[0].id).await.expect("read").is_none());
         // User 0 is in every group; user 1 in none.
         let request = list_request(ResourceType::User, None, None, None, Some("1"), Some("2")).expect("request");
         let (_, groups) = store.list_users_with_groups(acme.id, &request).await.expect("together");

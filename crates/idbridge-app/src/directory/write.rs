@@ -569,10 +569,19 @@ pub async fn write_scim_user(
         ScimChange::Patch(body) => Some(PatchRequest::parse(body)?),
         ScimChange::Replace(_) => None,
     };
+    // The user and its groups in one read. A user's write does not change its
+    // groups, so those read here are the answer's (as if a membership change racing
+    // this write came after it).
+    let (existing, groups) = app
+        .store
+        .user_with_groups(request.tenant.id, id)
+        .await
+        .map_err(DirectoryError::from)?
+        .ok_or(DirectoryError::NotFound("user"))?;
     let updated = update_user::<DirectoryError>(
         app,
         &request.tenant,
-        UserToUpdate::Id(id),
+        UserToUpdate::Read(existing),
         if_match,
         &Origin::Scim(request),
         WRITE_ATTEMPTS,
@@ -587,12 +596,7 @@ pub async fn write_scim_user(
         },
     )
     .await?;
-    let user = updated.into_user();
-    let groups = app
-        .store
-        .groups_of_users(request.tenant.id, &[user.id])
-        .await?;
-    Ok((user, groups))
+    Ok((updated.into_user(), groups))
 }
 
 /// What a SCIM write asks: a whole new document (`PUT`), or a PATCH request.

@@ -9,33 +9,12 @@ use idbridge_app::directory::{self, ScimChange};
 use idbridge_scim::projection::Projection;
 use idbridge_scim::schema::ResourceType;
 use idbridge_scim::{ScimError, discovery, query};
-use idbridge_store::DirectoryUser;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::error::{ScimProblem, scim_json};
 use super::extract::{ListQuery, Preconditions, RequestMeta, ScimBody, ScimParams};
 use super::{ScimTenant, answer, base, resource_id, scim_request};
 use crate::AppState;
-
-async fn groups_for(
-    state: &AppState,
-    tenant: &ScimTenant,
-    users: &[DirectoryUser],
-    projection: &Projection,
-) -> Result<Option<Vec<idbridge_store::UserGroup>>, ScimProblem> {
-    if !projection.wants(ResourceType::User, "groups") || users.is_empty() {
-        return Ok(None);
-    }
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    Ok(Some(
-        state
-            .app
-            .store
-            .groups_of_users(tenant.tenant.id, &ids)
-            .await?,
-    ))
-}
 
 pub async fn create_user(
     State(state): State<AppState>,
@@ -64,12 +43,21 @@ pub async fn get_user(
 ) -> Result<Response, ScimProblem> {
     let id = resource_id(&params)?;
     let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
-    let user = state
-        .app
-        .store
-        .user_by_id(tenant.tenant.id, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let store = &state.app.store;
+    // The groups come with the user, in its statement, when the answer shows them.
+    let (user, groups) = if projection.wants(ResourceType::User, "groups") {
+        let (user, groups) = store
+            .user_with_groups(tenant.tenant.id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        (user, Some(groups))
+    } else {
+        let user = store
+            .user_by_id(tenant.tenant.id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        (user, None)
+    };
     if preconditions
         .if_none_match
         .as_ref()
@@ -77,7 +65,6 @@ pub async fn get_user(
     {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let groups = groups_for(&state, &tenant, std::slice::from_ref(&user), &projection).await?;
     let mut body = render::user(&base(&state, &tenant), &user, groups.as_deref());
     projection.apply(ResourceType::User, &mut body);
     Ok(answer(StatusCode::OK, &body, user.version, None))

@@ -503,8 +503,8 @@ impl Identified for DirectoryUser {
     }
 }
 
-/// A listed user and the groups it directly belongs to (the page query's
-/// `member_of` column, see [`scim_sql::with_member_of`]).
+/// A user and the groups it directly belongs to (a query's `member_of` column, see
+/// [`scim_sql::member_of_column`]).
 struct UserWithGroups {
     user: DirectoryUser,
     groups: Vec<UserGroup>,
@@ -713,6 +713,24 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
             .bind(tenant_id)
             .fetch_optional(&mut *self.read().await?)
             .await
+    }
+
+    async fn user_with_groups(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<(DirectoryUser, Vec<UserGroup>)>> {
+        let mut sql = Sql::new(D::DIALECT);
+        sql.push("SELECT r.*, ")
+            .push(scim_sql::member_of_column(D::DIALECT))
+            .push(" FROM directory_users r WHERE r.id = ")
+            .bind(Bind::Uuid(id))
+            .push(" AND r.tenant_id = ")
+            .bind(Bind::Uuid(tenant_id));
+        let found: Option<UserWithGroups> = query_assembled::<D>(sql)
+            .fetch_optional(&mut *self.read().await?)
+            .await?;
+        Ok(found.map(|UserWithGroups { user, groups }| (user, groups)))
     }
 
     async fn update_user(
