@@ -74,6 +74,18 @@ impl StoreError {
             StoreError::Unavailable(_) | StoreError::WriterGone | StoreError::BatchUnavailable(_)
         )
     }
+
+    /// Whether the database gave up on the transaction to resolve a conflict with
+    /// another one (PostgreSQL's deadlock or serialization failure): the same
+    /// transaction run again will likely succeed.
+    pub fn is_transient_conflict(&self) -> bool {
+        match self {
+            StoreError::Backend(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

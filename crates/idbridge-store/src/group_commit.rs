@@ -33,6 +33,8 @@ use crate::{Result, StoreError};
 const MAX_BATCH: usize = 64;
 /// Writes that may wait before callers wait to enqueue (backpressure).
 const QUEUE_DEPTH: usize = 1024;
+/// How often a write alone is tried when the database aborts it to break a deadlock.
+const TRANSIENT_ATTEMPTS: u32 = 3;
 
 /// How a backend runs one kind of write: all of `batch` in one transaction, in
 /// order, with one answer per write; or (on any error) none of it.
@@ -81,6 +83,25 @@ impl<W: BatchWriter> GroupCommit<W> {
     }
 }
 
+/// A write in its own transaction. One the database aborted to break a deadlock
+/// with another process's batch (PostgreSQL: two batches may take the same rows in
+/// different orders) is run again, a few times, rather than failing a request that
+/// did nothing wrong.
+async fn write_alone<W: BatchWriter>(writer: &W, write: &W::Write) -> Result<W::Answer> {
+    let mut attempt = 1;
+    loop {
+        match writer.write_together(&[write]).await {
+            Err(e) if e.is_transient_conflict() && attempt < TRANSIENT_ATTEMPTS => attempt += 1,
+            outcome => {
+                return outcome?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| StoreError::Corrupt("a write was given no answer".into()));
+            }
+        }
+    }
+}
+
 async fn write_batches<W: BatchWriter>(writer: Arc<W>, mut queue: mpsc::Receiver<Pending<W>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -111,16 +132,9 @@ async fn write_batches<W: BatchWriter>(writer: Arc<W>, mut queue: mpsc::Receiver
         // One write, or a batch that failed because of a write in it (rolled back
         // whole): each alone, with its own answer.
         for pending in batch.drain(..) {
-            let outcome = writer
-                .write_together(&[&pending.write])
-                .await
-                .and_then(|answers| {
-                    answers
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| StoreError::Corrupt("a write was given no answer".into()))
-                });
-            let _ = pending.done.send(outcome);
+            let _ = pending
+                .done
+                .send(write_alone(&*writer, &pending.write).await);
         }
     }
 }

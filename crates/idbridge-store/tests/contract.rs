@@ -2233,3 +2233,29 @@ both_backends! {
         assert!(groups.iter().all(|g| g.user_id != users[1].id));
     }
 }
+
+both_backends! {
+    async fn a_deadlock_between_two_transactions_is_a_transient_conflict(db: TestDb) {
+        // Two processes' group-committed batches may take the same rows in different
+        // orders; PostgreSQL then aborts one, and the group commit runs its writes
+        // again, alone. SQLite has one writer, so no deadlock.
+        if db.backend() == "sqlite" {
+            return;
+        }
+        let pool = sqlx::PgPool::connect(db.url()).await.expect("pool");
+        sqlx::query("CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int NOT NULL)")
+            .execute(&pool).await.expect("table");
+        sqlx::query("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)")
+            .execute(&pool).await.expect("rows");
+        let mut a = pool.begin().await.expect("a");
+        let mut b = pool.begin().await.expect("b");
+        let bump = |id: i32| sqlx::query("UPDATE deadlock_probe SET n = n + 1 WHERE id = $1").bind(id);
+        bump(1).execute(&mut *a).await.expect("a takes 1");
+        bump(2).execute(&mut *b).await.expect("b takes 2");
+        let (ra, rb) = futures::join!(bump(2).execute(&mut *a), bump(1).execute(&mut *b));
+        let aborted = [ra.err(), rb.err()].into_iter().flatten().next().expect("one is aborted");
+        assert!(StoreError::from(aborted).is_transient_conflict());
+        assert!(!StoreError::NotFound.is_transient_conflict());
+        assert!(!StoreError::Conflict("taken").is_transient_conflict());
+    }
+}
