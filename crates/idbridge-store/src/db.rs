@@ -22,11 +22,11 @@ use sqlx::postgres::{PgArgumentBuffer, PgRow, PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteRow, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{AssertSqlSafe, Database, Pool, Postgres, SqlSafeStr, SqlStr, Sqlite};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::repo::directory::FeedWrite;
 use crate::scim_sql::{Bind, Dialect, Sql};
 use crate::sign_in_batch::{SignInWrite, Written};
-use crate::{Backend, Result, StoreError};
+use crate::{Backend, NewEvent, Result, StoreError};
 
 /// What a backend supplies. Implemented by `sqlx::Sqlite` and `sqlx::Postgres`.
 pub(crate) trait Db: Database<Row: Row> + Sync {
@@ -112,6 +112,18 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
         writer: &Pool<Self>,
         batch: &[&SignInWrite],
     ) -> impl Future<Output = Result<Vec<Written>>> + Send;
+}
+
+/// What a directory write appends to its tenant's feed (see [`Db::append_events`]).
+pub(crate) struct FeedWrite<'a> {
+    pub tenant_id: Uuid,
+    /// When the events occurred: the write's time.
+    pub now: OffsetDateTime,
+    /// In feed order: the caller's events, then those the store raised.
+    pub events: Vec<&'a NewEvent>,
+    /// Added to the tenant's maintained user and group counts.
+    pub user_delta: i64,
+    pub group_delta: i64,
 }
 
 /// A value either backend can bind (for as long as `'q`: an `Option` of a borrowed

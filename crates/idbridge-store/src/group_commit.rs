@@ -18,8 +18,8 @@
 //! The task is a spawned task, not part of any request: a client that disconnects
 //! cancels its wait, never a write in flight.
 //!
-//! Used by the sign-in records (`crate::sign_in_batch`) and the directory's writes
-//! (`crate::repo::directory_writes`).
+//! Used by the sign-in records (`sign_in_batch.rs`) and the directory's writes
+//! (`repo/directory/writes.rs`).
 
 use std::sync::{Arc, OnceLock};
 

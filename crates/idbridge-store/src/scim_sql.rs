@@ -838,7 +838,7 @@ pub(crate) fn with_member_of(
 
 /// The page of an unfiltered, unsorted list that starts after `after` (an id): what
 /// [`page_query`] answers for the same page, read from the `(tenant_id, id)` index
-/// instead of skipping the rows before it (see `crate::page_anchors`).
+/// instead of skipping the rows before it (see `page_anchors.rs`).
 pub(crate) fn page_after_query(
     dialect: Dialect,
     table: Table,

@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::repo::directory::FeedWrite;
+use crate::db::FeedWrite;
 use crate::{Result, StoreError};
 
 /// Moves the tenant's counter and counts and writes every event, in one statement.

@@ -17,9 +17,9 @@ use sqlx::{Arguments as _, Pool, Postgres, SqlStr};
 
 #[cfg(test)]
 use crate::Store;
+use crate::db::FeedWrite;
 use crate::db::{Db, Param};
 use crate::repo::SqlStore;
-use crate::repo::directory::FeedWrite;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, DatabaseUrl, PoolSettings, Result, StoreError};

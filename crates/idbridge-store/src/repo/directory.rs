@@ -18,25 +18,13 @@ mod writes;
 pub(crate) use writes::{DirectoryWrite, DirectoryWrites};
 
 use super::{SqlStore, overfetch, page_of};
-use crate::db::{Db, FromRow, Row, Scalar, Ts, query, query_assembled};
+use crate::db::{Db, FeedWrite, FromRow, Row, Scalar, Ts, query, query_assembled};
 use crate::scim_sql::{self, Bind, Sql, Table};
 use crate::{
     DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
     Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningFilter,
     ProvisioningRecord, Result, StoreError, SweptHistory, UserGroup, UserSource, WriteContext,
 };
-
-/// What a directory write appends to its tenant's feed (see [`Db::append_events`]).
-pub(crate) struct FeedWrite<'a> {
-    pub tenant_id: Uuid,
-    /// When the events occurred: the write's time.
-    pub now: OffsetDateTime,
-    /// In feed order: the caller's events, then those the store raised.
-    pub events: Vec<&'a NewEvent>,
-    /// Added to the tenant's maintained user and group counts.
-    pub user_delta: i64,
-    pub group_delta: i64,
-}
 
 /// A stored document, which must be a JSON object.
 fn document(row: &impl Row) -> Result<Map<String, Value>> {

@@ -1,5 +1,5 @@
-//! The store, written once over [`Db`]: [`SqlStore<Sqlite>`](crate::sqlite::SqliteStore)
-//! and [`SqlStore<Postgres>`](crate::postgres::PostgresStore) are the same code.
+//! The store, written once over [`Db`]: `SqlStore<Sqlite>` (`SqliteStore`) and
+//! `SqlStore<Postgres>` (`PostgresStore`) are the same code.
 //!
 //! This module holds the spine (tenants, the app's clients, credentials, roles);
 //! each other area has its own module beside it.

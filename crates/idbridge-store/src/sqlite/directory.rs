@@ -5,8 +5,8 @@ use sqlx::{Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::Result;
+use crate::db::FeedWrite;
 use crate::db::{Scalar, Ts, query};
-use crate::repo::directory::FeedWrite;
 
 /// Moves the tenant's counter past the events, then inserts them one by one. The
 /// transaction has held the file's write lock since its `BEGIN IMMEDIATE`, so there

@@ -18,9 +18,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, Pool, SqlStr, Sqlite};
 
+use crate::db::FeedWrite;
 use crate::db::{Db, Param};
 use crate::repo::SqlStore;
-use crate::repo::directory::FeedWrite;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
 use crate::{Backend, DatabaseUrl, PoolSettings, Result, StoreError};
