@@ -6,7 +6,8 @@
 //! The secret is sealed with a [`ShownOnceKey`] derived from the visitor's cookie
 //! token (the console session's, or the setup link's), which the database holds
 //! only as a digest: the row opens for that browser alone, on any process, with or
-//! without `--secret-key`. Taking it deletes it; it lasts [`LIFETIME`] at most.
+//! without `--secret-key`. Taking it deletes it; it lasts [`LIFETIME`] at most, and
+//! housekeeping sweeps what was never taken.
 
 use idbridge_core::sealed::Keyring;
 use secrecy::SecretString;
@@ -51,10 +52,16 @@ pub async fn keep(app: &App, key: &ShownOnceKey, secret: &str) -> Result<Uuid, E
 }
 
 /// The secret kept under `id`, once: `None` when it was already shown, expired, or
-/// was kept for another visitor (whose key does not open it; it is gone then too).
+/// was kept for another visitor. Another visitor's key does not open it, and then
+/// it stays for its own visitor: someone who learnt the page's address cannot spoil
+/// it. Of two requests that open it, the one whose take removes it shows it.
 pub async fn take(app: &App, key: &ShownOnceKey, id: Uuid) -> Result<Option<SecretString>, Error> {
-    let Some(sealed) = app.store.take_shown_once(id, app.clock.now()).await? else {
+    let now = app.clock.now();
+    let Some(sealed) = app.store.peek_shown_once(id, now).await? else {
         return Ok(None);
     };
-    Ok(key.0.open(&sealed, id.as_bytes()).ok())
+    let Ok(secret) = key.0.open(&sealed, id.as_bytes()) else {
+        return Ok(None);
+    };
+    Ok(app.store.take_shown_once(id, now).await?.map(|_| secret))
 }

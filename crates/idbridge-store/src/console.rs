@@ -103,6 +103,9 @@ pub trait ConsoleRepo {
     /// Removes the kept secret `id` and returns it if it had not expired by `now`:
     /// of two requests taking one id, one gets it.
     async fn take_shown_once(&self, id: Uuid, now: OffsetDateTime) -> Result<Option<Vec<u8>>>;
+    /// The kept secret `id`, if it has not expired by `now`, left in place: the
+    /// caller takes it only once its key has opened it.
+    async fn peek_shown_once(&self, id: Uuid, now: OffsetDateTime) -> Result<Option<Vec<u8>>>;
 }
 
 /// `needle` as a LIKE pattern matching it anywhere, with the wildcards in it escaped

@@ -273,8 +273,9 @@ pub trait SamlRepo {
         event: &crate::NewEvent,
         now: OffsetDateTime,
     ) -> Result<bool>;
-    /// Removes expired AuthnRequests and replay records, and authorization codes a
-    /// day past expiry; returns how many rows went. Run periodically by every process.
+    /// Removes expired AuthnRequests, replay records, upstream OIDC flows and
+    /// secrets kept to be shown once, and authorization codes a day past expiry;
+    /// returns how many rows went. Run periodically by every process.
     async fn sweep_expired(&self, now: OffsetDateTime) -> Result<u64>;
     /// The tenant's sign-in log, newest first, keyset-paged by id, narrowed by
     /// `filter` (each filter served by an index).

@@ -1533,6 +1533,17 @@ both_backends! {
             Some(&b"sealed one"[..])
         );
         assert_eq!(store.take_shown_once(first, T0 + minute).await.expect("again"), None);
+        // A look leaves it in place, until it expires.
+        let looked = Uuid::now_v7();
+        store.keep_shown_once(looked, b"looked at", T0 + 3 * minute, T0).await.expect("keep");
+        assert_eq!(store.peek_shown_once(looked, T0 + minute).await.expect("peek").as_deref(), Some(&b"looked at"[..]));
+        assert_eq!(store.peek_shown_once(looked, T0 + 3 * minute).await.expect("late"), None);
+        assert_eq!(store.take_shown_once(looked, T0 + minute).await.expect("take").as_deref(), Some(&b"looked at"[..]));
+        // Housekeeping sweeps one never taken once it has expired.
+        let abandoned = Uuid::now_v7();
+        store.keep_shown_once(abandoned, b"abandoned", T0 + minute, T0).await.expect("keep");
+        store.sweep_expired(T0 + 2 * minute).await.expect("sweep");
+        assert_eq!(store.peek_shown_once(abandoned, T0).await.expect("peek"), None);
         // Past its end it is not given out, even if nobody swept it yet.
         store.keep_shown_once(second, b"two", T0 + 2 * minute, T0).await.expect("keep");
         assert_eq!(store.take_shown_once(second, T0 + 2 * minute).await.expect("late"), None);

@@ -205,4 +205,13 @@ impl<D: Db> ConsoleRepo for SqlStore<D> {
                 .await?;
         Ok(taken.filter(|t| t.expires_at > now).map(|t| t.sealed))
     }
+
+    async fn peek_shown_once(&self, id: Uuid, now: OffsetDateTime) -> Result<Option<Vec<u8>>> {
+        let kept: Option<ShownOnce> =
+            query::<D>("SELECT sealed, expires_at FROM shown_once WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *self.read().await?)
+                .await?;
+        Ok(kept.filter(|k| k.expires_at > now).map(|k| k.sealed))
+    }
 }

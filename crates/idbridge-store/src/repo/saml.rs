@@ -436,6 +436,8 @@ impl<D: Db> SamlRepo for SqlStore<D> {
             "DELETE FROM saml_requests WHERE expires_at < $1",
             "DELETE FROM saml_assertions_seen WHERE expires_at < $1",
             "DELETE FROM oidc_flows WHERE expires_at < $1",
+            // A secret whose redirect was never followed.
+            "DELETE FROM shown_once WHERE expires_at < $1",
         ] {
             removed += query::<D>(sql).bind(Ts(now)).execute(&mut tx).await?;
         }

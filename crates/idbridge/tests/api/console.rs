@@ -610,6 +610,10 @@ both_backends! {
         let mut other = Browser::signed_in(&app).await;
         let stolen = other.get(again.location()).await;
         assert!(!stolen.body.contains("idb_scim_") && stolen.body.contains("already shown once"));
+        // ... nor spoil it: the session it was kept for still gets it, once.
+        let owned = browser.get(again.location()).await;
+        assert!(field_value(&owned, "new-token").starts_with("idb_scim_"), "{}", owned.body);
+        assert!(browser.get(again.location()).await.body.contains("already shown once"));
         // What the database keeps for that page is sealed: no token in it.
         let third = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "third")]).await;
         let id: uuid::Uuid = third.location().rsplit('=').next().expect("id").parse().expect("uuid");
