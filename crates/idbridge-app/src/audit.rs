@@ -113,16 +113,18 @@ pub(crate) fn url_for_record(url: &str) -> Value {
     serde_json::json!({ "origin": origin, "sha256": digest })
 }
 
-/// `changes` with every string under a secret-looking key replaced by
+/// `changes` with every value under a secret-looking key replaced by
 /// `"[redacted]"`, at any depth: a record says that a secret changed, never what it is.
+/// Whatever its shape: a string, a number, a list of secrets or an object holding
+/// one. Only `true`/`false` and `null` stay (`has_client_secret: true`, a secret
+/// removed), since they say nothing secret.
 pub fn redact(changes: &mut Value) {
     match changes {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 let lowered = key.to_ascii_lowercase();
-                // A string under a secret-looking name; `has_client_secret: true`
-                // says nothing secret and stays.
-                if value.is_string() && SECRET_FIELDS.iter().any(|s| lowered.contains(s)) {
+                let revealing = !matches!(value, Value::Bool(_) | Value::Null);
+                if revealing && SECRET_FIELDS.iter().any(|s| lowered.contains(s)) {
                     *value = Value::String("[redacted]".into());
                 } else {
                     redact(value);
@@ -243,7 +245,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn secrets_are_redacted_at_any_depth() {
+    fn secrets_are_redacted_at_any_depth_and_in_any_shape() {
         let mut changes = json!({
             "name": "Acme",
             "oidc": {"client_id": "abc", "client_secret": "s3cret"},
@@ -251,6 +253,10 @@ mod tests {
             "Password": "p",
             "scim_token": "t",
             "has_client_secret": true,
+            "secrets": ["one", "two"],
+            "signing_key_pem": {"pem": "-----BEGIN"},
+            "pin_token": 123456,
+            "client_secret_removed": null,
         });
         redact(&mut changes);
         assert_eq!(
@@ -262,6 +268,10 @@ mod tests {
                 "Password": "[redacted]",
                 "scim_token": "[redacted]",
                 "has_client_secret": true,
+                "secrets": "[redacted]",
+                "signing_key_pem": "[redacted]",
+                "pin_token": "[redacted]",
+                "client_secret_removed": null,
             })
         );
     }
