@@ -857,6 +857,35 @@ pub(crate) fn page_after_query(
     sql
 }
 
+/// `count` rows of the tenant in id order, from the row `skip` rows past the first
+/// whose id is `from` or above: a page deep in an unfiltered, unsorted list, found
+/// from the block it starts in (see `repo/directory/rank_blocks.rs`) instead of
+/// skipping every row before it.
+pub(crate) fn page_within_query(
+    dialect: Dialect,
+    table: Table,
+    tenant_id: Uuid,
+    from: Uuid,
+    skip: i64,
+    count: usize,
+) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT r.* FROM ")
+        .push(table_name(table))
+        .push(" r WHERE r.id IN (SELECT r.id FROM ")
+        .push(table_name(table))
+        .push(" r WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id))
+        .push(" AND r.id >= ")
+        .bind(Bind::Uuid(from))
+        .push(&format!(" ORDER BY r.id LIMIT {count}"));
+    if skip > 0 {
+        sql.push(" OFFSET ").bind(Bind::Int(skip));
+    }
+    sql.push(") ORDER BY r.id");
+    sql
+}
+
 /// `limit` rows of the tenant in id order, ending `from_end` rows before the last: a
 /// page deep in an unfiltered, unsorted list, skipping rows from the end (the short
 /// way) rather than from the start. The same rows as [`page_query`] when the total

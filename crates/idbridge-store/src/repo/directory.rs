@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(crate) mod rank_blocks;
 mod writes;
 
 pub(crate) use writes::{DirectoryWrite, DirectoryWrites};
@@ -217,8 +218,7 @@ pub(crate) async fn finish_write<D: Db>(
     tenant_id: Uuid,
     ctx: &WriteContext,
     extra_events: Vec<NewEvent>,
-    user_delta: i64,
-    group_delta: i64,
+    counted: Option<rank_blocks::Counted>,
 ) -> Result<()> {
     // The log line needs no sequence number: written first, outside the tenant lock
     // that PostgreSQL's append takes.
@@ -229,6 +229,7 @@ pub(crate) async fn finish_write<D: Db>(
     if let Some(mail) = &ctx.mail {
         super::mail::insert_outbox_mail::<D>(&mut *conn, mail).await?;
     }
+    let (user_delta, group_delta) = rank_blocks::Counted::deltas(counted);
     let feed = FeedWrite {
         tenant_id,
         now: ctx.now,
@@ -236,7 +237,12 @@ pub(crate) async fn finish_write<D: Db>(
         user_delta,
         group_delta,
     };
-    D::append_events(conn, feed).await
+    D::append_events(&mut *conn, feed).await?;
+    // After the tenant's row is taken (above), so the tenant's writers count in turn.
+    if let Some(counted) = counted {
+        rank_blocks::count::<D>(conn, tenant_id, counted).await?;
+    }
+    Ok(())
 }
 
 async fn insert_log<D: Db>(conn: &mut D::Connection, log: &ProvisioningRecord) -> Result<()> {
@@ -581,7 +587,22 @@ impl<D: Db> SqlStore<D> {
                 let all = maintained_total(&mut conn).await?;
                 total = Some(all);
                 let skipped = (request.start_index - 1) as i64;
-                if skipped > all / 2 {
+                // Deep in the list: from the block the page starts in.
+                let located = if skipped > rank_blocks::BLOCK_ROWS && skipped < all {
+                    rank_blocks::locate::<D>(&mut conn, tenant_id, table, skipped, all).await?
+                } else {
+                    None
+                };
+                if let Some((from, skip)) = located {
+                    Some(scim_sql::page_within_query(
+                        D::DIALECT,
+                        table,
+                        tenant_id,
+                        from,
+                        skip,
+                        request.count,
+                    ))
+                } else if skipped > all / 2 {
                     let remaining = all - skipped;
                     (remaining > 0).then(|| {
                         let limit = remaining.min(request.count as i64);

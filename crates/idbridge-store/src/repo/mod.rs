@@ -217,7 +217,7 @@ pub(crate) async fn append_to_feed<D: Db>(
         audit: None,
         mail: None,
     };
-    directory::finish_write::<D>(conn, tenant_id, &ctx, Vec::new(), 0, 0).await
+    directory::finish_write::<D>(conn, tenant_id, &ctx, Vec::new(), None).await
 }
 
 /// A digest column's value.

@@ -21,6 +21,7 @@ use sqlx::Pool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::rank_blocks::Counted;
 use super::{
     add_members, apply_member_changes, display_name_lower, finish_write, missing_or_moved,
     remove_from_all_groups, user_conflict, write_emails,
@@ -109,7 +110,14 @@ impl DirectoryWrite {
                 insert_user::<D>(&mut *conn, user).await?;
                 // A new user has no rows to replace.
                 write_emails::<D>(&mut *conn, user, false).await?;
-                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), 1, 0).await?;
+                finish_write::<D>(
+                    conn,
+                    user.tenant_id,
+                    ctx,
+                    Vec::new(),
+                    Some(Counted::added(Table::Users, user.id)),
+                )
+                .await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::UpdateUser {
@@ -126,7 +134,7 @@ impl DirectoryWrite {
                 if *emails_changed {
                     write_emails::<D>(&mut *conn, user, true).await?;
                 }
-                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), 0, 0).await?;
+                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), None).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::DeleteUser {
@@ -145,7 +153,14 @@ impl DirectoryWrite {
                 }
                 let mut events = Vec::new();
                 remove_from_all_groups::<D>(&mut *conn, *id, &mut events).await?;
-                finish_write::<D>(conn, *tenant_id, ctx, events, -1, 0).await?;
+                finish_write::<D>(
+                    conn,
+                    *tenant_id,
+                    ctx,
+                    events,
+                    Some(Counted::removed(Table::Users, *id)),
+                )
+                .await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::CreateGroup {
@@ -156,7 +171,14 @@ impl DirectoryWrite {
                 insert_group::<D>(&mut *conn, group).await?;
                 let mut events = Vec::new();
                 add_members::<D>(&mut *conn, group, members, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, 0, 1).await?;
+                finish_write::<D>(
+                    conn,
+                    group.tenant_id,
+                    ctx,
+                    events,
+                    Some(Counted::added(Table::Groups, group.id)),
+                )
+                .await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::UpdateGroup {
@@ -170,7 +192,7 @@ impl DirectoryWrite {
                 }
                 let mut events = Vec::new();
                 apply_member_changes::<D>(&mut *conn, group, changes, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, 0, 0).await?;
+                finish_write::<D>(conn, group.tenant_id, ctx, events, None).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::ChangeGroupMembers {
@@ -196,7 +218,7 @@ impl DirectoryWrite {
                 };
                 let mut events = Vec::new();
                 apply_member_changes::<D>(&mut *conn, group, changes, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, 0, 0).await?;
+                finish_write::<D>(conn, group.tenant_id, ctx, events, None).await?;
                 Ok(Ok(Some(version)))
             }
             DirectoryWrite::DeleteGroup {
@@ -220,7 +242,14 @@ impl DirectoryWrite {
                 // Its own members went with it (ON DELETE CASCADE); it may itself be
                 // a member.
                 remove_from_all_groups::<D>(&mut *conn, *id, &mut events).await?;
-                finish_write::<D>(conn, *tenant_id, ctx, events, 0, -1).await?;
+                finish_write::<D>(
+                    conn,
+                    *tenant_id,
+                    ctx,
+                    events,
+                    Some(Counted::removed(Table::Groups, *id)),
+                )
+                .await?;
                 Ok(Ok(None))
             }
         }
