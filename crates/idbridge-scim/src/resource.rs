@@ -737,6 +737,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_a_character_across_byte_four_is_an_answer_not_a_panic() {
+        // Byte 4 of "abcé" falls inside "é": reading it as a URN prefix by byte
+        // index panicked (in POST, PATCH and every response's `schemas`).
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com",
+            "abc\u{e9}": 1,
+        });
+        let doc = user(body).expect("an unknown attribute is dropped or kept, not a panic");
+        assert_eq!(schemas_of(ResourceType::User, &doc).len(), 1);
+    }
+
+    #[test]
     fn canonicalises_names_and_coerces_entra_strings() {
         let doc = user(json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],

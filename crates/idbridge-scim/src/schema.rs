@@ -528,12 +528,22 @@ pub fn all_schemas() -> [&'static Schema; 3] {
 
 /// Whether a top-level key of a resource names an extension schema (a URN).
 pub fn is_schema_urn(key: &str) -> bool {
-    key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:")
+    // `get`, not indexing: a hostile key may have a character across byte 4.
+    key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_with_a_character_across_byte_four_is_not_a_urn_and_no_panic() {
+        assert!(!is_schema_urn("abc\u{e9}"));
+        assert!(!is_schema_urn("\u{e9}t\u{e9}"));
+        assert!(!is_schema_urn("ur\u{1F600}x"));
+        assert!(is_schema_urn("URN:x"));
+        assert!(!is_schema_urn("urn:"));
+    }
 
     #[test]
     fn attribute_lookup_is_case_insensitive() {

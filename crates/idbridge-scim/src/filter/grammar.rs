@@ -146,7 +146,7 @@ fn is_name(s: &str) -> bool {
 
 fn split_attr_path(token: &str) -> Result<AttrPath, &'static str> {
     const EXPECTED: &str = "an attribute path: [schema URN \":\"] name [\".\" name]";
-    let (schema, rest) = if token.len() > 4 && token[..4].eq_ignore_ascii_case("urn:") {
+    let (schema, rest) = if crate::schema::is_schema_urn(token) {
         let (urn, rest) = token.rsplit_once(':').ok_or(EXPECTED)?;
         if urn.len() <= 4 {
             return Err(EXPECTED);

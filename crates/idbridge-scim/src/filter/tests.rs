@@ -533,3 +533,12 @@ fn huge_number_literals_print_and_parse_back_to_the_same_value() {
         assert_eq!(Filter::parse(&filter.to_string()), Ok(filter), "{input}");
     }
 }
+
+#[test]
+fn a_path_with_a_character_across_byte_four_is_refused_not_a_panic() {
+    // Byte 4 of "abcé" falls inside "é"; the URN check read it by byte index.
+    for filter in ["abc\u{e9} eq \"x\"", "abc\u{e9}.x pr", "\u{e9}t\u{e9} eq 1"] {
+        assert!(Filter::parse(filter).is_err(), "{filter}");
+    }
+    assert!(PatchPath::parse("abc\u{e9}").is_err());
+}
