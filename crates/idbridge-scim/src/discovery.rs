@@ -64,6 +64,34 @@ pub fn schemas(base: &str) -> Vec<Value> {
 }
 
 /// A list response (RFC 7644 §3.4.2) around already rendered resources.
+/// [`list_response`] with its resources serialized as they are, not first made
+/// values: the same JSON, byte for byte, when each resource serializes as its
+/// value would.
+#[derive(serde::Serialize)]
+pub struct ListResponse<T> {
+    #[serde(rename = "Resources")]
+    resources: Vec<T>,
+    #[serde(rename = "itemsPerPage")]
+    items_per_page: usize,
+    schemas: [&'static str; 1],
+    #[serde(rename = "startIndex")]
+    start_index: usize,
+    #[serde(rename = "totalResults")]
+    total_results: u64,
+}
+
+impl<T: serde::Serialize> ListResponse<T> {
+    pub fn new(total: u64, start_index: usize, resources: Vec<T>) -> Self {
+        Self {
+            items_per_page: resources.len(),
+            resources,
+            schemas: [crate::LIST_RESPONSE],
+            start_index,
+            total_results: total,
+        }
+    }
+}
+
 pub fn list_response(total: u64, start_index: usize, resources: Vec<Value>) -> Value {
     json!({
         "schemas": [crate::LIST_RESPONSE],

@@ -128,12 +128,21 @@ impl Projection {
             }
         }
         // `returned: never` attributes are never in a response, projection or not.
-        resource.retain(|k, _| {
-            rt.core_schema().attribute(k).is_none_or(|a| {
-                a.returned != Returned::Never && a.mutability != Mutability::WriteOnly
-            })
-        });
+        resource.retain(|k, _| !never_returned(rt, k));
     }
+
+    /// Whether [`Projection::apply`] keeps every attribute a response may hold.
+    pub fn trims_nothing(&self) -> bool {
+        self.attributes.is_none() && self.excluded.is_empty()
+    }
+}
+
+/// Whether a top-level attribute is one no response holds (`returned: never`,
+/// `writeOnly`), projection or not.
+pub fn never_returned(rt: ResourceType, key: &str) -> bool {
+    rt.core_schema()
+        .attribute(key)
+        .is_some_and(|a| a.returned == Returned::Never || a.mutability == Mutability::WriteOnly)
 }
 
 fn always_returned(_rt: ResourceType, key: &str) -> bool {

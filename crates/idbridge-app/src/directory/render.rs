@@ -1,6 +1,7 @@
 //! Stored directory records as SCIM resources: what SCIM answers, and what the
 //! feed's `user.*` events carry, so the app sees a user the same way in both.
 
+use idbridge_scim::projection::never_returned;
 use idbridge_scim::resource::schemas_of;
 use idbridge_scim::schema::ResourceType;
 use idbridge_store::{DirectoryGroup, DirectoryUser, GroupMember, UserGroup};
@@ -149,4 +150,301 @@ pub fn group(
         }),
     );
     out
+}
+
+/// A user as SCIM answers it when no `attributes` or `excludedAttributes` trims
+/// it, written straight to the serializer: the same JSON, byte for byte, as
+/// [`user`] after [`Projection::apply`] gives serialized, without building that
+/// map (a list page renders a hundred; building and dropping a tree of values for
+/// each was a good part of a page's cost).
+///
+/// [`Projection::apply`]: idbridge_scim::projection::Projection::apply
+pub struct UserResource<'a> {
+    base: &'a Base<'a>,
+    user: &'a DirectoryUser,
+    groups: Option<&'a [UserGroup]>,
+    location: String,
+}
+
+impl<'a> UserResource<'a> {
+    pub fn new(
+        base: &'a Base<'a>,
+        user: &'a DirectoryUser,
+        groups: Option<&'a [UserGroup]>,
+    ) -> Self {
+        Self {
+            base,
+            user,
+            groups,
+            location: base.location(ResourceType::User, &user.id),
+        }
+    }
+}
+
+/// The members a resource adds to its document, by name. [`user`] inserts
+/// `schemas` and `id` before the document's own members (which win) and `groups`
+/// (when there are any) and `meta` after them (which win).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Added {
+    Groups,
+    Id,
+    Meta,
+    Schemas,
+}
+
+impl Added {
+    /// In byte order, as a map of names serializes.
+    const ALL: [(Added, &'static str); 4] = [
+        (Added::Groups, "groups"),
+        (Added::Id, "id"),
+        (Added::Meta, "meta"),
+        (Added::Schemas, "schemas"),
+    ];
+}
+
+impl serde::Serialize for UserResource<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let user = self.user;
+        let document = &user.document;
+        let mine: Vec<&UserGroup> = self
+            .groups
+            .map(|groups| groups.iter().filter(|g| g.user_id == user.id).collect())
+            .unwrap_or_default();
+        // Which added members appear, and whether they or the document's win.
+        let added = |which: Added| -> Option<bool> {
+            match which {
+                Added::Groups if mine.is_empty() => {
+                    document.contains_key("groups").then_some(false)
+                }
+                Added::Groups | Added::Meta => Some(true),
+                Added::Id => Some(!document.contains_key("id")),
+                Added::Schemas => Some(!document.contains_key("schemas")),
+            }
+        };
+        let mut map = serializer.serialize_map(None)?;
+        let mut own = document
+            .iter()
+            .filter(|(key, _)| !never_returned(ResourceType::User, key))
+            .peekable();
+        for (which, name) in Added::ALL {
+            while let Some((key, value)) = own.next_if(|(key, _)| key.as_str() < name) {
+                map.serialize_entry(key, value)?;
+            }
+            let Some(ours) = added(which) else { continue };
+            let theirs = own.next_if(|(key, _)| key.as_str() == name);
+            if !ours {
+                if let Some((key, value)) = theirs {
+                    map.serialize_entry(key, value)?;
+                }
+                continue;
+            }
+            match which {
+                Added::Groups => map.serialize_entry(
+                    name,
+                    &GroupsOf {
+                        base: self.base,
+                        groups: &mine,
+                    },
+                )?,
+                Added::Id => map.serialize_entry(name, &user.id)?,
+                Added::Meta => map.serialize_entry(
+                    name,
+                    &Meta {
+                        resource_type: "User",
+                        created: formatted(user.created_at),
+                        last_modified: formatted(user.updated_at),
+                        location: &self.location,
+                        version: etag(user.version),
+                    },
+                )?,
+                Added::Schemas => {
+                    map.serialize_entry(name, &schemas_of(ResourceType::User, document))?
+                }
+            }
+        }
+        for (key, value) in own {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+fn formatted(t: time::OffsetDateTime) -> Option<String> {
+    t.format(&Rfc3339).ok()
+}
+
+/// `meta`, its members in byte order.
+#[derive(serde::Serialize)]
+struct Meta<'a> {
+    created: Option<String>,
+    #[serde(rename = "lastModified")]
+    last_modified: Option<String>,
+    location: &'a str,
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    version: String,
+}
+
+struct GroupsOf<'a> {
+    base: &'a Base<'a>,
+    groups: &'a [&'a UserGroup],
+}
+
+impl serde::Serialize for GroupsOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.groups.iter().map(|g| GroupRef {
+            reference: self.base.location(ResourceType::Group, &g.group_id),
+            display: &g.display_name,
+            kind: "direct",
+            value: g.group_id,
+        }))
+    }
+}
+
+/// One of a user's `groups`, its members in byte order.
+#[derive(serde::Serialize)]
+struct GroupRef<'a> {
+    #[serde(rename = "$ref")]
+    reference: String,
+    display: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: uuid::Uuid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idbridge_scim::projection::Projection;
+    use idbridge_store::UserSource;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    /// What the list answered before [`UserResource`]: the map, projected, serialized.
+    fn through_the_map(
+        base: &Base<'_>,
+        user: &DirectoryUser,
+        groups: Option<&[UserGroup]>,
+    ) -> String {
+        let mut resource = super::user(base, user, groups);
+        Projection::parse(None, None)
+            .expect("no projection")
+            .apply(ResourceType::User, &mut resource);
+        serde_json::to_string(&Value::Object(resource)).expect("json")
+    }
+
+    fn a_user(document: Map<String, Value>) -> DirectoryUser {
+        DirectoryUser {
+            id: Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001),
+            tenant_id: Uuid::from_u128(7),
+            user_name: "ada@acme.example".into(),
+            external_id: None,
+            active: true,
+            document,
+            source: UserSource::Scim,
+            created_at: datetime!(2026-12-06 12:00:00.123456 UTC),
+            updated_at: datetime!(2026-12-06 13:00 UTC),
+            version: 3,
+        }
+    }
+
+    /// Names around the ones a resource adds, in byte order and out of it.
+    const NAMES: &[&str] = &[
+        "$ref",
+        "Groups",
+        "active",
+        "displayName",
+        "emails",
+        "groups",
+        "groupz",
+        "id",
+        "idx",
+        "meta",
+        "name",
+        "password",
+        "schemas",
+        "schemaz",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "userName",
+        "zz",
+        "\u{e9}t\u{e9}",
+    ];
+
+    fn documents() -> impl Strategy<Value = Map<String, Value>> {
+        proptest::collection::btree_map(
+            proptest::sample::select(NAMES),
+            prop_oneof![
+                any::<bool>().prop_map(Value::from),
+                "[a-z\"\\\\\u{e9}]{0,6}".prop_map(Value::from),
+                Just(serde_json::json!({"department": "R&D", "manager": {"value": "x"}})),
+                Just(serde_json::json!([{"value": "a@b.example", "primary": true}])),
+            ],
+            0..8,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    proptest! {
+        #[test]
+        fn a_user_written_straight_out_is_the_map_serialized(
+            document in documents(),
+            with_groups in any::<bool>(),
+            names in proptest::collection::vec("[A-Za-z ]{1,5}", 0..3),
+        ) {
+            let public_url = PublicUrl::parse("https://id.example.com").expect("url");
+            let slug = TenantSlug::parse("acme").expect("slug");
+            let base = Base { public_url: &public_url, slug: &slug };
+            let user = a_user(document);
+            let groups: Vec<UserGroup> = names
+                .iter()
+                .enumerate()
+                .map(|(n, name)| UserGroup {
+                    user_id: if n == 2 { Uuid::from_u128(9) } else { user.id },
+                    group_id: Uuid::from_u128(100 + n as u128),
+                    display_name: name.clone(),
+                })
+                .collect();
+            let groups = with_groups.then_some(groups.as_slice());
+            let straight = serde_json::to_string(&UserResource::new(&base, &user, groups)).expect("json");
+            prop_assert_eq!(straight, through_the_map(&base, &user, groups));
+        }
+    }
+
+    #[test]
+    fn a_page_written_straight_out_is_the_list_response_serialized() {
+        let public_url = PublicUrl::parse("https://id.example.com").expect("url");
+        let slug = TenantSlug::parse("acme").expect("slug");
+        let base = Base {
+            public_url: &public_url,
+            slug: &slug,
+        };
+        let users = [
+            a_user(
+                serde_json::json!({"userName": "a", "active": true})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            a_user(Map::new()),
+        ];
+        let straight = idbridge_scim::discovery::ListResponse::new(
+            40,
+            11,
+            users
+                .iter()
+                .map(|u| UserResource::new(&base, u, Some(&[])))
+                .collect(),
+        );
+        let values = users
+            .iter()
+            .map(|u| serde_json::from_str(&through_the_map(&base, u, Some(&[]))).expect("value"))
+            .collect();
+        assert_eq!(
+            serde_json::to_string(&straight).expect("json"),
+            serde_json::to_string(&idbridge_scim::discovery::list_response(40, 11, values))
+                .expect("json"),
+        );
+    }
 }

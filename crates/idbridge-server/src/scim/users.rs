@@ -119,6 +119,18 @@ async fn list(
         (store.list_users(tenant.tenant.id, &request).await?, None)
     };
     let base = base(state, tenant);
+    if projection.trims_nothing() {
+        // What IdPs ask: every user whole, written straight out.
+        let resources = listing
+            .items
+            .iter()
+            .map(|user| render::UserResource::new(&base, user, groups.as_deref()))
+            .collect();
+        return Ok(scim_json(
+            StatusCode::OK,
+            &discovery::ListResponse::new(listing.total, request.start_index, resources),
+        ));
+    }
     let resources = listing
         .items
         .into_iter()
