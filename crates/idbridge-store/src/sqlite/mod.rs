@@ -89,7 +89,10 @@ impl SqlStore<Sqlite> {
             // loss may drop the last transactions, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A page of 100 rows comes from the connection's thread without it
+            // waiting for the task to take the first ones (sqlx's default is 50).
+            .row_buffer_size(256);
         // No ping before each acquire (sqlx's default): the database is a file in
         // this process, so there is no far end to lose, and each ping was a round
         // trip to the connection's thread on every query (a sign-in made ten).
