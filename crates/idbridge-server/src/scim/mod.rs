@@ -198,7 +198,7 @@ fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
 /// A SCIM resource answer with its `ETag` (and `Location`, for a create).
 fn answer(
     status: StatusCode,
-    body: &serde_json::Map<String, Value>,
+    body: &impl serde::Serialize,
     version: i64,
     location: Option<String>,
 ) -> Response {

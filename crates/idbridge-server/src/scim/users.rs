@@ -25,7 +25,7 @@ pub async fn create_user(
     let request = scim_request(&tenant, meta);
     let user = directory::create_scim_user(&state.app, &request, &body).await?;
     let base = base(&state, &tenant);
-    let body = render::user(&base, &user, Some(&[]));
+    let body = render::UserResource::new(&base, &user, Some(&[]));
     Ok(answer(
         StatusCode::CREATED,
         &body,
@@ -65,7 +65,12 @@ pub async fn get_user(
     {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let mut body = render::user(&base(&state, &tenant), &user, groups.as_deref());
+    let base = base(&state, &tenant);
+    if projection.trims_nothing() {
+        let body = render::UserResource::new(&base, &user, groups.as_deref());
+        return Ok(answer(StatusCode::OK, &body, user.version, None));
+    }
+    let mut body = render::user(&base, &user, groups.as_deref());
     projection.apply(ResourceType::User, &mut body);
     Ok(answer(StatusCode::OK, &body, user.version, None))
 }
@@ -202,7 +207,8 @@ async fn write(
         change,
     )
     .await?;
-    let body = render::user(&base(state, tenant), &user, Some(&groups));
+    let base = base(state, tenant);
+    let body = render::UserResource::new(&base, &user, Some(&groups));
     Ok(answer(StatusCode::OK, &body, user.version, None))
 }
 
