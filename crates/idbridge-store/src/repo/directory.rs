@@ -237,12 +237,9 @@ pub(crate) async fn finish_write<D: Db>(
         user_delta,
         group_delta,
     };
-    D::append_events(&mut *conn, feed).await?;
-    // After the tenant's row is taken (above), so the tenant's writers count in turn.
-    if let Some(counted) = counted {
-        rank_blocks::count::<D>(conn, tenant_id, counted).await?;
-    }
-    Ok(())
+    // The row's block is counted at the end of the batch (`writes`), once the
+    // tenants' rows are taken, with the batch's other rows.
+    D::append_events(conn, feed).await
 }
 
 async fn insert_log<D: Db>(conn: &mut D::Connection, log: &ProvisioningRecord) -> Result<()> {

@@ -22,16 +22,17 @@
 use uuid::Uuid;
 
 use crate::Result;
-use crate::db::{Db, FromRow, Row, Scalar, query};
-use crate::scim_sql::Table;
+use crate::db::{Db, FromRow, Row, Scalar, query, query_assembled};
+use crate::scim_sql::{Bind, Sql, Table};
 
 /// Rows a block is cut to when it splits; a block holds up to twice as many.
 pub(crate) const BLOCK_ROWS: i64 = if cfg!(test) { 4 } else { 1000 };
 
-/// A row of the tenant's users or groups that a write added or removed.
+/// A row of a tenant's users or groups that a write added or removed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Counted {
     pub table: Table,
+    pub tenant_id: Uuid,
     pub id: Uuid,
     pub change: CountChange,
 }
@@ -43,17 +44,19 @@ pub(crate) enum CountChange {
 }
 
 impl Counted {
-    pub(crate) fn added(table: Table, id: Uuid) -> Self {
+    pub(crate) fn added(table: Table, tenant_id: Uuid, id: Uuid) -> Self {
         Self {
             table,
+            tenant_id,
             id,
             change: CountChange::Added,
         }
     }
 
-    pub(crate) fn removed(table: Table, id: Uuid) -> Self {
+    pub(crate) fn removed(table: Table, tenant_id: Uuid, id: Uuid) -> Self {
         Self {
             table,
+            tenant_id,
             id,
             change: CountChange::Removed,
         }
@@ -105,74 +108,98 @@ impl FromRow for Block {
     }
 }
 
-/// Counts the row in its block, splitting or dropping the block as it grows or
-/// empties. Runs in the write's transaction, after the row itself is written.
-pub(crate) async fn count<D: Db>(
-    conn: &mut D::Connection,
-    tenant_id: Uuid,
-    counted: Counted,
-) -> Result<()> {
-    let resource = resource(counted.table);
-    match counted.change {
-        CountChange::Added => {
-            // The tenant's first row makes its first block.
-            let block: Block = query::<D>(concat!(
-                "INSERT INTO directory_rank_blocks (tenant_id, resource, first_id, n_rows) \
-                 VALUES ($1, $2, COALESCE(",
-                block_of!(),
-                ", $4), 1) ON CONFLICT (tenant_id, resource, first_id) \
-                 DO UPDATE SET n_rows = directory_rank_blocks.n_rows + 1 \
-                 RETURNING first_id, n_rows"
-            ))
-            .bind(tenant_id)
-            .bind(resource)
-            .bind(counted.id)
-            .bind(Uuid::nil())
-            .fetch_one(&mut *conn)
-            .await?;
-            if block.n_rows > 2 * BLOCK_ROWS {
-                split::<D>(conn, tenant_id, counted.table, block).await?;
+/// Counts a batch's rows in their blocks, splitting blocks that grow past
+/// `2 × BLOCK_ROWS` and dropping those that empty. Runs last in the batch's
+/// transaction, after its rows are written and its tenants' rows taken.
+pub(crate) async fn count<D: Db>(conn: &mut D::Connection, counted: &[Counted]) -> Result<()> {
+    // The rows added to one tenant's table, in one statement: each id's block,
+    // then one upsert per block.
+    let mut added: Vec<&Counted> = counted
+        .iter()
+        .filter(|c| c.change == CountChange::Added)
+        .collect();
+    added.sort_by_key(|c| (c.tenant_id, resource(c.table)));
+    for group in added.chunk_by(|a, b| a.tenant_id == b.tenant_id && a.table == b.table) {
+        let (tenant_id, table) = (group[0].tenant_id, group[0].table);
+        let mut sql = Sql::new(D::DIALECT);
+        sql.push("WITH added(id) AS (VALUES ");
+        for (i, c) in group.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").bind(Bind::Uuid(c.id)).push(")");
+        }
+        sql.push(
+            ") INSERT INTO directory_rank_blocks (tenant_id, resource, first_id, n_rows) \
+             SELECT tenant_id, resource, first_id, count(*) FROM (SELECT ",
+        )
+        .bind(Bind::Uuid(tenant_id))
+        .push(" AS tenant_id, ")
+        .bind(Bind::Text(resource(table).to_owned()))
+        .push(
+            " AS resource, COALESCE((SELECT b.first_id FROM directory_rank_blocks b \
+             WHERE b.tenant_id = ",
+        )
+        .bind(Bind::Uuid(tenant_id))
+        .push(" AND b.resource = ")
+        .bind(Bind::Text(resource(table).to_owned()))
+        .push(" AND b.first_id <= added.id ORDER BY b.first_id DESC LIMIT 1), ")
+        .bind(Bind::Uuid(Uuid::nil()))
+        .push(
+            // The tenant's first row makes its first block. (`WHERE true`: SQLite
+            // reads the `ON` that follows as an upsert only after one.)
+            ") AS first_id FROM added) placed WHERE true GROUP BY tenant_id, resource, first_id \
+             ON CONFLICT (tenant_id, resource, first_id) \
+             DO UPDATE SET n_rows = directory_rank_blocks.n_rows + excluded.n_rows \
+             RETURNING first_id, n_rows",
+        );
+        let blocks: Vec<Block> = query_assembled::<D>(sql).fetch_all(&mut *conn).await?;
+        for mut block in blocks {
+            // A batch may add more than a block holds: cut until each part fits.
+            while block.n_rows > 2 * BLOCK_ROWS {
+                block = split::<D>(conn, tenant_id, table, block).await?;
             }
         }
-        CountChange::Removed => {
-            let block: Option<Block> = query::<D>(concat!(
-                "UPDATE directory_rank_blocks SET n_rows = n_rows - 1 \
-                 WHERE tenant_id = $1 AND resource = $2 AND first_id = ",
-                block_of!(),
-                " RETURNING first_id, n_rows"
-            ))
-            .bind(tenant_id)
+    }
+    for c in counted.iter().filter(|c| c.change == CountChange::Removed) {
+        let resource = resource(c.table);
+        let block: Option<Block> = query::<D>(concat!(
+            "UPDATE directory_rank_blocks SET n_rows = n_rows - 1 \
+             WHERE tenant_id = $1 AND resource = $2 AND first_id = ",
+            block_of!(),
+            " RETURNING first_id, n_rows"
+        ))
+        .bind(c.tenant_id)
+        .bind(resource)
+        .bind(c.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(block) = block
+            && block.n_rows <= 0
+            && !block.first_id.is_nil()
+        {
+            query::<D>(
+                "DELETE FROM directory_rank_blocks \
+                 WHERE tenant_id = $1 AND resource = $2 AND first_id = $3",
+            )
+            .bind(c.tenant_id)
             .bind(resource)
-            .bind(counted.id)
-            .fetch_optional(&mut *conn)
+            .bind(block.first_id)
+            .execute(&mut *conn)
             .await?;
-            if let Some(block) = block
-                && block.n_rows <= 0
-                && !block.first_id.is_nil()
-            {
-                query::<D>(
-                    "DELETE FROM directory_rank_blocks \
-                     WHERE tenant_id = $1 AND resource = $2 AND first_id = $3",
-                )
-                .bind(tenant_id)
-                .bind(resource)
-                .bind(block.first_id)
-                .execute(&mut *conn)
-                .await?;
-            }
         }
     }
     Ok(())
 }
 
 /// Cuts a block that holds more than `2 × BLOCK_ROWS` rows after its first
-/// `BLOCK_ROWS`: the row at that position starts the second half.
+/// `BLOCK_ROWS`: the row at that position starts the second part, returned.
 async fn split<D: Db>(
     conn: &mut D::Connection,
     tenant_id: Uuid,
     table: Table,
     block: Block,
-) -> Result<()> {
+) -> Result<Block> {
     let sql = match table {
         Table::Users => {
             "SELECT id FROM directory_users WHERE tenant_id = $1 AND id >= $2 \
@@ -209,7 +236,10 @@ async fn split<D: Db>(
     .bind(BLOCK_ROWS)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(Block {
+        first_id: middle,
+        n_rows: block.n_rows - BLOCK_ROWS,
+    })
 }
 
 /// Where the row `skip` rows into the tenant's list lies: the first id of its
@@ -437,9 +467,16 @@ mod tests {
             store.create_tenant(&acme, None).await.expect("tenant");
 
             // Users added out of order: each lands inside a block, and blocks split.
+            // Twenty at a time, so that the group commit counts several in a batch.
             let (mut sorted, scrambled) = scrambled_ids(61);
-            for (n, id) in scrambled.iter().enumerate() {
-                store.create_user(&user(acme.id, *id, n), &quiet()).await.expect("user");
+            let users: Vec<DirectoryUser> =
+                scrambled.iter().enumerate().map(|(n, id)| user(acme.id, *id, n)).collect();
+            for chunk in users.chunks(20) {
+                let ctx = quiet();
+                let writes = chunk.iter().map(|u| store.create_user(u, &ctx));
+                for written in futures::future::join_all(writes).await {
+                    written.expect("user");
+                }
             }
             assert!(well_formed(&db, acme.id, "users", 61).await >= 61 / 8);
             pages_match(&db, acme.id, false, &sorted).await;

@@ -21,7 +21,7 @@ use sqlx::Pool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::rank_blocks::Counted;
+use super::rank_blocks::{self, Counted};
 use super::{
     add_members, apply_member_changes, display_name_lower, finish_write, missing_or_moved,
     remove_from_all_groups, user_conflict, write_emails,
@@ -92,15 +92,44 @@ impl<D: Db> BatchWriter for DirectoryWrites<D> {
     async fn write_together(&self, batch: &[&DirectoryWrite]) -> Result<Vec<Answer>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         let mut answers = Vec::with_capacity(batch.len());
+        let mut counted = Vec::new();
         for write in batch {
-            answers.push(write.run::<D>(&mut tx).await?);
+            let answer = write.run::<D>(&mut tx).await?;
+            if answer.is_ok() {
+                counted.extend(write.counted());
+            }
+            answers.push(answer);
         }
+        // Last: every tenant's row is taken by now (`finish_write`), so on
+        // PostgreSQL the tenant's writers count their rows in turn.
+        rank_blocks::count::<D>(&mut tx, &counted).await?;
         tx.commit().await?;
         Ok(answers)
     }
 }
 
 impl DirectoryWrite {
+    /// The row the write adds or removes, if it does (once it is done).
+    fn counted(&self) -> Option<Counted> {
+        match self {
+            DirectoryWrite::CreateUser { user, .. } => {
+                Some(Counted::added(Table::Users, user.tenant_id, user.id))
+            }
+            DirectoryWrite::DeleteUser { tenant_id, id, .. } => {
+                Some(Counted::removed(Table::Users, *tenant_id, *id))
+            }
+            DirectoryWrite::CreateGroup { group, .. } => {
+                Some(Counted::added(Table::Groups, group.tenant_id, group.id))
+            }
+            DirectoryWrite::DeleteGroup { tenant_id, id, .. } => {
+                Some(Counted::removed(Table::Groups, *tenant_id, *id))
+            }
+            DirectoryWrite::UpdateUser { .. }
+            | DirectoryWrite::UpdateGroup { .. }
+            | DirectoryWrite::ChangeGroupMembers { .. } => None,
+        }
+    }
+
     /// Runs the write in the batch's transaction. `Err`: the transaction may hold
     /// part of it and must be rolled back; `Ok(Err(_))`: refused before anything was
     /// written, and the transaction goes on.
@@ -115,7 +144,7 @@ impl DirectoryWrite {
                     user.tenant_id,
                     ctx,
                     Vec::new(),
-                    Some(Counted::added(Table::Users, user.id)),
+                    Some(Counted::added(Table::Users, user.tenant_id, user.id)),
                 )
                 .await?;
                 Ok(Ok(None))
@@ -158,7 +187,7 @@ impl DirectoryWrite {
                     *tenant_id,
                     ctx,
                     events,
-                    Some(Counted::removed(Table::Users, *id)),
+                    Some(Counted::removed(Table::Users, *tenant_id, *id)),
                 )
                 .await?;
                 Ok(Ok(None))
@@ -176,7 +205,7 @@ impl DirectoryWrite {
                     group.tenant_id,
                     ctx,
                     events,
-                    Some(Counted::added(Table::Groups, group.id)),
+                    Some(Counted::added(Table::Groups, group.tenant_id, group.id)),
                 )
                 .await?;
                 Ok(Ok(None))
@@ -247,7 +276,7 @@ impl DirectoryWrite {
                     *tenant_id,
                     ctx,
                     events,
-                    Some(Counted::removed(Table::Groups, *id)),
+                    Some(Counted::removed(Table::Groups, *tenant_id, *id)),
                 )
                 .await?;
                 Ok(Ok(None))
