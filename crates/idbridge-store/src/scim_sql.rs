@@ -869,21 +869,7 @@ pub(crate) fn page_within_query(
     skip: i64,
     count: usize,
 ) -> Sql {
-    let mut sql = Sql::new(dialect);
-    sql.push("SELECT r.* FROM ")
-        .push(table_name(table))
-        .push(" r WHERE r.id IN (SELECT r.id FROM ")
-        .push(table_name(table))
-        .push(" r WHERE r.tenant_id = ")
-        .bind(Bind::Uuid(tenant_id))
-        .push(" AND r.id >= ")
-        .bind(Bind::Uuid(from))
-        .push(&format!(" ORDER BY r.id LIMIT {count}"));
-    if skip > 0 {
-        sql.push(" OFFSET ").bind(Bind::Int(skip));
-    }
-    sql.push(") ORDER BY r.id");
-    sql
+    ids_then_rows(dialect, table, tenant_id, Some(from), count as i64, skip)
 }
 
 /// `limit` rows of the tenant in id order, ending `from_end` rows before the last: a
@@ -897,16 +883,39 @@ pub(crate) fn page_from_end_query(
     limit: i64,
     from_end: i64,
 ) -> Sql {
+    ids_then_rows(dialect, table, tenant_id, None, limit, from_end)
+}
+
+/// A page of the tenant's rows in id order, chosen on the `(tenant_id, id)` index
+/// (skipping index entries, not rows) and then read: `limit` ids after skipping
+/// `skip`, going up from `from` or, without it, down from the last.
+fn ids_then_rows(
+    dialect: Dialect,
+    table: Table,
+    tenant_id: Uuid,
+    from: Option<Uuid>,
+    limit: i64,
+    skip: i64,
+) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("SELECT r.* FROM ")
         .push(table_name(table))
         .push(" r WHERE r.id IN (SELECT r.id FROM ")
         .push(table_name(table))
         .push(" r WHERE r.tenant_id = ")
-        .bind(Bind::Uuid(tenant_id))
-        .push(&format!(" ORDER BY r.id DESC LIMIT {limit}"));
-    if from_end > 0 {
-        sql.push(" OFFSET ").bind(Bind::Int(from_end));
+        .bind(Bind::Uuid(tenant_id));
+    match from {
+        Some(from) => {
+            sql.push(" AND r.id >= ")
+                .bind(Bind::Uuid(from))
+                .push(&format!(" ORDER BY r.id LIMIT {limit}"));
+        }
+        None => {
+            sql.push(&format!(" ORDER BY r.id DESC LIMIT {limit}"));
+        }
+    }
+    if skip > 0 {
+        sql.push(" OFFSET ").bind(Bind::Int(skip));
     }
     sql.push(") ORDER BY r.id");
     sql

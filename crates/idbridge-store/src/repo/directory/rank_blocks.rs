@@ -414,63 +414,61 @@ mod tests {
         blocks.len()
     }
 
-    async fn execute(db: &TestDb, sql: &str, tenant_id: Uuid) {
+    /// Runs a statement as it stands, with the tenant bound to `$1` if given.
+    async fn execute(db: &TestDb, sql: &str, tenant_id: Option<Uuid>) {
         if db.backend() == "sqlite" {
             let pool = sqlx::SqlitePool::connect(db.url()).await.expect("pool");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(tenant_id)
-                .execute(&pool)
-                .await
-                .expect(sql);
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            match tenant_id {
+                Some(id) => query.bind(id).execute(&pool).await,
+                None => query.execute(&pool).await,
+            }
+            .expect(sql);
         } else {
             let pool = sqlx::PgPool::connect(db.url()).await.expect("pool");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(tenant_id)
-                .execute(&pool)
-                .await
-                .expect(sql);
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            match tenant_id {
+                Some(id) => query.bind(id).execute(&pool).await,
+                None => query.execute(&pool).await,
+            }
+            .expect(sql);
         }
     }
 
-    async fn execute_all(db: &TestDb, sql: &str) {
-        if db.backend() == "sqlite" {
-            let pool = sqlx::SqlitePool::connect(db.url()).await.expect("pool");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await
-                .expect(sql);
-        } else {
-            let pool = sqlx::PgPool::connect(db.url()).await.expect("pool");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await
-                .expect(sql);
+    fn a_tenant(slug: &str) -> Tenant {
+        Tenant {
+            id: Uuid::now_v7(),
+            slug: TenantSlug::parse(slug).expect("slug"),
+            name: slug.into(),
+            sso_required: false,
+            jit_enabled: true,
+            require_verified_domains: false,
+            invite_new_users: false,
+            default_role: None,
+            role_policy: RolePolicy::Highest,
+            created_at: T0,
+            updated_at: T0,
         }
     }
 
     both_backends! {
         async fn deep_pages_from_counted_blocks_are_the_pages_offset_reads(db: TestDb) {
             let store = open(&db).await;
-            let acme = Tenant {
-                id: Uuid::now_v7(),
-                slug: TenantSlug::parse("acme").expect("slug"),
-                name: "Acme".into(),
-                sso_required: false,
-                jit_enabled: true,
-                require_verified_domains: false,
-                invite_new_users: false,
-                default_role: None,
-                role_policy: RolePolicy::Highest,
-                created_at: T0,
-                updated_at: T0,
-            };
+            let acme = a_tenant("acme");
+            // A second tenant whose users are written in the same batches.
+            let globex = a_tenant("globex");
+            store.create_tenant(&globex, None).await.expect("tenant");
             store.create_tenant(&acme, None).await.expect("tenant");
 
             // Users added out of order: each lands inside a block, and blocks split.
             // Twenty at a time, so that the group commit counts several in a batch.
             let (mut sorted, scrambled) = scrambled_ids(61);
-            let users: Vec<DirectoryUser> =
+            let (theirs, their_scrambled) = scrambled_ids(13);
+            let mut users: Vec<DirectoryUser> =
                 scrambled.iter().enumerate().map(|(n, id)| user(acme.id, *id, n)).collect();
+            for (n, id) in their_scrambled.iter().enumerate() {
+                users.insert(n * 4, user(globex.id, *id, n));
+            }
             for chunk in users.chunks(20) {
                 let ctx = quiet();
                 let writes = chunk.iter().map(|u| store.create_user(u, &ctx));
@@ -480,6 +478,8 @@ mod tests {
             }
             assert!(well_formed(&db, acme.id, "users", 61).await >= 61 / 8);
             pages_match(&db, acme.id, false, &sorted).await;
+            well_formed(&db, globex.id, "users", 13).await;
+            pages_match(&db, globex.id, false, &theirs).await;
 
             // Every seventh removed, then a run of ten in a row (whole blocks empty).
             let mut gone: Vec<Uuid> = sorted.iter().step_by(7).copied().chain(sorted[20..30].iter().copied()).collect();
@@ -525,27 +525,31 @@ mod tests {
             // Blocks that disagree with the tenant's count are not used: the pages
             // are still right (read with OFFSET).
             execute(&db, "UPDATE directory_rank_blocks SET n_rows = n_rows + 1 \
-                           WHERE tenant_id = $1 AND resource = 'users'", acme.id).await;
+                           WHERE tenant_id = $1 AND resource = 'users'", Some(acme.id)).await;
             pages_match(&db, acme.id, false, &sorted).await;
+            pages_match(&db, globex.id, false, &theirs).await;
 
             // Blocks made by the migration from rows already there (blocks of 1,000
             // rows, more than this build's, which only caps what writes split).
-            execute(&db, "DELETE FROM directory_rank_blocks WHERE tenant_id = $1", acme.id).await;
+            execute(&db, "DELETE FROM directory_rank_blocks", None).await;
             let migration = if db.backend() == "sqlite" {
                 include_str!("../../../migrations/sqlite/0033_rank_blocks.sql")
             } else {
                 include_str!("../../../migrations/postgres/0033_rank_blocks.sql")
             };
             for statement in migration.split(';').filter(|s| s.contains("INSERT")) {
-                execute_all(&db, statement).await;
+                execute(&db, statement, None).await;
             }
             assert_eq!(blocks(&db, acme.id, "users").await, vec![(Uuid::nil(), sorted.len() as i64)]);
+            assert_eq!(blocks(&db, globex.id, "users").await, vec![(Uuid::nil(), 13)]);
+            pages_match(&db, globex.id, false, &theirs).await;
             pages_match(&db, acme.id, false, &sorted).await;
             pages_match(&db, acme.id, true, &groups).await;
 
             // They go with the tenant.
             store.delete_tenant(&acme.slug, None).await.expect("delete tenant");
             assert!(blocks(&db, acme.id, "users").await.is_empty());
+            assert_eq!(blocks(&db, globex.id, "users").await.len(), 1);
         }
     }
 

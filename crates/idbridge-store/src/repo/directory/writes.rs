@@ -139,14 +139,7 @@ impl DirectoryWrite {
                 insert_user::<D>(&mut *conn, user).await?;
                 // A new user has no rows to replace.
                 write_emails::<D>(&mut *conn, user, false).await?;
-                finish_write::<D>(
-                    conn,
-                    user.tenant_id,
-                    ctx,
-                    Vec::new(),
-                    Some(Counted::added(Table::Users, user.tenant_id, user.id)),
-                )
-                .await?;
+                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), self.counted()).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::UpdateUser {
@@ -163,7 +156,7 @@ impl DirectoryWrite {
                 if *emails_changed {
                     write_emails::<D>(&mut *conn, user, true).await?;
                 }
-                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), None).await?;
+                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), self.counted()).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::DeleteUser {
@@ -182,14 +175,7 @@ impl DirectoryWrite {
                 }
                 let mut events = Vec::new();
                 remove_from_all_groups::<D>(&mut *conn, *id, &mut events).await?;
-                finish_write::<D>(
-                    conn,
-                    *tenant_id,
-                    ctx,
-                    events,
-                    Some(Counted::removed(Table::Users, *tenant_id, *id)),
-                )
-                .await?;
+                finish_write::<D>(conn, *tenant_id, ctx, events, self.counted()).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::CreateGroup {
@@ -200,14 +186,7 @@ impl DirectoryWrite {
                 insert_group::<D>(&mut *conn, group).await?;
                 let mut events = Vec::new();
                 add_members::<D>(&mut *conn, group, members, &mut events).await?;
-                finish_write::<D>(
-                    conn,
-                    group.tenant_id,
-                    ctx,
-                    events,
-                    Some(Counted::added(Table::Groups, group.tenant_id, group.id)),
-                )
-                .await?;
+                finish_write::<D>(conn, group.tenant_id, ctx, events, self.counted()).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::UpdateGroup {
@@ -221,7 +200,7 @@ impl DirectoryWrite {
                 }
                 let mut events = Vec::new();
                 apply_member_changes::<D>(&mut *conn, group, changes, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, None).await?;
+                finish_write::<D>(conn, group.tenant_id, ctx, events, self.counted()).await?;
                 Ok(Ok(None))
             }
             DirectoryWrite::ChangeGroupMembers {
@@ -247,7 +226,7 @@ impl DirectoryWrite {
                 };
                 let mut events = Vec::new();
                 apply_member_changes::<D>(&mut *conn, group, changes, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, None).await?;
+                finish_write::<D>(conn, group.tenant_id, ctx, events, self.counted()).await?;
                 Ok(Ok(Some(version)))
             }
             DirectoryWrite::DeleteGroup {
@@ -271,14 +250,7 @@ impl DirectoryWrite {
                 // Its own members went with it (ON DELETE CASCADE); it may itself be
                 // a member.
                 remove_from_all_groups::<D>(&mut *conn, *id, &mut events).await?;
-                finish_write::<D>(
-                    conn,
-                    *tenant_id,
-                    ctx,
-                    events,
-                    Some(Counted::removed(Table::Groups, *tenant_id, *id)),
-                )
-                .await?;
+                finish_write::<D>(conn, *tenant_id, ctx, events, self.counted()).await?;
                 Ok(Ok(None))
             }
         }
