@@ -32,13 +32,17 @@ pub enum StoreError {
     /// Worth retrying; a readiness probe should fail.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
-    /// The task that writes sign-in records has stopped (the store is shutting
-    /// down). Worth retrying on another process.
-    #[error("the sign-in writer has stopped")]
+    /// The task that group-commits writes (sign-in records, users and groups) has
+    /// stopped (the store is shutting down). Worth retrying on another process.
+    #[error("the store's writer has stopped")]
     WriterGone,
-    /// The database failed a whole group-committed batch of sign-in writes for its
-    /// own reasons (see `sign_in_batch`): every write in the batch gets this, with
-    /// the one cause.
+    /// A group-committed write panicked (a bug): it was rolled back and the writer
+    /// goes on; the panic itself is in the log.
+    #[error("the write failed inside the store")]
+    WritePanicked,
+    /// The database failed a whole group-committed batch of writes for its own
+    /// reasons (see `group_commit`): every write in the batch gets this, with the
+    /// one cause.
     #[error("database unavailable: {0}")]
     BatchUnavailable(#[source] std::sync::Arc<StoreError>),
     /// The database said no for a reason that is not the caller's.
