@@ -93,11 +93,11 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
         args: Self::Arguments,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Appends a directory write's events to its tenant's feed, numbered on from the
-    /// tenant's counter, and moves the tenant's user and group counts;
-    /// [`StoreError::NotFound`] if the tenant is gone. The end of every directory
-    /// write (see `repo::directory::finish_write`): PostgreSQL does it in one
-    /// statement, SQLite in one per event.
+    /// Appends a batch of directory writes' events to their tenant's feed, numbered
+    /// on from the tenant's counter, and moves the tenant's user and group counts;
+    /// [`StoreError::NotFound`] if the tenant is gone. The end of every batch of
+    /// directory writes, once per tenant (see `repo::directory::finish_writes`):
+    /// PostgreSQL does it in one statement, SQLite in two.
     fn append_events(
         conn: &mut Self::Connection,
         feed: FeedWrite<'_>,
@@ -114,13 +114,13 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     ) -> impl Future<Output = Result<Vec<Written>>> + Send;
 }
 
-/// What a directory write appends to its tenant's feed (see [`Db::append_events`]).
+/// What a batch of directory writes appends to one tenant's feed (see
+/// [`Db::append_events`]).
 pub(crate) struct FeedWrite<'a> {
     pub tenant_id: Uuid,
-    /// When the events occurred: the write's time.
-    pub now: OffsetDateTime,
-    /// In feed order: the caller's events, then those the store raised.
-    pub events: Vec<&'a NewEvent>,
+    /// In feed order (the writes' order; in each, the caller's events, then those
+    /// the store raised), each with when it occurred: its write's time.
+    pub events: Vec<(&'a NewEvent, OffsetDateTime)>,
     /// Added to the tenant's maintained user and group counts.
     pub user_delta: i64,
     pub group_delta: i64,
@@ -245,6 +245,26 @@ pub(crate) fn query_assembled<D: Db>(sql: Sql) -> Query<D> {
         Query::with_sql(AssertSqlSafe(text).into_sql_str()),
         Query::bind_dynamic,
     )
+}
+
+/// A statement this crate assembled at run time from its own fixed text and
+/// [`values_rows`] (a multi-row `VALUES` list), every value bound.
+pub(crate) fn query_built<D: Db>(text: String) -> Query<D> {
+    Query::with_sql(AssertSqlSafe(text).into_sql_str())
+}
+
+/// Appends `rows` rows of `columns` numbered parameters each, `($1, $2), ($3, $4)`,
+/// numbered on from `$first`.
+pub(crate) fn values_rows(text: &mut String, first: usize, rows: usize, columns: usize) {
+    use std::fmt::Write as _;
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let sep = if column == 0 { "" } else { ", " };
+            let _ = write!(text, "{sep}${}", first + row * columns + column);
+        }
+        text.push(')');
+    }
 }
 
 impl<D: Db> Query<D> {

@@ -2088,10 +2088,19 @@ both_backends! {
             request_id: Some(format!("req-{n}")),
             token_id: Some(Uuid::now_v7()),
         };
+        // A second tenant's writes among them, and each write at its own time: a
+        // batch ends with one statement for its log lines and one feed append per
+        // tenant, which must keep each event's tenant, order and time.
+        let globex = tenant("globex");
+        store.create_tenant(&globex, None).await.expect("tenant");
         let crowd: Vec<_> = (0..150)
             .map(|n| {
-                let (user, mut ctx) = directory_user(acme.id, &format!("user{n}@acme.example"));
-                ctx.log = Some(log_line(n, user.id));
+                let tenant_id = if n % 3 == 2 { globex.id } else { acme.id };
+                let (user, mut ctx) = directory_user(tenant_id, &format!("user{n}@acme.example"));
+                let mut line = log_line(n, user.id);
+                line.tenant_id = tenant_id;
+                ctx.log = Some(line);
+                ctx.now = T0 + time::Duration::seconds(n as i64);
                 (user, ctx)
             })
             .collect();
@@ -2151,22 +2160,79 @@ both_backends! {
         let stored = store.user_by_id(acme.id, ada.id).await.expect("read").expect("ada");
         assert_eq!((stored.version, &stored.document["title"]), (2, &serde_json::json!("Engineer")));
         for (user, _) in &crowd {
-            assert!(store.user_by_id(acme.id, user.id).await.expect("read").is_some());
+            assert!(store.user_by_id(user.tenant_id, user.id).await.expect("read").is_some());
         }
         assert!(store.user_by_id(acme.id, taken.0.id).await.expect("read").is_none());
         let members = store.group_members(acme.id, &[eng.id]).await.expect("members");
         assert_eq!(members.iter().map(|(_, m)| m.id).collect::<Vec<_>>(), vec![ada.id]);
         let events = store.list_events(acme.id, 0, 500).await.expect("events");
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        // Ada's creation, the crowd's 150, Ada's two, and Ada's membership.
-        assert_eq!(seqs, (1..=154).collect::<Vec<i64>>());
+        // Ada's creation, the crowd's 100, Ada's two, and Ada's membership.
+        assert_eq!(seqs, (1..=104).collect::<Vec<i64>>());
+        let globex_events = store.list_events(globex.id, 0, 500).await.expect("events");
+        assert_eq!(
+            globex_events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=50).collect::<Vec<i64>>()
+        );
+        // Each user's creation is in its own tenant's feed, at its own write's time.
+        let when: std::collections::HashMap<Uuid, (Uuid, time::OffsetDateTime)> =
+            crowd.iter().map(|(u, ctx)| (u.id, (u.tenant_id, ctx.now))).collect();
+        for event in events.iter().chain(&globex_events) {
+            if let Some(&(tenant_id, at)) = when.get(&event.resource_id) {
+                assert_eq!((event.tenant_id, event.occurred_at), (tenant_id, at), "{event:?}");
+            }
+        }
+        assert_eq!(
+            globex_events.iter().filter(|e| when.contains_key(&e.resource_id)).count(),
+            50
+        );
+        // The maintained counts moved by each tenant's own creations.
+        let everyone = idbridge_scim::query::list_request(
+            idbridge_scim::schema::ResourceType::User, None, None, None, None, Some("0"),
+        )
+        .expect("request");
+        assert_eq!(store.list_users(acme.id, &everyone).await.expect("acme").total, 101);
+        assert_eq!(store.list_users(globex.id, &everyone).await.expect("globex").total, 50);
         let mut logged = store.list_provisioning(acme.id, PageRequest::first(500)).await.expect("log").items;
+        logged.extend(store.list_provisioning(globex.id, PageRequest::first(500)).await.expect("log").items);
         let mut expected: Vec<ProvisioningRecord> = crowd.iter().filter_map(|(_, ctx)| ctx.log.clone()).collect();
         expected.extend(two_events.log.clone());
         logged.sort_by_key(|r| r.id);
         expected.sort_by_key(|r| r.id);
         assert_eq!(logged, expected);
         assert_eq!(count(&db, "SELECT count(*) FROM directory_users").await, 151);
+    }
+}
+
+both_backends! {
+    async fn a_write_raising_hundreds_of_events_appends_every_one_in_order(db: TestDb) {
+        // A batch's events go to the feed many to a statement (SQLite: 128): a group
+        // made with 300 members raises more than two statements' worth, and each
+        // must be there once, in the order the write raised them.
+        use idbridge_store::MemberRef;
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        let mut members = Vec::new();
+        for n in 0..300 {
+            let (user, ctx) = directory_user(acme.id, &format!("m{n:03}@acme.example"));
+            store.create_user(&user, &ctx).await.expect("user");
+            members.push(user.id);
+        }
+        let eng = group(acme.id, "Eng", T0);
+        let refs: Vec<MemberRef> =
+            members.iter().map(|id| MemberRef { value: id.to_string(), kind: None }).collect();
+        store.create_group(&eng, &refs, &quiet(T0)).await.expect("group");
+        let events = store.list_events(acme.id, 300, 1000).await.expect("events");
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (301..=600).collect::<Vec<i64>>());
+        let added: Vec<String> = events
+            .iter()
+            .map(|e| {
+                assert_eq!((e.kind, e.resource_id), (idbridge_core::EventKind::GroupMemberAdded, eng.id));
+                e.data["member_id"].as_str().expect("member").to_owned()
+            })
+            .collect();
+        assert_eq!(added, refs.iter().map(|r| r.value.clone()).collect::<Vec<_>>());
     }
 }
 

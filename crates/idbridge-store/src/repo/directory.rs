@@ -1,8 +1,8 @@
 //! The directory, written once: users, groups, memberships, the tenant's event feed
 //! and the provisioning log.
 //!
-//! Every write ends in [`finish_write`]: its log line, then its events appended to
-//! the tenant's feed. Users and groups are written through a group commit
+//! Every write ends in [`finish_writes`], once per batch: its log line, then its
+//! events appended to the tenant's feed. Users and groups are written through a group commit
 //! (`writes`): several callers' writes to a transaction. Only that append differs between the
 //! backends ([`Db::append_events`]); the SCIM list queries come from `scim_sql` and
 //! the log filters from `log_filter`, in the backend's [`Db::DIALECT`].
@@ -19,7 +19,9 @@ mod writes;
 pub(crate) use writes::{DirectoryWrite, DirectoryWrites};
 
 use super::{SqlStore, overfetch, page_of};
-use crate::db::{Db, FeedWrite, FromRow, Row, Scalar, Ts, query, query_assembled};
+use crate::db::{
+    Db, FeedWrite, FromRow, Row, Scalar, Ts, query, query_assembled, query_built, values_rows,
+};
 use crate::scim_sql::{self, Bind, Sql, Table};
 use crate::{
     DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
@@ -210,9 +212,17 @@ async fn write_emails<D: Db>(
     Ok(())
 }
 
-/// Writes the log line, then appends events to the tenant's feed (taking the next
-/// sequence numbers) and adjusts the tenant's counts. Runs last in every write
-/// transaction.
+/// What a write leaves for the end of its batch ([`finish_writes`]): its log
+/// line, audit record and mail (in its context), and its events.
+pub(crate) struct Finished<'a> {
+    pub tenant_id: Uuid,
+    pub ctx: &'a WriteContext,
+    /// The events the store raised, after the caller's (`ctx.events`).
+    pub events: Vec<NewEvent>,
+    pub counted: Option<rank_blocks::Counted>,
+}
+
+/// The end of one write made outside a batch: [`finish_writes`] of it alone.
 pub(crate) async fn finish_write<D: Db>(
     conn: &mut D::Connection,
     tenant_id: Uuid,
@@ -220,46 +230,86 @@ pub(crate) async fn finish_write<D: Db>(
     extra_events: Vec<NewEvent>,
     counted: Option<rank_blocks::Counted>,
 ) -> Result<()> {
-    // The log line needs no sequence number: written first, outside the tenant lock
-    // that PostgreSQL's append takes.
-    if let Some(log) = &ctx.log {
-        insert_log::<D>(&mut *conn, log).await?;
-    }
-    super::audit::insert_audit_opt::<D>(&mut *conn, ctx.audit.as_ref()).await?;
-    if let Some(mail) = &ctx.mail {
-        super::mail::insert_outbox_mail::<D>(&mut *conn, mail).await?;
-    }
-    let (user_delta, group_delta) = rank_blocks::Counted::deltas(counted);
-    let feed = FeedWrite {
+    let finished = Finished {
         tenant_id,
-        now: ctx.now,
-        events: ctx.events.iter().chain(extra_events.iter()).collect(),
-        user_delta,
-        group_delta,
+        ctx,
+        events: extra_events,
+        counted,
     };
-    // The row's block is counted at the end of the batch (`writes`), once the
-    // tenants' rows are taken, with the batch's other rows.
-    D::append_events(conn, feed).await
+    finish_writes::<D>(conn, &[finished]).await
 }
 
-async fn insert_log<D: Db>(conn: &mut D::Connection, log: &ProvisioningRecord) -> Result<()> {
-    query::<D>(
-        "INSERT INTO provisioning_log (id, tenant_id, occurred_at, method, path, status, resource_type, \
-         resource_id, reason, request_id, token_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(log.id)
-    .bind(log.tenant_id)
-    .bind(Ts(log.occurred_at))
-    .bind(&log.method)
-    .bind(&log.path)
-    .bind(i64::from(log.status))
-    .bind(&log.resource_type)
-    .bind(log.resource_id)
-    .bind(&log.reason)
-    .bind(&log.request_id)
-    .bind(log.token_id)
-    .execute(conn)
-    .await?;
+/// The end of a batch of directory writes, in few statements whatever its size:
+/// every log line in one insert, then each tenant's events appended to its feed and
+/// its counts moved, once per tenant ([`Db::append_events`]). Each statement is a
+/// round trip (PostgreSQL) or a hand-off to the connection's thread (SQLite) while
+/// the batch holds the tenant's row or the file's write lock; per write, they were
+/// most of a write's statements.
+pub(crate) async fn finish_writes<D: Db>(
+    conn: &mut D::Connection,
+    finished: &[Finished<'_>],
+) -> Result<()> {
+    // The log lines need no sequence number: written first, before the tenant
+    // lock that PostgreSQL's append takes.
+    let logs: Vec<&ProvisioningRecord> =
+        finished.iter().filter_map(|f| f.ctx.log.as_ref()).collect();
+    insert_logs::<D>(&mut *conn, &logs).await?;
+    for f in finished {
+        super::audit::insert_audit_opt::<D>(&mut *conn, f.ctx.audit.as_ref()).await?;
+        if let Some(mail) = &f.ctx.mail {
+            super::mail::insert_outbox_mail::<D>(&mut *conn, mail).await?;
+        }
+    }
+    // Tenants in id order: two processes' batches take tenants' rows in one order.
+    let mut feeds: std::collections::BTreeMap<Uuid, FeedWrite<'_>> = Default::default();
+    for f in finished {
+        let feed = feeds.entry(f.tenant_id).or_insert_with(|| FeedWrite {
+            tenant_id: f.tenant_id,
+            events: Vec::new(),
+            user_delta: 0,
+            group_delta: 0,
+        });
+        let (user_delta, group_delta) = rank_blocks::Counted::deltas(f.counted);
+        feed.user_delta += user_delta;
+        feed.group_delta += group_delta;
+        feed.events
+            .extend(f.ctx.events.iter().chain(&f.events).map(|e| (e, f.ctx.now)));
+    }
+    // The rows' blocks are counted after this, at the end of the batch (`writes`),
+    // once the tenants' rows are taken.
+    for feed in feeds.into_values() {
+        D::append_events(&mut *conn, feed).await?;
+    }
+    Ok(())
+}
+
+/// The most log lines one `INSERT` carries (11 values each).
+const LOG_LINES_PER_INSERT: usize = 64;
+
+async fn insert_logs<D: Db>(conn: &mut D::Connection, logs: &[&ProvisioningRecord]) -> Result<()> {
+    for logs in logs.chunks(LOG_LINES_PER_INSERT) {
+        let mut text = String::from(
+            "INSERT INTO provisioning_log (id, tenant_id, occurred_at, method, path, status, \
+             resource_type, resource_id, reason, request_id, token_id) VALUES ",
+        );
+        values_rows(&mut text, 1, logs.len(), 11);
+        let mut insert = query_built::<D>(text);
+        for log in logs {
+            insert = insert
+                .bind(log.id)
+                .bind(log.tenant_id)
+                .bind(Ts(log.occurred_at))
+                .bind(&log.method)
+                .bind(&log.path)
+                .bind(i64::from(log.status))
+                .bind(&log.resource_type)
+                .bind(log.resource_id)
+                .bind(&log.reason)
+                .bind(&log.request_id)
+                .bind(log.token_id);
+        }
+        insert.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -1062,7 +1112,7 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
     }
 
     async fn record_provisioning(&self, record: &ProvisioningRecord) -> Result<()> {
-        insert_log::<D>(&mut *self.write().await?, record).await
+        insert_logs::<D>(&mut *self.write().await?, &[record]).await
     }
 
     async fn list_provisioning_filtered(

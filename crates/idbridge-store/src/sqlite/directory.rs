@@ -1,4 +1,4 @@
-//! What the directory does its own way on SQLite: appending a write's events to the
+//! What the directory does its own way on SQLite: appending a batch's events to the
 //! tenant's feed. The rest is `crate::repo::directory`.
 
 use sqlx::{Sqlite, SqliteConnection};
@@ -6,12 +6,16 @@ use uuid::Uuid;
 
 use crate::Result;
 use crate::db::FeedWrite;
-use crate::db::{Scalar, Ts, query};
+use crate::db::{Scalar, Ts, query, query_built, values_rows};
 
-/// Moves the tenant's counter past the events, then inserts them one by one. The
-/// transaction has held the file's write lock since its `BEGIN IMMEDIATE`, so there
-/// is no row lock to keep short, and each insert is a call within the process, not
-/// a round trip over a network.
+/// The most events one `INSERT` carries: 8 values each, far inside SQLite's limit
+/// on a statement's parameters.
+const EVENTS_PER_INSERT: usize = 128;
+
+/// Moves the tenant's counter past the events, then inserts them, many to a
+/// statement. The transaction has held the file's write lock since its `BEGIN
+/// IMMEDIATE`, so there is no row lock to keep short; but every statement is a
+/// hand-off to the connection's worker thread and back, so they are few.
 pub(super) async fn append_events(conn: &mut SqliteConnection, feed: FeedWrite<'_>) -> Result<()> {
     let count = feed.events.len() as i64;
     let Scalar(last): Scalar<i64> = query::<Sqlite>(
@@ -24,22 +28,27 @@ pub(super) async fn append_events(conn: &mut SqliteConnection, feed: FeedWrite<'
     .bind(feed.group_delta)
     .fetch_one(&mut *conn)
     .await?;
-    let first = last - count + 1;
-    for (offset, event) in feed.events.into_iter().enumerate() {
-        query::<Sqlite>(
-            "INSERT INTO directory_events (tenant_id, seq, id, type, resource_type, resource_id, occurred_at, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(feed.tenant_id)
-        .bind(first + offset as i64)
-        .bind(Uuid::now_v7())
-        .bind(event.kind.as_str())
-        .bind(event.resource_type.as_str())
-        .bind(event.resource_id)
-        .bind(Ts(feed.now))
-        .bind(event.data.to_string())
-        .execute(&mut *conn)
-        .await?;
+    let mut seq = last - count;
+    for events in feed.events.chunks(EVENTS_PER_INSERT) {
+        let mut text = String::from(
+            "INSERT INTO directory_events \
+             (tenant_id, seq, id, type, resource_type, resource_id, occurred_at, data) VALUES ",
+        );
+        values_rows(&mut text, 1, events.len(), 8);
+        let mut insert = query_built::<Sqlite>(text);
+        for (event, at) in events {
+            seq += 1;
+            insert = insert
+                .bind(feed.tenant_id)
+                .bind(seq)
+                .bind(Uuid::now_v7())
+                .bind(event.kind.as_str())
+                .bind(event.resource_type.as_str())
+                .bind(event.resource_id)
+                .bind(Ts(*at))
+                .bind(event.data.to_string());
+        }
+        insert.execute(&mut *conn).await?;
     }
     Ok(())
 }

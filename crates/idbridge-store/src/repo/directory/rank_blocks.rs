@@ -12,7 +12,7 @@
 //! inner nodes of an order-statistic tree, one level deep.
 //!
 //! The counts are written in the transaction that adds or removes the row, after
-//! the tenant's row is taken (`finish_write`): on PostgreSQL that lock orders the
+//! the tenant's row is taken (`finish_writes`): on PostgreSQL that lock orders the
 //! tenant's writers, so each sees the blocks as the one before left them, splits
 //! included. A block that grows past `2 × BLOCK_ROWS` splits in two; one that
 //! empties goes (unless it is the first). The reader trusts the blocks only when

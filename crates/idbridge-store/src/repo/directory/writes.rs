@@ -23,14 +23,15 @@ use uuid::Uuid;
 
 use super::rank_blocks::{self, Counted};
 use super::{
-    add_members, apply_member_changes, display_name_lower, finish_write, missing_or_moved,
-    remove_from_all_groups, user_conflict, write_emails,
+    Finished, add_members, apply_member_changes, display_name_lower, finish_writes,
+    missing_or_moved, remove_from_all_groups, user_conflict, write_emails,
 };
 use crate::db::{Db, Scalar, Ts, query};
 use crate::group_commit::BatchWriter;
 use crate::scim_sql::Table;
 use crate::{
-    DirectoryGroup, DirectoryUser, MemberChange, MemberRef, Result, StoreError, WriteContext,
+    DirectoryGroup, DirectoryUser, MemberChange, MemberRef, NewEvent, Result, StoreError,
+    WriteContext,
 };
 
 /// One write of the directory, as [`crate::DirectoryRepo`]'s methods describe them.
@@ -92,16 +93,14 @@ impl<D: Db> BatchWriter for DirectoryWrites<D> {
     async fn write_together(&self, batch: &[&DirectoryWrite]) -> Result<Vec<Answer>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         let mut answers = Vec::with_capacity(batch.len());
-        let mut counted = Vec::new();
+        let mut finished = Vec::with_capacity(batch.len());
         for write in batch {
-            let answer = write.run::<D>(&mut tx).await?;
-            if answer.is_ok() {
-                counted.extend(write.counted());
-            }
-            answers.push(answer);
+            answers.push(write.run::<D>(&mut tx, &mut finished).await?);
         }
-        // Last: every tenant's row is taken by now (`finish_write`), so on
+        finish_writes::<D>(&mut tx, &finished).await?;
+        // Last: every tenant's row is taken by now (`finish_writes`), so on
         // PostgreSQL the tenant's writers count their rows in turn.
+        let counted: Vec<Counted> = finished.iter().filter_map(|f| f.counted).collect();
         rank_blocks::count::<D>(&mut tx, &counted).await?;
         tx.commit().await?;
         Ok(answers)
@@ -109,6 +108,20 @@ impl<D: Db> BatchWriter for DirectoryWrites<D> {
 }
 
 impl DirectoryWrite {
+    fn finished<'a>(
+        &self,
+        tenant_id: Uuid,
+        ctx: &'a WriteContext,
+        events: Vec<NewEvent>,
+    ) -> Finished<'a> {
+        Finished {
+            tenant_id,
+            ctx,
+            events,
+            counted: self.counted(),
+        }
+    }
+
     /// The row the write adds or removes, if it does (once it is done).
     fn counted(&self) -> Option<Counted> {
         match self {
@@ -130,16 +143,21 @@ impl DirectoryWrite {
         }
     }
 
-    /// Runs the write in the batch's transaction. `Err`: the transaction may hold
-    /// part of it and must be rolled back; `Ok(Err(_))`: refused before anything was
-    /// written, and the transaction goes on.
-    async fn run<D: Db>(&self, conn: &mut D::Connection) -> Result<Answer> {
+    /// Runs the write in the batch's transaction, leaving what ends it (its log
+    /// line, events, count) in `finished` for the end of the batch. `Err`: the
+    /// transaction may hold part of it and must be rolled back; `Ok(Err(_))`:
+    /// refused before anything was written, and the transaction goes on.
+    async fn run<'a, D: Db>(
+        &'a self,
+        conn: &mut D::Connection,
+        finished: &mut Vec<Finished<'a>>,
+    ) -> Result<Answer> {
         match self {
             DirectoryWrite::CreateUser { user, ctx } => {
                 insert_user::<D>(&mut *conn, user).await?;
                 // A new user has no rows to replace.
                 write_emails::<D>(&mut *conn, user, false).await?;
-                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), self.counted()).await?;
+                finished.push(self.finished(user.tenant_id, ctx, Vec::new()));
                 Ok(Ok(None))
             }
             DirectoryWrite::UpdateUser {
@@ -156,7 +174,7 @@ impl DirectoryWrite {
                 if *emails_changed {
                     write_emails::<D>(&mut *conn, user, true).await?;
                 }
-                finish_write::<D>(conn, user.tenant_id, ctx, Vec::new(), self.counted()).await?;
+                finished.push(self.finished(user.tenant_id, ctx, Vec::new()));
                 Ok(Ok(None))
             }
             DirectoryWrite::DeleteUser {
@@ -175,7 +193,7 @@ impl DirectoryWrite {
                 }
                 let mut events = Vec::new();
                 remove_from_all_groups::<D>(&mut *conn, *id, &mut events).await?;
-                finish_write::<D>(conn, *tenant_id, ctx, events, self.counted()).await?;
+                finished.push(self.finished(*tenant_id, ctx, events));
                 Ok(Ok(None))
             }
             DirectoryWrite::CreateGroup {
@@ -186,7 +204,7 @@ impl DirectoryWrite {
                 insert_group::<D>(&mut *conn, group).await?;
                 let mut events = Vec::new();
                 add_members::<D>(&mut *conn, group, members, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, self.counted()).await?;
+                finished.push(self.finished(group.tenant_id, ctx, events));
                 Ok(Ok(None))
             }
             DirectoryWrite::UpdateGroup {
@@ -200,7 +218,7 @@ impl DirectoryWrite {
                 }
                 let mut events = Vec::new();
                 apply_member_changes::<D>(&mut *conn, group, changes, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, self.counted()).await?;
+                finished.push(self.finished(group.tenant_id, ctx, events));
                 Ok(Ok(None))
             }
             DirectoryWrite::ChangeGroupMembers {
@@ -226,7 +244,7 @@ impl DirectoryWrite {
                 };
                 let mut events = Vec::new();
                 apply_member_changes::<D>(&mut *conn, group, changes, &mut events).await?;
-                finish_write::<D>(conn, group.tenant_id, ctx, events, self.counted()).await?;
+                finished.push(self.finished(group.tenant_id, ctx, events));
                 Ok(Ok(Some(version)))
             }
             DirectoryWrite::DeleteGroup {
@@ -250,7 +268,7 @@ impl DirectoryWrite {
                 // Its own members went with it (ON DELETE CASCADE); it may itself be
                 // a member.
                 remove_from_all_groups::<D>(&mut *conn, *id, &mut events).await?;
-                finish_write::<D>(conn, *tenant_id, ctx, events, self.counted()).await?;
+                finished.push(self.finished(*tenant_id, ctx, events));
                 Ok(Ok(None))
             }
         }
