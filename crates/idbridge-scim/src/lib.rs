@@ -12,6 +12,7 @@ pub mod projection;
 pub mod query;
 pub mod resource;
 pub mod schema;
+pub mod stored;
 
 pub use error::{ScimError, ScimType};
 

@@ -55,6 +55,19 @@ pub struct DirectoryUser {
     pub version: i64,
 }
 
+/// A user as a SCIM list writes it out whole: its document as the JSON text it is
+/// stored as, compact, never parsed into values (see `idbridge_scim::stored`).
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub id: Uuid,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Incremented by every write; the ETag.
+    pub version: i64,
+    /// A JSON object, without whitespace between its tokens.
+    pub document: Box<serde_json::value::RawValue>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectoryGroup {
     pub id: Uuid,

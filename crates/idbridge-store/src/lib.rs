@@ -277,6 +277,15 @@ pub trait DirectoryRepo {
         tenant_id: Uuid,
         request: &ListRequest,
     ) -> Result<(Listing<DirectoryUser>, Vec<UserGroup>)>;
+    /// [`Self::list_users`] as a SCIM list writes it out whole: each document as
+    /// stored, unparsed, and (with `with_groups`) the groups as
+    /// [`Self::list_users_with_groups`] reads them.
+    async fn list_stored_users(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+        with_groups: bool,
+    ) -> Result<(Listing<StoredUser>, Option<Vec<UserGroup>>)>;
     /// The groups each of these users directly belongs to.
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>>;
 

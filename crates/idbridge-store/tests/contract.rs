@@ -2205,6 +2205,41 @@ both_backends! {
 }
 
 both_backends! {
+    async fn stored_users_come_as_their_documents_compact_text(db: TestDb) {
+        // A SCIM list writes documents out as stored text (`list_stored_users`):
+        // the same members as the parsed user, without PostgreSQL's spacing, and a
+        // document that is not an object is refused as corrupt, not written out.
+        use idbridge_scim::query::list_request;
+        use idbridge_scim::schema::ResourceType;
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        let (mut ada, ctx) = directory_user(acme.id, "ada@acme.example");
+        ada.document.insert(
+            "name".into(),
+            serde_json::json!({"givenName": "Ada", "familyName": "King, \"Lovelace\": x"}),
+        );
+        store.create_user(&ada, &ctx).await.expect("ada");
+        let request = list_request(ResourceType::User, None, None, None, None, None).expect("request");
+        for with_groups in [false, true] {
+            let (listing, groups) =
+                store.list_stored_users(acme.id, &request, with_groups).await.expect("list");
+            assert_eq!(groups.is_some(), with_groups);
+            let [user] = listing.items.as_slice() else { panic!("one user: {listing:?}") };
+            let text = user.document.get();
+            assert_eq!(idbridge_scim::stored::compact(text), text);
+            let document: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).expect("object");
+            assert_eq!(document, ada.document);
+            assert_eq!((user.id, user.version), (ada.id, ada.version));
+        }
+        assert_eq!(count(&db, "UPDATE directory_users SET document = '[1]' RETURNING CAST(1 AS BIGINT)").await, 1);
+        let refused = store.list_stored_users(acme.id, &request, false).await;
+        assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+    }
+}
+
+both_backends! {
     async fn a_write_raising_hundreds_of_events_appends_every_one_in_order(db: TestDb) {
         // A batch's events go to the feed many to a statement (SQLite: 128): a group
         // made with 300 members raises more than two statements' worth, and each

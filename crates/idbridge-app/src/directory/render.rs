@@ -3,8 +3,10 @@
 
 use idbridge_scim::projection::never_returned;
 use idbridge_scim::resource::schemas_of;
-use idbridge_scim::schema::ResourceType;
-use idbridge_store::{DirectoryGroup, DirectoryUser, GroupMember, UserGroup};
+use idbridge_scim::schema::{ResourceType, is_schema_urn};
+use idbridge_scim::stored::Members;
+use idbridge_store::{DirectoryGroup, DirectoryUser, GroupMember, StoredUser, UserGroup};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
@@ -156,14 +158,64 @@ pub fn group(
 /// it, written straight to the serializer: the same JSON, byte for byte, as
 /// [`user`] after [`Projection::apply`] gives serialized, without building that
 /// map (a list page renders a hundred; building and dropping a tree of values for
-/// each was a good part of a page's cost).
+/// each was a good part of a page's cost). A list's users come as stored
+/// ([`UserResource::stored`]): their documents' values are written as the text
+/// they were stored as, never parsed.
 ///
 /// [`Projection::apply`]: idbridge_scim::projection::Projection::apply
 pub struct UserResource<'a> {
     base: &'a Base<'a>,
-    user: &'a DirectoryUser,
+    id: uuid::Uuid,
+    created_at: time::OffsetDateTime,
+    updated_at: time::OffsetDateTime,
+    version: i64,
+    document: Document<'a>,
     groups: Option<&'a [UserGroup]>,
     location: String,
+}
+
+/// A user's document: parsed, or its members read off the stored text.
+enum Document<'a> {
+    Parsed(&'a Map<String, Value>),
+    Stored(Members<'a>),
+}
+
+/// One member's value, either way.
+enum Member<'a> {
+    Parsed(&'a Value),
+    Stored(&'a RawValue),
+}
+
+impl serde::Serialize for Member<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Member::Parsed(value) => value.serialize(serializer),
+            Member::Stored(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+impl Document<'_> {
+    /// The members in byte order of their names.
+    fn members(&self) -> Vec<(&str, Member<'_>)> {
+        match self {
+            Document::Parsed(map) => map
+                .iter()
+                .map(|(key, value)| (key.as_str(), Member::Parsed(value)))
+                .collect(),
+            Document::Stored(members) => members
+                .iter()
+                .map(|(key, raw)| (key, Member::Stored(raw)))
+                .collect(),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Document::Parsed(map) => map.contains_key(name),
+            Document::Stored(members) => members.contains(name),
+        }
+    }
 }
 
 impl<'a> UserResource<'a> {
@@ -174,10 +226,32 @@ impl<'a> UserResource<'a> {
     ) -> Self {
         Self {
             base,
-            user,
+            id: user.id,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            version: user.version,
+            document: Document::Parsed(&user.document),
             groups,
             location: base.location(ResourceType::User, &user.id),
         }
+    }
+
+    /// A listed user, its document as stored (the store checked it is an object).
+    pub fn stored(
+        base: &'a Base<'a>,
+        user: &'a StoredUser,
+        groups: Option<&'a [UserGroup]>,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            base,
+            id: user.id,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            version: user.version,
+            document: Document::Stored(Members::parse(user.document.get())?),
+            groups,
+            location: base.location(ResourceType::User, &user.id),
+        })
     }
 }
 
@@ -205,34 +279,32 @@ impl Added {
 impl serde::Serialize for UserResource<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let user = self.user;
-        let document = &user.document;
+        let document = &self.document;
         let mine: Vec<&UserGroup> = self
             .groups
-            .map(|groups| groups.iter().filter(|g| g.user_id == user.id).collect())
+            .map(|groups| groups.iter().filter(|g| g.user_id == self.id).collect())
             .unwrap_or_default();
         // Which added members appear, and whether they or the document's win.
         let added = |which: Added| -> Option<bool> {
             match which {
-                Added::Groups if mine.is_empty() => {
-                    document.contains_key("groups").then_some(false)
-                }
+                Added::Groups if mine.is_empty() => document.contains("groups").then_some(false),
                 Added::Groups | Added::Meta => Some(true),
-                Added::Id => Some(!document.contains_key("id")),
-                Added::Schemas => Some(!document.contains_key("schemas")),
+                Added::Id => Some(!document.contains("id")),
+                Added::Schemas => Some(!document.contains("schemas")),
             }
         };
+        let members = document.members();
         let mut map = serializer.serialize_map(None)?;
-        let mut own = document
+        let mut own = members
             .iter()
             .filter(|(key, _)| !never_returned(ResourceType::User, key))
             .peekable();
         for (which, name) in Added::ALL {
-            while let Some((key, value)) = own.next_if(|(key, _)| key.as_str() < name) {
+            while let Some((key, value)) = own.next_if(|(key, _)| *key < name) {
                 map.serialize_entry(key, value)?;
             }
             let Some(ours) = added(which) else { continue };
-            let theirs = own.next_if(|(key, _)| key.as_str() == name);
+            let theirs = own.next_if(|(key, _)| *key == name);
             if !ours {
                 if let Some((key, value)) = theirs {
                     map.serialize_entry(key, value)?;
@@ -247,19 +319,27 @@ impl serde::Serialize for UserResource<'_> {
                         groups: &mine,
                     },
                 )?,
-                Added::Id => map.serialize_entry(name, &user.id)?,
+                Added::Id => map.serialize_entry(name, &self.id)?,
                 Added::Meta => map.serialize_entry(
                     name,
                     &Meta {
                         resource_type: "User",
-                        created: formatted(user.created_at),
-                        last_modified: formatted(user.updated_at),
+                        created: formatted(self.created_at),
+                        last_modified: formatted(self.updated_at),
                         location: &self.location,
-                        version: etag(user.version),
+                        version: etag(self.version),
                     },
                 )?,
+                // The core schema, then each extension present (`schemas_of`).
                 Added::Schemas => {
-                    map.serialize_entry(name, &schemas_of(ResourceType::User, document))?
+                    let mut schemas = vec![ResourceType::User.core_schema().id];
+                    schemas.extend(
+                        members
+                            .iter()
+                            .map(|(key, _)| *key)
+                            .filter(|key| is_schema_urn(key)),
+                    );
+                    map.serialize_entry(name, &schemas)?
                 }
             }
         }
@@ -408,7 +488,25 @@ mod tests {
                 .collect();
             let groups = with_groups.then_some(groups.as_slice());
             let straight = serde_json::to_string(&UserResource::new(&base, &user, groups)).expect("json");
-            prop_assert_eq!(straight, through_the_map(&base, &user, groups));
+            let expected = through_the_map(&base, &user, groups);
+            prop_assert_eq!(&straight, &expected);
+            // As stored: compact (SQLite), or spaced as PostgreSQL gives `jsonb`.
+            let document = Value::Object(user.document.clone());
+            for text in [
+                serde_json::to_string(&document).expect("json"),
+                serde_json::to_string_pretty(&document).expect("json"),
+            ] {
+                let text = idbridge_scim::stored::compact(&text).into_owned();
+                let stored = StoredUser {
+                    id: user.id,
+                    created_at: user.created_at,
+                    updated_at: user.updated_at,
+                    version: user.version,
+                    document: RawValue::from_string(text).expect("raw"),
+                };
+                let resource = UserResource::stored(&base, &stored, groups).expect("object");
+                prop_assert_eq!(serde_json::to_string(&resource).expect("json"), expected.clone());
+            }
         }
     }
 

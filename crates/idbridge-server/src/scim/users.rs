@@ -9,6 +9,7 @@ use idbridge_app::directory::{self, ScimChange};
 use idbridge_scim::projection::Projection;
 use idbridge_scim::schema::ResourceType;
 use idbridge_scim::{ScimError, discovery, query};
+use idbridge_store::StoreError;
 use serde_json::Value;
 
 use super::error::{ScimProblem, scim_json};
@@ -114,8 +115,26 @@ async fn list(
         query.excluded_attributes.as_deref(),
     )?;
     let store = &state.app.store;
+    let with_groups = projection.wants(ResourceType::User, "groups");
+    let base = base(state, tenant);
+    if projection.trims_nothing() {
+        // What IdPs ask: every user whole, each document written out as stored.
+        let (listing, groups) = store
+            .list_stored_users(tenant.tenant.id, &request, with_groups)
+            .await?;
+        let resources = listing
+            .items
+            .iter()
+            .map(|user| render::UserResource::stored(&base, user, groups.as_deref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ScimProblem::from(StoreError::Corrupt(format!("a stored user: {e}"))))?;
+        return Ok(scim_json(
+            StatusCode::OK,
+            &discovery::ListResponse::new(listing.total, request.start_index, resources),
+        ));
+    }
     // The groups come with the page, in its statement, when the answer shows them.
-    let (listing, groups) = if projection.wants(ResourceType::User, "groups") {
+    let (listing, groups) = if with_groups {
         let (listing, groups) = store
             .list_users_with_groups(tenant.tenant.id, &request)
             .await?;
@@ -123,19 +142,6 @@ async fn list(
     } else {
         (store.list_users(tenant.tenant.id, &request).await?, None)
     };
-    let base = base(state, tenant);
-    if projection.trims_nothing() {
-        // What IdPs ask: every user whole, written straight out.
-        let resources = listing
-            .items
-            .iter()
-            .map(|user| render::UserResource::new(&base, user, groups.as_deref()))
-            .collect();
-        return Ok(scim_json(
-            StatusCode::OK,
-            &discovery::ListResponse::new(listing.total, request.start_index, resources),
-        ));
-    }
     let resources = listing
         .items
         .into_iter()

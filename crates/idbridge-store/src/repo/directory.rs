@@ -26,7 +26,8 @@ use crate::scim_sql::{self, Bind, Sql, Table};
 use crate::{
     DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
     Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningFilter,
-    ProvisioningRecord, Result, StoreError, SweptHistory, UserGroup, UserSource, WriteContext,
+    ProvisioningRecord, Result, StoreError, StoredUser, SweptHistory, UserGroup, UserSource,
+    WriteContext,
 };
 
 /// A stored document, which must be a JSON object.
@@ -61,6 +62,30 @@ impl FromRow for DirectoryUser {
             created_at: row.time("created_at")?,
             updated_at: row.time("updated_at")?,
             version: row.get("version")?,
+        })
+    }
+}
+
+impl FromRow for StoredUser {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        let raw: Box<serde_json::value::RawValue> = row.json("document")?;
+        // PostgreSQL gives `jsonb` back spaced; SQLite holds what serde wrote.
+        let document = match idbridge_scim::stored::compact(raw.get()) {
+            std::borrow::Cow::Borrowed(_) => raw,
+            std::borrow::Cow::Owned(text) => serde_json::value::RawValue::from_string(text)
+                .map_err(|e| StoreError::Corrupt(format!("a stored document: {e}")))?,
+        };
+        if !document.get().starts_with('{') {
+            return Err(StoreError::Corrupt(
+                "a stored document is not a JSON object".into(),
+            ));
+        }
+        Ok(StoredUser {
+            id: row.get("id")?,
+            created_at: row.time("created_at")?,
+            updated_at: row.time("updated_at")?,
+            version: row.get("version")?,
+            document,
         })
     }
 }
@@ -546,14 +571,15 @@ impl Identified for DirectoryUser {
 
 /// A user and the groups it directly belongs to (a query's `member_of` column, see
 /// [`scim_sql::member_of_column`]).
-struct UserWithGroups {
-    user: DirectoryUser,
+struct UserWithGroups<U = DirectoryUser> {
+    user: U,
     groups: Vec<UserGroup>,
 }
 
-impl FromRow for UserWithGroups {
+impl<U: FromRow + Identified> FromRow for UserWithGroups<U> {
     fn from_row(row: &impl Row) -> Result<Self> {
-        let user = DirectoryUser::from_row(row)?;
+        let user = U::from_row(row)?;
+        let user_id = user.id();
         // `[[id, displayName], …]`; NULL (PostgreSQL) or `[]` (SQLite) for none.
         let member_of: Option<String> = row.get("member_of")?;
         let pairs: Vec<(String, String)> = match member_of {
@@ -567,7 +593,7 @@ impl FromRow for UserWithGroups {
                 let group_id = Uuid::parse_str(&id)
                     .map_err(|e| StoreError::Corrupt(format!("member_of id {id:?}: {e}")))?;
                 Ok(UserGroup {
-                    user_id: user.id,
+                    user_id,
                     group_id,
                     display_name,
                 })
@@ -581,9 +607,15 @@ impl FromRow for UserWithGroups {
     }
 }
 
-impl Identified for UserWithGroups {
+impl<U: Identified> Identified for UserWithGroups<U> {
     fn id(&self) -> Uuid {
-        self.user.id
+        self.user.id()
+    }
+}
+
+impl Identified for StoredUser {
+    fn id(&self) -> Uuid {
+        self.id
     }
 }
 
@@ -862,6 +894,33 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
             },
             groups,
         ))
+    }
+
+    async fn list_stored_users(
+        &self,
+        tenant_id: Uuid,
+        request: &ListRequest,
+        with_groups: bool,
+    ) -> Result<(Listing<StoredUser>, Option<Vec<UserGroup>>)> {
+        if !with_groups {
+            return Ok((
+                self.list(Table::Users, tenant_id, request, false).await?,
+                None,
+            ));
+        }
+        let listing: Listing<UserWithGroups<StoredUser>> =
+            self.list(Table::Users, tenant_id, request, true).await?;
+        let mut users = Vec::with_capacity(listing.items.len());
+        let mut groups = Vec::new();
+        for UserWithGroups { user, groups: of } in listing.items {
+            users.push(user);
+            groups.extend(of);
+        }
+        let listing = Listing {
+            total: listing.total,
+            items: users,
+        };
+        Ok((listing, Some(groups)))
     }
 
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>> {

@@ -73,6 +73,47 @@ both_backends! {
         assert_eq!(listed["totalResults"], 1);
     }
 
+    async fn a_listed_user_is_the_user_a_lookup_answers(db: TestDb) {
+        // A list writes each stored document out as its text, unparsed (PostgreSQL
+        // gives `jsonb` back spaced and reordered); a lookup parses it. Whatever the
+        // page, each listed user must be the same JSON as its own GET.
+        let app = TestApp::spawn(db).await;
+        let scim = app.scim_tenant("acme").await;
+        let mut ids = Vec::new();
+        for (n, name) in ["ada@example.com", "grace@example.com", "emile@example.com"].iter().enumerate() {
+            let user = scim
+                .expect(Method::POST, "/Users", Some(json!({
+                    "schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                    "userName": name,
+                    "displayName": format!("\"Quoted\", with: commas {n}"),
+                    "name": {"givenName": "G\u{e9}n", "familyName": "Lovelace", "formatted": "a\\b"},
+                    "emails": [{"value": name, "type": "work", "primary": true}, {"value": format!("x{n}@home.example"), "type": "home"}],
+                    "phoneNumbers": [{"value": "+1 555 0100", "type": "work"}],
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                        "department": "R&D", "manager": {"value": "m-1"}, "employeeNumber": "7"
+                    },
+                    "active": n != 1,
+                })), StatusCode::CREATED)
+                .await;
+            ids.push(user["id"].as_str().expect("id").to_owned());
+        }
+        scim.create_group("Eng", &[ids[0].as_str(), ids[2].as_str()]).await;
+        for query in [
+            "/Users?startIndex=1&count=10",
+            "/Users?startIndex=2&count=1",
+            "/Users",
+            &format!("/Users?filter={}", q("name.familyName eq \"Lovelace\"")),
+        ] {
+            let page = scim.get(query).await;
+            let listed = page["Resources"].as_array().expect("resources");
+            assert!(!listed.is_empty(), "{query}");
+            for user in listed {
+                let id = user["id"].as_str().expect("id");
+                assert_eq!(user, &scim.get(&format!("/Users/{id}")).await, "{query}");
+            }
+        }
+    }
+
     async fn user_name_is_unique_case_insensitively(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let scim = app.scim_tenant("acme").await;
