@@ -107,13 +107,12 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
 /// serializer writes it: PostgreSQL gives `jsonb` back with a space after each
 /// `:` and `,`. Borrowed when there is none.
 pub fn compact(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
-    // Whitespace outside strings, found by walking the strings' quotes.
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut first_space = None;
-    for (i, &b) in bytes.iter().enumerate() {
+    // One walk over the strings' quotes; a copy starts at the first whitespace
+    // outside a string (none at all for what serde wrote).
+    let mut out: Option<String> = None;
+    let mut from = 0;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
         if in_string {
             match (escaped, b) {
                 (true, _) => escaped = false,
@@ -123,35 +122,20 @@ pub fn compact(text: &str) -> Cow<'_, str> {
             }
         } else if b == b'"' {
             in_string = true;
-        } else if is_space(b) {
-            first_space = Some(i);
-            break;
-        }
-    }
-    let Some(start) = first_space else {
-        return Cow::Borrowed(text);
-    };
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..start]);
-    let mut from = start;
-    for (i, &b) in bytes.iter().enumerate().skip(start) {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if is_space(b) {
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
             // Whitespace is ASCII: `from..i` ends on a character boundary.
-            out.push_str(&text[from..i]);
+            out.get_or_insert_with(|| String::with_capacity(text.len()))
+                .push_str(&text[from..i]);
             from = i + 1;
         }
     }
-    out.push_str(&text[from..]);
-    Cow::Owned(out)
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[from..]);
+            Cow::Owned(out)
+        }
+    }
 }
 
 #[cfg(test)]

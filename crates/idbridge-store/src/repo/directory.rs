@@ -607,6 +607,23 @@ impl<U: FromRow + Identified> FromRow for UserWithGroups<U> {
     }
 }
 
+impl<U> UserWithGroups<U> {
+    /// The page's users, and all their groups.
+    fn split(listing: Listing<Self>) -> (Listing<U>, Vec<UserGroup>) {
+        let mut users = Vec::with_capacity(listing.items.len());
+        let mut groups = Vec::new();
+        for UserWithGroups { user, groups: of } in listing.items {
+            users.push(user);
+            groups.extend(of);
+        }
+        let listing = Listing {
+            total: listing.total,
+            items: users,
+        };
+        (listing, groups)
+    }
+}
+
 impl<U: Identified> Identified for UserWithGroups<U> {
     fn id(&self) -> Uuid {
         self.user.id()
@@ -879,20 +896,8 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         tenant_id: Uuid,
         request: &ListRequest,
     ) -> Result<(Listing<DirectoryUser>, Vec<UserGroup>)> {
-        let listing: Listing<UserWithGroups> =
-            self.list(Table::Users, tenant_id, request, true).await?;
-        let mut users = Vec::with_capacity(listing.items.len());
-        let mut groups = Vec::new();
-        for UserWithGroups { user, groups: of } in listing.items {
-            users.push(user);
-            groups.extend(of);
-        }
-        Ok((
-            Listing {
-                total: listing.total,
-                items: users,
-            },
-            groups,
+        Ok(UserWithGroups::split(
+            self.list(Table::Users, tenant_id, request, true).await?,
         ))
     }
 
@@ -908,18 +913,9 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
                 None,
             ));
         }
-        let listing: Listing<UserWithGroups<StoredUser>> =
-            self.list(Table::Users, tenant_id, request, true).await?;
-        let mut users = Vec::with_capacity(listing.items.len());
-        let mut groups = Vec::new();
-        for UserWithGroups { user, groups: of } in listing.items {
-            users.push(user);
-            groups.extend(of);
-        }
-        let listing = Listing {
-            total: listing.total,
-            items: users,
-        };
+        let (listing, groups) = UserWithGroups::<StoredUser>::split(
+            self.list(Table::Users, tenant_id, request, true).await?,
+        );
         Ok((listing, Some(groups)))
     }
 
