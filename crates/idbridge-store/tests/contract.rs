@@ -2241,25 +2241,30 @@ both_backends! {
 
 both_backends! {
     async fn a_write_raising_hundreds_of_events_appends_every_one_in_order(db: TestDb) {
-        // A batch's events go to the feed many to a statement (SQLite: 128): a group
-        // made with 300 members raises more than two statements' worth, and each
-        // must be there once, in the order the write raised them.
+        // A batch's events go to the feed many to a statement (SQLite: 128): a
+        // group made with 1,400 members raises eleven statements' worth, and each
+        // must be there once, in the order the write raised them, numbered on from
+        // the creations before it.
         use idbridge_store::MemberRef;
+        const MEMBERS: i64 = 1_400;
         let store = open(&db).await;
         let acme = tenant("acme");
         store.create_tenant(&acme, None).await.expect("tenant");
-        let mut members = Vec::new();
-        for n in 0..300 {
-            let (user, ctx) = directory_user(acme.id, &format!("m{n:03}@acme.example"));
-            store.create_user(&user, &ctx).await.expect("user");
-            members.push(user.id);
+        let users: Vec<_> = (0..MEMBERS)
+            .map(|n| directory_user(acme.id, &format!("m{n:04}@acme.example")))
+            .collect();
+        // At once: the group commit writes them in few batches.
+        for created in futures::future::join_all(users.iter().map(|(u, ctx)| store.create_user(u, ctx))).await {
+            created.expect("user");
         }
+        let creations = store.list_events(acme.id, 0, 2 * MEMBERS as u32).await.expect("events");
+        assert_eq!(creations.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=MEMBERS).collect::<Vec<i64>>());
         let eng = group(acme.id, "Eng", T0);
         let refs: Vec<MemberRef> =
-            members.iter().map(|id| MemberRef { value: id.to_string(), kind: None }).collect();
+            users.iter().map(|(u, _)| MemberRef { value: u.id.to_string(), kind: None }).collect();
         store.create_group(&eng, &refs, &quiet(T0)).await.expect("group");
-        let events = store.list_events(acme.id, 300, 1000).await.expect("events");
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (301..=600).collect::<Vec<i64>>());
+        let events = store.list_events(acme.id, MEMBERS, 2 * MEMBERS as u32).await.expect("events");
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (MEMBERS + 1..=2 * MEMBERS).collect::<Vec<i64>>());
         let added: Vec<String> = events
             .iter()
             .map(|e| {
@@ -2268,6 +2273,71 @@ both_backends! {
             })
             .collect();
         assert_eq!(added, refs.iter().map(|r| r.value.clone()).collect::<Vec<_>>());
+        let other = tenant("globex");
+        store.create_tenant(&other, None).await.expect("tenant");
+        assert!(store.list_events(other.id, 0, 10).await.expect("events").is_empty());
+    }
+
+    async fn users_created_together_go_in_together_and_a_taken_name_fails_alone(db: TestDb) {
+        // Creations that meet in a batch are written with one statement for their
+        // rows and one for their addresses. Two of them take a name another one of
+        // them holds (in other letter case): those two, and only those, are refused,
+        // and every other user is there with both of its addresses.
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        let crowd: Vec<_> = (0..60)
+            .map(|n| {
+                let name = match n {
+                    20 | 40 => "User5@acme.example".to_owned(),
+                    n => format!("user{n}@acme.example"),
+                };
+                let (mut user, ctx) = directory_user(acme.id, &name);
+                user.document.insert(
+                    "emails".into(),
+                    serde_json::json!([
+                        {"value": format!("work{n}@acme.example"), "type": "work", "primary": true},
+                        {"value": format!("home{n}@example.org"), "type": "home"}
+                    ]),
+                );
+                (user, ctx)
+            })
+            .collect();
+        let outcomes = futures::future::join_all(crowd.iter().map(|(u, ctx)| store.create_user(u, ctx))).await;
+        for (n, outcome) in outcomes.iter().enumerate() {
+            match n {
+                20 | 40 => assert!(matches!(outcome, Err(StoreError::Conflict(_))), "{n}: {outcome:?}"),
+                _ => assert!(outcome.is_ok(), "{n}: {outcome:?}"),
+            }
+        }
+        for (n, (user, _)) in crowd.iter().enumerate() {
+            let stored = store.user_by_id(acme.id, user.id).await.expect("read");
+            assert_eq!(stored.as_ref(), (n != 20 && n != 40).then_some(user), "{n}");
+        }
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_user_emails").await, 116);
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_user_emails WHERE position = 1 AND type_lower = 'home' AND NOT is_primary").await, 58);
+        let events = store.list_events(acme.id, 0, 100).await.expect("events");
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=58).collect::<Vec<i64>>());
+    }
+
+    async fn an_event_for_a_tenant_that_is_gone_is_refused_and_writes_nothing(db: TestDb) {
+        // The feed's append finds the tenant's row to number the events from; with
+        // no row, the write is refused and its transaction (here, its audit record)
+        // rolled back.
+        let store = open(&db).await;
+        let gone = tenant("gone");
+        let event = idbridge_store::NewEvent {
+            kind: idbridge_core::EventKind::UserCreated,
+            resource_type: idbridge_core::EventResource::User,
+            resource_id: Uuid::now_v7(),
+            data: serde_json::json!({}),
+        };
+        let audit = audit_record(&gone, AuditAction::TenantUpdated, T0);
+        let refused = store.append_tenant_event(gone.id, &event, T0, &audit).await;
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+        let audits = store.list_audit(&AuditFilter::default(), PageRequest::first(10)).await.expect("audit");
+        assert!(audits.items.is_empty(), "{audits:?}");
+        assert!(store.list_events(gone.id, 0, 10).await.expect("events").is_empty());
     }
 }
 

@@ -203,37 +203,50 @@ async fn write_emails<D: Db>(
             .execute(&mut *conn)
             .await?;
     }
-    // At most `idbridge_scim::resource::MAX_VALUES` rows of six values: far under
-    // either database's limit on bound values.
-    let keys = idbridge_scim::resource::email_keys(&user.document);
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new(D::DIALECT);
-    sql.push(
-        "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, type_lower, \
-         is_primary) VALUES ",
-    );
-    for (position, (value, kind, primary)) in keys.into_iter().enumerate() {
-        if position > 0 {
-            sql.push(", ");
+    insert_emails::<D>(conn, &[user]).await
+}
+
+/// The most address rows one `INSERT` carries (five or six values each).
+const EMAILS_PER_INSERT: usize = 256;
+
+/// Inserts the address rows of users that have none stored, many to a statement.
+async fn insert_emails<D: Db>(conn: &mut D::Connection, users: &[&DirectoryUser]) -> Result<()> {
+    let rows: Vec<_> = users
+        .iter()
+        .flat_map(|user| {
+            idbridge_scim::resource::email_keys(&user.document)
+                .into_iter()
+                .enumerate()
+                .map(move |(position, key)| (*user, position, key))
+        })
+        .collect();
+    for rows in rows.chunks(EMAILS_PER_INSERT) {
+        let mut sql = Sql::new(D::DIALECT);
+        sql.push(
+            "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, \
+             type_lower, is_primary) VALUES ",
+        );
+        for (i, (user, position, (value, kind, primary))) in rows.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(Bind::Uuid(user.id))
+                .push(", ")
+                .bind(Bind::Int(*position as i64))
+                .push(", ")
+                .bind(Bind::Uuid(user.tenant_id))
+                .push(", ")
+                .bind(Bind::Text(value.clone()))
+                .push(", ");
+            match kind {
+                Some(kind) => sql.bind(Bind::Text(kind.clone())),
+                None => sql.push("NULL"),
+            };
+            sql.push(", ").bind(Bind::Bool(*primary)).push(")");
         }
-        sql.push("(")
-            .bind(Bind::Uuid(user.id))
-            .push(", ")
-            .bind(Bind::Int(position as i64))
-            .push(", ")
-            .bind(Bind::Uuid(user.tenant_id))
-            .push(", ")
-            .bind(Bind::Text(value))
-            .push(", ");
-        match kind {
-            Some(kind) => sql.bind(Bind::Text(kind)),
-            None => sql.push("NULL"),
-        };
-        sql.push(", ").bind(Bind::Bool(primary)).push(")");
+        query_assembled::<D>(sql).execute(&mut *conn).await?;
     }
-    query_assembled::<D>(sql).execute(&mut *conn).await?;
     Ok(())
 }
 

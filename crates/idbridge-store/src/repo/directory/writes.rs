@@ -23,10 +23,10 @@ use uuid::Uuid;
 
 use super::rank_blocks::{self, Counted};
 use super::{
-    Finished, add_members, apply_member_changes, display_name_lower, finish_writes,
+    Finished, add_members, apply_member_changes, display_name_lower, finish_writes, insert_emails,
     missing_or_moved, remove_from_all_groups, user_conflict, write_emails,
 };
-use crate::db::{Db, Scalar, Ts, query};
+use crate::db::{Db, Scalar, Ts, query, query_built, values_rows};
 use crate::group_commit::BatchWriter;
 use crate::scim_sql::Table;
 use crate::{
@@ -94,8 +94,33 @@ impl<D: Db> BatchWriter for DirectoryWrites<D> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         let mut answers = Vec::with_capacity(batch.len());
         let mut finished = Vec::with_capacity(batch.len());
-        for write in batch {
+        let mut rest = batch;
+        while let Some(write) = rest.first() {
+            // Users created one after another (an IdP's first push is mostly
+            // that) go in together: a statement for their rows and one for their
+            // addresses, not two per user. If one of them cannot be written, the
+            // batch is rolled back and each is written alone (`group_commit`).
+            let created: Vec<&DirectoryUser> = rest
+                .iter()
+                .map_while(|w| match w {
+                    DirectoryWrite::CreateUser { user, .. } => Some(user),
+                    _ => None,
+                })
+                .collect();
+            if created.len() > 1 {
+                insert_users::<D>(&mut tx, &created).await?;
+                insert_emails::<D>(&mut tx, &created).await?;
+                for write in &rest[..created.len()] {
+                    if let DirectoryWrite::CreateUser { user, ctx } = write {
+                        finished.push(write.finished(user.tenant_id, ctx, Vec::new()));
+                    }
+                    answers.push(Ok(None));
+                }
+                rest = &rest[created.len()..];
+                continue;
+            }
             answers.push(write.run::<D>(&mut tx, &mut finished).await?);
+            rest = &rest[1..];
         }
         finish_writes::<D>(&mut tx, &finished).await?;
         // Last: every tenant's row is taken by now (`finish_writes`), so on
@@ -154,9 +179,9 @@ impl DirectoryWrite {
     ) -> Result<Answer> {
         match self {
             DirectoryWrite::CreateUser { user, ctx } => {
-                insert_user::<D>(&mut *conn, user).await?;
+                insert_users::<D>(&mut *conn, &[user]).await?;
                 // A new user has no rows to replace.
-                write_emails::<D>(&mut *conn, user, false).await?;
+                insert_emails::<D>(&mut *conn, &[user]).await?;
                 finished.push(self.finished(user.tenant_id, ctx, Vec::new()));
                 Ok(Ok(None))
             }
@@ -286,27 +311,40 @@ async fn refused<D: Db>(
     Ok(Err(missing_or_moved::<D>(conn, table, tenant_id, id).await?))
 }
 
-async fn insert_user<D: Db>(conn: &mut D::Connection, user: &DirectoryUser) -> Result<()> {
-    query::<D>(
-        "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
-         display_name_lower, active, document, source, created_at, updated_at, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(user.id)
-    .bind(user.tenant_id)
-    .bind(&user.user_name)
-    .bind(user.user_name.to_lowercase())
-    .bind(&user.external_id)
-    .bind(display_name_lower(&user.document))
-    .bind(user.active)
-    .bind(Json(&user.document))
-    .bind(user.source.as_str())
-    .bind(Ts(user.created_at))
-    .bind(Ts(user.updated_at))
-    .bind(user.version)
-    .execute(conn)
-    .await
-    .map_err(user_conflict)?;
+/// The most users one `INSERT` carries ([`USER_COLUMNS`] values each).
+const USERS_PER_INSERT: usize = 64;
+const USER_COLUMNS: usize = 12;
+
+/// Inserts new users' rows, many to a statement.
+async fn insert_users<D: Db>(conn: &mut D::Connection, users: &[&DirectoryUser]) -> Result<()> {
+    for users in users.chunks(USERS_PER_INSERT) {
+        let mut text = String::from(
+            "INSERT INTO directory_users (id, tenant_id, user_name, user_name_lower, external_id, \
+             display_name_lower, active, document, source, created_at, updated_at, version) \
+             VALUES ",
+        );
+        values_rows(&mut text, 1, users.len(), USER_COLUMNS);
+        users
+            .iter()
+            .fold(query_built::<D>(text), |insert, user| {
+                insert
+                    .bind(user.id)
+                    .bind(user.tenant_id)
+                    .bind(&user.user_name)
+                    .bind(user.user_name.to_lowercase())
+                    .bind(&user.external_id)
+                    .bind(display_name_lower(&user.document))
+                    .bind(user.active)
+                    .bind(Json(&user.document))
+                    .bind(user.source.as_str())
+                    .bind(Ts(user.created_at))
+                    .bind(Ts(user.updated_at))
+                    .bind(user.version)
+            })
+            .execute(&mut *conn)
+            .await
+            .map_err(user_conflict)?;
+    }
     Ok(())
 }
 
