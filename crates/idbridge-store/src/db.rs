@@ -40,6 +40,11 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// file's write lock at once (`IMMEDIATE`), so a transaction never fails to
     /// upgrade halfway.
     const BEGIN_WRITE: &'static str;
+    /// Whether a batch's run of user updates goes in one statement
+    /// (`repo::directory::writes`): a round trip saved per user on PostgreSQL; on
+    /// SQLite the joined `UPDATE … FROM` costs more than the hand-offs it saves
+    /// (PATCH −10 % pinned), so each user is its own statement there.
+    const UPDATES_TOGETHER: bool;
     /// The client that registered exactly `$1` as a redirect URI (JSON arrays are
     /// searched differently).
     const CLIENT_FOR_REDIRECT_URI: &'static str;

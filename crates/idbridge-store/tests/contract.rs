@@ -2320,6 +2320,71 @@ both_backends! {
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=58).collect::<Vec<i64>>());
     }
 
+    async fn users_updated_together_each_get_the_answer_they_would_alone(db: TestDb) {
+        // Updates that meet in a batch are written with one statement, each row
+        // only if it is still at the version its writer read. Among thirty: a stale
+        // version, a user that was never created, a second update of a user the
+        // crowd already updates, and a change of addresses. Then a rename into a
+        // name another user holds, among updates that are fine. Each gets what it
+        // would get alone.
+        let store = open(&db).await;
+        let acme = tenant("acme");
+        store.create_tenant(&acme, None).await.expect("tenant");
+        let users: Vec<_> = (0..30).map(|n| directory_user(acme.id, &format!("u{n}@acme.example"))).collect();
+        for (user, ctx) in &users {
+            store.create_user(user, ctx).await.expect("user");
+        }
+        let next = |user: &idbridge_store::DirectoryUser, title: &str| {
+            let mut next = user.clone();
+            next.document.insert("title".into(), title.into());
+            next.version = user.version + 1;
+            next.updated_at = T0 + time::Duration::minutes(5);
+            next
+        };
+        let mut crowd: Vec<(idbridge_store::DirectoryUser, i64, bool)> =
+            users.iter().map(|(u, _)| (next(u, &format!("T{}", u.user_name)), 1, false)).collect();
+        crowd[5].1 = 7;
+        crowd[10].0.document.insert("emails".into(), serde_json::json!([{"value": "new10@acme.example", "primary": true}]));
+        crowd[10].2 = true;
+        crowd.insert(12, (next(&users[11].0, "second"), 1, false));
+        let (ghost, _) = directory_user(acme.id, "ghost@acme.example");
+        crowd.push((next(&ghost, "ghost"), 1, false));
+        let q = quiet(T0);
+        let outcomes = futures::future::join_all(
+            crowd.iter().map(|(user, expected, emails)| store.update_user(user, *expected, *emails, &q)),
+        )
+        .await;
+        for (n, outcome) in outcomes.iter().enumerate() {
+            match n {
+                5 | 12 => assert!(matches!(outcome, Err(StoreError::VersionMismatch)), "{n}: {outcome:?}"),
+                31 => assert!(matches!(outcome, Err(StoreError::NotFound)), "{n}: {outcome:?}"),
+                _ => assert!(outcome.is_ok(), "{n}: {outcome:?}"),
+            }
+        }
+        for (n, (user, _)) in users.iter().enumerate() {
+            let stored = store.user_by_id(acme.id, user.id).await.expect("read").expect("user");
+            let at = if n > 11 { n + 1 } else { n };
+            let expected = if n == 5 { user } else { &crowd[at].0 };
+            assert_eq!(&stored, expected, "{n}");
+        }
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_user_emails WHERE value_lower = 'new10@acme.example'").await, 1);
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_user_emails WHERE value_lower = 'u10@acme.example'").await, 0);
+        assert_eq!(count(&db, "SELECT count(*) FROM directory_user_emails").await, 30);
+
+        let (taker, fine) = (next(&crowd[2].0, "taker"), [next(&crowd[1].0, "x"), next(&crowd[3].0, "y")]);
+        let mut taker = taker;
+        taker.user_name = "U4@acme.example".into();
+        let (before, taking, after) = futures::join!(
+            store.update_user(&fine[0], 2, false, &q),
+            store.update_user(&taker, 2, false, &q),
+            store.update_user(&fine[1], 2, false, &q),
+        );
+        assert!(matches!(taking, Err(StoreError::Conflict(_))), "{taking:?}");
+        assert!(before.is_ok() && after.is_ok(), "{before:?} {after:?}");
+        assert_eq!(store.user_by_id(acme.id, users[2].0.id).await.expect("read").as_ref(), Some(&crowd[2].0));
+        assert_eq!(store.user_by_id(acme.id, users[3].0.id).await.expect("read").as_ref(), Some(&fine[1]));
+    }
+
     async fn an_event_for_a_tenant_that_is_gone_is_refused_and_writes_nothing(db: TestDb) {
         // The feed's append finds the tenant's row to number the events from; with
         // no row, the write is refused and its transaction (here, its audit record)

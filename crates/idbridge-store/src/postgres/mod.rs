@@ -68,6 +68,7 @@ impl SqlStore<Postgres> {
 impl Db for Postgres {
     const BACKEND: Backend = Backend::Postgres;
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const UPDATES_TOGETHER: bool = true;
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT id FROM oidc_clients \
          WHERE redirect_uris @> jsonb_build_array($1::text) ORDER BY id LIMIT 1";
     /// FOR UPDATE: a concurrent redemption of the same code waits here until this

@@ -113,6 +113,7 @@ impl SqlStore<Sqlite> {
 impl Db for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const UPDATES_TOGETHER: bool = false;
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT c.id FROM oidc_clients c WHERE EXISTS \
          (SELECT 1 FROM json_each(c.redirect_uris) u WHERE u.value = $1) ORDER BY c.id LIMIT 1";
     /// No row lock: the redemption's transaction began IMMEDIATE on the single

@@ -96,27 +96,22 @@ impl<D: Db> BatchWriter for DirectoryWrites<D> {
         let mut finished = Vec::with_capacity(batch.len());
         let mut rest = batch;
         while let Some(write) = rest.first() {
-            // Users created one after another (an IdP's first push is mostly
-            // that) go in together: a statement for their rows and one for their
-            // addresses, not two per user. If one of them cannot be written, the
-            // batch is rolled back and each is written alone (`group_commit`).
-            let created: Vec<&DirectoryUser> = rest
-                .iter()
-                .map_while(|w| match w {
-                    DirectoryWrite::CreateUser { user, .. } => Some(user),
-                    _ => None,
-                })
-                .collect();
-            if created.len() > 1 {
-                insert_users::<D>(&mut tx, &created).await?;
-                insert_emails::<D>(&mut tx, &created).await?;
-                for write in &rest[..created.len()] {
-                    if let DirectoryWrite::CreateUser { user, ctx } = write {
-                        finished.push(write.finished(user.tenant_id, ctx, Vec::new()));
-                    }
-                    answers.push(Ok(None));
+            // Users created, or updated, one after another (an IdP's first push is
+            // mostly creations, its later ones updates) go in together: a
+            // statement for the run, not one or two per user. If one of them
+            // cannot be written (a taken name), the batch is rolled back and each
+            // is written alone (`group_commit`).
+            let together = match write {
+                DirectoryWrite::CreateUser { .. } => {
+                    create_together::<D>(&mut tx, rest, &mut answers, &mut finished).await?
                 }
-                rest = &rest[created.len()..];
+                DirectoryWrite::UpdateUser { .. } if D::UPDATES_TOGETHER => {
+                    update_together::<D>(&mut tx, rest, &mut answers, &mut finished).await?
+                }
+                _ => 0,
+            };
+            if together > 0 {
+                rest = &rest[together..];
                 continue;
             }
             answers.push(write.run::<D>(&mut tx, &mut finished).await?);
@@ -130,6 +125,87 @@ impl<D: Db> BatchWriter for DirectoryWrites<D> {
         tx.commit().await?;
         Ok(answers)
     }
+}
+
+/// Writes the run of creations at the head of `writes` together, if there are two
+/// or more: how many it wrote (0: none, the first is written alone).
+async fn create_together<'a, D: Db>(
+    conn: &mut D::Connection,
+    writes: &[&'a DirectoryWrite],
+    answers: &mut Vec<Answer>,
+    finished: &mut Vec<Finished<'a>>,
+) -> Result<usize> {
+    let run: Vec<(&'a DirectoryWrite, &'a DirectoryUser, &'a WriteContext)> = writes
+        .iter()
+        .map_while(|&write| match write {
+            DirectoryWrite::CreateUser { user, ctx } => Some((write, user, ctx)),
+            _ => None,
+        })
+        .collect();
+    if run.len() < 2 {
+        return Ok(0);
+    }
+    let users: Vec<&DirectoryUser> = run.iter().map(|(_, user, _)| *user).collect();
+    insert_users::<D>(&mut *conn, &users).await?;
+    insert_emails::<D>(&mut *conn, &users).await?;
+    for (write, user, ctx) in run {
+        finished.push(write.finished(user.tenant_id, ctx, Vec::new()));
+        answers.push(Ok(None));
+    }
+    Ok(users.len())
+}
+
+/// Writes the run of updates of distinct users at the head of `writes` together,
+/// if there are two or more: how many it answered (0: none, the first is written
+/// alone). An update whose user moved on or is gone is refused, as alone.
+async fn update_together<'a, D: Db>(
+    conn: &mut D::Connection,
+    writes: &[&'a DirectoryWrite],
+    answers: &mut Vec<Answer>,
+    finished: &mut Vec<Finished<'a>>,
+) -> Result<usize> {
+    // A user twice in one statement would be written once: a second update of a
+    // user starts the next run, after the first is written.
+    let mut seen = std::collections::HashSet::new();
+    let run: Vec<(&'a DirectoryWrite, UserUpdate<'a>, bool, &'a WriteContext)> = writes
+        .iter()
+        .map_while(|&write| match write {
+            DirectoryWrite::UpdateUser {
+                user,
+                expected_version,
+                emails_changed,
+                ctx,
+            } if seen.insert(user.id) => Some((
+                write,
+                UserUpdate {
+                    user,
+                    expected_version: *expected_version,
+                },
+                *emails_changed,
+                ctx,
+            )),
+            _ => None,
+        })
+        .collect();
+    if run.len() < 2 {
+        return Ok(0);
+    }
+    let updates: Vec<UserUpdate<'_>> = run.iter().map(|(_, update, _, _)| *update).collect();
+    let written = update_users::<D>(&mut *conn, &updates).await?;
+    for (write, UserUpdate { user, .. }, emails_changed, ctx) in &run {
+        if !written.contains(&user.id) {
+            answers.push(refused::<D>(&mut *conn, Table::Users, user.tenant_id, user.id).await?);
+            continue;
+        }
+        // The version matched, so the stored email rows are those of the version
+        // the caller read: unchanged addresses need no rewrite.
+        if *emails_changed {
+            write_emails::<D>(&mut *conn, user, true).await?;
+        }
+        finished.push(write.finished(user.tenant_id, ctx, Vec::new()));
+        answers.push(Ok(None));
+    }
+    Ok(run.len())
 }
 
 impl DirectoryWrite {
@@ -348,7 +424,8 @@ async fn insert_users<D: Db>(conn: &mut D::Connection, users: &[&DirectoryUser])
     Ok(())
 }
 
-/// Whether the user was at `expected_version` (and is now written).
+/// Whether the user was at `expected_version` (and is now written): one user, in
+/// the plain statement both databases run fastest.
 async fn update_user<D: Db>(
     conn: &mut D::Connection,
     user: &DirectoryUser,
@@ -376,6 +453,67 @@ async fn update_user<D: Db>(
     .await
     .map_err(user_conflict)?;
     Ok(updated > 0)
+}
+
+/// A user's new row, written if the stored one is still at `expected_version`.
+#[derive(Clone, Copy)]
+struct UserUpdate<'a> {
+    user: &'a DirectoryUser,
+    expected_version: i64,
+}
+
+/// The most users one `UPDATE` carries ([`USER_COLUMNS`] values each, the
+/// expected version in place of the creation time).
+const USERS_PER_UPDATE: usize = 64;
+
+/// Writes each user still at its expected version, many to a statement: the ids of
+/// those written. The users are distinct (a row matched twice would be written
+/// once).
+async fn update_users<D: Db>(
+    conn: &mut D::Connection,
+    updates: &[UserUpdate<'_>],
+) -> Result<std::collections::HashSet<Uuid>> {
+    let mut written = std::collections::HashSet::with_capacity(updates.len());
+    for updates in updates.chunks(USERS_PER_UPDATE) {
+        let mut text = String::from(
+            "WITH v (id, tenant_id, user_name, user_name_lower, external_id, \
+             display_name_lower, active, document, updated_at, version, expected, source) \
+             AS (VALUES ",
+        );
+        values_rows(&mut text, 1, updates.len(), USER_COLUMNS);
+        text.push_str(
+            ") UPDATE directory_users SET user_name = v.user_name, \
+             user_name_lower = v.user_name_lower, external_id = v.external_id, \
+             display_name_lower = v.display_name_lower, active = v.active, \
+             document = v.document, updated_at = v.updated_at, version = v.version, \
+             source = v.source FROM v WHERE directory_users.id = v.id \
+             AND directory_users.tenant_id = v.tenant_id \
+             AND directory_users.version = v.expected RETURNING directory_users.id",
+        );
+        let ids: Vec<Scalar<Uuid>> = updates
+            .iter()
+            .fold(query_built::<D>(text), |update, u| {
+                let user = u.user;
+                update
+                    .bind(user.id)
+                    .bind(user.tenant_id)
+                    .bind(&user.user_name)
+                    .bind(user.user_name.to_lowercase())
+                    .bind(&user.external_id)
+                    .bind(display_name_lower(&user.document))
+                    .bind(user.active)
+                    .bind(Json(&user.document))
+                    .bind(Ts(user.updated_at))
+                    .bind(user.version)
+                    .bind(u.expected_version)
+                    .bind(user.source.as_str())
+            })
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(user_conflict)?;
+        written.extend(ids.into_iter().map(|Scalar(id)| id));
+    }
+    Ok(written)
 }
 
 /// The addresses a user being deleted had, remembered before the row (and its
