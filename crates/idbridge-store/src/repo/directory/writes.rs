@@ -26,7 +26,7 @@ use super::{
     Finished, add_members, apply_member_changes, display_name_lower, finish_writes, insert_emails,
     missing_or_moved, remove_from_all_groups, user_conflict, write_emails,
 };
-use crate::db::{Db, Scalar, Ts, query, query_built, values_rows};
+use crate::db::{Db, Query, Scalar, Ts, query, query_built, values_rows};
 use crate::group_commit::BatchWriter;
 use crate::scim_sql::Table;
 use crate::{
@@ -403,15 +403,7 @@ async fn insert_users<D: Db>(conn: &mut D::Connection, users: &[&DirectoryUser])
         users
             .iter()
             .fold(query_built::<D>(text), |insert, user| {
-                insert
-                    .bind(user.id)
-                    .bind(user.tenant_id)
-                    .bind(&user.user_name)
-                    .bind(user.user_name.to_lowercase())
-                    .bind(&user.external_id)
-                    .bind(display_name_lower(&user.document))
-                    .bind(user.active)
-                    .bind(Json(&user.document))
+                bind_user_row(insert, user)
                     .bind(user.source.as_str())
                     .bind(Ts(user.created_at))
                     .bind(Ts(user.updated_at))
@@ -424,6 +416,31 @@ async fn insert_users<D: Db>(conn: &mut D::Connection, users: &[&DirectoryUser])
     Ok(())
 }
 
+/// Binds the first values of a user's row, in the order of every statement here
+/// that writes one: id, tenant, userName (as given and lowered), externalId,
+/// lowered displayName, active, document.
+fn bind_user_row<D: Db>(query: Query<D>, user: &DirectoryUser) -> Query<D> {
+    query
+        .bind(user.id)
+        .bind(user.tenant_id)
+        .bind(&user.user_name)
+        .bind(user.user_name.to_lowercase())
+        .bind(&user.external_id)
+        .bind(display_name_lower(&user.document))
+        .bind(user.active)
+        .bind(Json(&user.document))
+}
+
+/// Binds an update's twelve values: [`bind_user_row`]'s, then the update's time,
+/// the new version, the version expected, the source.
+fn bind_update<D: Db>(query: Query<D>, user: &DirectoryUser, expected_version: i64) -> Query<D> {
+    bind_user_row(query, user)
+        .bind(Ts(user.updated_at))
+        .bind(user.version)
+        .bind(expected_version)
+        .bind(user.source.as_str())
+}
+
 /// Whether the user was at `expected_version` (and is now written): one user, in
 /// the plain statement both databases run fastest.
 async fn update_user<D: Db>(
@@ -431,24 +448,16 @@ async fn update_user<D: Db>(
     user: &DirectoryUser,
     expected_version: i64,
 ) -> Result<bool> {
-    let updated = query::<D>(
-        "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
+    let updated = bind_update(
+        query::<D>(
+            "UPDATE directory_users SET user_name = $3, user_name_lower = $4, external_id = $5, \
          display_name_lower = $6, active = $7, document = $8, updated_at = $9, version = $10, \
          source = $12 \
          WHERE id = $1 AND tenant_id = $2 AND version = $11",
+        ),
+        user,
+        expected_version,
     )
-    .bind(user.id)
-    .bind(user.tenant_id)
-    .bind(&user.user_name)
-    .bind(user.user_name.to_lowercase())
-    .bind(&user.external_id)
-    .bind(display_name_lower(&user.document))
-    .bind(user.active)
-    .bind(Json(&user.document))
-    .bind(Ts(user.updated_at))
-    .bind(user.version)
-    .bind(expected_version)
-    .bind(user.source.as_str())
     .execute(conn)
     .await
     .map_err(user_conflict)?;
@@ -493,20 +502,7 @@ async fn update_users<D: Db>(
         let ids: Vec<Scalar<Uuid>> = updates
             .iter()
             .fold(query_built::<D>(text), |update, u| {
-                let user = u.user;
-                update
-                    .bind(user.id)
-                    .bind(user.tenant_id)
-                    .bind(&user.user_name)
-                    .bind(user.user_name.to_lowercase())
-                    .bind(&user.external_id)
-                    .bind(display_name_lower(&user.document))
-                    .bind(user.active)
-                    .bind(Json(&user.document))
-                    .bind(Ts(user.updated_at))
-                    .bind(user.version)
-                    .bind(u.expected_version)
-                    .bind(user.source.as_str())
+                bind_update(update, u.user, u.expected_version)
             })
             .fetch_all(&mut *conn)
             .await
