@@ -2324,7 +2324,8 @@ both_backends! {
         // Updates that meet in a batch are written with one statement, each row
         // only if it is still at the version its writer read. Among thirty: a stale
         // version, a user that was never created, a second update of a user the
-        // crowd already updates, and a change of addresses. Then a rename into a
+        // crowd already updates, another tenant's update naming one of these
+        // users, and a change of addresses. Then a rename into a
         // name another user holds, among updates that are fine. Each gets what it
         // would get alone.
         let store = open(&db).await;
@@ -2349,6 +2350,12 @@ both_backends! {
         crowd.insert(12, (next(&users[11].0, "second"), 1, false));
         let (ghost, _) = directory_user(acme.id, "ghost@acme.example");
         crowd.push((next(&ghost, "ghost"), 1, false));
+        // Another tenant's write naming one of acme's users: not found there.
+        let globex = tenant("globex");
+        store.create_tenant(&globex, None).await.expect("tenant");
+        let mut forged = next(&users[7].0, "forged");
+        forged.tenant_id = globex.id;
+        crowd.push((forged, 1, false));
         let q = quiet(T0);
         let outcomes = futures::future::join_all(
             crowd.iter().map(|(user, expected, emails)| store.update_user(user, *expected, *emails, &q)),
@@ -2357,7 +2364,7 @@ both_backends! {
         for (n, outcome) in outcomes.iter().enumerate() {
             match n {
                 5 | 12 => assert!(matches!(outcome, Err(StoreError::VersionMismatch)), "{n}: {outcome:?}"),
-                31 => assert!(matches!(outcome, Err(StoreError::NotFound)), "{n}: {outcome:?}"),
+                31 | 32 => assert!(matches!(outcome, Err(StoreError::NotFound)), "{n}: {outcome:?}"),
                 _ => assert!(outcome.is_ok(), "{n}: {outcome:?}"),
             }
         }

@@ -206,46 +206,43 @@ async fn write_emails<D: Db>(
     insert_emails::<D>(conn, &[user]).await
 }
 
-/// The most address rows one `INSERT` carries (five or six values each).
+/// The most address rows one `INSERT` carries ([`EMAIL_COLUMNS`] values each).
 const EMAILS_PER_INSERT: usize = 256;
+const EMAIL_COLUMNS: usize = 6;
 
-/// Inserts the address rows of users that have none stored, many to a statement.
+/// Inserts the address rows of users that have none stored, many to a statement,
+/// each value bound as it is (a missing type as NULL).
 async fn insert_emails<D: Db>(conn: &mut D::Connection, users: &[&DirectoryUser]) -> Result<()> {
     let rows: Vec<_> = users
         .iter()
-        .flat_map(|user| {
+        .flat_map(|&user| {
             idbridge_scim::resource::email_keys(&user.document)
                 .into_iter()
                 .enumerate()
-                .map(move |(position, key)| (*user, position, key))
+                .map(move |(position, key)| (user, position as i64, key))
         })
         .collect();
     for rows in rows.chunks(EMAILS_PER_INSERT) {
-        let mut sql = Sql::new(D::DIALECT);
-        sql.push(
+        let mut text = String::from(
             "INSERT INTO directory_user_emails (user_id, position, tenant_id, value_lower, \
              type_lower, is_primary) VALUES ",
         );
-        for (i, (user, position, (value, kind, primary))) in rows.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(Bind::Uuid(user.id))
-                .push(", ")
-                .bind(Bind::Int(*position as i64))
-                .push(", ")
-                .bind(Bind::Uuid(user.tenant_id))
-                .push(", ")
-                .bind(Bind::Text(value.clone()))
-                .push(", ");
-            match kind {
-                Some(kind) => sql.bind(Bind::Text(kind.clone())),
-                None => sql.push("NULL"),
-            };
-            sql.push(", ").bind(Bind::Bool(*primary)).push(")");
-        }
-        query_assembled::<D>(sql).execute(&mut *conn).await?;
+        values_rows(&mut text, 1, rows.len(), EMAIL_COLUMNS);
+        rows.iter()
+            .fold(
+                query_built::<D>(text),
+                |insert, (user, position, (value, kind, primary))| {
+                    insert
+                        .bind(user.id)
+                        .bind(*position)
+                        .bind(user.tenant_id)
+                        .bind(value.as_str())
+                        .bind(kind.as_deref())
+                        .bind(*primary)
+                },
+            )
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
