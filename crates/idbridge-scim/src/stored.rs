@@ -159,7 +159,16 @@ mod tests {
 
     #[test]
     fn anything_but_an_object_is_refused() {
-        for text in ["[]", "\"a\"", "1", "{", "{\"a\":}"] {
+        for text in [
+            "[]",
+            "\"a\"",
+            "1",
+            "{",
+            "{\"a\":}",
+            "",
+            "{} x",
+            "{\"a\":1}}",
+        ] {
             assert!(Members::parse(text).is_err(), "{text}");
         }
     }

@@ -182,6 +182,11 @@ pub(crate) trait Row {
         Ok(self.get::<Option<Ts>>(column)?.map(|t| t.0))
     }
 
+    /// A JSON column's text, compact (no whitespace between tokens, as serde
+    /// writes it), neither parsed nor checked here: SQLite's text as stored,
+    /// PostgreSQL's `jsonb` with its spacing taken out.
+    fn json_text(&self, column: &str) -> Result<String>;
+
     /// A JSON column: `jsonb` on PostgreSQL, text on SQLite.
     fn json<T: serde::de::DeserializeOwned + 'static>(&self, column: &str) -> Result<T> {
         Ok(self.get::<sqlx::types::Json<T>>(column)?.0)
@@ -199,6 +204,11 @@ impl Row for SqliteRow {
         Ok(sqlx::Row::try_get(self, column)?)
     }
 
+    fn json_text(&self, column: &str) -> Result<String> {
+        // What idbridge (serde) or SQLite's JSON functions wrote: compact.
+        self.get(column)
+    }
+
     fn first<T: Column>(&self) -> Result<T> {
         Ok(sqlx::Row::try_get(self, 0)?)
     }
@@ -207,6 +217,15 @@ impl Row for SqliteRow {
 impl Row for PgRow {
     fn get<T: Column>(&self, column: &str) -> Result<T> {
         Ok(sqlx::Row::try_get(self, column)?)
+    }
+
+    fn json_text(&self, column: &str) -> Result<String> {
+        // PostgreSQL writes `jsonb` out with a space after each `:` and `,`.
+        let raw: Box<serde_json::value::RawValue> = self.json(column)?;
+        Ok(match idbridge_scim::stored::compact(raw.get()) {
+            std::borrow::Cow::Owned(text) => text,
+            std::borrow::Cow::Borrowed(_) => Box::<str>::from(raw).into_string(),
+        })
     }
 
     fn first<T: Column>(&self) -> Result<T> {

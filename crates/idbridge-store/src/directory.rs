@@ -64,8 +64,10 @@ pub struct StoredUser {
     pub updated_at: OffsetDateTime,
     /// Incremented by every write; the ETag.
     pub version: i64,
-    /// A JSON object, without whitespace between its tokens.
-    pub document: Box<serde_json::value::RawValue>,
+    /// A JSON object's text, without whitespace between its tokens. Not parsed
+    /// when read: `idbridge_scim::stored::Members::parse`, which reads it out,
+    /// refuses anything else (both databases hold only valid JSON there).
+    pub document: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -814,25 +814,51 @@ pub(crate) fn member_of_column(dialect: Dialect) -> &'static str {
     }
 }
 
-/// A page of users (from [`page_query`], [`page_after_query`] or
-/// [`page_from_end_query`]) with each user's direct groups in a `member_of` column,
-/// a JSON array of `[id, displayName]` pairs: the page and its groups in one
-/// statement, so an IdP's lookup costs one round trip to the database fewer. The
-/// groups are read for the page's rows only, and the page is ordered again outside
-/// (a subquery's order is not the outer query's).
-pub(crate) fn with_member_of(
+/// What a list statement reads around its page (see [`project`]).
+pub(crate) struct Projection<'a> {
+    pub table: Table,
+    /// The columns of `r`, the page's rows, that the rows are read from.
+    pub columns: &'a str,
+    /// Each user's direct groups in a `member_of` column ([`member_of_column`]).
+    pub member_of: bool,
+    /// The table's maintained count for the tenant, in a `listed_total` column
+    /// (NULL when not asked for, or when the tenant is gone).
+    pub total_of: Option<Uuid>,
+}
+
+/// A page (from [`page_query`], [`page_after_query`], [`page_within_query`] or
+/// [`page_from_end_query`]) read as `projection` says, in one statement: only the
+/// columns the rows are read from (every column of a row is copied out of SQLite
+/// whether read or not), the users' groups with them, so an IdP's lookup costs one
+/// round trip fewer, and the tenant's count beside them, so a full first page or
+/// a walk's next page needs no second statement for its `totalResults` (and reads
+/// it in the page's own snapshot). The page is ordered again outside (a subquery's
+/// order is not the outer query's).
+pub(crate) fn project(
     page: Sql,
+    projection: &Projection<'_>,
     sort: Option<&(Field, SortOrder)>,
 ) -> Result<Sql, StoreError> {
     let mut sql = Sql::new(page.dialect);
-    sql.push("SELECT r.*, ")
-        .push(member_of_column(page.dialect))
-        .push(" FROM (");
+    sql.push("SELECT ").push(projection.columns);
+    if projection.member_of {
+        sql.push(", ").push(member_of_column(page.dialect));
+    }
+    sql.push(match (projection.total_of, projection.table) {
+        (Some(_), Table::Users) => ", c.user_count AS listed_total",
+        (Some(_), Table::Groups) => ", c.group_count AS listed_total",
+        (None, _) => ", CAST(NULL AS BIGINT) AS listed_total",
+    });
+    sql.push(" FROM (");
     // The page's placeholders keep their numbers: nothing is bound before them.
     sql.text.push_str(&page.text);
     sql.binds.extend(page.binds);
     sql.push(") r");
-    order_by(&mut sql, Table::Users, sort, false)?;
+    if let Some(tenant_id) = projection.total_of {
+        sql.push(" LEFT JOIN tenants c ON c.id = ")
+            .bind(Bind::Uuid(tenant_id));
+    }
+    order_by(&mut sql, projection.table, sort, false)?;
     Ok(sql)
 }
 

@@ -2207,8 +2207,9 @@ both_backends! {
 both_backends! {
     async fn stored_users_come_as_their_documents_compact_text(db: TestDb) {
         // A SCIM list writes documents out as stored text (`list_stored_users`):
-        // the same members as the parsed user, without PostgreSQL's spacing, and a
-        // document that is not an object is refused as corrupt, not written out.
+        // the same members as the parsed user, without PostgreSQL's spacing. The
+        // store hands the text over unparsed; what writes it out parses it once and
+        // refuses anything but an object (`render::UserResource::stored`).
         use idbridge_scim::query::list_request;
         use idbridge_scim::schema::ResourceType;
         let store = open(&db).await;
@@ -2226,7 +2227,7 @@ both_backends! {
                 store.list_stored_users(acme.id, &request, with_groups).await.expect("list");
             assert_eq!(groups.is_some(), with_groups);
             let [user] = listing.items.as_slice() else { panic!("one user: {listing:?}") };
-            let text = user.document.get();
+            let text = user.document.as_str();
             assert_eq!(idbridge_scim::stored::compact(text), text);
             let document: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(text).expect("object");
@@ -2234,8 +2235,68 @@ both_backends! {
             assert_eq!((user.id, user.version), (ada.id, ada.version));
         }
         assert_eq!(count(&db, "UPDATE directory_users SET document = '[1]' RETURNING CAST(1 AS BIGINT)").await, 1);
-        let refused = store.list_stored_users(acme.id, &request, false).await;
-        assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+        let (listing, _) = store.list_stored_users(acme.id, &request, false).await.expect("list");
+        assert_eq!(listing.items[0].document, "[1]");
+    }
+}
+
+both_backends! {
+    async fn a_list_reads_its_tenants_count_with_the_page(db: TestDb) {
+        // An unfiltered page that comes back full reads its totalResults, the
+        // tenant's maintained count, in its own statement (`scim_sql::project`):
+        // the tenant's own count, for users (each way a list reads them) and
+        // groups, on a first page, a walk's next page and a page past the end.
+        use idbridge_scim::query::list_request;
+        use idbridge_scim::schema::ResourceType;
+        use idbridge_store::MemberRef;
+        let store = open(&db).await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&acme, None).await.expect("acme");
+        store.create_tenant(&globex, None).await.expect("globex");
+        let mut first = None;
+        for i in 0..5 {
+            let (user, ctx) = directory_user(acme.id, &format!("u{i}@acme.example"));
+            store.create_user(&user, &ctx).await.expect("user");
+            first.get_or_insert(user.id);
+        }
+        for i in 0..9 {
+            let (user, ctx) = directory_user(globex.id, &format!("u{i}@globex.example"));
+            store.create_user(&user, &ctx).await.expect("user");
+        }
+        let member = MemberRef { value: first.expect("a user").to_string(), kind: None };
+        for name in ["eng", "ops", "sales"] {
+            store.create_group(&group(acme.id, name, T0), std::slice::from_ref(&member), &quiet(T0)).await.expect("group");
+        }
+        store.create_group(&group(globex.id, "eng", T0), &[], &quiet(T0)).await.expect("group");
+        let users = |start: &str, count: &str| {
+            list_request(ResourceType::User, None, None, None, Some(start), Some(count)).expect("request")
+        };
+        for (start, count, len) in [("1", "2", 2), ("3", "2", 2), ("5", "2", 1), ("6", "2", 0), ("1", "5", 5)] {
+            let request = users(start, count);
+            let plain = store.list_users(acme.id, &request).await.expect("users");
+            let (joined, groups) = store.list_users_with_groups(acme.id, &request).await.expect("with groups");
+            let (stored, _) = store.list_stored_users(acme.id, &request, false).await.expect("stored");
+            let (stored_joined, stored_groups) =
+                store.list_stored_users(acme.id, &request, true).await.expect("stored, groups");
+            for (total, items) in [
+                (plain.total, plain.items.len()),
+                (joined.total, joined.items.len()),
+                (stored.total, stored.items.len()),
+                (stored_joined.total, stored_joined.items.len()),
+            ] {
+                assert_eq!((total, items), (5, len), "startIndex={start}&count={count}");
+            }
+            let expected_groups = if start == "1" { 3 } else { 0 };
+            assert_eq!(groups.len(), expected_groups);
+            assert_eq!(stored_groups.map(|g| g.len()), Some(expected_groups));
+            let ids: Vec<Uuid> = plain.items.iter().map(|u| u.id).collect();
+            assert_eq!(ids, stored.items.iter().map(|u| u.id).collect::<Vec<_>>());
+        }
+        let groups = list_request(ResourceType::Group, None, None, None, Some("1"), Some("2")).expect("request");
+        let listed = store.list_groups(acme.id, &groups).await.expect("groups");
+        assert_eq!((listed.total, listed.items.len()), (3, 2));
+        let listed = store.list_groups(globex.id, &groups).await.expect("groups");
+        assert_eq!((listed.total, listed.items.len()), (1, 1));
     }
 }
 

@@ -248,7 +248,7 @@ impl<'a> UserResource<'a> {
             created_at: user.created_at,
             updated_at: user.updated_at,
             version: user.version,
-            document: Document::Stored(Members::parse(user.document.get())?),
+            document: Document::Stored(Members::parse(&user.document)?),
             groups,
             location: base.location(ResourceType::User, &user.id),
         })
@@ -502,11 +502,36 @@ mod tests {
                     created_at: user.created_at,
                     updated_at: user.updated_at,
                     version: user.version,
-                    document: RawValue::from_string(text).expect("raw"),
+                    document: text,
                 };
                 let resource = UserResource::stored(&base, &stored, groups).expect("object");
                 prop_assert_eq!(serde_json::to_string(&resource).expect("json"), expected.clone());
             }
+        }
+    }
+
+    #[test]
+    fn a_stored_document_that_is_not_one_json_object_is_refused() {
+        // The store hands documents over unparsed; this is where they are read.
+        let public_url = PublicUrl::parse("https://id.example.com").expect("url");
+        let slug = TenantSlug::parse("acme").expect("slug");
+        let base = Base {
+            public_url: &public_url,
+            slug: &slug,
+        };
+        let user = a_user(Map::new());
+        for text in ["[1]", "\"x\"", "{\"a\":1} {}", "{\"a\":", ""] {
+            let stored = StoredUser {
+                id: user.id,
+                created_at: user.created_at,
+                updated_at: user.updated_at,
+                version: user.version,
+                document: text.into(),
+            };
+            assert!(
+                UserResource::stored(&base, &stored, None).is_err(),
+                "{text}"
+            );
         }
     }
 

@@ -68,24 +68,12 @@ impl FromRow for DirectoryUser {
 
 impl FromRow for StoredUser {
     fn from_row(row: &impl Row) -> Result<Self> {
-        let raw: Box<serde_json::value::RawValue> = row.json("document")?;
-        // PostgreSQL gives `jsonb` back spaced; SQLite holds what serde wrote.
-        let document = match idbridge_scim::stored::compact(raw.get()) {
-            std::borrow::Cow::Borrowed(_) => raw,
-            std::borrow::Cow::Owned(text) => serde_json::value::RawValue::from_string(text)
-                .map_err(|e| StoreError::Corrupt(format!("a stored document: {e}")))?,
-        };
-        if !document.get().starts_with('{') {
-            return Err(StoreError::Corrupt(
-                "a stored document is not a JSON object".into(),
-            ));
-        }
         Ok(StoredUser {
             id: row.get("id")?,
             created_at: row.time("created_at")?,
             updated_at: row.time("updated_at")?,
             version: row.get("version")?,
-            document,
+            document: row.json_text("document")?,
         })
     }
 }
@@ -568,12 +556,33 @@ fn v7_floor(at: OffsetDateTime) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
-/// A resource with an id, for the walk's page anchors.
-trait Identified {
+/// A resource a SCIM list reads: the columns it is read from, and its id, for the
+/// walk's page anchors.
+trait Listed: FromRow {
+    /// The columns of a page's rows `r` that [`FromRow::from_row`] reads.
+    const COLUMNS: &'static str;
+
     fn id(&self) -> Uuid;
 }
 
-impl Identified for DirectoryUser {
+/// A listed row and the tenant's count read beside it (see [`scim_sql::project`]).
+struct WithTotal<T> {
+    item: T,
+    total: Option<i64>,
+}
+
+impl<T: FromRow> FromRow for WithTotal<T> {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        Ok(Self {
+            item: T::from_row(row)?,
+            total: row.get("listed_total")?,
+        })
+    }
+}
+
+impl Listed for DirectoryUser {
+    const COLUMNS: &'static str = "r.*";
+
     fn id(&self) -> Uuid {
         self.id
     }
@@ -586,7 +595,7 @@ struct UserWithGroups<U = DirectoryUser> {
     groups: Vec<UserGroup>,
 }
 
-impl<U: FromRow + Identified> FromRow for UserWithGroups<U> {
+impl<U: Listed> FromRow for UserWithGroups<U> {
     fn from_row(row: &impl Row) -> Result<Self> {
         let user = U::from_row(row)?;
         let user_id = user.id();
@@ -634,19 +643,25 @@ impl<U> UserWithGroups<U> {
     }
 }
 
-impl<U: Identified> Identified for UserWithGroups<U> {
+impl<U: Listed> Listed for UserWithGroups<U> {
+    const COLUMNS: &'static str = U::COLUMNS;
+
     fn id(&self) -> Uuid {
         self.user.id()
     }
 }
 
-impl Identified for StoredUser {
+impl Listed for StoredUser {
+    const COLUMNS: &'static str = "r.id, r.created_at, r.updated_at, r.version, r.document";
+
     fn id(&self) -> Uuid {
         self.id
     }
 }
 
-impl Identified for DirectoryGroup {
+impl Listed for DirectoryGroup {
+    const COLUMNS: &'static str = "r.*";
+
     fn id(&self) -> Uuid {
         self.id
     }
@@ -654,7 +669,7 @@ impl Identified for DirectoryGroup {
 
 impl<D: Db> SqlStore<D> {
     /// A SCIM list: one page, and the total matching.
-    async fn list<T: FromRow + Identified>(
+    async fn list<T: Listed>(
         &self,
         table: Table,
         tenant_id: Uuid,
@@ -726,13 +741,24 @@ impl<D: Db> SqlStore<D> {
             }
             None => scim_sql::page_query(D::DIALECT, table, tenant_id, request)?,
         };
-        let sql = match sql {
-            Some(page) if member_of => Some(scim_sql::with_member_of(page, request.sort.as_ref())?),
-            other => other,
-        };
+        // Unfiltered and not yet known, the total is read with the page.
+        let with_total = total.is_none() && request.filter.is_none();
         let mut items: Vec<T> = Vec::new();
-        if let Some(sql) = sql {
-            items = query_assembled::<D>(sql).fetch_all(&mut conn).await?;
+        let mut listed_total = None;
+        if let Some(page) = sql {
+            let projection = scim_sql::Projection {
+                table,
+                columns: T::COLUMNS,
+                member_of,
+                total_of: with_total.then_some(tenant_id),
+            };
+            let sql = scim_sql::project(page, &projection, request.sort.as_ref())?;
+            let rows: Vec<WithTotal<T>> = query_assembled::<D>(sql).fetch_all(&mut conn).await?;
+            items.reserve_exact(rows.len());
+            for row in rows {
+                listed_total = listed_total.or(row.total);
+                items.push(row.item);
+            }
         }
         if walk
             && items.len() == request.count
@@ -748,7 +774,11 @@ impl<D: Db> SqlStore<D> {
         ) {
             (Some(total), _, _) => total,
             (None, Some(total), _) => total as i64,
-            (None, None, None) => maintained_total(&mut conn).await?,
+            (None, None, None) => match listed_total {
+                Some(total) => total,
+                // No row to read it beside (a page past the end).
+                None => maintained_total(&mut conn).await?,
+            },
             (None, None, Some(filter)) => {
                 let sql = scim_sql::count_query(D::DIALECT, table, tenant_id, filter)?;
                 let Scalar(count) = query_assembled::<D>(sql).fetch_one(&mut conn).await?;
