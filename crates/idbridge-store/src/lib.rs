@@ -27,6 +27,7 @@ mod model;
 mod oidc;
 mod page_anchors;
 mod postgres;
+mod readers;
 mod repo;
 mod saml;
 mod scim_sql;

@@ -69,6 +69,7 @@ impl Db for Postgres {
     const BACKEND: Backend = Backend::Postgres;
     const BEGIN_WRITE: &'static str = "BEGIN";
     const UPDATES_TOGETHER: bool = true;
+    const KEEPS_READERS: bool = false;
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT id FROM oidc_clients \
          WHERE redirect_uris @> jsonb_build_array($1::text) ORDER BY id LIMIT 1";
     /// FOR UPDATE: a concurrent redemption of the same code waits here until this
@@ -184,7 +185,7 @@ mod index_tests {
             let url = DatabaseUrl::parse(db.url()).expect("url");
             let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
             store.migrate().await.expect("migrate");
-            let mut conn = store.pool.acquire().await.expect("connection");
+            let mut conn = store.readers.pool().acquire().await.expect("connection");
             for statement in [
                 "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
                  VALUES ('00000000-0000-0000-0000-000000000000', 'acme', 'Acme', now(), now())",
@@ -239,7 +240,7 @@ mod index_tests {
             let url = DatabaseUrl::parse(db.url()).expect("url");
             let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
             store.migrate().await.expect("migrate");
-            let mut conn = store.pool.acquire().await.expect("connection");
+            let mut conn = store.readers.pool().acquire().await.expect("connection");
             for statement in [
                 "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
                  VALUES ('00000000-0000-0000-0000-000000000000', 'acme', 'Acme', now(), now())",
@@ -294,7 +295,7 @@ mod index_tests {
             let url = DatabaseUrl::parse(db.url()).expect("url");
             let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
             store.migrate().await.expect("migrate");
-            let mut conn = store.pool.acquire().await.expect("connection");
+            let mut conn = store.readers.pool().acquire().await.expect("connection");
             for statement in [
                 "INSERT INTO tenants (id, slug, name, created_at, updated_at) \
                  SELECT gen_random_uuid(), 't' || n, 'T' || n, now(), now() \
@@ -365,7 +366,7 @@ mod index_tests {
             let url = DatabaseUrl::parse(db.url()).expect("url");
             let store = PostgresStore::connect(&url, &PoolSettings::default()).expect("connect");
             store.migrate().await.expect("migrate");
-            let mut conn = store.pool.acquire().await.expect("connection");
+            let mut conn = store.readers.pool().acquire().await.expect("connection");
             sqlx::query("SET enable_seqscan = off")
                 .execute(&mut *conn)
                 .await

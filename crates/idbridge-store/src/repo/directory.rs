@@ -599,7 +599,7 @@ impl<U: Listed> FromRow for UserWithGroups<U> {
     fn from_row(row: &impl Row) -> Result<Self> {
         let user = U::from_row(row)?;
         let user_id = user.id();
-        // `[[id, displayName], …]`; NULL (PostgreSQL) or `[]` (SQLite) for none.
+        // `[[id, displayName], …]`; NULL for none.
         let member_of: Option<String> = row.get("member_of")?;
         let pairs: Vec<(String, String)> = match member_of {
             Some(text) => serde_json::from_str(&text)
@@ -678,7 +678,7 @@ impl<D: Db> SqlStore<D> {
     ) -> Result<Listing<T>> {
         let mut conn = self.read().await?;
         // Without a filter, the total is the tenant's maintained count, not a scan.
-        let maintained_total = async |conn: &mut sqlx::pool::PoolConnection<D>| -> Result<i64> {
+        let maintained_total = async |conn: &mut crate::readers::ReadConn<D>| -> Result<i64> {
             let sql = match table {
                 Table::Users => "SELECT user_count FROM tenants WHERE id = $1",
                 Table::Groups => "SELECT group_count FROM tenants WHERE id = $1",

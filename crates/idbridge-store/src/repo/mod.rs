@@ -12,6 +12,8 @@ use idbridge_core::roles::{MappingSource, RoleMapping, RolePolicy};
 use idbridge_core::secret::SecretHash;
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
+
+use crate::readers::{ReadConn, Readers};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -40,8 +42,9 @@ pub(crate) mod webhook;
 
 /// The store on one backend.
 pub(crate) struct SqlStore<D: Db> {
-    /// Readers. On SQLite, WAL lets them run beside the writer.
-    pub(crate) pool: Pool<D>,
+    /// Readers. On SQLite, WAL lets them run beside the writer, and the store keeps
+    /// them without sqlx's ping as each is given back (see `crate::readers`).
+    pub(crate) readers: Readers<D>,
     /// Where writes go. On SQLite, the one connection that writes: a file has a
     /// single writer, and queueing writes here, in order, beats letting them collide
     /// in SQLite's sleeping busy handler. On PostgreSQL, the same pool as `pool`.
@@ -63,15 +66,15 @@ impl<D: Db> SqlStore<D> {
             directory: GroupCommit::new(DirectoryWrites {
                 writer: writer.clone(),
             }),
-            pool,
+            readers: Readers::new(pool),
             writer,
             anchors: PageAnchors::default(),
         }
     }
 
     /// A connection for reading.
-    pub(crate) async fn read(&self) -> Result<PoolConnection<D>> {
-        Ok(self.pool.acquire().await?)
+    pub(crate) async fn read(&self) -> Result<ReadConn<D>> {
+        self.readers.acquire().await
     }
 
     /// The connection for a single-statement write.
@@ -252,7 +255,7 @@ impl<D: Db> Store for SqlStore<D> {
 
     async fn close(&self) {
         self.writer.close().await;
-        self.pool.close().await;
+        self.readers.close().await;
     }
 }
 

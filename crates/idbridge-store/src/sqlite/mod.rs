@@ -114,6 +114,7 @@ impl Db for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const UPDATES_TOGETHER: bool = false;
+    const KEEPS_READERS: bool = true;
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT c.id FROM oidc_clients c WHERE EXISTS \
          (SELECT 1 FROM json_each(c.redirect_uris) u WHERE u.value = $1) ORDER BY c.id LIMIT 1";
     /// No row lock: the redemption's transaction began IMMEDIATE on the single
@@ -232,7 +233,7 @@ mod index_tests {
     async fn plan(store: &SqliteStore, sql: &str, args: SqliteArguments) -> Vec<String> {
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
         sqlx::query_with(sqlx::AssertSqlSafe(explain), args)
-            .fetch_all(&store.pool)
+            .fetch_all(store.readers.pool())
             .await
             .expect("explain")
             .iter()
