@@ -46,7 +46,7 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// (PATCH −10 % pinned), so each user is its own statement there.
     const UPDATES_TOGETHER: bool;
     /// Whether the store keeps its reader connections itself, without sqlx's
-    /// ping as each is given back (see `crate::readers`): SQLite, where a ping is
+    /// ping as each is given back (see the `readers` module): SQLite, where a ping is
     /// a round trip to the connection's thread that finds nothing a statement's
     /// own error would not. PostgreSQL's readers share sqlx's pool with writers.
     const KEEPS_READERS: bool;
