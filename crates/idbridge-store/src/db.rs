@@ -45,11 +45,6 @@ pub(crate) trait Db: Database<Row: Row> + Sync {
     /// SQLite the joined `UPDATE … FROM` costs more than the hand-offs it saves
     /// (PATCH −10 % pinned), so each user is its own statement there.
     const UPDATES_TOGETHER: bool;
-    /// Whether the store keeps its reader connections itself, without sqlx's
-    /// ping as each is given back (see the `readers` module): SQLite, where a ping is
-    /// a round trip to the connection's thread that finds nothing a statement's
-    /// own error would not. PostgreSQL's readers share sqlx's pool with writers.
-    const KEEPS_READERS: bool;
     /// The client that registered exactly `$1` as a redirect URI (JSON arrays are
     /// searched differently).
     const CLIENT_FOR_REDIRECT_URI: &'static str;

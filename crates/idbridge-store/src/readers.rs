@@ -1,32 +1,29 @@
-//! SQLite's reader connections, kept by the store rather than by sqlx's pool.
+//! Reader connections, kept by the store rather than by sqlx's pool.
 //!
 //! sqlx's pool tests every connection it takes back: a `PoolConnection`'s drop
 //! spawns a task that pings the connection before it is idle again. On SQLite a
 //! ping is a command to the connection's own thread and its answer, two thread
 //! switches, as many as the statement the connection was taken for (an IdP's
-//! `userName eq` lookup made eight switches where four do, pinned to one core).
-//! On SQLite the ping finds nothing a statement's own error would not: a
-//! cancelled statement leaves nothing behind (the connection's thread resets it
-//! before its next command) and there is no server to lose. So the store keeps
-//! SQLite's readers itself, without the ping, and watches errors instead: one that
-//! says a connection is lost (its thread stopped) marks every connection out at
-//! that moment to be closed, not kept, when given back. Readers never hold a
-//! transaction (writes take theirs from the writer); one given back inside a
-//! transaction is closed all the same.
-//!
-//! PostgreSQL's readers stay in sqlx's pool ([`Db::KEEPS_READERS`]): there
-//! readers and writers share one pool, so `--database-max-connections` bounds
-//! them together, and its ping finds connections a restarted server dropped.
-//! (Without the ping, `filter_eq` on PostgreSQL measured +37 %; keeping readers
-//! there too needs the connection budget split between readers and writers.)
+//! `userName eq` lookup made eight switches where four do, pinned to one core);
+//! on PostgreSQL it is a round trip to the server. It finds nothing a
+//! statement's own error would not: a cancelled statement leaves nothing behind
+//! (SQLite's thread stops and resets it before its next command; sqlx's
+//! PostgreSQL connection drains what is left before its next statement). So the
+//! store keeps readers itself, without that ping, and watches errors instead: one
+//! that says a connection is lost (its thread stopped, its socket failed, the
+//! server ended its session) marks every connection out at that moment to be
+//! closed, not kept, when given back. A PostgreSQL connection that sat idle for a
+//! while (the server may have restarted, a proxy may have cut it) is pinged before
+//! it is lent again, as sqlx's pool did. Readers never hold a transaction (writes
+//! take theirs from the writer's pool); one given back inside a transaction is
+//! closed all the same.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Pool};
+use sqlx::{ConnectOptions, Connection, Pool};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Result;
@@ -36,9 +33,7 @@ use crate::db::Db;
 static CRASHED: AtomicU64 = AtomicU64::new(0);
 
 /// Called with every error the database gives (`From<sqlx::Error>`): one that
-/// says a connection is lost marks the connections out now as not to be kept
-/// (on SQLite only `WorkerCrashed` can; the rest are there should PostgreSQL's
-/// readers be kept too).
+/// says a connection is lost marks the connections out now as not to be kept.
 pub(crate) fn saw(error: &sqlx::Error) {
     let lost = match error {
         sqlx::Error::WorkerCrashed
@@ -59,31 +54,34 @@ pub(crate) fn saw(error: &sqlx::Error) {
 
 /// Idle reader connections and the permits that bound how many exist.
 pub(crate) struct Readers<D: Db> {
-    /// Opens connections (its options: file or server, timeouts).
+    /// Opens connections (its options: file or server) and gives the acquire
+    /// timeout; nothing is taken from it.
     pool: Pool<D>,
     kept: Arc<Kept<D>>,
     acquire_timeout: Duration,
+    /// A connection idle longer than this is pinged before it is lent.
+    ping_when_idle_for: Option<Duration>,
 }
 
 struct Kept<D: Db> {
-    idle: Mutex<Vec<D::Connection>>,
+    /// Each with when it was given back.
+    idle: Mutex<Vec<(D::Connection, Instant)>>,
     permits: Arc<Semaphore>,
 }
 
 impl<D: Db> Readers<D> {
-    pub(crate) fn new(pool: Pool<D>) -> Self {
-        let options = pool.options();
-        let (max, acquire_timeout) = (
-            options.get_max_connections() as usize,
-            options.get_acquire_timeout(),
-        );
+    /// At most `max` readers, opened with `pool`'s options.
+    pub(crate) fn new(pool: Pool<D>, max: u32, ping_when_idle_for: Option<Duration>) -> Self {
+        let max = max.max(1) as usize;
+        let acquire_timeout = pool.options().get_acquire_timeout();
         Self {
             pool,
             kept: Arc::new(Kept {
                 idle: Mutex::new(Vec::with_capacity(max)),
-                permits: Arc::new(Semaphore::new(max.max(1))),
+                permits: Arc::new(Semaphore::new(max)),
             }),
             acquire_timeout,
+            ping_when_idle_for,
         }
     }
 
@@ -94,11 +92,8 @@ impl<D: Db> Readers<D> {
     }
 
     /// A connection for reading: an idle one, or a new one while fewer than the
-    /// pool's maximum exist; the pool's acquire timeout bounds the wait.
+    /// maximum exist; the pool's acquire timeout bounds the wait.
     pub(crate) async fn acquire(&self) -> Result<ReadConn<D>> {
-        if !D::KEEPS_READERS {
-            return Ok(ReadConn::Pooled(self.pool.acquire().await?));
-        }
         let permit = tokio::time::timeout(
             self.acquire_timeout,
             self.kept.permits.clone().acquire_owned(),
@@ -107,26 +102,31 @@ impl<D: Db> Readers<D> {
         .map_err(|_| sqlx::Error::PoolTimedOut)?
         .map_err(|_| sqlx::Error::PoolClosed)?;
         let crashed_at = CRASHED.load(Ordering::Relaxed);
-        let idle = self
-            .kept
-            .idle
-            .lock()
-            .map(|mut idle| idle.pop())
-            .ok()
-            .flatten();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                use sqlx::ConnectOptions;
-                self.pool.connect_options().connect().await?
+        let conn = loop {
+            let idle = self
+                .kept
+                .idle
+                .lock()
+                .map(|mut idle| idle.pop())
+                .ok()
+                .flatten();
+            let Some((mut conn, since)) = idle else {
+                break self.pool.connect_options().connect().await?;
+            };
+            let stale = self
+                .ping_when_idle_for
+                .is_some_and(|after| since.elapsed() > after);
+            if !stale || conn.ping().await.is_ok() {
+                break conn;
             }
+            // Lost while idle: closed (dropped); the next idle one, or a new one.
         };
-        Ok(ReadConn::Kept(Lent {
+        Ok(ReadConn {
             conn: Some(conn),
             home: self.kept.clone(),
             crashed_at,
             _permit: permit,
-        }))
+        })
     }
 
     /// Refuses further acquires and closes the idle connections (those out are
@@ -137,7 +137,7 @@ impl<D: Db> Readers<D> {
             Ok(mut idle) => std::mem::take(&mut *idle),
             Err(_) => Vec::new(),
         };
-        for conn in idle {
+        for (conn, _) in idle {
             let _ = conn.close().await;
         }
         self.pool.close().await;
@@ -145,14 +145,7 @@ impl<D: Db> Readers<D> {
 }
 
 /// A reader connection, given back when dropped.
-pub(crate) enum ReadConn<D: Db> {
-    /// From sqlx's pool (PostgreSQL).
-    Pooled(PoolConnection<D>),
-    /// Kept by [`Readers`] (SQLite).
-    Kept(Lent<D>),
-}
-
-pub(crate) struct Lent<D: Db> {
+pub(crate) struct ReadConn<D: Db> {
     conn: Option<D::Connection>,
     home: Arc<Kept<D>>,
     /// [`CRASHED`] when it was lent.
@@ -161,17 +154,17 @@ pub(crate) struct Lent<D: Db> {
     _permit: OwnedSemaphorePermit,
 }
 
-impl<D: Db> Drop for Lent<D> {
+impl<D: Db> Drop for ReadConn<D> {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         // Not kept: one inside a transaction, any out when a connection was found
-        // lost, and any given back after `close`. Dropping one closes it (its
-        // thread ends and closes SQLite's handle).
+        // lost, and any given back after `close`. Dropping one closes it (SQLite's
+        // thread ends and closes its handle; PostgreSQL's socket is shut).
         let keep = !conn.is_in_transaction()
             && CRASHED.load(Ordering::Relaxed) == self.crashed_at
             && !self.home.permits.is_closed();
         if keep && let Ok(mut idle) = self.home.idle.lock() {
-            idle.push(conn);
+            idle.push((conn, Instant::now()));
         }
     }
 }
@@ -180,19 +173,13 @@ impl<D: Db> Deref for ReadConn<D> {
     type Target = D::Connection;
 
     fn deref(&self) -> &D::Connection {
-        match self {
-            ReadConn::Pooled(conn) => conn,
-            ReadConn::Kept(lent) => lent.conn.as_ref().expect("lent until dropped"),
-        }
+        self.conn.as_ref().expect("lent until dropped")
     }
 }
 
 impl<D: Db> DerefMut for ReadConn<D> {
     fn deref_mut(&mut self) -> &mut D::Connection {
-        match self {
-            ReadConn::Pooled(conn) => conn,
-            ReadConn::Kept(lent) => lent.conn.as_mut().expect("lent until dropped"),
-        }
+        self.conn.as_mut().expect("lent until dropped")
     }
 }
 
@@ -316,5 +303,90 @@ mod tests {
         assert_eq!(idle(&store), 1, "lent after the loss: kept");
         store.readers.close().await;
         let _ = std::fs::remove_file(path);
+    }
+
+    mod a_reader_whose_session_the_server_ended_is_closed_not_kept {
+        use super::*;
+        use crate::postgres::PostgresStore;
+
+        /// The server ends a kept reader's session (`pg_terminate_backend`, as a
+        /// restart or failover would): the next read on it fails, the connection
+        /// is closed rather than kept, and the read after that answers from a new
+        /// session.
+        #[tokio::test]
+        async fn postgres() {
+            let db = idbridge_testkit::TestDb::postgres().await;
+            let url = DatabaseUrl::parse(db.url()).expect("url");
+            let settings = PoolSettings {
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(5),
+            };
+            let store = PostgresStore::connect(&url, &settings).expect("store");
+            let session = async |store: &PostgresStore| {
+                let mut conn = store.read().await?;
+                let Scalar(pid) =
+                    query::<sqlx::Postgres>("SELECT CAST(pg_backend_pid() AS BIGINT)")
+                        .fetch_one::<Scalar<i64>>(&mut *conn)
+                        .await?;
+                Ok::<i64, StoreError>(pid)
+            };
+            let first = session(&store).await.expect("first");
+            assert_eq!(
+                session(&store).await.expect("kept"),
+                first,
+                "the same session, kept"
+            );
+            let mut admin = store.readers.pool().acquire().await.expect("writer");
+            let Scalar(ended) =
+                query::<sqlx::Postgres>("SELECT pg_terminate_backend(CAST($1 AS INT))")
+                    .bind(first)
+                    .fetch_one::<Scalar<bool>>(&mut *admin)
+                    .await
+                    .expect("terminate");
+            assert!(ended);
+            drop(admin);
+            // Give the server a moment to end it.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let lost = session(&store).await;
+            assert!(lost.is_err(), "{lost:?}");
+            let next = session(&store).await.expect("a new session");
+            assert_ne!(next, first);
+            assert_eq!(session(&store).await.expect("kept"), next);
+        }
+    }
+
+    mod readers_and_writers_split_the_connection_budget {
+        use super::*;
+        use crate::postgres::PostgresStore;
+
+        /// Of four connections, two are readers: a third read waits out the
+        /// timeout while writers still get theirs.
+        #[tokio::test]
+        async fn postgres() {
+            let db = idbridge_testkit::TestDb::postgres().await;
+            let url = DatabaseUrl::parse(db.url()).expect("url");
+            let settings = PoolSettings {
+                max_connections: 4,
+                acquire_timeout: Duration::from_millis(300),
+            };
+            let store = PostgresStore::connect(&url, &settings).expect("store");
+            let held = (
+                store.read().await.expect("one"),
+                store.read().await.expect("two"),
+            );
+            let waited = store.read().await.err().expect("timed out");
+            assert!(
+                matches!(waited, StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+                "{waited:?}"
+            );
+            let mut writer = store.write().await.expect("a writer");
+            query::<sqlx::Postgres>("SELECT 1")
+                .execute(&mut *writer)
+                .await
+                .expect("write side");
+            let _second = store.write().await.expect("another writer");
+            drop(held);
+            store.read().await.expect("a reader again");
+        }
     }
 }

@@ -19,6 +19,7 @@ use sqlx::{Arguments as _, Pool, Postgres, SqlStr};
 use crate::Store;
 use crate::db::FeedWrite;
 use crate::db::{Db, Param};
+use crate::readers::Readers;
 use crate::repo::SqlStore;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
@@ -31,7 +32,7 @@ mod webhook;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How long a pooled connection may sit unused before it is pinged on its way out.
+/// How long a connection may sit unused before it is pinged on its way out.
 const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The store on a PostgreSQL database.
@@ -43,12 +44,18 @@ impl SqlStore<Postgres> {
         let options = PgConnectOptions::from_str(url.expose_secret())
             .map_err(StoreError::Backend)?
             .application_name("idbridge");
+        // The budget split: readers kept by the store (`crate::readers`, no ping
+        // as each is given back) and writers in sqlx's pool, half each (at least
+        // one of each).
+        let total = settings.max_connections.max(1);
+        let readers = (total / 2).max(1);
+        let writers = (total - readers).max(1);
         // sqlx pings every connection before handing it out: a round trip to the
         // server before each query, which doubled a sign-in's round trips. A
         // connection in steady use has just proved itself; one that sat idle (the
         // server may have restarted, a proxy may have cut it) is still pinged.
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections.max(1))
+            .max_connections(writers)
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
@@ -60,8 +67,8 @@ impl SqlStore<Postgres> {
                 })
             })
             .connect_lazy_with(options);
-        // Writers and readers share one pool: PostgreSQL serves concurrent writers.
-        Ok(Self::new(pool.clone(), pool))
+        let readers = Readers::new(pool.clone(), readers, Some(PING_WHEN_IDLE_FOR));
+        Ok(Self::new(readers, pool))
     }
 }
 
@@ -69,7 +76,6 @@ impl Db for Postgres {
     const BACKEND: Backend = Backend::Postgres;
     const BEGIN_WRITE: &'static str = "BEGIN";
     const UPDATES_TOGETHER: bool = true;
-    const KEEPS_READERS: bool = false;
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT id FROM oidc_clients \
          WHERE redirect_uris @> jsonb_build_array($1::text) ORDER BY id LIMIT 1";
     /// FOR UPDATE: a concurrent redemption of the same code waits here until this

@@ -42,8 +42,8 @@ pub(crate) mod webhook;
 
 /// The store on one backend.
 pub(crate) struct SqlStore<D: Db> {
-    /// Readers. On SQLite, WAL lets them run beside the writer, and the store keeps
-    /// them without sqlx's ping as each is given back (see `crate::readers`).
+    /// Readers, kept by the store without sqlx's ping as each is given back (see
+    /// `crate::readers`). On SQLite, WAL lets them run beside the writer.
     pub(crate) readers: Readers<D>,
     /// Where writes go. On SQLite, the one connection that writes: a file has a
     /// single writer, and queueing writes here, in order, beats letting them collide
@@ -58,7 +58,7 @@ pub(crate) struct SqlStore<D: Db> {
 }
 
 impl<D: Db> SqlStore<D> {
-    pub(crate) fn new(pool: Pool<D>, writer: Pool<D>) -> Self {
+    pub(crate) fn new(readers: Readers<D>, writer: Pool<D>) -> Self {
         Self {
             sign_ins: SignInBatcher::new(SignInWrites {
                 writer: writer.clone(),
@@ -66,7 +66,7 @@ impl<D: Db> SqlStore<D> {
             directory: GroupCommit::new(DirectoryWrites {
                 writer: writer.clone(),
             }),
-            readers: Readers::new(pool),
+            readers,
             writer,
             anchors: PageAnchors::default(),
         }

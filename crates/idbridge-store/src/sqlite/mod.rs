@@ -20,6 +20,7 @@ use sqlx::{Arguments as _, Pool, SqlStr, Sqlite};
 
 use crate::db::FeedWrite;
 use crate::db::{Db, Param};
+use crate::readers::Readers;
 use crate::repo::SqlStore;
 use crate::scim_sql::Bind;
 use crate::sign_in_batch::{SignInWrite, Written};
@@ -106,7 +107,8 @@ impl SqlStore<Sqlite> {
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
             .connect_lazy_with(options);
-        Ok(Self::new(pool, writer))
+        let readers = Readers::new(pool, settings.max_connections, None);
+        Ok(Self::new(readers, writer))
     }
 }
 
@@ -114,7 +116,6 @@ impl Db for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const UPDATES_TOGETHER: bool = false;
-    const KEEPS_READERS: bool = true;
     const CLIENT_FOR_REDIRECT_URI: &'static str = "SELECT c.id FROM oidc_clients c WHERE EXISTS \
          (SELECT 1 FROM json_each(c.redirect_uris) u WHERE u.value = $1) ORDER BY c.id LIMIT 1";
     /// No row lock: the redemption's transaction began IMMEDIATE on the single
