@@ -52,19 +52,18 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        crate::readers::saw(&err);
+        let lost = crate::readers::saw(&err);
         match &err {
+            // A connection's thread stopped, its socket failed, or the server ended
+            // its session (PostgreSQL 08xxx, 57Pxx: restart, failover, termination).
+            _ if lost => StoreError::Unavailable(err),
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("a unique value is already taken")
             }
             // The row this one refers to (a tenant, say) is gone.
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::Unavailable(err),
             _ => StoreError::Backend(err),
         }
     }

@@ -33,8 +33,9 @@ use crate::db::Db;
 static CRASHED: AtomicU64 = AtomicU64::new(0);
 
 /// Called with every error the database gives (`From<sqlx::Error>`): one that
-/// says a connection is lost marks the connections out now as not to be kept.
-pub(crate) fn saw(error: &sqlx::Error) {
+/// says a connection is lost marks the connections out now as not to be kept,
+/// and is answered as the database being unavailable (503), not as a fault.
+pub(crate) fn saw(error: &sqlx::Error) -> bool {
     let lost = match error {
         sqlx::Error::WorkerCrashed
         | sqlx::Error::Io(_)
@@ -50,6 +51,7 @@ pub(crate) fn saw(error: &sqlx::Error) {
     if lost {
         CRASHED.fetch_add(1, Ordering::Relaxed);
     }
+    lost
 }
 
 /// Idle reader connections and the permits that bound how many exist.
@@ -305,6 +307,42 @@ mod tests {
         let _ = std::fs::remove_file(path);
     }
 
+    /// A PostgreSQL store on a database of its own (kept alive by the `TestDb`).
+    async fn pg_store(
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> (crate::postgres::PostgresStore, idbridge_testkit::TestDb) {
+        let db = idbridge_testkit::TestDb::postgres().await;
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let settings = PoolSettings {
+            max_connections,
+            acquire_timeout,
+        };
+        let store = crate::postgres::PostgresStore::connect(&url, &settings).expect("store");
+        (store, db)
+    }
+
+    /// The server process behind a PostgreSQL connection.
+    async fn backend_pid(conn: &mut ReadConn<sqlx::Postgres>) -> Result<i64> {
+        let Scalar(pid) = query::<sqlx::Postgres>("SELECT CAST(pg_backend_pid() AS BIGINT)")
+            .fetch_one::<Scalar<i64>>(&mut **conn)
+            .await?;
+        Ok(pid)
+    }
+
+    /// Ends the session of server process `pid`, as a restart or failover would.
+    async fn terminate(store: &crate::postgres::PostgresStore, pid: i64) {
+        let mut admin = store.readers.pool().acquire().await.expect("writer");
+        let Scalar(ended) = query::<sqlx::Postgres>("SELECT pg_terminate_backend(CAST($1 AS INT))")
+            .bind(pid)
+            .fetch_one::<Scalar<bool>>(&mut *admin)
+            .await
+            .expect("terminate");
+        assert!(ended);
+        // Give the server a moment to end it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     mod a_reader_whose_session_the_server_ended_is_closed_not_kept {
         use super::*;
         use crate::postgres::PostgresStore;
@@ -315,40 +353,19 @@ mod tests {
         /// session.
         #[tokio::test]
         async fn postgres() {
-            let db = idbridge_testkit::TestDb::postgres().await;
-            let url = DatabaseUrl::parse(db.url()).expect("url");
-            let settings = PoolSettings {
-                max_connections: 2,
-                acquire_timeout: Duration::from_secs(5),
-            };
-            let store = PostgresStore::connect(&url, &settings).expect("store");
-            let session = async |store: &PostgresStore| {
-                let mut conn = store.read().await?;
-                let Scalar(pid) =
-                    query::<sqlx::Postgres>("SELECT CAST(pg_backend_pid() AS BIGINT)")
-                        .fetch_one::<Scalar<i64>>(&mut *conn)
-                        .await?;
-                Ok::<i64, StoreError>(pid)
-            };
+            let (store, _db) = pg_store(2, Duration::from_secs(5)).await;
+            let session = async |store: &PostgresStore| backend_pid(&mut store.read().await?).await;
             let first = session(&store).await.expect("first");
             assert_eq!(
                 session(&store).await.expect("kept"),
                 first,
                 "the same session, kept"
             );
-            let mut admin = store.readers.pool().acquire().await.expect("writer");
-            let Scalar(ended) =
-                query::<sqlx::Postgres>("SELECT pg_terminate_backend(CAST($1 AS INT))")
-                    .bind(first)
-                    .fetch_one::<Scalar<bool>>(&mut *admin)
-                    .await
-                    .expect("terminate");
-            assert!(ended);
-            drop(admin);
-            // Give the server a moment to end it.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let lost = session(&store).await;
-            assert!(lost.is_err(), "{lost:?}");
+            terminate(&store, first).await;
+            let lost = session(&store)
+                .await
+                .expect_err("the ended session fails once");
+            assert!(lost.is_unavailable(), "a 503, not a fault: {lost:?}");
             let next = session(&store).await.expect("a new session");
             assert_ne!(next, first);
             assert_eq!(session(&store).await.expect("kept"), next);
@@ -357,19 +374,12 @@ mod tests {
 
     mod readers_and_writers_split_the_connection_budget {
         use super::*;
-        use crate::postgres::PostgresStore;
 
         /// Of four connections, two are readers: a third read waits out the
         /// timeout while writers still get theirs.
         #[tokio::test]
         async fn postgres() {
-            let db = idbridge_testkit::TestDb::postgres().await;
-            let url = DatabaseUrl::parse(db.url()).expect("url");
-            let settings = PoolSettings {
-                max_connections: 4,
-                acquire_timeout: Duration::from_millis(300),
-            };
-            let store = PostgresStore::connect(&url, &settings).expect("store");
+            let (store, _db) = pg_store(4, Duration::from_millis(300)).await;
             let held = (
                 store.read().await.expect("one"),
                 store.read().await.expect("two"),
@@ -387,6 +397,28 @@ mod tests {
             let _second = store.write().await.expect("another writer");
             drop(held);
             store.read().await.expect("a reader again");
+        }
+    }
+
+    mod a_reader_idle_past_the_threshold_is_pinged_before_it_is_lent {
+        use super::*;
+
+        /// Kept past `ping_when_idle_for` (here: any time at all), a reader whose
+        /// session the server ended is found lost by the ping and replaced: the
+        /// read answers, from a new session, with no failure first.
+        #[tokio::test]
+        async fn postgres() {
+            let (store, _db) = pg_store(2, Duration::from_secs(5)).await;
+            let readers = Readers::new(store.readers.pool().clone(), 1, Some(Duration::ZERO));
+            let first = backend_pid(&mut readers.acquire().await.expect("first"))
+                .await
+                .expect("pid");
+            assert_eq!(readers.kept.idle.lock().map(|i| i.len()).unwrap_or(0), 1);
+            terminate(&store, first).await;
+            let next = backend_pid(&mut readers.acquire().await.expect("next"))
+                .await
+                .expect("answered at once");
+            assert_ne!(next, first);
         }
     }
 }

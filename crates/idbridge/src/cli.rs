@@ -246,8 +246,9 @@ pub struct ServeArgs {
     #[arg(long, env = "IDBRIDGE_INVITE_URL", value_name = "URL")]
     pub invite_url: Option<String>,
 
-    /// Most database connections this process opens. Default: 10 on PostgreSQL; on
-    /// SQLite (where these are the readers) two per core, between 4 and 10.
+    /// Most database connections this process opens. Default: 10 on PostgreSQL
+    /// (half readers, half writers); on SQLite (where these are the readers) two per
+    /// core, between 4 and 10.
     #[arg(long, env = "IDBRIDGE_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
 

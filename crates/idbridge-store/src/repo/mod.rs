@@ -12,14 +12,13 @@ use idbridge_core::roles::{MappingSource, RoleMapping, RolePolicy};
 use idbridge_core::secret::SecretHash;
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
-
-use crate::readers::{ReadConn, Readers};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::{Db, FromRow, Row, Scalar, Ts, query};
 use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::page_anchors::PageAnchors;
+use crate::readers::{ReadConn, Readers};
 use crate::sign_in_batch::{SignInBatcher, SignInWrite, Written};
 use crate::{
     ActiveScimToken, AdminKeyRecord, AuditRecord, Backend, ClientRepo, CredentialRepo, NewEvent,
@@ -47,7 +46,8 @@ pub(crate) struct SqlStore<D: Db> {
     pub(crate) readers: Readers<D>,
     /// Where writes go. On SQLite, the one connection that writes: a file has a
     /// single writer, and queueing writes here, in order, beats letting them collide
-    /// in SQLite's sleeping busy handler. On PostgreSQL, the same pool as `pool`.
+    /// in SQLite's sleeping busy handler. On PostgreSQL, a pool of the other half
+    /// of `--database-max-connections` (the readers have one half).
     pub(crate) writer: Pool<D>,
     /// Sign-in records, group-committed on the writer (see `crate::sign_in_batch`).
     pub(crate) sign_ins: SignInBatcher<SignInWrites<D>>,
