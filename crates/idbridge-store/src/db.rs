@@ -220,16 +220,43 @@ impl Row for PgRow {
     }
 
     fn json_text(&self, column: &str) -> Result<String> {
-        // PostgreSQL writes `jsonb` out with a space after each `:` and `,`.
-        let raw: Box<serde_json::value::RawValue> = self.json(column)?;
-        Ok(match idbridge_scim::stored::compact(raw.get()) {
-            std::borrow::Cow::Owned(text) => text,
-            std::borrow::Cow::Borrowed(_) => Box::<str>::from(raw).into_string(),
-        })
+        // PostgreSQL writes `jsonb` out with a space after each `:` and `,`. Its text
+        // is taken as sent and compacted, not parsed: the reader parses it once.
+        let PgJsonText(text) = sqlx::Row::try_get(self, column)?;
+        Ok(idbridge_scim::stored::compact(text).into_owned())
     }
 
     fn first<T: Column>(&self) -> Result<T> {
         Ok(sqlx::Row::try_get(self, 0)?)
+    }
+}
+
+/// A `json` or `jsonb` value's text as PostgreSQL sent it, neither parsed nor
+/// checked (what `sqlx::types::Json` does before its parse: `jsonb`'s binary form
+/// is a version byte, 1, then the text).
+struct PgJsonText<'r>(&'r str);
+
+impl sqlx::Type<Postgres> for PgJsonText<'_> {
+    fn type_info() -> PgTypeInfo {
+        <sqlx::types::Json<()> as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <sqlx::types::Json<()> as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for PgJsonText<'r> {
+    fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
+        let jsonb = value.format() == sqlx::postgres::PgValueFormat::Binary
+            && *sqlx::ValueRef::type_info(&value) == <Self as sqlx::Type<Postgres>>::type_info();
+        let bytes = value.as_bytes()?;
+        let text = match (jsonb, bytes.split_first()) {
+            (false, _) => bytes,
+            (true, Some((1, text))) => text,
+            (true, _) => return Err("jsonb in a format other than version 1".into()),
+        };
+        Ok(Self(std::str::from_utf8(text)?))
     }
 }
 
