@@ -14,9 +14,11 @@
 //! server ended its session) marks every connection out at that moment to be
 //! closed, not kept, when given back. A PostgreSQL connection that sat idle for a
 //! while (the server may have restarted, a proxy may have cut it) is pinged before
-//! it is lent again, as sqlx's pool did. Readers never hold a transaction (writes
-//! take theirs from the writer's pool); one given back inside a transaction is
-//! closed all the same.
+//! it is lent again, as sqlx's pool did, and one older than the pool's maximum
+//! lifetime is closed rather than kept (so a server's memory per session, or a
+//! rotated credential, is renewed in time). Readers never hold a transaction
+//! (writes take theirs from the writer's pool); one given back inside a
+//! transaction is closed all the same.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,9 +68,25 @@ pub(crate) struct Readers<D: Db> {
 }
 
 struct Kept<D: Db> {
-    /// Each with when it was given back.
-    idle: Mutex<Vec<(D::Connection, Instant)>>,
+    idle: Mutex<Vec<Idle<D>>>,
     permits: Arc<Semaphore>,
+    /// The pool's maximum lifetime: a connection opened longer ago is closed,
+    /// not kept or lent.
+    max_lifetime: Option<Duration>,
+}
+
+impl<D: Db> Kept<D> {
+    fn too_old(&self, opened: Instant) -> bool {
+        self.max_lifetime
+            .is_some_and(|lifetime| opened.elapsed() >= lifetime)
+    }
+}
+
+struct Idle<D: Db> {
+    conn: D::Connection,
+    opened: Instant,
+    /// When it was given back.
+    since: Instant,
 }
 
 impl<D: Db> Readers<D> {
@@ -76,11 +94,13 @@ impl<D: Db> Readers<D> {
     pub(crate) fn new(pool: Pool<D>, max: u32, ping_when_idle_for: Option<Duration>) -> Self {
         let max = max.max(1) as usize;
         let acquire_timeout = pool.options().get_acquire_timeout();
+        let max_lifetime = pool.options().get_max_lifetime();
         Self {
             pool,
             kept: Arc::new(Kept {
                 idle: Mutex::new(Vec::with_capacity(max)),
                 permits: Arc::new(Semaphore::new(max)),
+                max_lifetime,
             }),
             acquire_timeout,
             ping_when_idle_for,
@@ -104,7 +124,7 @@ impl<D: Db> Readers<D> {
         .map_err(|_| sqlx::Error::PoolTimedOut)?
         .map_err(|_| sqlx::Error::PoolClosed)?;
         let crashed_at = CRASHED.load(Ordering::Relaxed);
-        let conn = loop {
+        let (conn, opened) = loop {
             let idle = self
                 .kept
                 .idle
@@ -112,19 +132,29 @@ impl<D: Db> Readers<D> {
                 .map(|mut idle| idle.pop())
                 .ok()
                 .flatten();
-            let Some((mut conn, since)) = idle else {
-                break self.pool.connect_options().connect().await?;
+            let Some(Idle {
+                mut conn,
+                opened,
+                since,
+            }) = idle
+            else {
+                let opened = Instant::now();
+                break (self.pool.connect_options().connect().await?, opened);
             };
+            if self.kept.too_old(opened) {
+                continue; // closed (dropped)
+            }
             let stale = self
                 .ping_when_idle_for
                 .is_some_and(|after| since.elapsed() > after);
             if !stale || conn.ping().await.is_ok() {
-                break conn;
+                break (conn, opened);
             }
             // Lost while idle: closed (dropped); the next idle one, or a new one.
         };
         Ok(ReadConn {
             conn: Some(conn),
+            opened,
             home: self.kept.clone(),
             crashed_at,
             _permit: permit,
@@ -139,7 +169,7 @@ impl<D: Db> Readers<D> {
             Ok(mut idle) => std::mem::take(&mut *idle),
             Err(_) => Vec::new(),
         };
-        for (conn, _) in idle {
+        for Idle { conn, .. } in idle {
             let _ = conn.close().await;
         }
         self.pool.close().await;
@@ -149,6 +179,7 @@ impl<D: Db> Readers<D> {
 /// A reader connection, given back when dropped.
 pub(crate) struct ReadConn<D: Db> {
     conn: Option<D::Connection>,
+    opened: Instant,
     home: Arc<Kept<D>>,
     /// [`CRASHED`] when it was lent.
     crashed_at: u64,
@@ -160,13 +191,19 @@ impl<D: Db> Drop for ReadConn<D> {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         // Not kept: one inside a transaction, any out when a connection was found
-        // lost, and any given back after `close`. Dropping one closes it (SQLite's
-        // thread ends and closes its handle; PostgreSQL's socket is shut).
+        // lost, any past its lifetime, and any given back after `close`. Dropping
+        // one closes it (SQLite's thread ends and closes its handle; PostgreSQL's
+        // socket is shut).
         let keep = !conn.is_in_transaction()
             && CRASHED.load(Ordering::Relaxed) == self.crashed_at
+            && !self.home.too_old(self.opened)
             && !self.home.permits.is_closed();
         if keep && let Ok(mut idle) = self.home.idle.lock() {
-            idle.push((conn, Instant::now()));
+            idle.push(Idle {
+                conn,
+                opened: self.opened,
+                since: Instant::now(),
+            });
         }
     }
 }
@@ -303,6 +340,40 @@ mod tests {
         assert_eq!(answer(&mut after).await, 42);
         drop(after);
         assert_eq!(idle(&store), 1, "lent after the loss: kept");
+        store.readers.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn a_reader_past_the_pools_lifetime_is_closed_not_kept() {
+        // A temporary table lives as long as the connection that made it.
+        let (store, path) = store(1);
+        let options = store.readers.pool().connect_options();
+        let aging = |lifetime| {
+            let pool = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
+                .max_lifetime(lifetime)
+                .connect_lazy_with((*options).clone());
+            Readers::new(pool, 1, None)
+        };
+        for (lifetime, same) in [(None, true), (Some(Duration::ZERO), false)] {
+            let readers = aging(lifetime);
+            let mut first = readers.acquire().await.expect("first");
+            query::<sqlx::Sqlite>("CREATE TEMP TABLE mark (x INTEGER)")
+                .execute(&mut *first)
+                .await
+                .expect("mark");
+            drop(first);
+            let mut next = readers.acquire().await.expect("next");
+            let Scalar(marked) = query::<sqlx::Sqlite>(
+                "SELECT count(*) FROM temp.sqlite_schema WHERE name = 'mark'",
+            )
+            .fetch_one::<Scalar<i64>>(&mut *next)
+            .await
+            .expect("look");
+            assert_eq!(marked == 1, same, "lifetime {lifetime:?}");
+            drop(next);
+            readers.close().await;
+        }
         store.readers.close().await;
         let _ = std::fs::remove_file(path);
     }
