@@ -831,60 +831,78 @@ pub(crate) struct Projection<'a> {
     pub total_of: Option<Uuid>,
 }
 
-/// A page (from [`page_query`], [`page_after_query`], [`page_within_query`] or
-/// [`page_from_end_query`]) read as `projection` says, in one statement: only the
-/// columns the rows are read from (every column of a row is copied out of SQLite
-/// whether read or not), the users' groups with them, so an IdP's lookup costs one
-/// round trip fewer, and the tenant's count beside them, so a full first page or
-/// a walk's next page needs no second statement for its `totalResults` (and reads
-/// it in the page's own snapshot). The page is ordered again outside (a subquery's
-/// order is not the outer query's).
+/// A page (from [`page_query`], [`page_within_query`] or [`page_from_end_query`])
+/// read as `projection` says, in one statement: only the columns the rows are read
+/// from (every column of a row is copied out of SQLite whether read or not), the
+/// users' groups with them, so an IdP's lookup costs one round trip fewer, and the
+/// tenant's count beside them, so a full first page needs no second statement for
+/// its `totalResults` (and reads it in the page's own snapshot). The page is
+/// ordered again outside (a subquery's order is not the outer query's): the groups
+/// are so aggregated for the page's rows only, never for every match a sort reads
+/// (a page in index order needs none of this: [`page_in_order_query`]).
 pub(crate) fn project(
     page: Sql,
     projection: &Projection<'_>,
     sort: Option<&(Field, SortOrder)>,
 ) -> Result<Sql, StoreError> {
     let mut sql = Sql::new(page.dialect);
+    select_projected(&mut sql, projection);
+    sql.push("(");
+    // The page's placeholders keep their numbers: nothing is bound before them.
+    sql.text.push_str(&page.text);
+    sql.binds.extend(page.binds);
+    sql.push(") r");
+    join_total(&mut sql, projection);
+    order_by(&mut sql, projection.table, sort, false)?;
+    Ok(sql)
+}
+
+/// `SELECT` and what `projection` reads of each row `r`, up to `FROM`.
+fn select_projected(sql: &mut Sql, projection: &Projection<'_>) {
+    let dialect = sql.dialect;
     sql.push("SELECT ").push(projection.columns);
     if projection.member_of {
-        sql.push(", ").push(member_of_column(page.dialect));
+        sql.push(", ").push(member_of_column(dialect));
     }
     sql.push(match (projection.total_of, projection.table) {
         (Some(_), Table::Users) => ", c.user_count AS listed_total",
         (Some(_), Table::Groups) => ", c.group_count AS listed_total",
         (None, _) => ", CAST(NULL AS BIGINT) AS listed_total",
     });
-    sql.push(" FROM (");
-    // The page's placeholders keep their numbers: nothing is bound before them.
-    sql.text.push_str(&page.text);
-    sql.binds.extend(page.binds);
-    sql.push(") r");
+    sql.push(" FROM ");
+}
+
+/// The tenant row `c` whose count `projection` reads, if it does.
+fn join_total(sql: &mut Sql, projection: &Projection<'_>) {
     if let Some(tenant_id) = projection.total_of {
         sql.push(" LEFT JOIN tenants c ON c.id = ")
             .bind(Bind::Uuid(tenant_id));
     }
-    order_by(&mut sql, projection.table, sort, false)?;
-    Ok(sql)
 }
 
-/// The page of an unfiltered, unsorted list that starts after `after` (an id): what
-/// [`page_query`] answers for the same page, read from the `(tenant_id, id)` index
-/// instead of skipping the rows before it (see `page_anchors.rs`).
-pub(crate) fn page_after_query(
+/// A page of an unfiltered, unsorted list, in id order: the tenant's first `count`
+/// rows, or the `count` after `after` (an id: a walk's next page, found from where
+/// the last ended instead of skipping the rows before it, see `page_anchors.rs`).
+/// The `(tenant_id, id)` index gives the order, so the page is read as `projection`
+/// says in a single query, neither a subquery nor sorted again (SQLite, a page of
+/// 100: about 160 → 110 µs a statement against [`project`]'s wrapping).
+pub(crate) fn page_in_order_query(
     dialect: Dialect,
-    table: Table,
+    projection: &Projection<'_>,
     tenant_id: Uuid,
-    after: Uuid,
+    after: Option<Uuid>,
     count: usize,
 ) -> Sql {
     let mut sql = Sql::new(dialect);
-    sql.push("SELECT r.* FROM ")
-        .push(table_name(table))
-        .push(" r WHERE r.tenant_id = ")
-        .bind(Bind::Uuid(tenant_id))
-        .push(" AND r.id > ")
-        .bind(Bind::Uuid(after))
-        .push(&format!(" ORDER BY r.id LIMIT {count}"));
+    select_projected(&mut sql, projection);
+    sql.push(table_name(projection.table)).push(" r");
+    join_total(&mut sql, projection);
+    sql.push(" WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id));
+    if let Some(after) = after {
+        sql.push(" AND r.id > ").bind(Bind::Uuid(after));
+    }
+    sql.push(&format!(" ORDER BY r.id LIMIT {count}"));
     sql
 }
 

@@ -696,15 +696,26 @@ impl<D: Db> SqlStore<D> {
             .then(|| self.anchors.get(tenant_id, table, request.start_index))
             .flatten();
         let mut total = None;
+        // What each row is read with; the tenant's count with it (`Some`) where the
+        // total is not yet known and no filter leaves it to be counted.
+        let projection = |total_of: Option<Uuid>| scim_sql::Projection {
+            table,
+            columns: T::COLUMNS,
+            member_of,
+            total_of,
+        };
         let sql = match anchor {
-            Some(after) => Some(scim_sql::page_after_query(
-                D::DIALECT,
-                table,
-                tenant_id,
-                after,
-                request.count,
-            )),
-            None if walk && request.start_index > 1 => {
+            // A walk's first page, or its next: in id order, straight from the index.
+            _ if walk && (anchor.is_some() || request.start_index <= 1) => {
+                Some(scim_sql::page_in_order_query(
+                    D::DIALECT,
+                    &projection(Some(tenant_id)),
+                    tenant_id,
+                    anchor,
+                    request.count,
+                ))
+            }
+            None if walk => {
                 let all = maintained_total(&mut conn).await?;
                 total = Some(all);
                 let skipped = (request.start_index - 1) as i64;
@@ -714,7 +725,7 @@ impl<D: Db> SqlStore<D> {
                 } else {
                     None
                 };
-                if let Some((from, skip)) = located {
+                let page = if let Some((from, skip)) = located {
                     Some(scim_sql::page_within_query(
                         D::DIALECT,
                         table,
@@ -737,22 +748,22 @@ impl<D: Db> SqlStore<D> {
                     })
                 } else {
                     scim_sql::page_query(D::DIALECT, table, tenant_id, request)?
-                }
+                };
+                page.map(|page| scim_sql::project(page, &projection(None), None))
+                    .transpose()?
             }
-            None => scim_sql::page_query(D::DIALECT, table, tenant_id, request)?,
+            _ => {
+                let total_of = request.filter.is_none().then_some(tenant_id);
+                scim_sql::page_query(D::DIALECT, table, tenant_id, request)?
+                    .map(|page| {
+                        scim_sql::project(page, &projection(total_of), request.sort.as_ref())
+                    })
+                    .transpose()?
+            }
         };
-        // Unfiltered and not yet known, the total is read with the page.
-        let with_total = total.is_none() && request.filter.is_none();
         let mut items: Vec<T> = Vec::new();
         let mut listed_total = None;
-        if let Some(page) = sql {
-            let projection = scim_sql::Projection {
-                table,
-                columns: T::COLUMNS,
-                member_of,
-                total_of: with_total.then_some(tenant_id),
-            };
-            let sql = scim_sql::project(page, &projection, request.sort.as_ref())?;
+        if let Some(sql) = sql {
             let rows: Vec<WithTotal<T>> = query_assembled::<D>(sql).fetch_all(&mut conn).await?;
             items.reserve_exact(rows.len());
             for row in rows {
