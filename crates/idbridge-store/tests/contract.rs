@@ -2243,7 +2243,8 @@ both_backends! {
 both_backends! {
     async fn a_list_reads_its_tenants_count_with_the_page(db: TestDb) {
         // An unfiltered page that comes back full reads its totalResults, the
-        // tenant's maintained count, in its own statement (`scim_sql::project`):
+        // tenant's maintained count, in its own statement (`scim_sql::project`, or
+        // `page_in_order_query` for a first page and a walk's next):
         // the tenant's own count, for users (each way a list reads them) and
         // groups, on a first page, a walk's next page and a page past the end.
         use idbridge_scim::query::list_request;
