@@ -140,9 +140,12 @@ impl Projection {
 /// Whether a top-level attribute is one no response holds (`returned: never`,
 /// `writeOnly`), projection or not.
 pub fn never_returned(rt: ResourceType, key: &str) -> bool {
-    rt.core_schema()
-        .attribute(key)
-        .is_some_and(|a| a.returned == Returned::Never || a.mutability == Mutability::WriteOnly)
+    // Names compared only for the few such attributes (a User has one, `password`):
+    // a list page asks this of every member of every user.
+    rt.core_schema().attributes.iter().any(|a| {
+        (a.returned == Returned::Never || a.mutability == Mutability::WriteOnly)
+            && a.name.eq_ignore_ascii_case(key)
+    })
 }
 
 fn always_returned(_rt: ResourceType, key: &str) -> bool {
