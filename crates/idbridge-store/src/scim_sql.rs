@@ -831,6 +831,52 @@ pub(crate) struct Projection<'a> {
     pub total_of: Option<Uuid>,
 }
 
+/// Whether `filter` matches at most one row of a tenant: an equality on a column
+/// unique within it, the row's `id` or a user's `userName` (unique lowered, as
+/// it is compared). An IdP's lookup before each create or update is one of these.
+pub(crate) fn matches_at_most_one(table: Table, filter: &Query) -> bool {
+    let Query::Compare {
+        field,
+        op: CompareOp::Eq,
+        ..
+    } = filter
+    else {
+        return false;
+    };
+    match field {
+        Field::Id => true,
+        Field::Attr {
+            urn: None,
+            name,
+            sub: None,
+            ..
+        } => table == Table::Users && name == "userName",
+        _ => false,
+    }
+}
+
+/// The first page of a list whose filter matches at most one row
+/// ([`matches_at_most_one`]), read as `projection` says in a single query: with
+/// one row there is nothing to order, so nothing is wrapped or sorted (SQLite, a
+/// `userName eq` lookup: about 15 → 13 µs a statement against [`project`]).
+pub(crate) fn page_of_one_query(
+    dialect: Dialect,
+    projection: &Projection<'_>,
+    tenant_id: Uuid,
+    filter: &Query,
+) -> Result<Sql, StoreError> {
+    debug_assert!(matches_at_most_one(projection.table, filter));
+    let mut sql = Sql::new(dialect);
+    select_projected(&mut sql, projection);
+    sql.push(table_name(projection.table)).push(" r");
+    join_total(&mut sql, projection);
+    sql.push(" WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id));
+    sql.push(" AND ");
+    condition(&mut sql, projection.table, tenant_id, filter)?;
+    Ok(sql)
+}
+
 /// A page (from [`page_query`], [`page_within_query`] or [`page_from_end_query`])
 /// read as `projection` says, in one statement: only the columns the rows are read
 /// from (every column of a row is copied out of SQLite whether read or not), the
@@ -1057,6 +1103,17 @@ pub(crate) fn idp_filter_page_query(dialect: Dialect, table: Table, filter: &str
     };
     let request = idbridge_scim::query::list_request(rt, Some(filter), None, None, None, None)
         .expect("a valid filter");
+    let query = request.filter.as_ref().expect("a filter");
+    // As the list reads it.
+    if matches_at_most_one(table, query) {
+        let projection = Projection {
+            table,
+            columns: "r.*",
+            member_of: false,
+            total_of: None,
+        };
+        return page_of_one_query(dialect, &projection, Uuid::nil(), query).expect("compiles");
+    }
     page_query(dialect, table, Uuid::nil(), &request)
         .expect("compiles")
         .expect("a page")

@@ -2302,6 +2302,62 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_lookup_by_a_unique_attribute_reads_the_one_row_whole(db: TestDb) {
+        // `userName eq` and `id eq` match at most one row of a tenant, so their
+        // first page is read unwrapped (`scim_sql::page_of_one_query`): the row with
+        // its groups, case-insensitively for userName, never another tenant's row
+        // of the same name, and pages past the first or of no rows still empty.
+        use idbridge_scim::query::list_request;
+        use idbridge_scim::schema::ResourceType;
+        use idbridge_store::MemberRef;
+        let store = open(&db).await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&acme, None).await.expect("acme");
+        store.create_tenant(&globex, None).await.expect("globex");
+        let (ada, ctx) = directory_user(acme.id, "ada@example.com");
+        store.create_user(&ada, &ctx).await.expect("ada");
+        let (other, ctx) = directory_user(acme.id, "grace@example.com");
+        store.create_user(&other, &ctx).await.expect("grace");
+        let (namesake, ctx) = directory_user(globex.id, "ada@example.com");
+        store.create_user(&namesake, &ctx).await.expect("globex's ada");
+        let member = MemberRef { value: ada.id.to_string(), kind: None };
+        let eng = group(acme.id, "eng", T0);
+        store.create_group(&eng, std::slice::from_ref(&member), &quiet(T0)).await.expect("group");
+        let users = |filter: &str, start: &str, count: &str| {
+            list_request(ResourceType::User, Some(filter), None, None, Some(start), Some(count)).expect("request")
+        };
+        let by_id = format!("id eq \"{}\"", ada.id);
+        for filter in [r#"userName eq "ADA@example.com""#, by_id.as_str()] {
+            let request = users(filter, "1", "100");
+            let plain = store.list_users(acme.id, &request).await.expect("users");
+            let (joined, groups) = store.list_users_with_groups(acme.id, &request).await.expect("with groups");
+            let (stored, stored_groups) = store.list_stored_users(acme.id, &request, true).await.expect("stored");
+            assert_eq!((plain.total, plain.items.len()), (1, 1), "{filter}");
+            assert_eq!(plain.items[0].id, ada.id);
+            assert_eq!(plain.items[0].document, ada.document);
+            assert_eq!((joined.total, joined.items[0].id), (1, ada.id));
+            assert_eq!((stored.total, stored.items[0].id, stored.items[0].version), (1, ada.id, ada.version));
+            for groups in [Some(groups), stored_groups] {
+                let groups = groups.expect("groups asked for");
+                assert_eq!(groups.len(), 1, "{filter}");
+                assert_eq!((groups[0].user_id, groups[0].group_id), (ada.id, eng.id));
+            }
+            let theirs = store.list_users(globex.id, &request).await.expect("globex");
+            let expected = usize::from(filter.starts_with("userName"));
+            assert_eq!(theirs.items.len(), expected, "{filter}: globex");
+            assert!(theirs.items.iter().all(|u| u.id == namesake.id));
+            let past = store.list_users(acme.id, &users(filter, "2", "100")).await.expect("past");
+            assert_eq!((past.total, past.items.len()), (1, 0), "{filter}: startIndex=2");
+            let none = store.list_users(acme.id, &users(filter, "1", "0")).await.expect("count=0");
+            assert_eq!((none.total, none.items.len()), (1, 0), "{filter}: count=0");
+        }
+        let missing = users(r#"userName eq "nobody@example.com""#, "1", "100");
+        let (listing, groups) = store.list_stored_users(acme.id, &missing, true).await.expect("missing");
+        assert_eq!((listing.total, listing.items.len(), groups.map(|g| g.len())), (0, 0, Some(0)));
+    }
+}
+
+both_backends! {
     async fn a_write_raising_hundreds_of_events_appends_every_one_in_order(db: TestDb) {
         // A batch's events go to the feed many to a statement (SQLite: 128): a
         // group made with 1,400 members raises eleven statements' worth, and each

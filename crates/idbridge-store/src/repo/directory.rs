@@ -752,6 +752,18 @@ impl<D: Db> SqlStore<D> {
                 page.map(|page| scim_sql::project(page, &projection(None), None))
                     .transpose()?
             }
+            _ if let Some(filter) = &request.filter
+                && request.start_index <= 1
+                && request.count > 0
+                && scim_sql::matches_at_most_one(table, filter) =>
+            {
+                Some(scim_sql::page_of_one_query(
+                    D::DIALECT,
+                    &projection(None),
+                    tenant_id,
+                    filter,
+                )?)
+            }
             _ => {
                 let total_of = request.filter.is_none().then_some(tenant_id);
                 scim_sql::page_query(D::DIALECT, table, tenant_id, request)?
