@@ -866,12 +866,7 @@ pub(crate) fn page_of_one_query(
     filter: &Query,
 ) -> Result<Sql, StoreError> {
     debug_assert!(matches_at_most_one(projection.table, filter));
-    let mut sql = Sql::new(dialect);
-    select_projected(&mut sql, projection);
-    sql.push(table_name(projection.table)).push(" r");
-    join_total(&mut sql, projection);
-    sql.push(" WHERE r.tenant_id = ")
-        .bind(Bind::Uuid(tenant_id));
+    let mut sql = tenant_rows_projected(dialect, projection, tenant_id);
     sql.push(" AND ");
     condition(&mut sql, projection.table, tenant_id, filter)?;
     Ok(sql)
@@ -918,6 +913,19 @@ fn select_projected(sql: &mut Sql, projection: &Projection<'_>) {
     sql.push(" FROM ");
 }
 
+/// The tenant's rows `r` of the projection's table read as `projection` says,
+/// unwrapped, up to the tenant's term of the `WHERE` (the caller adds its own).
+/// The tenant row's value is bound before the page's (SQLite binds `?` in order).
+fn tenant_rows_projected(dialect: Dialect, projection: &Projection<'_>, tenant_id: Uuid) -> Sql {
+    let mut sql = Sql::new(dialect);
+    select_projected(&mut sql, projection);
+    sql.push(table_name(projection.table)).push(" r");
+    join_total(&mut sql, projection);
+    sql.push(" WHERE r.tenant_id = ")
+        .bind(Bind::Uuid(tenant_id));
+    sql
+}
+
 /// The tenant row `c` whose count `projection` reads, if it does.
 fn join_total(sql: &mut Sql, projection: &Projection<'_>) {
     if let Some(tenant_id) = projection.total_of {
@@ -939,12 +947,7 @@ pub(crate) fn page_in_order_query(
     after: Option<Uuid>,
     count: usize,
 ) -> Sql {
-    let mut sql = Sql::new(dialect);
-    select_projected(&mut sql, projection);
-    sql.push(table_name(projection.table)).push(" r");
-    join_total(&mut sql, projection);
-    sql.push(" WHERE r.tenant_id = ")
-        .bind(Bind::Uuid(tenant_id));
+    let mut sql = tenant_rows_projected(dialect, projection, tenant_id);
     if let Some(after) = after {
         sql.push(" AND r.id > ").bind(Bind::Uuid(after));
     }

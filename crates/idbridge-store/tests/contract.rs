@@ -2351,9 +2351,13 @@ both_backends! {
             let none = store.list_users(acme.id, &users(filter, "1", "0")).await.expect("count=0");
             assert_eq!((none.total, none.items.len()), (1, 0), "{filter}: count=0");
         }
-        let missing = users(r#"userName eq "nobody@example.com""#, "1", "100");
-        let (listing, groups) = store.list_stored_users(acme.id, &missing, true).await.expect("missing");
-        assert_eq!((listing.total, listing.items.len(), groups.map(|g| g.len())), (0, 0, Some(0)));
+        // Nothing: a name no one has, an id that is no UUID, another tenant's id.
+        let theirs = format!("id eq \"{}\"", namesake.id);
+        for filter in [r#"userName eq "nobody@example.com""#, r#"id eq "not-a-uuid""#, theirs.as_str()] {
+            let missing = users(filter, "1", "100");
+            let (listing, groups) = store.list_stored_users(acme.id, &missing, true).await.expect("missing");
+            assert_eq!((listing.total, listing.items.len(), groups.map(|g| g.len())), (0, 0, Some(0)), "{filter}");
+        }
     }
 }
 

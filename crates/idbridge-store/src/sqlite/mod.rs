@@ -273,6 +273,62 @@ mod index_tests {
         }
     }
 
+    /// A walk's pages and a one-row lookup, as the list reads them (with each
+    /// user's groups and the tenant's count), are plain queries: neither run as a
+    /// co-routine nor sorted again, which their wrapped form was.
+    #[tokio::test]
+    async fn pages_in_index_order_and_one_row_lookups_are_neither_wrapped_nor_sorted() {
+        use crate::scim_sql::{Projection, Table, page_in_order_query, page_of_one_query};
+        let (_db, store) = migrated().await;
+        let tenant = uuid::Uuid::now_v7();
+        let projection = |total_of| Projection {
+            table: Table::Users,
+            columns: "r.*",
+            member_of: true,
+            total_of,
+        };
+        let lookup = idbridge_scim::query::list_request(
+            idbridge_scim::schema::ResourceType::User,
+            Some(r#"userName eq "ada@example.com""#),
+            None,
+            None,
+            None,
+            None,
+        )
+        .expect("request");
+        let filter = lookup.filter.as_ref().expect("filter");
+        let statements = [
+            page_in_order_query(
+                Dialect::Sqlite,
+                &projection(Some(tenant)),
+                tenant,
+                None,
+                100,
+            ),
+            page_in_order_query(
+                Dialect::Sqlite,
+                &projection(Some(tenant)),
+                tenant,
+                Some(uuid::Uuid::now_v7()),
+                100,
+            ),
+            page_of_one_query(Dialect::Sqlite, &projection(None), tenant, filter).expect("sql"),
+        ];
+        for Sql { text, binds, .. } in statements {
+            let plan = plan(&store, &text, arguments(binds)).await;
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step.contains("CO-ROUTINE") || step.contains("TEMP B-TREE")),
+                "{text}\n{plan:#?}"
+            );
+            assert!(
+                plan.iter().any(|step| step.contains("directory_users_")),
+                "{plan:#?}"
+            );
+        }
+    }
+
     /// Each filter of the sign-in and provisioning logs is served by its own index,
     /// which also gives the newest-first order: no scan of the tenant's log.
     #[tokio::test]
