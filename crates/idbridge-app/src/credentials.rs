@@ -5,8 +5,11 @@
 
 use crate::audit::Audit;
 use idbridge_core::audit::AuditAction;
-use idbridge_core::secret::{AdminApiKey, BootstrapAdminKey, ScimToken};
-use idbridge_store::{AdminKeyRecord, Page, PageRequest, ScimTokenRecord, StoreError, Tenant};
+use idbridge_core::secret::{AdminApiKey, BootstrapAdminKey, ScimToken, SecretHash};
+use idbridge_store::{
+    ActiveScimToken, AdminKeyRecord, ListRequest, Page, PageRequest, ScimTokenRecord, StoreError,
+    StoredUsersPage, Tenant,
+};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -218,20 +221,68 @@ pub struct ScimCaller {
     pub token_id: Uuid,
 }
 
+/// A SCIM token as presented, not yet checked: only its digest, which is what the
+/// store looks tokens up by.
+#[derive(Clone, Copy)]
+pub struct PresentedScimToken(SecretHash);
+
+impl PresentedScimToken {
+    /// `None` for anything that cannot be a SCIM token (refused without a lookup).
+    pub fn parse(presented: &str) -> Option<Self> {
+        ScimToken::parse(presented)
+            .ok()
+            .map(|token| Self(token.hash()))
+    }
+}
+
 /// The caller a presented SCIM token names, if the token is known, not revoked,
 /// and a token of the tenant at `slug` (a token of one tenant never reaches
 /// another). One answer, `None`, for every failure.
 pub async fn authenticate_scim(
     app: &App,
     slug: &str,
-    presented: &str,
+    presented: PresentedScimToken,
 ) -> Result<Option<ScimCaller>> {
-    let Ok(token) = ScimToken::parse(presented) else {
+    let Some(active) = app.store.active_scim_token(&presented.0).await? else {
         return Ok(None);
     };
-    let Some(active) = app.store.active_scim_token(&token.hash()).await? else {
+    Ok(scim_caller(app, slug, active).await?)
+}
+
+/// The users of a SCIM list (`GET /Users`) for whoever presented `presented` on
+/// the tenant at `slug`, the token checked as [`authenticate_scim`] checks it but,
+/// for a lookup of one user (what IdPs send before each write), in the page's own
+/// statement. `None` for every failure of the token; nothing of a tenant is read
+/// for a token that does not open it. The errors are the store's, as any list's
+/// (a filter the store cannot compile is [`StoreError::InvalidQuery`]): outside,
+/// before the caller is known; inside, the list's, for a known caller.
+pub async fn list_users_as(
+    app: &App,
+    slug: &str,
+    presented: PresentedScimToken,
+    request: &ListRequest,
+    with_groups: bool,
+) -> Result<Option<(ScimCaller, Result<StoredUsersPage, StoreError>)>, StoreError> {
+    let Some(read) = app
+        .store
+        .list_stored_users_as(&presented.0, slug, request, with_groups)
+        .await?
+    else {
         return Ok(None);
     };
+    let Some(caller) = scim_caller(app, slug, read.token).await? else {
+        return Ok(None);
+    };
+    Ok(Some((caller, read.page)))
+}
+
+/// The caller an active token names, if it is a token of the tenant at `slug`;
+/// its use is recorded (at most once a [`LAST_USED_GRANULARITY`]).
+async fn scim_caller(
+    app: &App,
+    slug: &str,
+    active: ActiveScimToken,
+) -> Result<Option<ScimCaller>, StoreError> {
     if active.tenant_slug.as_str() != slug {
         tracing::warn!(token_id = %active.token_id, "SCIM token used on another tenant's URL");
         return Ok(None);

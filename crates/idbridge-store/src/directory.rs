@@ -57,7 +57,7 @@ pub struct DirectoryUser {
 
 /// A user as a SCIM list writes it out whole: its document as the JSON text it is
 /// stored as, compact, never parsed into values (see `idbridge_scim::stored`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUser {
     pub id: Uuid,
     pub created_at: OffsetDateTime,
@@ -183,3 +183,18 @@ pub struct Listing<T> {
     pub total: u64,
     pub items: Vec<T>,
 }
+
+/// A list of stored users read for the caller whose token was checked with it
+/// (`DirectoryRepo::list_stored_users_as`).
+#[derive(Debug)]
+pub struct StoredUsersAs {
+    /// The active token presented.
+    pub token: crate::ActiveScimToken,
+    /// The page and (when asked for) its users' groups; empty unless the token is
+    /// a token of the tenant the request named. An error here is the list's, for
+    /// a caller already known (a filter that does not compile, say).
+    pub page: crate::Result<StoredUsersPage>,
+}
+
+/// A page of stored users, and their groups when asked for.
+pub type StoredUsersPage = (Listing<StoredUser>, Option<Vec<UserGroup>>);

@@ -287,6 +287,20 @@ pub trait DirectoryRepo {
         request: &ListRequest,
         with_groups: bool,
     ) -> Result<(Listing<StoredUser>, Option<Vec<UserGroup>>)>;
+    /// [`Self::list_stored_users`] for whoever presented the SCIM token whose digest
+    /// is `token_hash` on the tenant at `slug`: `None` if no active token has that
+    /// digest; otherwise the token, with the page if it is a token of the tenant at
+    /// `slug` (an empty page if not: nothing of another tenant is read). A lookup
+    /// that matches at most one user (an IdP's `userName eq` before each write)
+    /// checks the token in the page's own statement, one round trip instead of two;
+    /// any other list reads the token first.
+    async fn list_stored_users_as(
+        &self,
+        token_hash: &SecretHash,
+        slug: &str,
+        request: &ListRequest,
+        with_groups: bool,
+    ) -> Result<Option<StoredUsersAs>>;
     /// The groups each of these users directly belongs to.
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>>;
 

@@ -36,6 +36,17 @@ pub(crate) enum Bind {
     Time(OffsetDateTime),
     /// A PostgreSQL `text[]` (JSON paths).
     TextArray(Vec<String>),
+    /// A digest (BLOB on SQLite, `bytea` on PostgreSQL).
+    Bytes(Vec<u8>),
+}
+
+/// The tenant whose rows a condition reads: a bound id, or a column of a row the
+/// statement has already joined (the caller's token's, see
+/// [`page_of_one_as_caller_query`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TenantOf {
+    Id(Uuid),
+    Column(&'static str),
 }
 
 /// SQL under construction: text from fixed fragments, values as binds.
@@ -71,6 +82,14 @@ impl Sql {
         }
         self
     }
+
+    /// Appends the tenant's id: a placeholder, or the column holding it.
+    pub fn tenant(&mut self, tenant: TenantOf) -> &mut Self {
+        match tenant {
+            TenantOf::Id(id) => self.bind(Bind::Uuid(id)),
+            TenantOf::Column(column) => self.push(column),
+        }
+    }
 }
 
 fn invalid(detail: impl Into<String>) -> StoreError {
@@ -105,7 +124,7 @@ enum ColumnType {
 pub(crate) fn condition(
     sql: &mut Sql,
     table: Table,
-    tenant: Uuid,
+    tenant: TenantOf,
     query: &Query,
 ) -> Result<(), StoreError> {
     match query {
@@ -547,7 +566,7 @@ fn string_compare(
 fn any(
     sql: &mut Sql,
     table: Table,
-    tenant: Uuid,
+    tenant: TenantOf,
     field: &Field,
     inner: &Query,
 ) -> Result<(), StoreError> {
@@ -557,7 +576,7 @@ fn any(
     if table == Table::Users && urn.is_none() && name == "emails" && email_columns_suffice(inner) {
         // Through the (tenant_id, value_lower) index, not once per user row.
         sql.push("r.id IN (SELECT e.user_id FROM directory_user_emails e WHERE e.tenant_id = ")
-            .bind(Bind::Uuid(tenant))
+            .tenant(tenant)
             .push(" AND ");
         email_condition(sql, inner)?;
         sql.push(")");
@@ -777,7 +796,7 @@ pub(crate) fn page_query(
         .bind(Bind::Uuid(tenant_id));
     if let Some(filter) = &request.filter {
         sql.push(" AND ");
-        condition(&mut sql, table, tenant_id, filter)?;
+        condition(&mut sql, table, TenantOf::Id(tenant_id), filter)?;
         if dialect == Dialect::Postgres {
             sql.push(" OFFSET 0) r");
         }
@@ -868,7 +887,49 @@ pub(crate) fn page_of_one_query(
     debug_assert!(matches_at_most_one(projection.table, filter));
     let mut sql = tenant_rows_projected(dialect, projection, tenant_id);
     sql.push(" AND ");
-    condition(&mut sql, projection.table, tenant_id, filter)?;
+    condition(&mut sql, projection.table, TenantOf::Id(tenant_id), filter)?;
+    Ok(sql)
+}
+
+/// The caller's columns of [`page_of_one_as_caller_query`]: its token's row `s`
+/// and its tenant's `n`, named apart from the page's.
+pub(crate) const CALLER_COLUMNS: &str = "s.id AS caller_token_id, \
+     s.tenant_id AS caller_tenant_id, s.last_used_at AS caller_last_used_at, \
+     n.slug AS caller_slug, n.require_verified_domains AS caller_require_verified_domains, \
+     n.invite_new_users AS caller_invite_new_users, ";
+
+/// [`page_of_one_query`] for the caller whose SCIM token has digest `token_hash`,
+/// the token checked in the page's own statement: one round trip for an IdP's
+/// lookup instead of two. The active token's row (and its tenant's) comes first in
+/// each row, the page's row `r` joined to it, so the statement answers no row for
+/// an unknown or revoked token, and one row whose page columns are NULL when no
+/// user matches or the token is another tenant's than `slug`'s: a directory row
+/// is read only for a token of the tenant named in the request.
+pub(crate) fn page_of_one_as_caller_query(
+    dialect: Dialect,
+    projection: &Projection<'_>,
+    token_hash: &[u8],
+    slug: &str,
+    filter: &Query,
+) -> Result<Sql, StoreError> {
+    debug_assert!(matches_at_most_one(projection.table, filter));
+    debug_assert!(projection.total_of.is_none());
+    let mut sql = Sql::new(dialect);
+    select_projected(&mut sql, CALLER_COLUMNS, projection);
+    sql.push("scim_tokens s JOIN tenants n ON n.id = s.tenant_id LEFT JOIN ")
+        .push(table_name(projection.table))
+        .push(" r ON r.tenant_id = s.tenant_id AND n.slug = ")
+        .bind(Bind::Text(slug.to_owned()))
+        .push(" AND ");
+    condition(
+        &mut sql,
+        projection.table,
+        TenantOf::Column("s.tenant_id"),
+        filter,
+    )?;
+    sql.push(" WHERE s.token_hash = ")
+        .bind(Bind::Bytes(token_hash.to_vec()))
+        .push(" AND s.revoked_at IS NULL");
     Ok(sql)
 }
 
@@ -887,7 +948,7 @@ pub(crate) fn project(
     sort: Option<&(Field, SortOrder)>,
 ) -> Result<Sql, StoreError> {
     let mut sql = Sql::new(page.dialect);
-    select_projected(&mut sql, projection);
+    select_projected(&mut sql, "", projection);
     sql.push("(");
     // The page's placeholders keep their numbers: nothing is bound before them.
     sql.text.push_str(&page.text);
@@ -898,10 +959,11 @@ pub(crate) fn project(
     Ok(sql)
 }
 
-/// `SELECT` and what `projection` reads of each row `r`, up to `FROM`.
-fn select_projected(sql: &mut Sql, projection: &Projection<'_>) {
+/// `SELECT`, `leading` columns (empty, or ending in `, `), and what `projection`
+/// reads of each row `r`, up to `FROM`.
+fn select_projected(sql: &mut Sql, leading: &str, projection: &Projection<'_>) {
     let dialect = sql.dialect;
-    sql.push("SELECT ").push(projection.columns);
+    sql.push("SELECT ").push(leading).push(projection.columns);
     if projection.member_of {
         sql.push(", ").push(member_of_column(dialect));
     }
@@ -918,7 +980,7 @@ fn select_projected(sql: &mut Sql, projection: &Projection<'_>) {
 /// The tenant row's value is bound before the page's (SQLite binds `?` in order).
 fn tenant_rows_projected(dialect: Dialect, projection: &Projection<'_>, tenant_id: Uuid) -> Sql {
     let mut sql = Sql::new(dialect);
-    select_projected(&mut sql, projection);
+    select_projected(&mut sql, "", projection);
     sql.push(table_name(projection.table)).push(" r");
     join_total(&mut sql, projection);
     sql.push(" WHERE r.tenant_id = ")
@@ -1032,7 +1094,7 @@ pub(crate) fn count_query(
         .push(" r WHERE r.tenant_id = ")
         .bind(Bind::Uuid(tenant_id));
     sql.push(" AND ");
-    condition(&mut sql, table, tenant_id, filter)?;
+    condition(&mut sql, table, TenantOf::Id(tenant_id), filter)?;
     Ok(sql)
 }
 

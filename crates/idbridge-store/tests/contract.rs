@@ -2359,6 +2359,104 @@ both_backends! {
             assert_eq!((listing.total, listing.items.len(), groups.map(|g| g.len())), (0, 0, Some(0)), "{filter}");
         }
     }
+
+    async fn a_list_as_a_token_reads_the_directory_only_for_the_tenant_the_token_opens(db: TestDb) {
+        // `list_stored_users_as` checks the presented token with the list: in the
+        // page's own statement for a one-row lookup, first for anything else. An
+        // unknown or revoked token gets `None`; a token of another tenant than the
+        // one named gets its token back and nothing read; the right token gets
+        // exactly what `list_stored_users` answers.
+        use idbridge_scim::query::list_request;
+        use idbridge_scim::schema::ResourceType;
+        use idbridge_store::MemberRef;
+        let store = open(&db).await;
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&acme, None).await.expect("acme");
+        store.create_tenant(&globex, None).await.expect("globex");
+        let (ada, ctx) = directory_user(acme.id, "ada@example.com");
+        store.create_user(&ada, &ctx).await.expect("ada");
+        let (grace, ctx) = directory_user(acme.id, "grace@example.com");
+        store.create_user(&grace, &ctx).await.expect("grace");
+        let (namesake, ctx) = directory_user(globex.id, "ada@example.com");
+        store.create_user(&namesake, &ctx).await.expect("globex's ada");
+        let eng = group(acme.id, "eng", T0);
+        let member = MemberRef { value: ada.id.to_string(), kind: None };
+        store.create_group(&eng, std::slice::from_ref(&member), &quiet(T0)).await.expect("group");
+        let (token, theirs, revoked) = (ScimToken::generate(), ScimToken::generate(), ScimToken::generate());
+        let record = scim_token_record(acme.id);
+        store.create_scim_token(&record, &token.hash(), None).await.expect("token");
+        store.create_scim_token(&scim_token_record(globex.id), &theirs.hash(), None).await.expect("theirs");
+        let gone = scim_token_record(acme.id);
+        store.create_scim_token(&gone, &revoked.hash(), None).await.expect("revoked");
+        store.revoke_scim_token(acme.id, gone.id, T0, None).await.expect("revoke");
+        let users = |filter: Option<&str>, start: &str, count: &str| {
+            list_request(ResourceType::User, filter, None, None, Some(start), Some(count)).expect("request")
+        };
+        let by_id = format!("id eq \"{}\"", ada.id);
+        let requests = [
+            users(Some(r#"userName eq "ADA@example.com""#), "1", "100"),
+            users(Some(&by_id), "1", "100"),
+            users(Some(r#"userName eq "nobody@example.com""#), "1", "100"),
+            users(Some(r#"id eq "not-a-uuid""#), "1", "100"),
+            // Not one row at most: the token is read first.
+            users(Some(r#"userName eq "ADA@example.com""#), "2", "100"),
+            users(Some(r#"userName sw "a""#), "1", "100"),
+            users(None, "1", "1"),
+            users(None, "1", "100"),
+        ];
+        for (n, request) in requests.iter().enumerate() {
+            for with_groups in [false, true] {
+                let what = format!("request {n}, groups {with_groups}");
+                let (listing, groups) = store.list_stored_users(acme.id, request, with_groups).await.expect("plain");
+                let read = store
+                    .list_stored_users_as(&token.hash(), "acme", request, with_groups)
+                    .await
+                    .expect("as the token")
+                    .expect("the token opens acme");
+                assert_eq!(read.token.token_id, record.id, "{what}");
+                assert_eq!((read.token.tenant_id, read.token.tenant_slug.as_str()), (acme.id, "acme"));
+                let (read_listing, read_groups) = read.page.expect("the page");
+                assert_eq!(read_listing, listing, "{what}");
+                assert_eq!(read_groups, groups, "{what}");
+                for refused in [&revoked, &ScimToken::generate()] {
+                    let none = store.list_stored_users_as(&refused.hash(), "acme", request, with_groups).await;
+                    assert!(none.expect("refused token").is_none(), "{what}");
+                }
+                // globex's token named on acme's URL (and acme's on globex's):
+                // the token comes back for the caller to refuse; no user is read.
+                for (hash, slug, owner) in [(theirs.hash(), "acme", globex.id), (token.hash(), "globex", acme.id)] {
+                    let read = store
+                        .list_stored_users_as(&hash, slug, request, with_groups)
+                        .await
+                        .expect("another tenant's token")
+                        .expect("the token is active");
+                    assert_eq!(read.token.tenant_id, owner, "{what}");
+                    let (listing, groups) = read.page.expect("an empty page");
+                    assert_eq!((listing.total, listing.items.len()), (0, 0), "{what}: {slug}");
+                    assert_eq!(groups.map(|g| g.len()), with_groups.then_some(0), "{what}: {slug}");
+                }
+            }
+        }
+        // A one-row lookup found the user with its groups.
+        let found = store
+            .list_stored_users_as(&token.hash(), "acme", &requests[0], true)
+            .await
+            .expect("lookup")
+            .expect("opens");
+        let (listing, groups) = found.page.expect("the page");
+        assert_eq!((listing.total, listing.items[0].id), (1, ada.id));
+        let groups = groups.expect("groups");
+        assert_eq!((groups.len(), groups[0].group_id), (1, eng.id));
+        // A filter the store cannot compile is told only to a token that opens
+        // the tenant, as the list's own error; any other token is refused first.
+        let bad = users(Some(r#"meta.lastModified gt "yesterday""#), "1", "100");
+        let read = store.list_stored_users_as(&token.hash(), "acme", &bad, false).await.expect("token read");
+        let read = read.expect("the token opens acme");
+        assert!(matches!(read.page, Err(StoreError::InvalidQuery(_))), "{:?}", read.page);
+        for refused in [&revoked, &ScimToken::generate()] {
+            assert!(store.list_stored_users_as(&refused.hash(), "acme", &bad, false).await.expect("refused").is_none());
+        }
+    }
 }
 
 both_backends! {

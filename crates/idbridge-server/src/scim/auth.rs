@@ -4,9 +4,10 @@
 //! takes effect at once on every idbridge process.
 
 use axum::extract::{Path, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use idbridge_app::credentials;
+use idbridge_app::credentials::{self, PresentedScimToken};
 
 use super::error::ScimProblem;
 use super::log::LoggedTenant;
@@ -22,7 +23,14 @@ pub async fn require_scim_token(
     // One answer for every failure, so a caller learns nothing about which tenants
     // exist or which tokens were once valid.
     let slug = params.get("slug").ok_or_else(ScimProblem::unauthorized)?;
-    let presented = bearer_token(request.headers()).map_err(|_| ScimProblem::unauthorized())?;
+    let presented = bearer_token(request.headers())
+        .ok()
+        .and_then(PresentedScimToken::parse)
+        .ok_or_else(ScimProblem::unauthorized)?;
+    if checks_its_own_token(&request) {
+        request.extensions_mut().insert(presented);
+        return Ok(next.run(request).await);
+    }
     let tenant = credentials::authenticate_scim(&state.app, slug, presented)
         .await?
         .ok_or_else(ScimProblem::unauthorized)?;
@@ -30,4 +38,14 @@ pub async fn require_scim_token(
     let mut response = next.run(request).await;
     response.extensions_mut().insert(LoggedTenant(tenant));
     Ok(response)
+}
+
+/// Whether the request's handler checks the token itself, in the statement that
+/// reads its answer: `GET /Users` (`users::list_users`), the lookup IdPs send
+/// before each write. That handler is given the token as presented
+/// ([`PresentedScimToken`]), never a checked caller, and refuses it itself; every
+/// other handler takes a checked caller and fails closed without one. (The path
+/// is the nested router's, the tenant's prefix taken off.)
+fn checks_its_own_token(request: &Request) -> bool {
+    request.method() == Method::GET && request.uri().path() == "/Users"
 }

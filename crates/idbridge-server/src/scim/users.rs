@@ -4,16 +4,19 @@
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use idbridge_app::credentials::{self, PresentedScimToken};
 use idbridge_app::directory::render;
 use idbridge_app::directory::{self, ScimChange};
 use idbridge_scim::projection::Projection;
+use idbridge_scim::query::ListRequest;
 use idbridge_scim::schema::ResourceType;
 use idbridge_scim::{ScimError, discovery, query};
-use idbridge_store::StoreError;
+use idbridge_store::{Listing, StoreError, StoredUser, UserGroup};
 use serde_json::Value;
 
 use super::error::{ScimProblem, scim_json};
 use super::extract::{ListQuery, Preconditions, RequestMeta, ScimBody, ScimParams};
+use super::log::LoggedTenant;
 use super::{ScimTenant, answer, base, resource_id, scim_request};
 use crate::AppState;
 
@@ -80,12 +83,65 @@ fn not_found() -> ScimProblem {
     ScimError::not_found("no such user in this tenant").into()
 }
 
+/// `GET /Users`. The one SCIM route whose token is checked here rather than by
+/// `auth::require_scim_token`: an IdP's lookup before each write (`userName eq`)
+/// reads the token and the user in one statement (`credentials::list_users_as`).
+/// Whatever else is wrong with the request, a token that does not open the
+/// tenant is answered 401, as everywhere else.
 pub async fn list_users(
     State(state): State<AppState>,
-    Extension(tenant): Extension<ScimTenant>,
-    query: ScimParams,
-) -> Result<Response, ScimProblem> {
-    list(&state, &tenant, ListQuery::from_params(&query)).await
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    Extension(presented): Extension<PresentedScimToken>,
+    query: Result<ScimParams, ScimProblem>,
+) -> Response {
+    let slug = params.get("slug").map(String::as_str).unwrap_or_default();
+    let (caller, answer) = list_users_as(&state, slug, presented, query).await;
+    let mut response = answer.into_response();
+    if let Some(caller) = caller {
+        response.extensions_mut().insert(LoggedTenant(caller));
+    }
+    response
+}
+
+/// The caller, if its token opens the tenant at `slug`, and the answer.
+async fn list_users_as(
+    state: &AppState,
+    slug: &str,
+    presented: PresentedScimToken,
+    query: Result<ScimParams, ScimProblem>,
+) -> (Option<ScimTenant>, Result<Response, ScimProblem>) {
+    let parsed = query.and_then(|query| list_query(&ListQuery::from_params(&query)));
+    if let Ok((request, projection)) = &parsed
+        && projection.trims_nothing()
+    {
+        let with_groups = projection.wants(ResourceType::User, "groups");
+        return match credentials::list_users_as(&state.app, slug, presented, request, with_groups)
+            .await
+        {
+            Err(e) => (None, Err(e.into())),
+            Ok(None) => (None, Err(ScimProblem::unauthorized())),
+            Ok(Some((caller, Err(e)))) => (Some(caller), Err(e.into())),
+            Ok(Some((caller, Ok((listing, groups))))) => {
+                let answer = whole_page(
+                    &base(state, &caller),
+                    &listing,
+                    groups.as_deref(),
+                    request.start_index,
+                );
+                (Some(caller), answer)
+            }
+        };
+    }
+    let caller = match credentials::authenticate_scim(&state.app, slug, presented).await {
+        Err(e) => return (None, Err(e.into())),
+        Ok(None) => return (None, Err(ScimProblem::unauthorized())),
+        Ok(Some(caller)) => caller,
+    };
+    let answer = match parsed {
+        Ok((request, projection)) => list(state, &caller, request, projection).await,
+        Err(problem) => Err(problem),
+    };
+    (Some(caller), answer)
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): a list whose parameters come in the body.
@@ -94,14 +150,12 @@ pub async fn search_users(
     Extension(tenant): Extension<ScimTenant>,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimProblem> {
-    list(&state, &tenant, ListQuery::from_search_request(&body)?).await
+    let (request, projection) = list_query(&ListQuery::from_search_request(&body)?)?;
+    list(&state, &tenant, request, projection).await
 }
 
-async fn list(
-    state: &AppState,
-    tenant: &ScimTenant,
-    query: ListQuery,
-) -> Result<Response, ScimProblem> {
+/// What a list asks: its page and what each resource shows.
+fn list_query(query: &ListQuery) -> Result<(ListRequest, Projection), ScimProblem> {
     let request = query::list_request(
         ResourceType::User,
         query.filter.as_deref(),
@@ -114,24 +168,43 @@ async fn list(
         query.attributes.as_deref(),
         query.excluded_attributes.as_deref(),
     )?;
+    Ok((request, projection))
+}
+
+/// A list of users whole, as IdPs ask for them: each document written out as
+/// stored.
+fn whole_page(
+    base: &render::Base<'_>,
+    listing: &Listing<StoredUser>,
+    groups: Option<&[UserGroup]>,
+    start_index: usize,
+) -> Result<Response, ScimProblem> {
+    let resources = listing
+        .items
+        .iter()
+        .map(|user| render::UserResource::stored(base, user, groups))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ScimProblem::from(StoreError::Corrupt(format!("a stored user: {e}"))))?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::ListResponse::new(listing.total, start_index, resources),
+    ))
+}
+
+async fn list(
+    state: &AppState,
+    tenant: &ScimTenant,
+    request: ListRequest,
+    projection: Projection,
+) -> Result<Response, ScimProblem> {
     let store = &state.app.store;
     let with_groups = projection.wants(ResourceType::User, "groups");
     let base = base(state, tenant);
     if projection.trims_nothing() {
-        // What IdPs ask: every user whole, each document written out as stored.
         let (listing, groups) = store
             .list_stored_users(tenant.tenant.id, &request, with_groups)
             .await?;
-        let resources = listing
-            .items
-            .iter()
-            .map(|user| render::UserResource::stored(&base, user, groups.as_deref()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ScimProblem::from(StoreError::Corrupt(format!("a stored user: {e}"))))?;
-        return Ok(scim_json(
-            StatusCode::OK,
-            &discovery::ListResponse::new(listing.total, request.start_index, resources),
-        ));
+        return whole_page(&base, &listing, groups.as_deref(), request.start_index);
     }
     // The groups come with the page, in its statement, when the answer shows them.
     let (listing, groups) = if with_groups {

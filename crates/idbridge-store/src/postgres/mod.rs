@@ -103,6 +103,7 @@ impl Db for Postgres {
             Bind::Uuid(v) => args.add(v),
             Bind::Time(v) => args.add(v),
             Bind::TextArray(v) => args.add(v),
+            Bind::Bytes(v) => args.add(v),
         }
     }
 
@@ -230,6 +231,43 @@ mod index_tests {
                     "{filter}: walks the tenant's rows\n{plan:#?}"
                 );
             }
+            // A lookup that checks its caller's token in its own statement reads
+            // the user by its unique index, from the token's tenant.
+            let lookup = idbridge_scim::query::list_request(
+                idbridge_scim::schema::ResourceType::User,
+                Some(r#"userName eq "u42""#),
+                None,
+                None,
+                None,
+                None,
+            )
+            .expect("request");
+            let projection = crate::scim_sql::Projection {
+                table: crate::scim_sql::Table::Users,
+                columns: "r.id, r.created_at, r.updated_at, r.version, r.document",
+                member_of: true,
+                total_of: None,
+            };
+            let Sql { text, binds, .. } = crate::scim_sql::page_of_one_as_caller_query(
+                Dialect::Postgres,
+                &projection,
+                &[0u8; 32],
+                "acme",
+                lookup.filter.as_ref().expect("filter"),
+            )
+            .expect("sql");
+            let plan = explain_with(&mut conn, format!("EXPLAIN {text}"), binds).await;
+            assert!(
+                plan.iter()
+                    .any(|line| line.contains("directory_users_user_name_idx")),
+                "{plan:#?}"
+            );
+            assert!(
+                !plan
+                    .iter()
+                    .any(|line| line.contains("Seq Scan on directory_users")),
+                "{plan:#?}"
+            );
         }
     }
 

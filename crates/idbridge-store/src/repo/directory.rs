@@ -8,6 +8,7 @@
 //! the log filters from `log_filter`, in the backend's [`Db::DIALECT`].
 
 use async_trait::async_trait;
+use idbridge_core::secret::SecretHash;
 use idbridge_core::{EventKind, EventResource};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -24,10 +25,10 @@ use crate::db::{
 };
 use crate::scim_sql::{self, Bind, Sql, Table};
 use crate::{
-    DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember, ListRequest,
-    Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest, ProvisioningFilter,
-    ProvisioningRecord, Result, StoreError, StoredUser, SweptHistory, UserGroup, UserSource,
-    WriteContext,
+    ActiveScimToken, DirectoryEvent, DirectoryGroup, DirectoryRepo, DirectoryUser, GroupMember,
+    ListRequest, Listing, MemberChange, MemberKind, MemberRef, NewEvent, Page, PageRequest,
+    ProvisioningFilter, ProvisioningRecord, Result, StoreError, StoredUser, StoredUsersAs,
+    SweptHistory, UserGroup, UserSource, WriteContext,
 };
 
 /// A stored document, which must be a JSON object.
@@ -580,6 +581,41 @@ impl<T: FromRow> FromRow for WithTotal<T> {
     }
 }
 
+/// A row of a statement that checks the caller's token itself
+/// ([`scim_sql::page_of_one_as_caller_query`]): the token, and the page's row if
+/// one matched (its columns are NULL otherwise).
+struct AsCaller<T> {
+    token: ActiveScimToken,
+    item: Option<T>,
+}
+
+impl<T: FromRow> FromRow for AsCaller<T> {
+    fn from_row(row: &impl Row) -> Result<Self> {
+        let item = match row.get::<Option<Uuid>>("id")? {
+            Some(_) => Some(T::from_row(row)?),
+            None => None,
+        };
+        Ok(Self {
+            token: super::TokenColumns::CALLER.read(row)?,
+            item,
+        })
+    }
+}
+
+impl StoredUsersAs {
+    /// The answer for a token of another tenant than the one named: nothing read.
+    fn nothing_for(token: ActiveScimToken, with_groups: bool) -> Self {
+        let listing = Listing {
+            total: 0,
+            items: Vec::new(),
+        };
+        Self {
+            token,
+            page: Ok((listing, with_groups.then(Vec::new))),
+        }
+    }
+}
+
 impl Listed for DirectoryUser {
     const COLUMNS: &'static str = "r.*";
 
@@ -980,6 +1016,85 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
             self.list(Table::Users, tenant_id, request, true).await?,
         );
         Ok((listing, Some(groups)))
+    }
+
+    async fn list_stored_users_as(
+        &self,
+        token_hash: &SecretHash,
+        slug: &str,
+        request: &ListRequest,
+        with_groups: bool,
+    ) -> Result<Option<StoredUsersAs>> {
+        let projection = scim_sql::Projection {
+            table: Table::Users,
+            columns: StoredUser::COLUMNS,
+            member_of: with_groups,
+            total_of: None,
+        };
+        let one_row = request.filter.as_ref().filter(|filter| {
+            request.start_index <= 1
+                && request.count > 0
+                && scim_sql::matches_at_most_one(Table::Users, filter)
+        });
+        // A filter that does not compile is reported only to a caller whose token
+        // opens the tenant: it is compiled again after the token is read.
+        let fused = one_row.and_then(|filter| {
+            scim_sql::page_of_one_as_caller_query(
+                D::DIALECT,
+                &projection,
+                super::digest(token_hash),
+                slug,
+                filter,
+            )
+            .ok()
+        });
+        let Some(sql) = fused else {
+            // The token first, then the list as any other.
+            let Some(token) = crate::CredentialRepo::active_scim_token(self, token_hash).await?
+            else {
+                return Ok(None);
+            };
+            if token.tenant_slug.as_str() != slug {
+                return Ok(Some(StoredUsersAs::nothing_for(token, with_groups)));
+            }
+            let page = self
+                .list_stored_users(token.tenant_id, request, with_groups)
+                .await;
+            return Ok(Some(StoredUsersAs { token, page }));
+        };
+        let mut conn = self.read().await?;
+        let query = query_assembled::<D>(sql);
+        let (token, items, groups) = if with_groups {
+            let rows: Vec<AsCaller<UserWithGroups<StoredUser>>> =
+                query.fetch_all(&mut conn).await?;
+            let Some(token) = rows.first().map(|row| row.token.clone()) else {
+                return Ok(None);
+            };
+            let (listing, groups) = UserWithGroups::split(Listing {
+                total: 0,
+                items: rows.into_iter().filter_map(|row| row.item).collect(),
+            });
+            (token, listing.items, Some(groups))
+        } else {
+            let rows: Vec<AsCaller<StoredUser>> = query.fetch_all(&mut conn).await?;
+            let Some(token) = rows.first().map(|row| row.token.clone()) else {
+                return Ok(None);
+            };
+            (
+                token,
+                rows.into_iter().filter_map(|row| row.item).collect(),
+                None,
+            )
+        };
+        // At most one row matches: the page is all there is.
+        let listing = Listing {
+            total: items.len() as u64,
+            items,
+        };
+        Ok(Some(StoredUsersAs {
+            token,
+            page: Ok((listing, groups)),
+        }))
     }
 
     async fn groups_of_users(&self, tenant_id: Uuid, user_ids: &[Uuid]) -> Result<Vec<UserGroup>> {

@@ -168,16 +168,51 @@ impl FromRow for ScimTokenRecord {
     }
 }
 
+/// The names of an [`ActiveScimToken`]'s columns in a statement.
+pub(crate) struct TokenColumns {
+    id: &'static str,
+    tenant_id: &'static str,
+    last_used_at: &'static str,
+    slug: &'static str,
+    require_verified_domains: &'static str,
+    invite_new_users: &'static str,
+}
+
+impl TokenColumns {
+    /// As [`ACTIVE_SCIM_TOKEN`] names them.
+    const PLAIN: Self = Self {
+        id: "id",
+        tenant_id: "tenant_id",
+        last_used_at: "last_used_at",
+        slug: "slug",
+        require_verified_domains: "require_verified_domains",
+        invite_new_users: "invite_new_users",
+    };
+    /// As [`crate::scim_sql::CALLER_COLUMNS`] names them, beside a page's.
+    pub(crate) const CALLER: Self = Self {
+        id: "caller_token_id",
+        tenant_id: "caller_tenant_id",
+        last_used_at: "caller_last_used_at",
+        slug: "caller_slug",
+        require_verified_domains: "caller_require_verified_domains",
+        invite_new_users: "caller_invite_new_users",
+    };
+
+    pub(crate) fn read(&self, row: &impl Row) -> Result<ActiveScimToken> {
+        Ok(ActiveScimToken {
+            token_id: row.get(self.id)?,
+            tenant_id: row.get(self.tenant_id)?,
+            tenant_slug: slug(row, self.slug)?,
+            require_verified_domains: row.get(self.require_verified_domains)?,
+            invite_new_users: row.get(self.invite_new_users)?,
+            last_used_at: row.opt_time(self.last_used_at)?,
+        })
+    }
+}
+
 impl FromRow for ActiveScimToken {
     fn from_row(row: &impl Row) -> Result<Self> {
-        Ok(ActiveScimToken {
-            token_id: row.get("id")?,
-            tenant_id: row.get("tenant_id")?,
-            tenant_slug: slug(row, "slug")?,
-            require_verified_domains: row.get("require_verified_domains")?,
-            invite_new_users: row.get("invite_new_users")?,
-            last_used_at: row.opt_time("last_used_at")?,
-        })
+        TokenColumns::PLAIN.read(row)
     }
 }
 
@@ -224,7 +259,7 @@ pub(crate) async fn append_to_feed<D: Db>(
 }
 
 /// A digest column's value.
-fn digest(hash: &SecretHash) -> &[u8] {
+pub(crate) fn digest(hash: &SecretHash) -> &[u8] {
     hash.as_bytes().as_slice()
 }
 

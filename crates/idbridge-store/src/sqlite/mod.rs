@@ -144,6 +144,7 @@ impl Db for Sqlite {
             Bind::Time(v) => args.add(crate::db::Ts(v)),
             // JSON paths are text on SQLite; arrays only arise for PostgreSQL.
             Bind::TextArray(v) => args.add(v.join(".")),
+            Bind::Bytes(v) => args.add(v),
         }
     }
 
@@ -326,6 +327,72 @@ mod index_tests {
                 plan.iter().any(|step| step.contains("directory_users_")),
                 "{plan:#?}"
             );
+        }
+    }
+
+    /// A lookup that checks the caller's token in its own statement finds the token
+    /// by its digest and the user by its unique index: no scan of either, nothing
+    /// sorted, and the page's row joined to the token's, not the other way round
+    /// (an unknown token reads no user).
+    #[tokio::test]
+    async fn a_lookup_checking_its_token_reads_the_token_then_one_user() {
+        use crate::scim_sql::{Projection, Table, page_of_one_as_caller_query};
+        let (_db, store) = migrated().await;
+        for filter in [
+            r#"userName eq "ada@example.com""#.to_owned(),
+            format!("id eq \"{}\"", uuid::Uuid::now_v7()),
+        ] {
+            let lookup = idbridge_scim::query::list_request(
+                idbridge_scim::schema::ResourceType::User,
+                Some(&filter),
+                None,
+                None,
+                None,
+                None,
+            )
+            .expect("request");
+            for member_of in [false, true] {
+                let projection = Projection {
+                    table: Table::Users,
+                    columns: "r.id, r.created_at, r.updated_at, r.version, r.document",
+                    member_of,
+                    total_of: None,
+                };
+                let Sql { text, binds, .. } = page_of_one_as_caller_query(
+                    Dialect::Sqlite,
+                    &projection,
+                    &[0u8; 32],
+                    "acme",
+                    lookup.filter.as_ref().expect("filter"),
+                )
+                .expect("sql");
+                let plan = plan(&store, &text, arguments(binds)).await;
+                let steps: Vec<&String> = plan
+                    .iter()
+                    .filter(|step| step.starts_with("SEARCH") || step.starts_with("SCAN"))
+                    .collect();
+                assert!(
+                    steps.len() >= 3 && steps.iter().all(|step| step.starts_with("SEARCH")),
+                    "{filter}: scans\n{plan:#?}"
+                );
+                assert!(
+                    steps[0].contains("scim_tokens") && steps[0].contains("token_hash=?"),
+                    "{filter}: the token is not read first\n{plan:#?}"
+                );
+                assert!(
+                    steps[2].contains("directory_users")
+                        && steps[2].contains(if filter.starts_with("id") {
+                            "(tenant_id=? AND id=?)"
+                        } else {
+                            "directory_users_user_name_idx (tenant_id=? AND user_name_lower=?)"
+                        }),
+                    "{filter}: the user is not read by its key\n{plan:#?}"
+                );
+                assert!(
+                    !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                    "{filter}: sorts\n{plan:#?}"
+                );
+            }
         }
     }
 

@@ -111,6 +111,78 @@ both_backends! {
         assert_eq!(revoked["revoked_at"], "2026-11-01T09:00:00Z");
     }
 
+    async fn the_users_list_refuses_every_bad_token_whatever_it_asks(db: TestDb) {
+        // `GET /Users` checks its token in the statement that reads the answer (a
+        // lookup) or just before (any other list), not in the middleware: every
+        // way a token can be wrong is still 401, before anything about the query
+        // is told, and the right token still gets its answer.
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (_, token) = app.create_scim_token("acme").await;
+        let (_, theirs) = app.create_scim_token("globex").await;
+        let (revoked_id, revoked) = app.create_scim_token("acme").await;
+        let response = app
+            .admin(Method::DELETE, &format!("/api/v1/tenants/acme/scim-tokens/{revoked_id}"))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let created = app
+            .scim(Method::POST, "acme", "/Users", &token, Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada@example.com",
+            })))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let unknown = idbridge_core::secret::ScimToken::generate();
+        let lists = [
+            ("/Users?filter=userName%20eq%20%22ada@example.com%22", StatusCode::OK, Some(1)),
+            ("/Users?filter=userName%20eq%20%22nobody@example.com%22", StatusCode::OK, Some(0)),
+            ("/Users", StatusCode::OK, Some(1)),
+            ("/Users?filter=userName%20eq%20%22ada@example.com%22&attributes=userName", StatusCode::OK, Some(1)),
+            ("/Users?filter=userName%20eq", StatusCode::BAD_REQUEST, None),
+            ("/Users?count=-1&startIndex=x&attributes=%5B", StatusCode::BAD_REQUEST, None),
+            ("/Users?filter=userName%20eq%2042", StatusCode::OK, Some(0)),
+            ("/Users?filter=meta.lastModified%20gt%20%22yesterday%22", StatusCode::BAD_REQUEST, None),
+        ];
+        for (path, status, total) in lists {
+            let anonymous = app.http.get(app.url(&format!("/scim/v2/acme{path}"))).send().await.expect("send");
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}: no token");
+            assert!(anonymous.headers().contains_key("www-authenticate"), "{path}");
+            for (what, wrong) in [
+                ("garbage", "garbage"),
+                ("admin key", crate::helpers::ADMIN_KEY),
+                ("unknown", unknown.expose_secret()),
+                ("another tenant's", theirs.as_str()),
+                ("revoked", revoked.as_str()),
+            ] {
+                let response = app.scim_get("acme", path, wrong).await;
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: {what} token");
+                let body: Value = response.json().await.expect("json");
+                assert_eq!(body["status"], "401", "{path}: {what} token");
+            }
+            let response = app.scim_get("acme", path, &token).await;
+            assert_eq!(response.status(), status, "{path}");
+            let body: Value = response.json().await.expect("json");
+            if let Some(total) = total {
+                assert_eq!(body["totalResults"], total, "{path}");
+            }
+            // acme's token on globex's URL opens nothing there either.
+            let response = app.scim_get("globex", path, &token).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: on globex");
+        }
+        // The refusals were logged without a token, the right token's 400s with it.
+        let log: Value = app
+            .admin(Method::GET, "/api/v1/tenants/acme/provisioning-log?limit=100")
+            .send().await.expect("send").json().await.expect("json");
+        let lines = log["data"].as_array().expect("data");
+        let refused = lines.iter().filter(|line| line["status"] == 401).count();
+        let bad = lines.iter().filter(|line| line["status"] == 400).collect::<Vec<_>>();
+        assert!(refused >= 7, "{refused} refusals logged");
+        assert!(lines.iter().filter(|line| line["status"] == 401).all(|line| line["token_id"].is_null()));
+        assert_eq!(bad.len(), 3, "{log:#}");
+        assert!(bad.iter().all(|line| line["token_id"].is_string()), "{log:#}");
+    }
+
     async fn a_tenant_cannot_revoke_another_tenants_token(db: TestDb) {
         let app = TestApp::spawn(db).await;
         app.create_tenant("acme").await;
