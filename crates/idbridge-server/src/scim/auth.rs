@@ -45,7 +45,8 @@ pub async fn require_scim_token(
 /// before each write. That handler is given the token as presented
 /// ([`PresentedScimToken`]), never a checked caller, and refuses it itself; every
 /// other handler takes a checked caller and fails closed without one. (The path
-/// is the nested router's, the tenant's prefix taken off.)
+/// is the nested router's, the tenant's prefix taken off; a GET route answers
+/// HEAD too.)
 fn checks_its_own_token(request: &Request) -> bool {
-    request.method() == Method::GET && request.uri().path() == "/Users"
+    matches!(*request.method(), Method::GET | Method::HEAD) && request.uri().path() == "/Users"
 }

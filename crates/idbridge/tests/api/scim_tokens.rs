@@ -170,6 +170,10 @@ both_backends! {
             let response = app.scim_get("globex", path, &token).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: on globex");
         }
+        // HEAD is routed with GET: the same check, no body.
+        let head = |token: &str| app.http.head(app.url("/scim/v2/acme/Users")).bearer_auth(token.to_owned()).send();
+        assert_eq!(head(&token).await.expect("send").status(), StatusCode::OK);
+        assert_eq!(head(&revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
         // The refusals were logged without a token, the right token's 400s with it.
         let log: Value = app
             .admin(Method::GET, "/api/v1/tenants/acme/provisioning-log?limit=100")
