@@ -587,6 +587,40 @@ both_backends! {
         assert!(!text.contains(&scim.token));
     }
 
+    async fn every_scim_route_is_503_when_the_database_is_gone(db: TestDb) {
+        // Whichever way the token is read (the middleware's statement, or a
+        // lookup's own), a database that does not answer is 503 in SCIM's error
+        // format, never a 401 that would tell an IdP its token is bad, nor a 500.
+        let app = TestApp::spawn(db).await;
+        let scim = app.scim_tenant("acme").await;
+        let user = scim.expect(Method::POST, "/Users", Some(json!({
+            "schemas": [USER], "userName": "ada@example.com",
+        })), StatusCode::CREATED).await;
+        let id = user["id"].as_str().expect("id").to_owned();
+        app.store.close().await;
+        let patch = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Ada"}],
+        });
+        let requests = [
+            (Method::GET, format!("/Users?filter={}", q(r#"userName eq "ada@example.com""#)), None),
+            (Method::GET, format!("/Users?filter={}", q(&format!("id eq \"{id}\""))), None),
+            (Method::GET, "/Users?startIndex=1&count=10".to_owned(), None),
+            (Method::GET, format!("/Users?filter={}", q("userName eq")), None),
+            (Method::GET, format!("/Users/{id}"), None),
+            (Method::PATCH, format!("/Users/{id}"), Some(patch)),
+            (Method::POST, "/Users".to_owned(), Some(json!({"schemas": [USER], "userName": "grace@example.com"}))),
+            (Method::GET, "/Groups".to_owned(), None),
+        ];
+        for (method, path, body) in requests {
+            let response = scim.send(method.clone(), &path, body).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(body["status"], "503", "{method} {path}");
+            assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
+        }
+    }
+
     async fn refused_tokens_reach_the_provisioning_log(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let scim = app.scim_tenant("acme").await;
