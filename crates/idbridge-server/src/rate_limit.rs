@@ -85,6 +85,17 @@ impl ClientRateLimiter {
             .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 
+    /// The client a request comes from, as this limiter keys it (the TCP peer, or
+    /// `X-Forwarded-For` walked past the trusted proxies).
+    pub fn client(&self, extensions: &http::Extensions, headers: &http::HeaderMap) -> IpAddr {
+        request_client(extensions, headers, &self.trusted_proxies)
+    }
+
+    /// Takes one request from `client`'s budget: whether it had one.
+    pub fn allows(&self, client: IpAddr) -> bool {
+        self.check(client).is_ok()
+    }
+
     /// Forgets addresses whose budget is full again (indistinguishable from a new
     /// client) and gives the memory back. Returns how many addresses are tracked.
     pub fn forget_idle(&self) -> usize {
@@ -142,13 +153,17 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
 /// returned task is not aborted.
 pub fn spawn_forgetting(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
     let limiter = state.rate_limiter.clone()?;
+    let refusals = state.scim_refusal_limiter.clone();
     let metrics = std::sync::Arc::clone(&state.metrics);
     Some(tokio::spawn(async move {
         let mut every = tokio::time::interval(FORGET_IDLE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let tracked = limiter.forget_idle();
+            let tracked = limiter.forget_idle()
+                + refusals
+                    .as_deref()
+                    .map_or(0, ClientRateLimiter::forget_idle);
             metrics.set_rate_limit_tracked(tracked);
         }
     }))

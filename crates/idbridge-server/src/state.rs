@@ -20,17 +20,25 @@ pub struct AppState {
     /// The per-client-address limit on the unauthenticated routes that write rows;
     /// `None` when `--rate-limit-per-minute 0` turned it off.
     pub rate_limiter: Option<Arc<ClientRateLimiter>>,
+    /// The same limit, a budget of its own, on the provisioning log lines written
+    /// for SCIM requests refused before their caller was known (a bad token):
+    /// anyone can send those, and each would otherwise be a row.
+    pub scim_refusal_limiter: Option<Arc<ClientRateLimiter>>,
 }
 
 impl AppState {
     pub fn new(app: App, config: ServerConfig) -> Self {
-        Self {
-            rate_limiter: config.rate_limit.map(|quota| {
+        let limiter = || {
+            config.rate_limit.map(|quota| {
                 Arc::new(ClientRateLimiter::new(
                     quota,
                     config.trusted_proxies.clone(),
                 ))
-            }),
+            })
+        };
+        Self {
+            rate_limiter: limiter(),
+            scim_refusal_limiter: limiter(),
             app,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),

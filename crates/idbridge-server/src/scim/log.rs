@@ -24,6 +24,11 @@ pub async fn record_failures(
     request: Request,
     next: Next,
 ) -> Response {
+    // Who sent it, for the limit on log lines of callers not known.
+    let client = state
+        .scim_refusal_limiter
+        .as_deref()
+        .map(|limiter| limiter.client(request.extensions(), request.headers()));
     let (parts, body) = request.into_parts();
     let meta = RequestMeta::of(&parts);
     let slug = slug_of(&meta.path);
@@ -46,6 +51,15 @@ pub async fn record_failures(
             None => return response,
         },
     };
+    // A caller not known (a bad token) is logged within the client address's
+    // budget only: past it the answer is the same, and no row is written.
+    if let FailedCaller::Path(_) = caller
+        && let (Some(limiter), Some(client)) = (state.scim_refusal_limiter.as_deref(), client)
+        && !limiter.allows(client)
+    {
+        state.metrics.count_rate_limited(REFUSALS_NOT_LOGGED);
+        return response;
+    }
     directory::log_failed_request(
         &state.app,
         caller,
@@ -56,6 +70,9 @@ pub async fn record_failures(
     .await;
     response
 }
+
+/// The rate-limited count's label for refused SCIM requests left out of the log.
+const REFUSALS_NOT_LOGGED: &str = "/scim/v2/{slug} (refusal not logged)";
 
 /// `/scim/v2/{slug}/…` → slug.
 fn slug_of(path: &str) -> Option<TenantSlug> {

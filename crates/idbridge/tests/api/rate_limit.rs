@@ -173,6 +173,44 @@ both_backends! {
         }
         assert!(!metrics.contains("nobody"), "raw paths never become labels");
     }
+
+    async fn refused_scim_requests_are_logged_within_the_client_addresss_budget(db: TestDb) {
+        // Anyone can send a SCIM request with a bad token, and each refusal is a
+        // provisioning log line: past a client address's budget the answer is
+        // still 401, and no more lines are written. A caller whose token opens the
+        // tenant is never limited, and another address has its own budget.
+        let app = limited_app(db, 3, "").await;
+        let scim = app.scim_tenant("acme").await;
+        let log_len = |app: &TestApp| {
+            let request = app.admin(Method::GET, "/api/v1/tenants/acme/provisioning-log?limit=100");
+            async move {
+                let body: Value = request.send().await.expect("send").json().await.expect("json");
+                body["data"].as_array().expect("data").len()
+            }
+        };
+        let from = |source: Ipv4Addr, token: &str| {
+            browser_from(source)
+                .get(app.url("/scim/v2/acme/Users?filter=userName%20eq%20%22x%22"))
+                .bearer_auth(token.to_owned())
+                .send()
+        };
+        for _ in 0..10 {
+            let response = from(Ipv4Addr::LOCALHOST, "idb_scim_wrong").await.expect("send");
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(log_len(&app).await, 3, "the burst, then nothing");
+        let response = from(Ipv4Addr::new(127, 0, 0, 2), "idb_scim_wrong").await.expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(log_len(&app).await, 4, "another address's budget");
+        // The tenant's own IdP: its failures are all logged, past any budget.
+        for _ in 0..5 {
+            scim.expect(Method::GET, "/Users?filter=userName%20eq", None, StatusCode::BAD_REQUEST).await;
+        }
+        assert_eq!(log_len(&app).await, 9);
+        let metrics = app.http.get(app.url("/metrics")).send().await.expect("send").text().await.expect("text");
+        let line = "idbridge_rate_limited_requests_total{route=\"/scim/v2/{slug} (refusal not logged)\"} 7";
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 /// `/oauth/authorize` without parameters answers 400 and touches no row: a cheap
