@@ -850,6 +850,15 @@ pub(crate) struct Projection<'a> {
     pub total_of: Option<Uuid>,
 }
 
+/// The filter of a list that is a lookup of at most one row read whole: a first
+/// page, asking for rows, whose filter [`matches_at_most_one`]. Such a page is one
+/// plain statement ([`page_of_one_query`], [`page_of_one_as_caller_query`]).
+pub(crate) fn one_row_lookup(table: Table, request: &ListRequest) -> Option<&Query> {
+    request.filter.as_ref().filter(|filter| {
+        request.start_index <= 1 && request.count > 0 && matches_at_most_one(table, filter)
+    })
+}
+
 /// Whether `filter` matches at most one row of a tenant: an equality on a column
 /// unique within it, the row's `id` or a user's `userName` (unique lowered, as
 /// it is compared). An IdP's lookup before each create or update is one of these.

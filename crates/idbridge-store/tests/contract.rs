@@ -2023,6 +2023,50 @@ both_backends! {
     }
 }
 
+/// acme with ada@example.com (in group "eng") and grace@example.com, and globex
+/// with its own ada@example.com: the lookups' tests ask one tenant for a name the
+/// other holds too.
+struct TwoTenants {
+    acme: Tenant,
+    globex: Tenant,
+    ada: idbridge_store::DirectoryUser,
+    namesake: idbridge_store::DirectoryUser,
+    eng: idbridge_store::DirectoryGroup,
+}
+
+impl TwoTenants {
+    async fn create(store: &Arc<dyn Store>) -> Self {
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        store.create_tenant(&acme, None).await.expect("acme");
+        store.create_tenant(&globex, None).await.expect("globex");
+        let (ada, ctx) = directory_user(acme.id, "ada@example.com");
+        store.create_user(&ada, &ctx).await.expect("ada");
+        let (grace, ctx) = directory_user(acme.id, "grace@example.com");
+        store.create_user(&grace, &ctx).await.expect("grace");
+        let (namesake, ctx) = directory_user(globex.id, "ada@example.com");
+        store
+            .create_user(&namesake, &ctx)
+            .await
+            .expect("globex's ada");
+        let eng = group(acme.id, "eng", T0);
+        let member = idbridge_store::MemberRef {
+            value: ada.id.to_string(),
+            kind: None,
+        };
+        store
+            .create_group(&eng, std::slice::from_ref(&member), &quiet(T0))
+            .await
+            .expect("group");
+        Self {
+            acme,
+            globex,
+            ada,
+            namesake,
+            eng,
+        }
+    }
+}
+
 /// A user of the tenant, at version 1, with one `user.created` event to raise.
 fn directory_user(
     tenant_id: Uuid,
@@ -2309,20 +2353,8 @@ both_backends! {
         // of the same name, and pages past the first or of no rows still empty.
         use idbridge_scim::query::list_request;
         use idbridge_scim::schema::ResourceType;
-        use idbridge_store::MemberRef;
         let store = open(&db).await;
-        let (acme, globex) = (tenant("acme"), tenant("globex"));
-        store.create_tenant(&acme, None).await.expect("acme");
-        store.create_tenant(&globex, None).await.expect("globex");
-        let (ada, ctx) = directory_user(acme.id, "ada@example.com");
-        store.create_user(&ada, &ctx).await.expect("ada");
-        let (other, ctx) = directory_user(acme.id, "grace@example.com");
-        store.create_user(&other, &ctx).await.expect("grace");
-        let (namesake, ctx) = directory_user(globex.id, "ada@example.com");
-        store.create_user(&namesake, &ctx).await.expect("globex's ada");
-        let member = MemberRef { value: ada.id.to_string(), kind: None };
-        let eng = group(acme.id, "eng", T0);
-        store.create_group(&eng, std::slice::from_ref(&member), &quiet(T0)).await.expect("group");
+        let TwoTenants { acme, globex, ada, namesake, eng } = TwoTenants::create(&store).await;
         let users = |filter: &str, start: &str, count: &str| {
             list_request(ResourceType::User, Some(filter), None, None, Some(start), Some(count)).expect("request")
         };
@@ -2368,20 +2400,8 @@ both_backends! {
         // exactly what `list_stored_users` answers.
         use idbridge_scim::query::list_request;
         use idbridge_scim::schema::ResourceType;
-        use idbridge_store::MemberRef;
         let store = open(&db).await;
-        let (acme, globex) = (tenant("acme"), tenant("globex"));
-        store.create_tenant(&acme, None).await.expect("acme");
-        store.create_tenant(&globex, None).await.expect("globex");
-        let (ada, ctx) = directory_user(acme.id, "ada@example.com");
-        store.create_user(&ada, &ctx).await.expect("ada");
-        let (grace, ctx) = directory_user(acme.id, "grace@example.com");
-        store.create_user(&grace, &ctx).await.expect("grace");
-        let (namesake, ctx) = directory_user(globex.id, "ada@example.com");
-        store.create_user(&namesake, &ctx).await.expect("globex's ada");
-        let eng = group(acme.id, "eng", T0);
-        let member = MemberRef { value: ada.id.to_string(), kind: None };
-        store.create_group(&eng, std::slice::from_ref(&member), &quiet(T0)).await.expect("group");
+        let TwoTenants { acme, globex, ada, namesake, eng } = TwoTenants::create(&store).await;
         let (token, theirs, revoked) = (ScimToken::generate(), ScimToken::generate(), ScimToken::generate());
         let record = scim_token_record(acme.id);
         store.create_scim_token(&record, &token.hash(), None).await.expect("token");
@@ -2447,6 +2467,14 @@ both_backends! {
         assert_eq!((listing.total, listing.items[0].id), (1, ada.id));
         let groups = groups.expect("groups");
         assert_eq!((groups.len(), groups[0].group_id), (1, eng.id));
+        // globex's own token on globex's URL finds globex's ada, not acme's.
+        let theirs_found = store
+            .list_stored_users_as(&theirs.hash(), "globex", &requests[0], false)
+            .await
+            .expect("lookup")
+            .expect("opens globex");
+        let (listing, _) = theirs_found.page.expect("the page");
+        assert_eq!(listing.items.iter().map(|u| u.id).collect::<Vec<_>>(), vec![namesake.id]);
         // A filter the store cannot compile is told only to a token that opens
         // the tenant, as the list's own error; any other token is refused first.
         let bad = users(Some(r#"meta.lastModified gt "yesterday""#), "1", "100");

@@ -242,20 +242,14 @@ mod index_tests {
                 None,
             )
             .expect("request");
-            let projection = crate::scim_sql::Projection {
-                table: crate::scim_sql::Table::Users,
-                columns: "r.id, r.created_at, r.updated_at, r.version, r.document",
-                member_of: true,
-                total_of: None,
-            };
-            let Sql { text, binds, .. } = crate::scim_sql::page_of_one_as_caller_query(
+            let Sql { text, binds, .. } = crate::repo::directory::stored_lookup_as_caller(
                 Dialect::Postgres,
-                &projection,
                 &[0u8; 32],
                 "acme",
-                lookup.filter.as_ref().expect("filter"),
+                &lookup,
+                true,
             )
-            .expect("sql");
+            .expect("a one-row lookup");
             let plan = explain_with(&mut conn, format!("EXPLAIN {text}"), binds).await;
             assert!(
                 plan.iter()

@@ -581,6 +581,28 @@ impl<T: FromRow> FromRow for WithTotal<T> {
     }
 }
 
+/// The one statement [`DirectoryRepo::list_stored_users_as`] reads a lookup of
+/// at most one user and its caller's token with, if `request` is such a lookup.
+/// `None` for any other list, and for a filter that does not compile: that is
+/// reported only to a caller whose token opens the tenant, so it is compiled again
+/// after the token is read.
+pub(crate) fn stored_lookup_as_caller(
+    dialect: scim_sql::Dialect,
+    token_hash: &[u8],
+    slug: &str,
+    request: &ListRequest,
+    with_groups: bool,
+) -> Option<Sql> {
+    let filter = scim_sql::one_row_lookup(Table::Users, request)?;
+    let projection = scim_sql::Projection {
+        table: Table::Users,
+        columns: StoredUser::COLUMNS,
+        member_of: with_groups,
+        total_of: None,
+    };
+    scim_sql::page_of_one_as_caller_query(dialect, &projection, token_hash, slug, filter).ok()
+}
+
 /// A row of a statement that checks the caller's token itself
 /// ([`scim_sql::page_of_one_as_caller_query`]): the token, and the page's row if
 /// one matched (its columns are NULL otherwise).
@@ -788,18 +810,9 @@ impl<D: Db> SqlStore<D> {
                 page.map(|page| scim_sql::project(page, &projection(None), None))
                     .transpose()?
             }
-            _ if let Some(filter) = &request.filter
-                && request.start_index <= 1
-                && request.count > 0
-                && scim_sql::matches_at_most_one(table, filter) =>
-            {
-                Some(scim_sql::page_of_one_query(
-                    D::DIALECT,
-                    &projection(None),
-                    tenant_id,
-                    filter,
-                )?)
-            }
+            _ if let Some(filter) = scim_sql::one_row_lookup(table, request) => Some(
+                scim_sql::page_of_one_query(D::DIALECT, &projection(None), tenant_id, filter)?,
+            ),
             _ => {
                 let total_of = request.filter.is_none().then_some(tenant_id);
                 scim_sql::page_query(D::DIALECT, table, tenant_id, request)?
@@ -1025,29 +1038,13 @@ impl<D: Db> DirectoryRepo for SqlStore<D> {
         request: &ListRequest,
         with_groups: bool,
     ) -> Result<Option<StoredUsersAs>> {
-        let projection = scim_sql::Projection {
-            table: Table::Users,
-            columns: StoredUser::COLUMNS,
-            member_of: with_groups,
-            total_of: None,
-        };
-        let one_row = request.filter.as_ref().filter(|filter| {
-            request.start_index <= 1
-                && request.count > 0
-                && scim_sql::matches_at_most_one(Table::Users, filter)
-        });
-        // A filter that does not compile is reported only to a caller whose token
-        // opens the tenant: it is compiled again after the token is read.
-        let fused = one_row.and_then(|filter| {
-            scim_sql::page_of_one_as_caller_query(
-                D::DIALECT,
-                &projection,
-                super::digest(token_hash),
-                slug,
-                filter,
-            )
-            .ok()
-        });
+        let fused = stored_lookup_as_caller(
+            D::DIALECT,
+            super::digest(token_hash),
+            slug,
+            request,
+            with_groups,
+        );
         let Some(sql) = fused else {
             // The token first, then the list as any other.
             let Some(token) = crate::CredentialRepo::active_scim_token(self, token_hash).await?

@@ -336,7 +336,7 @@ mod index_tests {
     /// (an unknown token reads no user).
     #[tokio::test]
     async fn a_lookup_checking_its_token_reads_the_token_then_one_user() {
-        use crate::scim_sql::{Projection, Table, page_of_one_as_caller_query};
+        use crate::repo::directory::stored_lookup_as_caller;
         let (_db, store) = migrated().await;
         for filter in [
             r#"userName eq "ada@example.com""#.to_owned(),
@@ -352,20 +352,14 @@ mod index_tests {
             )
             .expect("request");
             for member_of in [false, true] {
-                let projection = Projection {
-                    table: Table::Users,
-                    columns: "r.id, r.created_at, r.updated_at, r.version, r.document",
-                    member_of,
-                    total_of: None,
-                };
-                let Sql { text, binds, .. } = page_of_one_as_caller_query(
+                let Sql { text, binds, .. } = stored_lookup_as_caller(
                     Dialect::Sqlite,
-                    &projection,
                     &[0u8; 32],
                     "acme",
-                    lookup.filter.as_ref().expect("filter"),
+                    &lookup,
+                    member_of,
                 )
-                .expect("sql");
+                .expect("a one-row lookup");
                 let plan = plan(&store, &text, arguments(binds)).await;
                 let steps: Vec<&String> = plan
                     .iter()

@@ -230,6 +230,30 @@ both_backends! {
         assert_eq!(last_used(&app).await, "2026-11-01T09:01:01Z");
     }
 
+    async fn a_lookup_that_checks_its_own_token_records_its_use_too(db: TestDb) {
+        // `GET /Users` checks its token with the lookup, not in the middleware: its
+        // use is recorded all the same, at most once a minute.
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let (_, token) = app.create_scim_token("acme").await;
+        let last_used = |app: &TestApp| {
+            let request = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens");
+            async move {
+                let body: Value = request.send().await.expect("send").json().await.expect("json");
+                body["data"][0]["last_used_at"].clone()
+            }
+        };
+        let lookup = "/Users?filter=userName%20eq%20%22ada@example.com%22";
+        assert_eq!(app.scim_get("acme", lookup, &token).await.status(), StatusCode::OK);
+        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z");
+        app.clock.advance(time::Duration::seconds(30));
+        app.scim_get("acme", lookup, &token).await;
+        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z", "within a minute: no write");
+        app.clock.advance(time::Duration::seconds(31));
+        app.scim_get("acme", lookup, &token).await;
+        assert_eq!(last_used(&app).await, "2026-11-01T09:01:01Z");
+    }
+
     async fn revoking_an_unknown_token_is_404(db: TestDb) {
         let app = TestApp::spawn(db).await;
         app.create_tenant("acme").await;
