@@ -210,48 +210,14 @@ both_backends! {
 
     async fn last_used_at_is_kept_without_a_write_per_request(db: TestDb) {
         let app = TestApp::spawn(db).await;
-        app.create_tenant("acme").await;
-        let (_, token) = app.create_scim_token("acme").await;
-        let last_used = |app: &TestApp| {
-            let request = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens");
-            async move {
-                let body: Value = request.send().await.expect("send").json().await.expect("json");
-                body["data"][0]["last_used_at"].clone()
-            }
-        };
-        assert_eq!(last_used(&app).await, Value::Null);
-        app.scim_get("acme", "/ServiceProviderConfig", &token).await;
-        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z");
-        app.clock.advance(time::Duration::seconds(30));
-        app.scim_get("acme", "/ServiceProviderConfig", &token).await;
-        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z", "within a minute: no write");
-        app.clock.advance(time::Duration::seconds(31));
-        app.scim_get("acme", "/ServiceProviderConfig", &token).await;
-        assert_eq!(last_used(&app).await, "2026-11-01T09:01:01Z");
+        records_use_at_most_once_a_minute(&app, "/ServiceProviderConfig").await;
     }
 
     async fn a_lookup_that_checks_its_own_token_records_its_use_too(db: TestDb) {
         // `GET /Users` checks its token with the lookup, not in the middleware: its
         // use is recorded all the same, at most once a minute.
         let app = TestApp::spawn(db).await;
-        app.create_tenant("acme").await;
-        let (_, token) = app.create_scim_token("acme").await;
-        let last_used = |app: &TestApp| {
-            let request = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens");
-            async move {
-                let body: Value = request.send().await.expect("send").json().await.expect("json");
-                body["data"][0]["last_used_at"].clone()
-            }
-        };
-        let lookup = "/Users?filter=userName%20eq%20%22ada@example.com%22";
-        assert_eq!(app.scim_get("acme", lookup, &token).await.status(), StatusCode::OK);
-        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z");
-        app.clock.advance(time::Duration::seconds(30));
-        app.scim_get("acme", lookup, &token).await;
-        assert_eq!(last_used(&app).await, "2026-11-01T09:00:00Z", "within a minute: no write");
-        app.clock.advance(time::Duration::seconds(31));
-        app.scim_get("acme", lookup, &token).await;
-        assert_eq!(last_used(&app).await, "2026-11-01T09:01:01Z");
+        records_use_at_most_once_a_minute(&app, "/Users?filter=userName%20eq%20%22ada@example.com%22").await;
     }
 
     async fn revoking_an_unknown_token_is_404(db: TestDb) {
@@ -263,4 +229,38 @@ both_backends! {
         let response = app.admin(Method::DELETE, "/api/v1/tenants/acme/scim-tokens/nope").send().await.expect("send");
         expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
+}
+
+/// A new token of a new tenant used on `path` three times: its `last_used_at` is
+/// written at the first use, not again within the minute, then again after it.
+async fn records_use_at_most_once_a_minute(app: &TestApp, path: &str) {
+    app.create_tenant("acme").await;
+    let (_, token) = app.create_scim_token("acme").await;
+    let last_used = || async {
+        let body: Value = app
+            .admin(Method::GET, "/api/v1/tenants/acme/scim-tokens")
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        body["data"][0]["last_used_at"].clone()
+    };
+    assert_eq!(last_used().await, Value::Null);
+    assert_eq!(
+        app.scim_get("acme", path, &token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(last_used().await, "2026-11-01T09:00:00Z");
+    app.clock.advance(time::Duration::seconds(30));
+    app.scim_get("acme", path, &token).await;
+    assert_eq!(
+        last_used().await,
+        "2026-11-01T09:00:00Z",
+        "within a minute: no write"
+    );
+    app.clock.advance(time::Duration::seconds(31));
+    app.scim_get("acme", path, &token).await;
+    assert_eq!(last_used().await, "2026-11-01T09:01:01Z");
 }
