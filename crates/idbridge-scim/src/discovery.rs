@@ -63,33 +63,29 @@ pub fn schemas(base: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A list response (RFC 7644 §3.4.2) around already rendered resources.
-/// [`list_response`] with its resources serialized as they are, not first made
-/// values: the same JSON, byte for byte, when each resource serializes as its
-/// value would.
-#[derive(serde::Serialize)]
-pub struct ListResponse<T> {
-    #[serde(rename = "Resources")]
-    resources: Vec<T>,
-    #[serde(rename = "itemsPerPage")]
-    items_per_page: usize,
-    schemas: [&'static str; 1],
-    #[serde(rename = "startIndex")]
+/// A list response (RFC 7644 §3.4.2) written around resources the caller writes
+/// as JSON text: the same bytes as [`list_response`] serialized, when each
+/// resource's text is its value's. `write_resources` appends the resources,
+/// separated by commas, and says how many it wrote.
+pub fn write_list_response<E>(
+    out: &mut Vec<u8>,
+    total: u64,
     start_index: usize,
-    #[serde(rename = "totalResults")]
-    total_results: u64,
-}
-
-impl<T: serde::Serialize> ListResponse<T> {
-    pub fn new(total: u64, start_index: usize, resources: Vec<T>) -> Self {
-        Self {
-            items_per_page: resources.len(),
-            resources,
-            schemas: [crate::LIST_RESPONSE],
-            start_index,
-            total_results: total,
-        }
-    }
+    write_resources: impl FnOnce(&mut Vec<u8>) -> Result<usize, E>,
+) -> Result<(), E> {
+    // A map's members serialize in byte order of their names.
+    out.extend_from_slice(b"{\"Resources\":[");
+    let items = write_resources(out)?;
+    out.extend_from_slice(b"],\"itemsPerPage\":");
+    out.extend_from_slice(items.to_string().as_bytes());
+    out.extend_from_slice(b",\"schemas\":[\"");
+    out.extend_from_slice(crate::LIST_RESPONSE.as_bytes());
+    out.extend_from_slice(b"\"],\"startIndex\":");
+    out.extend_from_slice(start_index.to_string().as_bytes());
+    out.extend_from_slice(b",\"totalResults\":");
+    out.extend_from_slice(total.to_string().as_bytes());
+    out.push(b'}');
+    Ok(())
 }
 
 pub fn list_response(total: u64, start_index: usize, resources: Vec<Value>) -> Value {
@@ -100,4 +96,37 @@ pub fn list_response(total: u64, start_index: usize, resources: Vec<Value>) -> V
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_written_around_its_resources_is_the_list_response_serialized() {
+        let resources = [
+            json!({"id": "a", "userName": "\u{e9}\"q\""}),
+            json!({"id": "b", "emails": [{"value": "b@x.example"}]}),
+            json!({}),
+        ];
+        for n in 0..=resources.len() {
+            let (total, start) = (1_000_000_u64 + n as u64, 1 + 10 * n);
+            let mut out = Vec::new();
+            write_list_response(&mut out, total, start, |out| {
+                for (i, r) in resources[..n].iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, r)?;
+                }
+                Ok::<_, serde_json::Error>(n)
+            })
+            .expect("written");
+            let expected = list_response(total, start, resources[..n].to_vec());
+            assert_eq!(
+                String::from_utf8(out).expect("utf-8"),
+                serde_json::to_string(&expected).expect("json")
+            );
+        }
+    }
 }

@@ -46,6 +46,16 @@ impl<'a> Members<'a> {
             .iter()
             .map(|(key, value)| (key.as_ref(), *value))
     }
+
+    /// [`Members::iter`], each name with whether the text held it without an
+    /// escape: its JSON text is then the name between quotes, as a serializer
+    /// would write it (JSON text holds no raw control character, quote or
+    /// backslash inside a string), so it can be copied without a look at it.
+    pub fn iter_plain(&self) -> impl Iterator<Item = (&str, bool, &'a RawValue)> + '_ {
+        self.members
+            .iter()
+            .map(|(key, value)| (key.as_ref(), matches!(key, Cow::Borrowed(_)), *value))
+    }
 }
 
 impl<'de> serde::Deserialize<'de> for Members<'de> {

@@ -25,7 +25,12 @@ impl Base<'_> {
     }
 
     pub fn location(&self, rt: ResourceType, id: &uuid::Uuid) -> String {
-        format!("{}{}/{id}", self.url(), rt.endpoint())
+        format!("{}/{id}", self.location_root(rt))
+    }
+
+    /// Where the tenant's resources of a type are: `…/scim/v2/{slug}/Users`.
+    fn location_root(&self, rt: ResourceType) -> String {
+        format!("{}{}", self.url(), rt.endpoint())
     }
 }
 
@@ -155,12 +160,14 @@ pub fn group(
 }
 
 /// A user as SCIM answers it when no `attributes` or `excludedAttributes` trims
-/// it, written straight to the serializer: the same JSON, byte for byte, as
-/// [`user`] after [`Projection::apply`] gives serialized, without building that
-/// map (a list page renders a hundred; building and dropping a tree of values for
-/// each was a good part of a page's cost). A list's users come as stored
-/// ([`UserResource::stored`]): their documents' values are written as the text
-/// they were stored as, never parsed.
+/// it, written straight out as JSON text ([`UserResource::to_json`],
+/// [`list_of_users`]): the same bytes as [`user`] after [`Projection::apply`]
+/// gives serialized, without building that map. A list page renders a hundred:
+/// building and dropping a tree of values for each was a good part of a page's
+/// cost, and writing each name and string through the serializer's escaping most
+/// of what was left. A list's users come as stored ([`UserResource::stored`]):
+/// their documents' values, and the names stored without an escape, are copied
+/// as the text they were stored as.
 ///
 /// [`Projection::apply`]: idbridge_scim::projection::Projection::apply
 pub struct UserResource<'a> {
@@ -171,7 +178,8 @@ pub struct UserResource<'a> {
     version: i64,
     document: Document<'a>,
     groups: Option<&'a [UserGroup]>,
-    location: String,
+    /// The stored text's length, to size the answer's buffer (0 when parsed).
+    stored_len: usize,
 }
 
 /// A user's document: parsed, or its members read off the stored text.
@@ -186,34 +194,22 @@ enum Member<'a> {
     Stored(&'a RawValue),
 }
 
-impl serde::Serialize for Member<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Member::Parsed(value) => value.serialize(serializer),
-            Member::Stored(raw) => raw.serialize(serializer),
-        }
-    }
-}
+/// A member name, and whether its JSON text is the name between quotes as it is
+/// (a name stored without an escape); any other name goes through the escaping.
+type Name<'a> = (&'a str, bool);
 
 impl Document<'_> {
     /// The members in byte order of their names.
-    fn members(&self) -> Vec<(&str, Member<'_>)> {
+    fn members(&self) -> Vec<(Name<'_>, Member<'_>)> {
         match self {
             Document::Parsed(map) => map
                 .iter()
-                .map(|(key, value)| (key.as_str(), Member::Parsed(value)))
+                .map(|(key, value)| ((key.as_str(), false), Member::Parsed(value)))
                 .collect(),
             Document::Stored(members) => members
-                .iter()
-                .map(|(key, raw)| (key, Member::Stored(raw)))
+                .iter_plain()
+                .map(|(key, plain, raw)| ((key, plain), Member::Stored(raw)))
                 .collect(),
-        }
-    }
-
-    fn contains(&self, name: &str) -> bool {
-        match self {
-            Document::Parsed(map) => map.contains_key(name),
-            Document::Stored(members) => members.contains(name),
         }
     }
 }
@@ -232,7 +228,7 @@ impl<'a> UserResource<'a> {
             version: user.version,
             document: Document::Parsed(&user.document),
             groups,
-            location: base.location(ResourceType::User, &user.id),
+            stored_len: 0,
         }
     }
 
@@ -250,9 +246,65 @@ impl<'a> UserResource<'a> {
             version: user.version,
             document: Document::Stored(Members::parse(&user.document)?),
             groups,
-            location: base.location(ResourceType::User, &user.id),
+            stored_len: user.document.len(),
         })
     }
+
+    /// The user's JSON text.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(self.size_hint());
+        self.write(&Locations::of(self.base), &mut out)?;
+        Ok(out)
+    }
+
+    /// About what the text takes: the document and what a resource adds.
+    fn size_hint(&self) -> usize {
+        self.stored_len.max(256) + 320
+    }
+}
+
+/// `users` as a list response (RFC 7644 §3.4.2) of a list with `total` results
+/// starting at `start_index`, each user written as [`UserResource::to_json`].
+pub fn list_of_users(
+    base: &Base<'_>,
+    users: &[UserResource<'_>],
+    total: u64,
+    start_index: usize,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let locations = Locations::of(base);
+    let mut out =
+        Vec::with_capacity(256 + users.iter().map(UserResource::size_hint).sum::<usize>());
+    idbridge_scim::discovery::write_list_response(&mut out, total, start_index, |out| {
+        for (n, user) in users.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            user.write(&locations, out)?;
+        }
+        Ok(users.len())
+    })?;
+    Ok(out)
+}
+
+/// The tenant's `/Users/` and `/Groups/` URLs as the start of a JSON string
+/// (`"https://…/Users/`, the id and closing quote to follow), escaped once for
+/// all the users written.
+struct Locations {
+    users: Vec<u8>,
+}
+
+impl Locations {
+    fn of(base: &Base<'_>) -> Self {
+        let mut users = json_string(&format!("{}/", base.location_root(ResourceType::User)));
+        users.pop();
+        Self { users }
+    }
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> Vec<u8> {
+    // Serializing a string into memory cannot fail.
+    serde_json::to_vec(text).unwrap_or_else(|_| b"\"\"".to_vec())
 }
 
 /// The members a resource adds to its document, by name. [`user`] inserts
@@ -276,94 +328,167 @@ impl Added {
     ];
 }
 
-impl serde::Serialize for UserResource<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let document = &self.document;
+/// An object's members written one after another: the comma before each but the
+/// first, and the name.
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'o> Object<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, empty: true }
+    }
+
+    /// Writes `"name":` and hands back the buffer for the value.
+    fn name(&mut self, name: Name<'_>) -> Result<&mut Vec<u8>, serde_json::Error> {
+        if !std::mem::replace(&mut self.empty, false) {
+            self.out.push(b',');
+        }
+        write_string(self.out, name)?;
+        self.out.push(b':');
+        Ok(self.out)
+    }
+
+    fn member(&mut self, name: Name<'_>, value: &Member<'_>) -> Result<(), serde_json::Error> {
+        let out = self.name(name)?;
+        match value {
+            Member::Parsed(value) => serde_json::to_writer(out, value),
+            Member::Stored(raw) => {
+                out.extend_from_slice(raw.get().as_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+impl UserResource<'_> {
+    fn write(&self, locations: &Locations, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let mine: Vec<&UserGroup> = self
             .groups
             .map(|groups| groups.iter().filter(|g| g.user_id == self.id).collect())
             .unwrap_or_default();
-        // Which added members appear, and whether they or the document's win.
-        let added = |which: Added| -> Option<bool> {
-            match which {
-                Added::Groups if mine.is_empty() => document.contains("groups").then_some(false),
-                Added::Groups | Added::Meta => Some(true),
-                Added::Id => Some(!document.contains("id")),
-                Added::Schemas => Some(!document.contains("schemas")),
-            }
-        };
-        let members = document.members();
-        let mut map = serializer.serialize_map(None)?;
+        let members = self.document.members();
+        let mut object = Object::open(out);
         let mut own = members
             .iter()
-            .filter(|(key, _)| !never_returned(ResourceType::User, key))
+            .filter(|((key, _), _)| !never_returned(ResourceType::User, key))
             .peekable();
         for (which, name) in Added::ALL {
-            while let Some((key, value)) = own.next_if(|(key, _)| *key < name) {
-                map.serialize_entry(key, value)?;
+            while let Some((key, value)) = own.next_if(|((key, _), _)| *key < name) {
+                object.member(*key, value)?;
             }
-            let Some(ours) = added(which) else { continue };
-            let theirs = own.next_if(|(key, _)| *key == name);
+            let theirs = own.next_if(|((key, _), _)| *key == name);
+            // Whether the resource's own member is written: `groups` when the
+            // user has any, `meta` always, `id` and `schemas` unless the document
+            // has its own.
+            let ours = match which {
+                Added::Groups => !mine.is_empty(),
+                Added::Meta => true,
+                Added::Id | Added::Schemas => theirs.is_none(),
+            };
             if !ours {
                 if let Some((key, value)) = theirs {
-                    map.serialize_entry(key, value)?;
+                    object.member(*key, value)?;
                 }
                 continue;
             }
+            let out = object.name((name, true))?;
             match which {
-                Added::Groups => map.serialize_entry(
-                    name,
+                Added::Groups => serde_json::to_writer(
+                    out,
                     &GroupsOf {
                         base: self.base,
                         groups: &mine,
                     },
                 )?,
-                Added::Id => map.serialize_entry(name, &self.id)?,
-                Added::Meta => map.serialize_entry(
-                    name,
-                    &Meta {
-                        resource_type: "User",
-                        created: formatted(self.created_at),
-                        last_modified: formatted(self.updated_at),
-                        location: &self.location,
-                        version: etag(self.version),
-                    },
-                )?,
+                Added::Id => write_uuid(out, &self.id),
+                Added::Meta => self.write_meta(locations, out),
                 // The core schema, then each extension present (`schemas_of`).
                 Added::Schemas => {
-                    let mut schemas = vec![ResourceType::User.core_schema().id];
-                    schemas.extend(
-                        members
-                            .iter()
-                            .map(|(key, _)| *key)
-                            .filter(|key| is_schema_urn(key)),
-                    );
-                    map.serialize_entry(name, &schemas)?
+                    let core = (ResourceType::User.core_schema().id, true);
+                    let extensions = members
+                        .iter()
+                        .map(|(key, _)| *key)
+                        .filter(|(key, _)| is_schema_urn(key));
+                    out.push(b'[');
+                    for (n, urn) in std::iter::once(core).chain(extensions).enumerate() {
+                        if n > 0 {
+                            out.push(b',');
+                        }
+                        write_string(out, urn)?;
+                    }
+                    out.push(b']');
                 }
             }
         }
         for (key, value) in own {
-            map.serialize_entry(key, value)?;
+            object.member(*key, value)?;
         }
-        map.end()
+        object.close();
+        Ok(())
+    }
+
+    /// `meta`, its members in byte order: none of its strings needs an escape
+    /// but the location, whose escaped start `locations` holds.
+    fn write_meta(&self, locations: &Locations, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"created\":");
+        write_timestamp(out, self.created_at);
+        out.extend_from_slice(b",\"lastModified\":");
+        write_timestamp(out, self.updated_at);
+        out.extend_from_slice(b",\"location\":");
+        out.extend_from_slice(&locations.users);
+        out.extend_from_slice(
+            self.id
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .as_bytes(),
+        );
+        out.extend_from_slice(b"\",\"resourceType\":\"User\",\"version\":\"W/\\\"");
+        out.extend_from_slice(self.version.to_string().as_bytes());
+        out.extend_from_slice(b"\\\"\"}");
     }
 }
 
-fn formatted(t: time::OffsetDateTime) -> Option<String> {
-    t.format(&Rfc3339).ok()
+/// A name as a JSON string: as it is when plain, escaped otherwise.
+fn write_string(out: &mut Vec<u8>, (text, plain): Name<'_>) -> Result<(), serde_json::Error> {
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, text)
+    }
 }
 
-/// `meta`, its members in byte order.
-#[derive(serde::Serialize)]
-struct Meta<'a> {
-    created: Option<String>,
-    #[serde(rename = "lastModified")]
-    last_modified: Option<String>,
-    location: &'a str,
-    #[serde(rename = "resourceType")]
-    resource_type: &'static str,
-    version: String,
+/// A UUID as a JSON string, as it serializes.
+fn write_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
+    out.push(b'"');
+    out.extend_from_slice(
+        id.hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    out.push(b'"');
+}
+
+/// An RFC 3339 timestamp as a JSON string, or `null` where it has none (a year
+/// past 9999), as [`timestamp`] gives it.
+fn write_timestamp(out: &mut Vec<u8>, t: time::OffsetDateTime) {
+    let start = out.len();
+    out.push(b'"');
+    if t.format_into(out, &Rfc3339).is_ok() {
+        out.push(b'"');
+    } else {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
 }
 
 struct GroupsOf<'a> {
@@ -401,6 +526,10 @@ mod tests {
     use proptest::prelude::*;
     use time::macros::datetime;
     use uuid::Uuid;
+
+    fn written(text: Result<Vec<u8>, serde_json::Error>) -> String {
+        String::from_utf8(text.expect("written")).expect("utf-8")
+    }
 
     /// What the list answered before [`UserResource`]: the map, projected, serialized.
     fn through_the_map(
@@ -447,7 +576,9 @@ mod tests {
         "schemas",
         "schemaz",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:x:\"quoted\"",
         "userName",
+        "we\\ird\n",
         "zz",
         "\u{e9}t\u{e9}",
     ];
@@ -487,7 +618,7 @@ mod tests {
                 })
                 .collect();
             let groups = with_groups.then_some(groups.as_slice());
-            let straight = serde_json::to_string(&UserResource::new(&base, &user, groups)).expect("json");
+            let straight = written(UserResource::new(&base, &user, groups).to_json());
             let expected = through_the_map(&base, &user, groups);
             prop_assert_eq!(&straight, &expected);
             // As stored: compact (SQLite), or spaced as PostgreSQL gives `jsonb`.
@@ -505,7 +636,7 @@ mod tests {
                     document: text,
                 };
                 let resource = UserResource::stored(&base, &stored, groups).expect("object");
-                prop_assert_eq!(serde_json::to_string(&resource).expect("json"), expected.clone());
+                prop_assert_eq!(written(resource.to_json()), expected.clone());
             }
         }
     }
@@ -536,6 +667,22 @@ mod tests {
     }
 
     #[test]
+    fn a_time_rfc_3339_cannot_write_is_null_either_way() {
+        let public_url = PublicUrl::parse("https://id.example.com").expect("url");
+        let slug = TenantSlug::parse("acme").expect("slug");
+        let base = Base {
+            public_url: &public_url,
+            slug: &slug,
+        };
+        let mut user = a_user(Map::new());
+        // RFC 3339 has no offset with seconds.
+        user.created_at = datetime!(2026-12-06 12:00 +01:00:30);
+        let straight = written(UserResource::new(&base, &user, None).to_json());
+        assert!(straight.contains(r#""created":null,"#), "{straight}");
+        assert_eq!(straight, through_the_map(&base, &user, None));
+    }
+
+    #[test]
     fn a_page_written_straight_out_is_the_list_response_serialized() {
         let public_url = PublicUrl::parse("https://id.example.com").expect("url");
         let slug = TenantSlug::parse("acme").expect("slug");
@@ -552,20 +699,17 @@ mod tests {
             ),
             a_user(Map::new()),
         ];
-        let straight = idbridge_scim::discovery::ListResponse::new(
-            40,
-            11,
-            users
-                .iter()
-                .map(|u| UserResource::new(&base, u, Some(&[])))
-                .collect(),
-        );
+        let resources: Vec<_> = users
+            .iter()
+            .map(|u| UserResource::new(&base, u, Some(&[])))
+            .collect();
+        let straight = written(list_of_users(&base, &resources, 40, 11));
         let values = users
             .iter()
             .map(|u| serde_json::from_str(&through_the_map(&base, u, Some(&[]))).expect("value"))
             .collect();
         assert_eq!(
-            serde_json::to_string(&straight).expect("json"),
+            straight,
             serde_json::to_string(&idbridge_scim::discovery::list_response(40, 11, values))
                 .expect("json"),
         );

@@ -54,6 +54,14 @@ impl From<StoreError> for ScimProblem {
     }
 }
 
+/// An answer that could not be written (a value JSON cannot hold).
+impl From<serde_json::Error> for ScimProblem {
+    fn from(err: serde_json::Error) -> Self {
+        tracing::error!(error = %err, "SCIM answer could not be written");
+        Self(ScimError::new(500, None, INTERNAL))
+    }
+}
+
 /// The directory's refusals in SCIM's words: each variant's `scimType` and status.
 impl From<DirectoryError> for ScimProblem {
     fn from(err: DirectoryError) -> Self {
@@ -104,8 +112,17 @@ impl ScimProblem {
 }
 
 pub fn scim_json(status: StatusCode, body: &impl Serialize) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = (status, bytes).into_response();
+    scim_json_text(status, json(body))
+}
+
+/// `body`'s JSON text.
+pub fn json(body: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
+/// A SCIM answer whose JSON text is written already.
+pub fn scim_json_text(status: StatusCode, text: Vec<u8>) -> Response {
+    let mut response = (status, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(SCIM_CONTENT_TYPE),

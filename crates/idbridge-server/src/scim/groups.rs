@@ -12,7 +12,7 @@ use idbridge_store::DirectoryGroup;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::{ScimProblem, scim_json};
+use super::error::{ScimProblem, json, scim_json};
 use super::extract::{ListQuery, Preconditions, RequestMeta, ScimBody, ScimParams};
 use super::{ScimTenant, answer, base, resource_id, scim_request};
 use crate::AppState;
@@ -52,7 +52,7 @@ pub async fn create_group(
     let body = render::group(&base, &group, Some(&members));
     Ok(answer(
         StatusCode::CREATED,
-        &body,
+        json(&body),
         group.version,
         Some(base.location(ResourceType::Group, &group.id)),
     ))
@@ -83,7 +83,7 @@ pub async fn get_group(
     let members = members_for(&state, &tenant, std::slice::from_ref(&group), &projection).await?;
     let mut body = render::group(&base(&state, &tenant), &group, members.as_deref());
     projection.apply(ResourceType::Group, &mut body);
-    Ok(answer(StatusCode::OK, &body, group.version, None))
+    Ok(answer(StatusCode::OK, json(&body), group.version, None))
 }
 
 pub async fn list_groups(
@@ -162,7 +162,7 @@ pub async fn replace_group(
     .await?;
     // PUT answers with the whole group as it now is, members included (Okta reads it).
     let body = render::group(&base(&state, &tenant), &group, Some(&members));
-    Ok(answer(StatusCode::OK, &body, group.version, None))
+    Ok(answer(StatusCode::OK, json(&body), group.version, None))
 }
 
 pub async fn patch_group(
@@ -201,7 +201,7 @@ pub async fn patch_group(
     let members = members_for(&state, &tenant, std::slice::from_ref(&group), &projection).await?;
     let mut body = render::group(&base(&state, &tenant), &group, members.as_deref());
     projection.apply(ResourceType::Group, &mut body);
-    Ok(answer(StatusCode::OK, &body, group.version, None))
+    Ok(answer(StatusCode::OK, json(&body), group.version, None))
 }
 
 pub async fn delete_group(

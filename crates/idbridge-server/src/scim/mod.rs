@@ -31,7 +31,7 @@ pub use error::ScimProblem;
 pub use idbridge_app::credentials::ScimCaller as ScimTenant;
 
 use crate::AppState;
-use error::scim_json;
+use error::{scim_json, scim_json_text};
 use extract::RequestMeta;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
@@ -196,13 +196,8 @@ fn base<'a>(state: &'a AppState, tenant: &'a ScimTenant) -> Base<'a> {
 }
 
 /// A SCIM resource answer with its `ETag` (and `Location`, for a create).
-fn answer(
-    status: StatusCode,
-    body: &impl serde::Serialize,
-    version: i64,
-    location: Option<String>,
-) -> Response {
-    let mut response = scim_json(status, body);
+fn answer(status: StatusCode, body: Vec<u8>, version: i64, location: Option<String>) -> Response {
+    let mut response = scim_json_text(status, body);
     if let Ok(etag) = HeaderValue::from_str(&render::etag(version)) {
         response.headers_mut().insert(header::ETAG, etag);
     }

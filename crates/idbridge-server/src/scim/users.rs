@@ -14,7 +14,7 @@ use idbridge_scim::{ScimError, discovery, query};
 use idbridge_store::{Listing, StoreError, StoredUser, UserGroup};
 use serde_json::Value;
 
-use super::error::{ScimProblem, scim_json};
+use super::error::{ScimProblem, json, scim_json, scim_json_text};
 use super::extract::{ListQuery, Preconditions, RequestMeta, ScimBody, ScimParams};
 use super::log::LoggedTenant;
 use super::{ScimTenant, answer, base, resource_id, scim_request};
@@ -29,10 +29,10 @@ pub async fn create_user(
     let request = scim_request(&tenant, meta);
     let user = directory::create_scim_user(&state.app, &request, &body).await?;
     let base = base(&state, &tenant);
-    let body = render::UserResource::new(&base, &user, Some(&[]));
+    let body = render::UserResource::new(&base, &user, Some(&[])).to_json()?;
     Ok(answer(
         StatusCode::CREATED,
-        &body,
+        body,
         user.version,
         Some(base.location(ResourceType::User, &user.id)),
     ))
@@ -71,12 +71,12 @@ pub async fn get_user(
     }
     let base = base(&state, &tenant);
     if projection.trims_nothing() {
-        let body = render::UserResource::new(&base, &user, groups.as_deref());
-        return Ok(answer(StatusCode::OK, &body, user.version, None));
+        let body = render::UserResource::new(&base, &user, groups.as_deref()).to_json()?;
+        return Ok(answer(StatusCode::OK, body, user.version, None));
     }
     let mut body = render::user(&base, &user, groups.as_deref());
     projection.apply(ResourceType::User, &mut body);
-    Ok(answer(StatusCode::OK, &body, user.version, None))
+    Ok(answer(StatusCode::OK, json(&body), user.version, None))
 }
 
 fn not_found() -> ScimProblem {
@@ -185,10 +185,8 @@ fn whole_page(
         .map(|user| render::UserResource::stored(base, user, groups))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ScimProblem::from(StoreError::Corrupt(format!("a stored user: {e}"))))?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &discovery::ListResponse::new(listing.total, start_index, resources),
-    ))
+    let body = render::list_of_users(base, &resources, listing.total, start_index)?;
+    Ok(scim_json_text(StatusCode::OK, body))
 }
 
 async fn list(
@@ -287,8 +285,8 @@ async fn write(
     )
     .await?;
     let base = base(state, tenant);
-    let body = render::UserResource::new(&base, &user, Some(&groups));
-    Ok(answer(StatusCode::OK, &body, user.version, None))
+    let body = render::UserResource::new(&base, &user, Some(&groups)).to_json()?;
+    Ok(answer(StatusCode::OK, body, user.version, None))
 }
 
 pub async fn delete_user(
