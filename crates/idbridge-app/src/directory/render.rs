@@ -6,7 +6,6 @@ use idbridge_scim::resource::schemas_of;
 use idbridge_scim::schema::{ResourceType, is_schema_urn};
 use idbridge_scim::stored::Members;
 use idbridge_store::{DirectoryGroup, DirectoryUser, GroupMember, StoredUser, UserGroup};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
@@ -191,7 +190,8 @@ enum Document<'a> {
 /// One member's value, either way.
 enum Member<'a> {
     Parsed(&'a Value),
-    Stored(&'a RawValue),
+    /// Its JSON text as stored.
+    Stored(&'a str),
 }
 
 /// A member name, and whether its JSON text is the name between quotes as it is
@@ -208,7 +208,7 @@ impl Document<'_> {
                 .collect(),
             Document::Stored(members) => members
                 .iter_plain()
-                .map(|(key, plain, raw)| ((key, plain), Member::Stored(raw)))
+                .map(|(key, plain, text)| ((key, plain), Member::Stored(text)))
                 .collect(),
         }
     }
@@ -237,7 +237,7 @@ impl<'a> UserResource<'a> {
         base: &'a Base<'a>,
         user: &'a StoredUser,
         groups: Option<&'a [UserGroup]>,
-    ) -> Result<Self, serde_json::Error> {
+    ) -> Result<Self, idbridge_scim::stored::Malformed> {
         Ok(Self {
             base,
             id: user.id,
@@ -355,8 +355,8 @@ impl<'o> Object<'o> {
         let out = self.name(name)?;
         match value {
             Member::Parsed(value) => serde_json::to_writer(out, value),
-            Member::Stored(raw) => {
-                out.extend_from_slice(raw.get().as_bytes());
+            Member::Stored(text) => {
+                out.extend_from_slice(text.as_bytes());
                 Ok(())
             }
         }

@@ -67,19 +67,18 @@ impl std::str::FromStr for Filter {
 /// Refuses deep nesting before the recursive parser sees it, so no input can
 /// exhaust the stack. Brackets inside string literals do not count.
 pub(crate) fn check_depth(input: &str, max: usize) -> Result<(), FilterError> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for byte in input.bytes() {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let bytes = input.as_bytes();
+    let (mut depth, mut at) = (0usize, 0);
+    while let Some(&byte) = bytes.get(at) {
         match byte {
-            b'"' => in_string = true,
+            // A string that does not end holds the rest: the parser says so.
+            b'"' => match crate::stored::string_end(bytes, at) {
+                Some((end, _)) => {
+                    at = end;
+                    continue;
+                }
+                None => break,
+            },
             b'(' | b'[' => {
                 depth += 1;
                 if depth > max {
@@ -89,6 +88,7 @@ pub(crate) fn check_depth(input: &str, max: usize) -> Result<(), FilterError> {
             b')' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        at += 1;
     }
     Ok(())
 }
