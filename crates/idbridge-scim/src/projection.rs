@@ -1,6 +1,8 @@
 //! `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5 and §3.9): which
 //! attributes of a resource a response carries.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use crate::error::ScimError;
@@ -140,12 +142,23 @@ impl Projection {
 /// Whether a top-level attribute is one no response holds (`returned: never`,
 /// `writeOnly`), projection or not.
 pub fn never_returned(rt: ResourceType, key: &str) -> bool {
-    // Names compared only for the few such attributes (a User has one, `password`):
-    // a list page asks this of every member of every user.
-    rt.core_schema().attributes.iter().any(|a| {
-        (a.returned == Returned::Never || a.mutability == Mutability::WriteOnly)
-            && a.name.eq_ignore_ascii_case(key)
-    })
+    // A list page asks this of every member of every user: the few such names
+    // (a User has one, `password`) are picked out of the schema once.
+    static USER: OnceLock<Vec<&'static str>> = OnceLock::new();
+    static GROUP: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let names = match rt {
+        ResourceType::User => &USER,
+        ResourceType::Group => &GROUP,
+    }
+    .get_or_init(|| {
+        rt.core_schema()
+            .attributes
+            .iter()
+            .filter(|a| a.returned == Returned::Never || a.mutability == Mutability::WriteOnly)
+            .map(|a| a.name)
+            .collect()
+    });
+    names.iter().any(|name| name.eq_ignore_ascii_case(key))
 }
 
 fn always_returned(_rt: ResourceType, key: &str) -> bool {

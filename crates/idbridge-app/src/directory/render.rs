@@ -380,7 +380,7 @@ impl UserResource<'_> {
             .filter(|((key, _), _)| !never_returned(ResourceType::User, key))
             .peekable();
         for (which, name) in Added::ALL {
-            while let Some((key, value)) = own.next_if(|((key, _), _)| *key < name) {
+            while let Some((key, value)) = own.next_if(|((key, _), _)| before(key, name)) {
                 object.member(*key, value)?;
             }
             let theirs = own.next_if(|((key, _), _)| *key == name);
@@ -452,6 +452,15 @@ impl UserResource<'_> {
         out.extend_from_slice(b"\",\"resourceType\":\"User\",\"version\":\"W/\\\"");
         out.extend_from_slice(self.version.to_string().as_bytes());
         out.extend_from_slice(b"\\\"\"}");
+    }
+}
+
+/// `key < name`, as names sort: most names differ from an added one in their
+/// first byte, so that is looked at before the whole names are compared.
+fn before(key: &str, name: &str) -> bool {
+    match key.as_bytes().first().cmp(&name.as_bytes().first()) {
+        std::cmp::Ordering::Equal => key < name,
+        order => order.is_lt(),
     }
 }
 
