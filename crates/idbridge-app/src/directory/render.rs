@@ -286,7 +286,7 @@ pub fn list_of_users(
     Ok(out)
 }
 
-/// The tenant's `/Users/` and `/Groups/` URLs as the start of a JSON string
+/// The tenant's `/Users/` URL as the start of a JSON string
 /// (`"https://…/Users/`, the id and closing quote to follow), escaped once for
 /// all the users written.
 struct Locations {
