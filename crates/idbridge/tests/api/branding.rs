@@ -46,13 +46,8 @@ async fn get_branding(app: &TestApp) -> Value {
 
 async fn audit_log(app: &TestApp, action: &str) -> Vec<Value> {
     let body: Value = app
-        .admin(Method::GET, &format!("/api/v1/audit-log?action={action}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/audit-log?action={action}"))
+        .await;
     body["data"].as_array().cloned().unwrap_or_default()
 }
 
@@ -188,7 +183,7 @@ both_backends! {
         })).await;
         assert_eq!(created["return_url"], "http://127.0.0.1:3000/acme/done");
         assert_eq!(created["support_url"], "https://ledger.test/acme-help");
-        let listed: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let listed: Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(listed["data"][0]["return_url"], "http://127.0.0.1:3000/acme/done");
 
         let body = portal_overview(&app, "acme", json!({
@@ -356,7 +351,7 @@ mod console {
             ]).await;
             assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
             assert!(invited.body.contains("/setup?token=idb_setup_"), "{}", invited.body);
-            let listed: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+            let listed: Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
             assert_eq!(listed["data"][0]["return_url"], "https://ledger.test/acme");
             assert_eq!(listed["data"][0]["provider"], "okta");
         }

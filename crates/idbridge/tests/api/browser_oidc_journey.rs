@@ -130,14 +130,7 @@ async fn oidc_journey_in_chromium() {
     let result = browser.text("body").await;
     assert!(result.contains("@acme.example"), "{result}");
     browser.screenshot("04-test-connection-result").await;
-    let users: Value = app
-        .admin(Method::GET, "/api/v1/tenants/contoso/users")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let users: Value = app.admin_get("/api/v1/tenants/contoso/users").await;
     assert_eq!(users["data"], json!([]), "a test writes no user");
 
     // A new client secret (Entra ID's expire), replaced from the portal; sign-ins
@@ -209,14 +202,7 @@ async fn oidc_journey_in_chromium() {
             .contains("Contoso staff (Entra ID)")
     );
     browser.screenshot("06-console-connections").await;
-    let listed: Value = app
-        .admin(Method::GET, "/api/v1/tenants/contoso/connections")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.admin_get("/api/v1/tenants/contoso/connections").await;
     assert_eq!(listed["data"][0]["name"], "Contoso staff (Entra ID)");
     // The sign-in log names the connection each sign-in came through.
     browser
@@ -260,14 +246,7 @@ async fn oidc_journey_in_chromium() {
             .await
             .contains("Connection removed")
     );
-    let left: Value = app
-        .admin(Method::GET, "/api/v1/tenants/contoso/connections")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let left: Value = app.admin_get("/api/v1/tenants/contoso/connections").await;
     assert_eq!(left["data"].as_array().expect("data").len(), 1);
     assert_eq!(left["data"][0]["type"], "saml");
     assert_eq!(

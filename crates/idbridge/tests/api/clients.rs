@@ -21,9 +21,7 @@ both_backends! {
         assert_eq!(created["redirect_uris"], json!(["https://app.example.com/cb", "http://127.0.0.1:9/cb"]));
         assert_eq!(created["public"], false);
 
-        let fetched: Value = app
-            .admin(Method::GET, &format!("/api/v1/clients/{client_id}"))
-            .send().await.expect("send").json().await.expect("json");
+        let fetched: Value = app.admin_get(&format!("/api/v1/clients/{client_id}")).await;
         assert_eq!(fetched.get("client_secret"), None);
         assert_eq!(fetched["name"], "app");
         let listed = app.admin(Method::GET, "/api/v1/clients").send().await.expect("send").text().await.expect("text");
@@ -68,7 +66,7 @@ both_backends! {
             .json(&json!({"name": "app"}))
             .send().await.expect("send");
         expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
-        let listed: Value = app.admin(Method::GET, "/api/v1/clients").send().await.expect("send").json().await.expect("json");
+        let listed: Value = app.admin_get("/api/v1/clients").await;
         assert_eq!(listed["data"], json!([]));
         assert_eq!(listed["next_cursor"], Value::Null);
     }

@@ -236,7 +236,7 @@ both_backends! {
         // Nothing changed: no tenant, same name, token active, domain still there,
         // no second domain, no test sign-in, and the session still works.
         assert_eq!(app.tenant_count().await, 1);
-        let tenant: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").json().await.expect("json");
+        let tenant: serde_json::Value = app.admin_get("/api/v1/tenants/acme").await;
         assert_eq!(tenant["name"], "acme Inc");
         assert_eq!(tenant["scim"]["active_tokens"], 1);
         assert_eq!(tenant["saml"]["configured"], false);
@@ -244,16 +244,16 @@ both_backends! {
         assert!(tenant["default_role"].is_null());
         // One webhook, its description and secret as they were; the setup link still
         // active; no app roles, no mappings.
-        let webhooks: serde_json::Value = app.admin(Method::GET, "/api/v1/webhooks").send().await.expect("send").json().await.expect("json");
+        let webhooks: serde_json::Value = app.admin_get("/api/v1/webhooks").await;
         assert_eq!(webhooks["data"].as_array().map(Vec::len), Some(1));
         assert_eq!(webhooks["data"][0]["description"], "before");
         assert!(webhooks["data"][0]["previous_secret_expires_at"].is_null());
-        let links: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let links: serde_json::Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(links["data"].as_array().map(Vec::len), Some(1));
         assert_eq!(links["data"][0]["state"], "active");
-        let roles: serde_json::Value = app.admin(Method::GET, "/api/v1/app-roles").send().await.expect("send").json().await.expect("json");
+        let roles: serde_json::Value = app.admin_get("/api/v1/app-roles").await;
         assert_eq!(roles["roles"], json!([]));
-        let mappings: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/role-mappings").send().await.expect("send").json().await.expect("json");
+        let mappings: serde_json::Value = app.admin_get("/api/v1/tenants/acme/role-mappings").await;
         assert_eq!(mappings["mappings"], json!([]));
         assert_eq!(browser.get("/admin/tenants").await.status, StatusCode::OK);
     }
@@ -445,13 +445,7 @@ fn idp_metadata() -> String {
 }
 
 async fn tenant_json(app: &TestApp, slug: &str) -> serde_json::Value {
-    app.admin(Method::GET, &format!("/api/v1/tenants/{slug}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    app.admin_get(&format!("/api/v1/tenants/{slug}")).await
 }
 
 both_backends! {
@@ -551,7 +545,7 @@ both_backends! {
             ("clock_skew_seconds", "120"), ("email_attributes", "email\nhttp://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\nuser.email\nmail"),
         ]).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-        let saml: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        let saml: serde_json::Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert_eq!(saml["configured"], true);
         assert_eq!(saml["want_response_signed"], true);
         assert_eq!(saml["allow_idp_initiated"], false);
@@ -565,7 +559,7 @@ both_backends! {
         // Saving a toggle keeps the stored metadata.
         let toggled = browser.post("/admin/tenants/acme/saml", &[("want_assertions_signed", "on"), ("allow_idp_initiated", "on")]).await;
         assert_eq!(toggled.status, StatusCode::SEE_OTHER);
-        let saml: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        let saml: serde_json::Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert_eq!((saml["allow_idp_initiated"].as_bool(), saml["want_response_signed"].as_bool()), (Some(true), Some(false)));
         assert_eq!(saml["idp_sso_url"], IDP_SSO_URL);
 
@@ -603,7 +597,7 @@ both_backends! {
         // A reload of that page: the token is gone, and saying so; no second token.
         let reloaded = browser.get(&shown_at).await;
         assert!(!reloaded.body.contains(&token) && reloaded.body.contains("already shown once"), "{}", reloaded.body);
-        let tokens: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens").send().await.expect("send").json().await.expect("json");
+        let tokens: serde_json::Value = app.admin_get("/api/v1/tenants/acme/scim-tokens").await;
         assert_eq!(tokens["data"].as_array().map(Vec::len), Some(1), "one token made");
         // Another operator's session cannot open it (sealed with the session's own key).
         let again = browser.post("/admin/tenants/acme/scim/tokens", &[("description", "second")]).await;
@@ -1147,7 +1141,7 @@ both_backends! {
         assert!(taken.body.contains("ada@acme.example") && taken.body.contains(r#"value="Second""#), "{}", taken.body);
         assert!(taken.body.contains(r#"aria-invalid="true""#));
 
-        let users: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/users").send().await.expect("send").json().await.expect("json");
+        let users: serde_json::Value = app.admin_get("/api/v1/tenants/acme/users").await;
         let ada = users["data"].as_array().expect("data").iter().find(|u| u["user_name"] == "ada@acme.example").expect("ada").clone();
         let scim_user = users["data"].as_array().expect("data").iter().find(|u| u["source"] == "scim").expect("scim").clone();
         let id = ada["id"].as_str().expect("id");
@@ -1219,17 +1213,17 @@ both_backends! {
         assert_eq!(opened.status(), StatusCode::SEE_OTHER, "the mailed link opens the portal");
 
         // The audit log names the recipient, never the link.
-        let audit: serde_json::Value = app.admin(Method::GET, "/api/v1/audit-log?action=setup_link.created").send().await.expect("send").json().await.expect("json");
+        let audit: serde_json::Value = app.admin_get("/api/v1/audit-log?action=setup_link.created").await;
         let records = audit["data"].as_array().expect("data");
         assert!(records.iter().any(|r| r["changes"]["email_to"] == "jane@acme.example"), "{audit}");
         assert!(!audit.to_string().contains("idb_setup_"));
 
         // A bad address is refused beside the form, and nothing is made.
-        let before: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let before: serde_json::Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         let refused = browser.post("/admin/tenants/acme/setup-links", &[("provider", "okta"), ("email_to", "jane at acme")]).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert!(refused.body.contains("not an e-mail address") && refused.body.contains("jane at acme"), "{}", refused.body);
-        let after: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let after: serde_json::Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(before["data"].as_array().map(Vec::len), after["data"].as_array().map(Vec::len));
 
         // The API takes the same field and answers what happened.
@@ -1250,7 +1244,7 @@ both_backends! {
             .json(&json!({"provider": "okta", "email_to": "jane@acme.example"})).send().await.expect("send");
         let body = crate::helpers::expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert!(body.to_string().contains("--smtp-url"), "{body}");
-        let listed: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let listed: serde_json::Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(listed["data"], json!([]), "nothing was made");
     }
 }

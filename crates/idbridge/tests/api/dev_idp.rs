@@ -313,25 +313,13 @@ async fn sp_initiated(app: &TestApp, idp: &str, slug: &str, flavor: &str) {
 
 async fn sign_ins(app: &TestApp, slug: &str) -> Vec<Value> {
     let body: Value = app
-        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/sign-in-log"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/tenants/{slug}/sign-in-log"))
+        .await;
     body["data"].as_array().expect("data").clone()
 }
 
 async fn admin_list(app: &TestApp, path: &str) -> Vec<Value> {
-    let body: Value = app
-        .admin(Method::GET, path)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let body: Value = app.admin_get(path).await;
     body["data"].as_array().expect("data").clone()
 }
 

@@ -632,9 +632,7 @@ mod required {
             // missing default_redirect_uri, which is a later step).
             let accepted = post("ada@acme.test").await;
             assert_eq!(accepted.status(), StatusCode::CONFLICT);
-            let log: Value = app
-                .admin(Method::GET, "/api/v1/tenants/acme/sign-in-log")
-                .send().await.expect("send").json().await.expect("json");
+            let log: Value = app.admin_get("/api/v1/tenants/acme/sign-in-log").await;
             let reasons: Vec<&str> = log["data"].as_array().expect("data").iter()
                 .filter_map(|e| e["reason"].as_str()).collect();
             assert_eq!(reasons, vec!["no_redirect_uri", "email_domain_not_verified"]);

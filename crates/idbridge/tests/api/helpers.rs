@@ -192,6 +192,17 @@ impl TestApp {
             .bearer_auth(ADMIN_KEY)
     }
 
+    /// `GET path` with the admin key, its JSON body.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.admin(Method::GET, path)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn create_tenant(&self, slug: &str) -> Value {
         let response = self
             .admin(Method::POST, "/api/v1/tenants")
@@ -264,14 +275,7 @@ impl TestApp {
     }
 
     pub async fn tenant_count(&self) -> usize {
-        let body: Value = self
-            .admin(Method::GET, "/api/v1/tenants?limit=200")
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let body: Value = self.admin_get("/api/v1/tenants?limit=200").await;
         body["data"].as_array().expect("data").len()
     }
 }

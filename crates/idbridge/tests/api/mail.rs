@@ -318,7 +318,7 @@ both_backends! {
         assert_eq!(to, ["ann@acme.example", "bob@acme.example"], "each once");
         assert!(outbox(&app, &tenant).await.iter().all(|m| m.state == MailState::Sent));
         // The delivery state, as the operator reads it.
-        let listed: serde_json::Value = app.admin(Method::GET, "/api/v1/tenants/acme/mail").send().await.expect("send").json().await.expect("json");
+        let listed: serde_json::Value = app.admin_get("/api/v1/tenants/acme/mail").await;
         let listed = listed["data"].as_array().expect("data");
         assert_eq!(listed.len(), 2);
         assert!(listed.iter().all(|m| m["state"] == "sent" && m["kind"] == "invitation" && m["attempts"] == 2), "{listed:?}");

@@ -277,9 +277,7 @@ both_backends! {
         assert_eq!(raw["idp"], "saml");
         assert_eq!(raw["name"], "Ada Lovelace");
         assert!(raw["roles"].is_array() && raw["groups"].is_array());
-        let users: Value = app
-            .admin(Method::GET, "/api/v1/tenants/acme/users")
-            .send().await.expect("send").json().await.expect("json");
+        let users: Value = app.admin_get("/api/v1/tenants/acme/users").await;
         assert_eq!(raw["sub"], users["data"][0]["id"], "sub is the directory user's id");
         assert_ne!(raw["sub"], "ada@example.com");
 

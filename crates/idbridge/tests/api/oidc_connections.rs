@@ -247,14 +247,7 @@ both_backends! {
     assert_eq!(last_sign_in(&app, "acme").await["outcome"], "success");
 
     // The connection is listed, changed and read back; the secret stays hidden.
-    let list: Value = app
-        .admin(Method::GET, "/api/v1/tenants/acme/connections")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.admin_get("/api/v1/tenants/acme/connections").await;
     assert_eq!(list["data"].as_array().expect("data").len(), 1);
     let changed: Value = app
         .admin(Method::PATCH, &format!("/api/v1/tenants/acme/connections/{id}"))
@@ -469,14 +462,7 @@ both_backends! {
         "invalid_domain",
     )
     .await;
-    let list: Value = app
-        .admin(Method::GET, "/api/v1/tenants/acme/connections")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.admin_get("/api/v1/tenants/acme/connections").await;
     assert_eq!(list["data"], json!([]), "nothing stored");
     // Two connections may not serve one domain.
     add_connection(&app, "acme", json!({"type": "oidc", "issuer": idp.issuer, "client_id": "c", "domains": ["acme.example"]})).await;
@@ -516,14 +502,7 @@ both_backends! {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK);
-    let list: Value = app
-        .admin(Method::GET, "/api/v1/tenants/acme/connections")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.admin_get("/api/v1/tenants/acme/connections").await;
     let saml = &list["data"][0];
     assert_eq!(saml["type"], "saml");
     assert_eq!(saml["acs_url"], app.url("/saml/acme/acs"));
@@ -558,14 +537,7 @@ both_backends! {
     assert!(location.starts_with(CALLBACK) && location.contains("error=invalid_request"), "{location}");
 
     // The lookup names the connection.
-    let lookup: Value = app
-        .admin(Method::GET, "/api/v1/lookup?email=kim%40contractors.example")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let lookup: Value = app.admin_get("/api/v1/lookup?email=kim%40contractors.example").await;
     assert_eq!(lookup["tenant"], Value::Null, "the domain is not verified");
     assert!(lookup.get("connection").is_none(), "{lookup}");
 
@@ -576,14 +548,7 @@ both_backends! {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let saml: Value = app
-        .admin(Method::GET, "/api/v1/tenants/acme/saml")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let saml: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
     assert!(saml["connection"].is_null() || saml.get("idp_entity_id").is_none_or(Value::is_null), "{saml}");
     // Now the OIDC connection is the only one: the tenant's default.
     assert!(to("&tenant=acme").await.starts_with(&idp.issuer));
@@ -812,7 +777,7 @@ both_backends! {
             .await
             .expect("send");
         assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
-        let saml: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        let saml: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert_eq!(saml["allow_idp_initiated"], false, "{saml}");
         assert!(saml.to_string().contains(&okta.entity_id), "{saml}");
         // A refused part refuses the whole: the metadata stays Okta's.
@@ -830,7 +795,7 @@ both_backends! {
             .await
             .expect("send");
         expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-        let saml: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        let saml: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert!(saml.to_string().contains(&okta.entity_id) && saml["allow_idp_initiated"] == false, "{saml}");
         // An OpenID Connect connection takes no SAML settings.
         let idp = oidc_idp::start(Profile::Plain).await;

@@ -47,13 +47,8 @@ fn browser_from(source: Ipv4Addr) -> reqwest::Client {
 
 async fn sign_in_log_len(app: &TestApp, slug: &str) -> usize {
     let body: Value = app
-        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/sign-in-log"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/tenants/{slug}/sign-in-log"))
+        .await;
     body["data"].as_array().expect("data").len()
 }
 

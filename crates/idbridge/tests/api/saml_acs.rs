@@ -136,13 +136,8 @@ fn code_in(response: &reqwest::Response) -> String {
 
 async fn users(app: &TestApp, slug: &str) -> Vec<Value> {
     let body: Value = app
-        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/users"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/tenants/{slug}/users"))
+        .await;
     body["data"].as_array().expect("data").clone()
 }
 
@@ -168,13 +163,8 @@ async fn event_types(app: &TestApp, slug: &str) -> Vec<String> {
 
 async fn sign_ins(app: &TestApp, slug: &str) -> Vec<Value> {
     let body: Value = app
-        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/sign-in-log"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/tenants/{slug}/sign-in-log"))
+        .await;
     body["data"].as_array().expect("data").clone()
 }
 
@@ -560,9 +550,7 @@ mod encrypted {
             let app = TestApp::spawn(db).await;
             let idp = TestIdp::entra(Key::Rsa2048);
             tenant_with_sp_key(&app, &idp, SpKey::Encryption).await;
-            let before: Value = app
-                .admin(Method::GET, "/api/v1/tenants/acme/saml")
-                .send().await.expect("send").json().await.expect("json");
+            let before: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
             let rotated = app
                 .admin(Method::POST, "/api/v1/tenants/acme/saml/sp-key/rotate")
                 .send().await.expect("send");
@@ -602,9 +590,7 @@ mod encrypted {
             let app = TestApp::spawn(db).await;
             let idp = TestIdp::entra(Key::Rsa2048);
             configure(&app, "acme", &idp, json!({})).await;
-            let view: Value = app
-                .admin(Method::GET, "/api/v1/tenants/acme/saml")
-                .send().await.expect("send").json().await.expect("json");
+            let view: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
             let pem = view["sp_encryption_certificate"]["pem"].as_str().expect("pem");
             let body: String = pem
                 .lines()
@@ -618,9 +604,7 @@ mod encrypted {
             assert!(metadata.contains(&body), "the metadata publishes the admin API's certificate");
             assert!(!metadata.contains("rsa-1_5"));
             // The same key on every read: created once.
-            let again: Value = app
-                .admin(Method::GET, "/api/v1/tenants/acme/saml")
-                .send().await.expect("send").json().await.expect("json");
+            let again: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
             assert_eq!(again["sp_encryption_certificate"]["pem"], pem);
         }
     }
@@ -631,9 +615,7 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let idp = TestIdp::entra(Key::Rsa2048);
         configure(&app, "acme", &idp, json!({"sign_authn_requests": true})).await;
-        let view: Value = app
-            .admin(Method::GET, "/api/v1/tenants/acme/saml")
-            .send().await.expect("send").json().await.expect("json");
+        let view: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert_eq!(view["sign_authn_requests"], true);
         let pem = view["sp_encryption_certificate"]["pem"].as_str().expect("pem");
         let der = base64::Engine::decode(
@@ -1079,7 +1061,7 @@ both_backends! {
         assert!(xml.contains(&format!("entityID=\"{base}\"")), "{xml}");
         assert!(xml.contains(&format!("Location=\"{base}/acs\"")));
         // The first connection is as it was.
-        let first: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        let first: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert_eq!(first["sp_entity_id"], app.url("/saml/acme"));
 
         // A sign-in through it: its request, its audience, its ACS.
@@ -1126,7 +1108,7 @@ both_backends! {
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         let gone = app.http.get(format!("{base}/metadata")).send().await.expect("metadata");
         assert_eq!(gone.status(), StatusCode::NOT_FOUND);
-        let first: Value = app.admin(Method::GET, "/api/v1/tenants/acme/saml").send().await.expect("send").json().await.expect("json");
+        let first: Value = app.admin_get("/api/v1/tenants/acme/saml").await;
         assert!(first["idp_entity_id"].is_string(), "{first}");
         // Not an id: no such connection.
         let bad = app.http.get(app.url("/saml/acme/c/not-an-id/metadata")).send().await.expect("send");

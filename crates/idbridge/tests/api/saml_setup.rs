@@ -153,8 +153,7 @@ both_backends! {
         assert_eq!(view["default_role"], "Member");
         assert_eq!(get_saml(&app, "acme").await, view);
 
-        let tenant: Value = app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send")
-            .json().await.expect("json");
+        let tenant: Value = app.admin_get("/api/v1/tenants/acme").await;
         assert_eq!(tenant["saml"]["configured"], true);
         assert_eq!(tenant["default_role"], "Member");
 
@@ -357,8 +356,7 @@ both_backends! {
         // within the 30 days.
         assert_eq!(idbridge_app::connections::warn_expiring(&app.state.app).await.expect("check"), 2);
         assert_eq!(idbridge_app::connections::warn_expiring(&app.state.app).await.expect("check"), 0, "once per certificate");
-        let events: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?after=0").send().await.expect("send")
-            .json().await.expect("json");
+        let events: Value = app.admin_get("/api/v1/tenants/acme/events?after=0").await;
         let events = events["data"].as_array().expect("data");
         assert_eq!(events.len(), 2);
         assert!(events.iter().all(|e| e["type"] == "saml.certificate_expiring"));

@@ -103,9 +103,7 @@ both_backends! {
         assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &token).await.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(app.scim_get("acme", "/ServiceProviderConfig", &other).await.status(), StatusCode::OK);
 
-        let listed: Value = app
-            .admin(Method::GET, "/api/v1/tenants/acme/scim-tokens")
-            .send().await.expect("send").json().await.expect("json");
+        let listed: Value = app.admin_get("/api/v1/tenants/acme/scim-tokens").await;
         let revoked = listed["data"].as_array().expect("data").iter().find(|t| t["id"] == id.as_str()).expect("listed");
         assert_eq!(revoked["active"], false);
         assert_eq!(revoked["revoked_at"], "2026-11-01T09:00:00Z");
@@ -175,9 +173,7 @@ both_backends! {
         assert_eq!(head(&token).await.expect("send").status(), StatusCode::OK);
         assert_eq!(head(&revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
         // The refusals were logged without a token, the right token's 400s with it.
-        let log: Value = app
-            .admin(Method::GET, "/api/v1/tenants/acme/provisioning-log?limit=100")
-            .send().await.expect("send").json().await.expect("json");
+        let log: Value = app.admin_get("/api/v1/tenants/acme/provisioning-log?limit=100").await;
         let lines = log["data"].as_array().expect("data");
         let refused = lines.iter().filter(|line| line["status"] == 401).count();
         let bad = lines.iter().filter(|line| line["status"] == 400).collect::<Vec<_>>();
@@ -237,14 +233,7 @@ async fn records_use_at_most_once_a_minute(app: &TestApp, path: &str) {
     app.create_tenant("acme").await;
     let (_, token) = app.create_scim_token("acme").await;
     let last_used = || async {
-        let body: Value = app
-            .admin(Method::GET, "/api/v1/tenants/acme/scim-tokens")
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let body: Value = app.admin_get("/api/v1/tenants/acme/scim-tokens").await;
         body["data"][0]["last_used_at"].clone()
     };
     assert_eq!(last_used().await, Value::Null);

@@ -568,14 +568,14 @@ both_backends! {
         assert!(events.iter().all(|e| e["resource_id"] == id.as_str()));
 
         // Paging the feed from a cursor.
-        let after: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?after=3").send().await.expect("send").json().await.expect("json");
+        let after: Value = app.admin_get("/api/v1/tenants/acme/events?after=3").await;
         assert_eq!(after["data"].as_array().map(Vec::len), Some(2));
         assert_eq!(after["next_cursor"], "5");
-        let end: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?after=5").send().await.expect("send").json().await.expect("json");
+        let end: Value = app.admin_get("/api/v1/tenants/acme/events?after=5").await;
         assert_eq!(end["data"], json!([]));
         assert_eq!(end["next_cursor"], "5");
 
-        let log: Value = app.admin(Method::GET, "/api/v1/tenants/acme/provisioning-log").send().await.expect("send").json().await.expect("json");
+        let log: Value = app.admin_get("/api/v1/tenants/acme/provisioning-log").await;
         let lines = log["data"].as_array().expect("data");
         let statuses: Vec<u64> = lines.iter().map(|l| l["status"].as_u64().expect("status")).collect();
         // Newest first; the unchanged PATCH wrote nothing.
@@ -625,7 +625,7 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let scim = app.scim_tenant("acme").await;
         app.scim(Method::GET, "acme", "/Users?filter=userName%20eq%20%22x%22", "idb_scim_wrong", None).await;
-        let log: Value = app.admin(Method::GET, "/api/v1/tenants/acme/provisioning-log").send().await.expect("send").json().await.expect("json");
+        let log: Value = app.admin_get("/api/v1/tenants/acme/provisioning-log").await;
         assert_eq!(log["data"][0]["status"], 401);
         assert_eq!(log["data"][0]["token_id"], Value::Null);
         assert_eq!(log["data"][0]["path"], "/scim/v2/acme/Users", "the query is not logged");
@@ -643,7 +643,7 @@ both_backends! {
         })), StatusCode::CREATED).await;
         let id = user["id"].as_str().expect("id");
         scim.create_group("Engineering", &[id]).await;
-        let users: Value = app.admin(Method::GET, "/api/v1/tenants/acme/users").send().await.expect("send").json().await.expect("json");
+        let users: Value = app.admin_get("/api/v1/tenants/acme/users").await;
         let ada = &users["data"][0];
         assert_eq!(ada["user_name"], "ada@example.com");
         assert_eq!(ada["email"], "ada@example.com");
@@ -653,21 +653,14 @@ both_backends! {
         assert_eq!(ada["groups"][0]["display_name"], "Engineering");
         assert_eq!(ada["source"], "scim");
         assert_eq!(ada["active"], true);
-        let one: Value = app.admin(Method::GET, &format!("/api/v1/tenants/acme/users/{id}")).send().await.expect("send").json().await.expect("json");
+        let one: Value = app.admin_get(&format!("/api/v1/tenants/acme/users/{id}")).await;
         assert_eq!(&one, ada);
-        let groups: Value = app.admin(Method::GET, "/api/v1/tenants/acme/groups").send().await.expect("send").json().await.expect("json");
+        let groups: Value = app.admin_get("/api/v1/tenants/acme/groups").await;
         assert_eq!(groups["data"][0]["display_name"], "Engineering");
     }
 }
 
 async fn user_tenant(app: &TestApp) -> uuid::Uuid {
-    let tenant: Value = app
-        .admin(Method::GET, "/api/v1/tenants/acme")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let tenant: Value = app.admin_get("/api/v1/tenants/acme").await;
     tenant["id"].as_str().expect("id").parse().expect("uuid")
 }

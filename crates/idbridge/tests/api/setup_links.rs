@@ -39,8 +39,7 @@ both_backends! {
         let expires_at = time::OffsetDateTime::parse(created["expires_at"].as_str().expect("t"), &time::format_description::well_known::Rfc3339).expect("time");
         assert_eq!(expires_at - created_at, time::Duration::hours(72), "default lifetime");
 
-        let list: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links")
-            .send().await.expect("send").json().await.expect("json");
+        let list: Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(list["data"].as_array().expect("data").len(), 1);
         assert!(!list.to_string().contains(&token), "the token is never shown again");
         assert!(list["data"][0].get("url").is_none());
@@ -49,8 +48,7 @@ both_backends! {
         let response = app.admin(Method::DELETE, &format!("/api/v1/tenants/acme/setup-links/{id}"))
             .send().await.expect("send");
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
-        let list: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links")
-            .send().await.expect("send").json().await.expect("json");
+        let list: Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(list["data"][0]["state"], "revoked");
 
         // Another tenant's link id is not found under this tenant.
@@ -78,8 +76,7 @@ both_backends! {
         let response = app.admin(Method::POST, "/api/v1/tenants/nope/setup-links")
             .json(&json!({})).send().await.expect("send");
         expect_error(response, StatusCode::NOT_FOUND, "tenant_not_found").await;
-        let list: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links")
-            .send().await.expect("send").json().await.expect("json");
+        let list: Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert!(list["data"].as_array().expect("data").is_empty(), "nothing was created");
     }
 }

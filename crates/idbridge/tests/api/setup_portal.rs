@@ -25,24 +25,13 @@ async fn open_link<'a>(app: &'a TestApp, slug: &str, provider: &str) -> (FormCli
 }
 
 async fn saml_view(app: &TestApp, slug: &str) -> Value {
-    app.admin(Method::GET, &format!("/api/v1/tenants/{slug}/saml"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    app.admin_get(&format!("/api/v1/tenants/{slug}/saml")).await
 }
 
 async fn scim_token_count(app: &TestApp, slug: &str) -> usize {
     let list: Value = app
-        .admin(Method::GET, &format!("/api/v1/tenants/{slug}/scim-tokens"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/tenants/{slug}/scim-tokens"))
+        .await;
     list["data"].as_array().expect("data").len()
 }
 
@@ -187,14 +176,14 @@ both_backends! {
         assert!(overview.body.contains("Okta last connected"), "the SCIM call above was seen");
 
         // Revoked from the portal: it stops working at once.
-        let tokens: Value = app.admin(Method::GET, "/api/v1/tenants/acme/scim-tokens").send().await.expect("send").json().await.expect("json");
+        let tokens: Value = app.admin_get("/api/v1/tenants/acme/scim-tokens").await;
         let token_id = tokens["data"][0]["id"].as_str().expect("id").to_owned();
         let revoked = client.post(&format!("/setup/provisioning/tokens/{token_id}/revoke"), &[("guide", "okta")]).await;
         assert_eq!(revoked.status, StatusCode::SEE_OTHER);
         assert_eq!(app.scim_get("acme", "/Users", &token).await.status(), StatusCode::UNAUTHORIZED);
 
         // The link records that it was used.
-        let links: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links").send().await.expect("send").json().await.expect("json");
+        let links: Value = app.admin_get("/api/v1/tenants/acme/setup-links").await;
         assert_eq!(links["data"][0]["id"], link_id);
         assert!(links["data"][0]["last_used_at"].is_string());
     }
@@ -267,7 +256,7 @@ both_backends! {
             }
         }
         assert_eq!(scim_token_count(&app, "acme").await, 0);
-        let domains: Value = app.admin(Method::GET, "/api/v1/tenants/acme/domains").send().await.expect("send").json().await.expect("json");
+        let domains: Value = app.admin_get("/api/v1/tenants/acme/domains").await;
         assert_eq!(domains["data"].as_array().expect("data").len(), 0);
         assert_eq!(client.get("/setup").await.status, StatusCode::OK, "still in: leave was refused too");
 
@@ -299,7 +288,7 @@ both_backends! {
         assert_eq!(app.scim_get("globex", "/Users", &globex_token).await.status(), StatusCode::OK);
         let remove = client.post("/setup/domains/globex.example/remove", &[]).await;
         assert_eq!(remove.status, StatusCode::NOT_FOUND);
-        let domains: Value = app.admin(Method::GET, "/api/v1/tenants/globex/domains").send().await.expect("send").json().await.expect("json");
+        let domains: Value = app.admin_get("/api/v1/tenants/globex/domains").await;
         assert_eq!(domains["data"].as_array().expect("data").len(), 1);
         // No route takes a tenant: extra fields naming globex change acme only.
         let saved = client.post("/setup/sso", &[("metadata_xml", &idp.metadata_xml()), ("want_assertions_signed", "on"), ("slug", "globex"), ("tenant", "globex")]).await;
@@ -308,7 +297,7 @@ both_backends! {
         assert_eq!(saml_view(&app, "globex").await["configured"], false);
         // The audit log names the link as the one who changed acme's SSO, and the
         // refused attempts on globex left nothing.
-        let audit: Value = app.admin(Method::GET, "/api/v1/audit-log?actor=setup_link").send().await.expect("send").json().await.expect("json");
+        let audit: Value = app.admin_get("/api/v1/audit-log?actor=setup_link").await;
         let records = audit["data"].as_array().expect("data");
         assert_eq!(records.len(), 1, "{records:?}");
         assert_eq!((records[0]["action"].as_str(), records[0]["tenant"].as_str()), (Some("saml.configured"), Some("acme")));
@@ -318,8 +307,8 @@ both_backends! {
         // Connect step's to remove or re-key.
         let globex_saml = app.admin(Method::PUT, "/api/v1/tenants/globex/saml").json(&json!({"idp_metadata_xml": idp.metadata_xml()})).send().await.expect("send");
         assert_eq!(globex_saml.status(), StatusCode::OK);
-        let globex: Value = app.admin(Method::GET, "/api/v1/tenants/globex").send().await.expect("send").json().await.expect("json");
-        let acme: Value = app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").json().await.expect("json");
+        let globex: Value = app.admin_get("/api/v1/tenants/globex").await;
+        let acme: Value = app.admin_get("/api/v1/tenants/acme").await;
         for id in [globex["id"].as_str().expect("id"), acme["id"].as_str().expect("id")] {
             let remove = client.post(&format!("/setup/oidc/{id}/remove"), &[]).await;
             assert_eq!(remove.status, StatusCode::NOT_FOUND, "{id}");
@@ -448,8 +437,7 @@ both_backends! {
                 .json(&json!({"provider": provider})).send().await.expect("send");
             crate::helpers::expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
         }
-        let list: Value = app.admin(Method::GET, "/api/v1/tenants/acme/setup-links?limit=100")
-            .send().await.expect("send").json().await.expect("json");
+        let list: Value = app.admin_get("/api/v1/tenants/acme/setup-links?limit=100").await;
         let mut providers: Vec<&str> = list["data"].as_array().expect("data").iter()
             .map(|l| l["provider"].as_str().expect("provider")).collect();
         providers.sort_unstable();
@@ -496,10 +484,10 @@ both_backends! {
         assert!(done.body.contains("<h1>All set</h1>") && done.body.contains("The app's team has been told"), "{}", done.body);
 
         // The app hears of it in the feed (and so by webhook); the operator in the audit log.
-        let events: Value = app.admin(Method::GET, "/api/v1/tenants/acme/events?limit=1000").send().await.expect("send").json().await.expect("json");
+        let events: Value = app.admin_get("/api/v1/tenants/acme/events?limit=1000").await;
         let completed: Vec<&Value> = events["data"].as_array().expect("data").iter().filter(|e| e["type"] == "setup.completed").collect();
         assert_eq!(completed.len(), 1, "{events}");
-        let audit: Value = app.admin(Method::GET, "/api/v1/audit-log?action=setup.completed").send().await.expect("send").json().await.expect("json");
+        let audit: Value = app.admin_get("/api/v1/audit-log?action=setup.completed").await;
         let record = &audit["data"][0];
         assert_eq!((record["actor"]["kind"].as_str(), record["actor"]["id"].as_str(), record["tenant"].as_str()), (Some("setup_link"), Some(link_id.as_str()), Some("acme")), "{audit}");
     }

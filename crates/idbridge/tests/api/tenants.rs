@@ -34,14 +34,7 @@ both_backends! {
     async fn get_tenant_returns_what_create_returned(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let created = app.create_tenant("acme").await;
-        let fetched: Value = app
-            .admin(Method::GET, "/api/v1/tenants/acme")
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let fetched: Value = app.admin_get("/api/v1/tenants/acme").await;
         assert_eq!(fetched, created);
     }
 
@@ -56,7 +49,7 @@ both_backends! {
             .expect("send");
         expect_error(response, StatusCode::CONFLICT, "tenant_exists").await;
         let kept: Value =
-            app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").json().await.expect("json");
+            app.admin_get("/api/v1/tenants/acme").await;
         assert_eq!(kept["name"], "acme Inc");
         assert_eq!(app.tenant_count().await, 1);
     }
@@ -164,7 +157,7 @@ both_backends! {
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
         }
         let after: Value =
-            app.admin(Method::GET, "/api/v1/tenants/acme").send().await.expect("send").json().await.expect("json");
+            app.admin_get("/api/v1/tenants/acme").await;
         assert_eq!(after, before);
     }
 
@@ -189,7 +182,7 @@ both_backends! {
         let mut seen = Vec::new();
         let mut path = "/api/v1/tenants?limit=2".to_owned();
         loop {
-            let page: Value = app.admin(Method::GET, &path).send().await.expect("send").json().await.expect("json");
+            let page: Value = app.admin_get(&path).await;
             let data = page["data"].as_array().expect("data");
             assert!(data.len() <= 2);
             seen.extend(data.iter().map(|t| t["slug"].as_str().expect("slug").to_owned()));

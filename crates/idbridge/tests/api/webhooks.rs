@@ -190,13 +190,8 @@ pub async fn deliver_all(app: &TestApp) {
 
 async fn tenants_state(app: &TestApp, id: &str) -> Vec<Value> {
     let body: Value = app
-        .admin(Method::GET, &format!("/api/v1/webhooks/{id}/tenants"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .admin_get(&format!("/api/v1/webhooks/{id}/tenants"))
+        .await;
     body["data"].as_array().cloned().expect("data")
 }
 
@@ -289,9 +284,7 @@ both_backends! {
         assert_eq!(accepted[0].header("idbridge-delivery-attempt"), "3");
         assert_eq!(accepted[1].header("idbridge-delivery-attempt"), "1");
 
-        let attempts: Value = app
-            .admin(Method::GET, &format!("/api/v1/webhooks/{id}/attempts?tenant=acme"))
-            .send().await.expect("send").json().await.expect("json");
+        let attempts: Value = app.admin_get(&format!("/api/v1/webhooks/{id}/attempts?tenant=acme")).await;
         let outcomes: Vec<&str> = attempts["data"].as_array().expect("data").iter()
             .map(|a| a["outcome"].as_str().expect("outcome")).collect();
         // Newest first: five deliveries after two failures.
@@ -600,11 +593,9 @@ both_backends! {
         app.create_tenant("acme").await;
         let receiver = Receiver::start().await;
         let (id, old) = register(&app, &receiver.url(), json!({})).await;
-        let view: Value = app.admin(Method::GET, &format!("/api/v1/webhooks/{id}"))
-            .send().await.expect("send").json().await.expect("json");
+        let view: Value = app.admin_get(&format!("/api/v1/webhooks/{id}")).await;
         assert!(!view.to_string().contains(&old), "the secret is not shown again");
-        let list: Value = app.admin(Method::GET, "/api/v1/webhooks")
-            .send().await.expect("send").json().await.expect("json");
+        let list: Value = app.admin_get("/api/v1/webhooks").await;
         assert!(!list.to_string().contains(&old));
         assert_eq!(list["data"][0]["url"], receiver.url());
 
@@ -687,14 +678,7 @@ both_backends! {
 
 /// The one endpoint's id.
 async fn register_id_of(app: &TestApp) -> String {
-    let list: Value = app
-        .admin(Method::GET, "/api/v1/webhooks")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.admin_get("/api/v1/webhooks").await;
     list["data"][0]["id"].as_str().expect("id").to_owned()
 }
 
