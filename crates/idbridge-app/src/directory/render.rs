@@ -207,7 +207,7 @@ impl Document<'_> {
                 .map(|(key, value)| ((key.as_str(), false), Member::Parsed(value)))
                 .collect(),
             Document::Stored(members) => members
-                .iter_plain()
+                .iter()
                 .map(|(key, plain, text)| ((key, plain), Member::Stored(text)))
                 .collect(),
         }
@@ -536,6 +536,18 @@ mod tests {
     use time::macros::datetime;
     use uuid::Uuid;
 
+    /// Tenant acme's URL and slug, which a [`Base`] borrows.
+    fn acme() -> (PublicUrl, TenantSlug) {
+        (
+            PublicUrl::parse("https://id.example.com").expect("url"),
+            TenantSlug::parse("acme").expect("slug"),
+        )
+    }
+
+    fn base_of((public_url, slug): &(PublicUrl, TenantSlug)) -> Base<'_> {
+        Base { public_url, slug }
+    }
+
     fn written(text: Result<Vec<u8>, serde_json::Error>) -> String {
         String::from_utf8(text.expect("written")).expect("utf-8")
     }
@@ -613,9 +625,8 @@ mod tests {
             with_groups in any::<bool>(),
             names in proptest::collection::vec("[A-Za-z ]{1,5}", 0..3),
         ) {
-            let public_url = PublicUrl::parse("https://id.example.com").expect("url");
-            let slug = TenantSlug::parse("acme").expect("slug");
-            let base = Base { public_url: &public_url, slug: &slug };
+            let acme = acme();
+            let base = base_of(&acme);
             let user = a_user(document);
             let groups: Vec<UserGroup> = names
                 .iter()
@@ -653,12 +664,8 @@ mod tests {
     #[test]
     fn a_stored_document_that_is_not_one_json_object_is_refused() {
         // The store hands documents over unparsed; this is where they are read.
-        let public_url = PublicUrl::parse("https://id.example.com").expect("url");
-        let slug = TenantSlug::parse("acme").expect("slug");
-        let base = Base {
-            public_url: &public_url,
-            slug: &slug,
-        };
+        let acme = acme();
+        let base = base_of(&acme);
         let user = a_user(Map::new());
         for text in ["[1]", "\"x\"", "{\"a\":1} {}", "{\"a\":", ""] {
             let stored = StoredUser {
@@ -677,12 +684,8 @@ mod tests {
 
     #[test]
     fn a_time_rfc_3339_cannot_write_is_null_either_way() {
-        let public_url = PublicUrl::parse("https://id.example.com").expect("url");
-        let slug = TenantSlug::parse("acme").expect("slug");
-        let base = Base {
-            public_url: &public_url,
-            slug: &slug,
-        };
+        let acme = acme();
+        let base = base_of(&acme);
         let mut user = a_user(Map::new());
         // RFC 3339 has no offset with seconds.
         user.created_at = datetime!(2026-12-06 12:00 +01:00:30);
@@ -693,12 +696,8 @@ mod tests {
 
     #[test]
     fn a_page_written_straight_out_is_the_list_response_serialized() {
-        let public_url = PublicUrl::parse("https://id.example.com").expect("url");
-        let slug = TenantSlug::parse("acme").expect("slug");
-        let base = Base {
-            public_url: &public_url,
-            slug: &slug,
-        };
+        let acme = acme();
+        let base = base_of(&acme);
         let users = [
             a_user(
                 serde_json::json!({"userName": "a", "active": true})

@@ -324,6 +324,15 @@ fn limits_are_enforced_without_exhausting_the_stack() {
     );
     let brackets_in_strings = format!(r#"a eq "{}""#, "(".repeat(100));
     assert!(Filter::parse(&brackets_in_strings).is_ok());
+    // An escaped quote does not end the string: the brackets after it are in it.
+    let after_an_escape = format!(r#"a eq "\"{}""#, "(".repeat(100));
+    assert!(Filter::parse(&after_an_escape).is_ok());
+    // A string that never ends holds the rest: a syntax error, not depth.
+    let unterminated = format!(r#"a eq "{}"#, "(".repeat(100));
+    assert!(matches!(
+        Filter::parse(&unterminated),
+        Err(FilterError::Syntax { .. })
+    ));
 }
 
 #[test]
