@@ -42,6 +42,7 @@ pub struct Metrics {
     latency: Family<LatencyLabels, Histogram>,
     rate_limited: Family<RouteLabels, Counter>,
     rate_limit_tracked: Gauge,
+    scim_refusals_not_logged: Counter,
 }
 
 /// Latency buckets from 0.5 ms to 10 s: token checks sit at the bottom, metadata
@@ -85,12 +86,20 @@ impl Metrics {
             "Client addresses (IPv6 by /64) the rate limiter holds in memory",
             rate_limit_tracked.clone(),
         );
+        let scim_refusals_not_logged = Counter::default();
+        registry.register(
+            "scim_refusals_not_logged",
+            "SCIM requests refused before their caller was known (401) whose provisioning \
+             log line was left out: past the client address's budget",
+            scim_refusals_not_logged.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             rate_limited,
             rate_limit_tracked,
+            scim_refusals_not_logged,
         }
     }
 
@@ -116,6 +125,10 @@ impl Metrics {
                 route: route.into(),
             })
             .inc();
+    }
+
+    pub(crate) fn count_scim_refusal_not_logged(&self) {
+        self.scim_refusals_not_logged.inc();
     }
 
     pub(crate) fn set_rate_limit_tracked(&self, clients: usize) {

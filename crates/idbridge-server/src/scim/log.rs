@@ -57,7 +57,7 @@ pub async fn record_failures(
         && let (Some(limiter), Some(client)) = (state.scim_refusal_limiter.as_deref(), client)
         && !limiter.allows(client)
     {
-        state.metrics.count_rate_limited(REFUSALS_NOT_LOGGED);
+        state.metrics.count_scim_refusal_not_logged();
         return response;
     }
     directory::log_failed_request(
@@ -70,9 +70,6 @@ pub async fn record_failures(
     .await;
     response
 }
-
-/// The rate-limited count's label for refused SCIM requests left out of the log.
-const REFUSALS_NOT_LOGGED: &str = "/scim/v2/{slug} (refusal not logged)";
 
 /// `/scim/v2/{slug}/…` → slug.
 fn slug_of(path: &str) -> Option<TenantSlug> {
