@@ -184,10 +184,10 @@ pub(crate) trait Row {
 
     /// A JSON column's text, compact (no whitespace between tokens, as serde
     /// writes it), neither parsed nor checked here: SQLite's text as stored,
-    /// PostgreSQL's `jsonb` with its spacing taken out.
+    /// PostgreSQL's `json` as stored, or `jsonb` with its spacing taken out.
     fn json_text(&self, column: &str) -> Result<String>;
 
-    /// A JSON column: `jsonb` on PostgreSQL, text on SQLite.
+    /// A JSON column: `json` or `jsonb` on PostgreSQL, text on SQLite.
     fn json<T: serde::de::DeserializeOwned + 'static>(&self, column: &str) -> Result<T> {
         Ok(self.get::<sqlx::types::Json<T>>(column)?.0)
     }
@@ -220,8 +220,11 @@ impl Row for PgRow {
     }
 
     fn json_text(&self, column: &str) -> Result<String> {
-        // PostgreSQL writes `jsonb` out with a space after each `:` and `,`. Its text
-        // is taken as sent and compacted, not parsed: the reader parses it once.
+        // A `json` column holds the text written: idbridge's, compact, except a
+        // document stored before migration 0034, which holds `jsonb`'s text, a space
+        // after each `:` and `,`. The text is taken as sent and compacted (a scan
+        // that copies nothing when there is nothing to take out), not parsed: the
+        // reader parses it once.
         let PgJsonText(text) = sqlx::Row::try_get(self, column)?;
         Ok(idbridge_scim::stored::compact(text).into_owned())
     }
@@ -452,5 +455,46 @@ impl sqlx::Encode<'_, Postgres> for Ts {
 impl sqlx::Decode<'_, Postgres> for Ts {
     fn decode(value: PgValueRef<'_>) -> Result<Self, BoxDynError> {
         <OffsetDateTime as sqlx::Decode<Postgres>>::decode(value).map(Ts)
+    }
+}
+
+/// A SCIM document bound for its column: text on SQLite, `json` on PostgreSQL
+/// (migration 0034). `sqlx::types::Json` binds `jsonb`, which PostgreSQL would parse
+/// into its binary form and, for the `json` column, turn back into text; bound as
+/// `json`, the text idbridge wrote is checked and stored as it is.
+pub(crate) struct JsonDocument<'a, T>(pub &'a T);
+
+impl<T: serde::Serialize> sqlx::Type<Sqlite> for JsonDocument<'_, T> {
+    fn type_info() -> SqliteTypeInfo {
+        <sqlx::types::Json<&T> as sqlx::Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q, T: serde::Serialize> sqlx::Encode<'q, Sqlite> for JsonDocument<'_, T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut SqliteArgumentsBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        <sqlx::types::Json<&T> as sqlx::Encode<Sqlite>>::encode(sqlx::types::Json(self.0), buf)
+    }
+}
+
+/// PostgreSQL's `json` type: a built-in type, whose oid is the same everywhere.
+const PG_JSON: PgTypeInfo = PgTypeInfo::with_oid(sqlx::postgres::types::Oid(114));
+
+impl<T: serde::Serialize> sqlx::Type<Postgres> for JsonDocument<'_, T> {
+    fn type_info() -> PgTypeInfo {
+        PG_JSON
+    }
+}
+
+impl<T: serde::Serialize> sqlx::Encode<'_, Postgres> for JsonDocument<'_, T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        // `json`'s binary form is its text.
+        serde_json::to_writer(&mut **buf, self.0)?;
+        Ok(sqlx::encode::IsNull::No)
     }
 }

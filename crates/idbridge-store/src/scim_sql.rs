@@ -157,7 +157,7 @@ pub(crate) fn condition(
                     .push(") = 'object'");
             }
             Dialect::Postgres => {
-                sql.push("jsonb_typeof(r.document -> ")
+                sql.push("json_typeof(r.document -> ")
                     .bind(Bind::Text(urn.clone()))
                     .push(") = 'object'");
             }
@@ -450,9 +450,10 @@ fn compare(
                 let Expr::Doc { path } = expr else {
                     return Err(invalid("numbers compare only with document attributes"));
                 };
-                sql.push("(r.document #> ")
+                // `json` has no order of its own: `jsonb`'s (numbers by value).
+                sql.push("CAST(r.document #> ")
                     .bind(Bind::TextArray(path.clone()))
-                    .push("::text[])");
+                    .push("::text[] AS jsonb)");
                 sql.push(operator(op)?)
                     .bind(Bind::Text(n.to_string()))
                     .push("::jsonb");
@@ -592,12 +593,12 @@ fn any(
         }
         Dialect::Postgres => {
             sql.push(
-                "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.document #> ",
+                "EXISTS (SELECT 1 FROM json_array_elements(CASE WHEN json_typeof(r.document #> ",
             )
             .bind(Bind::TextArray(path.clone()))
             .push("::text[]) = 'array' THEN r.document #> ")
             .bind(Bind::TextArray(path))
-            .push("::text[] ELSE '[]'::jsonb END) AS j(v) WHERE jsonb_typeof(j.v) = 'object' AND ");
+            .push("::text[] ELSE '[]'::json END) AS j(v) WHERE json_typeof(j.v) = 'object' AND ");
         }
     }
     element_condition(sql, inner)?;

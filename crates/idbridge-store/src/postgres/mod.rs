@@ -1,6 +1,6 @@
 //! The production backend: PostgreSQL, shared by any number of idbridge processes.
 //!
-//! Native types throughout (uuid, timestamptz, bytea, jsonb). Every operation is a
+//! Native types throughout (uuid, timestamptz, bytea, json and jsonb). Every operation is a
 //! single statement or an explicit transaction, so two processes never see half of
 //! one another's work.
 //!

@@ -144,16 +144,17 @@ both_backends! {
     async fn filters_find_by_indexed_and_document_attributes(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let scim = app.scim_tenant("acme").await;
-        for (name, ext, dept, title, active) in [
-            ("ada@example.com", "e-1", "Engineering", "Countess", true),
-            ("grace@example.com", "e-2", "Navy", "Rear Admiral", true),
-            ("alan@example.org", "e-3", "Engineering", "Mathematician", false),
+        for (name, ext, dept, title, active, phone) in [
+            ("ada@example.com", "e-1", "Engineering", "Countess", true, "work"),
+            ("grace@example.com", "e-2", "Navy", "Rear Admiral", true, "mobile"),
+            ("alan@example.org", "e-3", "Engineering", "Mathematician", false, "work"),
         ] {
             scim.expect(Method::POST, "/Users", Some(json!({
                 "schemas": [USER, ENTERPRISE],
                 "userName": name, "externalId": ext, "title": title, "active": active,
                 "displayName": name.split('@').next(),
                 "emails": [{"value": name.to_uppercase(), "type": "work"}],
+                "phoneNumbers": [{"value": format!("+1 555 01{ext}"), "type": phone}],
                 ENTERPRISE: {"department": dept},
             })), StatusCode::CREATED).await;
         }
@@ -187,6 +188,11 @@ both_backends! {
         assert_eq!(count("meta.created lt \"2026-01-01T00:00:00Z\"").await, 0);
         assert_eq!(count("schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"").await, 3);
         assert_eq!(count("title ne \"Countess\"").await, 2);
+        // Multi-valued attributes without a table of their own are read in the document.
+        assert_eq!(count("phoneNumbers[type eq \"mobile\"]").await, 1);
+        assert_eq!(count("phoneNumbers[type eq \"work\" and value ew \"e-3\"]").await, 1);
+        assert_eq!(count("phoneNumbers.value co \"01e-\"").await, 3);
+        assert_eq!(count("phoneNumbers[type eq \"fax\"]").await, 0);
 
         // The email index follows a change of address, and stays whole through a
         // change that leaves the addresses alone (which does not rewrite it).

@@ -18,7 +18,6 @@
 
 use async_trait::async_trait;
 use sqlx::Pool;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::rank_blocks::{self, Counted};
@@ -26,7 +25,7 @@ use super::{
     Finished, add_members, apply_member_changes, display_name_lower, finish_writes, insert_emails,
     missing_or_moved, remove_from_all_groups, user_conflict, write_emails,
 };
-use crate::db::{Db, Query, Scalar, Ts, query, query_built, values_rows};
+use crate::db::{Db, JsonDocument, Query, Scalar, Ts, query, query_built, values_rows};
 use crate::group_commit::BatchWriter;
 use crate::scim_sql::Table;
 use crate::{
@@ -428,7 +427,7 @@ fn bind_user_row<D: Db>(query: Query<D>, user: &DirectoryUser) -> Query<D> {
         .bind(&user.external_id)
         .bind(display_name_lower(&user.document))
         .bind(user.active)
-        .bind(Json(&user.document))
+        .bind(JsonDocument(&user.document))
 }
 
 /// Binds an update's twelve values: [`bind_user_row`]'s, then the update's time,
@@ -546,7 +545,7 @@ async fn insert_group<D: Db>(conn: &mut D::Connection, group: &DirectoryGroup) -
     .bind(&group.display_name)
     .bind(group.display_name.to_lowercase())
     .bind(&group.external_id)
-    .bind(Json(&group.document))
+    .bind(JsonDocument(&group.document))
     .bind(Ts(group.created_at))
     .bind(Ts(group.updated_at))
     .bind(group.version)
@@ -573,7 +572,7 @@ async fn update_group<D: Db>(
     .bind(&group.display_name)
     .bind(group.display_name.to_lowercase())
     .bind(&group.external_id)
-    .bind(Json(&group.document))
+    .bind(JsonDocument(&group.document))
     .bind(Ts(group.updated_at))
     .bind(group.version)
     .bind(expected_version)
