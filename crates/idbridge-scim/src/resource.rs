@@ -32,6 +32,31 @@ pub fn normalize(rt: ResourceType, body: &Value) -> Result<Document, ScimError> 
     Ok(doc)
 }
 
+/// Refuses a request body that holds U+0000 (NUL, `\u0000` in JSON text) in any
+/// string or member name: no SCIM attribute holds one, PostgreSQL stores none in
+/// text, and its JSON functions cannot read one out of a stored document, so one
+/// stored would break every filter that reads into its tenant's documents.
+pub fn refuse_nul(body: &Value) -> Result<(), ScimError> {
+    if holds_nul(body) {
+        return Err(ScimError::invalid_value(
+            "the body holds U+0000 (NUL), which no SCIM value may",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` holds U+0000 in a string or a member name ([`refuse_nul`]).
+pub fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(values) => values.iter().any(holds_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 /// `schemas` must list the resource's core schema (RFC 7643 §3).
 fn check_schemas(rt: ResourceType, object: &Map<String, Value>) -> Result<(), ScimError> {
     let schemas = object
@@ -731,6 +756,30 @@ pub fn schemas_of(rt: ResourceType, doc: &Document) -> Vec<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nul_anywhere_in_a_body_is_refused() {
+        for body in [
+            json!({"userName": "a\u{0}b"}),
+            json!({"emails": [{"value": "\u{0}"}]}),
+            json!({"x\u{0}": 1}),
+            json!({"Operations": [{"op": "add", "value": {"title": ["\u{0}"]}}]}),
+        ] {
+            let err = refuse_nul(&body).expect_err("refused");
+            assert_eq!(err.status, 400, "{body}");
+            assert_eq!(
+                err.scim_type,
+                Some(crate::error::ScimType::InvalidValue),
+                "{body}"
+            );
+        }
+        for body in [
+            json!({"userName": "a\\u0000b", "n": 0, "t": null}),
+            json!([]),
+        ] {
+            refuse_nul(&body).expect("kept");
+        }
+    }
 
     fn user(body: Value) -> Result<Document, ScimError> {
         normalize(ResourceType::User, &body)

@@ -462,39 +462,58 @@ impl sqlx::Decode<'_, Postgres> for Ts {
 /// (migration 0034). `sqlx::types::Json` binds `jsonb`, which PostgreSQL would parse
 /// into its binary form and, for the `json` column, turn back into text; bound as
 /// `json`, the text idbridge wrote is checked and stored as it is.
-pub(crate) struct JsonDocument<'a, T>(pub &'a T);
+///
+/// A document holding U+0000 is not bound (the statement fails, nothing is
+/// written): PostgreSQL's JSON functions cannot read one back as text, so every
+/// filter that reads into the tenant's documents would fail on it. SCIM bodies
+/// holding one are refused before (`idbridge_scim::resource::refuse_nul`); this
+/// keeps any other writer (a sign-in's claims) from storing one, on both backends.
+pub(crate) struct JsonDocument<'a>(pub &'a serde_json::Map<String, serde_json::Value>);
 
-impl<T: serde::Serialize> sqlx::Type<Sqlite> for JsonDocument<'_, T> {
-    fn type_info() -> SqliteTypeInfo {
-        <sqlx::types::Json<&T> as sqlx::Type<Sqlite>>::type_info()
+impl JsonDocument<'_> {
+    fn checked(&self) -> Result<&serde_json::Map<String, serde_json::Value>, BoxDynError> {
+        if self
+            .0
+            .iter()
+            .any(|(name, value)| name.contains('\0') || idbridge_scim::resource::holds_nul(value))
+        {
+            return Err("a document holds U+0000".into());
+        }
+        Ok(self.0)
     }
 }
 
-impl<'q, T: serde::Serialize> sqlx::Encode<'q, Sqlite> for JsonDocument<'_, T> {
+impl sqlx::Type<Sqlite> for JsonDocument<'_> {
+    fn type_info() -> SqliteTypeInfo {
+        <String as sqlx::Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, Sqlite> for JsonDocument<'_> {
     fn encode_by_ref(
         &self,
         buf: &mut SqliteArgumentsBuffer,
     ) -> Result<sqlx::encode::IsNull, BoxDynError> {
-        <sqlx::types::Json<&T> as sqlx::Encode<Sqlite>>::encode(sqlx::types::Json(self.0), buf)
+        <String as sqlx::Encode<Sqlite>>::encode(serde_json::to_string(self.checked()?)?, buf)
     }
 }
 
 /// PostgreSQL's `json` type: a built-in type, whose oid is the same everywhere.
 const PG_JSON: PgTypeInfo = PgTypeInfo::with_oid(sqlx::postgres::types::Oid(114));
 
-impl<T: serde::Serialize> sqlx::Type<Postgres> for JsonDocument<'_, T> {
+impl sqlx::Type<Postgres> for JsonDocument<'_> {
     fn type_info() -> PgTypeInfo {
         PG_JSON
     }
 }
 
-impl<T: serde::Serialize> sqlx::Encode<'_, Postgres> for JsonDocument<'_, T> {
+impl sqlx::Encode<'_, Postgres> for JsonDocument<'_> {
     fn encode_by_ref(
         &self,
         buf: &mut PgArgumentBuffer,
     ) -> Result<sqlx::encode::IsNull, BoxDynError> {
         // `json`'s binary form is its text.
-        serde_json::to_writer(&mut **buf, self.0)?;
+        serde_json::to_writer(&mut **buf, self.checked()?)?;
         Ok(sqlx::encode::IsNull::No)
     }
 }

@@ -114,7 +114,9 @@ peg::parser! {
         // The literal's extent; serde_json decodes it (every JSON escape, surrogates).
         rule string() -> String
             = s:$("\"" ("\\" [_] / [^ '"' | '\\'])* "\"") {?
-                serde_json::from_str::<String>(s).map_err(|_| "a JSON string (valid escapes, no raw control characters)")
+                serde_json::from_str::<String>(s)
+                    .map_err(|_| "a JSON string (valid escapes, no raw control characters)")
+                    .and_then(|s| if s.contains('\0') { Err("a string without U+0000") } else { Ok(s) })
             }
 
         rule name() -> String = n:$(['a'..='z' | 'A'..='Z' | '$'] name_char()*) { n.to_owned() }

@@ -61,6 +61,7 @@ impl FromRequest<AppState> for ScimBody {
         })?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
+        idbridge_scim::resource::refuse_nul(&value)?;
         Ok(Self(value))
     }
 }

@@ -214,6 +214,8 @@ both_backends! {
             "userName zz \"a\"",
             "(userName eq \"a\"",
             "userName eq \"a\" and",
+            "userName eq \"a\\u0000b\"",
+            "title co \"\\u0000\"",
             "active gt true",
             "meta.lastModified gt \"yesterday\"",
             "name eq \"x\"",
@@ -380,6 +382,35 @@ both_backends! {
         assert_ne!(replaced["meta"]["version"], user["meta"]["version"]);
     }
 
+    async fn a_nul_in_a_put_or_patch_is_refused_and_changes_nothing(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let scim = app.scim_tenant("acme").await;
+        let user = scim.expect(Method::POST, "/Users", Some(json!({
+            "schemas": [USER], "userName": "ada@example.com", "title": "Countess",
+        })), StatusCode::CREATED).await;
+        let path = format!("/Users/{}", user["id"].as_str().expect("id"));
+        let patch = |value: Value| json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": value}],
+        });
+        for (method, body) in [
+            (Method::PATCH, patch(json!("Count\u{0}ess"))),
+            (Method::PATCH, patch(json!(["\u{0}"]))),
+            (Method::PUT, json!({"schemas": [USER], "userName": "ada@example.com", "title": "\u{0}"})),
+        ] {
+            let err = scim.expect(method, &path, Some(body.clone()), StatusCode::BAD_REQUEST).await;
+            assert_eq!(err["scimType"], "invalidValue", "{body}");
+        }
+        let group = scim.expect(Method::POST, "/Groups", Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Eng\u{0}",
+        })), StatusCode::BAD_REQUEST).await;
+        assert_eq!(group["scimType"], "invalidValue");
+        let kept = scim.get(&path).await;
+        assert_eq!(kept["title"], "Countess");
+        assert_eq!(kept["meta"]["version"], user["meta"]["version"]);
+        assert_eq!(scim.get("/Groups").await["totalResults"], 0);
+    }
+
     async fn etags_and_preconditions_are_honoured(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let scim = app.scim_tenant("acme").await;
@@ -462,6 +493,10 @@ both_backends! {
             (json!({"schemas": [USER], "userName": {"$ne": ""}}), "invalidValue"),
             (json!({"schemas": [USER], "userName": 42}), "invalidValue"),
             (json!({"schemas": [USER], "userName": "a", "name": {"familyName": false}}), "invalidValue"),
+            // U+0000 anywhere: PostgreSQL could not read the document back in a filter.
+            (json!({"schemas": [USER], "userName": "a", "title": "x\u{0}y"}), "invalidValue"),
+            (json!({"schemas": [USER, ENTERPRISE], "userName": "a", ENTERPRISE: {"department": "\u{0}"}}), "invalidValue"),
+            (json!({"schemas": [USER], "userName": "a", "x\u{0}": "y"}), "invalidValue"),
             // One user cannot grow without bound: at most 100 values per attribute.
             (json!({"schemas": [USER], "userName": "a",
                 "emails": (0..101).map(|i| json!({"value": format!("{i}@x.com")})).collect::<Vec<_>>()}), "invalidValue"),
