@@ -753,16 +753,6 @@ fn pager_link(page: &Page, label: &str) -> Option<String> {
     )
 }
 
-async fn api_json(app: &TestApp, method: Method, path: &str) -> serde_json::Value {
-    app.admin(method, path)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
-}
-
 both_backends! {
     async fn console_manages_webhooks_shows_secrets_once_and_replays_dead_letters(db: TestDb) {
         use crate::webhooks::{Receiver, deliver_all};
@@ -790,8 +780,8 @@ both_backends! {
         assert!(created.body.contains("it is shown only this once"));
         let secret = field_value(&created, "new-secret");
         assert!(secret.starts_with("idb_whsec_"), "{secret}");
-        let id = api_json(&app, Method::GET, "/api/v1/webhooks").await["data"][0]["id"].as_str().expect("id").to_owned();
-        let view = api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}")).await;
+        let id = app.admin_get("/api/v1/webhooks").await["data"][0]["id"].as_str().expect("id").to_owned();
+        let view = app.admin_get(&format!("/api/v1/webhooks/{id}")).await;
         assert_eq!((view["tenant"].as_str(), view["enabled"].as_bool()), (Some("acme"), Some(true)));
         assert_eq!(view["event_types"], json!(["user.*", "group.created"]));
         let page_path = format!("/admin/webhooks/{id}");
@@ -812,7 +802,7 @@ both_backends! {
         // happen: more attempts than one page holds.
         for _ in 0..300 {
             deliver_all(&app).await;
-            if api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}/tenants")).await["data"][0]["state"] == "dead" {
+            if app.admin_get(&format!("/api/v1/webhooks/{id}/tenants")).await["data"][0]["state"] == "dead" {
                 break;
             }
             app.clock.advance(time::Duration::minutes(10));
@@ -827,7 +817,7 @@ both_backends! {
         // Attempts page, filtered by tenant; the next page keeps the filter.
         let filtered = browser.get(&format!("{page_path}?tenant=acme")).await;
         assert_eq!(filtered.status, StatusCode::OK);
-        let attempts = api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}/attempts?limit=200")).await["data"].as_array().map(Vec::len).expect("attempts");
+        let attempts = app.admin_get(&format!("/api/v1/webhooks/{id}/attempts?limit=200")).await["data"].as_array().map(Vec::len).expect("attempts");
         assert!(attempts > 25, "{attempts} attempts in a day");
         let older = pager_link(&filtered, "Older attempts").expect("a second page of attempts");
         assert!(older.contains("tenant=acme") && older.contains("attempts="), "{older}");
@@ -865,7 +855,7 @@ both_backends! {
         // Edit: every field, and an unticked box disables.
         let saved = browser.post(&page_path, &[("url", &receiver.url()), ("description", "renamed"), ("event_types", "")]).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER);
-        let view = api_json(&app, Method::GET, &format!("/api/v1/webhooks/{id}")).await;
+        let view = app.admin_get(&format!("/api/v1/webhooks/{id}")).await;
         assert_eq!((view["description"].as_str(), view["enabled"].as_bool()), (Some("renamed"), Some(false)));
         assert!(view["event_types"].is_null());
         assert!(browser.get(saved.location()).await.body.contains("Endpoint saved."));
@@ -937,7 +927,7 @@ both_backends! {
         assert_eq!(revoked.status, StatusCode::SEE_OTHER);
         let page = browser.get(revoked.location()).await;
         assert!(page.body.contains("Link revoked.") && page.body.contains("Revoked 2026-") && page.body.contains("Expired"));
-        let mut states: Vec<String> = api_json(&app, Method::GET, "/api/v1/tenants/acme/setup-links").await["data"].as_array().expect("data")
+        let mut states: Vec<String> = app.admin_get("/api/v1/tenants/acme/setup-links").await["data"].as_array().expect("data")
             .iter().map(|l| l["state"].as_str().expect("state").to_owned()).collect();
         states.sort();
         assert_eq!(states, ["expired", "revoked"]);
@@ -958,7 +948,7 @@ both_backends! {
         assert!(twice.body.contains("listed twice") && twice.body.contains("Admin\nadmin"));
         let saved = browser.post("/admin/tenants/acme/roles/app-roles", &[("roles", "Admin\r\nAppAdmin\r\n\r\nMember\r\n")]).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER);
-        assert_eq!(api_json(&app, Method::GET, "/api/v1/app-roles").await["roles"], json!(["Admin", "AppAdmin", "Member"]));
+        assert_eq!(app.admin_get("/api/v1/app-roles").await["roles"], json!(["Admin", "AppAdmin", "Member"]));
 
         // A mapping to a role the app does not have is refused as the API refuses it,
         // and nothing is written.
@@ -966,7 +956,7 @@ both_backends! {
             ("source_0", "role"), ("value_0", "Owner"), ("role_0", "Owner"), ("policy", "highest")]).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert!(refused.body.contains("is not an app role") && refused.body.contains(r#"value="Owner""#));
-        assert_eq!(api_json(&app, Method::GET, "/api/v1/tenants/acme/role-mappings").await["mappings"], json!([]));
+        assert_eq!(app.admin_get("/api/v1/tenants/acme/role-mappings").await["mappings"], json!([]));
 
         let saved = browser.post("/admin/tenants/acme/roles/mappings", &[
             ("source_0", "group"), ("value_0", "Acme Admins"), ("role_0", "admin"),
@@ -974,7 +964,7 @@ both_backends! {
             ("source_2", "role"), ("value_2", ""), ("role_2", "Admin"),
             ("policy", "all")]).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-        let mappings = api_json(&app, Method::GET, "/api/v1/tenants/acme/role-mappings").await;
+        let mappings = app.admin_get("/api/v1/tenants/acme/role-mappings").await;
         assert_eq!(mappings["mappings"], json!([
             {"source": "group", "value": "Acme Admins", "role": "Admin"},
             {"source": "role", "value": "Viewer", "role": "Member"},
@@ -989,7 +979,7 @@ both_backends! {
             ("source_0", "group"), ("value_0", "Acme Admins"), ("role_0", "Admin"), ("remove_0", "on"),
             ("source_1", "role"), ("value_1", "Viewer"), ("role_1", "Member"), ("policy", "all")]).await;
         assert_eq!(removed.status, StatusCode::SEE_OTHER);
-        assert_eq!(api_json(&app, Method::GET, "/api/v1/tenants/acme/role-mappings").await["mappings"].as_array().map(Vec::len), Some(1));
+        assert_eq!(app.admin_get("/api/v1/tenants/acme/role-mappings").await["mappings"].as_array().map(Vec::len), Some(1));
 
         let default = browser.post("/admin/tenants/acme/roles/default", &[("default_role", "Member")]).await;
         assert_eq!(default.status, StatusCode::SEE_OTHER);
@@ -1089,10 +1079,10 @@ both_backends! {
         assert!(bad.body.contains("neither success nor failure"));
 
         // The admin API takes the same filters, and its cursor keeps them too.
-        let api: serde_json::Value = api_json(&app, Method::GET, "/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30").await;
+        let api: serde_json::Value = app.admin_get("/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30").await;
         assert_eq!(api["data"].as_array().map(Vec::len), Some(30));
         let cursor = api["next_cursor"].as_str().expect("cursor");
-        let rest = api_json(&app, Method::GET, &format!("/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30&cursor={cursor}")).await;
+        let rest = app.admin_get(&format!("/api/v1/tenants/acme/sign-in-log?outcome=failure&reason=expired&limit=30&cursor={cursor}")).await;
         assert_eq!(rest["data"].as_array().map(Vec::len), Some(25));
         assert!(rest["data"].as_array().expect("data").iter().all(|e| e["reason"] == "expired" && e["outcome"] == "failure"));
         let refused = app.admin(Method::GET, "/api/v1/tenants/acme/sign-in-log?method=POST").send().await.expect("send");
@@ -1111,7 +1101,7 @@ both_backends! {
         assert!(!deletes.body.contains("<code class=\"wrap\">POST ") && deletes.body.contains(r#"<option value="DELETE" selected>"#));
         let failures = browser.get("/admin/tenants/acme/provisioning?outcome=failure").await;
         assert!(failures.body.contains(">400<") && !failures.body.contains(">201<") && !failures.body.contains(">204<"), "{}", failures.body);
-        let posts_ok = api_json(&app, Method::GET, "/api/v1/tenants/acme/provisioning-log?method=POST&outcome=success").await;
+        let posts_ok = app.admin_get("/api/v1/tenants/acme/provisioning-log?method=POST&outcome=success").await;
         assert_eq!(posts_ok["data"].as_array().map(Vec::len), Some(2));
         let bad = browser.get("/admin/tenants/acme/provisioning?method=TRACE").await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);

@@ -10,6 +10,11 @@ use idbridge_testkit::both_backends;
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
+/// A PATCH body of `ops`.
+fn patch_op(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
 both_backends! {
     async fn create_returns_201_with_id_meta_and_location(db: TestDb) {
         let app = TestApp::spawn(db).await;
@@ -198,10 +203,9 @@ both_backends! {
         // change that leaves the addresses alone (which does not rewrite it).
         let grace = scim.get(&format!("/Users?filter={}", q("userName eq \"grace@example.com\""))).await;
         let grace_path = format!("/Users/{}", grace["Resources"][0]["id"].as_str().expect("id"));
-        let patch = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
-        scim.expect(Method::PATCH, &grace_path, Some(patch(json!([{"op": "replace", "path": "title", "value": "Admiral"}]))), StatusCode::OK).await;
+        scim.expect(Method::PATCH, &grace_path, Some(patch_op(json!([{"op": "replace", "path": "title", "value": "Admiral"}]))), StatusCode::OK).await;
         assert_eq!(count("emails.value eq \"grace@example.com\"").await, 1, "kept through a title change");
-        scim.expect(Method::PATCH, &grace_path, Some(patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "grace@navy.example"}]))), StatusCode::OK).await;
+        scim.expect(Method::PATCH, &grace_path, Some(patch_op(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "grace@navy.example"}]))), StatusCode::OK).await;
         assert_eq!(count("emails.value eq \"grace@example.com\"").await, 0, "the old address is gone");
         assert_eq!(count("emails.value eq \"grace@navy.example\"").await, 1, "the new one is found");
     }
@@ -389,10 +393,7 @@ both_backends! {
             "schemas": [USER], "userName": "ada@example.com", "title": "Countess",
         })), StatusCode::CREATED).await;
         let path = format!("/Users/{}", user["id"].as_str().expect("id"));
-        let patch = |value: Value| json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "title", "value": value}],
-        });
+        let patch = |value: Value| patch_op(json!([{"op": "replace", "path": "title", "value": value}]));
         for (method, body) in [
             (Method::PATCH, patch(json!("Count\u{0}ess"))),
             (Method::PATCH, patch(json!(["\u{0}"]))),
@@ -590,12 +591,11 @@ both_backends! {
         let scim = app.scim_tenant("acme").await;
         let user = scim.create_user("ada@example.com").await;
         let id = user["id"].as_str().expect("id").to_owned();
-        let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
-        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": "title", "value": "Countess"}]))), StatusCode::OK).await;
-        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "value": {"active": false}}]))), StatusCode::OK).await;
+        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch_op(json!([{"op": "replace", "path": "title", "value": "Countess"}]))), StatusCode::OK).await;
+        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch_op(json!([{"op": "replace", "value": {"active": false}}]))), StatusCode::OK).await;
         // The same value again changes nothing and raises nothing.
-        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "value": {"active": false}}]))), StatusCode::OK).await;
-        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": "active", "value": true}]))), StatusCode::OK).await;
+        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch_op(json!([{"op": "replace", "value": {"active": false}}]))), StatusCode::OK).await;
+        scim.expect(Method::PATCH, &format!("/Users/{id}"), Some(patch_op(json!([{"op": "replace", "path": "active", "value": true}]))), StatusCode::OK).await;
         scim.expect(Method::DELETE, &format!("/Users/{id}"), None, StatusCode::NO_CONTENT).await;
         scim.expect(Method::POST, "/Users", Some(json!({"schemas": [USER]})), StatusCode::BAD_REQUEST).await;
 
