@@ -9,6 +9,7 @@ pub mod brand;
 mod clock;
 pub mod domain;
 pub mod event;
+pub mod json;
 pub mod net;
 mod redirect_uri;
 pub mod roles;

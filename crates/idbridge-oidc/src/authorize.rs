@@ -22,8 +22,9 @@ pub const MAX_LOGIN_HINT_LEN: usize = 320;
 /// Why the client or redirect URI is not trusted: shown as a page, never redirected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientRefusal {
-    #[error("a parameter appears more than once: {0}")]
-    DuplicateParam(String),
+    /// A parameter appears twice, or holds U+0000.
+    #[error("{0}")]
+    Params(crate::params::ParamsError),
     #[error("the request has no client_id")]
     MissingClientId,
     #[error("no app is registered with this client_id")]
@@ -38,7 +39,7 @@ impl ClientRefusal {
     /// The machine-readable code shown on the page.
     pub fn code(&self) -> &'static str {
         match self {
-            ClientRefusal::DuplicateParam(_) | ClientRefusal::MissingClientId => "invalid_request",
+            ClientRefusal::Params(_) | ClientRefusal::MissingClientId => "invalid_request",
             ClientRefusal::UnknownClient => "invalid_client",
             ClientRefusal::MissingRedirectUri | ClientRefusal::RedirectUriNotRegistered => {
                 "invalid_redirect_uri"
@@ -57,7 +58,7 @@ impl AuthorizeRequest {
     pub fn parse(query: &[u8]) -> Result<Self, ClientRefusal> {
         Params::parse(query)
             .map(|params| AuthorizeRequest { params })
-            .map_err(|d| ClientRefusal::DuplicateParam(d.0))
+            .map_err(ClientRefusal::Params)
     }
 
     /// The `client_id` to look up.
@@ -359,7 +360,11 @@ mod tests {
         assert_eq!(req("x=1").client_id(), Err(ClientRefusal::MissingClientId));
         assert!(matches!(
             AuthorizeRequest::parse(b"client_id=a&client_id=b"),
-            Err(ClientRefusal::DuplicateParam(_))
+            Err(ClientRefusal::Params(_))
+        ));
+        assert!(matches!(
+            AuthorizeRequest::parse(b"client_id=a&nonce=%00"),
+            Err(ClientRefusal::Params(_))
         ));
     }
 

@@ -195,9 +195,10 @@ fn is_web_url(raw: &str) -> bool {
 
 /// At most 200 characters of something the provider sent.
 fn bounded(text: &str) -> String {
+    let text = text.replace('\0', "\u{FFFD}");
     match text.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+        None => text,
     }
 }
 
@@ -417,6 +418,10 @@ pub enum IdTokenRefusal {
     NonceMismatch,
     #[error("the ID token has no {0} claim")]
     MissingClaim(&'static str),
+    /// A claim's name or value holds U+0000, which no identity attribute holds and
+    /// PostgreSQL cannot store: the token is refused, not cut.
+    #[error("the ID token's {0} claim holds U+0000 (NUL)")]
+    ClaimHoldsNul(String),
 }
 
 impl IdTokenRefusal {
@@ -435,6 +440,7 @@ impl IdTokenRefusal {
             IdTokenRefusal::IssuedInFuture => "id_token_issued_in_future",
             IdTokenRefusal::NonceMismatch => "id_token_nonce_mismatch",
             IdTokenRefusal::MissingClaim(_) => "id_token_missing_claim",
+            IdTokenRefusal::ClaimHoldsNul(_) => "id_token_claim_invalid",
         }
     }
 }
@@ -630,6 +636,9 @@ fn check_claims(
             if subtle::ConstantTimeEq::ct_eq(nonce.as_bytes(), expect.nonce.as_bytes()).into() => {}
         _ => return Err(IdTokenRefusal::NonceMismatch),
     }
+    if let Some(name) = idbridge_core::json::member_holding_nul(claims) {
+        return Err(IdTokenRefusal::ClaimHoldsNul(bounded(name)));
+    }
     Ok(())
 }
 
@@ -684,9 +693,12 @@ impl Identity {
     }
 
     /// Fills what the ID token lacked from userinfo, if userinfo is about the same
-    /// subject (Core §5.3.2); otherwise userinfo is ignored.
+    /// subject (Core §5.3.2); otherwise userinfo is ignored, as it is when any of
+    /// its claims holds U+0000 (the ID token's own are refused for it).
     pub fn add_userinfo(&mut self, userinfo: &Map<String, Value>) {
-        if userinfo.get("sub").and_then(Value::as_str) != Some(self.subject.as_str()) {
+        if userinfo.get("sub").and_then(Value::as_str) != Some(self.subject.as_str())
+            || idbridge_core::json::member_holding_nul(userinfo).is_some()
+        {
             return;
         }
         let more = Identity::from_claims(userinfo);

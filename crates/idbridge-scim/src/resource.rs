@@ -45,17 +45,7 @@ pub fn refuse_nul(body: &Value) -> Result<(), ScimError> {
     Ok(())
 }
 
-/// Whether `value` holds U+0000 in a string or a member name ([`refuse_nul`]).
-pub fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(values) => values.iter().any(holds_nul),
-        Value::Object(members) => members
-            .iter()
-            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
-}
+pub use idbridge_core::json::holds_nul;
 
 /// `schemas` must list the resource's core schema (RFC 7643 §3).
 fn check_schemas(rt: ResourceType, object: &Map<String, Value>) -> Result<(), ScimError> {

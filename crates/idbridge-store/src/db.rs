@@ -472,11 +472,7 @@ pub(crate) struct JsonDocument<'a>(pub &'a serde_json::Map<String, serde_json::V
 
 impl JsonDocument<'_> {
     fn checked(&self) -> Result<&serde_json::Map<String, serde_json::Value>, BoxDynError> {
-        if self
-            .0
-            .iter()
-            .any(|(name, value)| name.contains('\0') || idbridge_scim::resource::holds_nul(value))
-        {
+        if idbridge_core::json::member_holding_nul(self.0).is_some() {
             return Err("a document holds U+0000".into());
         }
         Ok(self.0)

@@ -53,6 +53,17 @@ pub(crate) enum Written {
     Remembered { fresh: bool },
 }
 
+/// A sign-in's log line quotes what arrived (a provider's error description, say),
+/// which may hold U+0000: written as U+FFFD, so the line is always written
+/// (PostgreSQL stores no NUL in text) and both backends store the same.
+fn without_nul(text: &mut Option<String>) {
+    if let Some(t) = text
+        && t.contains('\0')
+    {
+        *t = t.replace('\0', "\u{FFFD}");
+    }
+}
+
 /// The sign-in records' group commit, over a backend's [`BatchWriter`].
 pub(crate) struct SignInBatcher<W: BatchWriter<Write = SignInWrite, Answer = Written>> {
     commit: GroupCommit<W>,
@@ -70,8 +81,17 @@ impl<W: BatchWriter<Write = SignInWrite, Answer = Written>> SignInBatcher<W> {
         event: &SignInEvent,
         code: Option<(&SecretHash, &AuthorizationCodeRecord)>,
     ) -> Result<()> {
+        let mut event = event.clone();
+        for text in [
+            &mut event.reason,
+            &mut event.detail,
+            &mut event.email,
+            &mut event.request_id,
+        ] {
+            without_nul(text);
+        }
         let record = SignInRecord {
-            event: event.clone(),
+            event,
             code: code.map(|(hash, record)| (*hash, record.clone())),
         };
         self.commit

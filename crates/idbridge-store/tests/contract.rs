@@ -846,6 +846,36 @@ mod oidc {
             assert_eq!(store.list_sign_ins(orphan.tenant_id, PageRequest::first(10)).await.expect("list").items, vec![]);
         }
 
+        async fn a_sign_in_quoting_a_nul_is_written_with_u_fffd(db: TestDb) {
+            // A refusal quotes what the sender said; U+0000 in it must not stop the
+            // line being written (PostgreSQL stores no NUL in text).
+            let store = open(&db).await;
+            let (_, record) = code_fixture(store.as_ref()).await;
+            let refused = SignInEvent {
+                id: Uuid::now_v7(),
+                tenant_id: record.tenant_id,
+                occurred_at: T0 + time::Duration::seconds(5),
+                success: false,
+                reason: Some("token_refused\u{0}".into()),
+                detail: Some("The provider said: a\u{0}b".into()),
+                email: Some("bob\u{0}@example.com".into()),
+                user_id: None,
+                test: false,
+                request_id: Some("\u{0}".into()),
+                connection_id: None,
+            };
+            store.record_sign_in(&refused, None).await.expect("record");
+            let page = store.list_sign_ins(record.tenant_id, PageRequest::first(10)).await.expect("list");
+            let written = &page.items[0];
+            assert_eq!(written.id, refused.id);
+            assert_eq!(written.reason.as_deref(), Some("token_refused\u{FFFD}"));
+            assert_eq!(written.detail.as_deref(), Some("The provider said: a\u{FFFD}b"));
+            assert_eq!(written.email.as_deref(), Some("bob\u{FFFD}@example.com"));
+            assert_eq!(written.request_id.as_deref(), Some("\u{FFFD}"));
+            let events = store.list_events(record.tenant_id, 0, 10).await.expect("events");
+            assert_eq!(events.last().expect("event").data["sign_in"]["email"], "bob\u{FFFD}@example.com");
+        }
+
         async fn concurrent_sign_ins_are_all_recorded_and_a_bad_one_fails_alone(db: TestDb) {
             // On SQLite these share transactions (group commit); a record that cannot
             // be written must fail alone and take none of the others with it.

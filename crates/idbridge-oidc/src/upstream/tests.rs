@@ -115,6 +115,18 @@ fn each_claim_check_refuses() {
         (json!({"nonce": null}), IdTokenRefusal::NonceMismatch),
         (json!({"sub": null}), IdTokenRefusal::MissingClaim("sub")),
         (json!({"sub": ""}), IdTokenRefusal::MissingClaim("sub")),
+        (
+            json!({"name": "Ann\u{0}Admin"}),
+            IdTokenRefusal::ClaimHoldsNul("name".into()),
+        ),
+        (
+            json!({"groups": ["Staff", "\u{0}"]}),
+            IdTokenRefusal::ClaimHoldsNul("groups".into()),
+        ),
+        (
+            json!({"x\u{0}": 1}),
+            IdTokenRefusal::ClaimHoldsNul("x\u{FFFD}".into()),
+        ),
     ];
     for (change, refusal) in cases {
         let token = key.sign(&with(claims(), change.clone())).unwrap();
@@ -369,6 +381,13 @@ fn identity_reads_entra_okta_and_google_shapes() {
     let okta = json!({"sub": "s", "email": "a@b.example", "groups": "Everyone"});
     let mut id = Identity::from_claims(okta.as_object().unwrap());
     assert_eq!(id.groups, ["Everyone"]);
+    // Userinfo holding U+0000 anywhere adds nothing.
+    id.add_userinfo(
+        json!({"sub": "s", "name": "Ann", "x": "\u{0}"})
+            .as_object()
+            .unwrap(),
+    );
+    assert_eq!(id.name, None);
     // Userinfo about someone else adds nothing.
     id.add_userinfo(
         json!({"sub": "other", "name": "Mallory"})

@@ -511,6 +511,40 @@ both_backends! {
             .contains("error=unsupported_response_type"));
     }
 
+    async fn a_nul_in_an_authorization_or_token_request_is_refused(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let idp = tenant_with_idp(&app, "acme").await;
+        let client = register_app(&app, false).await;
+        // U+0000 in any parameter: a page, never a redirect, and no sign-in started
+        // (PostgreSQL would store none of it; SQLite would have sent it on).
+        for (from, to) in [
+            ("state=st-1", "state=st%00"),
+            ("nonce=n-1", "nonce=n%00-1"),
+            ("scope=openid", "scope=openid%00"),
+            ("&state=", "&x%00=1&state="),
+        ] {
+            let url = authorize_url(&app, &client.client_id, "&tenant=acme").replace(from, to);
+            let response = app.browser().get(url).send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{to}");
+            assert!(response.headers().get("location").is_none(), "{to}");
+            let page = response.text().await.expect("page");
+            assert!(page.contains("invalid_request") && page.contains("U+0000"), "{to}: {page}");
+        }
+        // At the token endpoint: invalid_request, and the code is still good.
+        let code = code_for(&app, &idp, "acme", &client, "").await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", "v\u{0}"),
+        ];
+        let (status, body) = token_request(&app, &client, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        let (status, tokens) = exchange(&app, &client, &code).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+    }
+
     async fn a_code_is_good_once_and_reuse_revokes_its_tokens(db: TestDb) {
         let app = TestApp::spawn(db).await;
         let idp = tenant_with_idp(&app, "acme").await;

@@ -348,6 +348,8 @@ both_backends! {
         ("iss parameter of another provider (RFC 9207)", Box::new(|i| i.update(|b| b.authorize_iss = IssParameter::Wrong("https://evil.example".into()))), "callback_issuer_mismatch"),
         ("the IdP's error", Box::new(|i| i.update(|b| b.authorize_error = Some(oidc_idp::AuthorizeError { error: "access_denied".into(), description: "The user is not assigned to the app".into() }))), "idp_error"),
         ("email_verified false", Box::new(|i| i.override_claim("email_verified", json!(false))), "email_not_verified_by_idp"),
+        ("a claim holding U+0000", Box::new(|i| i.override_claim("name", json!("Ann\u{0}Admin"))), "id_token_claim_invalid"),
+        ("a group holding U+0000", Box::new(|i| i.override_claim("groups", json!(["Staff", "\u{0}"]))), "id_token_claim_invalid"),
     ];
     for (what, setup, reason) in cases {
         idp.update(|b| *b = oidc_idp::Behaviour::for_profile(Profile::Entra));
@@ -362,6 +364,17 @@ both_backends! {
         assert_eq!(logged["reason"], reason, "{what}");
         assert!(users(&app, "acme").await.is_empty(), "{what}: no user");
     }
+    // A callback holding U+0000 (here in the IdP's error description) cannot be
+    // read, its flow not even found: refused as malformed, nothing written.
+    idp.update(|b| b.authorize_error = Some(oidc_idp::AuthorizeError {
+        error: "access_denied".into(),
+        description: "no\u{0}pe".into(),
+    }));
+    let landing = browse(&app, &authorize_url(&app, &client, "&tenant=acme")).await;
+    assert_eq!(landing.status, StatusCode::BAD_REQUEST, "{}", landing.body);
+    assert!(landing.location.is_none());
+    assert!(landing.body.contains("callback_malformed"), "{}", landing.body);
+    assert!(users(&app, "acme").await.is_empty());
     // And the honest token still signs in.
     idp.update(|b| *b = oidc_idp::Behaviour::for_profile(Profile::Entra));
     let landing = browse(&app, &authorize_url(&app, &client, "&tenant=acme")).await;
