@@ -25,6 +25,27 @@ pub fn member_holding_nul(members: &Map<String, Value>) -> Option<&str> {
         .map(|(name, _)| name.as_str())
 }
 
+/// Whether JSON `text` (read as valid JSON elsewhere) holds U+0000 in a string or
+/// a member name, without parsing it: JSON carries NUL only as the escape
+/// `\u0000`, whose backslash is not itself escaped (an odd run of backslashes
+/// before the `u`).
+pub fn text_holds_nul(text: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(at) = find(&text[from..], b"u0000") {
+        let u = from + at;
+        let backslashes = text[..u].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 1 {
+            return true;
+        }
+        from = u + 1;
+    }
+    text.contains(&0)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +61,26 @@ mod tests {
         let members = members.as_object().expect("object");
         assert_eq!(member_holding_nul(members), Some("name"));
         assert_eq!(member_holding_nul(&Map::new()), None);
+    }
+
+    #[test]
+    fn nul_is_found_in_json_text_as_parsing_finds_it() {
+        for text in [
+            r#"{"a":"b"}"#,
+            r#"{"a":"\u0000"}"#,
+            r#"{"a":"\\u0000"}"#,
+            r#"{"a":"\\\u0000"}"#,
+            r#"{"a\u0000":1}"#,
+            r#"["u0000", "x\\", "\u0000"]"#,
+            r#"{"a":"\u00000"}"#,
+            r#"{"a":"\u0001"}"#,
+        ] {
+            let parsed: Value = serde_json::from_str(text).expect(text);
+            assert_eq!(
+                text_holds_nul(text.as_bytes()),
+                holds_nul(&parsed),
+                "{text}"
+            );
+        }
     }
 }

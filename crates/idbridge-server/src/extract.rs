@@ -14,9 +14,45 @@ use crate::AppState;
 use crate::client_address::{TrustedProxies, client_address};
 use crate::error::AdminError;
 
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(AdminError))]
+/// A JSON body read as axum's `Json` reads it, refused when a string or member
+/// name in it holds U+0000 (`\u0000`): no admin API field takes one, and PostgreSQL
+/// stores none in text (such a body would have been a 500 there).
+#[derive(Debug)]
 pub struct AdminJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AdminJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AdminError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = body_bytes(Request::from_parts(parts.clone(), body), state).await?;
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        if idbridge_core::json::text_holds_nul(&bytes) {
+            return Err(AdminError::InvalidRequest(
+                "the body holds U+0000 (NUL), which no field may".to_owned(),
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// The request's whole body, within the admin API's limit.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AdminError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            AdminError::PayloadTooLarge {
+                limit: crate::ADMIN_BODY_LIMIT,
+            }
+        } else {
+            AdminError::InvalidRequest(rejection.body_text())
+        }
+    })
+}
 
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AdminError))]
@@ -41,17 +77,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                    AdminError::PayloadTooLarge {
-                        limit: crate::ADMIN_BODY_LIMIT,
-                    }
-                } else {
-                    AdminError::InvalidRequest(rejection.body_text())
-                }
-            })?;
+        let bytes = body_bytes(Request::from_parts(parts.clone(), body), state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }

@@ -7,7 +7,10 @@
 pub mod console;
 pub(crate) mod fields;
 pub mod flow;
+mod form;
 pub mod portal;
+
+pub(crate) use form::{Form, FormRefused};
 
 use idbridge_app::App;
 use idbridge_app::shown_once::{self, ShownOnceKey};

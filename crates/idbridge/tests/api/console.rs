@@ -163,6 +163,30 @@ both_backends! {
         assert_eq!(old.get("/admin/tenants").await.status, StatusCode::SEE_OTHER);
     }
 
+    async fn console_refuses_a_form_holding_nul_and_changes_nothing(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        create_operator(&app).await;
+        app.create_tenant("acme").await;
+        let mut browser = Browser::signed_in(&app).await;
+        for (path, fields) in [
+            ("/admin/tenants/acme/users", vec![("email", "a\u{0}@acme.test"), ("given_name", "A"), ("family_name", "B")]),
+            ("/admin/tenants", vec![("slug", "globex"), ("name", "Glo\u{0}bex")]),
+            ("/admin/tenants/acme", vec![("name", "Renamed\u{0}")]),
+        ] {
+            let page = browser.post(path, &fields).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}: {}", page.body);
+            assert!(page.body.contains("U+0000"), "{path}: {}", page.body);
+        }
+        assert_eq!(app.tenant_count().await, 1);
+        let tenant: serde_json::Value = app.admin_get("/api/v1/tenants/acme").await;
+        assert_eq!(tenant["name"], "acme Inc");
+        let users: serde_json::Value = app.admin_get("/api/v1/tenants/acme/users").await;
+        assert_eq!(users["data"], json!([]));
+        // The same forms without it go through.
+        let page = browser.post("/admin/tenants/acme/users", &[("email", "a@acme.test"), ("given_name", "A"), ("family_name", "B")]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+
     async fn console_refuses_forms_without_the_sessions_csrf_token(db: TestDb) {
         let app = TestApp::spawn(db).await;
         create_operator(&app).await;

@@ -264,8 +264,13 @@ both_backends! {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let xxe = b64(r#"<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#);
         let not_xml = b64("hello");
+        // XML carries no U+0000, not even as a character reference.
+        let nul_reference = b64(r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&#0;</samlp:Response>"#);
         for (form, reason) in [
             (vec![("RelayState", "x")], "malformed_request"),
+            // A form field holding U+0000 is not read at all.
+            (vec![("SAMLResponse", not_xml.as_str()), ("RelayState", "x\u{0}")], "malformed_request"),
+            (vec![("SAMLResponse", nul_reference.as_str())], "malformed_xml"),
             (vec![("SAMLResponse", "***not base64***")], "malformed_encoding"),
             (vec![("SAMLResponse", xxe.as_str())], "dtd_refused"),
             (vec![("SAMLResponse", not_xml.as_str())], "malformed_xml"),

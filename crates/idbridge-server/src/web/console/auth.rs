@@ -8,9 +8,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::web::Form;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use crate::web::Form;
 use askama::Template;
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;

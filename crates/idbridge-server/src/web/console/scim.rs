@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::web::Form;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;

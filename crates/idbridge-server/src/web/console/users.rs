@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::web::Form;
 use axum::Extension;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use idbridge_app::directory::manual::{self, NewUser, PersonName, UserChange};
 use idbridge_app::tenants;

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::web::Form;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 

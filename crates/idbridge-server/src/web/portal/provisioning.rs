@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::web::Form;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use idbridge_store::PageRequest;
 use serde::Deserialize;
