@@ -58,9 +58,36 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ad
 #[from_request(via(axum::extract::Path), rejection(AdminError))]
 pub struct AdminPath<T>(pub T);
 
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(AdminError))]
+/// A query read as axum's `Query` reads it, refused when a parameter holds
+/// U+0000 (`%00`), as [`AdminJson`] refuses a body holding it.
+#[derive(Debug)]
 pub struct AdminQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AdminQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        if urlencoded_holds_nul(parts.uri.query().unwrap_or("").as_bytes()) {
+            return Err(AdminError::InvalidRequest(
+                "the query holds U+0000 (NUL), which no parameter may".to_owned(),
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// Whether `application/x-www-form-urlencoded` text (a form body, a query)
+/// decodes to text holding U+0000: `%00` (a literal `%` is always `%25`, so no
+/// other text reads so), or a raw NUL byte.
+pub(crate) fn urlencoded_holds_nul(text: &[u8]) -> bool {
+    text.contains(&0) || text.windows(3).any(|w| w == b"%00")
+}
 
 /// A JSON body that may be absent altogether: an empty body is `None`, anything
 /// else must be JSON of the expected shape. (`curl -X POST` with no `-d` sends an

@@ -640,6 +640,11 @@ fn table(reason: &str, vendor: IdpVendor, cx: &FixContext) -> Option<Fix> {
             "The ID token is not signed with a key the IdP publishes, or with an algorithm idbridge accepts (RS256, ES256, PS256 …). Check the issuer is right and test again.",
             idp,
         ),
+        ("id_token_claim_invalid", _) => Fix::new(
+            "The IdP's claims for this user",
+            "A claim the IdP sent (named in the message) holds a NUL character, which no identity attribute may. Check that attribute's value for this user at the IdP (often a custom attribute or a claim built by an expression) and test again.",
+            None,
+        ),
         ("id_token_expired" | "id_token_not_yet_valid" | "id_token_issued_in_future", _) => {
             Fix::new(
                 "The IdP's clock, and this test",
@@ -748,6 +753,7 @@ mod tests {
         "id_token_issued_in_future",
         "id_token_nonce_mismatch",
         "id_token_missing_claim",
+        "id_token_claim_invalid",
     ];
 
     #[test]

@@ -4,17 +4,17 @@
 //! answer with a redirect, a document, or a page.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use idbridge_app::sign_in::{self, SamlPost, SignInOutcome, SignInRefusal};
 use serde::Deserialize;
 
-use crate::web::Form;
 use crate::web::flow::{
     SAML_POST_SCRIPT, refusal_page, saml_post_page, test_refused_page, test_result_page,
 };
+use crate::web::{Form, Query};
 
 use crate::{AppState, rate_limit};
 
@@ -166,7 +166,7 @@ async fn acs(
     State(state): State<AppState>,
     Path(path): Path<SamlPath>,
     headers: HeaderMap,
-    form: Result<Form<AcsForm>, crate::web::FormRefused>,
+    form: Result<Form<AcsForm>, crate::web::InputRefused>,
 ) -> Result<Response, Response> {
     let request_id = headers
         .get("x-request-id")

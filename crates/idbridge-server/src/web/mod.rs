@@ -7,10 +7,10 @@
 pub mod console;
 pub(crate) mod fields;
 pub mod flow;
-mod form;
+mod input;
 pub mod portal;
 
-pub(crate) use form::{Form, FormRefused};
+pub(crate) use input::{Form, InputRefused, Query};
 
 use idbridge_app::App;
 use idbridge_app::shown_once::{self, ShownOnceKey};

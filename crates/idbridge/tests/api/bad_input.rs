@@ -49,6 +49,10 @@ both_backends! {
             let error = expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
             assert!(error["message"].as_str().expect("message").contains("U+0000"), "{path}: {error}");
         }
+        // A query's parameter too.
+        let response = app.admin(Method::GET, "/api/v1/tenants/acme/users?email=a%00").send().await.expect("send");
+        let error = expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert!(error["message"].as_str().expect("message").contains("U+0000"), "{error}");
         let users: serde_json::Value = app.admin_get("/api/v1/tenants/acme/users").await;
         assert_eq!(users["data"], json!([]));
         let clients: serde_json::Value = app.admin_get("/api/v1/clients").await;

@@ -177,6 +177,10 @@ both_backends! {
             assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}: {}", page.body);
             assert!(page.body.contains("U+0000"), "{path}: {}", page.body);
         }
+        // A page's query too (the directory's search).
+        let page = browser.get("/admin/tenants/acme/users?q=a%00").await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+        assert!(page.body.contains("U+0000"), "{}", page.body);
         assert_eq!(app.tenant_count().await, 1);
         let tenant: serde_json::Value = app.admin_get("/api/v1/tenants/acme").await;
         assert_eq!(tenant["name"], "acme Inc");

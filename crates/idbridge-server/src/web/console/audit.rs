@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::web::Query;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use idbridge_app::audit::{self, AuditQuery};
 use serde::Deserialize;

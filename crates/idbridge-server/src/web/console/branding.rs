@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use crate::web::Form;
+use crate::web::{Form, Query};
 use askama::Template;
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;

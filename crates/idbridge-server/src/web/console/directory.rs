@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::web::Query;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use idbridge_scim::schema::ResourceType;

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::web::Form;
+use crate::web::{Form, Query};
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;

@@ -4,7 +4,8 @@
 //! addresses carry a version (the colour, the image's hash), so they are cached for
 //! good and a change is a new address.
 
-use axum::extract::{Query, State};
+use crate::web::Query;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 

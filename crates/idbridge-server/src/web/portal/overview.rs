@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::web::Query;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use idbridge_store::{PageRequest, SignInEvent};
