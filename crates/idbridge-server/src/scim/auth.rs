@@ -42,11 +42,20 @@ pub async fn require_scim_token(
 
 /// Whether the request's handler checks the token itself, in the statement that
 /// reads its answer: `GET /Users` (`users::list_users`), the lookup IdPs send
-/// before each write. That handler is given the token as presented
-/// ([`PresentedScimToken`]), never a checked caller, and refuses it itself; every
-/// other handler takes a checked caller and fails closed without one. (The path
-/// is the nested router's, the tenant's prefix taken off; a GET route answers
-/// HEAD too.)
+/// before each write, and `GET /Users/{id}` (`users::get_user`), Okta's read
+/// before it updates a user. Those handlers are given the token as presented
+/// ([`PresentedScimToken`]), never a checked caller, and refuse it themselves;
+/// every other handler takes a checked caller and fails closed without one. (The
+/// path is the nested router's, the tenant's prefix taken off; a GET route answers
+/// HEAD too. `/Users/.search` is the one other route below `/Users/`, and no id
+/// starts with a dot.)
 fn checks_its_own_token(request: &Request) -> bool {
-    matches!(*request.method(), Method::GET | Method::HEAD) && request.uri().path() == "/Users"
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return false;
+    }
+    let path = request.uri().path();
+    path == "/Users"
+        || path
+            .strip_prefix("/Users/")
+            .is_some_and(|id| !id.is_empty() && !id.starts_with('.') && !id.contains('/'))
 }

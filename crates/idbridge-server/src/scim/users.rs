@@ -38,15 +38,120 @@ pub async fn create_user(
     ))
 }
 
+/// `GET /Users/{id}`. Its token is checked here, as `GET /Users`'s is: a read of
+/// the whole user is the token, the user and its groups in one statement
+/// (`credentials::list_users_as` with `id eq`); any other (a projection, an id
+/// that is not one) checks the token first. Whatever else is wrong with the
+/// request, a token that does not open the tenant is answered 401.
 pub async fn get_user(
     State(state): State<AppState>,
-    Extension(tenant): Extension<ScimTenant>,
     Path(params): Path<std::collections::HashMap<String, String>>,
-    query: ScimParams,
+    Extension(presented): Extension<PresentedScimToken>,
+    query: Result<ScimParams, ScimProblem>,
     preconditions: Preconditions,
+) -> Response {
+    let slug = params.get("slug").map(String::as_str).unwrap_or_default();
+    let (caller, answer) =
+        get_user_as(&state, slug, presented, &params, query, &preconditions).await;
+    let mut response = answer.into_response();
+    if let Some(caller) = caller {
+        response.extensions_mut().insert(LoggedTenant(caller));
+    }
+    response
+}
+
+/// The caller, if its token opens the tenant at `slug`, and the answer.
+async fn get_user_as(
+    state: &AppState,
+    slug: &str,
+    presented: PresentedScimToken,
+    params: &std::collections::HashMap<String, String>,
+    query: Result<ScimParams, ScimProblem>,
+    preconditions: &Preconditions,
+) -> (Option<ScimTenant>, Result<Response, ScimProblem>) {
+    let projection = query.and_then(|query| {
+        Ok(Projection::parse(
+            query.get("attributes"),
+            query.get("excludedAttributes"),
+        )?)
+    });
+    let id = resource_id(params);
+    if let (Ok(projection), Ok(id)) = (&projection, &id)
+        && projection.trims_nothing()
+        && let Ok(request) = query::list_request(
+            ResourceType::User,
+            Some(&format!("id eq \"{id}\"")),
+            None,
+            None,
+            None,
+            Some("1"),
+        )
+    {
+        let with_groups = projection.wants(ResourceType::User, "groups");
+        return match credentials::list_users_as(&state.app, slug, presented, &request, with_groups)
+            .await
+        {
+            Err(e) => (None, Err(e.into())),
+            Ok(None) => (None, Err(ScimProblem::unauthorized())),
+            Ok(Some((caller, Err(e)))) => (Some(caller), Err(e.into())),
+            Ok(Some((caller, Ok((listing, groups))))) => {
+                let answer = match listing.items.first() {
+                    Some(user) => whole_user(
+                        &base(state, &caller),
+                        user,
+                        groups.as_deref(),
+                        preconditions,
+                    ),
+                    None => Err(not_found()),
+                };
+                (Some(caller), answer)
+            }
+        };
+    }
+    let caller = match credentials::authenticate_scim(&state.app, slug, presented).await {
+        Err(e) => return (None, Err(e.into())),
+        Ok(None) => return (None, Err(ScimProblem::unauthorized())),
+        Ok(Some(caller)) => caller,
+    };
+    let answer = match (projection, id) {
+        (Ok(projection), Ok(id)) => read_user(state, &caller, id, projection, preconditions).await,
+        (Err(problem), _) | (_, Err(problem)) => Err(problem),
+    };
+    (Some(caller), answer)
+}
+
+/// A user read whole, as stored, with its groups when asked.
+fn whole_user(
+    base: &render::Base<'_>,
+    user: &StoredUser,
+    groups: Option<&[UserGroup]>,
+    preconditions: &Preconditions,
 ) -> Result<Response, ScimProblem> {
-    let id = resource_id(&params)?;
-    let projection = Projection::parse(query.get("attributes"), query.get("excludedAttributes"))?;
+    if not_modified(preconditions, user.version) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let body = render::UserResource::stored(base, user, groups)
+        .map_err(|e| ScimProblem::from(StoreError::Corrupt(format!("a stored user: {e}"))))?
+        .to_json()?;
+    Ok(answer(StatusCode::OK, body, user.version, None))
+}
+
+/// Whether `If-None-Match` names the user's version: 304, nothing sent.
+fn not_modified(preconditions: &Preconditions, version: i64) -> bool {
+    preconditions
+        .if_none_match
+        .as_ref()
+        .is_some_and(|m| m.matches(version))
+}
+
+/// A user read for a checked caller, trimmed as `projection` says.
+async fn read_user(
+    state: &AppState,
+    tenant: &ScimTenant,
+    id: uuid::Uuid,
+    projection: Projection,
+    preconditions: &Preconditions,
+) -> Result<Response, ScimProblem> {
     let store = &state.app.store;
     // The groups come with the user, in its statement, when the answer shows them.
     let (user, groups) = if projection.wants(ResourceType::User, "groups") {
@@ -62,14 +167,10 @@ pub async fn get_user(
             .ok_or_else(not_found)?;
         (user, None)
     };
-    if preconditions
-        .if_none_match
-        .as_ref()
-        .is_some_and(|m| m.matches(user.version))
-    {
+    if not_modified(preconditions, user.version) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let base = base(&state, &tenant);
+    let base = base(state, tenant);
     if projection.trims_nothing() {
         let body = render::UserResource::new(&base, &user, groups.as_deref()).to_json()?;
         return Ok(answer(StatusCode::OK, body, user.version, None));

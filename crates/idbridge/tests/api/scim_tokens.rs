@@ -183,6 +183,104 @@ both_backends! {
         assert!(bad.iter().all(|line| line["token_id"].is_string()), "{log:#}");
     }
 
+    async fn a_user_read_refuses_every_bad_token_whatever_it_asks(db: TestDb) {
+        // `GET /Users/{id}` checks its token in the statement that reads the user
+        // (a whole read) or just before (a projection, an id that is not one), not
+        // in the middleware: every way a token can be wrong is 401, before anything
+        // about the user is told, and the right token gets its answer.
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (_, token) = app.create_scim_token("acme").await;
+        let (_, theirs) = app.create_scim_token("globex").await;
+        let (revoked_id, revoked) = app.create_scim_token("acme").await;
+        let response = app
+            .admin(Method::DELETE, &format!("/api/v1/tenants/acme/scim-tokens/{revoked_id}"))
+            .send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let user = |name: &str| json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+        });
+        let ada: Value = app.scim(Method::POST, "acme", "/Users", &token, Some(user("ada@example.com")))
+            .await.json().await.expect("json");
+        let ada_id = ada["id"].as_str().expect("id").to_owned();
+        let group = app
+            .scim(Method::POST, "acme", "/Groups", &token, Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Staff",
+                "members": [{"value": ada_id}],
+            })))
+            .await;
+        assert_eq!(group.status(), StatusCode::CREATED);
+        let bob: Value = app.scim(Method::POST, "globex", "/Users", &theirs, Some(user("bob@example.com")))
+            .await.json().await.expect("json");
+        let bob_id = bob["id"].as_str().expect("id").to_owned();
+        let unknown = idbridge_core::secret::ScimToken::generate();
+        let reads = [
+            (format!("/Users/{ada_id}"), StatusCode::OK),
+            (format!("/Users/{ada_id}?attributes=userName"), StatusCode::OK),
+            (format!("/Users/{ada_id}?excludedAttributes=groups"), StatusCode::OK),
+            (format!("/Users/{ada_id}?attributes=%5B"), StatusCode::BAD_REQUEST),
+            (format!("/Users/{bob_id}"), StatusCode::NOT_FOUND),
+            (format!("/Users/{}", uuid::Uuid::now_v7()), StatusCode::NOT_FOUND),
+            ("/Users/not-an-id".to_owned(), StatusCode::NOT_FOUND),
+        ];
+        for (path, status) in &reads {
+            let anonymous = app.http.get(app.url(&format!("/scim/v2/acme{path}"))).send().await.expect("send");
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}: no token");
+            assert!(anonymous.headers().contains_key("www-authenticate"), "{path}");
+            for (what, wrong) in [
+                ("garbage", "garbage"),
+                ("admin key", crate::helpers::ADMIN_KEY),
+                ("unknown", unknown.expose_secret()),
+                ("another tenant's", theirs.as_str()),
+                ("revoked", revoked.as_str()),
+            ] {
+                let response = app.scim_get("acme", path, wrong).await;
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: {what} token");
+                let body: Value = response.json().await.expect("json");
+                assert_eq!(body["status"], "401", "{path}: {what} token");
+            }
+            let response = app.scim_get("acme", path, &token).await;
+            assert_eq!(response.status(), *status, "{path}");
+            // acme's token on globex's URL opens nothing there either.
+            let response = app.scim_get("globex", path, &token).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: on globex");
+        }
+        // The whole read: the user, its group, its version; If-None-Match of that
+        // version is 304.
+        let response = app.scim_get("acme", &format!("/Users/{ada_id}"), &token).await;
+        let etag = response.headers()["etag"].to_str().expect("ascii").to_owned();
+        let read: Value = response.json().await.expect("json");
+        assert_eq!(read["userName"], "ada@example.com");
+        assert_eq!(read["groups"][0]["display"], "Staff");
+        assert_eq!(read["meta"]["version"], etag.as_str());
+        let response = app
+            .http
+            .get(app.url(&format!("/scim/v2/acme/Users/{ada_id}")))
+            .bearer_auth(&token)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        // HEAD is routed with GET: the same check, no body.
+        let head = |token: &str| app.http.head(app.url(&format!("/scim/v2/acme/Users/{ada_id}"))).bearer_auth(token.to_owned()).send();
+        assert_eq!(head(&token).await.expect("send").status(), StatusCode::OK);
+        assert_eq!(head(&revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
+        // `/Users/.search` is not a read: GET there is still refused without a token.
+        let search = app.http.get(app.url("/scim/v2/acme/Users/.search")).send().await.expect("send");
+        assert_eq!(search.status(), StatusCode::UNAUTHORIZED);
+        // The refusals were logged without a token, the right token's 4xx with it.
+        let log: Value = app.admin_get("/api/v1/tenants/acme/provisioning-log?limit=200").await;
+        let lines = log["data"].as_array().expect("data");
+        assert!(lines.iter().filter(|line| line["status"] == 401).all(|line| line["token_id"].is_null()));
+        let answered: Vec<&Value> = lines.iter().filter(|line| line["status"] == 404 || line["status"] == 400).collect();
+        assert_eq!(answered.len(), 4, "{log:#}");
+        assert!(answered.iter().all(|line| line["token_id"].is_string()), "{log:#}");
+    }
+
     async fn a_tenant_cannot_revoke_another_tenants_token(db: TestDb) {
         let app = TestApp::spawn(db).await;
         app.create_tenant("acme").await;
