@@ -30,15 +30,26 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let bytes = body_bytes(Request::from_parts(parts.clone(), body), state).await?;
-        let request = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
-        if idbridge_core::json::text_holds_nul(&bytes) {
-            return Err(AdminError::InvalidRequest(
-                "the body holds U+0000 (NUL), which no field may".to_owned(),
-            ));
-        }
-        Ok(Self(value))
+        Ok(Self(json_of(parts, bytes, state).await?))
     }
+}
+
+/// A buffered body read as axum's `Json` reads it (so content-type checks and
+/// error classification are those of every JSON endpoint), then refused if it
+/// holds U+0000.
+async fn json_of<S: Send + Sync, T: DeserializeOwned>(
+    parts: Parts,
+    bytes: Bytes,
+    state: &S,
+) -> Result<T, AdminError> {
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+    let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+    if idbridge_core::json::text_holds_nul(&bytes) {
+        return Err(AdminError::InvalidRequest(
+            "the body holds U+0000 (NUL), which no field may".to_owned(),
+        ));
+    }
+    Ok(value)
 }
 
 /// The request's whole body, within the admin API's limit.
@@ -108,11 +119,7 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
-        // Hand the buffered body to axum's `Json`, so content-type checks and error
-        // classification are exactly those of every other JSON endpoint.
-        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-        let AdminJson(value) = AdminJson::<T>::from_request(request, state).await?;
-        Ok(Self(Some(value)))
+        Ok(Self(Some(json_of(parts, bytes, state).await?)))
     }
 }
 

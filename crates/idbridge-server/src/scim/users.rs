@@ -51,31 +51,13 @@ pub async fn get_user(
     preconditions: Preconditions,
 ) -> Response {
     let slug = params.get("slug").map(String::as_str).unwrap_or_default();
-    let (caller, answer) =
-        get_user_as(&state, slug, presented, &params, query, &preconditions).await;
-    let mut response = answer.into_response();
-    if let Some(caller) = caller {
-        response.extensions_mut().insert(LoggedTenant(caller));
-    }
-    response
-}
-
-/// The caller, if its token opens the tenant at `slug`, and the answer.
-async fn get_user_as(
-    state: &AppState,
-    slug: &str,
-    presented: PresentedScimToken,
-    params: &std::collections::HashMap<String, String>,
-    query: Result<ScimParams, ScimProblem>,
-    preconditions: &Preconditions,
-) -> (Option<ScimTenant>, Result<Response, ScimProblem>) {
     let projection = query.and_then(|query| {
         Ok(Projection::parse(
             query.get("attributes"),
             query.get("excludedAttributes"),
         )?)
     });
-    let id = resource_id(params);
+    let id = resource_id(&params);
     if let (Ok(projection), Ok(id)) = (&projection, &id)
         && projection.trims_nothing()
         && let Ok(request) = query::list_request(
@@ -88,36 +70,79 @@ async fn get_user_as(
         )
     {
         let with_groups = projection.wants(ResourceType::User, "groups");
-        return match credentials::list_users_as(&state.app, slug, presented, &request, with_groups)
-            .await
-        {
-            Err(e) => (None, Err(e.into())),
-            Ok(None) => (None, Err(ScimProblem::unauthorized())),
-            Ok(Some((caller, Err(e)))) => (Some(caller), Err(e.into())),
-            Ok(Some((caller, Ok((listing, groups))))) => {
-                let answer = match listing.items.first() {
-                    Some(user) => whole_user(
-                        &base(state, &caller),
-                        user,
-                        groups.as_deref(),
-                        preconditions,
-                    ),
-                    None => Err(not_found()),
-                };
-                (Some(caller), answer)
-            }
-        };
+        return users_as(
+            &state,
+            slug,
+            presented,
+            &request,
+            with_groups,
+            |base, listing, groups| match listing.items.first() {
+                Some(user) => whole_user(base, user, groups, &preconditions),
+                None => Err(not_found()),
+            },
+        )
+        .await;
     }
-    let caller = match credentials::authenticate_scim(&state.app, slug, presented).await {
-        Err(e) => return (None, Err(e.into())),
-        Ok(None) => return (None, Err(ScimProblem::unauthorized())),
-        Ok(Some(caller)) => caller,
+    let caller = match checked_caller(&state, slug, presented).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused.into_response(),
     };
     let answer = match (projection, id) {
-        (Ok(projection), Ok(id)) => read_user(state, &caller, id, projection, preconditions).await,
+        (Ok(projection), Ok(id)) => {
+            read_user(&state, &caller, id, projection, &preconditions).await
+        }
         (Err(problem), _) | (_, Err(problem)) => Err(problem),
     };
-    (Some(caller), answer)
+    logged(caller, answer)
+}
+
+/// For a route that checks its own token: the users `request` reads, read with
+/// the token that `presented` is in one statement (`credentials::list_users_as`),
+/// answered by `answer` for the caller it names; 401 for a token that does not
+/// open the tenant at `slug`.
+async fn users_as(
+    state: &AppState,
+    slug: &str,
+    presented: PresentedScimToken,
+    request: &ListRequest,
+    with_groups: bool,
+    answer: impl FnOnce(
+        &render::Base<'_>,
+        &Listing<StoredUser>,
+        Option<&[UserGroup]>,
+    ) -> Result<Response, ScimProblem>,
+) -> Response {
+    match credentials::list_users_as(&state.app, slug, presented, request, with_groups).await {
+        Err(e) => ScimProblem::from(e).into_response(),
+        Ok(None) => ScimProblem::unauthorized().into_response(),
+        Ok(Some((caller, page))) => {
+            let answer = page
+                .map_err(ScimProblem::from)
+                .and_then(|(listing, groups)| {
+                    answer(&base(state, &caller), &listing, groups.as_deref())
+                });
+            logged(caller, answer)
+        }
+    }
+}
+
+/// For a route that checks its own token, before anything else it reads: the
+/// caller `presented` names, or the 401 (or unavailable) answer.
+async fn checked_caller(
+    state: &AppState,
+    slug: &str,
+    presented: PresentedScimToken,
+) -> Result<ScimTenant, ScimProblem> {
+    credentials::authenticate_scim(&state.app, slug, presented)
+        .await?
+        .ok_or_else(ScimProblem::unauthorized)
+}
+
+/// `answer`, logged as the caller's (the middleware logs the other routes').
+fn logged(caller: ScimTenant, answer: Result<Response, ScimProblem>) -> Response {
+    let mut response = answer.into_response();
+    response.extensions_mut().insert(LoggedTenant(caller));
+    response
 }
 
 /// A user read whole, as stored, with its groups when asked.
@@ -184,11 +209,12 @@ fn not_found() -> ScimProblem {
     ScimError::not_found("no such user in this tenant").into()
 }
 
-/// `GET /Users`. The one SCIM route whose token is checked here rather than by
+/// `GET /Users`. Its token is checked here rather than by
 /// `auth::require_scim_token`: an IdP's lookup before each write (`userName eq`)
-/// reads the token and the user in one statement (`credentials::list_users_as`).
-/// Whatever else is wrong with the request, a token that does not open the
-/// tenant is answered 401, as everywhere else.
+/// reads the token and the user in one statement (`credentials::list_users_as`);
+/// any other list checks the token first. Whatever else is wrong with the
+/// request, a token that does not open the tenant is answered 401, as everywhere
+/// else.
 pub async fn list_users(
     State(state): State<AppState>,
     Path(params): Path<std::collections::HashMap<String, String>>,
@@ -196,53 +222,30 @@ pub async fn list_users(
     query: Result<ScimParams, ScimProblem>,
 ) -> Response {
     let slug = params.get("slug").map(String::as_str).unwrap_or_default();
-    let (caller, answer) = list_users_as(&state, slug, presented, query).await;
-    let mut response = answer.into_response();
-    if let Some(caller) = caller {
-        response.extensions_mut().insert(LoggedTenant(caller));
-    }
-    response
-}
-
-/// The caller, if its token opens the tenant at `slug`, and the answer.
-async fn list_users_as(
-    state: &AppState,
-    slug: &str,
-    presented: PresentedScimToken,
-    query: Result<ScimParams, ScimProblem>,
-) -> (Option<ScimTenant>, Result<Response, ScimProblem>) {
     let parsed = query.and_then(|query| list_query(&ListQuery::from_params(&query)));
     if let Ok((request, projection)) = &parsed
         && projection.trims_nothing()
     {
         let with_groups = projection.wants(ResourceType::User, "groups");
-        return match credentials::list_users_as(&state.app, slug, presented, request, with_groups)
-            .await
-        {
-            Err(e) => (None, Err(e.into())),
-            Ok(None) => (None, Err(ScimProblem::unauthorized())),
-            Ok(Some((caller, Err(e)))) => (Some(caller), Err(e.into())),
-            Ok(Some((caller, Ok((listing, groups))))) => {
-                let answer = whole_page(
-                    &base(state, &caller),
-                    &listing,
-                    groups.as_deref(),
-                    request.start_index,
-                );
-                (Some(caller), answer)
-            }
-        };
+        return users_as(
+            &state,
+            slug,
+            presented,
+            request,
+            with_groups,
+            |base, listing, groups| whole_page(base, listing, groups, request.start_index),
+        )
+        .await;
     }
-    let caller = match credentials::authenticate_scim(&state.app, slug, presented).await {
-        Err(e) => return (None, Err(e.into())),
-        Ok(None) => return (None, Err(ScimProblem::unauthorized())),
-        Ok(Some(caller)) => caller,
+    let caller = match checked_caller(&state, slug, presented).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused.into_response(),
     };
     let answer = match parsed {
-        Ok((request, projection)) => list(state, &caller, request, projection).await,
+        Ok((request, projection)) => list(&state, &caller, request, projection).await,
         Err(problem) => Err(problem),
     };
-    (Some(caller), answer)
+    logged(caller, answer)
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): a list whose parameters come in the body.

@@ -115,23 +115,15 @@ both_backends! {
         // way a token can be wrong is still 401, before anything about the query
         // is told, and the right token still gets its answer.
         let app = TestApp::spawn(db).await;
-        app.create_tenant("acme").await;
-        app.create_tenant("globex").await;
-        let (_, token) = app.create_scim_token("acme").await;
-        let (_, theirs) = app.create_scim_token("globex").await;
-        let (revoked_id, revoked) = app.create_scim_token("acme").await;
-        let response = app
-            .admin(Method::DELETE, &format!("/api/v1/tenants/acme/scim-tokens/{revoked_id}"))
-            .send().await.expect("send");
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let tokens = Tokens::of_acme_and_globex(&app).await;
+        let (token, revoked) = (&tokens.acme, &tokens.revoked);
         let created = app
-            .scim(Method::POST, "acme", "/Users", &token, Some(json!({
+            .scim(Method::POST, "acme", "/Users", token, Some(json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": "ada@example.com",
             })))
             .await;
         assert_eq!(created.status(), StatusCode::CREATED);
-        let unknown = idbridge_core::secret::ScimToken::generate();
         let lists = [
             ("/Users?filter=userName%20eq%20%22ada@example.com%22", StatusCode::OK, Some(1)),
             ("/Users?filter=userName%20eq%20%22nobody@example.com%22", StatusCode::OK, Some(0)),
@@ -143,35 +135,18 @@ both_backends! {
             ("/Users?filter=meta.lastModified%20gt%20%22yesterday%22", StatusCode::BAD_REQUEST, None),
         ];
         for (path, status, total) in lists {
-            let anonymous = app.http.get(app.url(&format!("/scim/v2/acme{path}"))).send().await.expect("send");
-            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}: no token");
-            assert!(anonymous.headers().contains_key("www-authenticate"), "{path}");
-            for (what, wrong) in [
-                ("garbage", "garbage"),
-                ("admin key", crate::helpers::ADMIN_KEY),
-                ("unknown", unknown.expose_secret()),
-                ("another tenant's", theirs.as_str()),
-                ("revoked", revoked.as_str()),
-            ] {
-                let response = app.scim_get("acme", path, wrong).await;
-                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: {what} token");
-                let body: Value = response.json().await.expect("json");
-                assert_eq!(body["status"], "401", "{path}: {what} token");
-            }
-            let response = app.scim_get("acme", path, &token).await;
+            tokens.refused_but_acmes(&app, path).await;
+            let response = app.scim_get("acme", path, token).await;
             assert_eq!(response.status(), status, "{path}");
             let body: Value = response.json().await.expect("json");
             if let Some(total) = total {
                 assert_eq!(body["totalResults"], total, "{path}");
             }
-            // acme's token on globex's URL opens nothing there either.
-            let response = app.scim_get("globex", path, &token).await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: on globex");
         }
         // HEAD is routed with GET: the same check, no body.
         let head = |token: &str| app.http.head(app.url("/scim/v2/acme/Users")).bearer_auth(token.to_owned()).send();
-        assert_eq!(head(&token).await.expect("send").status(), StatusCode::OK);
-        assert_eq!(head(&revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(head(token).await.expect("send").status(), StatusCode::OK);
+        assert_eq!(head(revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
         // The refusals were logged without a token, the right token's 400s with it.
         let log: Value = app.admin_get("/api/v1/tenants/acme/provisioning-log?limit=100").await;
         let lines = log["data"].as_array().expect("data");
@@ -189,34 +164,26 @@ both_backends! {
         // in the middleware: every way a token can be wrong is 401, before anything
         // about the user is told, and the right token gets its answer.
         let app = TestApp::spawn(db).await;
-        app.create_tenant("acme").await;
-        app.create_tenant("globex").await;
-        let (_, token) = app.create_scim_token("acme").await;
-        let (_, theirs) = app.create_scim_token("globex").await;
-        let (revoked_id, revoked) = app.create_scim_token("acme").await;
-        let response = app
-            .admin(Method::DELETE, &format!("/api/v1/tenants/acme/scim-tokens/{revoked_id}"))
-            .send().await.expect("send");
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let tokens = Tokens::of_acme_and_globex(&app).await;
+        let (token, theirs, revoked) = (&tokens.acme, &tokens.globex, &tokens.revoked);
         let user = |name: &str| json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": name,
         });
-        let ada: Value = app.scim(Method::POST, "acme", "/Users", &token, Some(user("ada@example.com")))
+        let ada: Value = app.scim(Method::POST, "acme", "/Users", token, Some(user("ada@example.com")))
             .await.json().await.expect("json");
         let ada_id = ada["id"].as_str().expect("id").to_owned();
         let group = app
-            .scim(Method::POST, "acme", "/Groups", &token, Some(json!({
+            .scim(Method::POST, "acme", "/Groups", token, Some(json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                 "displayName": "Staff",
                 "members": [{"value": ada_id}],
             })))
             .await;
         assert_eq!(group.status(), StatusCode::CREATED);
-        let bob: Value = app.scim(Method::POST, "globex", "/Users", &theirs, Some(user("bob@example.com")))
+        let bob: Value = app.scim(Method::POST, "globex", "/Users", theirs, Some(user("bob@example.com")))
             .await.json().await.expect("json");
         let bob_id = bob["id"].as_str().expect("id").to_owned();
-        let unknown = idbridge_core::secret::ScimToken::generate();
         let reads = [
             (format!("/Users/{ada_id}"), StatusCode::OK),
             (format!("/Users/{ada_id}?attributes=userName"), StatusCode::OK),
@@ -227,30 +194,13 @@ both_backends! {
             ("/Users/not-an-id".to_owned(), StatusCode::NOT_FOUND),
         ];
         for (path, status) in &reads {
-            let anonymous = app.http.get(app.url(&format!("/scim/v2/acme{path}"))).send().await.expect("send");
-            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}: no token");
-            assert!(anonymous.headers().contains_key("www-authenticate"), "{path}");
-            for (what, wrong) in [
-                ("garbage", "garbage"),
-                ("admin key", crate::helpers::ADMIN_KEY),
-                ("unknown", unknown.expose_secret()),
-                ("another tenant's", theirs.as_str()),
-                ("revoked", revoked.as_str()),
-            ] {
-                let response = app.scim_get("acme", path, wrong).await;
-                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: {what} token");
-                let body: Value = response.json().await.expect("json");
-                assert_eq!(body["status"], "401", "{path}: {what} token");
-            }
-            let response = app.scim_get("acme", path, &token).await;
+            tokens.refused_but_acmes(&app, path).await;
+            let response = app.scim_get("acme", path, token).await;
             assert_eq!(response.status(), *status, "{path}");
-            // acme's token on globex's URL opens nothing there either.
-            let response = app.scim_get("globex", path, &token).await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}: on globex");
         }
         // The whole read: the user, its group, its version; If-None-Match of that
         // version is 304.
-        let response = app.scim_get("acme", &format!("/Users/{ada_id}"), &token).await;
+        let response = app.scim_get("acme", &format!("/Users/{ada_id}"), token).await;
         let etag = response.headers()["etag"].to_str().expect("ascii").to_owned();
         let read: Value = response.json().await.expect("json");
         assert_eq!(read["userName"], "ada@example.com");
@@ -259,7 +209,7 @@ both_backends! {
         let response = app
             .http
             .get(app.url(&format!("/scim/v2/acme/Users/{ada_id}")))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .header("if-none-match", &etag)
             .send()
             .await
@@ -267,8 +217,8 @@ both_backends! {
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         // HEAD is routed with GET: the same check, no body.
         let head = |token: &str| app.http.head(app.url(&format!("/scim/v2/acme/Users/{ada_id}"))).bearer_auth(token.to_owned()).send();
-        assert_eq!(head(&token).await.expect("send").status(), StatusCode::OK);
-        assert_eq!(head(&revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(head(token).await.expect("send").status(), StatusCode::OK);
+        assert_eq!(head(revoked).await.expect("send").status(), StatusCode::UNAUTHORIZED);
         // `/Users/.search` is not a read: GET there is still refused without a token.
         let search = app.http.get(app.url("/scim/v2/acme/Users/.search")).send().await.expect("send");
         assert_eq!(search.status(), StatusCode::UNAUTHORIZED);
@@ -322,6 +272,85 @@ both_backends! {
         expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
         let response = app.admin(Method::DELETE, "/api/v1/tenants/acme/scim-tokens/nope").send().await.expect("send");
         expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+}
+
+/// acme's SCIM token, and the wrong ones a caller could present on acme's URL.
+struct Tokens {
+    acme: String,
+    globex: String,
+    /// One of acme's, revoked.
+    revoked: String,
+    /// One no tenant has.
+    unknown: idbridge_core::secret::ScimToken,
+}
+
+impl Tokens {
+    /// Tenants acme and globex, a token of each, and a revoked one of acme's.
+    async fn of_acme_and_globex(app: &TestApp) -> Self {
+        app.create_tenant("acme").await;
+        app.create_tenant("globex").await;
+        let (_, acme) = app.create_scim_token("acme").await;
+        let (_, globex) = app.create_scim_token("globex").await;
+        let (revoked_id, revoked) = app.create_scim_token("acme").await;
+        let response = app
+            .admin(
+                Method::DELETE,
+                &format!("/api/v1/tenants/acme/scim-tokens/{revoked_id}"),
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        Self {
+            acme,
+            globex,
+            revoked,
+            unknown: idbridge_core::secret::ScimToken::generate(),
+        }
+    }
+
+    /// GET `path` on acme's URL is 401 with no token and with every wrong one
+    /// (garbage, the admin key, unknown, globex's, revoked), and acme's token is
+    /// 401 on globex's URL.
+    async fn refused_but_acmes(&self, app: &TestApp, path: &str) {
+        let anonymous = app
+            .http
+            .get(app.url(&format!("/scim/v2/acme{path}")))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            anonymous.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}: no token"
+        );
+        assert!(
+            anonymous.headers().contains_key("www-authenticate"),
+            "{path}"
+        );
+        for (what, wrong) in [
+            ("garbage", "garbage"),
+            ("admin key", crate::helpers::ADMIN_KEY),
+            ("unknown", self.unknown.expose_secret()),
+            ("another tenant's", self.globex.as_str()),
+            ("revoked", self.revoked.as_str()),
+        ] {
+            let response = app.scim_get("acme", path, wrong).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{path}: {what} token"
+            );
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(body["status"], "401", "{path}: {what} token");
+        }
+        let response = app.scim_get("globex", path, &self.acme).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}: acme's token on globex"
+        );
     }
 }
 

@@ -350,3 +350,34 @@ fn no_import_cycle(src: &Path) {
         }
     }
 }
+
+/// Input reaches the server's handlers only through its own extractors, which
+/// refuse U+0000 (`extract::AdminJson`/`AdminQuery`, `web::Form`/`Query`, the SCIM
+/// extractors): axum's `Form` and `Query` are used only inside those. A handler
+/// taking axum's directly would let `%00` through to PostgreSQL (a 500) or SQLite
+/// (stored).
+#[test]
+fn handlers_read_forms_and_queries_through_the_nul_refusing_extractors() {
+    let root = workspace_root();
+    let src = root.join("crates/idbridge-server/src");
+    let allowed = [src.join("extract.rs"), src.join("web/input.rs")];
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files.iter().filter(|f| !allowed.contains(f)) {
+        let text = std::fs::read_to_string(file).expect("read");
+        for direct in ["axum::Form", "extract::Form", "extract::Query"] {
+            assert!(!text.contains(direct), "{} uses {direct}", file.display());
+        }
+        for group in text.split("axum::extract::{").skip(1) {
+            let items = group.split('}').next().unwrap_or_default();
+            // The name imported, `as` whatever.
+            for item in items.split(',').filter_map(|i| i.split_whitespace().next()) {
+                assert!(
+                    item != "Form" && item != "Query",
+                    "{} takes axum's {item}: use crate::web::{item} (pages) or extract::AdminQuery (the admin API)",
+                    file.display()
+                );
+            }
+        }
+    }
+}
