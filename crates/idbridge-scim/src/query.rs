@@ -469,6 +469,24 @@ pub struct ListRequest {
     pub count: usize,
 }
 
+impl ListRequest {
+    /// The list of the one resource whose id is `id`: `filter=id eq "<id>"`,
+    /// `count=1`, built without a filter to parse (`GET /Users/{id}` reads its user
+    /// as such a list, checking its token in the same statement).
+    pub fn of_id(id: &str) -> Self {
+        ListRequest {
+            filter: Some(Query::Compare {
+                field: Field::Id,
+                op: CompareOp::Eq,
+                value: CompValue::Str(id.to_owned()),
+            }),
+            sort: None,
+            start_index: 1,
+            count: 1,
+        }
+    }
+}
+
 /// Reads `filter`, `sortBy`, `sortOrder`, `startIndex`, `count`.
 pub fn list_request(
     rt: ResourceType,
@@ -565,5 +583,27 @@ pub fn field_value<'d>(
     match sub {
         None => Some(value),
         Some(s) => value.get(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_one_id_is_the_filter_an_idp_would_send() {
+        let id = "0190aaaa-0000-7000-8000-000000000000";
+        for rt in [ResourceType::User, ResourceType::Group] {
+            let parsed = list_request(
+                rt,
+                Some(&format!("id eq \"{id}\"")),
+                None,
+                None,
+                None,
+                Some("1"),
+            )
+            .expect("valid");
+            assert_eq!(ListRequest::of_id(id), parsed);
+        }
     }
 }

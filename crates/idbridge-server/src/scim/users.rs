@@ -60,15 +60,8 @@ pub async fn get_user(
     let id = resource_id(&params);
     if let (Ok(projection), Ok(id)) = (&projection, &id)
         && projection.trims_nothing()
-        && let Ok(request) = query::list_request(
-            ResourceType::User,
-            Some(&format!("id eq \"{id}\"")),
-            None,
-            None,
-            None,
-            Some("1"),
-        )
     {
+        let request = ListRequest::of_id(&id.to_string());
         let with_groups = projection.wants(ResourceType::User, "groups");
         return users_as(
             &state,
